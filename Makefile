@@ -1,0 +1,57 @@
+# pva: every target sets itself up (virtualenv, install) on a fresh machine.
+PYTHON ?= python3
+VENV   := .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.installed
+export HYPOTHESIS_PROFILE ?= fast
+
+.PHONY: help install test test-deep lint typecheck unit bench serve schema clean
+
+help:
+	@echo "make serve      run the sidecar (arrives with the sidecar issue)"
+	@echo "make test       lint, type check and the fast test suite"
+	@echo "make test-deep  the test suite with thorough hypothesis runs"
+	@echo "make bench      benchmarks with their baselines (bench/README.md)"
+	@echo "make schema     regenerate schema/plan.v1.schema.json from the models"
+
+$(STAMP): pyproject.toml
+	@$(PYTHON) -c 'import sys; sys.exit(sys.version_info < (3, 11))' || \
+		{ echo "pva needs Python 3.11 or later ($(PYTHON) is older)"; exit 1; }
+	@$(PYTHON) -m venv $(VENV) 2>/dev/null || { apt-get update -qq && apt-get install -y -qq python3-venv && $(PYTHON) -m venv $(VENV); }
+	$(BIN)/pip install -q --upgrade pip
+	$(BIN)/pip install -q -e '.[dev]'
+	@touch $@
+
+install: $(STAMP)
+
+lint: $(STAMP)
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(BIN)/lint-imports
+
+typecheck: $(STAMP)
+	$(BIN)/mypy
+
+unit: $(STAMP)
+	$(BIN)/pytest -q
+
+test: lint typecheck unit
+
+test-deep: HYPOTHESIS_PROFILE = deep
+test-deep: $(STAMP)
+	$(BIN)/pytest -q
+
+bench: $(STAMP)
+	$(BIN)/python -m bench
+
+schema: $(STAMP)
+	$(BIN)/python -m planner.cli.main schema > schema/plan.v1.schema.json
+
+serve: $(STAMP)
+	@echo "make serve will start the pva sidecar (HTTP API and approval page) on 127.0.0.1:8000"
+	@echo "over a local store folder and a SQLite audit database. The sidecar arrives with a"
+	@echo "later issue; today the planner works offline:"
+	@echo "  $(BIN)/pva verify PLAN.json --root STORE_FOLDER"
+
+clean:
+	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache .hypothesis

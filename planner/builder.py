@@ -1,0 +1,109 @@
+"""PlanBuilder: write plans fluently in Python, validated like any other plan.
+
+plan = (
+    PlanBuilder("File inbox", scope=["matters/acme"])
+    .mkdir("matters/acme/alice", parents=True)
+    .move("matters/acme/inbox/1.pdf", "matters/acme/alice/1.pdf", reason="From: Alice")
+    .build()
+)
+"""
+
+from __future__ import annotations
+
+import base64
+from collections.abc import Mapping, Sequence
+from typing import Any, Self
+
+from planner.entry import Entry
+from planner.plan import PLAN_VERSION, Expect, Plan
+
+ExpectLike = Expect | Mapping[str, Any] | Entry | None
+
+
+class PlanBuilder:
+    """Accumulates ops; ``build()`` validates them into a ``Plan``."""
+
+    def __init__(self, title: str, *, scope: Sequence[str]) -> None:
+        self._title = title
+        self._scope = list(scope)
+        self._ops: list[dict[str, Any]] = []
+
+    def _add(self, op: str, reason: str | None, expect: ExpectLike, **fields: Any) -> Self:
+        body: dict[str, Any] = {"op": op}
+        body.update({k: v for k, v in fields.items() if v is not None and v is not False})
+        if reason is not None:
+            body["reason"] = reason
+        if expect is not None:
+            body["expect"] = _expect(expect)
+        self._ops.append(body)
+        return self
+
+    def mkdir(
+        self, path: str, *, parents: bool = False, reason: str | None = None, expect: ExpectLike = None
+    ) -> Self:
+        return self._add("mkdir", reason, expect, path=path, parents=parents)
+
+    def move(
+        self,
+        src: str,
+        dst: str,
+        *,
+        reason: str | None = None,
+        expect: ExpectLike = None,
+        overwrite: bool = False,
+        expect_dst: ExpectLike = None,
+    ) -> Self:
+        pinned = _expect(expect_dst) if expect_dst is not None else None
+        return self._add("move", reason, expect, src=src, dst=dst, overwrite=overwrite, expect_dst=pinned)
+
+    def rename(self, path: str, name: str, *, reason: str | None = None, expect: ExpectLike = None) -> Self:
+        return self._add("rename", reason, expect, path=path, name=name)
+
+    def write(
+        self,
+        path: str,
+        content: str | bytes | None = None,
+        *,
+        content_ref: str | None = None,
+        overwrite: bool = False,
+        reason: str | None = None,
+        expect: ExpectLike = None,
+    ) -> Self:
+        """Write text (UTF-8), bytes (sent as base64) or an uploaded blob's sha256."""
+        encoding = None
+        if isinstance(content, bytes):
+            content, encoding = base64.b64encode(content).decode("ascii"), "base64"
+        return self._add(
+            "write",
+            reason,
+            expect,
+            path=path,
+            content=content,
+            encoding=encoding,
+            content_ref=content_ref,
+            overwrite=overwrite,
+        )
+
+    def copy(self, src: str, dst: str, *, reason: str | None = None, expect: ExpectLike = None) -> Self:
+        return self._add("copy", reason, expect, src=src, dst=dst)
+
+    def delete(self, path: str, *, reason: str | None = None, expect: ExpectLike = None) -> Self:
+        return self._add("delete", reason, expect, path=path)
+
+    def document(self) -> dict[str, Any]:
+        """The plan as a JSON-ready dict, before validation."""
+        return {"pva": PLAN_VERSION, "title": self._title, "scope": self._scope, "ops": self._ops}
+
+    def build(self) -> Plan:
+        """Validate and return the plan (raises pydantic's ValidationError when malformed)."""
+        return Plan.model_validate(self.document())
+
+
+def _expect(value: ExpectLike) -> dict[str, Any]:
+    """Accept an Expect, a dict, or an Entry (pins its hash, size and generation)."""
+    if isinstance(value, Expect):
+        return value.model_dump(exclude_none=True)
+    if isinstance(value, Entry):
+        pinned = {"sha256": value.sha256, "size": value.size, "generation": value.generation}
+        return {k: v for k, v in pinned.items() if v is not None}
+    return dict(value or {})

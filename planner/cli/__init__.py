@@ -1,0 +1,1 @@
+"""The ``pva`` command line: one thin module per command, dispatched by ``main``."""

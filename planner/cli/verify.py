@@ -1,0 +1,55 @@
+"""``pva verify PLAN (--root DIR | --manifest FILE)``: simulate a plan and report."""
+
+from __future__ import annotations
+
+import argparse
+import json
+from pathlib import Path
+from typing import Any
+
+from planner.cli.common import EXIT_DIAGNOSTICS, EXIT_OK, UsageError, read_input
+from planner.cli.views import render_report
+from planner.manifest import read_manifest
+from planner.parse import parse_plan
+from planner.paths import path_problem
+from planner.snapshot import scan_scoped
+from planner.tree import Tree
+from planner.verify import verify
+
+
+def register(commands: Any) -> None:
+    parser = commands.add_parser(
+        "verify",
+        help="check a plan against a folder or a manifest, and show its effect",
+        description="Exit 0 when the plan is valid, 1 when it has errors, 2 when it is malformed.",
+    )
+    parser.add_argument("plan", help="plan file, or - for standard input")
+    source = parser.add_mutually_exclusive_group(required=True)
+    source.add_argument("--root", type=Path, help="store folder to scan (only the plan's scope is read)")
+    source.add_argument("--manifest", type=Path, help="manifest from 'pva snapshot'")
+    parser.add_argument(
+        "--scope", action="append", metavar="PATH", help="limit to these subtrees (as a token would)"
+    )
+    parser.add_argument("--json", action="store_true", help="print the versioned JSON report")
+    parser.add_argument("--all", action="store_true", help="list every op (default: the first 50)")
+    parser.set_defaults(run=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    plan = parse_plan(read_input(args.plan))
+    report = verify(plan, _tree(args, plan.scope), allowed=args.scope)
+    if args.json:
+        print(json.dumps(report.model_dump(mode="json"), indent=2, ensure_ascii=False))
+    else:
+        print(render_report(plan, report, limit=None if args.all else 50))
+    return EXIT_OK if report.ok else EXIT_DIAGNOSTICS
+
+
+def _tree(args: argparse.Namespace, scope: list[str]) -> Tree:
+    if args.manifest is not None:
+        with open(args.manifest, encoding="utf-8") as lines:
+            return read_manifest(lines)
+    if not args.root.is_dir():
+        raise UsageError(f"--root {args.root}: not a folder")
+    # Scope roots that are not valid paths are reported by the verifier, not scanned.
+    return scan_scoped(args.root, [s for s in scope if path_problem(s) is None])

@@ -1,0 +1,154 @@
+"""Read an untrusted plan: strict JSON, then the JSON Schema, then the models.
+
+The first of the three validation layers (syntax). Every failure becomes a
+``PlanSyntaxError`` listing problems at JSON Pointer locations; nothing an
+agent sends can make this raise anything else.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from functools import cache
+from typing import Any
+
+import jsonschema
+from pydantic import ValidationError
+
+from planner.errors import PlanSyntaxError, SchemaProblem
+from planner.plan import OP_KINDS, Plan
+from planner.schema import plan_json_schema
+
+MAX_PROBLEMS = 50  # enough to act on; a hostile document cannot flood the report
+
+
+class _Duplicate(ValueError):
+    pass
+
+
+def parse_plan(raw: bytes | str) -> Plan:
+    """Parse and validate a plan document, or raise PlanSyntaxError."""
+    document = load_strict_json(raw)
+    problems = list(_schema_problems(document))
+    if problems:
+        raise PlanSyntaxError(problems)
+    try:
+        return Plan.model_validate(document)
+    except ValidationError as error:
+        raise PlanSyntaxError(_pydantic_problems(error)) from None
+
+
+def load_strict_json(raw: bytes | str) -> Any:
+    r"""Decode JSON refusing what Python's json accepts but JSON does not mean.
+
+    Refused: invalid UTF-8, a byte-order mark, duplicate keys, NaN and
+    Infinity, and lone surrogates (from ``\ud800`` escapes).
+    """
+    if isinstance(raw, bytes):
+        try:
+            raw = raw.decode("utf-8")
+        except UnicodeDecodeError as error:
+            raise _problem("", f"not UTF-8: byte {error.start} is invalid") from None
+    if raw.startswith("\ufeff"):
+        raise _problem("", "starts with a byte-order mark; send plain UTF-8")
+    try:
+        document = json.loads(raw, object_pairs_hook=_no_duplicates, parse_constant=_no_constant)
+    except _Duplicate as error:
+        raise _problem("", str(error)) from None
+    except json.JSONDecodeError as error:
+        raise _problem("", f"not JSON: {error.msg} at line {error.lineno} column {error.colno}") from None
+    except RecursionError:
+        raise _problem("", "nested too deeply") from None
+    for location, text in _strings(document, ""):
+        if not _is_scalar_text(text):
+            raise _problem(location, "contains a lone surrogate (invalid Unicode)")
+    return document
+
+
+def _no_duplicates(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    result: dict[str, Any] = {}
+    for key, value in pairs:
+        if key in result:
+            raise _Duplicate(f"duplicate key {key!r}")
+        result[key] = value
+    return result
+
+
+def _no_constant(name: str) -> Any:
+    raise _Duplicate(f"{name} is not a JSON number")
+
+
+def _is_scalar_text(text: str) -> bool:
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
+def _strings(node: Any, location: str) -> Iterator[tuple[str, str]]:
+    if isinstance(node, str):
+        yield location, node
+    elif isinstance(node, dict):
+        for key, value in node.items():
+            yield f"{location}/{_escape(key)}", key
+            yield from _strings(value, f"{location}/{_escape(key)}")
+    elif isinstance(node, list):
+        for index, value in enumerate(node):
+            yield from _strings(value, f"{location}/{index}")
+
+
+def _escape(token: str) -> str:
+    return token.replace("~", "~0").replace("/", "~1")
+
+
+def _problem(location: str, message: str) -> PlanSyntaxError:
+    return PlanSyntaxError([SchemaProblem(location, message)])
+
+
+@cache
+def _validator() -> jsonschema.protocols.Validator:
+    schema = plan_json_schema()
+    cls = jsonschema.validators.validator_for(schema)
+    return cls(schema, format_checker=cls.FORMAT_CHECKER)
+
+
+def _schema_problems(document: Any) -> Iterator[SchemaProblem]:
+    errors = sorted(_validator().iter_errors(document), key=lambda e: list(e.absolute_path))
+    for count, error in enumerate(_leaves(errors)):
+        if count == MAX_PROBLEMS:
+            return
+        pointer = "".join(f"/{_escape(str(part))}" for part in error.absolute_path)
+        yield SchemaProblem(pointer, _message(error))
+
+
+def _leaves(errors: list[jsonschema.ValidationError]) -> Iterator[jsonschema.ValidationError]:
+    """Replace an ``if``/``allOf`` wrapper error by the errors inside it."""
+    for error in errors:
+        if error.validator in ("allOf", "anyOf") and error.context:
+            yield from _leaves(sorted(error.context, key=lambda e: list(e.absolute_path)))
+        else:
+            yield error
+
+
+def _message(error: jsonschema.ValidationError) -> str:
+    if error.validator == "additionalProperties" and isinstance(error.instance, dict):
+        known = error.schema.get("properties", {}) if isinstance(error.schema, dict) else {}
+        unknown = sorted(set(error.instance) - set(known))
+        return f"unknown field{'s' * (len(unknown) > 1)} {', '.join(map(repr, unknown))}"
+    if error.validator == "enum" and error.absolute_path and error.absolute_path[-1] == "op":
+        return f"unknown op {error.instance!r}; expected one of {error.validator_value}"
+    return str(error.message)
+
+
+def _pydantic_problems(error: ValidationError) -> list[SchemaProblem]:
+    problems = []
+    for item in error.errors(include_url=False)[:MAX_PROBLEMS]:
+        # Drop union tags ('move') that pydantic inserts into locations.
+        parts = [str(p) for p in item["loc"] if not (isinstance(p, str) and p in _TAGS)]
+        message = item["msg"].removeprefix("Value error, ")
+        problems.append(SchemaProblem("".join(f"/{_escape(p)}" for p in parts), message))
+    return problems
+
+
+_TAGS = frozenset(OP_KINDS)

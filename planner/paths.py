@@ -1,0 +1,140 @@
+"""Store path rules: what a path in a plan may be, containment, and collision keys.
+
+Every rule about path *spelling* lives here, so the verifier, the backends and
+the sidecar agree on it. A store path is relative to the store root,
+``/``-separated, NFC, and every segment is a name that Windows, POSIX and GCS
+can all hold. Containment is decided segment by segment, never by prefix.
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+
+MAX_SEGMENT_BYTES = 255
+MAX_PATH_BYTES = 1024
+RESERVED_ROOT = ".pva"  # the store's own namespace: journal, staging, trash
+
+# Characters Windows cannot hold in a name (besides controls and the separators).
+_WINDOWS_FORBIDDEN = frozenset('<>:"|?*')
+# Device names Windows reserves with or without an extension ("nul.txt").
+# The superscript digits are reserved too on current Windows.
+_WINDOWS_DEVICES = frozenset(
+    ["con", "prn", "aux", "nul", "conin$", "conout$"]
+    + [f"{dev}{n}" for dev in ("com", "lpt") for n in "0123456789¹²³"]
+)
+# Unicode categories that must never appear in a name: controls (Cc), format
+# characters (Cf: bidi overrides, zero-width, BOM), line and paragraph
+# separators, unassigned code points, private use and surrogates.
+_FORBIDDEN_CATEGORIES = frozenset({"Cc", "Cf", "Zl", "Zp", "Cn", "Co", "Cs"})
+_SAFE_ASCII_NAME = re.compile(r"[A-Za-z0-9 _.,;'()&!#$%+=@\[\]{}^~`-]+")
+
+
+class PathRuleError(ValueError):
+    """A path or name breaks a spelling rule; ``str(error)`` says which."""
+
+
+def check_name(name: str) -> None:
+    """Raise PathRuleError unless ``name`` is a valid single path segment."""
+    if name in ("", ".", ".."):
+        raise PathRuleError(f"{name!r} is not a file or folder name")
+    if "/" in name:
+        raise PathRuleError(f"name {name!r} contains '/'")
+    if not _SAFE_ASCII_NAME.fullmatch(name):
+        _check_characters(name)
+    if len(name.encode("utf-8")) > MAX_SEGMENT_BYTES:
+        raise PathRuleError(f"name {name[:40]!r}... is longer than {MAX_SEGMENT_BYTES} bytes")
+    if name[-1] in ". ":
+        raise PathRuleError(f"name {name!r} ends with a dot or a space (Windows cannot hold it)")
+    if name.split(".", 1)[0].rstrip(" ").casefold() in _WINDOWS_DEVICES:
+        raise PathRuleError(f"name {name!r} is a reserved Windows device name")
+
+
+def _check_characters(name: str) -> None:
+    """Reject backslashes, Windows-forbidden characters, controls, surrogates, non-NFC."""
+    for char in name:
+        if char == "\\":
+            raise PathRuleError(f"name {name!r} contains a backslash")
+        if char in _WINDOWS_FORBIDDEN:
+            raise PathRuleError(f"name {name!r} contains {char!r} (Windows cannot hold it)")
+        category = unicodedata.category(char)
+        if category in _FORBIDDEN_CATEGORIES:
+            raise PathRuleError(
+                f"name {name!r} contains the control or invisible character U+{ord(char):04X}"
+            )
+    if not unicodedata.is_normalized("NFC", name):
+        raise PathRuleError(f"name {name!r} is not in Unicode NFC form")
+
+
+def check_path(path: str) -> None:
+    """Raise PathRuleError unless ``path`` is a valid relative store path."""
+    if not path:
+        raise PathRuleError("the path is empty")
+    if path.startswith("/"):
+        raise PathRuleError(f"path {path!r} is absolute; paths are relative to the store root")
+    if path.endswith("/"):
+        raise PathRuleError(f"path {path!r} ends with '/'")
+    if len(path.encode("utf-8", "surrogatepass")) > MAX_PATH_BYTES:
+        raise PathRuleError(f"path {path[:40]!r}... is longer than {MAX_PATH_BYTES} bytes")
+    segments = path.split("/")
+    for segment in segments:
+        if segment == "":
+            raise PathRuleError(f"path {path!r} has an empty segment ('//')")
+        try:
+            check_name(segment)
+        except PathRuleError as error:
+            raise PathRuleError(f"path {path!r}: {error}") from None
+    if fold(segments[0]) == RESERVED_ROOT:
+        raise PathRuleError(f"path {path!r} is inside the store's reserved '{RESERVED_ROOT}/' area")
+
+
+def path_problem(path: str) -> str | None:
+    """Return why ``path`` is invalid, or None when it is a valid store path."""
+    try:
+        check_path(path)
+    except PathRuleError as error:
+        return str(error)
+    return None
+
+
+def split(path: str) -> tuple[str, str]:
+    """Split a valid path into (parent, name); the parent of a top-level name is ''."""
+    parent, _, name = path.rpartition("/")
+    return parent, name
+
+
+def join(parent: str, name: str) -> str:
+    """Join a parent path ('' for the root) and a name."""
+    return f"{parent}/{name}" if parent else name
+
+
+def contains(ancestor: str, path: str) -> bool:
+    """True when ``path`` is ``ancestor`` or lies below it, segment by segment.
+
+    ``contains("matters/acme", "matters/acme-evil")`` is False: containment is
+    never a string-prefix test. The root ('') contains every path.
+    """
+    if not ancestor:
+        return True
+    return path == ancestor or path.startswith(ancestor + "/")
+
+
+def is_strictly_inside(ancestor: str, path: str) -> bool:
+    """True when ``path`` lies below ``ancestor`` (and is not ``ancestor`` itself)."""
+    return path != ancestor and contains(ancestor, path)
+
+
+def rebase(path: str, old: str, new: str) -> str:
+    """Return ``path`` with its ``old`` ancestor replaced by ``new``."""
+    return new + path[len(old) :]
+
+
+def fold(name: str) -> str:
+    """Return the collision key of a name or path: equal keys mean one name.
+
+    Two spellings collide when they differ only by case or Unicode
+    normalisation (canonical caseless matching, Unicode 3.13 D145).
+    """
+    if name.isascii():
+        return name.lower()
+    return unicodedata.normalize("NFC", unicodedata.normalize("NFD", name).casefold())

@@ -1,0 +1,131 @@
+"""Scan a directory into entries: the I/O edge that feeds manifests and trees.
+
+Walks without following symlinks, in sorted order, parents first. Symlinks,
+sockets, FIFOs and devices are not store content: they are skipped and
+counted, never opened. The store's reserved ``.pva/`` area is left out.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import stat
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from planner.entry import Entry
+from planner.paths import RESERVED_ROOT, join
+from planner.tree import Tree, tree_of
+
+HASH_CHUNK = 1024 * 1024
+
+
+@dataclass
+class ScanStats:
+    """Counts a scan reports when it ends (and as it goes, for progress bars)."""
+
+    entries: int = 0
+    bytes_hashed: int = 0
+    skipped: list[str] = field(default_factory=list)  # symlinks and special files
+
+
+def scan(
+    root: Path,
+    *,
+    hashed: bool = True,
+    stats: ScanStats | None = None,
+    on_entry: Callable[[ScanStats], None] | None = None,
+) -> Iterator[Entry]:
+    """Yield every entry below ``root`` (not ``root`` itself), parents first."""
+    stats = stats if stats is not None else ScanStats()
+    if not root.is_dir():
+        raise NotADirectoryError(f"{root} is not a folder")
+    yield from _scan_dir(str(root), "", hashed, stats, on_entry)
+
+
+def _scan_dir(
+    base: str,
+    prefix: str,
+    hashed: bool,
+    stats: ScanStats,
+    on_entry: Callable[[ScanStats], None] | None,
+) -> Iterator[Entry]:
+    with os.scandir(os.path.join(base, prefix) if prefix else base) as listing:
+        children = sorted(listing, key=lambda item: item.name)
+    for child in children:
+        if not prefix and child.name == RESERVED_ROOT:
+            continue
+        path = join(prefix, child.name)
+        info = child.stat(follow_symlinks=False)
+        if stat.S_ISDIR(info.st_mode):
+            entry = Entry(path, "dir", mtime=info.st_mtime)
+        elif stat.S_ISREG(info.st_mode):
+            digest = _sha256(child.path) if hashed else None
+            stats.bytes_hashed += info.st_size if hashed else 0
+            entry = Entry(path, "file", info.st_size, digest, mtime=info.st_mtime)
+        else:
+            stats.skipped.append(path)
+            continue
+        stats.entries += 1
+        if on_entry is not None:
+            on_entry(stats)
+        yield entry
+        if entry.is_dir:
+            yield from _scan_dir(base, path, hashed, stats, on_entry)
+
+
+def _sha256(path: str) -> str:
+    # O_NOFOLLOW and O_NONBLOCK: the entry was a regular file when listed; a link
+    # or FIFO swapped in since is refused or not waited on.
+    fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK)
+    with os.fdopen(fd, "rb") as handle:
+        return hashlib.file_digest(handle, "sha256").hexdigest()
+
+
+def scan_tree(root: Path, *, hashed: bool = True) -> Tree:
+    """A tree of everything below ``root``."""
+    return tree_of(scan(root, hashed=hashed))
+
+
+def scan_scoped(root: Path, scopes: list[str], *, hashed: bool = True) -> Tree:
+    """A tree of what a plan confined to ``scopes`` can see.
+
+    That is each scope's subtree, plus its ancestors and their direct children
+    (needed to check the scope root's own name and parent). The rest of the
+    store cannot be touched by the plan, so it is not read.
+    """
+    stats = ScanStats()
+    entries: dict[str, Entry] = {}
+    for scope in scopes:
+        prefix = ""
+        for name in scope.split("/"):
+            for entry in _listing(root, prefix):
+                entries.setdefault(entry.path, entry)
+            prefix = join(prefix, name)
+            if prefix not in entries or not entries[prefix].is_dir:
+                break
+        top = entries.get(scope)
+        if top is not None and top.is_dir:
+            for entry in _scan_dir(str(root), scope, hashed, stats, None):
+                entries[entry.path] = entry
+        elif top is not None and hashed:
+            entries[scope] = Entry(
+                scope, "file", top.size, _sha256(os.path.join(root, scope)), mtime=top.mtime
+            )
+    return tree_of(entries[path] for path in sorted(entries))
+
+
+def _listing(root: Path, prefix: str) -> Iterator[Entry]:
+    """The direct children of ``prefix``, metadata only (no hashes)."""
+    folder = os.path.join(root, prefix) if prefix else str(root)
+    with os.scandir(folder) as listing:
+        children = sorted(listing, key=lambda item: item.name)
+    for child in children:
+        if not prefix and child.name == RESERVED_ROOT:
+            continue
+        info = child.stat(follow_symlinks=False)
+        if stat.S_ISDIR(info.st_mode):
+            yield Entry(join(prefix, child.name), "dir", mtime=info.st_mtime)
+        elif stat.S_ISREG(info.st_mode):
+            yield Entry(join(prefix, child.name), "file", info.st_size, mtime=info.st_mtime)
