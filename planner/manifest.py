@@ -17,14 +17,13 @@ import json
 from collections.abc import Iterable, Iterator
 from typing import Any
 
-from planner.entry import Entry
+from planner.entry import Entry, Kind
 from planner.errors import ManifestError, TreeError
-from planner.tree import Tree, TreeBuilder
+from planner.tree import FileNode, Tree, TreeBuilder
 
 MANIFEST_VERSION = "manifest/v1"
 _FILE_FIELDS = frozenset({"path", "kind", "size", "sha256", "mtime", "generation", "md5", "crc32c"})
 _DIR_FIELDS = frozenset({"path", "kind", "mtime", "generation"})
-_HEX = frozenset("0123456789abcdef")
 
 
 def header_line(root: str, *, hashed: bool) -> str:
@@ -66,71 +65,96 @@ def read_header(line: str) -> dict[str, Any]:
 
 def read_entries(lines: Iterable[str]) -> Iterator[Entry]:
     """Parse a manifest (header included), yielding entries; raise ManifestError on bad lines."""
+    for number, body in _bodies(lines):
+        path, kind, node, mtime = _parse(body, number)
+        if node is None:
+            yield Entry(path, kind, mtime=mtime, generation=body.get("generation"))
+        else:
+            size, digest, generation = node
+            yield Entry(path, kind, size, digest.hex() if digest else None, generation, mtime)
+
+
+def read_manifest(lines: Iterable[str]) -> Tree:
+    """Build a tree from manifest lines (the hot path: about 1 µs of checks per line)."""
+    builder = TreeBuilder()
+    for number, body in _bodies(lines):
+        path, _, node, _ = _parse(body, number)
+        try:
+            if node is None:
+                builder.add_dir(path)
+            else:
+                builder.add_file(path, node)
+        except TreeError as error:
+            raise ManifestError(f"line {number}: {error}") from None
+    return builder.build()
+
+
+def _bodies(lines: Iterable[str]) -> Iterator[tuple[int, dict[str, Any]]]:
+    """Numbered JSON objects of the entry lines, after checking the header."""
     decode = json.JSONDecoder().raw_decode
     number = 0
     for number, line in enumerate(lines, start=1):
         if number == 1:
             read_header(line)
             continue
-        if not line.strip():
-            continue
         try:
             body, end = decode(line)
         except json.JSONDecodeError as error:
+            if not line.strip():
+                continue
             raise ManifestError(f"line {number}: not JSON ({error.msg})") from None
-        if line[end:].strip():
+        if end != len(line) and line[end:].strip():
             raise ManifestError(f"line {number}: text after the JSON object")
-        yield _entry(body, number)
+        if type(body) is not dict:
+            raise ManifestError(f"line {number}: an entry must be a JSON object")
+        yield number, body
     if number == 0:
         raise ManifestError("the manifest is empty (no header line)")
 
 
-def read_manifest(lines: Iterable[str]) -> Tree:
-    """Build a tree from manifest lines."""
-    builder = TreeBuilder()
-    number = 1
-    try:
-        for number, entry in enumerate(read_entries(lines), start=2):  # noqa: B007
-            if entry.is_dir:
-                builder.add_dir(entry.path)
-            else:
-                builder.add_file(entry.path, _file_node(entry))
-    except TreeError as error:
-        raise ManifestError(f"entry {number - 1}: {error}") from None
-    return builder.build()
-
-
-def _file_node(entry: Entry) -> tuple[int | None, bytes | None, int | None]:
-    return (entry.size, bytes.fromhex(entry.sha256) if entry.sha256 else None, entry.generation)
-
-
-def _entry(body: Any, number: int) -> Entry:
-    if not isinstance(body, dict):
-        raise ManifestError(f"line {number}: an entry must be a JSON object")
+def _parse(body: dict[str, Any], number: int) -> tuple[str, Kind, FileNode | None, float | None]:
+    """Check one entry; return its path, kind, file node (None for a folder) and mtime."""
     path, kind = body.get("path"), body.get("kind")
-    if not isinstance(path, str) or not _plausible(path):
+    if type(path) is not str or not _plausible(path):
         raise ManifestError(f"line {number}: bad path {path!r}")
-    allowed = _FILE_FIELDS if kind == "file" else _DIR_FIELDS if kind == "dir" else None
-    if allowed is None:
+    if kind == "file":
+        allowed = _FILE_FIELDS
+    elif kind == "dir":
+        allowed = _DIR_FIELDS
+    else:
         raise ManifestError(f"line {number}: kind must be 'file' or 'dir', not {kind!r}")
-    unknown = body.keys() - allowed
-    if unknown:
-        raise ManifestError(f"line {number}: unknown fields {sorted(unknown)} for a {kind}")
-    size, sha256 = body.get("size"), body.get("sha256")
+    if not allowed.issuperset(body):
+        unknown = sorted(body.keys() - allowed)
+        raise ManifestError(f"line {number}: unknown fields {unknown} for a {kind}")
     generation, mtime = body.get("generation"), body.get("mtime")
-    if kind == "file" and not (type(size) is int and size >= 0):
-        raise ManifestError(f"line {number}: a file needs a size >= 0")
-    if sha256 is not None and not (isinstance(sha256, str) and len(sha256) == 64 and _HEX.issuperset(sha256)):
-        raise ManifestError(f"line {number}: sha256 must be 64 lowercase hex digits")
     if generation is not None and type(generation) is not int:
         raise ManifestError(f"line {number}: generation must be an integer")
-    if mtime is not None and type(mtime) not in (int, float):
+    if mtime is not None and type(mtime) is not float and type(mtime) is not int:
         raise ManifestError(f"line {number}: mtime must be a number")
-    return Entry(path, "file" if kind == "file" else "dir", size, sha256, generation, mtime)
+    if kind == "dir":
+        return path, "dir", None, mtime
+    size = body.get("size")
+    if type(size) is not int or size < 0:
+        raise ManifestError(f"line {number}: a file needs a size >= 0")
+    return path, "file", (size, _digest(body.get("sha256"), number), generation), mtime
+
+
+def _digest(sha256: Any, number: int) -> bytes | None:
+    if sha256 is None:
+        return None
+    try:
+        digest = bytes.fromhex(sha256) if type(sha256) is str and len(sha256) == 64 else b""
+    except ValueError:
+        digest = b""
+    if len(digest) != 32 or sha256 != sha256.lower():
+        raise ManifestError(f"line {number}: sha256 must be 64 lowercase hex digits")
+    return digest
 
 
 def _plausible(path: str) -> bool:
-    """A structurally sound stored path (existing names need not follow plan rules)."""
-    if not path or path[0] == "/" or path[-1] == "/" or "\x00" in path:
-        return False
-    return all(segment not in ("", ".", "..") for segment in path.split("/"))
+    """A structurally sound stored path (existing names need not follow plan rules).
+
+    Refused: empty, absolute, trailing '/', empty, '.' or '..' segments, NUL.
+    """
+    wrapped = f"/{path}/"
+    return not ("//" in wrapped or "/./" in wrapped or "/../" in wrapped or "\x00" in path)

@@ -22,7 +22,7 @@ from planner.schema import plan_json_schema
 MAX_PROBLEMS = 50  # enough to act on; a hostile document cannot flood the report
 
 
-class _Duplicate(ValueError):
+class _Refused(ValueError):
     pass
 
 
@@ -53,15 +53,17 @@ def load_strict_json(raw: bytes | str) -> Any:
         raise _problem("", "starts with a byte-order mark; send plain UTF-8")
     try:
         document = json.loads(raw, object_pairs_hook=_no_duplicates, parse_constant=_no_constant)
-    except _Duplicate as error:
+    except _Refused as error:
         raise _problem("", str(error)) from None
     except json.JSONDecodeError as error:
         raise _problem("", f"not JSON: {error.msg} at line {error.lineno} column {error.colno}") from None
+    except ValueError as error:  # an integer over Python's digit limit (int_max_str_digits)
+        raise _problem("", f"not JSON: {str(error).split(';')[0]}") from None
     except RecursionError:
         raise _problem("", "nested too deeply") from None
-    for location, text in _strings(document, ""):
+    for location, text, what in _strings(document, ""):
         if not _is_scalar_text(text):
-            raise _problem(location, "contains a lone surrogate (invalid Unicode)")
+            raise _problem(location, f"{what} a lone surrogate (invalid Unicode)")
     return document
 
 
@@ -69,13 +71,13 @@ def _no_duplicates(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
     result: dict[str, Any] = {}
     for key, value in pairs:
         if key in result:
-            raise _Duplicate(f"duplicate key {key!r}")
+            raise _Refused(f"duplicate key {key!r}")
         result[key] = value
     return result
 
 
 def _no_constant(name: str) -> Any:
-    raise _Duplicate(f"{name} is not a JSON number")
+    raise _Refused(f"{name} is not a JSON number")
 
 
 def _is_scalar_text(text: str) -> bool:
@@ -86,12 +88,14 @@ def _is_scalar_text(text: str) -> bool:
     return True
 
 
-def _strings(node: Any, location: str) -> Iterator[tuple[str, str]]:
+def _strings(node: Any, location: str) -> Iterator[tuple[str, str, str]]:
+    """Every string and key with where it is; a key comes before anything below it."""
     if isinstance(node, str):
-        yield location, node
+        yield location, node, "contains"
     elif isinstance(node, dict):
         for key, value in node.items():
-            yield f"{location}/{_escape(key)}", key
+            # A pointer naming a bad key would carry the surrogate on: name its object.
+            yield location, key, "has a key with"
             yield from _strings(value, f"{location}/{_escape(key)}")
     elif isinstance(node, list):
         for index, value in enumerate(node):

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import re
 import unicodedata
+from functools import lru_cache
 
 MAX_SEGMENT_BYTES = 255
 MAX_PATH_BYTES = 1024
@@ -36,34 +37,42 @@ class PathRuleError(ValueError):
 
 def check_name(name: str) -> None:
     """Raise PathRuleError unless ``name`` is a valid single path segment."""
+    problem = _name_problem(name)
+    if problem is not None:
+        raise PathRuleError(problem)
+
+
+def _name_problem(name: str) -> str | None:  # noqa: PLR0911  # one return per rule reads clearest
     if name in ("", ".", ".."):
-        raise PathRuleError(f"{name!r} is not a file or folder name")
+        return f"{name!r} is not a file or folder name" if name else "empty segment ('//')"
     if "/" in name:
-        raise PathRuleError(f"name {name!r} contains '/'")
+        return f"name {name!r} contains '/'"
     if not _SAFE_ASCII_NAME.fullmatch(name):
-        _check_characters(name)
+        problem = _character_problem(name)
+        if problem is not None:
+            return problem
     if len(name.encode("utf-8")) > MAX_SEGMENT_BYTES:
-        raise PathRuleError(f"name {name[:40]!r}... is longer than {MAX_SEGMENT_BYTES} bytes")
+        return f"name {name[:40]!r}... is longer than {MAX_SEGMENT_BYTES} bytes"
     if name[-1] in ". ":
-        raise PathRuleError(f"name {name!r} ends with a dot or a space (Windows cannot hold it)")
-    if name.split(".", 1)[0].rstrip(" ").casefold() in _WINDOWS_DEVICES:
-        raise PathRuleError(f"name {name!r} is a reserved Windows device name")
+        return f"name {name!r} ends with a dot or a space (Windows cannot hold it)"
+    stem = name.split(".", 1)[0]
+    if len(stem) <= 8 and stem.rstrip(" ").casefold() in _WINDOWS_DEVICES:
+        return f"name {name!r} is a reserved Windows device name"
+    return None
 
 
-def _check_characters(name: str) -> None:
-    """Reject backslashes, Windows-forbidden characters, controls, surrogates, non-NFC."""
+def _character_problem(name: str) -> str | None:
+    """Backslashes, Windows-forbidden characters, controls, surrogates, non-NFC."""
     for char in name:
         if char == "\\":
-            raise PathRuleError(f"name {name!r} contains a backslash")
+            return f"name {name!r} contains a backslash"
         if char in _WINDOWS_FORBIDDEN:
-            raise PathRuleError(f"name {name!r} contains {char!r} (Windows cannot hold it)")
-        category = unicodedata.category(char)
-        if category in _FORBIDDEN_CATEGORIES:
-            raise PathRuleError(
-                f"name {name!r} contains the control or invisible character U+{ord(char):04X}"
-            )
+            return f"name {name!r} contains {char!r} (Windows cannot hold it)"
+        if unicodedata.category(char) in _FORBIDDEN_CATEGORIES:
+            return f"name {name!r} contains the control or invisible character U+{ord(char):04X}"
     if not unicodedata.is_normalized("NFC", name):
-        raise PathRuleError(f"name {name!r} is not in Unicode NFC form")
+        return f"name {name!r} is not in Unicode NFC form"
+    return None
 
 
 def check_path(path: str) -> None:
@@ -76,16 +85,25 @@ def check_path(path: str) -> None:
         raise PathRuleError(f"path {path!r} ends with '/'")
     if len(path.encode("utf-8", "surrogatepass")) > MAX_PATH_BYTES:
         raise PathRuleError(f"path {path[:40]!r}... is longer than {MAX_PATH_BYTES} bytes")
-    segments = path.split("/")
-    for segment in segments:
-        if segment == "":
-            raise PathRuleError(f"path {path!r} has an empty segment ('//')")
-        try:
-            check_name(segment)
-        except PathRuleError as error:
-            raise PathRuleError(f"path {path!r}: {error}") from None
-    if fold(segments[0]) == RESERVED_ROOT:
-        raise PathRuleError(f"path {path!r} is inside the store's reserved '{RESERVED_ROOT}/' area")
+    problem = _segments_problem(path)
+    if problem is not None:
+        raise PathRuleError(f"path {path!r}: {problem}")
+
+
+def _segments_problem(path: str) -> str | None:
+    """The first bad segment of a non-empty path, checking parents through a cache."""
+    parent, slash, name = path.rpartition("/")
+    problem = _name_problem(name)
+    if problem is None and slash:
+        problem = _folder_problem(parent)
+    elif problem is None and fold(name) == RESERVED_ROOT:
+        problem = f"it is inside the store's reserved '{RESERVED_ROOT}/' area"
+    return problem
+
+
+# Plans name the same folders over and over; their verdict depends only on the
+# string, so it is cached (bounded) and only the last segment is checked anew.
+_folder_problem = lru_cache(maxsize=1 << 16)(_segments_problem)
 
 
 def path_problem(path: str) -> str | None:

@@ -8,9 +8,10 @@ from __future__ import annotations
 from enum import StrEnum
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_serializer
+from pydantic import BaseModel, ConfigDict, Field
 
 from planner.plan import Plan
+
 
 class Code(StrEnum):
     """Stable diagnostic codes (documented in docs/plan-format.md)."""
@@ -88,14 +89,15 @@ class Report(_Out):
     title: str
     diagnostics: list[Diagnostic]
     effect: Effect
-    inverse: Plan | None = Field(description="The plan that undoes this one; null when not ok.")
+    inverse: dict[str, Any] | None = Field(
+        description="The plan document that undoes this one (submit it like any plan); "
+        "null when the plan is not ok or changes nothing.",
+        json_schema_extra={"$ref": "plan.v1.schema.json"},
+    )
 
-    @field_serializer("inverse")
-    def _plan_as_written(self, inverse: Plan | None) -> dict[str, Any] | None:
-        """Render the inverse as a plan document (defaults omitted), ready to submit."""
-        if inverse is None:
-            return None
-        return inverse.model_dump(mode="json", exclude_defaults=True, exclude_none=True)
+    def inverse_plan(self) -> Plan | None:
+        """The inverse as a validated ``Plan``."""
+        return None if self.inverse is None else Plan.model_validate(self.inverse)
 
     @property
     def errors(self) -> list[Diagnostic]:

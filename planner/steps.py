@@ -22,7 +22,6 @@ from planner.ops import Change, CopyEntry, MakeDirs, MoveEntry, StoreView, Trash
 from planner.paths import (
     PathRuleError,
     check_name,
-    contains,
     is_strictly_inside,
     join,
     path_problem,
@@ -86,6 +85,10 @@ class Stepper:
         blobs: Mapping[str, int] | None = None,
     ) -> None:
         self.scope = tuple(scope)
+        # Segment-wise containment, precomputed: a path is in scope when it is a
+        # scope root or starts with a root followed by '/'.
+        self._roots = frozenset(self.scope)
+        self._prefixes = tuple(f"{root}/" for root in self.scope)
         self.limits = limits or Limits()
         self.blobs = blobs  # sha256 -> size of uploaded blobs; None: not known here
         self._targets: dict[str, int] = {}  # path -> op that created or wrote it
@@ -125,7 +128,7 @@ class Stepper:
         if isinstance(op, Rename):
             fields.append(("name", join(split(op.path)[0], op.name)))
         for name, path in fields:
-            if not any(contains(root, path) for root in self.scope):
+            if path not in self._roots and not path.startswith(self._prefixes):
                 step.add(
                     Code.OUT_OF_SCOPE,
                     name,
@@ -195,7 +198,7 @@ class Stepper:
             step.add(Code.INTO_ITSELF, dst_field, dst, f"cannot move {src!r} onto or into itself")
             return None
         replaced = self._check_destination(step, dst_field, dst, state, overwrite=overwrite, source=entry)
-        if isinstance(op, Move):
+        if isinstance(op, Move) and op.expect_dst is not None:
             _check_expect(step, "expect_dst", dst, op.expect_dst, state.stat(dst))
         if entry is None:
             return None

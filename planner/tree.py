@@ -20,6 +20,7 @@ from planner.errors import AlreadyExists, IsADirectory, NotADirectory, NotFound,
 from planner.paths import fold, is_strictly_inside, join, split
 
 FileNode = tuple[int | None, bytes | None, int | None]  # size, sha256 digest, generation
+_FOLDER_CACHE = 4096  # cached folder paths per tree; cleared wholesale when full
 
 
 class Dir:
@@ -101,6 +102,9 @@ class Tree:
     def __init__(self, root: Dir | None = None) -> None:
         self._token = object()
         self._root = root if root is not None else Dir(self._token)
+        # Folder path -> the node currently at that path. Valid until a folder
+        # node is replaced (cloned) or detached; both clear it.
+        self._folders: dict[str, Dir] = {}
 
     # -- sharing ---------------------------------------------------------
 
@@ -108,6 +112,7 @@ class Tree:
         """Return an independent tree sharing all nodes; O(1).
 
         Both trees take fresh tokens, so neither mutates a node the other sees.
+        The folder cache stays valid: forking replaces no node.
         """
         self._token = object()
         return Tree(self._root)
@@ -119,14 +124,26 @@ class Tree:
     # -- reading ---------------------------------------------------------
 
     def _node(self, path: str) -> Node | None:
-        node: Node = self._root
+        if not path:
+            return self._root
+        parent, _, name = path.rpartition("/")
+        folder = self._folder(parent)
+        return None if folder is None else folder.children.get(name)
+
+    def _folder(self, path: str) -> Dir | None:
+        """The folder at ``path`` (None if absent or a file), through the cache."""
+        folder = self._folders.get(path)
+        if folder is not None:
+            return folder
+        node = self._root
         for name in _segments(path):
-            if not isinstance(node, Dir):
-                return None
             child = node.children.get(name)
-            if child is None:
+            if not isinstance(child, Dir):
                 return None
             node = child
+        if len(self._folders) >= _FOLDER_CACHE:
+            self._folders.clear()
+        self._folders[path] = node
         return node
 
     def stat(self, path: str) -> Entry | None:
@@ -184,8 +201,12 @@ class Tree:
 
     def _owned_dir(self, path: str) -> Dir:
         """The folder at ``path``, made owned (copying it and its ancestors if shared)."""
+        cached = self._folders.get(path)
+        if cached is not None and cached.owner is self._token:
+            return cached
         if self._root.owner is not self._token:
             self._root = self._root.clone(self._token)
+            self._folders.clear()
         node = self._root
         for name in _segments(path):
             child = node.children.get(name)
@@ -196,7 +217,9 @@ class Tree:
             if child.owner is not self._token:
                 child = child.clone(self._token)
                 node.children[name] = child  # same name: the fold index is unchanged
+                self._folders.clear()
             node = child
+        self._folders[path] = node
         return node
 
     def _free_slot(self, path: str, *, replace: bool = False) -> tuple[Dir, str]:
@@ -237,6 +260,8 @@ class Tree:
         folder, name = self._free_slot(dst, replace=replace)
         parent, src_name = split(src)
         node = self._owned_dir(parent).detach(src_name)
+        if isinstance(node, Dir):
+            self._folders.clear()  # every cached path below src is stale
         if replace and name in folder.children:
             folder.detach(name)
         folder.attach(name, node)
@@ -263,7 +288,8 @@ class Tree:
         folder = self._owned_dir(parent)
         if name not in folder.children:
             raise NotFound(path, f"{path!r} does not exist")
-        folder.detach(name)
+        if isinstance(folder.detach(name), Dir):
+            self._folders.clear()
 
 
 def _walk_children(path: str, folder: Dir) -> Iterator[Entry]:

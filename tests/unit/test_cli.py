@@ -1,0 +1,169 @@
+"""The pva command line: output, exit codes, and one-line errors."""
+
+from __future__ import annotations
+
+import io
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from planner import parse_plan
+from planner.cli.main import main
+from planner.cli.progress import Progress
+from planner.schema import plan_json_schema
+from planner.snapshot import ScanStats
+
+
+@pytest.fixture
+def store(tmp_path: Path) -> Path:
+    root = tmp_path / "store"
+    (root / "m" / "inbox").mkdir(parents=True)
+    (root / "m" / "inbox" / "1.pdf").write_bytes(b"one")
+    return root
+
+
+def write_plan(tmp_path: Path, *ops: dict[str, object]) -> Path:
+    path = tmp_path / "plan.json"
+    path.write_text(json.dumps({"pva": "plan/v1", "title": "t", "scope": ["m"], "ops": list(ops)}))
+    return path
+
+
+GOOD = ({"op": "mkdir", "path": "m/alice"}, {"op": "move", "src": "m/inbox/1.pdf", "dst": "m/alice/1.pdf"})
+
+
+def test_verify_valid_plan_exits_zero_with_summary(
+    tmp_path: Path, store: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A valid plan exits 0 and prints a terraform-style summary line."""
+    code = main(["verify", str(write_plan(tmp_path, *GOOD)), "--root", str(store)])
+    out = capsys.readouterr().out
+    assert code == 0
+    assert "Plan: 1 mkdir, 1 move, 0 rename, 0 write, 0 copy, 0 delete; 0 errors, 0 warnings." in out
+    assert "m/inbox/1.pdf -> m/alice/1.pdf" in out
+
+
+def test_verify_plan_with_errors_exits_one(
+    tmp_path: Path, store: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A plan with error diagnostics exits 1 and lists each one."""
+    plan = write_plan(tmp_path, {"op": "delete", "path": "m/nope"}, {"op": "mkdir", "path": "../x"})
+    code = main(["verify", str(plan), "--root", str(store)])
+    out = capsys.readouterr().out
+    assert code == 1
+    assert "error[not_found] op 0.path" in out
+    assert "error[invalid_path] op 1.path" in out
+
+
+def test_verify_json_report_is_versioned(
+    tmp_path: Path, store: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """--json prints the versioned report with digest, effect and inverse plan."""
+    plan_path = write_plan(tmp_path, *GOOD)
+    code = main(["verify", str(plan_path), "--root", str(store), "--json"])
+    report = json.loads(capsys.readouterr().out)
+    assert code == 0
+    assert report["version"] == "report/v1"
+    assert report["ok"] is True
+    assert report["digest"] == parse_plan(plan_path.read_bytes()).digest()
+    assert report["effect"]["moved"] == [{"src": "m/inbox/1.pdf", "dst": "m/alice/1.pdf"}]
+    assert [op["op"] for op in report["inverse"]["ops"]] == ["move", "delete"]
+    assert parse_plan(json.dumps(report["inverse"])).title == "Revert: t"
+
+
+@pytest.mark.parametrize(
+    ("text", "fragment"),
+    [
+        ("{", "not JSON"),
+        ('{"pva": "plan/v1", "pva": "plan/v1"}', "duplicate key"),
+        ('{"pva": "plan/v1", "title": "t", "scope": ["m"], "ops": [{"op": "move", "src": "m/a"}]}', "/ops/0"),
+    ],
+    ids=["not-json", "duplicate-key", "schema"],
+)
+def test_malformed_plan_exits_two_with_one_line(
+    tmp_path: Path, store: Path, capsys: pytest.CaptureFixture[str], text: str, fragment: str
+) -> None:
+    """Malformed input exits 2 with a one-line message on stderr, no traceback."""
+    plan = tmp_path / "bad.json"
+    plan.write_text(text)
+    code = main(["verify", str(plan), "--root", str(store)])
+    err = capsys.readouterr().err
+    assert code == 2
+    assert fragment in err
+    assert "Traceback" not in err
+    assert len(err.strip().splitlines()) == 1
+
+
+def test_missing_plan_file_exits_two(tmp_path: Path, store: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """A plan file that does not exist is exit 2 with the file named."""
+    code = main(["verify", str(tmp_path / "absent.json"), "--root", str(store)])
+    assert code == 2
+    assert "absent.json" in capsys.readouterr().err
+
+
+def test_verify_without_a_tree_source_is_misuse(tmp_path: Path) -> None:
+    """verify needs --root or --manifest: argparse exits 2."""
+    with pytest.raises(SystemExit) as exit_:
+        main(["verify", str(write_plan(tmp_path, *GOOD))])
+    assert exit_.value.code == 2
+
+
+def test_snapshot_then_verify_against_manifest(
+    tmp_path: Path, store: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A manifest written by snapshot verifies plans like the folder itself, and no temp file is left."""
+    manifest = tmp_path / "snap.jsonl"
+    assert main(["snapshot", str(store), "-o", str(manifest)]) == 0
+    assert "wrote 3 entries" in capsys.readouterr().err
+    assert [p.name for p in tmp_path.iterdir() if p.name.startswith(".snap")] == []
+    lines = manifest.read_text().splitlines()
+    assert json.loads(lines[0])["pva"] == "manifest/v1"
+    assert json.loads(lines[3])["sha256"] is not None
+    assert main(["verify", str(write_plan(tmp_path, *GOOD)), "--manifest", str(manifest)]) == 0
+
+
+def test_snapshot_no_hash_to_stdout(store: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """snapshot --no-hash streams to stdout without sha256 fields."""
+    assert main(["snapshot", str(store), "--no-hash"]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert json.loads(lines[0])["hashed"] is False
+    assert all("sha256" not in json.loads(line) for line in lines[1:])
+
+
+def test_schema_and_digest_commands(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """schema prints the plan JSON Schema; digest prints the plan's sha256 identity."""
+    assert main(["schema"]) == 0
+    assert json.loads(capsys.readouterr().out) == plan_json_schema()
+    plan_path = write_plan(tmp_path, *GOOD)
+    assert main(["digest", str(plan_path)]) == 0
+    assert capsys.readouterr().out.strip() == parse_plan(plan_path.read_bytes()).digest()
+
+
+def test_progress_draws_only_on_a_terminal() -> None:
+    """Progress writes to a TTY and stays silent when stderr is a pipe or file."""
+
+    class Terminal(io.StringIO):
+        def isatty(self) -> bool:
+            return True
+
+    terminal, pipe = Terminal(), io.StringIO()
+    stats = ScanStats(entries=1234, bytes_hashed=2 * 1024**2)
+    for stream in (terminal, pipe):
+        progress = Progress(stream)
+        progress.update(stats)
+        progress.done()
+    assert "1,234 entries, 2.0 MiB hashed" in terminal.getvalue()
+    assert pipe.getvalue() == ""
+
+
+def test_console_script_reports_errors_without_traceback(tmp_path: Path) -> None:
+    """The installed pva command exits 2 on a malformed plan with one line and no traceback."""
+    plan = tmp_path / "bad.json"
+    plan.write_text('{"pva": NaN}')
+    pva = Path(sys.executable).with_name("pva")
+    result = subprocess.run([str(pva), "digest", str(plan)], capture_output=True, text=True, check=False)
+    assert result.returncode == 2
+    assert result.stderr.startswith("pva: malformed plan:")
+    assert "Traceback" not in result.stderr
