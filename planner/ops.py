@@ -26,6 +26,10 @@ class StoreView(Protocol):
 
     def walk(self, path: str) -> Iterable[Entry]: ...
 
+    def deepest(self, path: str) -> int:
+        """Bytes of the longest path below the folder ``path``, relative to it (0 if none)."""
+        ...
+
 
 class FileOps(StoreView, Protocol):
     """The write side. Every create is create-only unless ``replace`` says otherwise."""

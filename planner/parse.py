@@ -127,10 +127,27 @@ def _schema_problems(document: Any) -> Iterator[SchemaProblem]:
 
 
 def _leaves(errors: list[jsonschema.ValidationError]) -> Iterator[jsonschema.ValidationError]:
-    """Replace an ``if``/``allOf`` wrapper error by the errors inside it."""
+    """Replace wrapper errors by what is wrong inside them, each reason once.
+
+    ``allOf`` (the op chain) fails for every branch that fails; ``anyOf`` (an
+    optional field: a type or null) for its non-null branch only.
+    """
+    seen: set[tuple[str, str]] = set()
+    for error in _unwrap(errors):
+        key = (str(list(error.absolute_path)), error.message)
+        if key not in seen:
+            seen.add(key)
+            yield error
+
+
+def _unwrap(errors: list[jsonschema.ValidationError]) -> Iterator[jsonschema.ValidationError]:
     for error in errors:
-        if error.validator in ("allOf", "anyOf") and error.context:
-            yield from _leaves(sorted(error.context, key=lambda e: list(e.absolute_path)))
+        if error.validator == "allOf" and error.context:
+            yield from _unwrap(sorted(error.context, key=lambda e: list(e.absolute_path)))
+        elif error.validator in ("anyOf", "oneOf") and error.context:
+            # The value is not null, so "is not of type 'null'" is never the point.
+            real = [e for e in error.context if not (e.validator == "type" and e.validator_value == "null")]
+            yield from _unwrap(real) if real else iter([error])
         else:
             yield error
 

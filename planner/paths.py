@@ -55,8 +55,10 @@ def _name_problem(name: str) -> str | None:  # noqa: PLR0911  # one return per r
         return f"name {name[:40]!r}... is longer than {MAX_SEGMENT_BYTES} bytes"
     if name[-1] in ". ":
         return f"name {name!r} ends with a dot or a space (Windows cannot hold it)"
-    stem = name.split(".", 1)[0]
-    if len(stem) <= 8 and stem.rstrip(" ").casefold() in _WINDOWS_DEVICES:
+    # Windows ignores spaces before the extension ("CON   .txt" is CON), however many.
+    # casefold never shortens, so a stem longer than every device name is not one.
+    stem = name.split(".", 1)[0].rstrip(" ")
+    if len(stem) <= 7 and stem.casefold() in _WINDOWS_DEVICES:
         return f"name {name!r} is a reserved Windows device name"
     return None
 

@@ -21,6 +21,9 @@ from typing import Annotated, Any, Literal, Self
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 PLAN_VERSION = "plan/v1"
+# Integers beyond 2**53 - 1 do not survive JSON parsers that use doubles, and
+# would break the JCS canonical encoding; sizes and generations stay below.
+MAX_SAFE_INTEGER = 2**53 - 1
 
 StorePath = Annotated[
     str,
@@ -43,8 +46,10 @@ class Expect(_Frozen):
     """Preconditions on a path, checked against the live store at apply time."""
 
     sha256: Sha256Hex | None = None
-    size: Annotated[int, Field(ge=0)] | None = None
-    generation: Annotated[int, Field(ge=1, description="GCS object generation.")] | None = None
+    size: Annotated[int, Field(ge=0, le=MAX_SAFE_INTEGER)] | None = None
+    generation: (
+        Annotated[int, Field(ge=1, le=MAX_SAFE_INTEGER, description="GCS object generation.")] | None
+    ) = None
     absent: Literal[True] | None = None
 
     @model_validator(mode="after")

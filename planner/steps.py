@@ -20,6 +20,7 @@ from typing import Literal, assert_never
 from planner.entry import Blob, Entry
 from planner.ops import Change, CopyEntry, MakeDirs, MoveEntry, StoreView, TrashEntry, WriteFile
 from planner.paths import (
+    MAX_PATH_BYTES,
     PathRuleError,
     check_name,
     is_strictly_inside,
@@ -126,7 +127,12 @@ class Stepper:
         if step.failed:
             return fields
         if isinstance(op, Rename):
-            fields.append(("name", join(split(op.path)[0], op.name)))
+            renamed = join(split(op.path)[0], op.name)
+            problem = path_problem(renamed)  # a valid name can still make the path too long
+            if problem is not None:
+                step.add(Code.INVALID_PATH, "name", renamed, problem)
+                return fields
+            fields.append(("name", renamed))
         for name, path in fields:
             if path not in self._roots and not path.startswith(self._prefixes):
                 step.add(
@@ -197,6 +203,7 @@ class Stepper:
         if src == dst or is_strictly_inside(src, dst):
             step.add(Code.INTO_ITSELF, dst_field, dst, f"cannot move {src!r} onto or into itself")
             return None
+        _check_descendant_lengths(step, dst_field, src, dst, entry, state)
         replaced = self._check_destination(step, dst_field, dst, state, overwrite=overwrite, source=entry)
         if isinstance(op, Move) and op.expect_dst is not None:
             _check_expect(step, "expect_dst", dst, op.expect_dst, state.stat(dst))
@@ -218,6 +225,7 @@ class Stepper:
         if op.src == op.dst or is_strictly_inside(op.src, op.dst):
             step.add(Code.INTO_ITSELF, "dst", op.dst, f"cannot copy {op.src!r} onto or into itself")
             return None
+        _check_descendant_lengths(step, "dst", op.src, op.dst, entry, state)
         self._check_destination(step, "dst", op.dst, state, overwrite=False, source=entry)
         if entry is None:
             return None
@@ -378,6 +386,23 @@ def _touched(change: Change) -> tuple[tuple[str, ...], tuple[str, ...]]:
             return (dst,), ()
         case TrashEntry(path=path):
             return (), (path,)
+
+
+def _check_descendant_lengths(  # noqa: PLR0917  # a private check; call sites name the roles
+    step: _Step, name: str, src: str, dst: str, entry: Entry | None, state: StoreView
+) -> None:
+    """A folder moved or copied to a longer path must not push its contents over the limit."""
+    growth = len(dst.encode()) - len(src.encode())
+    if entry is None or not entry.is_dir or growth <= 0:
+        return
+    longest = len(dst.encode()) + 1 + state.deepest(src)
+    if longest > MAX_PATH_BYTES:
+        step.add(
+            Code.INVALID_PATH,
+            name,
+            dst,
+            f"below {dst!r} the longest path would be {longest} bytes, over {MAX_PATH_BYTES}",
+        )
 
 
 def _path_fields(op: Op) -> list[tuple[str, str]]:

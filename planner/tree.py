@@ -26,12 +26,15 @@ _FOLDER_CACHE = 4096  # cached folder paths per tree; cleared wholesale when ful
 class Dir:
     """A folder node: children by exact name, and a lazy case/normalisation index."""
 
-    __slots__ = ("_folds", "children", "owner")
+    __slots__ = ("_folds", "children", "deepest", "owner")
 
     def __init__(self, owner: object, children: dict[str, Node] | None = None) -> None:
         self.children: dict[str, Node] = {} if children is None else children
         self.owner = owner
         self._folds: dict[str, str | tuple[str, ...]] | None = None
+        # Bytes of the longest relative path below; cached only once the node is
+        # shared, because shared nodes never change.
+        self.deepest: int | None = None
 
     def clone(self, owner: object) -> Dir:
         copy = Dir(owner, dict(self.children))
@@ -186,6 +189,24 @@ class Tree:
             yield _entry(path, node)
         if isinstance(node, Dir):
             yield from _walk_children(path, node)
+
+    def deepest(self, path: str) -> int:
+        """Bytes of the longest path below the folder ``path``, relative to it (0 if none)."""
+        node = self._node(path)
+        return self._deepest(node) if isinstance(node, Dir) else 0
+
+    def _deepest(self, folder: Dir) -> int:
+        if folder.deepest is not None:
+            return folder.deepest
+        best = 0
+        for name, child in folder.children.items():
+            length = len(name.encode())
+            if isinstance(child, Dir) and child.children:
+                length += 1 + self._deepest(child)
+            best = max(best, length)
+        if folder.owner is not self._token:
+            folder.deepest = best
+        return best
 
     def __len__(self) -> int:
         return sum(1 for _ in self.walk())

@@ -412,3 +412,30 @@ def test_sibling_with_scope_as_prefix_is_out_of_scope() -> None:
     tree = tree_of([Entry("m/inbox/1.pdf", "file", 1), Entry("m/inbox-evil/x", "file", 1)])
     report = verify(plan({"op": "delete", "path": "m/inbox-evil/x"}, scope=("m/inbox",)), tree)
     assert codes(report) == [("out_of_scope", 0)]
+
+
+@pytest.mark.parametrize("kind", ["move", "copy"])
+def test_folder_contents_cannot_outgrow_the_path_limit(kind: str) -> None:
+    """Moving or copying a folder to a longer path is invalid_path if its contents would pass 1024 bytes."""
+    deep = "m/" + "/".join(["d" * 200] * 4)  # below m/dd..d: 611 bytes of descendants
+    far = "m/" + "y" * 250  # a destination of 453 bytes: 453 + 1 + 611 > 1024
+    tree = tree_of([Entry(f"{deep}/leaf.txt", "file", 1), Entry(far, "dir")])
+    too_far = plan({"op": kind, "src": "m/" + "d" * 200, "dst": far + "/" + "z" * 200})
+    report = verify(too_far, tree)
+    assert codes(report) == [("invalid_path", 0)]
+    assert "1024" in report.diagnostics[0].message
+    fine = plan({"op": kind, "src": "m/" + "d" * 200, "dst": "m/e"})
+    assert verify(fine, tree).ok
+
+
+def test_deepest_is_cached_only_on_shared_folders() -> None:
+    """Tree.deepest follows changes to folders the tree owns and caches shared ones."""
+    tree = tree_of([Entry("a/bb/ccc", "file", 1)])
+    assert tree.deepest("a") == len("bb/ccc")
+    tree.put_file("a/bb/much-longer-name", 1, None)
+    assert tree.deepest("a") == len("bb/much-longer-name")
+    fork = tree.fork()
+    assert fork.deepest("a") == len("bb/much-longer-name")
+    fork.delete("a/bb/much-longer-name")
+    assert fork.deepest("a") == len("bb/ccc")
+    assert tree.deepest("a") == len("bb/much-longer-name")
