@@ -15,6 +15,7 @@ from collections.abc import Mapping, Sequence
 from typing import Any, Self
 
 from planner.entry import Entry
+from planner.parse import plan_from_document
 from planner.plan import PLAN_VERSION, Expect, Plan
 
 ExpectLike = Expect | Mapping[str, Any] | Entry | None
@@ -95,8 +96,8 @@ class PlanBuilder:
         return {"pva": PLAN_VERSION, "title": self._title, "scope": self._scope, "ops": self._ops}
 
     def build(self) -> Plan:
-        """Validate and return the plan (raises pydantic's ValidationError when malformed)."""
-        return Plan.model_validate(self.document())
+        """Validate and return the plan; raise PlanSyntaxError when it is malformed."""
+        return plan_from_document(self.document())
 
 
 def _expect(value: ExpectLike) -> dict[str, Any]:

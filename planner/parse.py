@@ -29,6 +29,11 @@ class _Refused(ValueError):
 def parse_plan(raw: bytes | str) -> Plan:
     """Parse and validate a plan document, or raise PlanSyntaxError."""
     document = load_strict_json(raw)
+    return plan_from_document(document)
+
+
+def plan_from_document(document: Any) -> Plan:
+    """Validate a decoded JSON document as a plan, or raise PlanSyntaxError."""
     problems = list(_schema_problems(document))
     if problems:
         raise PlanSyntaxError(problems)
@@ -157,6 +162,9 @@ def _message(error: jsonschema.ValidationError) -> str:
         known = error.schema.get("properties", {}) if isinstance(error.schema, dict) else {}
         unknown = sorted(set(error.instance) - set(known))
         return f"unknown field{'s' * (len(unknown) > 1)} {', '.join(map(repr, unknown))}"
+    if error.validator == "oneOf" and not error.context and isinstance(error.validator_value, list):
+        names = [name for branch in error.validator_value for name in branch.get("required", [])]
+        return f"needs exactly one of {', '.join(map(repr, names))}"
     if error.validator == "enum" and error.absolute_path and error.absolute_path[-1] == "op":
         return f"unknown op {error.instance!r}; expected one of {error.validator_value}"
     return str(error.message)

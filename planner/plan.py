@@ -184,8 +184,16 @@ class Plan(_Frozen):
 
     pva: Literal["plan/v1"]
     title: Annotated[str, Field(min_length=1, max_length=200)]
-    scope: Annotated[list[StorePath], Field(min_length=1, max_length=64)]
+    scope: Annotated[
+        list[StorePath], Field(min_length=1, max_length=64, json_schema_extra={"uniqueItems": True})
+    ]
     ops: Annotated[list[Op], Field(min_length=1, max_length=1_000_000)]
+
+    @model_validator(mode="after")
+    def _distinct_scope(self) -> Self:
+        if len(set(self.scope)) != len(self.scope):
+            raise ValueError("scope lists a root more than once")
+        return self
 
     def canonical_json(self) -> bytes:
         """The canonical encoding: sorted keys, no whitespace, UTF-8, defaults omitted.

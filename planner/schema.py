@@ -3,8 +3,8 @@
 ``schema/plan.v1.schema.json`` is this function's output, checked in and
 drift-tested. One adjustment to pydantic's output: the op union becomes an
 ``if``/``then`` chain keyed on ``op`` instead of a ``oneOf``, so that a bad op
-is reported against its own kind's rules ("/ops/3/dst: required") rather than
-as "not valid under any of the given schemas".
+is reported against its own kind's rules ("/ops/3: 'dst' is a required
+property") rather than as "not valid under any of the given schemas".
 """
 
 from __future__ import annotations
@@ -30,7 +30,8 @@ def plan_json_schema() -> dict[str, Any]:
         "required": ["op"],
         "properties": {"op": {"enum": list(OP_KINDS)}},
         "allOf": [
-            {"if": {"properties": {"op": {"const": kind}}}, "then": {"$ref": refs[kind]}} for kind in OP_KINDS
+            {"if": {"required": ["op"], "properties": {"op": {"const": kind}}}, "then": {"$ref": refs[kind]}}
+            for kind in OP_KINDS
         ],
     }
     return {

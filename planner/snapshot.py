@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from planner.entry import Entry
-from planner.paths import RESERVED_ROOT, join
+from planner.paths import RESERVED_ROOT, fold, join
 from planner.tree import Tree, tree_of
 
 HASH_CHUNK = 1024 * 1024
@@ -54,7 +54,7 @@ def _scan_dir(
     with os.scandir(os.path.join(base, prefix) if prefix else base) as listing:
         children = sorted(listing, key=lambda item: item.name)
     for child in children:
-        if not prefix and child.name == RESERVED_ROOT:
+        if not prefix and fold(child.name) == RESERVED_ROOT:
             continue
         path = join(prefix, child.name)
         info = child.stat(follow_symlinks=False)
@@ -122,7 +122,7 @@ def _listing(root: Path, prefix: str) -> Iterator[Entry]:
     with os.scandir(folder) as listing:
         children = sorted(listing, key=lambda item: item.name)
     for child in children:
-        if not prefix and child.name == RESERVED_ROOT:
+        if not prefix and fold(child.name) == RESERVED_ROOT:
             continue
         info = child.stat(follow_symlinks=False)
         if stat.S_ISDIR(info.st_mode):

@@ -135,12 +135,8 @@ class Stepper:
             fields.append(("name", renamed))
         for name, path in fields:
             if path not in self._roots and not path.startswith(self._prefixes):
-                step.add(
-                    Code.OUT_OF_SCOPE,
-                    name,
-                    path,
-                    f"{path!r} is outside the plan's scope {list(self.scope)}",
-                )
+                where = f"the plan's scope {list(self.scope)}" if self.scope else "any usable scope root"
+                step.add(Code.OUT_OF_SCOPE, name, path, f"{path!r} is outside {where}")
         return fields
 
     def _spelling_checks(self, step: _Step, fields: list[tuple[str, str]], op: Op) -> None:
@@ -200,11 +196,18 @@ class Stepper:
         )
         overwrite = isinstance(op, Move) and op.overwrite
         entry = self._need_source(step, src_field, src, op.expect, state)
-        if src == dst or is_strictly_inside(src, dst):
-            step.add(Code.INTO_ITSELF, dst_field, dst, f"cannot move {src!r} onto or into itself")
+        if src == dst:
+            step.add(
+                Code.ALREADY_EXISTS, dst_field, dst, f"{src!r} is already at {dst!r}; the op does nothing"
+            )
+            return None
+        if is_strictly_inside(src, dst):
+            step.add(Code.INTO_ITSELF, dst_field, dst, f"cannot move {src!r} into itself")
             return None
         _check_descendant_lengths(step, dst_field, src, dst, entry, state)
-        replaced = self._check_destination(step, dst_field, dst, state, overwrite=overwrite, source=entry)
+        replaced = self._check_destination(
+            step, dst_field, dst, state, overwrite=overwrite, source=entry, moving=True
+        )
         if isinstance(op, Move) and op.expect_dst is not None:
             _check_expect(step, "expect_dst", dst, op.expect_dst, state.stat(dst))
         if entry is None:
@@ -222,8 +225,11 @@ class Stepper:
 
     def _copy(self, step: _Step, op: Copy, state: StoreView) -> Change | None:
         entry = self._need_source(step, "src", op.src, op.expect, state)
-        if op.src == op.dst or is_strictly_inside(op.src, op.dst):
-            step.add(Code.INTO_ITSELF, "dst", op.dst, f"cannot copy {op.src!r} onto or into itself")
+        if op.src == op.dst:
+            step.add(Code.ALREADY_EXISTS, "dst", op.dst, f"{op.src!r} cannot be copied onto itself")
+            return None
+        if is_strictly_inside(op.src, op.dst):
+            step.add(Code.INTO_ITSELF, "dst", op.dst, f"cannot copy {op.src!r} into itself")
             return None
         _check_descendant_lengths(step, "dst", op.src, op.dst, entry, state)
         self._check_destination(step, "dst", op.dst, state, overwrite=False, source=entry)
@@ -259,13 +265,15 @@ class Stepper:
         *,
         overwrite: bool,
         source: Entry | None,
+        moving: bool = False,
     ) -> Entry | None:
         """Check a create target; return the file it replaces, if any."""
         self._check_parent(step, name, path, state)
-        self._check_target(step, name, path)
+        if not overwrite:  # an overwrite pins what it replaces, so a second write is deliberate
+            self._check_target(step, name, path)
         existing = state.stat(path)
         if existing is None:
-            self._check_new_name(step, name, path, state, moving=source)
+            self._check_new_name(step, name, path, state, moving=source if moving else None)
             return None
         if not overwrite:
             hint = (
@@ -279,8 +287,8 @@ class Stepper:
             step.add(
                 Code.IS_A_DIRECTORY,
                 name,
-                source.path,
-                f"{source.path!r} is a folder; a folder cannot overwrite a file",
+                path,
+                f"{source.path!r} is a folder; a folder cannot overwrite the file {path!r}",
             )
         return existing
 
@@ -315,9 +323,15 @@ class Stepper:
             )
 
     def _check_target(self, step: _Step, name: str, path: str) -> None:
+        """Two ops creating one path (with no op freeing it between) conflict."""
         earlier = self._targets.get(path)
         if earlier is not None:
-            step.add(Code.CONFLICT, name, path, f"op {earlier} already creates or writes {path!r}")
+            step.add(
+                Code.CONFLICT,
+                name,
+                path,
+                f"op {earlier} already creates {path!r}; to replace it, set overwrite: true with an expect",
+            )
 
     def _missing(self, step: _Step, name: str, path: str, state: StoreView, *, code: Code, what: str) -> None:
         """Report a missing path, as a conflict when an earlier op moved it away."""
@@ -348,8 +362,16 @@ class Stepper:
                 return None
             return Blob(hashlib.sha256(data).hexdigest(), len(data), data)
         assert op.content_ref is not None
-        size = None if self.blobs is None else self.blobs.get(op.content_ref)
-        if self.blobs is not None and size is None:
+        if self.blobs is None:
+            step.add(
+                Code.UNVERIFIED,
+                "content_ref",
+                op.path,
+                f"blob {op.content_ref[:12]}... is not known here; the sidecar checks it was uploaded",
+            )
+            return Blob(op.content_ref, None)
+        size = self.blobs.get(op.content_ref)
+        if size is None:
             step.add(Code.NOT_FOUND, "content_ref", op.path, f"no uploaded blob has sha256 {op.content_ref}")
             return None
         if size is not None and size > self.limits.max_file_bytes:
@@ -366,6 +388,7 @@ class Stepper:
         targets, vacated = _touched(change)
         for path in vacated:
             self._vacated[path] = change.index
+            self._targets.pop(path, None)  # a vacated path may be created again
         for path in targets:
             self._targets[path] = change.index
             self._vacated.pop(path, None)

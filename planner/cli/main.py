@@ -5,12 +5,14 @@ Exit codes (stable, documented in docs/cli.md):
     1  the plan parsed but has error diagnostics
     2  malformed input (not JSON, fails the schema, bad manifest) or misuse
   130  interrupted
+  141  standard output was closed early (a broken pipe)
 User errors are one line on stderr, never a traceback.
 """
 
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from collections.abc import Sequence
 
@@ -19,6 +21,7 @@ from planner.cli.common import EXIT_USAGE, UsageError
 from planner.errors import ManifestError, PlanSyntaxError
 
 COMMANDS = (verify, snapshot, schema, digest)
+EXIT_BROKEN_PIPE = 141
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -42,6 +45,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     except (ManifestError, UsageError) as error:
         print(f"pva: {error}", file=sys.stderr)
         return EXIT_USAGE
+    except BrokenPipeError:
+        # The reader went away (`pva schema | head`): stop quietly, as cat does.
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        return EXIT_BROKEN_PIPE
     except OSError as error:
         print(f"pva: {error.strerror or error}: {error.filename or ''}".rstrip(": "), file=sys.stderr)
         return EXIT_USAGE

@@ -9,6 +9,7 @@ from typing import Any
 
 from planner.cli.common import EXIT_DIAGNOSTICS, EXIT_OK, UsageError, read_input
 from planner.cli.views import render_report
+from planner.errors import ManifestError
 from planner.manifest import read_manifest
 from planner.parse import parse_plan
 from planner.paths import path_problem
@@ -48,7 +49,10 @@ def run(args: argparse.Namespace) -> int:
 def _tree(args: argparse.Namespace, scope: list[str]) -> Tree:
     if args.manifest is not None:
         with open(args.manifest, encoding="utf-8") as lines:
-            return read_manifest(lines)
+            try:
+                return read_manifest(lines)
+            except UnicodeDecodeError as error:
+                raise ManifestError(f"{args.manifest}: not UTF-8 (byte {error.start})") from None
     if not args.root.is_dir():
         raise UsageError(f"--root {args.root}: not a folder")
     # Scope roots that are not valid paths are reported by the verifier, not scanned.

@@ -167,3 +167,25 @@ def test_console_script_reports_errors_without_traceback(tmp_path: Path) -> None
     assert result.returncode == 2
     assert result.stderr.startswith("pva: malformed plan:")
     assert "Traceback" not in result.stderr
+
+
+def test_closed_stdout_exits_quietly(tmp_path: Path) -> None:
+    """When the reader of pva's output goes away, pva exits 141 without a traceback."""
+    pva = Path(sys.executable).with_name("pva")
+    with subprocess.Popen([str(pva), "schema"], stdout=subprocess.PIPE, stderr=subprocess.PIPE) as child:
+        assert child.stdout is not None
+        child.stdout.close()
+        _, err = child.communicate()
+    assert child.returncode == 141
+    assert err == b""
+
+
+def test_manifest_that_is_not_utf8_exits_two(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """A manifest with invalid UTF-8 is a one-line error and exit 2."""
+    manifest = tmp_path / "bad.jsonl"
+    manifest.write_bytes(
+        b'{"pva": "manifest/v1", "root": "/r", "hashed": true}\n{"path": "\xff", "kind": "dir"}\n'
+    )
+    code = main(["verify", str(write_plan(tmp_path, *GOOD)), "--manifest", str(manifest)])
+    assert code == 2
+    assert "not UTF-8" in capsys.readouterr().err

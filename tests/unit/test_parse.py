@@ -597,3 +597,34 @@ def test_canonical_json_round_trips_to_the_same_plan() -> None:
     again = parse_plan(plan.canonical_json())
     assert again == plan
     assert again.canonical_json() == plan.canonical_json()
+
+
+def test_op_without_kind_is_one_problem() -> None:
+    """An op missing its 'op' field is reported once, not once per op kind."""
+    raw = json.dumps({"pva": "plan/v1", "title": "t", "scope": ["m"], "ops": [{"path": "m/a"}]})
+    with pytest.raises(PlanSyntaxError) as error:
+        parse_plan(raw)
+    assert [(p.location, p.message) for p in error.value.problems] == [
+        ("/ops/0", "'op' is a required property")
+    ]
+
+
+def test_content_and_content_ref_together_say_which_to_drop() -> None:
+    """A write with both content and content_ref says it needs exactly one of them."""
+    op = {"op": "write", "path": "m/a", "content": "x", "content_ref": "a" * 64}
+    raw = json.dumps({"pva": "plan/v1", "title": "t", "scope": ["m"], "ops": [op]})
+    with pytest.raises(PlanSyntaxError) as error:
+        parse_plan(raw)
+    assert ("/ops/0", "needs exactly one of 'content', 'content_ref'") in [
+        (p.location, p.message) for p in error.value.problems
+    ]
+
+
+def test_duplicate_scope_roots_are_refused() -> None:
+    """Listing a scope root twice is a schema error (it would change the digest for nothing)."""
+    raw = json.dumps(
+        {"pva": "plan/v1", "title": "t", "scope": ["m", "m"], "ops": [{"op": "mkdir", "path": "m/a"}]}
+    )
+    with pytest.raises(PlanSyntaxError) as error:
+        parse_plan(raw)
+    assert [p.location for p in error.value.problems] == ["/scope"]

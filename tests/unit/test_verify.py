@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from planner import Code, Entry, Limits, Plan, PlanBuilder, Report, simulate, tree_of, verify
+from planner import Code, Entry, Limits, Plan, PlanBuilder, PlanSyntaxError, Report, simulate, tree_of, verify
 from planner.tree import Tree
 
 
@@ -185,8 +185,22 @@ def test_unknown_metadata_is_an_unverified_warning() -> None:
     assert [(d.code, d.severity) for d in report.diagnostics] == [(Code.UNVERIFIED, "warning")]
 
 
-def test_two_ops_writing_one_path_conflict() -> None:
+def test_two_ops_creating_one_path_conflict() -> None:
     """Two ops that create the same path conflict, naming the earlier op."""
+    report = verify(
+        plan(
+            {"op": "write", "path": "m/a.txt", "content": "1"},
+            {"op": "copy", "src": "m/inbox/1.pdf", "dst": "m/a.txt"},
+        ),
+        store(),
+    )
+    assert ("conflict", 1) in codes(report)
+    conflict = next(d for d in report.diagnostics if d.code == Code.CONFLICT)
+    assert "op 0" in conflict.message
+
+
+def test_pinned_overwrite_of_a_created_path_is_not_a_conflict() -> None:
+    """Overwriting, with expect, a file an earlier op wrote is deliberate, not a conflict."""
     report = verify(
         plan(
             {"op": "write", "path": "m/a.txt", "content": "1"},
@@ -200,8 +214,32 @@ def test_two_ops_writing_one_path_conflict() -> None:
         ),
         store(),
     )
-    assert codes(report) == [("conflict", 1)]
-    assert "op 0" in report.diagnostics[0].message
+    assert report.ok, report.diagnostics
+
+
+def test_creating_a_path_again_after_it_was_vacated_is_allowed() -> None:
+    """A path an earlier op created and a later op moved away can be created again."""
+    report = verify(
+        plan(
+            {"op": "write", "path": "m/a.txt", "content": "1"},
+            {"op": "move", "src": "m/a.txt", "dst": "m/b.txt"},
+            {"op": "write", "path": "m/a.txt", "content": "2"},
+        ),
+        store(),
+    )
+    assert report.ok, report.diagnostics
+
+
+def test_copy_cannot_make_a_case_variant_of_its_source() -> None:
+    """Copying a file to a case variant of its own name is name_collision (only moves are exempt)."""
+    report = verify(plan({"op": "copy", "src": "m/inbox/1.pdf", "dst": "m/inbox/1.PDF"}), store())
+    assert codes(report) == [("name_collision", 0)]
+
+
+def test_move_onto_itself_is_already_exists() -> None:
+    """Moving a path to itself does nothing and is reported as already_exists."""
+    report = verify(plan({"op": "move", "src": "m/inbox/1.pdf", "dst": "m/inbox/1.pdf"}), store())
+    assert codes(report) == [("already_exists", 0)]
 
 
 def test_op_on_path_moved_away_is_conflict() -> None:
@@ -439,3 +477,11 @@ def test_deepest_is_cached_only_on_shared_folders() -> None:
     fork.delete("a/bb/much-longer-name")
     assert fork.deepest("a") == len("bb/ccc")
     assert tree.deepest("a") == len("bb/much-longer-name")
+
+
+def test_builder_raises_plan_syntax_error_for_a_malformed_plan() -> None:
+    """PlanBuilder.build reports malformed plans as PlanSyntaxError with JSON locations."""
+    with pytest.raises(PlanSyntaxError) as error:
+        PlanBuilder("t", scope=["m", "m"]).write("m/a", "x", overwrite=True).build()
+    locations = {problem.location for problem in error.value.problems}
+    assert "/scope" in locations or "/ops/0" in locations

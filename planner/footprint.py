@@ -1,0 +1,67 @@
+"""What a plan reads: the paths it names, the folders whose contents it moves.
+
+Verification needs only this part of a store, so a live snapshot for a 10-op
+plan reads a few folders, never the whole store. Pure: the backends do the
+reading.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+from typing import assert_never
+
+from planner.paths import join, path_problem, split
+from planner.plan import Copy, Delete, Mkdir, Move, Op, Plan, Rename, Write
+
+
+@dataclass(frozen=True)
+class Read:
+    """Read ``path`` (and its ancestors and its parent's listing).
+
+    ``tree``: also everything below it. ``hashed``: with sha256 for the files
+    read (the verifier needs hashes for ``expect``, and the inverse plan for
+    what a plan deletes, overwrites or copies).
+    """
+
+    path: str
+    tree: bool = False
+    hashed: bool = False
+
+
+def footprint(plan: Plan) -> list[Read]:
+    """The reads a plan's verification needs, merged per path, in path order."""
+    merged: dict[str, Read] = {}
+    for read in _reads(plan.ops):
+        if path_problem(read.path) is not None:
+            continue  # the verifier reports it; nothing to read
+        old = merged.get(read.path, read)
+        merged[read.path] = Read(read.path, old.tree or read.tree, old.hashed or read.hashed)
+    return [merged[path] for path in sorted(merged)]
+
+
+def _reads(ops: Iterable[Op]) -> Iterable[Read]:
+    for op in ops:
+        match op:
+            case Mkdir():
+                yield Read(op.path)
+            case Move():
+                # A moved file is pinned by hash in the inverse plan; a moved
+                # folder's contents are listed, not hashed (a move keeps bytes).
+                yield Read(op.src, tree=True, hashed=False)
+                yield Read(op.src, hashed=True)
+                yield Read(op.dst, hashed=op.overwrite)
+            case Rename():
+                yield Read(op.path, tree=True)
+                yield Read(op.path, hashed=True)
+                if "/" not in op.name:
+                    yield Read(join(split(op.path)[0], op.name))
+            case Write():
+                yield Read(op.path, hashed=True)
+            case Copy():
+                yield Read(op.src, tree=True, hashed=True)
+                yield Read(op.dst)
+            case Delete():
+                yield Read(op.path, tree=True, hashed=True)
+            case _:
+                assert_never(op)
