@@ -31,7 +31,7 @@ class StoreView(Protocol):
         ...
 
 
-class FileOps(StoreView, Protocol):
+class Mutator(Protocol):
     """The write side. Every create is create-only unless ``replace`` says otherwise."""
 
     def make_dir(self, path: str) -> None: ...
@@ -43,6 +43,10 @@ class FileOps(StoreView, Protocol):
     def write_file(self, path: str, blob: Blob, *, replace: bool = False) -> None: ...
 
     def delete(self, path: str) -> None: ...
+
+
+class FileOps(StoreView, Mutator, Protocol):
+    """A store that can be read and changed: the in-memory tree, a backend's direct ops."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -97,7 +101,7 @@ class TrashEntry:
 Change = MakeDirs | MoveEntry | WriteFile | CopyEntry | TrashEntry
 
 
-def execute(change: Change, target: FileOps) -> None:
+def execute(change: Change, target: Mutator) -> None:
     """Carry out one resolved change on a target."""
     match change:
         case MakeDirs(paths=paths):

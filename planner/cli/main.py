@@ -15,6 +15,8 @@ import argparse
 import os
 import sys
 from collections.abc import Sequence
+from importlib.metadata import entry_points
+from typing import Any
 
 from planner.cli import digest, schema, snapshot, verify
 from planner.cli.common import EXIT_USAGE, UsageError
@@ -22,6 +24,7 @@ from planner.errors import ManifestError, PlanSyntaxError
 
 COMMANDS = (verify, snapshot, schema, digest)
 EXIT_BROKEN_PIPE = 141
+PLUGIN_GROUP = "pva.commands"
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -31,7 +34,37 @@ def build_parser() -> argparse.ArgumentParser:
     commands = parser.add_subparsers(title="commands", metavar="COMMAND", required=True)
     for command in COMMANDS:
         command.register(commands)
+    for name, module in _plugins():
+        if module is None:
+            _register_missing(commands, name)
+        else:
+            module.register(commands)
     return parser
+
+
+def _plugins() -> list[tuple[str, Any]]:
+    """Commands other packages add (the sidecar's), by the ``pva.commands`` entry points.
+
+    The planner never imports the sidecar: a sandbox without the sidecar's
+    dependencies still gets every agent command, and a clear word on the rest.
+    """
+    found: list[tuple[str, Any]] = []
+    for point in sorted(entry_points(group=PLUGIN_GROUP), key=lambda p: p.name):
+        try:
+            found.append((point.name, point.load()))
+        except ModuleNotFoundError:  # the sidecar or a dependency of it is not installed
+            found.append((point.name, None))
+    return found
+
+
+def _register_missing(commands: Any, name: str) -> None:
+    parser = commands.add_parser(name, help="(needs the sidecar: pip install 'pva[sidecar]')")
+    parser.add_argument("rest", nargs=argparse.REMAINDER)
+    parser.set_defaults(run=lambda _args: _missing(name))
+
+
+def _missing(name: str) -> int:
+    raise UsageError(f"'pva {name}' runs on the sidecar; install it with: pip install 'pva[sidecar]'")
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -1,0 +1,135 @@
+"""Compile resolved changes into primitive steps, through the same interpreter as simulation.
+
+``planner.ops.execute`` drives a ``StepRecorder`` exactly as it drives the
+in-memory tree; the recorder turns each mutation into ``mkdir`` and
+``rename`` steps on the backend (see ``sidecar.backends.base``), staging new
+content on the way. Nothing is destroyed: what a plan replaces or deletes is
+renamed into ``.pva/trash/<digest>/<n>/``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Literal
+
+from planner.entry import Blob
+from planner.paths import split
+from sidecar.backends.base import STAGING, TRASH, Backend
+
+
+@dataclass(frozen=True)
+class Step:
+    """One primitive: create the folder ``dst``, or rename ``src`` to ``dst`` (never replacing)."""
+
+    kind: Literal["mkdir", "rename"]
+    dst: str
+    src: str | None = None
+    op: int = -1  # the plan op this step belongs to
+
+    def to_json(self) -> dict[str, object]:
+        body: dict[str, object] = {"kind": self.kind, "dst": self.dst, "op": self.op}
+        if self.src is not None:
+            body["src"] = self.src
+        return body
+
+    @classmethod
+    def from_json(cls, body: dict[str, object]) -> Step:
+        kind, dst, src, op = body["kind"], body["dst"], body.get("src"), body["op"]
+        if kind not in ("mkdir", "rename") or not isinstance(dst, str) or not isinstance(op, int):
+            raise ValueError(f"not a journal step: {body!r}")
+        if src is not None and not isinstance(src, str):
+            raise ValueError(f"not a journal step: {body!r}")
+        return cls(kind, dst, src, op)
+
+    def paths(self) -> tuple[str, ...]:
+        return (self.dst,) if self.src is None else (self.src, self.dst)
+
+
+@dataclass
+class StepRecorder:
+    """A ``planner.ops.Mutator`` that records steps instead of changing anything.
+
+    ``stage_blob(path, blob)`` puts a blob's content at the reserved ``path``;
+    ``stage_copy(path, src)`` copies the store path ``src`` there. Both are
+    called while recording, so content is staged before the journal's intent.
+    """
+
+    digest: str
+    stage_blob: Callable[[str, Blob], None]
+    stage_copy: Callable[[str, str], None]
+    steps: list[Step] = field(default_factory=list)
+    trash_dirs: list[str] = field(default_factory=list)  # reserved folders the steps rename into
+    trashed: dict[str, str] = field(default_factory=dict)  # store path -> where it went in trash
+    op: int = -1  # set by the engine before each change
+    _staged: int = 0
+
+    def _add(self, kind: Literal["mkdir", "rename"], dst: str, src: str | None = None) -> None:
+        self.steps.append(Step(kind, dst, src, self.op))
+
+    def _staging_path(self) -> str:
+        self._staged += 1
+        return f"{STAGING}/{self.digest}/{self._staged}"
+
+    def _to_trash(self, path: str) -> None:
+        folder = f"{TRASH}/{self.digest}/{len(self.trash_dirs)}"
+        self.trash_dirs.append(folder)
+        where = f"{folder}/{split(path)[1]}"
+        self.trashed[path] = where
+        self._add("rename", where, path)
+
+    def make_dir(self, path: str) -> None:
+        self._add("mkdir", path)
+
+    def move(self, src: str, dst: str, *, replace: bool = False) -> None:
+        if replace:
+            self._to_trash(dst)
+        self._add("rename", dst, src)
+
+    def copy(self, src: str, dst: str) -> None:
+        staged = self._staging_path()
+        self.stage_copy(staged, src)
+        self._add("rename", dst, staged)
+
+    def write_file(self, path: str, blob: Blob, *, replace: bool = False) -> None:
+        staged = self._staging_path()
+        self.stage_blob(staged, blob)
+        if replace:
+            self._to_trash(path)
+        self._add("rename", path, staged)
+
+    def delete(self, path: str) -> None:
+        self._to_trash(path)
+
+
+def run_step(backend: Backend, step: Step) -> None:
+    """Carry out one step."""
+    if step.kind == "mkdir":
+        backend.mkdir(step.dst)
+    else:
+        assert step.src is not None
+        backend.rename(step.src, step.dst)
+
+
+def undo_step(backend: Backend, step: Step) -> None:
+    """Reverse one step that took effect."""
+    if step.kind == "mkdir":
+        backend.rmdir(step.dst)
+    else:
+        assert step.src is not None
+        backend.rename(step.dst, step.src)
+
+
+def took_effect(backend: Backend, step: Step) -> bool | None:
+    """Whether a step took effect, read from the store; None when the store says neither.
+
+    Sound only when no other step of its batch touches its paths (the engine's
+    batches guarantee it).
+    """
+    if step.kind == "mkdir":
+        return backend.exists(step.dst)
+    assert step.src is not None
+    here, there = backend.exists(step.src), backend.exists(step.dst)
+    if here != there:
+        return there
+    return None

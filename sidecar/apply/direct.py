@@ -1,0 +1,77 @@
+"""``DirectOps``: the file-operations protocol on a backend, each op applied at once.
+
+No journal, no lock: for the conformance suite, the state-machine test and
+tools. It compiles each op with the engine's own ``StepRecorder``, so it
+exercises the same steps an apply runs.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Callable, Iterable
+
+from planner.entry import Blob, Entry
+from planner.errors import NotFound
+from sidecar.apply.compile import StepRecorder, run_step
+from sidecar.backends.base import BLOBS, STAGING, Backend
+
+
+class DirectOps:
+    """``planner.ops.FileOps`` over a backend: reads delegate, writes run as steps now."""
+
+    def __init__(self, backend: Backend) -> None:
+        self.backend = backend
+
+    # -- reading ---------------------------------------------------------
+
+    def stat(self, path: str) -> Entry | None:
+        return self.backend.stat(path)
+
+    def collision(self, path: str) -> str | None:
+        return self.backend.collision(path)
+
+    def walk(self, path: str) -> Iterable[Entry]:
+        return self.backend.walk(path)
+
+    def deepest(self, path: str) -> int:
+        return self.backend.deepest(path)
+
+    # -- writing ---------------------------------------------------------
+
+    def _run(self, record: Callable[[StepRecorder], None]) -> None:
+        name = f"direct-{uuid.uuid4().hex}"
+        self.backend.ensure_dir(f"{STAGING}/{name}")
+        recorder = StepRecorder(name, stage_blob=self._stage_blob, stage_copy=self.backend.stage_copy)
+        try:
+            record(recorder)
+            for folder in recorder.trash_dirs:
+                self.backend.ensure_dir(folder)
+            for step in recorder.steps:
+                run_step(self.backend, step)
+        finally:
+            self.backend.discard(f"{STAGING}/{name}")
+
+    def _stage_blob(self, path: str, blob: Blob) -> None:
+        if blob.data is not None:
+            self.backend.stage_bytes(path, blob.data)
+        elif self.backend.exists(f"{BLOBS}/{blob.sha256}"):
+            self.backend.stage_copy(path, f"{BLOBS}/{blob.sha256}")
+        else:
+            raise NotFound(path, f"no blob with sha256 {blob.sha256} in {BLOBS}/")
+
+    def make_dir(self, path: str) -> None:
+        self._run(lambda recorder: recorder.make_dir(path))
+
+    def move(self, src: str, dst: str, *, replace: bool = False) -> None:
+        replace = replace and self.backend.exists(dst)  # as the tree: replace only what is there
+        self._run(lambda recorder: recorder.move(src, dst, replace=replace))
+
+    def copy(self, src: str, dst: str) -> None:
+        self._run(lambda recorder: recorder.copy(src, dst))
+
+    def write_file(self, path: str, blob: Blob, *, replace: bool = False) -> None:
+        replace = replace and self.backend.exists(path)
+        self._run(lambda recorder: recorder.write_file(path, blob, replace=replace))
+
+    def delete(self, path: str) -> None:
+        self._run(lambda recorder: recorder.delete(path))

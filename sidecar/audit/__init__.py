@@ -1,0 +1,1 @@
+"""The audit database: append-only, hash-chained records of every plan and apply."""

@@ -1,0 +1,30 @@
+"""The audit log as the apply engine sees it (implemented by ``SqlAuditStore``)."""
+
+from __future__ import annotations
+
+from typing import Protocol
+
+from planner.plan import Plan
+from sidecar.audit.records import ApplyRecord, Incident
+
+
+class AuditLog(Protocol):
+    """Append-only: nothing recorded is ever changed or removed."""
+
+    def record_plan(self, plan: Plan, *, author: str) -> None:
+        """Record a plan's body and author; recording the same digest again does nothing."""
+        ...
+
+    def outcome(self, digest: str) -> ApplyRecord | None:
+        """The terminal outcome of the last apply of this plan, if any (for idempotency)."""
+        ...
+
+    def record_apply(self, record: ApplyRecord) -> None:
+        """Record the terminal outcome of one apply (its ops, trashed files, diagnostics)."""
+        ...
+
+    def record_incident(self, incident: Incident) -> None: ...
+
+    def trash_locations(self, sha256: str) -> list[str]:
+        """Reserved paths of trashed files with this content, newest first (for content_ref)."""
+        ...

@@ -1,0 +1,1 @@
+"""Stores the apply engine can change: the protocol and its implementations."""

@@ -1,0 +1,90 @@
+"""The backend protocol: what the apply engine needs of a store.
+
+Reads, and two atomic primitives, ``mkdir`` and ``rename`` (never replacing),
+from which the engine builds every op: a write is content staged in the
+reserved area then renamed into place; a delete is a rename into the trash;
+an overwrite is the old file renamed to the trash, then the new one into
+place. Each primitive is atomic, its effect is visible (so recovery can tell
+whether it happened) and it has an exact undo (``rmdir``, the reverse rename).
+
+Paths are store-relative. Store paths follow the plan rules; reserved paths
+(``.pva/...``) are for the engine only. No method follows a symlink, replaces
+an existing entry or destroys data, except ``discard`` inside ``.pva/staging``.
+Errors: the ``planner.errors`` tree errors and ``sidecar.errors.StoreError``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from typing import Protocol
+
+from planner.entry import Entry
+from planner.footprint import Read
+from planner.tree import Tree
+
+RESERVED = ".pva"
+STAGING = f"{RESERVED}/staging"
+TRASH = f"{RESERVED}/trash"
+BLOBS = f"{RESERVED}/blobs"
+JOURNAL = f"{RESERVED}/journal"
+
+
+class Backend(Protocol):
+    """A store the apply engine changes crash-safely."""
+
+    @property
+    def name(self) -> str:
+        """Where the store is, for messages and the audit (``local:/srv/projects``)."""
+        ...
+
+    # -- reading (planner.ops.StoreView); files come with sha256 ----------
+
+    def stat(self, path: str) -> Entry | None: ...
+
+    def collision(self, path: str) -> str | None: ...
+
+    def walk(self, path: str) -> Iterable[Entry]: ...
+
+    def deepest(self, path: str) -> int: ...
+
+    def read_tree(self, reads: Sequence[Read]) -> Tree:
+        """A tree holding what the reads need (see ``planner.footprint``), nothing more."""
+        ...
+
+    # -- the two primitives and their undo --------------------------------
+
+    def mkdir(self, path: str) -> None:
+        """Create one folder; its parent must exist and it must not."""
+        ...
+
+    def rmdir(self, path: str) -> None:
+        """Remove an empty folder (the undo of mkdir)."""
+        ...
+
+    def rename(self, src: str, dst: str) -> None:
+        """Atomically move ``src`` to ``dst``; raise AlreadyExists rather than replace."""
+        ...
+
+    def exists(self, path: str) -> bool: ...
+
+    # -- staging (reserved area only) --------------------------------------
+
+    def ensure_dir(self, path: str) -> None:
+        """Create a reserved folder and its missing parents (durably); fine if it exists."""
+        ...
+
+    def stage_bytes(self, path: str, data: bytes) -> None:
+        """Create the reserved file ``path`` holding ``data``, durably, before returning."""
+        ...
+
+    def stage_copy(self, path: str, src: str) -> None:
+        """Copy the file or folder ``src`` to the new reserved path ``path``, durably."""
+        ...
+
+    def discard(self, path: str) -> None:
+        """Remove a file or folder below ``.pva/staging`` (refuses anything else)."""
+        ...
+
+    def sync(self) -> None:
+        """A durability barrier: everything done so far survives a power loss."""
+        ...

@@ -1,0 +1,1 @@
+"""The sidecar's ``pva`` commands (apply, revert, recover, audit, db), added as plugins."""

@@ -1,0 +1,70 @@
+"""The sidecar's exceptions: a branch of ``planner.errors.PvaError``.
+
+Backends raise the tree errors of ``planner.errors`` (``NotFound``,
+``AlreadyExists``, ``NotADirectory``, ``IsADirectory``) exactly as the
+in-memory tree does, so one conformance suite holds for both. No ``OSError``
+and no third-party exception escapes a backend: they are translated here::
+
+    PvaError
+    ├── TreeError ...            (planner.errors) the state makes the operation impossible
+    ├── StoreError               a backend could not do what was asked
+    │   ├── Refused              confinement: a symlink, a hard link, a special file
+    │   └── StoreFault           the storage failed (EIO, ENOSPC, EACCES, ...); errno kept
+    ├── ApplyError               the apply engine stopped
+    │   ├── LockTimeout          the plan's paths stayed locked by another apply
+    │   └── RecoveryError        recovery found a state it cannot explain: an operator must look
+    └── AuditError               the audit database
+        ├── NotMigrated          the database is not at the current migration (run pva db upgrade)
+        └── UnknownPlan          no plan with that digest
+"""
+
+from __future__ import annotations
+
+from planner.errors import PvaError
+
+
+class StoreError(PvaError):
+    """A backend could not do what was asked."""
+
+    def __init__(self, path: str, message: str) -> None:
+        self.path = path
+        super().__init__(message)
+
+
+class Refused(StoreError):
+    """The path crosses a symlink, or names a hard-linked or special file: pva will not touch it."""
+
+
+class StoreFault(StoreError):
+    """The storage itself failed; ``errno`` says how (None where the backend has no errno)."""
+
+    def __init__(self, path: str, message: str, *, errno: int | None = None) -> None:
+        self.errno = errno
+        super().__init__(path, message)
+
+
+class ApplyError(PvaError):
+    """The apply engine stopped."""
+
+
+class LockTimeout(ApplyError):
+    """The plan's paths stayed locked by another apply past the timeout."""
+
+
+class RecoveryError(ApplyError):
+    """Recovery found a state it cannot explain; it changed nothing and an operator must look."""
+
+
+class AuditError(PvaError):
+    """The audit database refused or failed."""
+
+
+class NotMigrated(AuditError):
+    """The audit database is not at the current migration."""
+
+    def __init__(self, message: str = "the audit database is not migrated: run 'pva db upgrade'") -> None:
+        super().__init__(message)
+
+
+class UnknownPlan(AuditError):
+    """No plan with that digest is recorded."""
