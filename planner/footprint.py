@@ -46,14 +46,14 @@ def _reads(ops: Iterable[Op]) -> Iterable[Read]:
             case Mkdir():
                 yield Read(op.path)
             case Move():
-                # A moved file is pinned by hash in the inverse plan; a moved
-                # folder's contents are listed, not hashed (a move keeps bytes).
+                # A move keeps bytes: what it moves is hashed only when the plan
+                # pins a hash; a moved folder's contents are listed, not read.
                 yield Read(op.src, tree=True, hashed=False)
-                yield Read(op.src, hashed=True)
+                yield Read(op.src, hashed=_pins_hash(op))
                 yield Read(op.dst, hashed=op.overwrite)
             case Rename():
                 yield Read(op.path, tree=True)
-                yield Read(op.path, hashed=True)
+                yield Read(op.path, hashed=_pins_hash(op))
                 if "/" not in op.name:
                     yield Read(join(split(op.path)[0], op.name))
             case Write():
@@ -65,3 +65,7 @@ def _reads(ops: Iterable[Op]) -> Iterable[Read]:
                 yield Read(op.path, tree=True, hashed=True)
             case _:
                 assert_never(op)
+
+
+def _pins_hash(op: Move | Rename) -> bool:
+    return op.expect is not None and op.expect.sha256 is not None

@@ -46,10 +46,12 @@ def _op(kind: str, change: Change, expect: dict[str, Any] | None = None, **field
 
 
 def _pin(entry: Entry) -> dict[str, Any] | None:
-    """An expectation that identifies this version of a file, if the tree knows its hash."""
-    if entry.is_dir or entry.sha256 is None:
+    """An expectation on this version of a file: its hash if known, else its size."""
+    if entry.is_dir:
         return None
-    return {"sha256": entry.sha256}
+    if entry.sha256 is not None:
+        return {"sha256": entry.sha256}
+    return None if entry.size is None else {"size": entry.size}
 
 
 def _undo(change: Change, warnings: list[Diagnostic]) -> Iterator[OpDoc]:

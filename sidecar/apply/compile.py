@@ -60,7 +60,7 @@ class StepRecorder:
     stage_copy: Callable[[str, str], None]
     steps: list[Step] = field(default_factory=list)
     trash_dirs: list[str] = field(default_factory=list)  # reserved folders the steps rename into
-    trashed: dict[str, str] = field(default_factory=dict)  # store path -> where it went in trash
+    trashed: list[tuple[int, str, str]] = field(default_factory=list)  # (op, store path, trash path)
     op: int = -1  # set by the engine before each change
     _staged: int = 0
 
@@ -75,7 +75,7 @@ class StepRecorder:
         folder = f"{TRASH}/{self.digest}/{len(self.trash_dirs)}"
         self.trash_dirs.append(folder)
         where = f"{folder}/{split(path)[1]}"
-        self.trashed[path] = where
+        self.trashed.append((self.op, path, where))
         self._add("rename", where, path)
 
     def make_dir(self, path: str) -> None:

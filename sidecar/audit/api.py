@@ -20,11 +20,19 @@ class AuditLog(Protocol):
         ...
 
     def record_apply(self, record: ApplyRecord) -> None:
-        """Record the terminal outcome of one apply (its ops, trashed files, diagnostics)."""
+        """Record the terminal outcome of one apply (its ops, trashed files, diagnostics).
+
+        Idempotent by ``record.attempt``: crash recovery may record an outcome
+        the crashed process already recorded, and it must count once.
+        """
         ...
 
     def record_incident(self, incident: Incident) -> None: ...
 
     def trash_locations(self, sha256: str) -> list[str]:
         """Reserved paths of trashed files with this content, newest first (for content_ref)."""
+        ...
+
+    def blob_size(self, sha256: str) -> int | None:
+        """The size of stored content with this hash (trashed files; uploaded blobs later)."""
         ...

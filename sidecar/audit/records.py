@@ -67,6 +67,7 @@ class ApplyRecord:
     message: str = ""
     store: str = ""  # Backend.name
     recovered: bool = False  # the outcome was settled by crash recovery
+    attempt: str = ""  # unique per apply attempt: recording the same attempt twice records it once
 
 
 @dataclass(frozen=True)

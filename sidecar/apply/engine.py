@@ -1,0 +1,309 @@
+"""The apply engine: apply an authorised plan to a store, all or nothing, and audit it.
+
+One apply, in order:
+
+1. settle applies a crash interrupted (``recovery``);
+2. lock the plan's paths; read what the plan touches from the live store;
+3. verify against that state: any error means nothing changes (``stale`` when
+   a precondition or the state the plan was approved against changed,
+   ``failed`` otherwise);
+4. compile the resolved changes into steps (``compile``), staging new content;
+5. write the journal's intent (durable), then run the steps batch by batch,
+   each batch made durable before the next (``batches``); then the commit record;
+6. record the outcome in the audit, read the touched paths back and compare
+   them with the prediction (a difference is an incident), clean up.
+
+A failure before the commit rolls every step back. Idempotent by digest: a
+plan already applied returns its recorded outcome.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+from planner.entry import Blob, Entry
+from planner.errors import NotFound, TreeError
+from planner.footprint import Read, footprint
+from planner.ops import execute
+from planner.plan import Plan, Write
+from planner.report import Code, Diagnostic, Report
+from planner.tree import Tree
+from planner.verify import Simulation, simulate
+from sidecar.apply.batches import plan_batches
+from sidecar.apply.compile import StepRecorder, run_step
+from sidecar.apply.journal import FileJournals, Journal, Record
+from sidecar.apply.locks import PathLocks
+from sidecar.apply.outcome import (
+    entry_from,
+    entry_json,
+    op_records,
+    ops_from,
+    ops_json,
+    trashed_from,
+    trashed_json,
+)
+from sidecar.apply.recovery import Recovered, recover, roll_back
+from sidecar.audit.api import AuditLog
+from sidecar.audit.records import ApplyRecord, ApplyStatus, Incident
+from sidecar.backends.base import BLOBS, STAGING, Backend
+from sidecar.errors import StoreError
+
+Hook = Callable[[str], None]
+
+
+def _utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+def _no_hook(_label: str) -> None:
+    """Crash points: tests pass a hook that kills the process at one of them."""
+
+
+@dataclass
+class Engine:
+    """Applies plans to one store; safe to share between threads."""
+
+    backend: Backend
+    audit: AuditLog
+    journals: FileJournals
+    locks: PathLocks = field(default_factory=PathLocks)
+    clock: Callable[[], datetime] = _utcnow
+    lock_timeout: float = 60.0
+    hook: Hook = _no_hook
+
+    def recover(self) -> list[Recovered]:
+        """Finish or undo every apply a crash interrupted."""
+        return recover(self)
+
+    def apply(
+        self, plan: Plan, *, actor: str, author: str | None = None, base: Tree | None = None
+    ) -> ApplyRecord:
+        """Apply ``plan`` as ``actor``; ``base`` is the state it was approved against, if any."""
+        self.recover()
+        digest = plan.digest()
+        self.audit.record_plan(plan, author=author or actor)
+        reads = footprint(plan)
+        with self.locks.hold([read.path for read in reads], timeout=self.lock_timeout):
+            earlier = self.audit.outcome(digest)
+            if earlier is not None and earlier.status == "applied":
+                return earlier  # idempotent: a retried apply never applies twice
+            return _Attempt(self, plan, actor, reads).run(base)
+
+    def verify(self, plan: Plan) -> Report:
+        """Verify against the live store without changing anything (a dry run)."""
+        return simulate(plan, self.backend.read_tree(footprint(plan)), blobs=self.blob_sizes(plan)).report
+
+    def blob_sizes(self, plan: Plan) -> dict[str, int]:
+        """Sizes of the stored blobs the plan's content_ref writes name (missing ones left out)."""
+        sizes = {}
+        for op in plan.ops:
+            ref = op.content_ref if isinstance(op, Write) else None
+            if ref is not None and self._blob_sources(ref):
+                size = self.audit.blob_size(ref)
+                if size is not None:
+                    sizes[ref] = size
+        return sizes
+
+    def _blob_sources(self, sha256: str) -> list[str]:
+        found = [f"{BLOBS}/{sha256}"] if self.backend.exists(f"{BLOBS}/{sha256}") else []
+        return found + [where for where in self.audit.trash_locations(sha256) if self.backend.exists(where)]
+
+    def stage_blob(self, path: str, blob: Blob) -> None:
+        """Put a write's content at the reserved ``path``: inline bytes, or a stored blob."""
+        if blob.data is not None:
+            self.backend.stage_bytes(path, blob.data)
+            return
+        sources = self._blob_sources(blob.sha256)
+        if not sources:
+            raise NotFound(path, f"no stored blob has sha256 {blob.sha256}")
+        self.backend.stage_copy(path, sources[0])
+
+    def finish(
+        self, journal: Journal, intent: Record, *, status: ApplyStatus, recovered: bool, message: str = ""
+    ) -> ApplyRecord:
+        """Record the outcome once, check the result, clean up and retire the journal."""
+        kinds = {record["type"] for record in journal.records()}
+        applied = status == "applied"
+        record = ApplyRecord(
+            digest=intent["digest"],
+            status=status,
+            actor=intent["actor"],
+            started=datetime.fromisoformat(intent["started"]),
+            finished=self.clock(),
+            ops=tuple(ops_from(intent["ops"])) if applied else (),
+            trashed=tuple(trashed_from(intent["trashed"])) if applied else (),
+            diagnostics=tuple(Diagnostic.model_validate(d) for d in intent["warnings"]) if applied else (),
+            message=message or ("applied" if applied else "rolled back"),
+            store=self.backend.name,
+            recovered=recovered,
+            attempt=intent["attempt"],
+        )
+        if "audited" not in kinds:
+            self.audit.record_apply(record)
+            self.hook("audited")
+            journal.append({"type": "audited"})
+        if applied and "checked" not in kinds:
+            self._check_prediction(intent)
+            journal.append({"type": "checked"})
+            self.hook("checked")
+        self.backend.discard(f"{STAGING}/{intent['digest']}")
+        journal.append({"type": "done"})
+        self.hook("done")
+        self.journals.retire(journal, f"{intent['attempt']}")
+        return record
+
+    def _check_prediction(self, intent: Record) -> None:
+        """Read the touched paths back; a difference from the prediction is an incident."""
+        predicted = {path: entry_from(body) for path, body in intent["prediction"].items()}
+        actual = self.backend.read_tree([Read(path, hashed=True) for path in predicted])
+        wrong = sorted(path for path, entry in predicted.items() if not _same(entry, actual.stat(path)))
+        if wrong:
+            message = f"after apply, {len(wrong)} paths differ from the verified prediction: {wrong[:10]}"
+            self.audit.record_incident(Incident(intent["digest"], message, tuple(wrong)))
+
+
+def _same(predicted: Entry | None, actual: Entry | None) -> bool:
+    if predicted is None or actual is None:
+        return predicted is actual
+    if predicted.kind != actual.kind or (predicted.size is not None and predicted.size != actual.size):
+        return False
+    return predicted.sha256 is None or predicted.sha256 == actual.sha256
+
+
+class _Attempt:
+    """One apply of one plan, under its lock."""
+
+    def __init__(self, engine: Engine, plan: Plan, actor: str, reads: list[Read]) -> None:
+        self.engine = engine
+        self.backend = engine.backend
+        self.plan = plan
+        self.digest = plan.digest()
+        self.actor = actor
+        self.reads = reads
+        self.id = uuid.uuid4().hex
+        self.started = engine.clock()
+
+    def run(self, base: Tree | None) -> ApplyRecord:
+        tree = self.backend.read_tree(self.reads)
+        simulation = simulate(self.plan, tree, blobs=self.engine.blob_sizes(self.plan))
+        drift = _drift(base, tree) if base is not None else []
+        if drift or not simulation.report.ok:
+            return self._refuse(simulation.report, drift)
+        self.backend.discard(f"{STAGING}/{self.digest}")  # leftovers of an attempt that died staging
+        self.backend.ensure_dir(f"{STAGING}/{self.digest}")
+        recorder = StepRecorder(
+            self.digest, stage_blob=self.engine.stage_blob, stage_copy=self.backend.stage_copy
+        )
+        for change in simulation.changes:
+            recorder.op = change.index
+            execute(change, recorder)
+        for folder in recorder.trash_dirs:
+            self.backend.ensure_dir(folder)
+        self.engine.hook("staged")
+        intent = self._intent(simulation, recorder)
+        with self.engine.journals.create(f"{self.digest}.{self.id}", intent) as journal:
+            self.engine.hook("intent")
+            return self._run_steps(journal, intent, recorder)
+
+    def _run_steps(self, journal: Journal, intent: Record, recorder: StepRecorder) -> ApplyRecord:
+        hook = self.engine.hook
+        batches = [(start, end) for start, end in intent["batches"]]
+        try:
+            for number, (start, end) in enumerate(batches):
+                for index in range(start, end):
+                    run_step(self.backend, recorder.steps[index])
+                    hook(f"step {index}")
+                self.backend.sync()
+                journal.append({"type": "batch", "n": number})
+                hook(f"batch {number}")
+        except (StoreError, TreeError) as error:
+            journal.append({"type": "rollback", "error": str(error)})
+            roll_back(self.backend, journal, recorder.steps, batches, hook)
+            return self.engine.finish(
+                journal, intent, status="failed", recovered=False, message=f"rolled back: {error}"
+            )
+        journal.append({"type": "commit"})
+        hook("commit")
+        return self.engine.finish(journal, intent, status="applied", recovered=False)
+
+    def _intent(self, simulation: Simulation, recorder: StepRecorder) -> Record:
+        ops, trashed = op_records(simulation.changes, recorder.trashed)
+        return {
+            "type": "intent",
+            "digest": self.digest,
+            "attempt": self.id,
+            "actor": self.actor,
+            "started": self.started.isoformat(),
+            "locks": [read.path for read in self.reads],
+            "steps": [step.to_json() for step in recorder.steps],
+            "batches": plan_batches(recorder.steps),
+            "ops": ops_json(ops),
+            "trashed": trashed_json(trashed),
+            "warnings": [d.model_dump(mode="json") for d in simulation.report.warnings],
+            "prediction": _prediction(simulation),
+        }
+
+    def _refuse(self, report: Report, drift: list[Diagnostic]) -> ApplyRecord:
+        diagnostics = (*drift, *report.diagnostics)
+        stale = bool(drift) or any(d.code == Code.PRECONDITION_FAILED for d in report.errors)
+        status: ApplyStatus = "stale" if stale else "failed"
+        errors = [d for d in diagnostics if d.severity == "error"]
+        record = ApplyRecord(
+            digest=self.digest,
+            status=status,
+            actor=self.actor,
+            started=self.started,
+            finished=self.engine.clock(),
+            diagnostics=diagnostics,
+            message=f"{status}: {len(errors)} problems, nothing changed; first: {errors[0].message}",
+            store=self.backend.name,
+            attempt=self.id,
+        )
+        self.engine.audit.record_apply(record)
+        return record
+
+
+def _prediction(simulation: Simulation) -> dict[str, Any]:
+    """What each path the plan produced or removed should hold afterwards."""
+    effect = simulation.report.effect
+    paths = {*effect.created, *effect.written, *effect.overwritten, *effect.deleted}
+    paths.update(t.dst for t in effect.moved)
+    paths.update(t.src for t in effect.moved)
+    paths.update(t.dst for t in effect.copied)
+    return {path: entry_json(simulation.tree.stat(path)) for path in sorted(paths)}
+
+
+def _drift(base: Tree, now: Tree) -> list[Diagnostic]:
+    """Differences between the state a plan was approved against and the live one."""
+    before = {entry.path: entry for entry in base.walk()}
+    after = {entry.path: entry for entry in now.walk()}
+    return [
+        Diagnostic(
+            code=Code.PRECONDITION_FAILED, path=path, message=_how(path, before.get(path), after.get(path))
+        )
+        for path in sorted(before.keys() | after.keys())
+        if not _unchanged(before.get(path), after.get(path))
+    ]
+
+
+def _unchanged(old: Entry | None, new: Entry | None) -> bool:
+    if old is None or new is None:
+        return old is new
+    return (old.kind, old.size, old.sha256, old.generation) == (
+        new.kind,
+        new.size,
+        new.sha256,
+        new.generation,
+    )
+
+
+def _how(path: str, old: Entry | None, new: Entry | None) -> str:
+    if old is None:
+        return f"{path!r} appeared since the plan was verified"
+    if new is None:
+        return f"{path!r} was removed since the plan was verified"
+    return f"{path!r} changed since the plan was verified (size {old.size} -> {new.size})"

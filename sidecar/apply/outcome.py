@@ -1,0 +1,94 @@
+"""Audit records from resolved changes, and their journal (JSON) form. Pure."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import asdict
+from typing import Any, assert_never
+
+from planner.entry import Entry
+from planner.ops import Change, CopyEntry, MakeDirs, MoveEntry, TrashEntry, WriteFile
+from planner.paths import rebase
+from sidecar.audit.records import OpRecord, TrashedFile
+
+
+def op_records(
+    changes: Sequence[Change], trashed: Sequence[tuple[int, str, str]]
+) -> tuple[list[OpRecord], list[TrashedFile]]:
+    """One OpRecord per change, and every file sent to trash (``trashed``: op, path, where)."""
+    where = {(op, path): spot for op, path, spot in trashed}
+    ops = [_record(change, where) for change in changes]
+    files: list[TrashedFile] = []
+    for change in changes:
+        for entry, spot in _trashed(change, where):
+            if not entry.is_dir:
+                files.append(TrashedFile(entry.path, spot, entry.sha256, entry.size))
+    return ops, files
+
+
+def _record(change: Change, where: dict[tuple[int, str], str]) -> OpRecord:
+    index = change.index
+    match change:
+        case MakeDirs(paths=paths):
+            made = paths[-1] if paths else ""
+            return OpRecord(index, "mkdir", made, after=Entry(made, "dir") if made else None)
+        case MoveEntry(src=src, dst=dst, entry=entry, replaced=replaced, rename=rename):
+            after = Entry(dst, entry.kind, entry.size, entry.sha256)
+            trash = where.get((index, dst))
+            if rename:
+                return OpRecord(index, "rename", dst, src, replaced, after, trash)
+            return OpRecord(index, "move", dst, src, replaced, after, trash)
+        case WriteFile(path=path, blob=blob, replaced=replaced):
+            after = Entry(path, "file", blob.size, blob.sha256)
+            return OpRecord(index, "write", path, None, replaced, after, where.get((index, path)))
+        case CopyEntry(src=src, dst=dst, entries=entries):
+            first = entries[0]
+            return OpRecord(index, "copy", dst, src, None, Entry(dst, first.kind, first.size, first.sha256))
+        case TrashEntry(path=path, removed=removed):
+            return OpRecord(index, "delete", path, None, removed[0], None, where.get((index, path)))
+        case _:
+            assert_never(change)
+
+
+def _trashed(change: Change, where: dict[tuple[int, str], str]) -> list[tuple[Entry, str]]:
+    match change:
+        case TrashEntry(path=path, removed=removed):
+            spot = where[(change.index, path)]
+            return [(entry, rebase(entry.path, path, spot)) for entry in removed]
+        case (
+            MoveEntry(dst=dst, replaced=Entry() as replaced)
+            | WriteFile(path=dst, replaced=Entry() as replaced)
+        ):
+            return [(replaced, where[(change.index, dst)])]
+        case _:
+            return []
+
+
+# -- journal form ------------------------------------------------------------
+
+
+def entry_json(entry: Entry | None) -> dict[str, Any] | None:
+    return None if entry is None else {k: v for k, v in asdict(entry).items() if v is not None}
+
+
+def entry_from(body: dict[str, Any] | None) -> Entry | None:
+    return None if body is None else Entry(**body)
+
+
+def ops_json(ops: Sequence[OpRecord]) -> list[dict[str, Any]]:
+    return [{**asdict(op), "before": entry_json(op.before), "after": entry_json(op.after)} for op in ops]
+
+
+def ops_from(bodies: Sequence[dict[str, Any]]) -> list[OpRecord]:
+    return [
+        OpRecord(**{**body, "before": entry_from(body["before"]), "after": entry_from(body["after"])})
+        for body in bodies
+    ]
+
+
+def trashed_json(files: Sequence[TrashedFile]) -> list[dict[str, Any]]:
+    return [asdict(file) for file in files]
+
+
+def trashed_from(bodies: Sequence[dict[str, Any]]) -> list[TrashedFile]:
+    return [TrashedFile(**body) for body in bodies]

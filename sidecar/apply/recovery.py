@@ -1,0 +1,102 @@
+"""Recovery: finish or undo applies that a crash interrupted. Idempotent.
+
+A journal nobody holds belongs to a crashed apply. If it has its commit
+record the plan is applied: recovery rolls forward (records the outcome,
+checks the result, cleans up). Otherwise it rolls back: it undoes, newest
+batch first, every step the store shows took effect, and records the apply
+as failed. Each step's fate is read from the store (``took_effect``), never
+assumed, so recovery can itself be interrupted and run again.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from sidecar.apply.compile import Step, took_effect, undo_step
+from sidecar.apply.journal import Journal, JournalBusy, Record
+from sidecar.backends.base import Backend
+from sidecar.errors import RecoveryError
+
+if TYPE_CHECKING:
+    from sidecar.apply.engine import Engine
+
+Hook = Callable[[str], None]
+
+
+@dataclass(frozen=True)
+class Recovered:
+    """What recovery did with one interrupted apply."""
+
+    digest: str
+    outcome: str  # "rolled forward" or "rolled back"
+
+
+def roll_back(
+    backend: Backend, journal: Journal, steps: Sequence[Step], batches: Sequence[tuple[int, int]], hook: Hook
+) -> None:
+    """Undo every step that took effect, newest batch first, and record it in the journal."""
+    records = journal.records()
+    kinds = {record["type"] for record in records}
+    if "rolled_back" in kinds:
+        return
+    if "rollback" not in kinds:
+        journal.append({"type": "rollback"})
+        hook("rollback")
+    undone = {record["n"] for record in records if record["type"] == "undone"}
+    for number in reversed(range(len(batches))):
+        if number in undone:
+            continue
+        start, end = batches[number]
+        for index in reversed(range(start, end)):
+            _undo_if_done(backend, steps[index])
+            hook(f"undo {index}")
+        backend.sync()
+        journal.append({"type": "undone", "n": number})
+        hook(f"undone {number}")
+    journal.append({"type": "rolled_back"})
+    hook("rolled back")
+
+
+def _undo_if_done(backend: Backend, step: Step) -> None:
+    done = took_effect(backend, step)
+    if done is None:
+        where = step.dst if step.src is None else f"{step.src} -> {step.dst}"
+        raise RecoveryError(f"cannot tell whether step {where} took effect: both or neither path exist")
+    if done:
+        undo_step(backend, step)
+
+
+def recover(engine: Engine) -> list[Recovered]:
+    """Settle every interrupted apply that no live process holds."""
+    settled = []
+    for name in engine.journals.names():
+        try:
+            with engine.journals.hold(name) as journal:
+                settled.append(_settle(engine, journal))
+        except JournalBusy:
+            continue  # a live apply
+    return settled
+
+
+def _settle(engine: Engine, journal: Journal) -> Recovered:
+    records = journal.records()
+    intent = records[0]
+    kinds = {record["type"] for record in records}
+    steps = [Step.from_json(body) for body in intent["steps"]]
+    batches = [(start, end) for start, end in intent["batches"]]
+    with engine.locks.hold(intent["locks"], timeout=engine.lock_timeout):
+        if "commit" in kinds:
+            engine.finish(journal, intent, status="applied", recovered=True)
+            return Recovered(intent["digest"], "rolled forward")
+        roll_back(engine.backend, journal, steps, batches, engine.hook)
+        engine.finish(journal, intent, status="failed", recovered=True, message=_why(records))
+        return Recovered(intent["digest"], "rolled back")
+
+
+def _why(records: list[Record]) -> str:
+    failures: list[Any] = [r.get("error") for r in records if r["type"] == "rollback" and r.get("error")]
+    if failures:
+        return f"rolled back: {failures[0]}"
+    return "rolled back after the apply was interrupted"

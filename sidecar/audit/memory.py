@@ -1,0 +1,48 @@
+"""``MemoryAudit``: the audit log in memory, for tests and tools that need no database."""
+
+from __future__ import annotations
+
+import threading
+from dataclasses import dataclass, field
+
+from planner.plan import Plan
+from sidecar.audit.records import ApplyRecord, Incident
+
+
+@dataclass
+class MemoryAudit:
+    """An ``AuditLog`` held in lists; append-only like the real one."""
+
+    plans: dict[str, tuple[Plan, str]] = field(default_factory=dict)
+    applies: list[ApplyRecord] = field(default_factory=list)
+    incidents: list[Incident] = field(default_factory=list)
+    _lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def record_plan(self, plan: Plan, *, author: str) -> None:
+        with self._lock:
+            self.plans.setdefault(plan.digest(), (plan, author))
+
+    def outcome(self, digest: str) -> ApplyRecord | None:
+        with self._lock:
+            mine = [record for record in self.applies if record.digest == digest]
+        return mine[-1] if mine else None
+
+    def record_apply(self, record: ApplyRecord) -> None:
+        with self._lock:
+            if record.attempt and any(r.attempt == record.attempt for r in self.applies):
+                return
+            self.applies.append(record)
+
+    def record_incident(self, incident: Incident) -> None:
+        with self._lock:
+            self.incidents.append(incident)
+
+    def trash_locations(self, sha256: str) -> list[str]:
+        with self._lock:
+            files = [f for record in self.applies for f in record.trashed if f.sha256 == sha256]
+        return [f.trash for f in reversed(files)]
+
+    def blob_size(self, sha256: str) -> int | None:
+        with self._lock:
+            sizes = [f.size for record in self.applies for f in record.trashed if f.sha256 == sha256]
+        return sizes[-1] if sizes else None
