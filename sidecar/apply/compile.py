@@ -1,10 +1,11 @@
 """Compile resolved changes into primitive steps, through the same interpreter as simulation.
 
 ``planner.ops.execute`` drives a ``StepRecorder`` exactly as it drives the
-in-memory tree; the recorder turns each mutation into ``mkdir`` and
-``rename`` steps on the backend (see ``sidecar.backends.base``), staging new
-content on the way. Nothing is destroyed: what a plan replaces or deletes is
-renamed into ``.pva/trash/<digest>/<n>/``.
+in-memory tree; the recorder turns each mutation into steps on the backend
+(see ``sidecar.backends.base``): ``mkdir``, ``rename`` (never replacing) and
+``copy`` (into the staging area, then a rename into place). New content is
+staged while recording. Nothing is destroyed: what a plan replaces or deletes
+is renamed into ``.pva/trash/<digest>/<n>/``.
 """
 
 from __future__ import annotations
@@ -20,9 +21,9 @@ from sidecar.backends.base import STAGING, TRASH, Backend
 
 @dataclass(frozen=True)
 class Step:
-    """One primitive: create the folder ``dst``, or rename ``src`` to ``dst`` (never replacing)."""
+    """One primitive: make the folder ``dst``, rename ``src`` to ``dst``, or copy it to staging ``dst``."""
 
-    kind: Literal["mkdir", "rename"]
+    kind: Literal["mkdir", "rename", "copy"]
     dst: str
     src: str | None = None
     op: int = -1  # the plan op this step belongs to
@@ -36,7 +37,7 @@ class Step:
     @classmethod
     def from_json(cls, body: dict[str, object]) -> Step:
         kind, dst, src, op = body["kind"], body["dst"], body.get("src"), body["op"]
-        if kind not in ("mkdir", "rename") or not isinstance(dst, str) or not isinstance(op, int):
+        if kind not in ("mkdir", "rename", "copy") or not isinstance(dst, str) or not isinstance(op, int):
             raise ValueError(f"not a journal step: {body!r}")
         if src is not None and not isinstance(src, str):
             raise ValueError(f"not a journal step: {body!r}")
@@ -50,21 +51,20 @@ class Step:
 class StepRecorder:
     """A ``planner.ops.Mutator`` that records steps instead of changing anything.
 
-    ``stage_blob(path, blob)`` puts a blob's content at the reserved ``path``;
-    ``stage_copy(path, src)`` copies the store path ``src`` there. Both are
-    called while recording, so content is staged before the journal's intent.
+    ``stage_blob(path, blob)`` puts a blob's content at the reserved ``path``
+    while recording, so new content is staged before the journal's intent. A
+    copy is a step instead: its source may be made by an earlier op.
     """
 
     digest: str
     stage_blob: Callable[[str, Blob], None]
-    stage_copy: Callable[[str, str], None]
     steps: list[Step] = field(default_factory=list)
     trash_dirs: list[str] = field(default_factory=list)  # reserved folders the steps rename into
     trashed: list[tuple[int, str, str]] = field(default_factory=list)  # (op, store path, trash path)
     op: int = -1  # set by the engine before each change
     _staged: int = 0
 
-    def _add(self, kind: Literal["mkdir", "rename"], dst: str, src: str | None = None) -> None:
+    def _add(self, kind: Literal["mkdir", "rename", "copy"], dst: str, src: str | None = None) -> None:
         self.steps.append(Step(kind, dst, src, self.op))
 
     def _staging_path(self) -> str:
@@ -88,7 +88,7 @@ class StepRecorder:
 
     def copy(self, src: str, dst: str) -> None:
         staged = self._staging_path()
-        self.stage_copy(staged, src)
+        self._add("copy", staged, src)
         self._add("rename", dst, staged)
 
     def write_file(self, path: str, blob: Blob, *, replace: bool = False) -> None:
@@ -106,8 +106,11 @@ def run_step(backend: Backend, step: Step) -> None:
     """Carry out one step."""
     if step.kind == "mkdir":
         backend.mkdir(step.dst)
+        return
+    assert step.src is not None
+    if step.kind == "copy":
+        backend.stage_copy(step.dst, step.src)
     else:
-        assert step.src is not None
         backend.rename(step.src, step.dst)
 
 
@@ -115,8 +118,11 @@ def undo_step(backend: Backend, step: Step) -> None:
     """Reverse one step that took effect."""
     if step.kind == "mkdir":
         backend.rmdir(step.dst)
+        return
+    assert step.src is not None
+    if step.kind == "copy":
+        backend.discard(step.dst)
     else:
-        assert step.src is not None
         backend.rename(step.dst, step.src)
 
 
@@ -126,7 +132,7 @@ def took_effect(backend: Backend, step: Step) -> bool | None:
     Sound only when no other step of its batch touches its paths (the engine's
     batches guarantee it).
     """
-    if step.kind == "mkdir":
+    if step.kind in ("mkdir", "copy"):  # a copy appears at its staging path whole, or not at all
         return backend.exists(step.dst)
     assert step.src is not None
     here, there = backend.exists(step.src), backend.exists(step.dst)

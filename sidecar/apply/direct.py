@@ -41,7 +41,7 @@ class DirectOps:
     def _run(self, record: Callable[[StepRecorder], None]) -> None:
         name = f"direct-{uuid.uuid4().hex}"
         self.backend.ensure_dir(f"{STAGING}/{name}")
-        recorder = StepRecorder(name, stage_blob=self._stage_blob, stage_copy=self.backend.stage_copy)
+        recorder = StepRecorder(name, stage_blob=self._stage_blob)
         try:
             record(recorder)
             for folder in recorder.trash_dirs:

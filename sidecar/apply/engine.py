@@ -195,9 +195,7 @@ class _Attempt:
             return self._refuse(simulation.report, drift)
         self.backend.discard(f"{STAGING}/{self.digest}")  # leftovers of an attempt that died staging
         self.backend.ensure_dir(f"{STAGING}/{self.digest}")
-        recorder = StepRecorder(
-            self.digest, stage_blob=self.engine.stage_blob, stage_copy=self.backend.stage_copy
-        )
+        recorder = StepRecorder(self.digest, stage_blob=self.engine.stage_blob)
         for change in simulation.changes:
             recorder.op = change.index
             execute(change, recorder)

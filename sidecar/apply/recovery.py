@@ -4,8 +4,10 @@ A journal nobody holds belongs to a crashed apply. If it has its commit
 record the plan is applied: recovery rolls forward (records the outcome,
 checks the result, cleans up). Otherwise it rolls back: it undoes, newest
 batch first, every step the store shows took effect, and records the apply
-as failed. Each step's fate is read from the store (``took_effect``), never
-assumed, so recovery can itself be interrupted and run again.
+as failed. Only batches that can have started are inspected: the journal's
+batch records say which. Each step's fate is read from the store
+(``took_effect``), never assumed, so recovery can itself be interrupted and
+run again.
 """
 
 from __future__ import annotations
@@ -45,7 +47,12 @@ def roll_back(
         journal.append({"type": "rollback"})
         hook("rollback")
     undone = {record["n"] for record in records if record["type"] == "undone"}
-    for number in reversed(range(len(batches))):
+    # Batch n+1 starts only once batch n's record is durable, so no batch past
+    # the one after the last recorded can have run: those are not inspected
+    # (their steps' sources may be made by steps that never ran either).
+    durable = [record["n"] for record in records if record["type"] == "batch"]
+    started = min(len(batches), max(durable, default=-1) + 2)
+    for number in reversed(range(started)):
         if number in undone:
             continue
         start, end = batches[number]

@@ -1,11 +1,13 @@
 """The backend protocol: what the apply engine needs of a store.
 
-Reads, and two atomic primitives, ``mkdir`` and ``rename`` (never replacing),
-from which the engine builds every op: a write is content staged in the
-reserved area then renamed into place; a delete is a rename into the trash;
-an overwrite is the old file renamed to the trash, then the new one into
-place. Each primitive is atomic, its effect is visible (so recovery can tell
-whether it happened) and it has an exact undo (``rmdir``, the reverse rename).
+Reads, and three atomic primitives, ``mkdir``, ``rename`` (never replacing)
+and ``stage_copy``, from which the engine builds every op: a write is content
+staged in the reserved area then renamed into place; a copy is copied into
+the staging area then renamed into place; a delete is a rename into the
+trash; an overwrite is the old file renamed to the trash, then the new one
+into place. Each primitive is atomic, its effect is visible (so recovery can
+tell whether it happened) and it has an exact undo (``rmdir``, the reverse
+rename, ``discard``).
 
 Paths are store-relative. Store paths follow the plan rules; reserved paths
 (``.pva/...``) are for the engine only. No method follows a symlink, replaces
@@ -78,7 +80,12 @@ class Backend(Protocol):
         ...
 
     def stage_copy(self, path: str, src: str) -> None:
-        """Copy the file or folder ``src`` to the new reserved path ``path``, durably."""
+        """Copy the file or folder ``src`` to the new reserved path ``path``, durably.
+
+        Atomic: ``path`` appears whole or not at all (copy to a temporary
+        name in the staging area, then rename), because the engine reads a
+        copy step's fate from whether ``path`` exists.
+        """
         ...
 
     def discard(self, path: str) -> None:

@@ -1,0 +1,141 @@
+"""``MemoryBackend``: a backend in memory, for engine tests and tools that need no disk.
+
+Metadata lives in a ``planner.tree.Tree`` (reserved paths included), bytes in
+a dict by sha256. It honours the protocol's contract (create-only, no
+replacing, discard only in staging) so the engine cannot tell it from a disk.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Iterable, Sequence
+
+from planner.entry import Entry
+from planner.errors import AlreadyExists, NotADirectory, NotFound
+from planner.footprint import Read
+from planner.paths import contains, fold, join, split
+from planner.tree import Tree, TreeBuilder
+from sidecar.backends.base import RESERVED, STAGING
+from sidecar.errors import Refused, StoreError
+
+
+class MemoryBackend:
+    """The ``Backend`` protocol over an in-memory tree."""
+
+    def __init__(self) -> None:
+        self.tree = Tree()
+        self.contents: dict[str, bytes] = {}
+        self.syncs = 0
+
+    @property
+    def name(self) -> str:
+        return "memory:"
+
+    # -- reading ---------------------------------------------------------
+
+    def stat(self, path: str) -> Entry | None:
+        return None if _reserved(path) else self.tree.stat(path)
+
+    def collision(self, path: str) -> str | None:
+        return self.tree.collision(path)
+
+    def walk(self, path: str) -> Iterable[Entry]:
+        return (e for e in self.tree.walk(path) if not _reserved(e.path))
+
+    def deepest(self, path: str) -> int:
+        return self.tree.deepest(path)
+
+    def read_tree(self, reads: Sequence[Read]) -> Tree:
+        builder = TreeBuilder()
+        seen: set[str] = set()
+        for read in reads:
+            parent = split(read.path)[0]
+            wanted: list[Entry] = []
+            if self.tree.kind(parent) == "dir":
+                children = (self.tree.stat(join(parent, name)) for name in self.tree.names(parent))
+                wanted.extend(entry for entry in children if entry is not None)
+            if read.tree and self.tree.kind(read.path) == "dir":
+                wanted.extend(self.tree.walk(read.path))
+            for entry in wanted:
+                if entry.path not in seen and not _reserved(entry.path):
+                    seen.add(entry.path)
+                    builder.add([entry])
+        return builder.build()
+
+    def read_bytes(self, path: str) -> bytes:
+        """A file's content (a test backdoor; not part of the protocol)."""
+        entry = self.tree.stat(path)
+        if entry is None or entry.sha256 is None:
+            raise NotFound(path, f"{path!r} is not a file")
+        return self.contents[entry.sha256]
+
+    # -- primitives ------------------------------------------------------
+
+    def mkdir(self, path: str) -> None:
+        self.tree.make_dir(path)
+
+    def rmdir(self, path: str) -> None:
+        if self.tree.kind(path) != "dir":
+            raise NotADirectory(path, f"{path!r} is not a folder")
+        if self.tree.names(path):
+            raise AlreadyExists(path, f"{path!r} is not empty")
+        self.tree.delete(path)
+
+    def rename(self, src: str, dst: str) -> None:
+        self.tree.move(src, dst)
+
+    def exists(self, path: str) -> bool:
+        return self.tree.kind(path) is not None
+
+    # -- staging ---------------------------------------------------------
+
+    def ensure_dir(self, path: str) -> None:
+        _reserved_only(path)
+        parts = path.split("/")
+        for depth in range(1, len(parts) + 1):
+            prefix = "/".join(parts[:depth])
+            if self.tree.kind(prefix) is None:
+                self.tree.make_dir(prefix)
+
+    def stage_bytes(self, path: str, data: bytes) -> None:
+        _reserved_only(path)
+        digest = hashlib.sha256(data).hexdigest()
+        self.tree.put_file(path, len(data), digest)
+        self.contents[digest] = data
+
+    def stage_copy(self, path: str, src: str) -> None:
+        _reserved_only(path)
+        self.tree.copy(src, path)
+
+    def discard(self, path: str) -> None:
+        if not contains(STAGING, path):
+            raise Refused(path, f"discard works only below {STAGING}/, not on {path!r}")
+        if self.tree.kind(path) is not None:
+            self.tree.delete(path)
+
+    def sync(self) -> None:
+        self.syncs += 1
+
+    # -- setting up ------------------------------------------------------
+
+    def put(self, path: str, data: bytes) -> None:
+        """Create a store file and its folders (for tests setting the scene)."""
+        parent = split(path)[0]
+        if parent:
+            parts = parent.split("/")
+            for depth in range(1, len(parts) + 1):
+                prefix = "/".join(parts[:depth])
+                if self.tree.kind(prefix) is None:
+                    self.tree.make_dir(prefix)
+        digest = hashlib.sha256(data).hexdigest()
+        self.tree.put_file(path, len(data), digest)
+        self.contents[digest] = data
+
+
+def _reserved(path: str) -> bool:
+    return fold(path.split("/", 1)[0]) == RESERVED
+
+
+def _reserved_only(path: str) -> None:
+    if not _reserved(path):
+        raise StoreError(path, f"{path!r} is not in the reserved area")
