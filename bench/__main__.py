@@ -1,0 +1,50 @@
+"""``python -m bench [NAME ...] [--quick]``: run benchmarks, print tables, write bench/results/.
+
+With no name, every benchmark but ``profile`` runs. ``--quick`` uses a tenth
+of the sizes, for a smoke run; its figures are not the published ones.
+"""
+
+from __future__ import annotations
+
+import argparse
+import time
+from collections.abc import Callable
+
+from bench import bigmove, hotspots, manifest_load, sandbox, throughput
+from bench.harness import FULL, QUICK, Result, Sizes, machine, print_table, write_json
+
+BENCHMARKS: dict[str, Callable[[Sizes], Result]] = {
+    "verify": throughput.run,
+    "sandbox": sandbox.run,
+    "load": manifest_load.run_time,
+    "memory": manifest_load.run_memory,
+    "bigmove": bigmove.run,
+    "profile": hotspots.run,
+}
+DEFAULT = ("load", "memory", "verify", "bigmove", "sandbox")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__)
+    parser.add_argument("names", nargs="*", metavar="NAME", help="one of " + ", ".join(BENCHMARKS))
+    parser.add_argument("--quick", action="store_true", help="a tenth of the sizes (smoke run)")
+    args = parser.parse_args()
+    unknown = [name for name in args.names if name not in BENCHMARKS]
+    if unknown:
+        parser.error(f"unknown benchmark {unknown[0]!r}; choose from {', '.join(BENCHMARKS)}")
+    sizes = QUICK if args.quick else FULL
+    info = machine()
+    kind = "quick" if args.quick else "full"
+    print(f"pva benchmarks: {info['cpus']} cores, Python {info['python']}, {kind} sizes")
+    start = time.perf_counter()
+    for name in args.names or DEFAULT:
+        begun = time.perf_counter()
+        result = BENCHMARKS[name](sizes)
+        print_table(result)
+        path = write_json(result, sizes)
+        print(f"  ({time.perf_counter() - begun:.0f} s; {path.relative_to(path.parent.parent.parent)})")
+    print(f"\nall done in {time.perf_counter() - start:.0f} s")
+
+
+if __name__ == "__main__":
+    main()
