@@ -126,7 +126,11 @@ class Write(_Op):
 
     model_config = ConfigDict(
         json_schema_extra={
-            "oneOf": [{"required": ["content"]}, {"required": ["content_ref"]}],
+            # null counts as absent, as in the model: exactly one of the two is a string
+            "oneOf": [
+                {"required": ["content"], "properties": {"content": {"type": "string"}}},
+                {"required": ["content_ref"], "properties": {"content_ref": {"type": "string"}}},
+            ],
             "dependentSchemas": {"encoding": {"required": ["content"]}},
             **_overwrite_needs("expect"),
         }
