@@ -10,7 +10,6 @@ is renamed into ``.pva/trash/<digest>/<n>/``.
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Literal
 
@@ -51,13 +50,13 @@ class Step:
 class StepRecorder:
     """A ``planner.ops.Mutator`` that records steps instead of changing anything.
 
-    ``stage_blob(path, blob)`` puts a blob's content at the reserved ``path``
-    while recording, so new content is staged before the journal's intent. A
-    copy is a step instead: its source may be made by an earlier op.
+    New content to stage is listed in ``blobs`` (reserved path, blob): the
+    engine stages it once the journal's intent is durable. A copy is a step
+    instead: its source may be made by an earlier op.
     """
 
     digest: str
-    stage_blob: Callable[[str, Blob], None]
+    blobs: list[tuple[str, Blob]] = field(default_factory=list)
     steps: list[Step] = field(default_factory=list)
     trash_dirs: list[str] = field(default_factory=list)  # reserved folders the steps rename into
     trashed: list[tuple[int, str, str]] = field(default_factory=list)  # (op, store path, trash path)
@@ -93,7 +92,7 @@ class StepRecorder:
 
     def write_file(self, path: str, blob: Blob, *, replace: bool = False) -> None:
         staged = self._staging_path()
-        self.stage_blob(staged, blob)
+        self.blobs.append((staged, blob))
         if replace:
             self._to_trash(path)
         self._add("rename", path, staged)

@@ -41,9 +41,11 @@ class DirectOps:
     def _run(self, record: Callable[[StepRecorder], None]) -> None:
         name = f"direct-{uuid.uuid4().hex}"
         self.backend.ensure_dir(f"{STAGING}/{name}")
-        recorder = StepRecorder(name, stage_blob=self._stage_blob)
+        recorder = StepRecorder(name)
         try:
             record(recorder)
+            for path, blob in recorder.blobs:
+                self._stage_blob(path, blob)
             for folder in recorder.trash_dirs:
                 self.backend.ensure_dir(folder)
             for step in recorder.steps:

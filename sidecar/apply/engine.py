@@ -8,8 +8,9 @@ One apply, in order:
    a precondition or the state the plan was approved against changed,
    ``failed`` otherwise);
 4. compile the resolved changes into steps (``compile``), staging new content;
-5. write the journal's intent (durable), then run the steps batch by batch,
-   each batch made durable before the next (``batches``); then the commit record;
+5. write the journal's intent (durable), stage new content, then run the
+   steps batch by batch, each batch made durable before the next
+   (``batches``); then the commit record;
 6. record the outcome in the audit, read the touched paths back and compare
    them with the prediction (a difference is an incident), clean up.
 
@@ -193,24 +194,31 @@ class _Attempt:
         drift = _drift(base, tree) if base is not None else []
         if drift or not simulation.report.ok:
             return self._refuse(simulation.report, drift)
-        self.backend.discard(f"{STAGING}/{self.digest}")  # leftovers of an attempt that died staging
-        self.backend.ensure_dir(f"{STAGING}/{self.digest}")
-        recorder = StepRecorder(self.digest, stage_blob=self.engine.stage_blob)
+        recorder = StepRecorder(self.digest)
         for change in simulation.changes:
             recorder.op = change.index
             execute(change, recorder)
-        for folder in recorder.trash_dirs:
-            self.backend.ensure_dir(folder)
-        self.engine.hook("staged")
         intent = self._intent(simulation, recorder)
         with self.engine.journals.create(f"{self.digest}.{self.id}", intent) as journal:
             self.engine.hook("intent")
             return self._run_steps(journal, intent, recorder)
 
+    def _stage(self, journal: Journal, recorder: StepRecorder) -> None:
+        """Stage new content and make trash folders; the 'staged' record says it is done."""
+        self.backend.discard(f"{STAGING}/{self.digest}")  # leftovers of an attempt that died staging
+        self.backend.ensure_dir(f"{STAGING}/{self.digest}")
+        for path, blob in recorder.blobs:
+            self.engine.stage_blob(path, blob)
+        for folder in recorder.trash_dirs:
+            self.backend.ensure_dir(folder)
+        journal.append({"type": "staged"})
+        self.engine.hook("staged")
+
     def _run_steps(self, journal: Journal, intent: Record, recorder: StepRecorder) -> ApplyRecord:
         hook = self.engine.hook
         batches = [(start, end) for start, end in intent["batches"]]
         try:
+            self._stage(journal, recorder)
             for number, (start, end) in enumerate(batches):
                 for index in range(start, end):
                     run_step(self.backend, recorder.steps[index])

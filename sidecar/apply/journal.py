@@ -9,6 +9,7 @@ the store to decide (ADR 0002). The audit database records outcomes.
 Records, in order (each appended and fsynced before the next step)::
 
     {"type": "intent", ...}        the steps and batches; written before the first change
+    {"type": "staged"}             new content is staged; steps may run from here on
     {"type": "batch", "n": k}      batch k is durable
     {"type": "commit"}             the commit point: the plan is applied
     {"type": "rollback"}           recovery or a failure is undoing the apply

@@ -46,6 +46,10 @@ def roll_back(
     if "rollback" not in kinds:
         journal.append({"type": "rollback"})
         hook("rollback")
+    if "staged" not in kinds:  # no step ran before staging finished: only staging to drop
+        journal.append({"type": "rolled_back"})
+        hook("rolled back")
+        return
     undone = {record["n"] for record in records if record["type"] == "undone"}
     # Batch n+1 starts only once batch n's record is durable, so no batch past
     # the one after the last recorded can have run: those are not inspected

@@ -1,0 +1,46 @@
+"""``pva apply PLAN``: verify against the live store under a lock, apply, audit, report."""
+
+from __future__ import annotations
+
+import argparse
+import json
+from typing import Any
+
+from planner.cli.common import EXIT_DIAGNOSTICS, EXIT_OK, read_input
+from planner.cli.views import render_report
+from planner.parse import parse_plan
+from sidecar.cli.options import actor_from, add_actor_option, add_store_options, settings_from
+from sidecar.cli.outcome import outcome_json, render_outcome
+from sidecar.wiring import open_services
+
+
+def register(commands: Any) -> None:
+    parser = commands.add_parser(
+        "apply",
+        help="apply a plan to the store (all or nothing, audited)",
+        description="Exit 0 when applied, 1 when stale or failed (nothing changed), 2 on misuse.",
+    )
+    parser.add_argument("plan", help="plan file, or - for standard input")
+    parser.add_argument("--dry-run", action="store_true", help="only verify against the live store")
+    parser.add_argument("--json", action="store_true", help="print the outcome as JSON")
+    add_actor_option(parser)
+    add_store_options(parser)
+    parser.set_defaults(run=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    plan = parse_plan(read_input(args.plan))
+    with open_services(settings_from(args)) as services:
+        if args.dry_run:
+            report = services.engine.verify(plan)
+            if args.json:
+                print(json.dumps(report.model_dump(mode="json"), indent=2, ensure_ascii=False))
+            else:
+                print(render_report(plan, report))
+            return EXIT_OK if report.ok else EXIT_DIAGNOSTICS
+        record = services.engine.apply(plan, actor=actor_from(args))
+    if args.json:
+        print(json.dumps(outcome_json(record), indent=2, ensure_ascii=False))
+    else:
+        print(render_outcome(plan.title, record))
+    return EXIT_OK if record.status == "applied" else EXIT_DIAGNOSTICS

@@ -1,0 +1,51 @@
+"""Views of an apply's outcome: a human summary and a versioned JSON form."""
+
+from __future__ import annotations
+
+from collections import Counter
+from typing import Any
+
+from sidecar.apply.outcome import entry_json
+from sidecar.audit.records import ApplyRecord
+
+
+def render_outcome(title: str, record: ApplyRecord) -> str:
+    """What happened, in a few lines a person can act on."""
+    head = f"{record.status.capitalize()}: {title!r} ({record.digest[:12]})"
+    if record.status == "applied":
+        counts = Counter(op.kind for op in record.ops)
+        done = ", ".join(f"{n} {kind}" for kind, n in sorted(counts.items())) or "no ops"
+        trashed = f"; {len(record.trashed)} files kept in trash" if record.trashed else ""
+        recovered = " (finished by recovery)" if record.recovered else ""
+        return f"{head}{recovered}\n  {done}{trashed}"
+    lines = [head, f"  {record.message}", "  Nothing changed."]
+    lines.extend(f"  {d}" for d in record.diagnostics if d.severity == "error")
+    return "\n".join(lines)
+
+
+def outcome_json(record: ApplyRecord) -> dict[str, Any]:
+    """The outcome as JSON (``version`` "outcome/v1")."""
+    return {
+        "version": "outcome/v1",
+        "digest": record.digest,
+        "status": record.status,
+        "actor": record.actor,
+        "started": record.started.isoformat(),
+        "finished": record.finished.isoformat(),
+        "message": record.message,
+        "recovered": record.recovered,
+        "ops": [
+            {
+                "index": op.index,
+                "kind": op.kind,
+                "path": op.path,
+                "src": op.src,
+                "before": entry_json(op.before),
+                "after": entry_json(op.after),
+                "trash": op.trash,
+            }
+            for op in record.ops
+        ],
+        "trashed": [{"path": f.path, "trash": f.trash, "sha256": f.sha256} for f in record.trashed],
+        "diagnostics": [d.model_dump(mode="json") for d in record.diagnostics],
+    }
