@@ -51,7 +51,13 @@ FILE_THE_INBOX = (
     {"op": "mkdir", "path": "m/alice"},
     {"op": "move", "src": "m/inbox/1.pdf", "dst": "m/alice/1.pdf", "expect": {"sha256": sha(b"one")}},
     {"op": "write", "path": "m/alice/notes.txt", "content": "from Alice"},
-    {"op": "write", "path": "m/index.csv", "content": "new", "overwrite": True, "expect": {"sha256": sha(b"a,b\n")}},
+    {
+        "op": "write",
+        "path": "m/index.csv",
+        "content": "new",
+        "overwrite": True,
+        "expect": {"sha256": sha(b"a,b\n")},
+    },
     {"op": "copy", "src": "m/alice/1.pdf", "dst": "m/alice/1 copy.pdf"},
     {"op": "delete", "path": "m/inbox/2.pdf"},
 )
@@ -275,6 +281,9 @@ def _hold_then_note(locks: PathLocks, path: str, order: list[str]) -> None:
 def test_lock_wait_times_out() -> None:
     """A lock held past the timeout raises LockTimeout; case variants count as the same path."""
     locks = PathLocks()
-    with locks.hold(["m/Alice"], timeout=1), pytest.raises(LockTimeout):
-        with locks.hold(["m/alice/x"], timeout=0.05):
-            pass
+    with (
+        locks.hold(["m/Alice"], timeout=1),
+        pytest.raises(LockTimeout),
+        locks.hold(["m/alice/x"], timeout=0.05),
+    ):
+        pass
