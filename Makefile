@@ -5,7 +5,7 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 export HYPOTHESIS_PROFILE ?= fast
 
-.PHONY: help install test test-deep lint typecheck unit bench serve schema clean
+.PHONY: help install services test test-deep lint typecheck unit bench serve schema clean
 
 help:
 	@echo "make serve      run the sidecar (arrives with the sidecar issue)"
@@ -32,17 +32,21 @@ lint: $(STAMP)
 typecheck: $(STAMP)
 	$(BIN)/mypy
 
-unit: $(STAMP)
+services:
+	@bash .ci/ensure-postgres
+
+unit: $(STAMP) services
 	$(BIN)/pytest -q -m "not slow"
 
 test: lint typecheck unit
 
 test-deep: HYPOTHESIS_PROFILE = deep
-test-deep: $(STAMP)
+test-deep: $(STAMP) services
 	$(BIN)/pytest -q
 
-bench: $(STAMP)
+bench: $(STAMP) services
 	$(BIN)/python -m bench
+	$(BIN)/python -m bench.audit_history
 
 schema: $(STAMP)
 	$(BIN)/python -m planner.cli.main schema > schema/plan.v1.schema.json

@@ -21,7 +21,14 @@ from dataclasses import dataclass
 
 
 class PvaError(Exception):
-    """The root of every exception pva raises on purpose."""
+    """The root of every exception pva raises on purpose.
+
+    ``exit_code`` is what the ``pva`` command exits with when this error stops
+    it: 2 for input or usage the user must fix, 3 for a failure of the store,
+    the database or an apply that an operator must look at.
+    """
+
+    exit_code = 3
 
 
 @dataclass(frozen=True)
@@ -38,6 +45,8 @@ class SchemaProblem:
 class PlanSyntaxError(PvaError):
     """The input is not a well-formed plan; ``problems`` lists every reason found."""
 
+    exit_code = 2
+
     def __init__(self, problems: list[SchemaProblem]) -> None:
         self.problems = problems
         first = str(problems[0]) if problems else "malformed plan"
@@ -47,6 +56,8 @@ class PlanSyntaxError(PvaError):
 
 class ManifestError(PvaError):
     """A manifest cannot be read; the message names the line."""
+
+    exit_code = 2
 
 
 class TreeError(PvaError):

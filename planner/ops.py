@@ -22,7 +22,12 @@ class StoreView(Protocol):
 
     def stat(self, path: str) -> Entry | None: ...
 
-    def collision(self, path: str) -> str | None: ...
+    def collision(self, path: str, *, besides: str | None = None) -> str | None:
+        """An existing sibling spelled unlike ``path`` whose name folds to the same key.
+
+        ``besides`` is left out: the entry a move would put at ``path``.
+        """
+        ...
 
     def walk(self, path: str) -> Iterable[Entry]: ...
 

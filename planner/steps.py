@@ -26,6 +26,7 @@ from planner.paths import (
     is_strictly_inside,
     join,
     path_problem,
+    rebase,
     split,
 )
 from planner.paths import fold as fold_key
@@ -312,8 +313,8 @@ class Stepper:
     def _check_new_name(
         self, step: _Step, name: str, path: str, state: StoreView, moving: Entry | None = None
     ) -> None:
-        other = state.collision(path)
-        if other is not None and (moving is None or other != moving.path):
+        other = state.collision(path, besides=None if moving is None else moving.path)
+        if other is not None:
             step.add(
                 Code.NAME_COLLISION,
                 name,
@@ -394,6 +395,18 @@ class Stepper:
             self._vacated.pop(path, None)
         for path in (*vacated, *targets):
             self._spelled[fold_key(path)] = path
+        if (
+            isinstance(change, MoveEntry)
+            and change.entry.is_dir
+            and fold_key(change.src) == fold_key(change.dst)
+        ):
+            self._respell(change.src, change.dst)
+
+    def _respell(self, old: str, new: str) -> None:
+        """A folder's case changed: paths recorded below it now read with its new spelling."""
+        for key, spelling in list(self._spelled.items()):
+            if is_strictly_inside(old, spelling):
+                self._spelled[key] = rebase(spelling, old, new)
 
 
 def _touched(change: Change) -> tuple[tuple[str, ...], tuple[str, ...]]:

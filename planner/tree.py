@@ -160,14 +160,14 @@ class Tree:
             return None
         return "dir" if isinstance(node, Dir) else "file"
 
-    def collision(self, path: str) -> str | None:
-        """An existing sibling spelled differently but folding to the same name."""
+    def collision(self, path: str, *, besides: str | None = None) -> str | None:
+        """An existing sibling spelled differently but folding to the same name (not ``besides``)."""
         parent, name = split(path)
         node = self._node(parent)
         if not isinstance(node, Dir):
             return None
         for other in node.spellings(name):
-            if other != name:
+            if other != name and join(parent, other) != besides:
                 return join(parent, other)
         return None
 

@@ -62,6 +62,8 @@ class AuditError(PvaError):
 class NotMigrated(AuditError):
     """The audit database is not at the current migration."""
 
+    exit_code = 2  # the fix is a command the user runs: pva db upgrade
+
     def __init__(self, message: str = "the audit database is not migrated: run 'pva db upgrade'") -> None:
         super().__init__(message)
 

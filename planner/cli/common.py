@@ -19,6 +19,8 @@ MAX_PLAN_BYTES = 256 * 1024 * 1024
 class UsageError(PvaError):
     """The command was misused; the message says how to use it."""
 
+    exit_code = 2
+
 
 def read_input(name: str, *, limit: int = MAX_PLAN_BYTES) -> bytes:
     """Read a file, or standard input for '-', refusing more than ``limit`` bytes."""

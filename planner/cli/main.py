@@ -4,6 +4,7 @@ Exit codes (stable, documented in docs/cli.md):
     0  success (for ``verify``: the plan is valid)
     1  the plan parsed but has error diagnostics
     2  malformed input (not JSON, fails the schema, bad manifest) or misuse
+    3  the store or the audit database failed, or an apply needs an operator
   130  interrupted
   141  standard output was closed early (a broken pipe)
 User errors are one line on stderr, never a traceback.
@@ -20,7 +21,7 @@ from typing import Any
 
 from planner.cli import digest, schema, snapshot, verify
 from planner.cli.common import EXIT_USAGE, UsageError
-from planner.errors import ManifestError, PlanSyntaxError
+from planner.errors import PlanSyntaxError, PvaError
 
 COMMANDS = (verify, snapshot, schema, digest)
 EXIT_BROKEN_PIPE = 141
@@ -75,9 +76,6 @@ def main(argv: Sequence[str] | None = None) -> int:
         for problem in error.problems:
             print(f"pva: malformed plan: {problem}", file=sys.stderr)
         return EXIT_USAGE
-    except (ManifestError, UsageError) as error:
-        print(f"pva: {error}", file=sys.stderr)
-        return EXIT_USAGE
     except BrokenPipeError:
         # The reader went away (`pva schema | head`): stop quietly, as cat does.
         devnull = os.open(os.devnull, os.O_WRONLY)
@@ -86,6 +84,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     except OSError as error:
         print(f"pva: {error.strerror or error}: {error.filename or ''}".rstrip(": "), file=sys.stderr)
         return EXIT_USAGE
+    except PvaError as error:  # each kind says its exit code: 2 to fix input, 3 for an operator
+        print(f"pva: {error}", file=sys.stderr)
+        return error.exit_code
     except KeyboardInterrupt:
         print("pva: interrupted", file=sys.stderr)
         return 130

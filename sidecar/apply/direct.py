@@ -12,6 +12,8 @@ from collections.abc import Callable, Iterable
 
 from planner.entry import Blob, Entry
 from planner.errors import NotFound
+from planner.footprint import Read
+from planner.tree import Tree
 from sidecar.apply.compile import StepRecorder, run_step
 from sidecar.backends.base import BLOBS, STAGING, Backend
 
@@ -27,8 +29,8 @@ class DirectOps:
     def stat(self, path: str) -> Entry | None:
         return self.backend.stat(path)
 
-    def collision(self, path: str) -> str | None:
-        return self.backend.collision(path)
+    def collision(self, path: str, *, besides: str | None = None) -> str | None:
+        return self.backend.collision(path, besides=besides)
 
     def walk(self, path: str) -> Iterable[Entry]:
         return self.backend.walk(path)
@@ -61,19 +63,34 @@ class DirectOps:
         else:
             raise NotFound(path, f"no blob with sha256 {blob.sha256} in {BLOBS}/")
 
+    def _rehearse(self, *paths: str) -> Tree:
+        """The part of the store these paths need, to try an op on first.
+
+        The tree raises exactly the errors the protocol promises, before any
+        step touches the store; the steps then cannot meet a surprise.
+        """
+        return self.backend.read_tree([Read(path) for path in paths])
+
     def make_dir(self, path: str) -> None:
+        self._rehearse(path).make_dir(path)
         self._run(lambda recorder: recorder.make_dir(path))
 
     def move(self, src: str, dst: str, *, replace: bool = False) -> None:
-        replace = replace and self.backend.exists(dst)  # as the tree: replace only what is there
+        trial = self._rehearse(src, dst)
+        replace = replace and trial.stat(dst) is not None  # as the tree: replace only what is there
+        trial.move(src, dst, replace=replace)
         self._run(lambda recorder: recorder.move(src, dst, replace=replace))
 
     def copy(self, src: str, dst: str) -> None:
+        self._rehearse(src, dst).copy(src, dst)
         self._run(lambda recorder: recorder.copy(src, dst))
 
     def write_file(self, path: str, blob: Blob, *, replace: bool = False) -> None:
-        replace = replace and self.backend.exists(path)
+        trial = self._rehearse(path)
+        replace = replace and trial.stat(path) is not None
+        trial.write_file(path, blob, replace=replace)
         self._run(lambda recorder: recorder.write_file(path, blob, replace=replace))
 
     def delete(self, path: str) -> None:
+        self._rehearse(path).delete(path)
         self._run(lambda recorder: recorder.delete(path))

@@ -9,11 +9,12 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Iterable, Sequence
+from dataclasses import replace
 
 from planner.entry import Entry
 from planner.errors import AlreadyExists, NotADirectory, NotFound
 from planner.footprint import Read
-from planner.paths import contains, fold, join, split
+from planner.paths import fold, is_strictly_inside, join, split
 from planner.tree import Tree, TreeBuilder
 from sidecar.backends.base import RESERVED, STAGING
 from sidecar.errors import Refused, StoreError
@@ -36,31 +37,57 @@ class MemoryBackend:
     def stat(self, path: str) -> Entry | None:
         return None if _reserved(path) else self.tree.stat(path)
 
-    def collision(self, path: str) -> str | None:
-        return self.tree.collision(path)
+    def collision(self, path: str, *, besides: str | None = None) -> str | None:
+        return None if _reserved(path) else self.tree.collision(path, besides=besides)
 
     def walk(self, path: str) -> Iterable[Entry]:
         return (e for e in self.tree.walk(path) if not _reserved(e.path))
 
     def deepest(self, path: str) -> int:
-        return self.tree.deepest(path)
+        start = len(path) + 1 if path else 0
+        return max((len(e.path[start:].encode()) for e in self.walk(path) if e.path != path), default=0)
 
     def read_tree(self, reads: Sequence[Read]) -> Tree:
-        builder = TreeBuilder()
-        seen: set[str] = set()
+        """As ``LocalBackend.read_tree``: ancestors, the nearest folder's listing, the path, its subtree."""
+        found: dict[str, Entry] = {}
+        listed: set[str] = set()
         for read in reads:
-            parent = split(read.path)[0]
-            wanted: list[Entry] = []
-            if self.tree.kind(parent) == "dir":
-                children = (self.tree.stat(join(parent, name)) for name in self.tree.names(parent))
-                wanted.extend(entry for entry in children if entry is not None)
-            if read.tree and self.tree.kind(read.path) == "dir":
-                wanted.extend(self.tree.walk(read.path))
-            for entry in wanted:
-                if entry.path not in seen and not _reserved(entry.path):
-                    seen.add(entry.path)
-                    builder.add([entry])
-        return builder.build()
+            if not _reserved(read.path):
+                self._read(read, found, listed)
+        return TreeBuilder().add(sorted(found.values(), key=lambda e: e.path.split("/"))).build()
+
+    def _read(self, read: Read, found: dict[str, Entry], listed: set[str]) -> None:
+        if not read.path:  # the store root
+            self._list("", found, listed)
+            for below in self.walk("") if read.tree else ():
+                _keep(found, below, hashed=read.hashed)
+            return
+        prefix = ""
+        names = read.path.split("/")
+        for index, name in enumerate(names):
+            path = join(prefix, name)
+            entry = self.tree.stat(path)
+            if entry is None or index == len(names) - 1:
+                self._list(prefix, found, listed)
+            if entry is None:
+                return
+            _keep(found, entry, hashed=read.hashed and index == len(names) - 1)
+            if not entry.is_dir:
+                return
+            prefix = path
+        if read.tree:
+            for entry in self.tree.walk(read.path):
+                _keep(found, entry, hashed=read.hashed)
+
+    def _list(self, folder: str, found: dict[str, Entry], listed: set[str]) -> None:
+        if folder in listed:
+            return
+        listed.add(folder)
+        for name in self.tree.names(folder):
+            path = join(folder, name)
+            entry = self.tree.stat(path)
+            if entry is not None and not _reserved(path):
+                _keep(found, entry, hashed=False)
 
     def read_bytes(self, path: str) -> bytes:
         """A file's content (a test backdoor; not part of the protocol)."""
@@ -75,6 +102,8 @@ class MemoryBackend:
         self.tree.make_dir(path)
 
     def rmdir(self, path: str) -> None:
+        if self.tree.kind(path) is None:
+            raise NotFound(path, f"{path!r} does not exist")
         if self.tree.kind(path) != "dir":
             raise NotADirectory(path, f"{path!r} is not a folder")
         if self.tree.names(path):
@@ -108,7 +137,8 @@ class MemoryBackend:
         self.tree.copy(src, path)
 
     def discard(self, path: str) -> None:
-        if not contains(STAGING, path):
+        _plain(path)
+        if not is_strictly_inside(STAGING, path):
             raise Refused(path, f"discard works only below {STAGING}/, not on {path!r}")
         if self.tree.kind(path) is not None:
             self.tree.delete(path)
@@ -132,10 +162,25 @@ class MemoryBackend:
         self.contents[digest] = data
 
 
+def _keep(found: dict[str, Entry], entry: Entry, *, hashed: bool) -> None:
+    """Record an entry, with its hash only when asked; a hashed reading wins."""
+    if not hashed:
+        entry = replace(entry, sha256=None)
+    old = found.get(entry.path)
+    if old is None or entry.sha256 is not None:
+        found[entry.path] = entry
+
+
+def _plain(path: str) -> None:
+    if any(segment in ("", ".", "..") for segment in path.split("/")):
+        raise Refused(path, f"{path!r} is not a plain store path")
+
+
 def _reserved(path: str) -> bool:
     return fold(path.split("/", 1)[0]) == RESERVED
 
 
 def _reserved_only(path: str) -> None:
+    _plain(path)
     if not _reserved(path):
         raise StoreError(path, f"{path!r} is not in the reserved area")

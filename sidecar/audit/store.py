@@ -1,0 +1,366 @@
+"""``SqlAuditStore``: the audit log on SQLAlchemy (SQLite or PostgreSQL), and its query side.
+
+Each write is one transaction that appends one event under the chain's lock
+(``sidecar.db.appending``) and projects its payload into the indexed tables.
+Opening a store checks the schema once: an unmigrated database is refused.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Iterator, Sequence
+from datetime import UTC, datetime
+from typing import Any, TextIO
+
+from sqlalchemy import Engine, Select, and_, bindparam, exists, insert, or_, select, update
+from sqlalchemy.orm import Session, sessionmaker
+from sqlalchemy.sql.elements import BindParameter
+
+from planner.plan import Plan
+from sidecar import db
+from sidecar.audit import chain, payloads
+from sidecar.audit.chain import Break, Link
+from sidecar.audit.export import write_csv, write_jsonl
+from sidecar.audit.history import Who, ancestry
+from sidecar.audit.history import history as walk_history
+from sidecar.audit.integrity import check, stream_links
+from sidecar.audit.records import ApplyRecord, Incident
+from sidecar.audit.tables import (
+    ApprovalRow,
+    EventRow,
+    OpRecordRow,
+    PlanRow,
+    PlanScopeRow,
+    TrashedFileRow,
+)
+from sidecar.audit.views import (
+    OP_VIEW_COLUMNS,
+    Approval,
+    ChainReport,
+    EventView,
+    History,
+    OpView,
+    PlanDetail,
+    PlanSummary,
+    parse_payload,
+)
+from sidecar.errors import UnknownPlan
+
+Clock = Callable[[], datetime]
+
+
+def utc_now() -> datetime:
+    return datetime.now(UTC)
+
+
+class SqlAuditStore:
+    """The audit database: ``AuditLog`` for the apply engine, queries for auditors."""
+
+    def __init__(self, engine: Engine, *, clock: Clock = utc_now) -> None:
+        db.check_schema(engine)
+        self.engine = engine
+        self._sessions: sessionmaker[Session] = db.session_factory(engine)
+        self._clock = clock
+
+    @classmethod
+    def open(cls, url: str, *, clock: Clock = utc_now) -> SqlAuditStore:
+        """Connect to the database at ``url``; NotMigrated unless it is at the current schema."""
+        engine = db.make_engine(url, create=False)
+        try:
+            return cls(engine, clock=clock)
+        except BaseException:
+            engine.dispose()
+            raise
+
+    def close(self) -> None:
+        self.engine.dispose()
+
+    # -- writing (AuditLog) ------------------------------------------------
+
+    def record_plan(self, plan: Plan, *, author: str) -> None:
+        """Record a plan's body and author; recording the same digest again does nothing."""
+        digest, body = plan.digest(), plan.canonical_json().decode("utf-8")
+        with db.appending(self._sessions) as session:
+            if session.get(PlanRow, digest) is not None:
+                return
+            payload = payloads.plan_payload(plan.title, author=author)
+            link = self._append(session, "plan_recorded", digest, author, payload)
+            session.execute(insert(PlanRow), [payloads.plan_row(digest, body, payload, link.time)])
+            session.execute(insert(PlanScopeRow), payloads.scope_rows(digest, json.loads(body)))
+
+    def record_apply(self, record: ApplyRecord) -> None:
+        """One 'apply' event, its op_records and trashed_files rows, and the plan's new status.
+
+        Idempotent by ``record.attempt``: recovery may record again an outcome
+        the crashed process had already recorded; it counts once.
+        """
+        with db.appending(self._sessions) as session:
+            if session.get(PlanRow, record.digest) is None:
+                raise UnknownPlan(f"no plan {record.digest} is recorded; record it before its apply")
+            if record.attempt and record.attempt in _attempts(session, record.digest):
+                return
+            payload = payloads.apply_payload(record)
+            link = self._append(session, "apply", record.digest, record.actor, payload)
+            insert_projections(session, link, payload)
+
+    def record_incident(self, incident: Incident) -> None:
+        with db.appending(self._sessions) as session:
+            payload = payloads.incident_payload(incident)
+            self._append(session, "incident", incident.digest, payloads.SYSTEM_ACTOR, payload)
+
+    def _append(
+        self,
+        session: Session,
+        kind: payloads.EventKind,
+        digest: str | None,
+        actor: str,
+        payload: dict[str, Any],
+    ) -> Link:
+        last = session.execute(
+            select(EventRow.seq, EventRow.hash).order_by(EventRow.seq.desc()).limit(1)
+        ).first()
+        seq, prev = (1, chain.GENESIS) if last is None else (last.seq + 1, last.hash)
+        time = self._clock()
+        if time.tzinfo is None:
+            raise ValueError("the audit clock must return timezone-aware times")
+        time = time.astimezone(UTC)
+        link = chain.make_link(
+            seq=seq, time=time, kind=kind, digest=digest, actor=actor, payload=payload, prev=prev
+        )
+        session.execute(insert(EventRow), [event_row(link)])
+        return link
+
+    # -- reading for the engine ----------------------------------------------
+
+    def outcome(self, digest: str) -> ApplyRecord | None:
+        """The terminal outcome of the last apply of this plan, rebuilt from its event."""
+        query = (
+            select(EventRow.actor, EventRow.payload)
+            .where(EventRow.digest == digest, EventRow.kind == "apply")
+            .order_by(EventRow.seq.desc())
+            .limit(1)
+        )
+        with self._sessions() as session:
+            row = session.execute(query).first()
+        return None if row is None else payloads.apply_record(digest, row.actor, parse_payload(row.payload))
+
+    def trash_locations(self, sha256: str) -> list[str]:
+        """Reserved paths of trashed files with this content, newest first (for content_ref)."""
+        query = (
+            select(TrashedFileRow.trash)
+            .where(TrashedFileRow.sha256 == sha256)
+            .order_by(TrashedFileRow.event_seq.desc(), TrashedFileRow.ordinal.desc())
+        )
+        with self._sessions() as session:
+            return list(session.scalars(query))
+
+    def blob_size(self, sha256: str) -> int | None:
+        """The size of the newest trashed file with this content, if any is known."""
+        query = (
+            select(TrashedFileRow.size)
+            .where(TrashedFileRow.sha256 == sha256, TrashedFileRow.size.is_not(None))
+            .order_by(TrashedFileRow.event_seq.desc(), TrashedFileRow.ordinal.desc())
+            .limit(1)
+        )
+        with self._sessions() as session:
+            return session.scalar(query)
+
+    # -- queries ------------------------------------------------------------------
+
+    def list_plans(
+        self,
+        *,
+        status: str | None = None,
+        author: str | None = None,
+        path: str | None = None,
+        limit: int = 100,
+        offset: int = 0,
+    ) -> list[PlanSummary]:
+        """Plans, newest first; ``path`` keeps those whose scope holds it or lies inside it."""
+        query = select(PlanRow).order_by(PlanRow.created.desc(), PlanRow.digest)
+        if status is not None:
+            query = query.where(PlanRow.status == status)
+        if author is not None:
+            query = query.where(PlanRow.author == author)
+        if path is not None:
+            query = query.where(
+                exists().where(PlanScopeRow.digest == PlanRow.digest, _overlaps(PlanScopeRow.root, path))
+            )
+        with self._sessions() as session:
+            return [_summary(row) for row in session.scalars(query.limit(limit).offset(offset))]
+
+    def show(self, digest: str) -> PlanDetail:
+        """A plan with its body, its events and its approvals; UnknownPlan if it was never recorded."""
+        with self._sessions() as session:
+            row = session.get(PlanRow, digest)
+            if row is None:
+                raise UnknownPlan(f"no plan with digest {digest}")
+            events = session.scalars(select(EventRow).where(EventRow.digest == digest).order_by(EventRow.seq))
+            approvals = session.scalars(
+                select(ApprovalRow).where(ApprovalRow.digest == digest).order_by(ApprovalRow.event_seq)
+            )
+            return PlanDetail(
+                _summary(row),
+                parse_payload(row.body),
+                tuple(_event_view(event) for event in events),
+                tuple(Approval(a.approver, a.decision, a.comment, a.time) for a in approvals),
+            )
+
+    def plan_ops(self, digest: str) -> list[OpView]:
+        """The ops of a plan's applies that took effect, in order."""
+        query = _OPS.where(OPS.digest == digest).order_by(OPS.ordinal, OPS.event_seq)
+        with self._sessions() as session:
+            return [OpView(*row) for row in session.execute(query)]
+
+    def history(self, path: str) -> History:
+        """The chain of custody of the document at ``path`` (see ``sidecar.audit.history``)."""
+        with self._sessions() as session:
+            return walk_history(
+                path, lambda names: _ops_at(session, names), lambda ops: _details(session, ops)
+            )
+
+    def events(
+        self,
+        *,
+        path: str | None = None,
+        digest: str | None = None,
+        actor: str | None = None,
+        since: datetime | None = None,
+        until: datetime | None = None,
+        limit: int = 1000,
+    ) -> list[EventView]:
+        """Events in chain order; ``path``: applies whose ops touched it, a folder above or a path below."""
+        query = select(EventRow).order_by(EventRow.seq).limit(limit)
+        if path is not None:
+            query = query.where(EventRow.seq.in_(_events_touching(path)))
+        for column, value in ((EventRow.digest, digest), (EventRow.actor, actor)):
+            if value is not None:
+                query = query.where(column == value)
+        if since is not None:
+            query = query.where(EventRow.time >= since)
+        if until is not None:
+            query = query.where(EventRow.time < until)
+        with self._sessions() as session:
+            return [_event_view(row) for row in session.scalars(query)]
+
+    # -- integrity and export -----------------------------------------------
+
+    def check_chain(self) -> ChainReport:
+        """Check every event's link and every projected row against its event."""
+        with self._sessions() as session:
+            return check(session)
+
+    def verify_chain(self) -> Break | None:
+        """None when the audit is intact, else the first broken link."""
+        return self.check_chain().broken
+
+    def links(self) -> Iterator[Link]:
+        """Every event, in chain order, streamed a page at a time."""
+        with self._sessions() as session:
+            yield from stream_links(session)
+
+    def export(self, out: TextIO, *, fmt: str = "jsonl") -> int:
+        """Write every event (JSON lines, or CSV with the payload as JSON text); return the count."""
+        writers = {"jsonl": write_jsonl, "csv": write_csv}
+        if fmt not in writers:
+            raise ValueError(f"unknown export format {fmt!r}: jsonl or csv")
+        return writers[fmt](out, self.links())
+
+
+def event_row(link: Link) -> dict[str, Any]:
+    return {
+        "seq": link.seq,
+        "time": link.time,
+        "kind": link.kind,
+        "digest": link.digest,
+        "actor": link.actor,
+        "payload": link.payload,
+        "prev_hash": link.prev_hash,
+        "hash": link.hash,
+    }
+
+
+def insert_projections(session: Session, link: Link, payload: dict[str, Any]) -> None:
+    """The rows an 'apply' event projects: its ops, its trashed files, its plan's status."""
+    assert link.digest is not None
+    ops = payloads.op_rows(link.seq, link.digest, link.time, payload)
+    if ops:
+        session.execute(insert(OpRecordRow), ops)
+    trashed = payloads.trashed_rows(link.seq, link.digest, payload)
+    if trashed:
+        session.execute(insert(TrashedFileRow), trashed)
+    session.execute(update(PlanRow).where(PlanRow.digest == link.digest).values(status=payload["status"]))
+
+
+def _attempts(session: Session, digest: str) -> set[str]:
+    """The attempts of a plan's recorded applies (a plan has few: read their payloads)."""
+    query = select(EventRow.payload).where(EventRow.digest == digest, EventRow.kind == "apply")
+    return {parse_payload(payload).get("attempt", "") for payload in session.scalars(query)}
+
+
+def _overlaps(column: Any, path: str) -> Any:
+    """``column`` is ``path``, a folder above it, or a path below it (a byte-wise range)."""
+    return or_(column.in_(ancestry(path)), and_(column > path + "/", column < path + "0"))
+
+
+def _events_touching(path: str) -> Select[int]:
+    ops = OpRecordRow
+    return select(ops.event_seq).where(or_(_overlaps(ops.path, path), _overlaps(ops.src, path))).distinct()
+
+
+OPS = OpRecordRow.__table__.c
+# The history walk's one query per new name: ops whose path or src is one of the names (two indexes).
+# Built once: constructing a statement costs more than running it.
+_NAMES: BindParameter[list[str]] = bindparam("names", expanding=True)
+_OPS = select(*(OPS[name] for name in OP_VIEW_COLUMNS))
+_OPS_AT = _OPS.where(or_(OPS.path.in_(_NAMES), OPS.src.in_(_NAMES)))
+_ACTORS = select(EventRow.seq, EventRow.actor).where(EventRow.seq.in_(bindparam("seqs", expanding=True)))
+_PLANS = select(PlanRow.digest, PlanRow.title, PlanRow.author).where(
+    PlanRow.digest.in_(bindparam("digests", expanding=True))
+)
+
+
+def _ops_at(session: Session, names: Sequence[str]) -> list[OpView]:
+    return [OpView(*row) for row in session.execute(_OPS_AT, {"names": list(names)})]
+
+
+def _details(session: Session, ops: Sequence[OpView]) -> dict[tuple[int, int], Who]:
+    """Who submitted, applied and approved each op's plan: three queries for the whole history."""
+    if not ops:
+        return {}
+    seqs, digests = sorted({op.seq for op in ops}), sorted({op.digest for op in ops})
+    actors: dict[int, str] = dict(session.execute(_ACTORS, {"seqs": seqs}).all())
+    plans = {
+        digest: (title, author) for digest, title, author in session.execute(_PLANS, {"digests": digests})
+    }
+    approvers = _approvers(session, set(digests))
+    return {op.position: Who(*plans[op.digest], actors[op.seq], approvers.get(op.digest, ())) for op in ops}
+
+
+def _approvers(session: Session, digests: set[str]) -> dict[str, tuple[str, ...]]:
+    query = (
+        select(ApprovalRow.digest, ApprovalRow.approver)
+        .where(ApprovalRow.digest.in_(sorted(digests)), ApprovalRow.decision == "approved")
+        .order_by(ApprovalRow.event_seq)
+    )
+    found: dict[str, tuple[str, ...]] = {}
+    for digest, approver in session.execute(query):
+        found[digest] = (*found.get(digest, ()), approver)
+    return found
+
+
+def _summary(row: PlanRow) -> PlanSummary:
+    return PlanSummary(row.digest, row.title, row.author, row.status, row.created)
+
+
+def _event_view(row: EventRow) -> EventView:
+    return EventView(
+        row.seq,
+        row.time,
+        row.kind,
+        row.digest,
+        row.actor,
+        parse_payload(row.payload),
+        row.prev_hash,
+        row.hash,
+    )

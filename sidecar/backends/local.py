@@ -1,0 +1,404 @@
+"""``LocalBackend``: the backend protocol on a folder of the local disk.
+
+All access goes through ``confined.Confined`` (descriptors opened beneath the
+root, never following a link); this module gives it the protocol's meaning:
+the tree errors of ``planner.tree``, the reserved ``.pva`` area hidden from
+store reads, create-only primitives, atomic staging.
+
+Creates never replace: ``mkdirat``, ``O_CREAT | O_EXCL``, ``renameat2`` with
+``RENAME_NOREPLACE``. Where the filesystem lacks ``RENAME_NOREPLACE``, a file
+is renamed by ``link`` then ``unlink`` (create-only too, but a crash in
+between leaves both names) and a folder is not renamed at all: no other call
+renames one without risking replacing an empty folder, so the backend fails
+safe (``TreeError`` on EINVAL, ``StoreFault`` on ENOSYS). Staged content is
+built under a temporary name next to its target, fsynced, then renamed into
+place, so it appears whole or not at all. ``mkdir``, ``rename`` and ``rmdir``
+do not fsync: the engine makes batches durable with ``sync()`` (syncfs on the
+store's filesystem).
+"""
+
+from __future__ import annotations
+
+import errno
+import os
+import stat
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import AbstractContextManager, suppress
+from pathlib import Path
+from types import TracebackType
+from typing import Self
+
+from planner.entry import Entry
+from planner.errors import AlreadyExists, NotADirectory, NotFound, PvaError, TreeError
+from planner.footprint import Read
+from planner.paths import fold, is_strictly_inside, join, split
+from planner.tree import Tree, TreeBuilder
+from sidecar.backends.base import RESERVED, STAGING, Backend
+from sidecar.backends.confined import Confined, segments, temporary_name, translate, translated
+from sidecar.backends.fd import SysCalls
+from sidecar.errors import Refused
+
+Keep = Callable[[Entry], None]
+
+
+def _reserved(path: str) -> bool:
+    return fold(path.split("/", 1)[0]) == RESERVED
+
+
+def _split(path: str) -> tuple[str, str]:
+    """(parent, name) of a path checked to stay below the root (Refused otherwise)."""
+    segments(path)
+    return split(path)
+
+
+def _reserved_only(path: str) -> None:
+    if not _reserved(path):
+        raise Refused(path, f"{path!r} is not in the reserved {RESERVED}/ area")
+
+
+class LocalBackend:
+    """The backend protocol (``sidecar.backends.base.Backend``) on a local folder.
+
+    ``calls`` swaps the system-call layer (tests inject faults through it);
+    ``openat2=False`` forces the name-by-name walk even where the kernel has
+    openat2. Holds the root open: ``close()`` it, or use it in a ``with``.
+    """
+
+    def __init__(self, root: Path, *, calls: SysCalls | None = None, openat2: bool = True) -> None:
+        self._root = root
+        self._fs = Confined(root, calls if calls is not None else SysCalls(), openat2=openat2)
+
+    @property
+    def name(self) -> str:
+        return f"local:{self._root}"
+
+    @property
+    def resolves_beneath(self) -> bool:
+        """True when paths are resolved by openat2, False for the walk."""
+        return self._fs.beneath
+
+    def close(self) -> None:
+        self._fs.close()
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(
+        self, kind: type[BaseException] | None, value: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        self.close()
+
+    # -- reading (store paths; the reserved area is invisible) ---------------
+
+    def _entry(self, dirfd: int, name: str, path: str, info: os.stat_result, *, hashed: bool) -> Entry:
+        if stat.S_ISDIR(info.st_mode):
+            return Entry(path, "dir", mtime=info.st_mtime)
+        if not hashed:
+            return Entry(path, "file", info.st_size, mtime=info.st_mtime)
+        digest, size = self._fs.hash_file(dirfd, name, path, info)
+        return Entry(path, "file", size, digest, mtime=info.st_mtime)
+
+    def stat(self, path: str) -> Entry | None:
+        if _reserved(path):
+            return None
+        if not path:
+            return Entry("", "dir")
+        parent, name = _split(path)
+        try:
+            with self._fs.folder(parent) as fd:
+                info = self._fs.lstat(fd, name, path)
+                return None if info is None else self._entry(fd, name, path, info, hashed=True)
+        except (NotFound, NotADirectory):
+            return None
+
+    def collision(self, path: str, *, besides: str | None = None) -> str | None:
+        if not path or _reserved(path):
+            return None
+        parent, name = _split(path)
+        try:
+            with self._fs.folder(parent) as fd:
+                names = self._fs.names(fd, parent)
+        except (NotFound, NotADirectory):
+            return None
+        key = fold(name)
+        others = (join(parent, other) for other in names if other != name and fold(other) == key)
+        return next((other for other in others if other != besides), None)
+
+    def walk(self, path: str) -> list[Entry]:
+        """Every entry at and below ``path`` (the root itself excluded), parents first, files hashed."""
+        return list(self._walk(path, hashed=True))
+
+    def deepest(self, path: str) -> int:
+        base = len(path.encode()) + 1 if path else 0
+        lengths = (len(e.path.encode()) - base for e in self._walk(path, hashed=False) if e.path != path)
+        return max(lengths, default=0)
+
+    def _walk(self, path: str, *, hashed: bool) -> Iterator[Entry]:
+        if _reserved(path):
+            return
+        if not path:
+            yield from self._below(self._fs.open_dir(""), "", hashed=hashed)
+            return
+        parent, name = _split(path)
+        try:
+            fd = self._fs.open_dir(parent)
+        except (NotFound, NotADirectory):
+            return
+        with self._fs.opened(fd):
+            info = self._fs.lstat(fd, name, path)
+            if info is None:
+                return
+            yield self._entry(fd, name, path, info, hashed=hashed)
+            if stat.S_ISDIR(info.st_mode):
+                yield from self._below(self._fs.open_child(fd, name, path), path, hashed=hashed)
+
+    def _below(self, fd: int, path: str, *, hashed: bool) -> Iterator[Entry]:
+        """Everything below the folder open as ``fd`` (closed here), parents first, by name.
+
+        Iterative, one open descriptor per level: depth costs no recursion.
+        """
+        # A descriptor joins the stack before its listing, so a failing listing still closes it.
+        stack: list[tuple[int, str, Iterator[str]]] = [(fd, path, iter(()))]
+        try:
+            stack[-1] = (fd, path, iter(self._fs.names(fd, path)))
+            while stack:
+                dirfd, prefix, names = stack[-1]
+                name = next(names, None)
+                if name is None:
+                    self._fs.close_quietly(stack.pop()[0])
+                    continue
+                if not prefix and fold(name) == RESERVED:
+                    continue
+                child = join(prefix, name)
+                info = self._fs.lstat(dirfd, name, child)
+                if info is None:
+                    continue  # removed since the listing
+                yield self._entry(dirfd, name, child, info, hashed=hashed)
+                if stat.S_ISDIR(info.st_mode):
+                    try:
+                        childfd = self._fs.open_child(dirfd, name, child)
+                    except NotFound:
+                        continue  # removed since its lstat: it was listed as an empty folder
+                    stack.append((childfd, child, iter(())))
+                    stack[-1] = (childfd, child, iter(self._fs.names(childfd, child)))
+        finally:
+            for dirfd, _, _ in stack:
+                self._fs.close_quietly(dirfd)
+
+    def read_tree(self, reads: Sequence[Read]) -> Tree:
+        """A tree holding what the reads need (see ``planner.footprint``), nothing more.
+
+        Per read: the path's ancestors; the listing of its parent, or of the
+        deepest ancestor that exists (the plan would create the rest there);
+        the path itself; with ``tree``, everything below it.
+        """
+        found: dict[str, Entry] = {}
+
+        def keep(entry: Entry) -> None:
+            old = found.get(entry.path)
+            if old is None or old.kind != entry.kind or entry.sha256 is not None:
+                found[entry.path] = entry
+
+        listed: set[str] = set()  # folders already listed: reads often share a parent
+        for read in reads:
+            if not _reserved(read.path):
+                self._read(read, keep, listed)
+        ordered = sorted(found.values(), key=lambda entry: entry.path.split("/"))
+        return TreeBuilder().add(ordered).build()
+
+    def _read(self, read: Read, keep: Keep, listed: set[str]) -> None:
+        names = segments(read.path)
+        fd = self._fs.open_dir("")
+        try:
+            if not names:
+                self._list(fd, "", keep, listed)
+            prefix = ""
+            for index, name in enumerate(names):
+                path, last = join(prefix, name), index == len(names) - 1
+                info = self._fs.lstat(fd, name, path)
+                if info is None or last:
+                    self._list(fd, prefix, keep, listed)
+                if info is None:
+                    return
+                keep(self._entry(fd, name, path, info, hashed=last and read.hashed))
+                if not stat.S_ISDIR(info.st_mode):
+                    return
+                child = self._fs.open_child(fd, name, path)
+                self._fs.close_quietly(fd)
+                fd, prefix = child, path
+            if read.tree:
+                owned, fd = fd, -1  # _below owns (and closes) it from here
+                for entry in self._below(owned, prefix, hashed=read.hashed):
+                    keep(entry)
+        finally:
+            if fd != -1:
+                self._fs.close_quietly(fd)
+
+    def _list(self, fd: int, prefix: str, keep: Keep, listed: set[str]) -> None:
+        """The direct children of the folder open as ``fd``, without hashes (once per folder)."""
+        if prefix in listed:
+            return
+        listed.add(prefix)
+        for name in self._fs.names(fd, prefix):
+            if prefix or fold(name) != RESERVED:
+                path = join(prefix, name)
+                info = self._fs.lstat(fd, name, path)
+                if info is not None:
+                    keep(self._entry(fd, name, path, info, hashed=False))
+
+    # -- the primitives (store and reserved paths) ----------------------------
+
+    def mkdir(self, path: str) -> None:
+        if not segments(path):
+            raise AlreadyExists(path, "the store root exists")
+        parent, name = _split(path)
+        with self._fs.folder(parent) as fd:
+            self._fs.mkdir_at(fd, name, path)
+
+    def rmdir(self, path: str) -> None:
+        if not segments(path):
+            raise Refused(path, "the store root is never removed")
+        parent, name = _split(path)
+        with self._fs.folder(parent) as fd:
+            info = self._fs.lstat(fd, name, path)
+            if info is None:
+                raise NotFound(path, f"{path!r} does not exist")
+            if not stat.S_ISDIR(info.st_mode):
+                raise NotADirectory(path, f"{path!r} is a file, not a folder")
+            with translated(path):
+                self._fs.calls.rmdirat(fd, name)  # ENOTEMPTY: AlreadyExists (something is inside)
+
+    def rename(self, src: str, dst: str) -> None:
+        """Move ``src`` to ``dst`` atomically, never replacing; errors as ``Tree.move``."""
+        if not segments(src) or is_strictly_inside(src, dst):
+            raise TreeError(dst, f"cannot move {src!r} into itself")
+        if not segments(dst):
+            raise AlreadyExists(dst, "the store root exists")
+        src_name = _split(src)[1]
+        dst_parent, dst_name = _split(dst)
+        with self._source(src) as srcfd:
+            info = self._fs.lstat(srcfd, src_name, src)
+            if info is None:
+                raise NotFound(src, f"{src!r} does not exist")
+            with self._fs.folder(dst_parent) as dstfd:
+                folder = stat.S_ISDIR(info.st_mode)
+                self._fs.rename_at(srcfd, src_name, dstfd, dst_name, (src, dst), folder=folder)
+
+    def _source(self, src: str) -> AbstractContextManager[int]:
+        """The folder holding ``src``; a missing or non-folder parent means ``src`` is not found."""
+        try:
+            fd = self._fs.open_dir(_split(src)[0])
+        except (NotFound, NotADirectory) as error:
+            raise NotFound(src, f"{src!r} does not exist") from error
+        return self._fs.opened(fd)
+
+    def exists(self, path: str) -> bool:
+        if not path:
+            return True
+        parent, name = _split(path)
+        try:
+            with self._fs.folder(parent) as fd:
+                return self._fs.lstat(fd, name, path) is not None
+        except (NotFound, NotADirectory):
+            return False
+
+    # -- staging (reserved paths) ---------------------------------------------
+
+    def ensure_dir(self, path: str) -> None:
+        """Create the reserved folder ``path`` and its missing parents, each durably; fine if it exists."""
+        _reserved_only(path)
+        names = segments(path)
+        fd = self._fs.open_dir("")
+        try:
+            for index, name in enumerate(names):
+                here = "/".join(names[: index + 1])
+                try:
+                    child = self._fs.open_child(fd, name, here)
+                except NotFound:
+                    with suppress(AlreadyExists):  # made meanwhile: fine
+                        self._fs.mkdir_at(fd, name, here)
+                    with translated(here):
+                        self._fs.calls.fsync(fd)
+                    child = self._fs.open_child(fd, name, here)
+                self._fs.close_quietly(fd)
+                fd = child
+        finally:
+            self._fs.close_quietly(fd)
+
+    def stage_bytes(self, path: str, data: bytes) -> None:
+        """Create the reserved file ``path`` holding ``data``; durable and whole, or absent."""
+        _reserved_only(path)
+        parent, name = _split(path)
+        with self._fs.folder(parent) as dirfd:
+            self._absent(dirfd, name, path)
+            temp = temporary_name()
+            self._fs.write_file(dirfd, temp, path, data)
+            self._place(dirfd, temp, name, path, folder=False)
+
+    def stage_copy(self, path: str, src: str) -> None:
+        """Copy the file or folder ``src`` to the new reserved ``path``; durable and whole, or absent."""
+        _reserved_only(path)
+        if not segments(src) or is_strictly_inside(src, path):
+            raise TreeError(path, f"cannot copy {src!r} into itself")
+        parent, name = _split(path)
+        src_name = _split(src)[1]
+        with self._source(src) as srcfd:
+            info = self._fs.lstat(srcfd, src_name, src)
+            if info is None:
+                raise NotFound(src, f"{src!r} does not exist")
+            with self._fs.folder(parent) as dirfd:
+                self._absent(dirfd, name, path)
+                temp = temporary_name()
+                self._fs.copy_at((srcfd, src_name, src, info), dirfd, temp, path)
+                self._place(dirfd, temp, name, path, folder=stat.S_ISDIR(info.st_mode))
+
+    def _absent(self, dirfd: int, name: str, path: str) -> None:
+        if self._fs.lstat(dirfd, name, path) is not None:
+            raise AlreadyExists(path, f"{path!r} already exists")
+
+    def _place(self, dirfd: int, temp: str, name: str, path: str, *, folder: bool) -> None:
+        """Rename the finished ``temp`` to ``name`` and make it durable; on failure neither remains."""
+        placed = False
+        try:
+            self._fs.rename_at(dirfd, temp, dirfd, name, (path, path), folder=folder)
+            placed = True
+            with translated(path):
+                self._fs.calls.fsync(dirfd)
+        except BaseException:
+            with suppress(PvaError):
+                self._fs.remove_at(dirfd, name if placed else temp, path)
+            raise
+
+    def discard(self, path: str) -> None:
+        """Remove a file or folder below ``.pva/staging`` (gone already: fine), never following links."""
+        names = segments(path)
+        if len(names) < 3 or "/".join(names[:2]) != STAGING:
+            raise Refused(path, f"discard only removes entries below {STAGING}/, not {path!r}")
+        parent, name = _split(path)
+        try:
+            fd = self._fs.open_dir(parent)
+        except (NotFound, NotADirectory):
+            return
+        with self._fs.opened(fd):
+            with translated(path):
+                try:
+                    self._fs.calls.lstatat(fd, name)
+                except FileNotFoundError:
+                    return
+            self._fs.remove_at(fd, name, path)
+
+    def sync(self) -> None:
+        """syncfs on the store's filesystem; sync of every filesystem where syncfs is missing."""
+        calls = self._fs.calls
+        try:
+            calls.syncfs(self._fs.root_fd)
+        except OSError as error:
+            if error.errno != errno.ENOSYS:
+                raise translate(error, "") from error
+            with translated(""):
+                calls.sync()
+
+
+def _conforms(backend: LocalBackend) -> Backend:
+    """Type-level proof that ``LocalBackend`` implements the protocol."""
+    return backend

@@ -1,0 +1,159 @@
+"""The audit database connection: engines, sessions, the append lock and the schema check.
+
+SQLite (the default, one file) runs in WAL mode with foreign keys on, a busy
+timeout and full fsync; PostgreSQL (production, shared by several sidecars)
+through psycopg 3. Nothing is built at import time: callers make an engine
+from a URL. Migrations live in the ``migrations/`` folder at the root of the
+checkout (or installed tree) beside ``sidecar/``; ``pva db upgrade`` runs them.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+from alembic import command
+from alembic.config import Config
+from alembic.runtime.migration import MigrationContext
+from sqlalchemy import Connection, Engine, create_engine, event, text
+from sqlalchemy.engine import URL, make_url
+from sqlalchemy.exc import ArgumentError, DBAPIError
+from sqlalchemy.orm import Session, sessionmaker
+
+import sidecar
+from sidecar.errors import AuditError, NotMigrated
+
+# The newest migration; opening a store refuses a database at any other.
+# tests/audit/test_migrations.py checks it is the head of migrations/versions.
+SCHEMA_REVISION = "0001"
+MIGRATIONS = Path(sidecar.__file__).resolve().parent.parent / "migrations"
+BUSY_TIMEOUT_MS = 30_000
+# pg_advisory_xact_lock key that serialises appends to the event chain ("pva-audit").
+EVENTS_LOCK_KEY = 0x7076612D6175
+_IMMEDIATE = "pva_begin_immediate"
+
+
+def database_url(url: str) -> URL:
+    """Parse a URL; a bare ``postgresql://`` means psycopg 3 (the driver pva installs)."""
+    try:
+        parsed = make_url(url)
+    except ArgumentError:
+        raise AuditError(f"not a database URL: {url!r}") from None
+    if parsed.drivername == "postgresql":
+        parsed = parsed.set(drivername="postgresql+psycopg")
+    if parsed.get_backend_name() not in ("sqlite", "postgresql"):
+        raise AuditError(f"unsupported database {parsed.get_backend_name()!r}: use sqlite or postgresql")
+    return parsed
+
+
+def describe(url: str | URL) -> str:
+    """The URL for messages, password hidden."""
+    parsed = url if isinstance(url, URL) else make_url(url)
+    return parsed.render_as_string(hide_password=True)
+
+
+def make_engine(url: str, *, create: bool = True) -> Engine:
+    """An engine for the audit database at ``url``.
+
+    A SQLite file (and its folder) is made on demand when ``create``; without
+    it, a missing file is refused as NotMigrated rather than made empty.
+    """
+    parsed = database_url(url)
+    if parsed.get_backend_name() == "sqlite":
+        return _sqlite_engine(parsed, create=create)
+    return create_engine(parsed, pool_pre_ping=True)
+
+
+def _sqlite_engine(url: URL, *, create: bool) -> Engine:
+    if url.database and url.database != ":memory:" and not url.database.startswith("file:"):
+        if not create and not Path(url.database).is_file():
+            raise NotMigrated(f"no audit database at {url.database}: run 'pva db upgrade'")
+        Path(url.database).parent.mkdir(parents=True, exist_ok=True)
+    engine = create_engine(url, connect_args={"timeout": BUSY_TIMEOUT_MS / 1000})
+    event.listen(engine, "connect", _sqlite_connect)
+    event.listen(engine, "begin", _sqlite_begin)
+    return engine
+
+
+def _sqlite_connect(dbapi_connection: Any, _record: Any) -> None:
+    # sqlite3's own transaction handling never emits BEGIN IMMEDIATE; SQLAlchemy emits BEGIN instead.
+    dbapi_connection.isolation_level = None
+    cursor = dbapi_connection.cursor()
+    for pragma in (
+        "journal_mode=WAL",
+        "foreign_keys=ON",
+        f"busy_timeout={BUSY_TIMEOUT_MS}",
+        "synchronous=FULL",
+    ):
+        cursor.execute(f"PRAGMA {pragma}")
+    cursor.close()
+
+
+def _sqlite_begin(connection: Connection) -> None:
+    # A writer takes the write lock when it begins, so two writers queue on the busy
+    # timeout instead of failing when a read transaction tries to upgrade.
+    immediate = connection.get_execution_options().get(_IMMEDIATE, False)
+    connection.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")
+
+
+def session_factory(engine: Engine) -> sessionmaker[Session]:
+    return sessionmaker(engine, expire_on_commit=False)
+
+
+@contextmanager
+def appending(sessions: sessionmaker[Session]) -> Iterator[Session]:
+    """A transaction holding the single-writer lock of the event chain until it commits.
+
+    Appends read the last event and write the next one under this lock, so
+    concurrent writers (threads, processes, sidecars sharing PostgreSQL) never
+    fork the chain. The unique ``seq`` is the backstop.
+    """
+    with sessions() as session, session.begin():
+        connection = session.connection(execution_options={_IMMEDIATE: True})
+        if connection.dialect.name == "postgresql":
+            connection.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": EVENTS_LOCK_KEY})
+        yield session
+
+
+def current_revision(engine: Engine) -> str | None:
+    """The database's Alembic revision (None when it was never migrated)."""
+    try:
+        with engine.connect() as connection:
+            return MigrationContext.configure(connection).get_current_revision()
+    except DBAPIError as error:
+        raise AuditError(
+            f"cannot open the audit database {describe(engine.url)}: {_first_line(error)}"
+        ) from None
+
+
+def check_schema(engine: Engine) -> None:
+    """Raise NotMigrated unless the database is at ``SCHEMA_REVISION``."""
+    found = current_revision(engine)
+    if found != SCHEMA_REVISION:
+        where = "not migrated" if found is None else f"at revision {found}, not {SCHEMA_REVISION}"
+        raise NotMigrated(f"the audit database {describe(engine.url)} is {where}: run 'pva db upgrade'")
+
+
+def alembic_config(url: str) -> Config:
+    """Alembic's configuration without an ini file: the migrations folder and the target URL."""
+    if not (MIGRATIONS / "env.py").is_file():
+        raise AuditError(f"no migrations at {MIGRATIONS}: run the sidecar from a checkout that has them")
+    config = Config()
+    config.set_main_option("script_location", str(MIGRATIONS))
+    config.attributes["url"] = url
+    return config
+
+
+def upgrade(url: str, revision: str = "head") -> None:
+    """Migrate the database at ``url`` (created if it is a new SQLite file) to ``revision``."""
+    config = alembic_config(database_url(url).render_as_string(hide_password=False))
+    try:
+        command.upgrade(config, revision)
+    except DBAPIError as error:
+        raise AuditError(f"cannot migrate {describe(url)}: {_first_line(error)}") from None
+
+
+def _first_line(error: DBAPIError) -> str:
+    return str(error.orig).strip().splitlines()[0] if error.orig is not None else str(error)

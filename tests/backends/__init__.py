@@ -1,0 +1,1 @@
+"""Tests of the local backend: confinement, races and faults."""
