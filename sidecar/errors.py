@@ -70,3 +70,5 @@ class NotMigrated(AuditError):
 
 class UnknownPlan(AuditError):
     """No plan with that digest is recorded."""
+
+    exit_code = 2  # the user named the plan

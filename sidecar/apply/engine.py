@@ -142,6 +142,7 @@ class Engine:
             store=self.backend.name,
             recovered=recovered,
             attempt=intent["attempt"],
+            inverse=intent["inverse"] if applied else None,
         )
         if "audited" not in kinds:
             self.audit.record_apply(record)
@@ -251,6 +252,7 @@ class _Attempt:
             "trashed": trashed_json(trashed),
             "warnings": [d.model_dump(mode="json") for d in simulation.report.warnings],
             "prediction": _prediction(simulation),
+            "inverse": simulation.report.inverse,
         }
 
     def _refuse(self, report: Report, drift: list[Diagnostic]) -> ApplyRecord:

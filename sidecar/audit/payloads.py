@@ -52,6 +52,7 @@ def apply_payload(record: ApplyRecord) -> dict[str, Any]:
         "store": record.store,
         "recovered": record.recovered,
         "attempt": record.attempt,
+        "inverse": record.inverse,
         "diagnostics": [d.model_dump(mode="json") for d in record.diagnostics],
         "ops": [_op_json(op) for op in record.ops],
         "trashed": [_trashed_json(t) for t in record.trashed],
@@ -75,6 +76,7 @@ def apply_record(digest: str, actor: str, payload: dict[str, Any]) -> ApplyRecor
         store=payload["store"],
         recovered=payload["recovered"],
         attempt=payload["attempt"],
+        inverse=payload.get("inverse"),
     )
 
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Literal
+from typing import Any, Literal
 
 from planner.entry import Entry
 from planner.report import Diagnostic
@@ -68,6 +68,9 @@ class ApplyRecord:
     store: str = ""  # Backend.name
     recovered: bool = False  # the outcome was settled by crash recovery
     attempt: str = ""  # unique per apply attempt: recording the same attempt twice records it once
+    # The plan document that undoes this apply, verified against the state it
+    # was applied to (applied outcomes only; None when there is nothing to undo).
+    inverse: dict[str, Any] | None = None
 
 
 @dataclass(frozen=True)

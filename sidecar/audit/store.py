@@ -189,6 +189,17 @@ class SqlAuditStore:
         with self._sessions() as session:
             return [_summary(row) for row in session.scalars(query.limit(limit).offset(offset))]
 
+    def resolve(self, prefix: str) -> str:
+        """The digest of the one recorded plan starting with ``prefix`` (at least 4 hex digits)."""
+        if not (4 <= len(prefix) <= 64 and all(c in "0123456789abcdef" for c in prefix)):
+            raise UnknownPlan(f"{prefix!r} is not a plan digest (4 to 64 lowercase hex digits)")
+        query = select(PlanRow.digest).where(PlanRow.digest.startswith(prefix, autoescape=True)).limit(2)
+        with self._sessions() as session:
+            found = list(session.scalars(query))
+        if len(found) != 1:
+            raise UnknownPlan(f"{prefix!r} names {'no' if not found else 'several'} recorded plans")
+        return found[0]
+
     def show(self, digest: str) -> PlanDetail:
         """A plan with its body, its events and its approvals; UnknownPlan if it was never recorded."""
         with self._sessions() as session:

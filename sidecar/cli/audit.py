@@ -88,7 +88,7 @@ def run_list(args: argparse.Namespace) -> int:
 
 def run_show(args: argparse.Namespace) -> int:
     with opened(args) as store:
-        detail = store.show(args.digest)
+        detail = store.show(store.resolve(args.digest))
     _emit(args, detail.to_json(), views.plan(detail))
     return EXIT_OK
 
