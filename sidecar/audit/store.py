@@ -196,8 +196,14 @@ class SqlAuditStore:
         query = select(PlanRow.digest).where(PlanRow.digest.startswith(prefix, autoescape=True)).limit(2)
         with self._sessions() as session:
             found = list(session.scalars(query))
-        if len(found) != 1:
-            raise UnknownPlan(f"{prefix!r} names {'no' if not found else 'several'} recorded plans")
+        if not found:
+            raise UnknownPlan(
+                f"no plan with digest {prefix}"
+                if len(prefix) == 64
+                else f"no recorded plan's digest starts {prefix}"
+            )
+        if len(found) > 1:
+            raise UnknownPlan(f"several recorded plans' digests start {prefix}: give more of it")
         return found[0]
 
     def show(self, digest: str) -> PlanDetail:

@@ -287,3 +287,32 @@ def test_lock_wait_times_out() -> None:
         locks.hold(["m/alice/x"], timeout=0.05),
     ):
         pass
+
+
+class LyingBackend(MemoryBackend):
+    """Stores other bytes than it was given, as a failing disk or a buggy backend might."""
+
+    def stage_bytes(self, path: str, data: bytes) -> None:
+        super().stage_bytes(path, data + b" (corrupted)")
+
+
+def test_a_result_unlike_the_prediction_is_an_incident(tmp_path: Path) -> None:
+    """After apply, paths whose content differs from the verified prediction are recorded as an incident."""
+    backend = LyingBackend()
+    backend.put("m/inbox/1.pdf", b"one")
+    pva = engine(tmp_path, backend)
+    record = pva.apply(plan({"op": "write", "path": "m/notes.txt", "content": "hello"}), actor="ops")
+    assert record.status == "applied"
+    audit = pva.audit
+    assert isinstance(audit, MemoryAudit)
+    assert [incident.paths for incident in audit.incidents] == [("m/notes.txt",)]
+    assert "differ from the verified prediction" in audit.incidents[0].message
+
+
+def test_a_result_like_the_prediction_is_no_incident(tmp_path: Path) -> None:
+    """An apply whose result matches the prediction records no incident."""
+    pva = engine(tmp_path)
+    pva.apply(plan(*FILE_THE_INBOX), actor="ops")
+    audit = pva.audit
+    assert isinstance(audit, MemoryAudit)
+    assert audit.incidents == []

@@ -15,7 +15,7 @@ from planner.cli.main import main
 from sidecar import db
 from sidecar.audit.store import SqlAuditStore
 from sidecar.audit.tables import Base
-from tests.audit.conftest import TABLES
+from tests.databases import TABLES
 
 
 def test_the_migrated_schema_matches_the_models(url: str) -> None:

@@ -1,4 +1,4 @@
-"""pva apply, revert and recover end to end: a real store folder and a real SQLite audit database."""
+"""pva apply, revert and recover end to end: a real store folder, on SQLite and on PostgreSQL."""
 
 from __future__ import annotations
 
@@ -9,18 +9,15 @@ from pathlib import Path
 import pytest
 
 from planner.cli.main import main
-from sidecar import db
 
 
 @pytest.fixture
-def site(tmp_path: Path) -> dict[str, str]:
-    """A store with an inbox and a migrated audit database; the --store/--db options for it."""
+def site(tmp_path: Path, url: str) -> dict[str, str]:
+    """A store with an inbox and a migrated, empty audit database (SQLite or PostgreSQL)."""
     store = tmp_path / "store"
     (store / "m" / "inbox").mkdir(parents=True)
     (store / "m" / "inbox" / "1.pdf").write_bytes(b"contract")
     (store / "m" / "notes.txt").write_bytes(b"old notes")
-    url = f"sqlite:///{tmp_path / 'audit.db'}"
-    db.upgrade(url)
     return {"store": str(store), "db": url, "tmp": str(tmp_path)}
 
 
@@ -127,7 +124,7 @@ def test_revert_of_an_unknown_plan_exits_two(
 ) -> None:
     """Reverting a digest no plan has is a one-line error and exit 2."""
     assert main(["revert", "abcdef12", *options(site)]) == 2
-    assert "names no recorded plans" in capsys.readouterr().err
+    assert "no recorded plan's digest starts abcdef12" in capsys.readouterr().err
 
 
 def test_recover_with_nothing_to_do(site: dict[str, str], capsys: pytest.CaptureFixture[str]) -> None:
