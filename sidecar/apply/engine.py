@@ -161,7 +161,12 @@ class Engine:
     def _check_prediction(self, intent: Record) -> None:
         """Read the touched paths back; a difference from the prediction is an incident."""
         predicted = {path: entry_from(body) for path, body in intent["prediction"].items()}
-        actual = self.backend.read_tree([Read(path, hashed=True) for path in predicted])
+        # Hash only what the prediction can be compared with (a moved file's hash may be unknown).
+        reads = [
+            Read(path, hashed=entry is not None and entry.sha256 is not None)
+            for path, entry in predicted.items()
+        ]
+        actual = self.backend.read_tree(reads)
         wrong = sorted(path for path, entry in predicted.items() if not _same(entry, actual.stat(path)))
         if wrong:
             message = f"after apply, {len(wrong)} paths differ from the verified prediction: {wrong[:10]}"

@@ -9,6 +9,7 @@ from __future__ import annotations
 import csv
 import json
 from collections.abc import Iterable
+from dataclasses import asdict
 from typing import TextIO
 
 from sidecar.audit.chain import Link, iso
@@ -41,13 +42,4 @@ def write_csv(out: TextIO, links: Iterable[Link]) -> int:
 
 
 def _fields(link: Link) -> dict[str, object]:
-    return {
-        "seq": link.seq,
-        "time": iso(link.time),
-        "kind": link.kind,
-        "digest": link.digest,
-        "actor": link.actor,
-        "payload": link.payload,
-        "prev_hash": link.prev_hash,
-        "hash": link.hash,
-    }
+    return {**asdict(link), "time": iso(link.time)}

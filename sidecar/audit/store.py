@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable, Iterator, Sequence
+from dataclasses import asdict
 from datetime import UTC, datetime
 from typing import Any, TextIO
 
@@ -285,16 +286,7 @@ class SqlAuditStore:
 
 
 def event_row(link: Link) -> dict[str, Any]:
-    return {
-        "seq": link.seq,
-        "time": link.time,
-        "kind": link.kind,
-        "digest": link.digest,
-        "actor": link.actor,
-        "payload": link.payload,
-        "prev_hash": link.prev_hash,
-        "hash": link.hash,
-    }
+    return asdict(link)  # the events table's columns are the link's fields
 
 
 def insert_projections(session: Session, link: Link, payload: dict[str, Any]) -> None:
