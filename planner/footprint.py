@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from typing import assert_never
 
 from planner.paths import join, path_problem, split
-from planner.plan import Copy, Delete, Mkdir, Move, Op, Plan, Rename, Write
+from planner.plan import Copy, Delete, Expect, Mkdir, Move, Op, Plan, Rename, Write
 
 
 @dataclass(frozen=True)
@@ -30,9 +30,15 @@ class Read:
 
 
 def footprint(plan: Plan) -> list[Read]:
-    """The reads a plan's verification needs, merged per path, in path order."""
+    """The reads a plan's verification needs, merged per path, in path order.
+
+    A plan that pins a hash anywhere gets what it moves hashed too: a later
+    op may pin the moved file (or one inside a moved folder) at its new path,
+    and the pin must be checked against the live bytes.
+    """
+    pins = any(_pinned(op.expect) or _pinned(getattr(op, "expect_dst", None)) for op in plan.ops)
     merged: dict[str, Read] = {}
-    for read in _reads(plan.ops):
+    for read in _reads(plan.ops, pins=pins):
         if path_problem(read.path) is not None:
             continue  # the verifier reports it; nothing to read
         old = merged.get(read.path, read)
@@ -40,20 +46,18 @@ def footprint(plan: Plan) -> list[Read]:
     return [merged[path] for path in sorted(merged)]
 
 
-def _reads(ops: Iterable[Op]) -> Iterable[Read]:
+def _reads(ops: Iterable[Op], *, pins: bool) -> Iterable[Read]:
     for op in ops:
         match op:
             case Mkdir():
                 yield Read(op.path)
             case Move():
                 # A move keeps bytes: what it moves is hashed only when the plan
-                # pins a hash; a moved folder's contents are listed, not read.
-                yield Read(op.src, tree=True, hashed=False)
-                yield Read(op.src, hashed=_pins_hash(op))
+                # pins a hash; otherwise a moved folder's contents are only listed.
+                yield Read(op.src, tree=True, hashed=pins)
                 yield Read(op.dst, hashed=op.overwrite)
             case Rename():
-                yield Read(op.path, tree=True)
-                yield Read(op.path, hashed=_pins_hash(op))
+                yield Read(op.path, tree=True, hashed=pins)
                 if "/" not in op.name:
                     yield Read(join(split(op.path)[0], op.name))
             case Write():
@@ -67,5 +71,5 @@ def _reads(ops: Iterable[Op]) -> Iterable[Read]:
                 assert_never(op)
 
 
-def _pins_hash(op: Move | Rename) -> bool:
-    return op.expect is not None and op.expect.sha256 is not None
+def _pinned(expect: Expect | None) -> bool:
+    return expect is not None and expect.sha256 is not None

@@ -12,8 +12,8 @@ from typing import Self
 
 from sidecar.apply.engine import Engine
 from sidecar.apply.journal import FileJournals
+from sidecar.apply.locks import FileLocks
 from sidecar.audit.store import SqlAuditStore
-from sidecar.backends.base import JOURNAL
 from sidecar.backends.local import LocalBackend
 from sidecar.errors import StoreFault
 from sidecar.settings import Settings
@@ -51,5 +51,5 @@ def open_services(settings: Settings, *, create_store: bool = False) -> Services
     except BaseException:
         audit.close()
         raise
-    engine = Engine(backend, audit, FileJournals(root / JOURNAL))
+    engine = Engine(backend, audit, FileJournals(root), locks=FileLocks(root))
     return Services(backend, audit, engine)

@@ -37,7 +37,7 @@ from planner.verify import Simulation, simulate
 from sidecar.apply.batches import plan_batches
 from sidecar.apply.compile import StepRecorder, run_step
 from sidecar.apply.journal import FileJournals, Journal, Record
-from sidecar.apply.locks import PathLocks
+from sidecar.apply.locks import Locks, PathLocks
 from sidecar.apply.outcome import (
     entry_from,
     entry_json,
@@ -71,7 +71,7 @@ class Engine:
     backend: Backend
     audit: AuditLog
     journals: FileJournals
-    locks: PathLocks = field(default_factory=PathLocks)
+    locks: Locks = field(default_factory=PathLocks)
     clock: Callable[[], datetime] = _utcnow
     lock_timeout: float = 60.0
     hook: Hook = _no_hook
@@ -155,7 +155,7 @@ class Engine:
         self.backend.discard(f"{STAGING}/{intent['digest']}")
         journal.append({"type": "done"})
         self.hook("done")
-        self.journals.retire(journal, f"{intent['attempt']}")
+        self.journals.retire(journal)
         return record
 
     def _check_prediction(self, intent: Record) -> None:
@@ -198,8 +198,15 @@ class _Attempt:
         tree = self.backend.read_tree(self.reads)
         simulation = simulate(self.plan, tree, blobs=self.engine.blob_sizes(self.plan))
         drift = _drift(base, tree) if base is not None else []
-        if drift or not simulation.report.ok:
-            return self._refuse(simulation.report, drift)
+        # A precondition the live store cannot check (a generation on a local
+        # store, say) must not pass silently at apply: it is an error here.
+        unchecked = [
+            d.model_copy(update={"severity": "error"})
+            for d in simulation.report.warnings
+            if d.code == Code.UNVERIFIED
+        ]
+        if drift or unchecked or not simulation.report.ok:
+            return self._refuse(simulation.report, [*drift, *unchecked])
         recorder = StepRecorder(self.digest)
         for change in simulation.changes:
             recorder.op = change.index
@@ -223,18 +230,20 @@ class _Attempt:
     def _run_steps(self, journal: Journal, intent: Record, recorder: StepRecorder) -> ApplyRecord:
         hook = self.engine.hook
         batches = [(start, end) for start, end in intent["batches"]]
+        ran = 0  # steps that completed: exactly what a failure must undo
         try:
             self._stage(journal, recorder)
             for number, (start, end) in enumerate(batches):
                 for index in range(start, end):
                     run_step(self.backend, recorder.steps[index])
+                    ran = index + 1
                     hook(f"step {index}")
                 self.backend.sync()
                 journal.append({"type": "batch", "n": number})
                 hook(f"batch {number}")
         except (StoreError, TreeError) as error:
             journal.append({"type": "rollback", "error": str(error)})
-            roll_back(self.backend, journal, recorder.steps, batches, hook)
+            roll_back(self.backend, journal, recorder.steps, batches, hook, ran=ran)
             return self.engine.finish(
                 journal, intent, status="failed", recovered=False, message=f"rolled back: {error}"
             )
@@ -260,9 +269,9 @@ class _Attempt:
             "inverse": simulation.report.inverse,
         }
 
-    def _refuse(self, report: Report, drift: list[Diagnostic]) -> ApplyRecord:
-        diagnostics = (*drift, *report.diagnostics)
-        stale = bool(drift) or any(d.code == Code.PRECONDITION_FAILED for d in report.errors)
+    def _refuse(self, report: Report, found: list[Diagnostic]) -> ApplyRecord:
+        diagnostics = (*found, *(d for d in report.diagnostics if d.code != Code.UNVERIFIED))
+        stale = any(d.code == Code.PRECONDITION_FAILED for d in diagnostics)
         status: ApplyStatus = "stale" if stale else "failed"
         errors = [d for d in diagnostics if d.severity == "error"]
         record = ApplyRecord(
@@ -272,7 +281,8 @@ class _Attempt:
             started=self.started,
             finished=self.engine.clock(),
             diagnostics=diagnostics,
-            message=f"{status}: {len(errors)} problems, nothing changed; first: {errors[0].message}",
+            message=f"{status}: {len(errors)} problem{'s' * (len(errors) != 1)}, nothing changed; "
+            f"first: {errors[0].message}",
             store=self.backend.name,
             attempt=self.id,
         )

@@ -32,7 +32,8 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-from sidecar.errors import StoreFault
+from sidecar.apply.reserved import folder, translated
+from sidecar.backends.base import JOURNAL
 
 Record = dict[str, Any]
 
@@ -44,29 +45,22 @@ class JournalBusy(Exception):  # control flow, never leaves this package
 class Journal:
     """One apply's journal, held open and locked by its owner."""
 
-    def __init__(self, path: Path, fd: int) -> None:
-        self.path = path
+    def __init__(self, name: str, fd: int) -> None:
+        self.name = name
         self._fd = fd
-
-    @property
-    def name(self) -> str:
-        return self.path.stem
 
     def append(self, record: Record) -> None:
         """Append one record durably."""
         line = json.dumps(record, sort_keys=True, separators=(",", ":")).encode() + b"\n"
-        try:
+        with translated(f"journal {self.name}"):
             os.write(self._fd, line)
             os.fsync(self._fd)
-        except OSError as error:
-            raise StoreFault(
-                str(self.path), f"cannot write the journal: {error.strerror}", errno=error.errno
-            ) from None
 
     def records(self) -> list[Record]:
         """Every complete record; a torn last line (a crash mid-write) is ignored."""
-        with open(self.path, "rb") as handle:
-            lines = handle.read().split(b"\n")
+        with translated(f"journal {self.name}"):
+            size = os.fstat(self._fd).st_size
+            lines = os.pread(self._fd, size, 0).split(b"\n")
         records = []
         for line in lines:
             try:
@@ -80,34 +74,28 @@ class Journal:
 
 
 class FileJournals:
-    """Journals as files in a folder (``<store>/.pva/journal`` for the local backend)."""
+    """Journals as files in the store's reserved area (``.pva/journal``), opened by descriptor."""
 
-    def __init__(self, folder: Path) -> None:
-        self.folder = folder
-        self.archive = folder / "done"
-
-    def _ready(self) -> None:
-        for folder in (self.folder, self.archive):
-            folder.mkdir(parents=True, exist_ok=True)
-            if folder.is_symlink() or not folder.is_dir():
-                raise StoreFault(str(folder), f"{folder} must be a real folder")
+    def __init__(self, root: Path, under: str = JOURNAL) -> None:
+        self.root = root
+        self.parts = tuple(under.split("/"))
 
     def names(self) -> list[str]:
         """Journals not yet archived: applies in progress or interrupted."""
-        self._ready()
-        return sorted(p.stem for p in self.folder.glob("*.jsonl"))
+        with folder(self.root, *self.parts) as fd, translated("the journal folder"):
+            return sorted(name.removesuffix(".jsonl") for name in os.listdir(fd) if name.endswith(".jsonl"))
 
     @contextmanager
     def create(self, name: str, intent: Record) -> Iterator[Journal]:
         """Create a journal holding ``intent``, durably, and hold it for the block."""
-        self._ready()
-        path = self.folder / f"{name}.jsonl"
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_APPEND | os.O_NOFOLLOW, 0o600)
-        journal = Journal(path, fd)
-        try:
+        with folder(self.root, *self.parts) as where, translated(f"journal {name}"):
+            fd = os.open(f"{name}.jsonl", _CREATE, 0o600, dir_fd=where)
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        journal = Journal(name, fd)
+        try:
             journal.append(intent)
-            _fsync_dir(self.folder)
+            with folder(self.root, *self.parts) as where, translated("the journal folder"):
+                os.fsync(where)
             yield journal
         finally:
             journal.close()
@@ -115,9 +103,9 @@ class FileJournals:
     @contextmanager
     def hold(self, name: str) -> Iterator[Journal]:
         """Hold an existing journal; JournalBusy if a live process holds it."""
-        path = self.folder / f"{name}.jsonl"
-        fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_NOFOLLOW)
-        journal = Journal(path, fd)
+        with folder(self.root, *self.parts) as where, translated(f"journal {name}"):
+            fd = os.open(f"{name}.jsonl", _OPEN, dir_fd=where)
+        journal = Journal(name, fd)
         try:
             try:
                 fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
@@ -127,17 +115,18 @@ class FileJournals:
         finally:
             journal.close()
 
-    def retire(self, journal: Journal, stamp: str) -> None:
-        """Move a finished journal to the archive (kept: it is part of the record)."""
-        target = self.archive / f"{journal.name}.{stamp}.jsonl"
-        os.rename(journal.path, target)
-        _fsync_dir(self.folder)
-        _fsync_dir(self.archive)
+    def retire(self, journal: Journal) -> None:
+        """Move a finished journal to ``done/`` (kept: it is part of the record)."""
+        name = f"{journal.name}.jsonl"
+        with (
+            folder(self.root, *self.parts) as here,
+            folder(self.root, *self.parts, "done") as done,
+            translated(f"journal {journal.name}"),
+        ):
+            os.rename(name, name, src_dir_fd=here, dst_dir_fd=done)
+            os.fsync(here)
+            os.fsync(done)
 
 
-def _fsync_dir(folder: Path) -> None:
-    fd = os.open(folder, os.O_RDONLY | os.O_DIRECTORY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
+_CREATE = os.O_RDWR | os.O_CREAT | os.O_EXCL | os.O_APPEND | os.O_NOFOLLOW | os.O_CLOEXEC
+_OPEN = os.O_RDWR | os.O_APPEND | os.O_NOFOLLOW | os.O_CLOEXEC

@@ -32,13 +32,25 @@ class Recovered:
     """What recovery did with one interrupted apply."""
 
     digest: str
-    outcome: str  # "rolled forward" or "rolled back"
+    outcome: str  # "rolled forward", "rolled back" or "discarded: ..."
 
 
 def roll_back(
-    backend: Backend, journal: Journal, steps: Sequence[Step], batches: Sequence[tuple[int, int]], hook: Hook
+    backend: Backend,
+    journal: Journal,
+    steps: Sequence[Step],
+    batches: Sequence[tuple[int, int]],
+    hook: Hook,
+    *,
+    ran: int | None = None,
 ) -> None:
-    """Undo every step that took effect, newest batch first, and record it in the journal."""
+    """Undo every step that took effect, newest batch first, and record it in the journal.
+
+    ``ran``: the apply itself failed and knows that exactly the steps before
+    this index ran; they are undone without asking the store (which another
+    process may have changed meanwhile). Without it (recovery after a crash),
+    each step's fate is read from the store.
+    """
     records = journal.records()
     kinds = {record["type"] for record in records}
     if "rolled_back" in kinds:
@@ -61,7 +73,10 @@ def roll_back(
             continue
         start, end = batches[number]
         for index in reversed(range(start, end)):
-            _undo_if_done(backend, steps[index])
+            if ran is None:
+                _undo_if_done(backend, steps[index])
+            elif index < ran:
+                undo_step(backend, steps[index])
             hook(f"undo {index}")
         backend.sync()
         journal.append({"type": "undone", "n": number})
@@ -93,6 +108,10 @@ def recover(engine: Engine) -> list[Recovered]:
 
 def _settle(engine: Engine, journal: Journal) -> Recovered:
     records = journal.records()
+    if not records or records[0].get("type") != "intent":
+        # The apply died before its intent was durable: no step can have run.
+        engine.journals.retire(journal)
+        return Recovered(journal.name.split(".")[0], "discarded: interrupted before it began")
     intent = records[0]
     kinds = {record["type"] for record in records}
     steps = [Step.from_json(body) for body in intent["steps"]]

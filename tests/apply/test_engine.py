@@ -39,7 +39,8 @@ def scene() -> MemoryBackend:
 
 
 def engine(tmp_path: Path, backend: MemoryBackend | None = None, **kwargs: Any) -> Engine:
-    return Engine(backend or scene(), MemoryAudit(), FileJournals(tmp_path / "journal"), **kwargs)
+    tmp_path.mkdir(parents=True, exist_ok=True)
+    return Engine(backend or scene(), MemoryAudit(), FileJournals(tmp_path, "journal"), **kwargs)
 
 
 def store(backend: MemoryBackend) -> list[tuple[str, str, str | None]]:
@@ -102,7 +103,8 @@ def test_staging_and_journal_are_cleaned_up(tmp_path: Path) -> None:
     assert isinstance(backend, MemoryBackend)
     assert backend.tree.names(".pva/staging") == []
     assert pva.journals.names() == []
-    assert len(list((tmp_path / "journal" / "done").iterdir())) == 1
+    archived = list((tmp_path / "journal" / "done").iterdir())
+    assert [path.name.count(".") for path in archived] == [2]  # <digest>.<attempt>.jsonl
 
 
 def test_applying_twice_applies_once(tmp_path: Path) -> None:
@@ -316,3 +318,34 @@ def test_a_result_like_the_prediction_is_no_incident(tmp_path: Path) -> None:
     audit = pva.audit
     assert isinstance(audit, MemoryAudit)
     assert audit.incidents == []
+
+
+def test_recovery_discards_a_journal_that_died_before_its_intent(tmp_path: Path) -> None:
+    """An empty or torn journal (a crash before the intent was durable) is retired; nothing is undone."""
+    pva = engine(tmp_path)
+    backend = pva.backend
+    assert isinstance(backend, MemoryBackend)
+    before = store(backend)
+    (tmp_path / "journal").mkdir()
+    (tmp_path / "journal" / "empty.jsonl").write_bytes(b"")
+    (tmp_path / "journal" / "torn.jsonl").write_bytes(b'{"type": "inte')
+    settled = pva.recover()
+    assert sorted(item.outcome for item in settled) == ["discarded: interrupted before it began"] * 2
+    assert pva.journals.names() == []
+    assert store(backend) == before
+    assert pva.apply(plan(*FILE_THE_INBOX), actor="ops").status == "applied"
+
+
+def test_a_precondition_the_store_cannot_check_stops_the_apply(tmp_path: Path) -> None:
+    """An expect the live store cannot verify (a generation on a store without them) fails the apply."""
+    pva = engine(tmp_path)
+    backend = pva.backend
+    assert isinstance(backend, MemoryBackend)
+    before = store(backend)
+    record = pva.apply(
+        plan({"op": "delete", "path": "m/index.csv", "expect": {"generation": 7}}), actor="ops"
+    )
+    assert record.status == "failed"
+    assert [d.code for d in record.diagnostics] == ["unverified"]
+    assert all(d.severity == "error" for d in record.diagnostics)
+    assert store(backend) == before

@@ -74,7 +74,7 @@ def visible(root: Path) -> dict[str, str]:
 
 
 def engine(root: Path, calls: FaultyCalls, audit: MemoryAudit | None = None) -> Engine:
-    return Engine(LocalBackend(root, calls=calls), audit or MemoryAudit(), FileJournals(root / JOURNAL))
+    return Engine(LocalBackend(root, calls=calls), audit or MemoryAudit(), FileJournals(root))
 
 
 @pytest.fixture(scope="module")

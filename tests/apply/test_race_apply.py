@@ -21,7 +21,6 @@ from planner.errors import PvaError
 from sidecar.apply.engine import Engine
 from sidecar.apply.journal import FileJournals
 from sidecar.audit.memory import MemoryAudit
-from sidecar.backends.base import JOURNAL
 from sidecar.backends.local import LocalBackend
 from tests.backends.conftest import snapshot
 from tests.backends.test_local_race import OUTSIDE, Swapper
@@ -69,7 +68,7 @@ def test_applies_racing_a_symlink_swap_never_escape(tmp_path: Path, mode: str) -
     audit = MemoryAudit()
     outcomes: list[str] = []
     with LocalBackend(store, openat2=mode == "openat2") as backend:
-        engine = Engine(backend, audit, FileJournals(store / JOURNAL))
+        engine = Engine(backend, audit, FileJournals(store))
         with PacedSwapper(store, canary) as swapper:
             deadline, index = time.monotonic() + DURATION, 0
             while time.monotonic() < deadline:

@@ -17,7 +17,6 @@ from planner.parse import parse_plan
 from sidecar.apply.engine import Engine
 from sidecar.apply.journal import FileJournals
 from sidecar.audit.store import SqlAuditStore
-from sidecar.backends.base import JOURNAL
 from sidecar.backends.local import LocalBackend
 
 
@@ -31,7 +30,7 @@ def main(mode: str, store: str, database: str, plan_file: str, kill_at: int) -> 
 
     root = Path(store)
     audit = SqlAuditStore.open(database)
-    engine = Engine(LocalBackend(root), audit, FileJournals(root / JOURNAL), hook=hook)
+    engine = Engine(LocalBackend(root), audit, FileJournals(root), hook=hook)
     if mode == "apply":
         plan = parse_plan(Path(plan_file).read_bytes())
         engine.apply(plan, actor="crash-test")

@@ -145,7 +145,7 @@ class Run:
     def recover_here(self) -> None:
         audit = SqlAuditStore.open(self.url)
         try:
-            Engine(LocalBackend(self.store), audit, FileJournals(self.store / JOURNAL)).recover()
+            Engine(LocalBackend(self.store), audit, FileJournals(self.store)).recover()
         finally:
             audit.close()
 
