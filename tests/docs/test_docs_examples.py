@@ -23,6 +23,11 @@ words are flags. What a block must do:
     the report of the nearest plan block above it, verified as that block says.
 ``json canonical digest=HEX``
     The canonical encoding of the nearest plan block above it, whose digest is HEX.
+``json files``
+    The bytes of the document's example store, for ``console run setup=store``:
+    an object from store path to UTF-8 text. Every path is a file of the
+    manifest with that size and sha256, and every manifest file with a sha256
+    is listed (files known only by size are filled with zero bytes).
 
 Verify options mirror ``verify``'s keyword arguments: ``allowed=a,b`` (the
 token scope), ``blobs=SHA256:SIZE,...`` (uploaded blobs), ``max_ops=N``,
@@ -38,19 +43,32 @@ an unchecked example. Other languages:
     in ``/pva``; in ``console`` blocks only lines starting with ``$ ``) must be
     accepted by ``planner.cli.main.build_parser()``; ``make TARGET`` lines must
     name a Makefile target.
-``console run [exit=N] [head]``
-    One ``$ pva ...`` command, then its output. The command runs in-process in
-    a folder holding the document's ``file=`` blocks; its standard output then
-    standard error must equal the rest of the block (with ``head``: start
-    with it), and its exit code must be N (default 0).
+``console run [exit=N] [head] [setup=store] [vary=time,hash]``
+    One or more ``$ pva ...`` commands, each followed by its output. They run
+    in-process, in order, in one folder holding the document's ``file=``
+    blocks; each command's standard output then standard error must equal the
+    lines below it. The last command must exit N (default 0), every earlier
+    one 0 (``exit=A,B,...`` gives one code per command instead); with
+    ``head``, the last output need only start with its lines.
+    ``setup=store`` also gives the folder the document's example store as
+    ``store/`` (folders and files of its manifest, bytes from its ``json
+    files`` block) and a migrated SQLite audit database ``audit.db``, and sets
+    ``PVA_STORE=store`` and ``PVA_DATABASE_URL=sqlite:///audit.db``, as a
+    reader would. ``vary`` names values that differ from run to run: with
+    ``time`` any ISO 8601 date-time shown matches any date-time, with ``hash``
+    any 64- or 32-digit hex string matches any of the same length (event
+    hashes and attempt ids depend on the clock).
 
 Any other block (``text``, no language) is prose and is not checked. Coverage
 checks pin that plan-format.md shows every op and every diagnostic code and
-that cli.md shows every command.
+that cli.md shows every command, the sidecar's plugins and each action of a
+command that has actions (``pva audit list``, ``pva db upgrade``) included.
 """
 
 from __future__ import annotations
 
+import argparse
+import hashlib
 import json
 import re
 import shlex
@@ -61,7 +79,7 @@ from typing import Any
 import pytest
 
 from planner import Limits, PlanSyntaxError, parse_plan, verify
-from planner.cli.main import COMMANDS, build_parser, main
+from planner.cli.main import COMMANDS, _plugins, build_parser, main
 from planner.manifest import read_manifest
 from planner.plan import OP_KINDS, Plan
 from planner.report import Code, Report
@@ -82,6 +100,7 @@ JSON_KINDS: dict[str, frozenset[str]] = {
     "schema-error": frozenset({"file", "location"}),
     "report": frozenset({"plan"}),
     "canonical": frozenset({"digest"}),
+    "files": frozenset(),
 }
 _FENCE = re.compile(r"^(?P<indent>\s*)(?P<fence>`{3,}|~{3,})(?P<info>.*)$")
 _SHELL_OPERATORS = frozenset({"|", "||", "&&", ";", "&", "(", ")"})
@@ -206,7 +225,7 @@ def test_every_json_block_is_tagged() -> None:
 def test_every_checked_block_tag_is_known() -> None:
     """Python, sh and console blocks carry only the tags this module acts on, so a typo is caught."""
     known = {"python": ({None}, set(), set()), "sh": ({None}, set(), set())}
-    known["console"] = ({None, "run"}, {"exit"}, {"head"})
+    known["console"] = ({None, "run"}, {"exit", "setup", "vary"}, {"head"})
     problems = []
     for block in BLOCKS:
         if block.language not in known:
@@ -215,7 +234,9 @@ def test_every_checked_block_tag_is_known() -> None:
         if block.kind not in kinds or not set(block.options) <= options or not block.flags <= flags:
             problems.append(f"{block.id}: unknown tags in its info string")
         if block.kind != "run" and (block.options or block.flags):
-            problems.append(f"{block.id}: 'exit' and 'head' apply to 'console run' blocks only")
+            problems.append(f"{block.id}: 'exit', 'head', 'setup' and 'vary' apply to 'console run' only")
+        if block.options.get("setup", "store") != "store" or not _vary(block) <= set(VARYING):
+            problems.append(f"{block.id}: setup=store is the one setup; vary takes {sorted(VARYING)}")
     assert not problems, "\n".join(problems)
 
 
@@ -282,6 +303,27 @@ def test_canonical_block_is_the_encoding(block: Block) -> None:
     plan: Plan = parse_plan(block.previous_plan.text)
     assert block.text.strip() == plan.canonical_json().decode("utf-8")
     assert block.options.get("digest") == plan.digest()
+
+
+def _files_of(document: Path) -> dict[str, bytes]:
+    blocks = [b for b in BLOCKS if b.document == document and b.kind == "files"]
+    assert len(blocks) == 1, f"{document.name}: setup=store needs exactly one 'json files' block"
+    return {path: text.encode("utf-8") for path, text in json.loads(blocks[0].text).items()}
+
+
+@pytest.mark.parametrize("block", _select("json", "files"))
+def test_files_block_matches_the_manifest(block: Block) -> None:
+    """The example store's bytes are the files its manifest lists, with their sizes and hashes."""
+    files = _files_of(block.document)
+    entries = {entry.path: entry for entry in _tree_for(block.document).walk()}
+    for path, data in files.items():
+        entry = entries.get(path)
+        assert entry is not None, f"{path} is not in the manifest"
+        assert not entry.is_dir, f"{path} is a folder in the manifest"
+        assert entry.size == len(data), f"{path}: {len(data)} bytes, the manifest says {entry.size}"
+        assert entry.sha256 == hashlib.sha256(data).hexdigest(), f"{path}: not the manifest's sha256"
+    unlisted = sorted(p for p, e in entries.items() if e.sha256 is not None and p not in files)
+    assert not unlisted, f"manifest files with a sha256 but no bytes here: {unlisted}"
 
 
 # -- Python ---------------------------------------------------------------
@@ -372,30 +414,91 @@ def test_shell_command_parses(command: list[str]) -> None:
         assert set(command[1:]) <= _makefile_targets()
 
 
+VARYING = {
+    "time": r"\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(?:\.\d+)?(?:Z|[+-]\d{2}:\d{2})?",
+    "hash": r"(?<![0-9a-f])(?:[0-9a-f]{64}|[0-9a-f]{32})(?![0-9a-f])",
+}
+
+
+def _vary(block: Block) -> set[str]:
+    return set(block.options.get("vary", "").split(",")) - {""}
+
+
+def _transcript(block: Block) -> list[tuple[list[str], str]]:
+    """The commands of a run block, each with the output shown below it."""
+    assert block.text.startswith("$ "), f"{block.id}: a run block starts with '$ pva ...'"
+    steps: list[tuple[list[str], str]] = []
+    for chunk in re.split(r"^\$ ", block.text, flags=re.MULTILINE)[1:]:
+        command, _, output = chunk.partition("\n")
+        argv = shlex.split(command)
+        assert _is_pva(argv[0]), f"{block.id}: {command!r} is not a pva command"
+        steps.append((argv, output.rstrip("\n")))
+    return steps
+
+
+def _matches(shown: str, output: str, vary: set[str], *, head: bool) -> bool:
+    """Whether ``output`` is the ``shown`` text, values of the ``vary`` kinds matching any of their kind."""
+    if not vary:
+        return output.startswith(shown) if head else output == shown
+    kinds = "|".join(VARYING[kind] for kind in sorted(vary))
+    pattern = ""
+    for piece in re.split(f"({kinds})", shown):
+        kind = next((k for k in sorted(vary) if re.fullmatch(VARYING[k], piece)), None)
+        if kind == "hash":
+            pattern += f"[0-9a-f]{{{len(piece)}}}"
+        elif kind is not None:
+            pattern += VARYING[kind]
+        else:
+            pattern += re.escape(piece)
+    return (re.match if head else re.fullmatch)(pattern, output, flags=re.DOTALL) is not None
+
+
+def _make_store(block: Block, folder: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The document's example store as ``store/``, a migrated ``audit.db``, and PVA_* naming them."""
+    from sidecar import db  # the docs of the sidecar's commands need it; the planner's do not
+
+    files = _files_of(block.document)
+    store = folder / "store"
+    store.mkdir()
+    for entry in _tree_for(block.document).walk():
+        target = store / entry.path
+        if entry.is_dir:
+            target.mkdir()
+        else:
+            target.write_bytes(files.get(entry.path, bytes(entry.size or 0)))
+    db.upgrade(f"sqlite:///{folder / 'audit.db'}")
+    monkeypatch.setenv("PVA_STORE", "store")
+    monkeypatch.setenv("PVA_DATABASE_URL", "sqlite:///audit.db")
+
+
 @pytest.mark.parametrize("block", _select("console", "run"))
 def test_console_run_block_output(
     block: Block, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    """A transcript marked run shows what the command really prints and the exit code it returns."""
-    first, _, expected = block.text.partition("\n")
-    assert first.startswith("$ "), f"{block.id}: a run block starts with '$ pva ...'"
-    argv = shlex.split(first[2:])
-    assert _is_pva(argv[0])
+    """A transcript marked run shows what each command really prints and the exit code it returns."""
+    steps = _transcript(block)
+    codes = [int(code) for code in block.options.get("exit", "0").split(",")]
+    if len(codes) == 1:
+        codes = [0] * (len(steps) - 1) + codes
+    assert len(codes) == len(steps), f"{block.id}: exit= gives one code, or one per command"
     for source in BLOCKS:
         if source.document == block.document and "file" in source.options:
             (tmp_path / source.options["file"]).write_text(source.text + "\n", encoding="utf-8")
     monkeypatch.chdir(tmp_path)
-    try:
-        code = main(argv[1:])
-    except SystemExit as exit_:  # argparse's own usage errors
-        code = int(exit_.code or 0)
-    captured = capsys.readouterr()
-    output = (captured.out + captured.err).rstrip("\n")
-    if "head" in block.flags:
-        assert output.startswith(expected)
-    else:
-        assert output == expected
-    assert code == int(block.options.get("exit", "0"))
+    if block.options.get("setup") == "store":
+        _make_store(block, tmp_path, monkeypatch)
+    for number, (argv, shown) in enumerate(steps, start=1):
+        last = number == len(steps)
+        try:
+            code = main(argv[1:])
+        except SystemExit as exit_:  # argparse's own usage errors
+            code = int(exit_.code or 0)
+        captured = capsys.readouterr()
+        output = (captured.out + captured.err).rstrip("\n")
+        where = f"{block.id}, command {number} ({shlex.join(argv)})"
+        head = last and "head" in block.flags
+        assert _matches(shown, output, _vary(block), head=head), f"{where} printed:\n{output}"
+        assert code == codes[number - 1], f"{where} exited {code}"
 
 
 # -- coverage -------------------------------------------------------------
@@ -419,14 +522,32 @@ def test_plan_format_shows_every_code() -> None:
     assert {code.value for code in Code} <= shown
 
 
+def _subcommands(parser: argparse.ArgumentParser) -> dict[str, argparse.ArgumentParser]:
+    """The subcommands a parser declares (``pva``'s commands, ``pva audit``'s actions)."""
+    found: dict[str, argparse.ArgumentParser] = {}
+    for action in parser._actions:
+        if isinstance(action, argparse._SubParsersAction):
+            found.update(action.choices)
+    return found
+
+
 def test_cli_doc_shows_every_command() -> None:
-    """docs/cli.md shows each pva command at least once in a shell or console block."""
+    """docs/cli.md shows every pva command, the sidecar's and each of their actions included."""
     shown = {
-        command[1]
+        tuple(command[1:3])
         for block in BLOCKS
         if block.document == CLI_DOC and block.language in ("sh", "console")
         for line in _command_lines(block)
         for command in _simple_commands(line)
         if _is_pva(command[0]) and len(command) > 1
     }
-    assert {module.__name__.rsplit(".", 1)[1] for module in COMMANDS} <= shown
+    wanted = set()
+    absent = {name for name, module in _plugins() if module is None}  # entry point without its module
+    for name, parser in _subcommands(build_parser()).items():
+        if name in absent:
+            continue
+        actions = _subcommands(parser)
+        wanted |= {(name, action) for action in actions} if actions else {(name,)}
+    missing = {w for w in wanted if not any(s[: len(w)] == w for s in shown)}
+    assert not missing, f"docs/cli.md shows no example of: {sorted(' '.join(m) for m in missing)}"
+    assert {module.__name__.rsplit(".", 1)[1] for module in COMMANDS} <= {s[0] for s in shown}
