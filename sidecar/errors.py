@@ -13,9 +13,21 @@ and no third-party exception escapes a backend: they are translated here::
     ├── ApplyError               the apply engine stopped
     │   ├── LockTimeout          the plan's paths stayed locked by another apply
     │   └── RecoveryError        recovery found a state it cannot explain: an operator must look
-    └── AuditError               the audit database
-        ├── NotMigrated          the database is not at the current migration (run pva db upgrade)
-        └── UnknownPlan          no plan with that digest
+    ├── AuditError               the audit database
+    │   ├── NotMigrated          the database is not at the current migration (run pva db upgrade)
+    │   └── UnknownPlan          no plan with that digest
+    ├── TokenError               (sidecar.tokens) a token request was refused
+    │   ├── InvalidTokenRequest  a bad role, name, scope or expiry
+    │   ├── TokenNameTaken       names stay taken, even after a revoke
+    │   └── UnknownToken         no token with that id or name
+    ├── WorkflowError            (sidecar.workflow) a plan's state does not allow the action
+    │   ├── IllegalTransition    the state machine has no such move
+    │   ├── NotAllowed           this actor may not (the author approving, a token out of scope)
+    │   └── NotApproved          the plan lacks the approvals its policy requires
+    └── PolicyError              (sidecar.policy) the policy file is invalid; the message names the rule
+
+The token, workflow and policy errors live beside the code that raises them;
+each kind carries the ``exit_code`` the ``pva`` command exits with.
 """
 
 from __future__ import annotations

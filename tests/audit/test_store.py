@@ -13,6 +13,7 @@ from pathlib import Path
 import pytest
 
 from planner.report import Code, Diagnostic
+from sidecar import db
 from sidecar.audit.chain import event_hash, parse_iso
 from sidecar.audit.records import Incident, OpRecord, TrashedFile
 from sidecar.audit.store import SqlAuditStore
@@ -215,10 +216,11 @@ def test_a_database_at_another_revision_is_refused(url: str, tamper: Callable[..
     """A database whose Alembic revision is not the store's is refused, naming both revisions."""
     tamper("UPDATE alembic_version SET version_num = '0000'")
     try:
-        with pytest.raises(NotMigrated, match="at revision 0000, not 0001"):
+        with pytest.raises(NotMigrated, match=f"at revision 0000, not {db.SCHEMA_REVISION}"):
             SqlAuditStore.open(url)
     finally:
-        tamper("UPDATE alembic_version SET version_num = '0001'")  # the module's database is shared
+        # The module's database is shared: put back the revision the store expects.
+        tamper(f"UPDATE alembic_version SET version_num = '{db.SCHEMA_REVISION}'")  # noqa: S608
 
 
 def test_naive_times_are_refused(url: str) -> None:

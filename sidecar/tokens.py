@@ -1,0 +1,350 @@
+"""API tokens: roles, path scopes, and ``TokenStore``, which creates, authenticates, lists and revokes them.
+
+A token's secret is shown once, when it is made; the database keeps only its
+sha256. A token names one role and the subtrees of the store it may touch:
+store paths, or ``*`` for the whole store. Only admins default to the whole
+store; every other role must name its scope (``*`` included, spelled out).
+"""
+
+from __future__ import annotations
+
+import builtins
+import hashlib
+import hmac
+import json
+import re
+import secrets
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from enum import StrEnum
+from typing import Any, Literal
+
+from sqlalchemy import ColumnElement, Engine, insert, select, update
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session, sessionmaker
+
+from planner.errors import PvaError
+from planner.paths import contains, path_problem
+from sidecar import db
+from sidecar.audit.chain import iso
+from sidecar.tokens_table import TokenRow
+
+SECRET_PREFIX = "pva_"  # noqa: S105  # a prefix, not a secret: recognisable in logs and by secret scanners; never the start of a name
+ID_PREFIX = "tok_"
+WHOLE_STORE = "*"  # not a valid store path ('*' is refused in names), so it cannot be confused with one
+SECRET_BYTES = 32
+# last_used is written at most this often per token, so a busy agent does not make every request a write.
+LAST_USED_RESOLUTION = timedelta(minutes=1)
+MAX_ACTOR = 200  # tables.NAME
+
+_ID = re.compile(r"tok_[0-9a-f]{12}")
+_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._@+-]{0,99}")
+_SECRET = re.compile(r"pva_[A-Za-z0-9_-]{43}")  # token_urlsafe(32): 43 base64url characters
+
+Clock = Callable[[], datetime]
+TokenStatus = Literal["active", "expired", "revoked"]
+
+
+class TokenError(PvaError):
+    """A token request the store refuses; the message says why."""
+
+    exit_code = 2  # the user gave the role, name, scope or token
+
+
+class InvalidTokenRequest(TokenError):
+    """A role, name, scope, expiry or actor that a token cannot have."""
+
+
+class TokenNameTaken(TokenError):
+    """A token already has that name (revoked tokens keep theirs)."""
+
+
+class UnknownToken(TokenError):
+    """No token has that id or name."""
+
+
+class Role(StrEnum):
+    """What a token may do; ``Principal.may_touch`` says where."""
+
+    AGENT = "agent"  # verify and submit plans, read its own
+    APPROVER = "approver"  # approve or reject other principals' plans
+    AUDITOR = "auditor"  # read plans and the audit
+    ADMIN = "admin"  # everything, tokens and trash purges included
+
+
+@dataclass(frozen=True, slots=True)
+class Principal:
+    """Who an authenticated request comes from: its token, name (the audit's actor), role and scopes."""
+
+    token_id: str
+    name: str
+    role: Role
+    scopes: tuple[str, ...]  # minimal, sorted store paths; or ("*",) for the whole store
+
+    @property
+    def whole_store(self) -> bool:
+        return WHOLE_STORE in self.scopes
+
+    def may_touch(self, path: str) -> bool:
+        """True when ``path`` (a store path, or '' for the root) lies in a scope, segment by segment.
+
+        An invalid path is never touchable, so a caller cannot get a spelling
+        past the scope check that the path rules would refuse later.
+        """
+        if path and path_problem(path) is not None:
+            return False
+        return any(scope == WHOLE_STORE or contains(scope, path) for scope in self.scopes)
+
+
+@dataclass(frozen=True, slots=True)
+class TokenInfo:
+    """A token as listed: everything but its secret and the secret's hash."""
+
+    id: str
+    name: str
+    role: Role
+    scopes: tuple[str, ...]
+    created: datetime
+    created_by: str
+    expires: datetime | None
+    last_used: datetime | None
+    revoked: datetime | None
+    revoked_by: str | None
+    status: TokenStatus  # at the time it was read
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "id": self.id,
+            "name": self.name,
+            "role": self.role.value,
+            "scopes": list(self.scopes),
+            "status": self.status,
+            "created": iso(self.created),
+            "created_by": self.created_by,
+            "expires": _iso(self.expires),
+            "last_used": _iso(self.last_used),
+            "revoked": _iso(self.revoked),
+            "revoked_by": self.revoked_by,
+        }
+
+
+def checked_role(role: str) -> Role:
+    try:
+        return Role(role)
+    except ValueError:
+        raise InvalidTokenRequest(f"unknown role {role!r}: {', '.join(Role)}") from None
+
+
+def checked_name(name: str) -> str:
+    if name.startswith((ID_PREFIX, SECRET_PREFIX)):  # not echoed: it may be a pasted secret
+        raise InvalidTokenRequest(
+            f"a token name may not start with {ID_PREFIX!r} (ids do) or {SECRET_PREFIX!r} (secrets do)"
+        )
+    if not _NAME.fullmatch(name):
+        raise InvalidTokenRequest(
+            f"token name {name!r}: 1 to 100 letters, digits and . _ @ + -, starting with a letter or digit"
+        )
+    return name
+
+
+def checked_scopes(role: Role, scopes: Iterable[str]) -> tuple[str, ...]:
+    """The minimal sorted scopes (none inside another), or ("*",); InvalidTokenRequest if one is bad."""
+    if isinstance(scopes, str):  # a str is an Iterable[str] of its characters
+        raise InvalidTokenRequest("scopes are a list of store paths, not one string")
+    given = builtins.list(scopes)
+    if not given:
+        if role is Role.ADMIN:
+            return (WHOLE_STORE,)
+        raise InvalidTokenRequest(
+            f"a token with role {role} needs at least one scope: a store path, or '*' for the whole store"
+        )
+    for scope in given:
+        if scope == "":
+            # Refused rather than read as the root: an unset shell variable must not grant everything.
+            raise InvalidTokenRequest("empty scope: give a store path, or '*' for the whole store")
+        problem = None if scope == WHOLE_STORE else path_problem(scope)
+        if problem is not None:
+            raise InvalidTokenRequest(f"scope refused: {problem}")
+    if WHOLE_STORE in given:
+        return (WHOLE_STORE,)
+    unique = sorted(set(given))
+    return tuple(s for s in unique if not any(o != s and contains(o, s) for o in unique))
+
+
+def checked_actor(actor: str) -> str:
+    if not actor or len(actor) > MAX_ACTOR or not actor.isprintable():
+        raise InvalidTokenRequest(f"actor {actor[:40]!r}: 1 to {MAX_ACTOR} printable characters")
+    return actor
+
+
+def secret_hash(secret: str) -> str:
+    """The stored form of a secret: its sha256, in hex.
+
+    A slow KDF (bcrypt, argon2) protects low-entropy passwords from guessing
+    once the hashes leak. A secret here is 256 random bits: no dictionary
+    holds it and brute force is out of reach at any hash speed, so a slow KDF
+    would add only latency to every request. An unsalted, fast hash also makes
+    the secret its own lookup key (an index on the hash).
+    """
+    return hashlib.sha256(secret.encode("ascii")).hexdigest()
+
+
+def utc_now() -> datetime:
+    return datetime.now(UTC)
+
+
+class TokenStore:
+    """Tokens in the audit database (SQLite or PostgreSQL); opening it checks the schema."""
+
+    def __init__(self, engine: Engine, *, clock: Clock = utc_now) -> None:
+        db.check_schema(engine)
+        self.engine = engine
+        self._sessions: sessionmaker[Session] = db.session_factory(engine)
+        self._clock = clock
+
+    @classmethod
+    def open(cls, url: str, *, clock: Clock = utc_now) -> TokenStore:
+        """Connect to the database at ``url``; NotMigrated unless it is at the current schema."""
+        engine = db.make_engine(url, create=False)
+        try:
+            return cls(engine, clock=clock)
+        except BaseException:
+            engine.dispose()
+            raise
+
+    def close(self) -> None:
+        self.engine.dispose()
+
+    def create(
+        self,
+        role: str,
+        name: str,
+        scopes: Iterable[str] = (),
+        *,
+        expires: datetime | None = None,
+        created_by: str = "pva",
+    ) -> tuple[str, str]:
+        """Make a token; return (id, secret). The secret is not kept: this is its only showing."""
+        checked, token_id = checked_role(role), ID_PREFIX + secrets.token_hex(6)
+        row = {
+            "id": token_id,
+            "name": checked_name(name),
+            "role": checked.value,
+            "scopes": json.dumps(checked_scopes(checked, scopes), ensure_ascii=False),
+            "created": self._now(),
+            "created_by": checked_actor(created_by),
+            "expires": self._checked_expiry(expires),
+        }
+        secret = SECRET_PREFIX + secrets.token_urlsafe(SECRET_BYTES)
+        try:
+            with self._sessions() as session, session.begin():
+                session.execute(insert(TokenRow), [{**row, "secret_sha256": secret_hash(secret)}])
+        except IntegrityError:  # the unique name (the random id and hash do not collide)
+            raise TokenNameTaken(
+                f"a token named {name!r} exists (names stay taken after revocation: the audit uses them)"
+            ) from None
+        return token_id, secret
+
+    def authenticate(self, secret: str) -> Principal | None:
+        """The principal of a live token with this secret; None if unknown, revoked or expired.
+
+        The lookup is by the secret's hash: how long it takes can only tell an
+        attacker about the sha256 of their guess, which does not help to find a
+        secret. The compare_digest after it is a second, constant-time check.
+        """
+        if not _SECRET.fullmatch(secret):
+            return None
+        digest, now = secret_hash(secret), self._now()
+        with self._sessions() as session:
+            row = session.scalars(select(TokenRow).where(TokenRow.secret_sha256 == digest)).first()
+        if row is None or not hmac.compare_digest(row.secret_sha256, digest):
+            return None
+        if _status(row, now) != "active":
+            return None
+        if row.last_used is None or now - row.last_used >= LAST_USED_RESOLUTION:
+            with self._sessions() as session, session.begin():
+                session.execute(update(TokenRow).where(TokenRow.id == row.id).values(last_used=now))
+        return Principal(row.id, row.name, Role(row.role), tuple(json.loads(row.scopes)))
+
+    def list(self) -> builtins.list[TokenInfo]:
+        """Every token, revoked and expired ones included, oldest first."""
+        now = self._now()
+        with self._sessions() as session:
+            rows = session.scalars(select(TokenRow).order_by(TokenRow.created, TokenRow.id))
+            return [_info(row, now) for row in rows]
+
+    def get(self, ref: str) -> TokenInfo:
+        """The token with this id (``tok_...``) or name; UnknownToken if there is none."""
+        with self._sessions() as session:
+            row = session.scalars(select(TokenRow).where(_matching(ref))).first()
+        if row is None:
+            raise UnknownToken(_unknown(ref))
+        return _info(row, self._now())
+
+    def revoke(self, ref: str, *, revoked_by: str = "pva") -> TokenInfo:
+        """Revoke the token with this id or name, at once and for good; revoking again changes nothing."""
+        now, actor = self._now(), checked_actor(revoked_by)
+        with self._sessions() as session, session.begin():
+            # The write comes first, so a SQLite transaction never has to upgrade a read lock.
+            session.execute(
+                update(TokenRow)
+                .where(_matching(ref), TokenRow.revoked.is_(None))
+                .values(revoked=now, revoked_by=actor)
+            )
+            row = session.scalars(select(TokenRow).where(_matching(ref))).first()
+        if row is None:
+            raise UnknownToken(_unknown(ref))
+        return _info(row, now)
+
+    def _now(self) -> datetime:
+        now = self._clock()
+        if now.tzinfo is None:
+            raise ValueError("the token clock must return timezone-aware times")
+        return now.astimezone(UTC)
+
+    def _checked_expiry(self, expires: datetime | None) -> datetime | None:
+        if expires is None:
+            return None
+        if expires.tzinfo is None:
+            raise InvalidTokenRequest("the expiry needs a time zone (for example 2027-01-31T00:00:00Z)")
+        if expires <= self._now():
+            raise InvalidTokenRequest(f"the expiry {iso(expires)} is not in the future")
+        return expires.astimezone(UTC)
+
+
+def _matching(ref: str) -> ColumnElement[bool]:
+    # Names may not start with "tok_", so an id and a name are never confused.
+    return TokenRow.id == ref if _ID.fullmatch(ref) else TokenRow.name == ref
+
+
+def _unknown(ref: str) -> str:
+    return f"no token with id {ref}" if _ID.fullmatch(ref) else f"no token named {ref!r}"
+
+
+def _status(row: TokenRow, now: datetime) -> TokenStatus:
+    if row.revoked is not None:
+        return "revoked"
+    if row.expires is not None and row.expires <= now:
+        return "expired"
+    return "active"
+
+
+def _info(row: TokenRow, now: datetime) -> TokenInfo:
+    return TokenInfo(
+        row.id,
+        row.name,
+        Role(row.role),
+        tuple(json.loads(row.scopes)),
+        row.created,
+        row.created_by,
+        row.expires,
+        row.last_used,
+        row.revoked,
+        row.revoked_by,
+        _status(row, now),
+    )
+
+
+def _iso(time: datetime | None) -> str | None:
+    return None if time is None else iso(time)

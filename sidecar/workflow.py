@@ -1,0 +1,433 @@
+"""The plan workflow: the states of a submitted plan, the actions that move it, and approvals.
+
+The pragmatics layer of validation, pure: the HTTP service loads a plan's
+``PlanCase``, calls one function here with the actor and the time, stores
+what it returns and records it in the audit. Nothing here reads a clock, a
+store or a database. docs/workflow.md draws the states and the table.
+
+``TRANSITIONS`` is the whole state machine: (state, action) to the states the
+action may lead to; ``None`` is a plan never submitted. ``transition`` refuses
+every other pair. The functions below (``submit``, ``approve``, ``reject``,
+``refresh``, ``start_apply``, ``settle``, ``mark_stale``, ``revert_submitted``,
+``revert_applied``) check who may act and pick the target state.
+
+Invariants, where they live:
+
+- An approval counts only for the digest and base-state fingerprint it was
+  given for, only until it expires, and never when the approver submitted the
+  plan, whatever their role (``counted_approvers``).
+- ``applied`` is entered only from ``applying`` and never left but for
+  ``reverted``: a digest applies at most once.
+- A plan a person rejected stays rejected; one rejected automatically (by
+  verification or a policy ``deny``) may be submitted again, and is decided anew.
+
+Exceptions, a branch of ``planner.errors.PvaError`` (exit code 2: the caller
+asked for something the workflow does not allow)::
+
+    PvaError
+    └── WorkflowError          the workflow refuses the request
+        ├── IllegalTransition  the action is not allowed in the plan's state (HTTP 409)
+        ├── NotAllowed         the actor may not: role, scope, or they submitted it (HTTP 403)
+        └── NotApproved        apply asked, but the approvals that count are too few (HTTP 409)
+
+``ValueError`` means the caller passed values that contradict each other
+(a report of another plan, a naive datetime): a bug, not a request to refuse.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, replace
+from datetime import datetime, timedelta
+from enum import StrEnum
+from types import MappingProxyType
+from typing import Protocol
+
+from planner.errors import PvaError
+from planner.plan import Plan
+from planner.report import Diagnostic, Report
+from sidecar.audit.records import ApplyRecord
+from sidecar.policy import Decision, Policy, decide, touched_paths
+
+SUBMITTING_ROLES = frozenset({"agent", "approver", "admin"})
+APPROVING_ROLES = frozenset({"approver", "admin"})  # also the roles that may reject
+
+
+class State(StrEnum):
+    """Where a submitted plan stands (BRIEF: the plan states; a public contract)."""
+
+    PENDING = "pending"  # waiting for approvals
+    APPROVED = "approved"  # enough approvals, or approved by policy
+    REJECTED = "rejected"  # by verification, by policy, or by a person
+    APPLYING = "applying"  # the engine has it
+    APPLIED = "applied"  # every op took effect
+    FAILED = "failed"  # the apply stopped and nothing changed
+    STALE = "stale"  # the store changed under it; re-verify and submit again
+    REVERTED = "reverted"  # its inverse plan was applied
+
+
+class Action(StrEnum):
+    """What can happen to a plan."""
+
+    SUBMIT = "submit"
+    APPROVE = "approve"
+    REJECT = "reject"
+    EXPIRE = "expire"  # approvals lapsed or were voided: back to pending
+    START_APPLY = "start_apply"
+    APPLIED = "applied"
+    FAILED = "failed"
+    STALE = "stale"
+    REVERT_SUBMITTED = "revert_submitted"
+    REVERT_APPLIED = "revert_applied"
+
+
+_DECIDED = frozenset({State.PENDING, State.APPROVED, State.REJECTED})
+
+
+def _to(*states: State) -> frozenset[State]:
+    return frozenset(states)
+
+
+TRANSITIONS: Mapping[tuple[State | None, Action], frozenset[State]] = MappingProxyType(
+    {
+        (None, Action.SUBMIT): _DECIDED,
+        (State.STALE, Action.SUBMIT): _DECIDED,
+        (State.FAILED, Action.SUBMIT): _DECIDED,
+        (State.REJECTED, Action.SUBMIT): _DECIDED,  # only after an automatic rejection (submit checks)
+        (State.PENDING, Action.APPROVE): _to(State.PENDING, State.APPROVED),
+        (State.PENDING, Action.REJECT): _to(State.REJECTED),
+        (State.APPROVED, Action.REJECT): _to(State.REJECTED),
+        (State.APPROVED, Action.EXPIRE): _to(State.PENDING),
+        (State.APPROVED, Action.START_APPLY): _to(State.APPLYING),
+        (State.FAILED, Action.START_APPLY): _to(State.APPLYING),  # a retry: nothing changed
+        (State.PENDING, Action.STALE): _to(State.STALE),
+        (State.APPROVED, Action.STALE): _to(State.STALE),
+        (State.APPLYING, Action.STALE): _to(State.STALE),
+        (State.APPLYING, Action.APPLIED): _to(State.APPLIED),
+        (State.APPLYING, Action.FAILED): _to(State.FAILED),
+        (State.APPLIED, Action.REVERT_SUBMITTED): _to(State.APPLIED),
+        (State.APPLIED, Action.REVERT_APPLIED): _to(State.REVERTED),
+    }
+)
+
+
+class WorkflowError(PvaError):
+    """The workflow refuses the request."""
+
+    exit_code = 2
+
+
+class IllegalTransition(WorkflowError):
+    """The action is not allowed in the plan's state (or not to the state asked for)."""
+
+    def __init__(self, state: State | None, action: Action, detail: str = "") -> None:
+        self.state = state
+        self.action = action
+        where = "a plan never submitted" if state is None else f"a plan that is {state}"
+        super().__init__(f"cannot {action} {where}{f': {detail}' if detail else ''}")
+
+
+class NotAllowed(WorkflowError):
+    """The actor may not do this: their role, their scope, or they submitted the plan."""
+
+
+class NotApproved(WorkflowError):
+    """The plan may not apply: the approvals that still count are fewer than the policy needs."""
+
+
+def transition(state: State | None, action: Action, to: State | None = None) -> State:
+    """The state ``action`` leads to from ``state``; IllegalTransition if it may not happen.
+
+    ``to`` picks the target where an action has several (submit: the policy's
+    verdict; approve: whether enough approvals count); elsewhere it may be left out.
+    """
+    targets = TRANSITIONS.get((state, action))
+    if targets is None:
+        raise IllegalTransition(state, action)
+    if to is None:
+        if len(targets) != 1:
+            raise ValueError(f"{action} from {state} leads to one of {sorted(targets)}: say which")
+        (to,) = targets
+    elif to not in targets:
+        raise IllegalTransition(state, action, f"it cannot lead to {to}")
+    return to
+
+
+def _require(state: State | None, action: Action) -> None:
+    if (state, action) not in TRANSITIONS:
+        raise IllegalTransition(state, action)
+
+
+# -- the case and its approvals -------------------------------------------------
+
+
+class Actor(Protocol):
+    """Who acts (``sidecar.tokens.Principal`` is one): a name, a role, and the subtrees they may touch."""
+
+    @property
+    def name(self) -> str: ...
+    @property
+    def role(self) -> str: ...
+    def may_touch(self, path: str) -> bool: ...
+
+
+@dataclass(frozen=True)
+class Approval:
+    """One person's approval, bound to the plan's digest and the fingerprint of the state they saw."""
+
+    approver: str
+    digest: str
+    fingerprint: str
+    time: datetime
+    comment: str = ""
+
+
+@dataclass(frozen=True)
+class Rejection:
+    """A person's rejection: final, the plan cannot be submitted again."""
+
+    actor: str
+    time: datetime
+    comment: str = ""
+
+
+@dataclass(frozen=True)
+class PlanCase:
+    """Where one submitted plan (one digest) stands; every function returns a new one."""
+
+    digest: str
+    state: State
+    authors: tuple[str, ...]  # everyone who submitted this digest, the first first; none may approve it
+    paths: tuple[str, ...]  # every path the plan touches (policy.touched_paths)
+    fingerprint: str  # the base state of the latest submission: approvals bind to it
+    decision: Decision | None  # the policy's; None when verification refused the plan
+    submitted: datetime  # the latest submission
+    diagnostics: tuple[Diagnostic, ...] = ()  # the latest verification's or apply's
+    approvals: tuple[Approval, ...] = ()  # every approval given, counted or not
+    rejection: Rejection | None = None
+    inverse_digest: str | None = None  # the plan that undoes it, once applied
+
+    @property
+    def author(self) -> str:
+        return self.authors[0]
+
+    @property
+    def approvals_needed(self) -> int:
+        return 0 if self.decision is None else self.decision.approvals_needed
+
+
+def counted_approvers(case: PlanCase, *, now: datetime, ttl: timedelta | None) -> tuple[str, ...]:
+    """The distinct approvers whose approval counts at ``now``, in the order they approved.
+
+    An approval counts while its digest and fingerprint are the case's, it is
+    younger than ``ttl`` (None: approvals never expire), and its approver is
+    not one of the plan's authors.
+    """
+    _check_time(now, ttl)
+    names: dict[str, None] = {}
+    for approval in case.approvals:
+        if (
+            approval.digest == case.digest
+            and approval.fingerprint == case.fingerprint
+            and approval.approver not in case.authors
+            and (ttl is None or now < approval.time + ttl)
+        ):
+            names.setdefault(approval.approver)
+    return tuple(names)
+
+
+def is_authorised(case: PlanCase, *, now: datetime, ttl: timedelta | None) -> bool:
+    """True when the policy's decision is met at ``now``: approved by a rule, or enough approvals count."""
+    if case.decision is None or case.decision.outcome == "deny":
+        return False
+    return len(counted_approvers(case, now=now, ttl=ttl)) >= case.decision.approvals_needed
+
+
+def resubmittable(case: PlanCase) -> bool:
+    """True when submitting the plan again decides it anew (stale, failed, or rejected automatically)."""
+    return case.state in (State.STALE, State.FAILED) or (
+        case.state is State.REJECTED and case.rejection is None
+    )
+
+
+# -- what people and the engine do ---------------------------------------------
+
+
+def submit(
+    plan: Plan,
+    report: Report,
+    *,
+    author: Actor,
+    fingerprint: str,
+    policy: Policy,
+    now: datetime,
+    ttl: timedelta | None,
+    existing: PlanCase | None = None,
+) -> PlanCase:
+    """Submit ``plan``, verified against the live store in state ``fingerprint`` (``report``).
+
+    A new plan, or an ``existing`` one that is ``resubmittable``, is decided
+    anew: rejected when the report has errors, else as the policy says, and
+    approved at once when the approvals that still count already suffice.
+    Any other existing plan comes back as it is (idempotent by digest), the
+    submitter added to its authors. NotAllowed when the submitter's role may
+    not submit or a path of the plan is outside their scope.
+    """
+    digest = plan.digest()
+    if report.digest != digest or (existing is not None and existing.digest != digest):
+        raise ValueError("the report and the existing case must be of the plan submitted")
+    _check_time(now, ttl)
+    if author.role not in SUBMITTING_ROLES:
+        raise NotAllowed(f"{author.name} has role {author.role}, which may not submit plans")
+    paths = touched_paths(plan)
+    _check_scope(author, paths, "submit")
+    if existing is not None and not resubmittable(existing):
+        return replace(existing, authors=_added(existing.authors, author.name))
+    case = PlanCase(
+        digest=digest,
+        state=State.PENDING,  # replaced below, once the target is known
+        authors=_added(() if existing is None else existing.authors, author.name),
+        paths=paths,
+        fingerprint=fingerprint,
+        decision=None if report.errors else decide(plan, report, author, policy),
+        submitted=now,
+        diagnostics=tuple(report.diagnostics),
+        approvals=() if existing is None else existing.approvals,
+    )
+    if case.decision is None or case.decision.outcome == "deny":
+        target = State.REJECTED
+    else:
+        target = State.APPROVED if is_authorised(case, now=now, ttl=ttl) else State.PENDING
+    previous = None if existing is None else existing.state
+    return replace(case, state=transition(previous, Action.SUBMIT, target))
+
+
+def approve(
+    case: PlanCase, approver: Actor, *, now: datetime, ttl: timedelta | None, comment: str = ""
+) -> PlanCase:
+    """Record ``approver``'s approval of a pending plan; approved once enough distinct approvals count.
+
+    NotAllowed for the plan's authors (whatever their role), for roles other
+    than approver and admin, and for an approver whose scope misses a path.
+    The same approver approving twice counts once.
+    """
+    _require(case.state, Action.APPROVE)
+    _check_judge(case, approver, "approve")
+    _check_time(now, ttl)
+    approval = Approval(approver.name, case.digest, case.fingerprint, now, comment)
+    approved = replace(case, approvals=(*case.approvals, approval))
+    target = State.APPROVED if is_authorised(approved, now=now, ttl=ttl) else State.PENDING
+    return replace(approved, state=transition(case.state, Action.APPROVE, target))
+
+
+def reject(case: PlanCase, actor: Actor, *, now: datetime, comment: str = "") -> PlanCase:
+    """A person rejects a pending or approved plan, for good; the same people as ``approve`` may."""
+    _require(case.state, Action.REJECT)
+    _check_judge(case, actor, "reject")
+    _check_time(now, None)
+    state = transition(case.state, Action.REJECT)
+    return replace(case, state=state, rejection=Rejection(actor.name, now, comment))
+
+
+def refresh(case: PlanCase, *, now: datetime, ttl: timedelta | None) -> PlanCase:
+    """Send an approved plan back to pending when its approvals no longer suffice at ``now``."""
+    if case.state is State.APPROVED and not is_authorised(case, now=now, ttl=ttl):
+        return replace(case, state=transition(case.state, Action.EXPIRE))
+    return case
+
+
+def start_apply(case: PlanCase, actor: Actor, *, now: datetime, ttl: timedelta | None) -> PlanCase:
+    """Hand an approved (or failed, to retry) plan to the engine: ``applying``.
+
+    The plan's authors, approvers and admins may, within their scope.
+    NotApproved when the approvals that count at ``now`` are too few (call
+    ``refresh`` to store that). An applying or applied plan is refused:
+    nothing applies twice.
+    """
+    _require(case.state, Action.START_APPLY)
+    if actor.role not in SUBMITTING_ROLES or (
+        actor.role not in APPROVING_ROLES and actor.name not in case.authors
+    ):
+        raise NotAllowed(
+            f"{actor.name} ({actor.role}) may not apply this plan: its authors, approvers and admins may"
+        )
+    _check_scope(actor, case.paths, "apply")
+    if not is_authorised(case, now=now, ttl=ttl):
+        counted = len(counted_approvers(case, now=now, ttl=ttl))
+        raise NotApproved(
+            f"{counted} of the {case.approvals_needed} approvals needed still count "
+            "(the others expired, or were given for another state of the store)"
+        )
+    return replace(case, state=transition(case.state, Action.START_APPLY))
+
+
+def settle(case: PlanCase, record: ApplyRecord) -> PlanCase:
+    """Take the engine's outcome: applied, failed (nothing changed) or stale, with its diagnostics."""
+    if record.digest != case.digest:
+        raise ValueError(f"the apply record is of plan {record.digest[:12]}, not {case.digest[:12]}")
+    action = {"applied": Action.APPLIED, "failed": Action.FAILED, "stale": Action.STALE}[record.status]
+    state = transition(case.state, action)
+    inverse = None
+    if state is State.APPLIED and record.inverse is not None:
+        inverse = Plan.model_validate(record.inverse).digest()
+    return replace(case, state=state, diagnostics=record.diagnostics, inverse_digest=inverse)
+
+
+def mark_stale(case: PlanCase, diagnostics: Iterable[Diagnostic]) -> PlanCase:
+    """A re-check found the store changed under a pending, approved or applying plan."""
+    return replace(case, state=transition(case.state, Action.STALE), diagnostics=tuple(diagnostics))
+
+
+def revert_submitted(case: PlanCase, inverse: PlanCase) -> PlanCase:
+    """Check that ``inverse``, just submitted, is the plan that undoes this applied one; it stays applied."""
+    _check_inverse(case, inverse, Action.REVERT_SUBMITTED)
+    return replace(case, state=transition(case.state, Action.REVERT_SUBMITTED))
+
+
+def revert_applied(case: PlanCase, inverse: PlanCase) -> PlanCase:
+    """This applied plan's inverse was applied: it is ``reverted``."""
+    _check_inverse(case, inverse, Action.REVERT_APPLIED)
+    if inverse.state is not State.APPLIED:
+        raise IllegalTransition(case.state, Action.REVERT_APPLIED, f"its inverse plan is {inverse.state}")
+    return replace(case, state=transition(case.state, Action.REVERT_APPLIED))
+
+
+# -- checks -------------------------------------------------------------------
+
+
+def _check_judge(case: PlanCase, actor: Actor, verb: str) -> None:
+    """Only approvers and admins who did not submit the plan and whose scope holds it may judge it."""
+    if actor.name in case.authors:
+        raise NotAllowed(f"{actor.name} submitted this plan and cannot {verb} it, whatever their role")
+    if actor.role not in APPROVING_ROLES:
+        raise NotAllowed(f"{actor.name} has role {actor.role}; only approvers and admins may {verb} plans")
+    _check_scope(actor, case.paths, verb)
+
+
+def _check_scope(actor: Actor, paths: Iterable[str], verb: str) -> None:
+    outside = [path for path in paths if not actor.may_touch(path)]
+    if outside:
+        shown = ", ".join(repr(path) for path in outside[:3]) + (", ..." if len(outside) > 3 else "")
+        raise NotAllowed(
+            f"{actor.name} may not {verb} this plan: {len(outside)} of its paths are outside "
+            f"their scope ({shown})"
+        )
+
+
+def _check_inverse(case: PlanCase, inverse: PlanCase, action: Action) -> None:
+    _require(case.state, action)
+    if case.inverse_digest is None:
+        raise IllegalTransition(case.state, action, "its apply recorded no inverse plan (nothing to undo)")
+    if inverse.digest != case.inverse_digest:
+        raise IllegalTransition(case.state, action, f"plan {inverse.digest[:12]} is not its inverse")
+
+
+def _check_time(now: datetime, ttl: timedelta | None) -> None:
+    if now.tzinfo is None:
+        raise ValueError("workflow times must be timezone-aware")
+    if ttl is not None and ttl <= timedelta(0):
+        raise ValueError("the approval lifetime must be positive (None: approvals never expire)")
+
+
+def _added(names: tuple[str, ...], name: str) -> tuple[str, ...]:
+    return names if name in names else (*names, name)

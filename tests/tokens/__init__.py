@@ -1,0 +1,1 @@
+"""Tokens: the store, the principal and the pva token command."""
