@@ -1,10 +1,11 @@
 """The write-ahead journal of applies: one JSON-lines file per apply, next to the store.
 
 Why a file in the store's reserved area and not the audit database: the
-journal must be durable in the same place, and by the same barrier, as the
-changes it describes. ``syncfs`` on the store makes the renames of a batch
-and the journal's record of them durable together, and recovery needs only
-the store to decide (ADR 0002). The audit database records outcomes.
+journal must be durable in the same place as the changes it describes, on
+the same filesystem: after a batch's renames, ``syncfs`` makes them durable,
+and only then is the batch's record appended (and fsynced), so a recorded
+batch is a durable batch. Recovery needs only the store to decide (ADR 0002).
+The audit database records outcomes.
 
 Records, in order (each appended and fsynced before the next step)::
 

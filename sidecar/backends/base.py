@@ -53,7 +53,7 @@ class Backend(Protocol):
         """A tree holding what the reads need (see ``planner.footprint``), nothing more."""
         ...
 
-    # -- the two primitives and their undo --------------------------------
+    # -- the primitives and their undo (stage_copy is below) --------------
 
     def mkdir(self, path: str) -> None:
         """Create one folder; its parent must exist and it must not."""

@@ -3,10 +3,16 @@
 from __future__ import annotations
 
 from collections import Counter
+from datetime import UTC, datetime
 from typing import Any
 
 from sidecar.apply.outcome import entry_json
 from sidecar.audit.records import ApplyRecord
+
+
+def _utc(moment: datetime) -> str:
+    """ISO 8601 in UTC with a Z, as the audit views write times."""
+    return moment.astimezone(UTC).isoformat().replace("+00:00", "Z")
 
 
 def render_outcome(title: str, record: ApplyRecord) -> str:
@@ -30,8 +36,8 @@ def outcome_json(record: ApplyRecord) -> dict[str, Any]:
         "digest": record.digest,
         "status": record.status,
         "actor": record.actor,
-        "started": record.started.isoformat(),
-        "finished": record.finished.isoformat(),
+        "started": _utc(record.started),
+        "finished": _utc(record.finished),
         "message": record.message,
         "recovered": record.recovered,
         "ops": [
@@ -46,6 +52,8 @@ def outcome_json(record: ApplyRecord) -> dict[str, Any]:
             }
             for op in record.ops
         ],
-        "trashed": [{"path": f.path, "trash": f.trash, "sha256": f.sha256} for f in record.trashed],
+        "trashed": [
+            {"path": f.path, "trash": f.trash, "sha256": f.sha256, "size": f.size} for f in record.trashed
+        ],
         "diagnostics": [d.model_dump(mode="json") for d in record.diagnostics],
     }

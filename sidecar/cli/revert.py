@@ -1,8 +1,10 @@
 """``pva revert DIGEST``: show the plan that undoes an applied plan; ``--apply`` applies it.
 
 The inverse is the one verified when the plan was applied. Applying it is an
-apply like any other: it refuses (stale) if a path it would touch changed
-since, because every inverse op pins what it expects to find.
+apply like any other: it refuses (stale) if a file it would move back or
+restore changed since, because those ops pin the file's hash (or size). A
+folder the plan made has nothing to pin: undoing the mkdir sends the folder to
+the trash with whatever was filed in it since (recoverable from the trash).
 """
 
 from __future__ import annotations
@@ -57,8 +59,10 @@ def run(args: argparse.Namespace) -> int:
             return EXIT_OK if record.status == "applied" else EXIT_DIAGNOSTICS
         report = services.engine.verify(inverse)
     if args.json:
-        print(json.dumps({"plan": outcome.inverse, "report": report.model_dump(mode="json")}, indent=2))
+        body = {"version": "revert/v1", "plan": outcome.inverse, "report": report.model_dump(mode="json")}
+        print(json.dumps(body, indent=2, ensure_ascii=False))
     else:
         print(render_report(inverse, report))
-        print("\nThis is the plan that undoes it; run again with --apply to apply it.")
+        if report.ok:
+            print("\nThis is the plan that undoes it; run again with --apply to apply it.")
     return EXIT_OK if report.ok else EXIT_DIAGNOSTICS
