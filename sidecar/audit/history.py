@@ -127,7 +127,12 @@ class Walk:
             (self._forward if forward else self._backward)(name, position)
             steps += 1
         ordered = sorted(self._found.items(), key=lambda item: item[0])
-        return [(op, relation, key[2]) for key, (op, relation) in ordered]
+        # One op is one event of the document's history, whichever of its
+        # names (the source's or the destination's) led the walk to it.
+        unique: dict[tuple[int, int], tuple[OpView, Relation, str]] = {}
+        for key, (op, relation) in ordered:
+            unique.setdefault(op.position, (op, relation, key[2]))
+        return list(unique.values())
 
     def touching(self, name: str) -> list[OpView]:
         """The ops at ``name`` or at a folder above it, oldest first (one query per new name)."""

@@ -158,6 +158,5 @@ def test_history_follows_the_document_through_apply_and_revert(
     moves = [
         (item["name_before"], item["name_after"]) for item in history["items"] if item["action"] == "moved"
     ]
-    assert ("m/inbox/1.pdf", "m/alice/1.pdf") in moves
-    assert ("m/alice/1.pdf", "m/inbox/1.pdf") in moves
+    assert moves == [("m/inbox/1.pdf", "m/alice/1.pdf"), ("m/alice/1.pdf", "m/inbox/1.pdf")]
     assert {item["applied_by"] for item in history["items"]} == {"paralegal"}
