@@ -24,7 +24,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 import sidecar
 import sidecar.tokens_table  # puts the tokens table on the shared metadata
-from sidecar.errors import AuditError, NotMigrated
+from sidecar.errors import AuditError, BadDatabaseUrl, NotMigrated
 
 # The newest migration; opening a store refuses a database at any other.
 # tests/audit/test_migrations.py checks it is the head of migrations/versions.
@@ -41,11 +41,11 @@ def database_url(url: str) -> URL:
     try:
         parsed = make_url(url)
     except ArgumentError:
-        raise AuditError(f"not a database URL: {url!r}") from None
+        raise BadDatabaseUrl(f"not a database URL: {url!r}") from None
     if parsed.drivername == "postgresql":
         parsed = parsed.set(drivername="postgresql+psycopg")
     if parsed.get_backend_name() not in ("sqlite", "postgresql"):
-        raise AuditError(f"unsupported database {parsed.get_backend_name()!r}: use sqlite or postgresql")
+        raise BadDatabaseUrl(f"unsupported database {parsed.get_backend_name()!r}: use sqlite or postgresql")
     return parsed
 
 

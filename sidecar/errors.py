@@ -15,6 +15,7 @@ and no third-party exception escapes a backend: they are translated here::
     │   └── RecoveryError        recovery found a state it cannot explain: an operator must look
     ├── AuditError               the audit database
     │   ├── NotMigrated          the database is not at the current migration (run pva db upgrade)
+    │   ├── BadDatabaseUrl       the URL is unparseable, or names neither SQLite nor PostgreSQL
     │   └── UnknownPlan          no plan with that digest
     ├── TokenError               (sidecar.tokens) a token request was refused
     │   ├── InvalidTokenRequest  a bad role, name, scope or expiry
@@ -78,6 +79,12 @@ class NotMigrated(AuditError):
 
     def __init__(self, message: str = "the audit database is not migrated: run 'pva db upgrade'") -> None:
         super().__init__(message)
+
+
+class BadDatabaseUrl(AuditError):
+    """The database URL cannot be used (unparseable, or not SQLite or PostgreSQL)."""
+
+    exit_code = 2  # the user gave it
 
 
 class UnknownPlan(AuditError):

@@ -1,7 +1,7 @@
 """``pva audit list|show|history|verify|export``: read and check the audit database.
 
 Exit codes: 0 success; 1 ``verify`` found the audit broken; 2 misuse, an
-unknown plan, or a database that is unreachable or not migrated. Each
+unknown plan, or a database that is not migrated; 3 a database that fails. Each
 command has a human view and, with ``--json``, a versioned JSON view.
 """
 
@@ -54,17 +54,19 @@ def _action(actions: Any, name: str, summary: str, run: Any) -> argparse.Argumen
 
 @contextmanager
 def opened(args: argparse.Namespace) -> Iterator[SqlAuditStore]:
-    """The store named by ``--db`` (or the settings); database failures become one-line usage errors."""
+    """The store named by ``--db`` (or the settings); a database failure becomes one AuditError line.
+
+    AuditErrors carry their exit code: 2 for what the user fixes (not migrated,
+    an unknown plan), 3 for a database that fails.
+    """
     try:
         store = SqlAuditStore.open(database(args))
         try:
             yield store
         finally:
             store.close()
-    except AuditError as error:
-        raise UsageError(str(error)) from None
     except DBAPIError as error:
-        raise UsageError(f"audit database: {str(error.orig).strip().splitlines()[0]}") from None
+        raise AuditError(f"audit database: {str(error.orig).strip().splitlines()[0]}") from None
 
 
 def _emit(args: argparse.Namespace, body: dict[str, Any], human: str) -> None:

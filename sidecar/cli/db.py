@@ -9,9 +9,8 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
-from planner.cli.common import EXIT_OK, UsageError
+from planner.cli.common import EXIT_OK
 from sidecar import db
-from sidecar.errors import AuditError
 from sidecar.settings import Settings
 
 
@@ -36,9 +35,6 @@ def database(args: argparse.Namespace) -> str:
 
 def run_upgrade(args: argparse.Namespace) -> int:
     url = database(args)
-    try:
-        db.upgrade(url)
-    except AuditError as error:
-        raise UsageError(str(error)) from None
+    db.upgrade(url)  # an AuditError carries its exit code
     print(f"audit database {db.describe(db.database_url(url))} is at revision {db.SCHEMA_REVISION}")
     return EXIT_OK

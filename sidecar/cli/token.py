@@ -4,7 +4,7 @@ No running server is needed. ``create`` prints the secret once: alone on
 standard output (so ``TOKEN=$(pva token create ...)`` works), what it grants
 on standard error; with ``--json``, both in one document. Exit codes: 0
 success; 2 misuse, a refused role, name or scope, an unknown token, or a
-database that is unreachable or not migrated.
+database that is not migrated; 3 a database that fails (unreachable).
 """
 
 from __future__ import annotations
@@ -61,17 +61,15 @@ def _action(actions: Any, name: str, summary: str, run: Any) -> argparse.Argumen
 
 @contextmanager
 def opened(args: argparse.Namespace) -> Iterator[TokenStore]:
-    """The token store in the database named by ``--db``; database failures become one-line usage errors."""
+    """The token store in the database named by ``--db``; a database failure is one AuditError line."""
     try:
         store = TokenStore.open(database(args))
         try:
             yield store
         finally:
             store.close()
-    except AuditError as error:
-        raise UsageError(str(error)) from None
     except DBAPIError as error:
-        raise UsageError(f"audit database: {str(error.orig).strip().splitlines()[0]}") from None
+        raise AuditError(f"audit database: {str(error.orig).strip().splitlines()[0]}") from None
 
 
 def expiry(text: str, now: datetime) -> datetime:

@@ -74,9 +74,9 @@ def test_pva_db_upgrade_defaults_to_the_settings(
 
 
 def test_a_bad_database_url_is_one_line(capsys: pytest.CaptureFixture[str]) -> None:
-    """An unreachable or unsupported database is a one-line error with exit code 2."""
+    """An unsupported database URL is exit 2 (to fix), an unreachable database exit 3; one line each."""
     assert main(["db", "upgrade", "--db", "mysql://x@localhost/y"]) == 2
-    assert main(["audit", "list", "--db", "postgresql://nobody@127.0.0.1:1/none"]) == 2
+    assert main(["audit", "list", "--db", "postgresql://nobody@127.0.0.1:1/none"]) == 3
     err = capsys.readouterr().err.splitlines()
     assert err[0] == "pva: unsupported database 'mysql': use sqlite or postgresql"
     assert err[1].startswith(

@@ -205,13 +205,13 @@ def test_an_unknown_role_is_an_argparse_error(url: str, capsys: pytest.CaptureFi
 def test_an_unmigrated_or_unreachable_database_is_one_line(
     empty_url: str, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    """A database never migrated, or not reachable, is one line and exit 2, and create makes nothing."""
+    """A database never migrated is one line and exit 2 (create makes nothing); one not reachable, exit 3."""
     code, out, err = run(capsys, "token", "create", "--db", empty_url, "--role", "admin", "--name", "x")
     assert (code, out) == (2, "")
     assert err.endswith("run 'pva db upgrade'\n")
     assert len(err.splitlines()) == 1
     code, _, err = run(capsys, "token", "list", "--db", "postgresql://nobody@127.0.0.1:1/none")
-    assert code == 2
+    assert code == 3
     assert err.startswith("pva: cannot open the audit database postgresql+psycopg://nobody@127.0.0.1:1/none")
     assert len(err.splitlines()) == 1
 
