@@ -114,9 +114,12 @@ class Engine:
         return found + [where for where in self.audit.trash_locations(sha256) if self.backend.exists(where)]
 
     def stage_blob(self, path: str, blob: Blob) -> None:
-        """Put a write's content at the reserved ``path``: inline bytes, or a stored blob."""
+        """Put a write's content at the reserved ``path``: inline bytes, or a stored blob.
+
+        Not durable on its own: the attempt syncs once after staging everything.
+        """
         if blob.data is not None:
-            self.backend.stage_bytes(path, blob.data)
+            self.backend.stage_bytes(path, blob.data, durable=False)
             return
         sources = self._blob_sources(blob.sha256)
         if not sources:
@@ -224,6 +227,7 @@ class _Attempt:
             self.engine.stage_blob(path, blob)
         for folder in recorder.trash_dirs:
             self.backend.ensure_dir(folder)
+        self.backend.sync()  # every staged byte is durable before the record says so
         journal.append({"type": "staged"})
         self.engine.hook("staged")
 

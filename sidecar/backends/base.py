@@ -75,8 +75,12 @@ class Backend(Protocol):
         """Create a reserved folder and its missing parents (durably); fine if it exists."""
         ...
 
-    def stage_bytes(self, path: str, data: bytes) -> None:
-        """Create the reserved file ``path`` holding ``data``, durably, before returning."""
+    def stage_bytes(self, path: str, data: bytes, *, durable: bool = True) -> None:
+        """Create the reserved file ``path`` holding ``data``, whole or not at all.
+
+        Durable before returning, unless ``durable`` is False: then only after
+        the next ``sync()`` (the engine stages many files, then syncs once).
+        """
         ...
 
     def stage_copy(self, path: str, src: str) -> None:

@@ -272,13 +272,14 @@ class Confined:
                 raise OSError(errno.EIO, "write made no progress")
             view = view[written:]
 
-    def write_file(self, dirfd: int, name: str, path: str, data: bytes) -> None:
-        """Create ``name`` holding ``data``, fsynced; removed again on failure."""
+    def write_file(self, dirfd: int, name: str, path: str, data: bytes, *, fsync: bool = True) -> None:
+        """Create ``name`` holding ``data`` (fsynced unless told not); removed again on failure."""
         fd, own = self.create_file(dirfd, name, path)
         try:
             with translated(path):
                 self.write_all(fd, data)
-                self.calls.fsync(fd)
+                if fsync:
+                    self.calls.fsync(fd)
         except BaseException:
             self.close_quietly(fd)
             self.unlink_own(dirfd, name, own)

@@ -325,15 +325,19 @@ class LocalBackend:
         finally:
             self._fs.close_quietly(fd)
 
-    def stage_bytes(self, path: str, data: bytes) -> None:
-        """Create the reserved file ``path`` holding ``data``; durable and whole, or absent."""
+    def stage_bytes(self, path: str, data: bytes, *, durable: bool = True) -> None:
+        """Create the reserved file ``path`` holding ``data``; whole or absent, durable unless told not.
+
+        With ``durable=False`` the fsyncs are left to the caller's next
+        ``sync()``; the temporary name and the rename still make it appear whole.
+        """
         _reserved_only(path)
         parent, name = _split(path)
         with self._fs.folder(parent) as dirfd:
             self._absent(dirfd, name, path)
             temp = temporary_name()
-            self._fs.write_file(dirfd, temp, path, data)
-            self._place(dirfd, temp, name, path, folder=False)
+            self._fs.write_file(dirfd, temp, path, data, fsync=durable)
+            self._place(dirfd, temp, name, path, folder=False, fsync=durable)
 
     def stage_copy(self, path: str, src: str) -> None:
         """Copy the file or folder ``src`` to the new reserved ``path``; durable and whole, or absent."""
@@ -356,14 +360,17 @@ class LocalBackend:
         if self._fs.lstat(dirfd, name, path) is not None:
             raise AlreadyExists(path, f"{path!r} already exists")
 
-    def _place(self, dirfd: int, temp: str, name: str, path: str, *, folder: bool) -> None:
-        """Rename the finished ``temp`` to ``name`` and make it durable; on failure neither remains."""
+    def _place(
+        self, dirfd: int, temp: str, name: str, path: str, *, folder: bool, fsync: bool = True
+    ) -> None:
+        """Rename the finished ``temp`` to ``name`` (durably with ``fsync``); on failure neither remains."""
         placed = False
         try:
             self._fs.rename_at(dirfd, temp, dirfd, name, (path, path), folder=folder)
             placed = True
-            with translated(path):
-                self._fs.calls.fsync(dirfd)
+            if fsync:
+                with translated(path):
+                    self._fs.calls.fsync(dirfd)
         except BaseException:
             with suppress(PvaError):
                 self._fs.remove_at(dirfd, name if placed else temp, path)

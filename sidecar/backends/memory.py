@@ -126,7 +126,7 @@ class MemoryBackend:
             if self.tree.kind(prefix) is None:
                 self.tree.make_dir(prefix)
 
-    def stage_bytes(self, path: str, data: bytes) -> None:
+    def stage_bytes(self, path: str, data: bytes, *, durable: bool = True) -> None:  # noqa: ARG002  # memory is never durable
         _reserved_only(path)
         digest = hashlib.sha256(data).hexdigest()
         self.tree.put_file(path, len(data), digest)

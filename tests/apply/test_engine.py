@@ -294,8 +294,8 @@ def test_lock_wait_times_out() -> None:
 class LyingBackend(MemoryBackend):
     """Stores other bytes than it was given, as a failing disk or a buggy backend might."""
 
-    def stage_bytes(self, path: str, data: bytes) -> None:
-        super().stage_bytes(path, data + b" (corrupted)")
+    def stage_bytes(self, path: str, data: bytes, *, durable: bool = True) -> None:
+        super().stage_bytes(path, data + b" (corrupted)", durable=durable)
 
 
 def test_a_result_unlike_the_prediction_is_an_incident(tmp_path: Path) -> None:
