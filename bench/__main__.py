@@ -10,7 +10,7 @@ import argparse
 import time
 from collections.abc import Callable
 
-from bench import bigmove, hotspots, manifest_load, sandbox, throughput
+from bench import apply_throughput, bigmove, hotspots, manifest_load, sandbox, throughput
 from bench.harness import FULL, QUICK, Result, Sizes, machine, print_table, write_json
 
 BENCHMARKS: dict[str, Callable[[Sizes], Result]] = {
@@ -20,8 +20,9 @@ BENCHMARKS: dict[str, Callable[[Sizes], Result]] = {
     "memory": manifest_load.run_memory,
     "bigmove": bigmove.run,
     "profile": hotspots.run,
+    "apply": apply_throughput.run,
 }
-DEFAULT = ("load", "memory", "verify", "bigmove", "sandbox")
+DEFAULT = ("load", "memory", "verify", "bigmove", "sandbox", "apply")
 
 
 def main() -> None:

@@ -79,6 +79,8 @@ class DirectOps:
         trial = self._rehearse(src, dst)
         replace = replace and trial.stat(dst) is not None  # as the tree: replace only what is there
         trial.move(src, dst, replace=replace)
+        if src == dst:
+            return  # a file replacing itself: the tree does nothing, and nor may the store
         self._run(lambda recorder: recorder.move(src, dst, replace=replace))
 
     def copy(self, src: str, dst: str) -> None:

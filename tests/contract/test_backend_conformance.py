@@ -687,3 +687,9 @@ def test_read_tree_does_not_list_the_rest_of_the_store(tmp_path: Path) -> None:
     assert verify(plan, tree).ok
     assert listings <= 3, listings  # a, a/sub and b: one listing each
     harness.close()
+
+
+def test_move_of_a_file_onto_itself_with_replace_changes_nothing(target: Target) -> None:
+    """A file moved onto itself with replace stays where it is, bytes and all."""
+    target.ops.move("c.txt", "c.txt", replace=True)
+    assert target.state() == initial()
