@@ -11,8 +11,9 @@ is renamed by ``link`` then ``unlink`` (create-only too, but a crash in
 between leaves both names) and a folder is not renamed at all: no other call
 renames one without risking replacing an empty folder, so the backend fails
 safe (``TreeError`` on EINVAL, ``StoreFault`` on ENOSYS). Staged content is
-built under a temporary name next to its target, fsynced, then renamed into
-place, so it appears whole or not at all. ``mkdir``, ``rename`` and ``rmdir``
+built under a temporary name next to its target, fsynced (unless the caller
+batches durability into one ``sync()``), then renamed into place, so it
+appears whole or not at all. ``mkdir``, ``rename`` and ``rmdir``
 do not fsync: the engine makes batches durable with ``sync()`` (syncfs on the
 store's filesystem).
 """
