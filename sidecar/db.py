@@ -9,10 +9,11 @@ checkout (or installed tree) beside ``sidecar/``; ``pva db upgrade`` runs them.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, Self
 
 from alembic import command
 from alembic.config import Config
@@ -158,3 +159,33 @@ def upgrade(url: str, revision: str = "head") -> None:
 
 def _first_line(error: DBAPIError) -> str:
     return str(error.orig).strip().splitlines()[0] if error.orig is not None else str(error)
+
+
+Clock = Callable[[], datetime]
+
+
+def utc_now() -> datetime:
+    return datetime.now(UTC)
+
+
+class SqlStore:
+    """A store over the audit database (the audit log, the tokens): opening it checks the schema once."""
+
+    def __init__(self, engine: Engine, *, clock: Clock = utc_now) -> None:
+        check_schema(engine)
+        self.engine = engine
+        self._sessions: sessionmaker[Session] = session_factory(engine)
+        self._clock = clock
+
+    @classmethod
+    def open(cls, url: str, *, clock: Clock = utc_now) -> Self:
+        """Connect to the database at ``url``; NotMigrated unless it is at the current schema."""
+        engine = make_engine(url, create=False)
+        try:
+            return cls(engine, clock=clock)
+        except BaseException:
+            engine.dispose()
+            raise
+
+    def close(self) -> None:
+        self.engine.dispose()

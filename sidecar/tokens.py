@@ -14,15 +14,14 @@ import hmac
 import json
 import re
 import secrets
-from collections.abc import Callable, Iterable
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from enum import StrEnum
 from typing import Any, Literal
 
-from sqlalchemy import ColumnElement, Engine, insert, select, update
+from sqlalchemy import ColumnElement, insert, select, update
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.orm import Session, sessionmaker
 
 from planner.errors import PvaError
 from planner.paths import contains, path_problem
@@ -42,7 +41,6 @@ _ID = re.compile(r"tok_[0-9a-f]{12}")
 _NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._@+-]{0,99}")
 _SECRET = re.compile(r"pva_[A-Za-z0-9_-]{43}")  # token_urlsafe(32): 43 base64url characters
 
-Clock = Callable[[], datetime]
 TokenStatus = Literal["active", "expired", "revoked"]
 
 
@@ -190,31 +188,8 @@ def secret_hash(secret: str) -> str:
     return hashlib.sha256(secret.encode("ascii")).hexdigest()
 
 
-def utc_now() -> datetime:
-    return datetime.now(UTC)
-
-
-class TokenStore:
+class TokenStore(db.SqlStore):
     """Tokens in the audit database (SQLite or PostgreSQL); opening it checks the schema."""
-
-    def __init__(self, engine: Engine, *, clock: Clock = utc_now) -> None:
-        db.check_schema(engine)
-        self.engine = engine
-        self._sessions: sessionmaker[Session] = db.session_factory(engine)
-        self._clock = clock
-
-    @classmethod
-    def open(cls, url: str, *, clock: Clock = utc_now) -> TokenStore:
-        """Connect to the database at ``url``; NotMigrated unless it is at the current schema."""
-        engine = db.make_engine(url, create=False)
-        try:
-            return cls(engine, clock=clock)
-        except BaseException:
-            engine.dispose()
-            raise
-
-    def close(self) -> None:
-        self.engine.dispose()
 
     def create(
         self,

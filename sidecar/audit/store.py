@@ -8,13 +8,13 @@ Opening a store checks the schema once: an unmigrated database is refused.
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import asdict
 from datetime import UTC, datetime
 from typing import Any, TextIO
 
-from sqlalchemy import Engine, Select, and_, bindparam, exists, insert, or_, select, update
-from sqlalchemy.orm import Session, sessionmaker
+from sqlalchemy import Select, and_, bindparam, exists, insert, or_, select, update
+from sqlalchemy.orm import Session
 from sqlalchemy.sql.elements import BindParameter
 
 from planner.plan import Plan
@@ -47,34 +47,9 @@ from sidecar.audit.views import (
 )
 from sidecar.errors import UnknownPlan
 
-Clock = Callable[[], datetime]
 
-
-def utc_now() -> datetime:
-    return datetime.now(UTC)
-
-
-class SqlAuditStore:
+class SqlAuditStore(db.SqlStore):
     """The audit database: ``AuditLog`` for the apply engine, queries for auditors."""
-
-    def __init__(self, engine: Engine, *, clock: Clock = utc_now) -> None:
-        db.check_schema(engine)
-        self.engine = engine
-        self._sessions: sessionmaker[Session] = db.session_factory(engine)
-        self._clock = clock
-
-    @classmethod
-    def open(cls, url: str, *, clock: Clock = utc_now) -> SqlAuditStore:
-        """Connect to the database at ``url``; NotMigrated unless it is at the current schema."""
-        engine = db.make_engine(url, create=False)
-        try:
-            return cls(engine, clock=clock)
-        except BaseException:
-            engine.dispose()
-            raise
-
-    def close(self) -> None:
-        self.engine.dispose()
 
     # -- writing (AuditLog) ------------------------------------------------
 
