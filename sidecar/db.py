@@ -13,7 +13,7 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any, Self
+from typing import Any, Self, TypeVar
 
 from alembic import command
 from alembic.config import Config
@@ -189,3 +189,23 @@ class SqlStore:
 
     def close(self) -> None:
         self.engine.dispose()
+
+
+StoreT = TypeVar("StoreT", bound=SqlStore)
+
+
+@contextmanager
+def opened(kind: type[StoreT], url: str) -> Iterator[StoreT]:
+    """A store of ``kind`` on ``url`` for the block; a database failure in it becomes one AuditError line.
+
+    AuditErrors carry their exit code: 2 for what the user fixes (a bad URL,
+    not migrated, an unknown plan), 3 for a database that fails.
+    """
+    try:
+        store = kind.open(url)
+        try:
+            yield store
+        finally:
+            store.close()
+    except DBAPIError as error:
+        raise AuditError(f"audit database: {_first_line(error)}") from None

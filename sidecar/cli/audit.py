@@ -10,19 +10,16 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager
 from typing import Any
-
-from sqlalchemy.exc import DBAPIError
 
 from planner.cli.common import EXIT_DIAGNOSTICS, EXIT_OK, UsageError
 from planner.paths import path_problem
+from sidecar import db
 from sidecar.audit.export import FORMATS
 from sidecar.audit.store import SqlAuditStore
 from sidecar.cli import audit_views as views
 from sidecar.cli.db import add_db_option, database
-from sidecar.errors import AuditError
 
 
 def register(commands: Any) -> None:
@@ -52,21 +49,9 @@ def _action(actions: Any, name: str, summary: str, run: Any) -> argparse.Argumen
     return parser
 
 
-@contextmanager
-def opened(args: argparse.Namespace) -> Iterator[SqlAuditStore]:
-    """The store named by ``--db`` (or the settings); a database failure becomes one AuditError line.
-
-    AuditErrors carry their exit code: 2 for what the user fixes (not migrated,
-    an unknown plan), 3 for a database that fails.
-    """
-    try:
-        store = SqlAuditStore.open(database(args))
-        try:
-            yield store
-        finally:
-            store.close()
-    except DBAPIError as error:
-        raise AuditError(f"audit database: {str(error.orig).strip().splitlines()[0]}") from None
+def opened(args: argparse.Namespace) -> AbstractContextManager[SqlAuditStore]:
+    """The audit store named by ``--db`` (or the settings)."""
+    return db.opened(SqlAuditStore, database(args))
 
 
 def _emit(args: argparse.Namespace, body: dict[str, Any], human: str) -> None:

@@ -13,18 +13,15 @@ import argparse
 import json
 import re
 import sys
-from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from sqlalchemy.exc import DBAPIError
-
 from planner.cli.common import EXIT_OK, UsageError
+from sidecar import db
 from sidecar.audit.chain import iso
 from sidecar.cli.db import add_db_option, database
 from sidecar.cli.options import actor_from, add_actor_option
-from sidecar.errors import AuditError
 from sidecar.tokens import Role, TokenInfo, TokenStore
 
 _DURATION = re.compile(r"([1-9][0-9]{0,4})([dh])")
@@ -59,17 +56,9 @@ def _action(actions: Any, name: str, summary: str, run: Any) -> argparse.Argumen
     return parser
 
 
-@contextmanager
-def opened(args: argparse.Namespace) -> Iterator[TokenStore]:
-    """The token store in the database named by ``--db``; a database failure is one AuditError line."""
-    try:
-        store = TokenStore.open(database(args))
-        try:
-            yield store
-        finally:
-            store.close()
-    except DBAPIError as error:
-        raise AuditError(f"audit database: {str(error.orig).strip().splitlines()[0]}") from None
+def opened(args: argparse.Namespace) -> AbstractContextManager[TokenStore]:
+    """The token store named by ``--db`` (or the settings)."""
+    return db.opened(TokenStore, database(args))
 
 
 def expiry(text: str, now: datetime) -> datetime:
