@@ -16,6 +16,7 @@ import base64
 import binascii
 import hashlib
 import json
+from functools import cached_property
 from typing import Annotated, Any, Literal, Self
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
@@ -211,6 +212,11 @@ class Plan(_Frozen):
 
     def digest(self) -> str:
         """The plan's identity: lowercase hex sha256 of the canonical encoding."""
+        return self._digest
+
+    @cached_property
+    def _digest(self) -> str:
+        # A plan is frozen, so its digest is computed once (it is asked for often).
         return hashlib.sha256(self.canonical_json()).hexdigest()
 
     def to_json(self, *, indent: int | None = 2) -> str:

@@ -130,7 +130,7 @@ class Engine:
         self, journal: Journal, intent: Record, *, status: ApplyStatus, recovered: bool, message: str = ""
     ) -> ApplyRecord:
         """Record the outcome once, check the result, clean up and retire the journal."""
-        kinds = {record["type"] for record in journal.records()}
+        kinds = journal.kinds
         applied = status == "applied"
         record = ApplyRecord(
             digest=intent["digest"],

@@ -46,9 +46,17 @@ class JournalBusy(Exception):  # control flow, never leaves this package
 class Journal:
     """One apply's journal, held open and locked by its owner."""
 
-    def __init__(self, name: str, fd: int) -> None:
+    def __init__(self, name: str, fd: int, *, new: bool = False) -> None:
         self.name = name
         self._fd = fd
+        self._kinds: set[str] | None = set() if new else None  # read lazily for an old journal
+
+    @property
+    def kinds(self) -> set[str]:
+        """The types of the records it holds (without parsing a large intent again)."""
+        if self._kinds is None:
+            self._kinds = {record["type"] for record in self.records()}
+        return self._kinds
 
     def append(self, record: Record) -> None:
         """Append one record durably."""
@@ -56,6 +64,7 @@ class Journal:
         with translated(f"journal {self.name}"):
             os.write(self._fd, line)
             os.fsync(self._fd)
+        self.kinds.add(record["type"])
 
     def records(self) -> list[Record]:
         """Every complete record; a torn last line (a crash mid-write) is ignored."""
@@ -92,7 +101,7 @@ class FileJournals:
         with folder(self.root, *self.parts) as where, translated(f"journal {name}"):
             fd = os.open(f"{name}.jsonl", _CREATE, 0o600, dir_fd=where)
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        journal = Journal(name, fd)
+        journal = Journal(name, fd, new=True)
         try:
             journal.append(intent)
             with folder(self.root, *self.parts) as where, translated("the journal folder"):
