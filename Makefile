@@ -55,7 +55,7 @@ serve: $(STAMP)
 	@echo "make serve will start the pva sidecar (HTTP API and approval page) on 127.0.0.1:8000"
 	@echo "over a local store folder and a SQLite audit database; the HTTP service arrives with a"
 	@echo "later issue. Today plans are verified, applied and audited from the command line:"
-	@echo "  export PVA_STORE=var/projects PVA_DATABASE_URL=sqlite:///var/pva.db"
+	@echo "  mkdir -p var/projects; export PVA_STORE=var/projects PVA_DATABASE_URL=sqlite:///var/pva.db"
 	@echo "  $(BIN)/pva db upgrade"
 	@echo "  $(BIN)/pva verify PLAN.json --root var/projects"
 	@echo "  $(BIN)/pva apply PLAN.json        # all or nothing, audited"
