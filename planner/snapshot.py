@@ -10,11 +10,12 @@ from __future__ import annotations
 import hashlib
 import os
 import stat
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from planner.entry import Entry
+from planner.footprint import Read
 from planner.paths import RESERVED_ROOT, fold, join
 from planner.tree import Tree, tree_of
 
@@ -88,32 +89,71 @@ def scan_tree(root: Path, *, hashed: bool = True) -> Tree:
     return tree_of(scan(root, hashed=hashed))
 
 
-def scan_scoped(root: Path, scopes: list[str], *, hashed: bool = True) -> Tree:
-    """A tree of what a plan confined to ``scopes`` can see.
+def read_footprint(root: Path, reads: Sequence[Read]) -> Tree:
+    """A tree holding what a plan's reads need (see ``planner.footprint``), nothing more.
 
-    That is each scope's subtree, plus its ancestors and their direct children
-    (needed to check the scope root's own name and parent). The rest of the
-    store cannot be touched by the plan, so it is not read.
+    Per read: the path's ancestors; the listing of its parent, or of the
+    deepest folder that exists (the plan would create the rest there); the
+    path itself, hashed when asked; with ``tree``, everything below it. So
+    verifying a plan costs what the plan touches, not what the store holds.
+    Symlinks and special files are skipped, as ``scan`` skips them. This is
+    the agent side's reader; the sidecar's backends read through confined
+    descriptors with the same meaning.
     """
-    stats = ScanStats()
     entries: dict[str, Entry] = {}
-    for scope in scopes:
-        prefix = ""
-        for name in scope.split("/"):
-            for entry in _listing(root, prefix):
-                entries.setdefault(entry.path, entry)
-            prefix = join(prefix, name)
-            if prefix not in entries or not entries[prefix].is_dir:
-                break
-        top = entries.get(scope)
-        if top is not None and top.is_dir:
-            for entry in _scan_dir(str(root), scope, hashed, stats, None):
-                entries[entry.path] = entry
-        elif top is not None and hashed:
-            entries[scope] = Entry(
-                scope, "file", top.size, _sha256(os.path.join(root, scope)), mtime=top.mtime
-            )
-    return tree_of(entries[path] for path in sorted(entries))
+    listed: set[str] = set()  # folders already listed: reads often share a parent
+    for read in reads:
+        _read_into(root, read, entries, listed)
+    return tree_of(entries[path] for path in sorted(entries, key=lambda path: path.split("/")))
+
+
+def _read_into(root: Path, read: Read, entries: dict[str, Entry], listed: set[str]) -> None:
+    names = read.path.split("/") if read.path else []
+    prefix = ""
+    for index, name in enumerate(names):
+        path, last = join(prefix, name), index == len(names) - 1
+        entry = _entry_at(root, path, hashed=last and read.hashed)
+        if entry is None or last:
+            _list_into(root, prefix, entries, listed)
+        if entry is None:
+            return
+        _keep(entries, entry)
+        if not entry.is_dir:
+            return
+        prefix = path
+    if not names:
+        _list_into(root, "", entries, listed)
+    if read.tree:
+        for entry in _scan_dir(str(root), read.path, read.hashed, ScanStats(), None):
+            _keep(entries, entry)
+
+
+def _entry_at(root: Path, path: str, *, hashed: bool) -> Entry | None:
+    """The folder or regular file at ``path`` (None if absent, a link or a special file)."""
+    full = os.path.join(root, path)
+    try:
+        info = os.lstat(full)
+    except (FileNotFoundError, NotADirectoryError):
+        return None
+    if stat.S_ISDIR(info.st_mode):
+        return Entry(path, "dir", mtime=info.st_mtime)
+    if stat.S_ISREG(info.st_mode):
+        return Entry(path, "file", info.st_size, _sha256(full) if hashed else None, mtime=info.st_mtime)
+    return None
+
+
+def _list_into(root: Path, folder: str, entries: dict[str, Entry], listed: set[str]) -> None:
+    if folder not in listed:
+        listed.add(folder)
+        for entry in _listing(root, folder):
+            entries.setdefault(entry.path, entry)
+
+
+def _keep(entries: dict[str, Entry], entry: Entry) -> None:
+    """Record an entry; a reading with a hash wins over one without."""
+    old = entries.get(entry.path)
+    if old is None or entry.sha256 is not None:
+        entries[entry.path] = entry
 
 
 def _listing(root: Path, prefix: str) -> Iterator[Entry]:

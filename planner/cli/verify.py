@@ -10,10 +10,11 @@ from typing import Any
 from planner.cli.common import EXIT_DIAGNOSTICS, EXIT_OK, UsageError, read_input
 from planner.cli.views import render_report
 from planner.errors import ManifestError
+from planner.footprint import footprint
 from planner.manifest import read_manifest
 from planner.parse import parse_plan
-from planner.paths import path_problem
-from planner.snapshot import scan_scoped
+from planner.plan import Plan
+from planner.snapshot import read_footprint
 from planner.tree import Tree
 from planner.verify import verify
 
@@ -26,7 +27,7 @@ def register(commands: Any) -> None:
     )
     parser.add_argument("plan", help="plan file, or - for standard input")
     source = parser.add_mutually_exclusive_group(required=True)
-    source.add_argument("--root", type=Path, help="store folder to scan (only the plan's scope is read)")
+    source.add_argument("--root", type=Path, help="store folder (only what the plan touches is read)")
     source.add_argument("--manifest", type=Path, help="manifest from 'pva snapshot'")
     parser.add_argument(
         "--scope", action="append", metavar="PATH", help="limit to these subtrees (as a token would)"
@@ -38,7 +39,7 @@ def register(commands: Any) -> None:
 
 def run(args: argparse.Namespace) -> int:
     plan = parse_plan(read_input(args.plan))
-    report = verify(plan, _tree(args, plan.scope), allowed=args.scope)
+    report = verify(plan, _tree(args, plan), allowed=args.scope)
     if args.json:
         print(json.dumps(report.model_dump(mode="json"), indent=2, ensure_ascii=False))
     else:
@@ -46,7 +47,7 @@ def run(args: argparse.Namespace) -> int:
     return EXIT_OK if report.ok else EXIT_DIAGNOSTICS
 
 
-def _tree(args: argparse.Namespace, scope: list[str]) -> Tree:
+def _tree(args: argparse.Namespace, plan: Plan) -> Tree:
     if args.manifest is not None:
         with open(args.manifest, encoding="utf-8") as lines:
             try:
@@ -55,5 +56,4 @@ def _tree(args: argparse.Namespace, scope: list[str]) -> Tree:
                 raise ManifestError(f"{args.manifest}: not UTF-8 (byte {error.start})") from None
     if not args.root.is_dir():
         raise UsageError(f"--root {args.root}: not a folder")
-    # Scope roots that are not valid paths are reported by the verifier, not scanned.
-    return scan_scoped(args.root, [s for s in scope if path_problem(s) is None])
+    return read_footprint(args.root, footprint(plan))

@@ -8,9 +8,10 @@ from pathlib import Path
 
 import pytest
 
-from planner import Entry, ManifestError, tree_of
+from planner import Entry, ManifestError, Plan, tree_of, verify
+from planner.footprint import footprint
 from planner.manifest import manifest_lines, read_entries, read_manifest
-from planner.snapshot import ScanStats, scan, scan_scoped, scan_tree
+from planner.snapshot import ScanStats, read_footprint, scan, scan_tree
 
 HEADER = json.dumps({"pva": "manifest/v1", "root": "/r", "hashed": True})
 SHA = "ab" * 32
@@ -110,28 +111,61 @@ def test_scan_without_hash_reads_metadata_only(tmp_path: Path) -> None:
     assert all(e.sha256 is None for e in scan(tmp_path, hashed=False))
 
 
-def test_scoped_scan_reads_only_the_scope_and_its_surroundings(tmp_path: Path) -> None:
-    """A scoped scan holds the scope's subtree and its ancestors' children, nothing deeper elsewhere."""
+FOOTPRINT_PLANS = [
+    [
+        {"op": "mkdir", "path": "m/alice/x", "parents": True},
+        {"op": "move", "src": "m/inbox", "dst": "m/alice/x/in"},
+    ],
+    [{"op": "delete", "path": "m/inbox"}, {"op": "write", "path": "m/inbox", "content": "now a file"}],
+    [
+        {"op": "copy", "src": "m/inbox/1.pdf", "dst": "m/empty/1.pdf"},
+        {"op": "rename", "path": "m/empty", "name": "E"},
+    ],
+    [{"op": "mkdir", "path": "m/INBOX"}, {"op": "move", "src": "m/nope", "dst": "m/x"}],
+    [{"op": "write", "path": "m/new/deeper/x", "content": "x"}, {"op": "mkdir", "path": "other/z"}],
+    [{"op": "delete", "path": "m/inbox/1.pdf", "expect": {"sha256": "0" * 64}}],
+]
+
+
+@pytest.mark.parametrize("ops", FOOTPRINT_PLANS, ids=[f"plan{i}" for i in range(len(FOOTPRINT_PLANS))])
+def test_reading_the_footprint_verifies_like_a_full_scan(
+    tmp_path: Path, ops: list[dict[str, object]]
+) -> None:
+    """Verifying against only what a plan touches gives the verdict, diagnostics and effect of a full scan."""
+    make_store(tmp_path)
+    plan = Plan.model_validate({"pva": "plan/v1", "title": "t", "scope": ["m"], "ops": ops})
+    small = verify(plan, read_footprint(tmp_path, footprint(plan)))
+    full = verify(plan, scan_tree(tmp_path))
+    assert (small.ok, small.diagnostics, small.effect) == (full.ok, full.diagnostics, full.effect)
+
+
+def test_the_footprint_leaves_the_rest_of_the_store_unread(tmp_path: Path) -> None:
+    """Folders the plan does not touch are neither listed nor hashed."""
     make_store(tmp_path)
     (tmp_path / "other" / "deep").mkdir()
     (tmp_path / "other" / "deep" / "x").write_bytes(b"x")
-    tree = scan_scoped(tmp_path, ["m/inbox"])
-    paths = [e.path for e in tree.walk()]
-    assert paths == ["m", "m/empty", "m/inbox", "m/inbox/1.pdf", "other"]
-    assert tree.stat("m/inbox/1.pdf") == scan_tree(tmp_path).stat("m/inbox/1.pdf")
+    plan = Plan.model_validate(
+        {
+            "pva": "plan/v1",
+            "title": "t",
+            "scope": ["m"],
+            "ops": [{"op": "move", "src": "m/inbox/1.pdf", "dst": "m/1.pdf"}],
+        }
+    )
+    tree = read_footprint(tmp_path, footprint(plan))
+    assert tree.stat("other/deep") is None
+    assert tree.stat("other/big.bin") is None
+    moved = tree.stat("m/inbox/1.pdf")
+    assert moved is not None
+    assert moved.sha256 is None  # a move without a pinned hash does not read the file's bytes
 
 
-def test_scoped_scan_of_a_file_scope_hashes_it(tmp_path: Path) -> None:
-    """A scope that is a single file is listed with its hash."""
+def test_the_footprint_hashes_what_a_delete_removes(tmp_path: Path) -> None:
+    """A deleted folder's files are read with their hashes, so the inverse plan can restore them."""
     make_store(tmp_path)
-    entry = scan_scoped(tmp_path, ["other/big.bin"]).stat("other/big.bin")
+    plan = Plan.model_validate(
+        {"pva": "plan/v1", "title": "t", "scope": ["m"], "ops": [{"op": "delete", "path": "m/inbox"}]}
+    )
+    entry = read_footprint(tmp_path, footprint(plan)).stat("m/inbox/1.pdf")
     assert entry is not None
     assert entry.sha256 is not None
-
-
-def test_scoped_scan_of_a_missing_scope_is_empty_there(tmp_path: Path) -> None:
-    """A scope root that does not exist yet yields the ancestors that do exist."""
-    make_store(tmp_path)
-    tree = scan_scoped(tmp_path, ["m/new/deeper"])
-    assert tree.stat("m/new") is None
-    assert tree.stat("m/inbox") is not None
