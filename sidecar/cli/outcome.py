@@ -6,7 +6,7 @@ from collections import Counter
 from datetime import UTC, datetime
 from typing import Any
 
-from sidecar.apply.outcome import entry_json
+from sidecar.apply.outcome import ops_json, trashed_json
 from sidecar.audit.records import ApplyRecord
 
 
@@ -40,20 +40,7 @@ def outcome_json(record: ApplyRecord) -> dict[str, Any]:
         "finished": _utc(record.finished),
         "message": record.message,
         "recovered": record.recovered,
-        "ops": [
-            {
-                "index": op.index,
-                "kind": op.kind,
-                "path": op.path,
-                "src": op.src,
-                "before": entry_json(op.before),
-                "after": entry_json(op.after),
-                "trash": op.trash,
-            }
-            for op in record.ops
-        ],
-        "trashed": [
-            {"path": f.path, "trash": f.trash, "sha256": f.sha256, "size": f.size} for f in record.trashed
-        ],
+        "ops": ops_json(record.ops),
+        "trashed": trashed_json(record.trashed),
         "diagnostics": [d.model_dump(mode="json") for d in record.diagnostics],
     }
