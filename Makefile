@@ -8,7 +8,7 @@ export HYPOTHESIS_PROFILE ?= fast
 .PHONY: help install services test test-deep lint typecheck unit bench serve schema clean
 
 help:
-	@echo "make serve      run the sidecar (arrives with the sidecar issue)"
+	@echo "make serve      run the sidecar on 127.0.0.1:8000 (store var/projects, SQLite), printing an admin token"
 	@echo "make test       lint, type check and the fast test suite"
 	@echo "make test-deep  the test suite with thorough hypothesis runs"
 	@echo "make bench      benchmarks with their baselines (bench/README.md)"
@@ -52,14 +52,7 @@ schema: $(STAMP)
 	$(BIN)/python -m planner.cli.main schema > schema/plan.v1.schema.json
 
 serve: $(STAMP)
-	@echo "make serve will start the pva sidecar (HTTP API and approval page) on 127.0.0.1:8000"
-	@echo "over a local store folder and a SQLite audit database; the HTTP service arrives with a"
-	@echo "later issue. Today plans are verified, applied and audited from the command line:"
-	@echo "  mkdir -p var/projects; export PVA_STORE=var/projects PVA_DATABASE_URL=sqlite:///var/pva.db"
-	@echo "  $(BIN)/pva db upgrade"
-	@echo "  $(BIN)/pva verify PLAN.json --root var/projects"
-	@echo "  $(BIN)/pva apply PLAN.json        # all or nothing, audited"
-	@echo "  $(BIN)/pva audit history PATH     # a document's chain of custody"
+	$(BIN)/pva serve --init
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache .hypothesis

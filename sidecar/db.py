@@ -24,12 +24,13 @@ from sqlalchemy.exc import ArgumentError, DBAPIError
 from sqlalchemy.orm import Session, sessionmaker
 
 import sidecar
+import sidecar.service.table  # puts the plan_cases table on the shared metadata
 import sidecar.tokens_table  # puts the tokens table on the shared metadata
 from sidecar.errors import AuditError, BadDatabaseUrl, NotMigrated
 
 # The newest migration; opening a store refuses a database at any other.
 # tests/audit/test_migrations.py checks it is the head of migrations/versions.
-SCHEMA_REVISION = "0002"
+SCHEMA_REVISION = "0003"
 MIGRATIONS = Path(sidecar.__file__).resolve().parent.parent / "migrations"
 BUSY_TIMEOUT_MS = 30_000
 # pg_advisory_xact_lock key that serialises appends to the event chain ("pva-audit").

@@ -1,20 +1,99 @@
 """The sidecar's settings, read from ``PVA_*`` environment variables (pydantic-settings).
 
-Small on purpose: the store folder and the audit database. The HTTP service
-adds host, port and policy when it arrives.
+Optionally also from a dotenv file named by ``PVA_SETTINGS_FILE`` (the
+environment wins). ``unsafe`` lists what is dangerous about a configuration:
+the service refuses to start on its errors outside development and prints
+its warnings loudly (docs/operations.md lists them).
 """
 
 from __future__ import annotations
 
+import ipaddress
+import os
+from datetime import timedelta
+from typing import Annotated, Any, Literal
+
+from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 DEFAULT_DATABASE_URL = "sqlite:///var/pva.db"  # relative to the current folder; made on demand
+MIB = 1024 * 1024
+
+Positive = Annotated[int, Field(ge=1)]
 
 
 class Settings(BaseSettings):
-    """Where the store is and which audit database records what happens to it."""
+    """Where the store is, which database records what happens to it, and how the service runs."""
 
-    model_config = SettingsConfigDict(env_prefix="PVA_", extra="ignore", frozen=True)
+    model_config = SettingsConfigDict(
+        env_prefix="PVA_", extra="ignore", frozen=True, env_parse_none_str="none"
+    )
 
     store: str = "var/projects"
     database_url: str = DEFAULT_DATABASE_URL
+    state_dir: str = "var/state"  # local journals and locks of stores that are not folders (gs://)
+
+    # -- the HTTP service --
+    environment: Literal["development", "production"] = "development"
+    host: str = "127.0.0.1"
+    port: Annotated[int, Field(ge=1, le=65535)] = 8000
+    tls_proxy: bool = False  # the operator says a TLS-terminating proxy is in front (needed off loopback)
+    policy: str | None = None  # the policy file (TOML, policy/v1); none: every plan needs one approval
+    approval_ttl: timedelta | None = timedelta(days=7)  # seconds or ISO 8601 ("P7D"); "none": never
+    auto_apply: bool = True  # approved plans apply at once; else on POST /v1/plans/{id}/apply
+    apply_lease: timedelta = timedelta(minutes=30)  # an apply still 'applying' after this was abandoned
+
+    # -- limits on what a request may carry --
+    max_body_bytes: Positive = 64 * MIB
+    max_json_depth: Positive = 32
+    max_array_length: Positive = 100_000
+    max_string_length: Positive = 64 * MIB
+    rate_limit: Positive = 600  # requests per minute per token
+    rate_burst: Positive = 120
+
+    @classmethod
+    def load(cls, **overrides: Any) -> Settings:
+        """Settings from the environment and ``PVA_SETTINGS_FILE`` (if set), then ``overrides``."""
+        env_file = os.environ.get("PVA_SETTINGS_FILE") or None
+        return cls(_env_file=env_file, **overrides)
+
+    # -- the approval page (sidecar.web) --
+    # Signs browser sessions. None: a random key per process, so sessions end when it restarts;
+    # set it (32+ characters) when several sidecars share a load balancer.
+    session_secret: Annotated[SecretStr, Field(min_length=32)] | None = None
+    session_ttl: Annotated[timedelta, Field(gt=timedelta(0))] = timedelta(hours=8)  # a session's lifetime
+
+
+def unsafe(settings: Settings, *, empty_policy: bool) -> tuple[list[str], list[str]]:
+    """What is dangerous about ``settings``: (errors that stop production, warnings)."""
+    errors: list[str] = []
+    warnings: list[str] = []
+    production = settings.environment == "production"
+    if not _loopback(settings.host) and not settings.tls_proxy:
+        message = (
+            f"PVA_HOST={settings.host} serves bearer tokens in clear text beyond this machine: "
+            "put a TLS-terminating proxy in front and set PVA_TLS_PROXY=true, or bind 127.0.0.1"
+        )
+        (errors if production else warnings).append(message)
+    if empty_policy:
+        message = (
+            "the policy has no rules (PVA_POLICY unset or empty): every plan needs one approval "
+            "and nothing is denied, whatever its size"
+        )
+        (errors if production else warnings).append(message)
+    if production and settings.database_url.startswith("sqlite"):
+        warnings.append(
+            "the audit database is SQLite: use PostgreSQL in production (several sidecars, backups)"
+        )
+    if settings.approval_ttl is None:
+        warnings.append("approvals never expire (PVA_APPROVAL_TTL=none)")
+    return errors, warnings
+
+
+def _loopback(host: str) -> bool:
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False

@@ -1,7 +1,7 @@
 """The composition root: build the sidecar's parts from settings, in one place.
 
-Nothing is built at import time. Commands and (later) the HTTP app call
-``open_services`` and close what it returns.
+Nothing is built at import time. Commands and the HTTP app call
+``open_services`` and close what it returns; tests pass their own clock.
 """
 
 from __future__ import annotations
@@ -10,26 +10,42 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Self
 
+from sidecar import db
 from sidecar.apply.engine import Engine
-from sidecar.apply.journal import FileJournals
-from sidecar.apply.locks import FileLocks
 from sidecar.audit.store import SqlAuditStore
-from sidecar.backends.local import LocalBackend
+from sidecar.backends.base import Backend
 from sidecar.errors import StoreFault
+from sidecar.policy import Policy, parse_policy
+from sidecar.service.cases import SqlCaseStore
+from sidecar.service.plans import PlanService, WorkflowSettings
+from sidecar.service.records import RecordService
 from sidecar.settings import Settings
+from sidecar.stores import StoreParts, open_store
+from sidecar.tokens import TokenStore
 
 
 @dataclass
 class Services:
-    """The live parts: the store, the audit database and the engine over both."""
+    """The live parts: the store, the audit database's stores, the engine and the plan service."""
 
-    backend: LocalBackend
+    store: StoreParts
     audit: SqlAuditStore
+    tokens: TokenStore
     engine: Engine
+    plans: PlanService
+    records: RecordService
+
+    @property
+    def backend(self) -> Backend:
+        return self.store.backend
+
+    @property
+    def policy(self) -> Policy:
+        return self.plans.policy
 
     def close(self) -> None:
-        self.backend.close()
-        self.audit.close()
+        self.store.close()
+        self.audit.close()  # the database's stores share one engine: disposing it once is enough
 
     def __enter__(self) -> Self:
         return self
@@ -38,18 +54,35 @@ class Services:
         self.close()
 
 
-def open_services(settings: Settings, *, create_store: bool = False) -> Services:
-    """Open the store and the audit database named by ``settings``."""
-    root = Path(settings.store)
-    if create_store:
-        root.mkdir(parents=True, exist_ok=True)
-    if not root.is_dir():
-        raise StoreFault(str(root), f"the store folder {root} does not exist (set PVA_STORE or --store)")
-    audit = SqlAuditStore.open(settings.database_url)
+def load_policy(path: str | None) -> Policy:
+    """The policy in the file at ``path`` (PolicyError names every problem); no file: the empty policy."""
+    if path is None:
+        return Policy()
     try:
-        backend = LocalBackend(root)
+        text = Path(path).read_text(encoding="utf-8")
+    except OSError as error:
+        raise StoreFault(path, f"cannot read the policy file {path}: {error.strerror}") from None
+    return parse_policy(text)
+
+
+def open_services(
+    settings: Settings, *, create_store: bool = False, clock: db.Clock = db.utc_now
+) -> Services:
+    """Open the store and the audit database named by ``settings``, and wire the service over them."""
+    policy = load_policy(settings.policy)
+    engine = db.make_engine(settings.database_url, create=False)
+    try:
+        audit = SqlAuditStore(engine, clock=clock)
+        tokens = TokenStore(engine, clock=clock)
+        cases = SqlCaseStore(engine, clock=clock)
+        store = open_store(settings.store, create=create_store)
     except BaseException:
-        audit.close()
+        engine.dispose()
         raise
-    engine = Engine(backend, audit, FileJournals(root), locks=FileLocks(root))
-    return Services(backend, audit, engine)
+    apply_engine = Engine(store.backend, audit, store.journals, locks=store.locks, clock=clock)
+    workflow = WorkflowSettings(
+        approval_ttl=settings.approval_ttl, auto_apply=settings.auto_apply, apply_lease=settings.apply_lease
+    )
+    plans = PlanService(apply_engine, audit, cases, policy, clock, workflow)
+    records = RecordService(audit, cases, store.backend)
+    return Services(store, audit, tokens, apply_engine, plans, records)

@@ -277,10 +277,8 @@ def submit(
     if report.digest != digest or (existing is not None and existing.digest != digest):
         raise ValueError("the report and the existing case must be of the plan submitted")
     _check_time(now, ttl)
-    if author.role not in SUBMITTING_ROLES:
-        raise NotAllowed(f"{author.name} has role {author.role}, which may not submit plans")
     paths = touched_paths(plan)
-    _check_scope(author, paths, "submit")
+    check_proposer(author, paths)
     if existing is not None and not resubmittable(existing):
         return replace(existing, authors=_added(existing.authors, author.name))
     case = PlanCase(
@@ -300,6 +298,13 @@ def submit(
         target = State.APPROVED if is_authorised(case, now=now, ttl=ttl) else State.PENDING
     previous = None if existing is None else existing.state
     return replace(case, state=transition(previous, Action.SUBMIT, target))
+
+
+def check_proposer(actor: Actor, paths: Iterable[str]) -> None:
+    """NotAllowed unless ``actor``'s role may propose plans and every path is inside their scope."""
+    if actor.role not in SUBMITTING_ROLES:
+        raise NotAllowed(f"{actor.name} has role {actor.role}, which may not verify or submit plans")
+    _check_scope(actor, paths, "submit")
 
 
 def approve(

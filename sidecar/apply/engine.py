@@ -96,7 +96,12 @@ class Engine:
 
     def verify(self, plan: Plan) -> Report:
         """Verify against the live store without changing anything (a dry run)."""
-        return simulate(plan, self.backend.read_tree(footprint(plan)), blobs=self.blob_sizes(plan)).report
+        return self.examine(plan)[0]
+
+    def examine(self, plan: Plan) -> tuple[Report, Tree]:
+        """Verify against the live store; also return what was read (the base state an approval binds to)."""
+        tree = self.backend.read_tree(footprint(plan))
+        return simulate(plan, tree, blobs=self.blob_sizes(plan)).report, tree
 
     def blob_sizes(self, plan: Plan) -> dict[str, int]:
         """Sizes of the stored blobs the plan's content_ref writes name (missing ones left out)."""

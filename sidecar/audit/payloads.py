@@ -15,7 +15,7 @@ from planner.report import Diagnostic
 from sidecar.audit.chain import iso, parse_iso
 from sidecar.audit.records import ApplyRecord, ApplyStatus, Incident, OpRecord, TrashedFile
 
-EventKind = Literal["plan_recorded", "apply", "incident", "approval"]
+EventKind = Literal["plan_recorded", "apply", "incident", "approval", "workflow"]
 PENDING = "pending"
 SYSTEM_ACTOR = "pva"  # the actor of events no person caused (incidents)
 
@@ -207,3 +207,15 @@ def _trashed_json(trashed: TrashedFile) -> dict[str, Any]:
     return _compact(
         {"path": trashed.path, "trash": trashed.trash, "sha256": trashed.sha256, "size": trashed.size}
     )
+
+
+def workflow_payload(action: str, status: str, **facts: Any) -> dict[str, Any]:
+    """'workflow': a plan changed state (submitted, decided by policy, expired, stale, reverted...)."""
+    return {"action": action, "status": status} | {
+        key: value for key, value in facts.items() if value is not None
+    }
+
+
+def approval_payload(approver: str, decision: str, comment: str, status: str) -> dict[str, Any]:
+    """'approval': a person approved or rejected a plan; ``status`` is the plan's state afterwards."""
+    return {"approver": approver, "decision": decision, "comment": comment, "status": status}

@@ -92,19 +92,7 @@ class SqlAuditStore(db.SqlStore):
         actor: str,
         payload: dict[str, Any],
     ) -> Link:
-        last = session.execute(
-            select(EventRow.seq, EventRow.hash).order_by(EventRow.seq.desc()).limit(1)
-        ).first()
-        seq, prev = (1, chain.GENESIS) if last is None else (last.seq + 1, last.hash)
-        time = self._clock()
-        if time.tzinfo is None:
-            raise ValueError("the audit clock must return timezone-aware times")
-        time = time.astimezone(UTC)
-        link = chain.make_link(
-            seq=seq, time=time, kind=kind, digest=digest, actor=actor, payload=payload, prev=prev
-        )
-        session.execute(insert(EventRow), [event_row(link)])
-        return link
+        return append_event(session, self._clock(), kind=kind, digest=digest, actor=actor, payload=payload)
 
     # -- reading for the engine ----------------------------------------------
 
@@ -160,7 +148,7 @@ class SqlAuditStore(db.SqlStore):
             query = query.where(PlanRow.author == author)
         if path is not None:
             query = query.where(
-                exists().where(PlanScopeRow.digest == PlanRow.digest, _overlaps(PlanScopeRow.root, path))
+                exists().where(PlanScopeRow.digest == PlanRow.digest, overlaps(PlanScopeRow.root, path))
             )
         with self._sessions() as session:
             return [_summary(row) for row in session.scalars(query.limit(limit).offset(offset))]
@@ -181,6 +169,14 @@ class SqlAuditStore(db.SqlStore):
         if len(found) > 1:
             raise UnknownPlan(f"several recorded plans' digests start {prefix}: give more of it")
         return found[0]
+
+    def plan(self, digest: str) -> Plan:
+        """The recorded plan with this digest; UnknownPlan if it was never recorded."""
+        with self._sessions() as session:
+            body = session.scalar(select(PlanRow.body).where(PlanRow.digest == digest))
+        if body is None:
+            raise UnknownPlan(f"no plan with digest {digest}")
+        return Plan.model_validate(json.loads(body))
 
     def show(self, digest: str) -> PlanDetail:
         """A plan with its body, its events and its approvals; UnknownPlan if it was never recorded."""
@@ -220,10 +216,11 @@ class SqlAuditStore(db.SqlStore):
         actor: str | None = None,
         since: datetime | None = None,
         until: datetime | None = None,
+        after: int = 0,
         limit: int = 1000,
     ) -> list[EventView]:
-        """Events in chain order; ``path``: applies whose ops touched it, a folder above or a path below."""
-        query = select(EventRow).order_by(EventRow.seq).limit(limit)
+        """Events in chain order after seq ``after``; ``path``: applies whose ops touched it, or near it."""
+        query = select(EventRow).where(EventRow.seq > after).order_by(EventRow.seq).limit(limit)
         if path is not None:
             query = query.where(EventRow.seq.in_(_events_touching(path)))
         for column, value in ((EventRow.digest, digest), (EventRow.actor, actor)):
@@ -260,6 +257,27 @@ class SqlAuditStore(db.SqlStore):
         return writers[fmt](out, self.links())
 
 
+def append_event(
+    session: Session,
+    time: datetime,
+    *,
+    kind: payloads.EventKind,
+    digest: str | None,
+    actor: str,
+    payload: dict[str, Any],
+) -> Link:
+    """Append the next event of the chain; ``session`` must hold the chain's lock (``db.appending``)."""
+    last = session.execute(select(EventRow.seq, EventRow.hash).order_by(EventRow.seq.desc()).limit(1)).first()
+    seq, prev = (1, chain.GENESIS) if last is None else (last.seq + 1, last.hash)
+    if time.tzinfo is None:
+        raise ValueError("the audit clock must return timezone-aware times")
+    link = chain.make_link(
+        seq=seq, time=time.astimezone(UTC), kind=kind, digest=digest, actor=actor, payload=payload, prev=prev
+    )
+    session.execute(insert(EventRow), [event_row(link)])
+    return link
+
+
 def event_row(link: Link) -> dict[str, Any]:
     return asdict(link)  # the events table's columns are the link's fields
 
@@ -282,14 +300,14 @@ def _attempts(session: Session, digest: str) -> set[str]:
     return {parse_payload(payload).get("attempt", "") for payload in session.scalars(query)}
 
 
-def _overlaps(column: Any, path: str) -> Any:
+def overlaps(column: Any, path: str) -> Any:
     """``column`` is ``path``, a folder above it, or a path below it (a byte-wise range)."""
     return or_(column.in_(ancestry(path)), and_(column > path + "/", column < path + "0"))
 
 
 def _events_touching(path: str) -> Select[int]:
     ops = OpRecordRow
-    return select(ops.event_seq).where(or_(_overlaps(ops.path, path), _overlaps(ops.src, path))).distinct()
+    return select(ops.event_seq).where(or_(overlaps(ops.path, path), overlaps(ops.src, path))).distinct()
 
 
 OPS = OpRecordRow.__table__.c

@@ -1,0 +1,77 @@
+"""``create_app``: the sidecar's FastAPI application, wired from settings or from parts a test passes.
+
+Nothing is built at import time. Given ``services``, the app uses them and
+leaves closing them to the caller; otherwise it opens them from
+``settings`` when it starts (and sweeps applies a stopped sidecar left) and
+closes them when it stops.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
+from datetime import datetime
+
+from fastapi import FastAPI
+
+from sidecar import db
+from sidecar.api import plans, problems, records, system
+from sidecar.api.body import BodyLimit, JsonLimits
+from sidecar.api.metrics import Metrics
+from sidecar.api.openapi import API_VERSION, openapi_document
+from sidecar.api.ratelimit import RateLimiter
+from sidecar.api.state import AppState
+from sidecar.settings import Settings
+from sidecar.wiring import Services, open_services
+
+DESCRIPTION = """Plan, verify, apply: agents propose changes to the firm's file store as plans;
+the sidecar verifies them against the live store, people (or the policy) approve them,
+and the sidecar applies them all or nothing and audits every change. docs/api.md has examples."""
+
+
+def create_app(
+    settings: Settings,
+    *,
+    services: Services | None = None,
+    clock: Callable[[], datetime] = db.utc_now,
+) -> FastAPI:
+    """The sidecar over ``services`` (tests pass their own), else over what ``settings`` names."""
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        owned = services is None
+        live = open_services(settings, clock=clock) if services is None else services
+        try:
+            live.plans.sweep()
+            app.state.pva = AppState(
+                settings=settings,
+                services=live,
+                limiter=RateLimiter(settings.rate_limit, settings.rate_burst),
+                limits=JsonLimits(
+                    settings.max_json_depth, settings.max_array_length, settings.max_string_length
+                ),
+                metrics=metrics,
+                clock=clock,
+            )
+            yield
+        finally:
+            if owned:
+                live.close()
+
+    metrics = Metrics()
+    app = FastAPI(
+        title="pva sidecar",
+        version=API_VERSION,
+        description=DESCRIPTION,
+        lifespan=lifespan,
+        docs_url="/docs",
+        redoc_url=None,
+    )
+    app.include_router(plans.router)
+    app.include_router(records.router)
+    app.include_router(system.router)
+    problems.install(app)
+    app.middleware("http")(metrics.middleware)
+    app.add_middleware(BodyLimit, limit=settings.max_body_bytes)
+    app.openapi = lambda: openapi_document(app)  # type: ignore[method-assign]
+    return app

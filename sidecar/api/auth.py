@@ -1,0 +1,57 @@
+"""Who a request comes from: its bearer token, checked against the token table, and its rate.
+
+Every route but ``/healthz`` depends on ``principal``: no token, a malformed
+or unknown, revoked or expired token is 401 (one message for all, so a
+caller learns nothing about which tokens exist); a token over its rate
+(``ratelimit``) is 429 with ``Retry-After``.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import Depends, Request
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+
+from planner.errors import PvaError
+from sidecar.api.state import app_state
+from sidecar.tokens import Principal, Role
+
+bearer = HTTPBearer(auto_error=False, description="An API token: `Authorization: Bearer pva_...`")
+
+
+class Unauthenticated(PvaError):
+    """No valid bearer token (HTTP 401)."""
+
+    exit_code = 2
+
+
+class Forbidden(PvaError):
+    """The token's role may not call this endpoint (HTTP 403)."""
+
+    exit_code = 2
+
+
+def principal(
+    request: Request, credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)]
+) -> Principal:
+    """The authenticated caller, within its rate."""
+    if credentials is None or credentials.scheme.lower() != "bearer":
+        raise Unauthenticated("send an API token: 'Authorization: Bearer pva_...'")
+    state = app_state(request)
+    found = state.services.tokens.authenticate(credentials.credentials)
+    if found is None:
+        raise Unauthenticated("the token is not valid: unknown, revoked or expired")
+    state.limiter.take(found.token_id)
+    request.state.principal = found
+    return found
+
+
+Caller = Annotated[Principal, Depends(principal)]
+
+
+def require(who: Principal, *roles: Role) -> None:
+    """Forbidden unless ``who`` has one of ``roles``."""
+    if who.role not in roles:
+        allowed = ", ".join(role.value for role in roles)
+        raise Forbidden(f"{who.name} has role {who.role.value}; this needs one of: {allowed}")

@@ -1,0 +1,143 @@
+"""Routes of ``/v1/plans``: verify, submit, list, show, approve, reject, apply, revert.
+
+Each parses, calls one ``PlanService`` use case and returns a response model.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated
+
+from fastapi import APIRouter, Path, Query, Request, Response
+
+from sidecar.api.auth import Caller
+from sidecar.api.models import ErrorBody, PlanList, PlanOut, ReportOut, plan_out, plan_summary, report_out
+from sidecar.api.requests import CommentBody, PlanBody, body_schema
+from sidecar.api.state import app_state
+from sidecar.service.cases import StoredCase
+from sidecar.service.plans import check_path_filter
+from sidecar.workflow import State
+
+router = APIRouter(prefix="/v1/plans", tags=["plans"])
+ERRORS: dict[int | str, dict[str, object]] = {
+    status: {"model": ErrorBody} for status in (401, 403, 404, 409, 413, 422, 429, 503)
+}
+PlanId = Annotated[str, Path(pattern="^[0-9a-f]{8,64}$", description="The digest, or its first 8+ digits")]
+
+
+def _out(request: Request, stored: StoredCase, *, with_plan: bool = False) -> PlanOut:
+    state = app_state(request)
+    body = state.services.audit.plan(stored.digest).model_dump(mode="json") if with_plan else None
+    return plan_out(stored, now=state.clock(), ttl=state.settings.approval_ttl, body=body)
+
+
+def _counted(request: Request, stored: StoredCase) -> PlanOut:
+    app_state(request).metrics.plans.labels(stored.case.state.value).inc()
+    return _out(request, stored)
+
+
+@router.post(
+    "/verify",
+    operation_id="verifyPlan",
+    response_model=ReportOut,
+    responses=ERRORS,
+    openapi_extra=body_schema("Plan"),
+    summary="Dry-run a plan against the live store; stores nothing",
+)
+def verify_plan(request: Request, who: Caller, plan: PlanBody) -> ReportOut:
+    return report_out(app_state(request).services.plans.verify(plan, who))
+
+
+@router.post(
+    "",
+    operation_id="submitPlan",
+    response_model=PlanOut,
+    status_code=201,
+    responses={200: {"model": PlanOut, "description": "Already submitted: the existing plan"}, **ERRORS},
+    openapi_extra=body_schema("Plan"),
+    summary="Submit a plan: validate, verify, then pending, approved by policy, or rejected",
+)
+def submit_plan(request: Request, response: Response, who: Caller, plan: PlanBody) -> PlanOut:
+    plans = app_state(request).services.plans
+    known = plans.cases.get(plan.digest()) is not None
+    stored = plans.submit(plan, who)
+    if known:
+        response.status_code = 200
+    return _counted(request, stored)
+
+
+@router.get("", operation_id="listPlans", response_model=PlanList, responses=ERRORS, summary="List plans")
+def list_plans(
+    request: Request,
+    who: Caller,
+    *,
+    state: Annotated[list[State] | None, Query(description="Any of these states")] = None,
+    author: Annotated[str | None, Query(max_length=200)] = None,
+    path: Annotated[str | None, Query(max_length=4096, description="Plans whose scope holds it")] = None,
+    before: Annotated[datetime | None, Query(description="Submitted before (paging)")] = None,
+    limit: Annotated[int, Query(ge=1, le=500)] = 100,
+) -> PlanList:
+    if path is not None:
+        check_path_filter(path)
+    found = app_state(request).services.plans.find(
+        who, states=tuple(state or ()), author=author, path=path, limit=limit, before=before
+    )
+    more = len(found) == limit and found
+    return PlanList(
+        plans=[plan_summary(stored) for stored in found],
+        next_before=found[-1].case.submitted if more else None,
+    )
+
+
+@router.get(
+    "/{plan_id}", operation_id="getPlan", response_model=PlanOut, responses=ERRORS, summary="Show a plan"
+)
+def get_plan(request: Request, who: Caller, plan_id: PlanId) -> PlanOut:
+    return _out(request, app_state(request).services.plans.get(plan_id, who), with_plan=True)
+
+
+@router.post(
+    "/{plan_id}/approve",
+    operation_id="approvePlan",
+    response_model=PlanOut,
+    responses=ERRORS,
+    openapi_extra=body_schema("Comment"),
+    summary="Approve a plan (never by its author)",
+)
+def approve_plan(request: Request, who: Caller, plan_id: PlanId, body: CommentBody) -> PlanOut:
+    return _counted(request, app_state(request).services.plans.approve(plan_id, who, body.comment))
+
+
+@router.post(
+    "/{plan_id}/reject",
+    operation_id="rejectPlan",
+    response_model=PlanOut,
+    responses=ERRORS,
+    openapi_extra=body_schema("Comment"),
+    summary="Reject a plan, for good",
+)
+def reject_plan(request: Request, who: Caller, plan_id: PlanId, body: CommentBody) -> PlanOut:
+    return _counted(request, app_state(request).services.plans.reject(plan_id, who, body.comment))
+
+
+@router.post(
+    "/{plan_id}/apply",
+    operation_id="applyPlan",
+    response_model=PlanOut,
+    responses=ERRORS,
+    summary="Apply an approved plan (idempotent: never twice)",
+)
+def apply_plan(request: Request, who: Caller, plan_id: PlanId) -> PlanOut:
+    return _counted(request, app_state(request).services.plans.apply(plan_id, who))
+
+
+@router.post(
+    "/{plan_id}/revert",
+    operation_id="revertPlan",
+    response_model=PlanOut,
+    status_code=201,
+    responses=ERRORS,
+    summary="Submit the inverse of an applied plan for approval",
+)
+def revert_plan(request: Request, who: Caller, plan_id: PlanId) -> PlanOut:
+    return _counted(request, app_state(request).services.plans.revert(plan_id, who))

@@ -1,0 +1,100 @@
+"""One place that turns pva's exceptions into HTTP answers: ``{"error": {code, message, problems}}``.
+
+Routes raise the service's ``PvaError``s; nothing else chooses a status.
+Anything unexpected is a 500 whose body says nothing about the internals
+(the log has the traceback).
+"""
+
+from __future__ import annotations
+
+import logging
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from starlette.exceptions import HTTPException
+
+from planner.errors import PlanSyntaxError, PvaError, TreeError
+from sidecar.api.auth import Forbidden, Unauthenticated
+from sidecar.api.ratelimit import RateLimited
+from sidecar.errors import AuditError, LockTimeout, NotMigrated, Refused, StoreError, UnknownPlan
+from sidecar.service.cases import Conflict
+from sidecar.service.plans import BadPath
+from sidecar.workflow import IllegalTransition, NotAllowed, NotApproved
+
+log = logging.getLogger("pva.api")
+
+# Most specific first: the first class the error is an instance of decides.
+STATUS: tuple[tuple[type[PvaError], int, str], ...] = (
+    (PlanSyntaxError, 422, "invalid_request"),
+    (BadPath, 422, "invalid_path"),
+    (Unauthenticated, 401, "unauthenticated"),
+    (Forbidden, 403, "forbidden"),
+    (NotAllowed, 403, "not_allowed"),
+    (RateLimited, 429, "rate_limited"),
+    (UnknownPlan, 404, "not_found"),
+    (IllegalTransition, 409, "illegal_transition"),
+    (NotApproved, 409, "not_approved"),
+    (Conflict, 409, "conflict"),
+    (LockTimeout, 503, "busy"),
+    (Refused, 409, "refused"),
+    (TreeError, 409, "store_conflict"),
+    (NotMigrated, 503, "database_not_ready"),
+    (StoreError, 503, "store_unavailable"),
+    (AuditError, 503, "database_unavailable"),
+)
+
+
+def problem(
+    status: int, code: str, message: str, problems: list[dict[str, str]] | None = None
+) -> JSONResponse:
+    body = {"error": {"code": code, "message": message, "problems": problems or []}}
+    return JSONResponse(body, status_code=status)
+
+
+def pva_error(_request: Request, error: Exception) -> JSONResponse:
+    assert isinstance(error, PvaError)
+    status, code = next(((s, c) for kind, s, c in STATUS if isinstance(error, kind)), (400, "bad_request"))
+    if status >= 500:
+        log.warning("request failed: %s", error)
+    details = (
+        [{"location": p.location, "message": p.message} for p in error.problems]
+        if isinstance(error, PlanSyntaxError)
+        else None
+    )
+    response = problem(status, code, str(error), details)
+    if isinstance(error, RateLimited):
+        response.headers["Retry-After"] = str(max(1, round(error.retry_after + 0.5)))
+    if isinstance(error, Unauthenticated):
+        response.headers["WWW-Authenticate"] = "Bearer"
+    return response
+
+
+def invalid_parameters(_request: Request, error: Exception) -> JSONResponse:
+    assert isinstance(error, RequestValidationError)
+    details = [
+        {"location": "/" + "/".join(str(part) for part in item["loc"]), "message": str(item["msg"])}
+        for item in error.errors()[:50]
+    ]
+    return problem(422, "invalid_request", "the request's parameters are not valid", details)
+
+
+def http_error(_request: Request, error: Exception) -> JSONResponse:
+    assert isinstance(error, HTTPException)
+    code = {404: "not_found", 405: "method_not_allowed"}.get(error.status_code, "http_error")
+    response = problem(error.status_code, code, str(error.detail))
+    for name, value in (error.headers or {}).items():
+        response.headers[name] = value
+    return response
+
+
+def unexpected(_request: Request, error: Exception) -> JSONResponse:
+    log.error("unexpected error", exc_info=error)
+    return problem(500, "internal_error", "the sidecar failed; the operator's log has the details")
+
+
+def install(app: FastAPI) -> None:
+    app.add_exception_handler(PvaError, pva_error)
+    app.add_exception_handler(RequestValidationError, invalid_parameters)
+    app.add_exception_handler(HTTPException, http_error)
+    app.add_exception_handler(Exception, unexpected)

@@ -1,0 +1,52 @@
+"""Reading request bodies as dependencies: a plan, or a comment, decoded strictly and within limits.
+
+Parsing runs in the thread pool: a 100,000-op plan takes most of a second,
+and the event loop must keep answering other requests meanwhile.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import Depends, Request
+from pydantic import ValidationError
+from starlette.concurrency import run_in_threadpool
+
+from planner.errors import PlanSyntaxError, SchemaProblem
+from planner.parse import plan_from_document
+from planner.plan import Plan
+from sidecar.api.body import read_json
+from sidecar.api.models import Comment
+from sidecar.api.state import app_state
+
+
+async def plan_body(request: Request) -> Plan:
+    raw = await request.body()
+    limits = app_state(request).limits
+    return await run_in_threadpool(lambda: plan_from_document(read_json(raw, limits)))
+
+
+async def comment_body(request: Request) -> Comment:
+    document = read_json(await request.body(), app_state(request).limits)
+    try:
+        return Comment.model_validate(document)
+    except ValidationError as error:
+        problems = [
+            SchemaProblem("/" + "/".join(str(part) for part in item["loc"]), item["msg"])
+            for item in error.errors()
+        ]
+        raise PlanSyntaxError(problems) from None
+
+
+PlanBody = Annotated[Plan, Depends(plan_body)]
+CommentBody = Annotated[Comment, Depends(comment_body)]
+
+
+def body_schema(name: str) -> dict[str, object]:
+    """The OpenAPI ``requestBody`` of a route whose body a dependency reads (schema ``name``)."""
+    return {
+        "requestBody": {
+            "required": True,
+            "content": {"application/json": {"schema": {"$ref": f"#/components/schemas/{name}"}}},
+        }
+    }

@@ -1,0 +1,63 @@
+"""``/healthz`` (liveness, no token) and ``/metrics`` (Prometheus; auditors and admins)."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from fastapi import APIRouter, Request, Response
+from fastapi.responses import JSONResponse
+from sqlalchemy import text
+from sqlalchemy.exc import SQLAlchemyError
+
+from planner.errors import PvaError
+from sidecar.api.auth import Caller, require
+from sidecar.api.models import ErrorBody, Health
+from sidecar.api.state import app_state
+from sidecar.tokens import Role
+
+router = APIRouter(tags=["system"])
+
+
+@router.get(
+    "/healthz",
+    operation_id="getHealth",
+    response_model=Health,
+    responses={503: {"model": Health}},
+    summary="Liveness: the store and the database answer",
+)
+def get_health(request: Request) -> JSONResponse:
+    services = app_state(request).services
+    problems = []
+    database: Literal["ok", "failing"] = "ok"
+    try:
+        with services.audit.engine.connect() as connection:
+            connection.execute(text("SELECT 1"))
+    except SQLAlchemyError:
+        database = "failing"
+        problems.append("the audit database does not answer")
+    try:
+        services.backend.exists(".pva")
+    except PvaError:
+        problems.append("the store does not answer")
+    health = Health(
+        status="failing" if problems else "ok",
+        store=services.backend.name,
+        database=database,
+        problems=problems,
+    )
+    return JSONResponse(health.model_dump(), status_code=503 if problems else 200)
+
+
+@router.get(
+    "/metrics",
+    operation_id="getMetrics",
+    responses={
+        200: {"content": {"text/plain": {}}, "description": "Prometheus text format"},
+        **{status: {"model": ErrorBody} for status in (401, 403, 429)},
+    },
+    response_class=Response,
+    summary="Prometheus metrics",
+)
+def get_metrics(request: Request, who: Caller) -> Response:
+    require(who, Role.AUDITOR, Role.ADMIN)
+    return Response(app_state(request).metrics.render(), media_type="text/plain; version=0.0.4")

@@ -1,0 +1,187 @@
+"""``SqlCaseStore``: the ``plan_cases`` rows, each change saved with its audit event in one transaction.
+
+Writers compare and swap: ``update`` changes a row only at the version it
+was read at, and raises ``Conflict`` when another writer (a thread, another
+sidecar on the same PostgreSQL) got there first; the service then reads the
+row again and decides anew. Each change appends its event to the hash chain
+and sets ``plans.status`` in the same transaction, so the chain, the plan's
+status and the case never disagree.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, replace
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import exists, insert, select, update
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from planner.errors import PvaError
+from sidecar import db
+from sidecar.audit import payloads
+from sidecar.audit.store import append_event, overlaps
+from sidecar.audit.tables import ApprovalRow, PlanRow, PlanScopeRow
+from sidecar.errors import UnknownPlan
+from sidecar.service.codec import case_from, case_json
+from sidecar.service.table import PlanCaseRow
+from sidecar.workflow import PlanCase, State
+
+MAX_LIST = 500
+
+
+class Conflict(PvaError):
+    """Another writer changed the case since it was read (the service reads it again and retries)."""
+
+    exit_code = 3
+
+
+@dataclass(frozen=True)
+class Event:
+    """The audit event that records one change of a case."""
+
+    kind: payloads.EventKind
+    actor: str
+    payload: dict[str, Any]
+
+
+@dataclass(frozen=True)
+class StoredCase:
+    """A case as stored: the workflow's value and what the service keeps beside it."""
+
+    case: PlanCase
+    version: int
+    title: str
+    report: dict[str, Any]  # report/v1 of the latest verification
+    base: list[dict[str, Any]]  # the entries the latest verification read
+    revert_of: str | None
+    claimed: datetime | None
+    updated: datetime
+
+    @property
+    def digest(self) -> str:
+        return self.case.digest
+
+
+def _stored(row: PlanCaseRow, *, full: bool = True) -> StoredCase:
+    return StoredCase(
+        case=case_from(json.loads(row.case)),
+        version=row.version,
+        title=row.title,
+        report=json.loads(row.report) if full else {},
+        base=json.loads(row.base) if full else [],
+        revert_of=row.revert_of,
+        claimed=row.claimed,
+        updated=row.updated,
+    )
+
+
+class SqlCaseStore(db.SqlStore):
+    """Where each submitted plan stands, in the audit database."""
+
+    def get(self, digest: str) -> StoredCase | None:
+        with self._sessions() as session:
+            row = session.get(PlanCaseRow, digest)
+            return None if row is None else _stored(row)
+
+    def resolve(self, ref: str) -> str:
+        """The digest of the one case whose digest starts with ``ref`` (8 to 64 lowercase hex digits)."""
+        if not (8 <= len(ref) <= 64 and all(c in "0123456789abcdef" for c in ref)):
+            raise UnknownPlan(f"{ref!r} is not a plan id (8 to 64 lowercase hex digits of its digest)")
+        query = select(PlanCaseRow.digest).where(PlanCaseRow.digest.startswith(ref, autoescape=True)).limit(2)
+        with self._sessions() as session:
+            found = list(session.scalars(query))
+        if len(found) != 1:
+            raise UnknownPlan(f"no plan {ref}" if not found else f"several plans' ids start {ref}: give more")
+        return found[0]
+
+    def create(self, stored: StoredCase, event: Event) -> StoredCase:
+        """Insert a new case (its plan already recorded); Conflict when another writer inserted it first."""
+        now = self._clock()
+        row = {
+            "digest": stored.digest,
+            "state": stored.case.state.value,
+            "version": 1,
+            "author": stored.case.author,
+            "title": stored.title,
+            "submitted": stored.case.submitted,
+            "updated": now,
+            "claimed": stored.claimed,
+            "revert_of": stored.revert_of,
+            "case": json.dumps(case_json(stored.case)),
+            "report": json.dumps(stored.report),
+            "base": json.dumps(stored.base),
+        }
+        try:
+            with db.appending(self._sessions) as session:
+                session.execute(insert(PlanCaseRow), [row])
+                self._record(session, stored.case, event)
+        except IntegrityError as error:
+            raise Conflict(stored.digest) from error
+        return replace(stored, version=1, updated=now)
+
+    def update(self, stored: StoredCase, event: Event, **changes: Any) -> StoredCase:
+        """Save ``stored`` with ``changes`` (fields of StoredCase) if nobody changed it since it was read."""
+        new = replace(stored, **changes, version=stored.version + 1, updated=self._clock())
+        values = {
+            "state": new.case.state.value,
+            "version": new.version,
+            "submitted": new.case.submitted,
+            "updated": new.updated,
+            "claimed": new.claimed,
+            "case": json.dumps(case_json(new.case)),
+        }
+        if "report" in changes:
+            values["report"] = json.dumps(new.report)
+        if "base" in changes:
+            values["base"] = json.dumps(new.base)
+        where = (PlanCaseRow.digest == stored.digest, PlanCaseRow.version == stored.version)
+        with db.appending(self._sessions) as session:
+            if session.execute(update(PlanCaseRow).where(*where).values(values)).rowcount != 1:  # type: ignore[attr-defined]
+                raise Conflict(stored.digest)
+            self._record(session, new.case, event)
+        return new
+
+    def _record(self, session: Session, case: PlanCase, event: Event) -> None:
+        payload = event.payload | {"status": case.state.value}
+        link = append_event(
+            session, self._clock(), kind=event.kind, digest=case.digest, actor=event.actor, payload=payload
+        )
+        if event.kind == "approval":  # projected for indexed queries; ``pva audit verify`` re-derives it
+            session.execute(
+                insert(ApprovalRow), [payloads.approval_row(link.seq, case.digest, link.time, payload)]
+            )
+        session.execute(update(PlanRow).where(PlanRow.digest == case.digest).values(status=case.state.value))
+
+    def find(
+        self,
+        *,
+        states: tuple[State, ...] = (),
+        author: str | None = None,
+        path: str | None = None,
+        limit: int = 100,
+        before: datetime | None = None,
+    ) -> list[StoredCase]:
+        """Cases, newest submission first, without their reports and bases (``get`` has those)."""
+        query = select(PlanCaseRow).order_by(PlanCaseRow.submitted.desc(), PlanCaseRow.digest)
+        if states:
+            query = query.where(PlanCaseRow.state.in_([state.value for state in states]))
+        if author is not None:
+            query = query.where(PlanCaseRow.author == author)
+        if before is not None:
+            query = query.where(PlanCaseRow.submitted < before)
+        if path is not None:
+            query = query.where(
+                exists().where(PlanScopeRow.digest == PlanCaseRow.digest, overlaps(PlanScopeRow.root, path))
+            )
+        query = query.limit(max(1, min(limit, MAX_LIST)))
+        with self._sessions() as session:
+            return [_stored(row, full=False) for row in session.scalars(query)]
+
+    def applying(self) -> list[StoredCase]:
+        """Cases an apply took (for the sweep that settles applies a dead sidecar left)."""
+        query = select(PlanCaseRow).where(PlanCaseRow.state == State.APPLYING.value)
+        with self._sessions() as session:
+            return [_stored(row, full=False) for row in session.scalars(query)]

@@ -1,0 +1,364 @@
+"""``PlanService``: the workflow's use cases: verify, submit, approve, reject, apply, revert, read.
+
+Each use case loads a case, asks the pure ``workflow`` what follows, and
+saves the result with its audit event by compare-and-swap; when another
+writer (a thread, another sidecar) changed the case first, it reads the case
+again and decides anew. Errors are ``PvaError``s: the API maps them to HTTP.
+
+Visibility: an agent sees the plans it submitted; every other role sees the
+plans whose every path lies in its scope. A plan a principal may not see is
+``UnknownPlan`` to them (HTTP 404), so its existence does not leak.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, replace
+from datetime import datetime, timedelta
+from typing import Any, TypeVar
+
+from planner.errors import PvaError
+from planner.fingerprint import fingerprint
+from planner.paths import path_problem
+from planner.plan import Plan
+from planner.report import Report
+from sidecar.apply.engine import Engine
+from sidecar.audit.payloads import approval_payload, workflow_payload
+from sidecar.audit.records import ApplyRecord
+from sidecar.audit.store import SqlAuditStore
+from sidecar.errors import LockTimeout, UnknownPlan
+from sidecar.policy import Policy, touched_paths
+from sidecar.service.cases import Conflict, Event, SqlCaseStore, StoredCase
+from sidecar.service.codec import base_from, base_json
+from sidecar.tokens import Principal, Role
+from sidecar.workflow import (
+    Action,
+    IllegalTransition,
+    State,
+    approve,
+    check_proposer,
+    refresh,
+    reject,
+    revert_applied,
+    revert_submitted,
+    settle,
+    start_apply,
+    submit,
+)
+
+T = TypeVar("T")
+RETRIES = 20  # compare-and-swap rounds before giving up: each lost round means another writer won one
+
+
+@dataclass(frozen=True)
+class WorkflowSettings:
+    """How the workflow runs: approval lifetime, automatic apply, the lease of an apply in progress."""
+
+    approval_ttl: timedelta | None = timedelta(days=7)
+    auto_apply: bool = True
+    apply_lease: timedelta = timedelta(minutes=30)
+
+
+@dataclass
+class PlanService:
+    """The use cases over one store, its engine, the audit database and the policy."""
+
+    engine: Engine
+    audit: SqlAuditStore
+    cases: SqlCaseStore
+    policy: Policy
+    clock: Callable[[], datetime]
+    settings: WorkflowSettings = WorkflowSettings()
+
+    # -- proposing ----------------------------------------------------------------
+
+    def verify(self, plan: Plan, who: Principal) -> Report:
+        """A dry run against the live store; stores nothing."""
+        check_proposer(who, touched_paths(plan))
+        return self.engine.examine(plan)[0]
+
+    def submit(self, plan: Plan, who: Principal, *, revert_of: str | None = None) -> StoredCase:
+        """Verify, record and decide ``plan``; the same digest again returns the existing case."""
+        check_proposer(who, touched_paths(plan))
+        report, tree = self.engine.examine(plan)
+        self.audit.record_plan(plan, author=who.name)
+        stored = self._retrying(lambda: self._submit_once(plan, who, report, tree, revert_of))
+        return self._auto_apply(stored, who)
+
+    def _submit_once(
+        self, plan: Plan, who: Principal, report: Report, tree: Any, revert_of: str | None
+    ) -> StoredCase:
+        existing = self.cases.get(plan.digest())
+        now = self.clock()
+        case = submit(
+            plan,
+            report,
+            author=who,
+            fingerprint=fingerprint(tree),
+            policy=self.policy,
+            now=now,
+            ttl=self.settings.approval_ttl,
+            existing=None if existing is None else existing.case,
+        )
+        decision = case.decision
+        event = Event(
+            "workflow",
+            who.name,
+            workflow_payload(
+                "submit",
+                case.state.value,
+                errors=len(report.errors),
+                fingerprint=case.fingerprint,
+                outcome=None if decision is None else decision.outcome,
+                rule=None if decision is None else decision.rule_name,
+                approvals_needed=None if decision is None else decision.approvals_needed,
+                reason=None if decision is None else decision.reason,
+            ),
+        )
+        if existing is None:
+            fresh = StoredCase(
+                case=case,
+                version=0,
+                title=plan.title,
+                report=report.model_dump(mode="json"),
+                base=base_json(tree),
+                revert_of=revert_of,
+                claimed=None,
+                updated=now,
+            )
+            return self.cases.create(fresh, event)
+        if case == existing.case:
+            return existing
+        if case.submitted == existing.case.submitted:  # not decided anew: only a new author joined
+            return self.cases.update(
+                existing, replace(event, payload=workflow_payload("resubmit", case.state.value))
+            )
+        return self.cases.update(
+            existing, event, case=case, report=report.model_dump(mode="json"), base=base_json(tree)
+        )
+
+    # -- deciding -----------------------------------------------------------------
+
+    def approve(self, ref: str, who: Principal, comment: str) -> StoredCase:
+        """``who`` approves; with enough approvals the plan is approved (and applied, if configured)."""
+
+        def once() -> StoredCase:
+            stored = self._load(ref, who)
+            now = self.clock()
+            case = approve(
+                refresh(stored.case, now=now, ttl=self.settings.approval_ttl),
+                who,
+                now=now,
+                ttl=self.settings.approval_ttl,
+                comment=comment,
+            )
+            payload = approval_payload(who.name, "approve", comment, case.state.value)
+            return self.cases.update(stored, Event("approval", who.name, payload), case=case)
+
+        return self._auto_apply(self._retrying(once), who)
+
+    def reject(self, ref: str, who: Principal, comment: str) -> StoredCase:
+        """``who`` rejects the plan, for good."""
+
+        def once() -> StoredCase:
+            stored = self._load(ref, who)
+            case = reject(stored.case, who, now=self.clock(), comment=comment)
+            payload = approval_payload(who.name, "reject", comment, case.state.value)
+            return self.cases.update(stored, Event("approval", who.name, payload), case=case)
+
+        return self._retrying(once)
+
+    # -- applying -----------------------------------------------------------------
+
+    def apply(self, ref: str, who: Principal) -> StoredCase:
+        """Apply an approved plan; an applied or applying plan comes back as it is (never twice)."""
+        claimed = self._retrying(lambda: self._claim(ref, who))
+        if claimed.case.state is not State.APPLYING or claimed.claimed is None:
+            return claimed
+        return self._run(claimed, who)
+
+    def _claim(self, ref: str, who: Principal) -> StoredCase:
+        stored = self._load(ref, who)
+        if stored.case.state in (State.APPLYING, State.APPLIED, State.REVERTED):
+            return replace(stored, claimed=None)  # someone else's apply: report, do not run
+        now, ttl = self.clock(), self.settings.approval_ttl
+        refreshed = refresh(stored.case, now=now, ttl=ttl)
+        if refreshed != stored.case:  # approvals lapsed: store that, then refuse
+            stored = self.cases.update(
+                stored,
+                Event("workflow", "pva", workflow_payload("expire", refreshed.state.value)),
+                case=refreshed,
+            )
+        case = start_apply(stored.case, who, now=now, ttl=ttl)
+        return self.cases.update(
+            stored,
+            Event("workflow", who.name, workflow_payload("start_apply", case.state.value)),
+            case=case,
+            claimed=now,
+        )
+
+    def _run(self, claimed: StoredCase, who: Principal) -> StoredCase:
+        plan = self.audit.plan(claimed.digest)
+        try:
+            record = self.engine.apply(
+                plan, actor=who.name, author=claimed.case.author, base=base_from(claimed.base)
+            )
+        except LockTimeout as error:  # nothing was done: the plan may apply again later
+            record = _failed(claimed, who, self.clock(), str(error), self.engine.backend.name)
+            self.audit.record_apply(record)
+        return self._settle(claimed, record)
+
+    def _settle(self, claimed: StoredCase, record: ApplyRecord) -> StoredCase:
+        def once() -> StoredCase:
+            stored = self.cases.get(claimed.digest)
+            if stored is None or stored.case.state is not State.APPLYING:
+                raise UnknownPlan(f"plan {claimed.digest} is no longer applying")
+            case = settle(stored.case, record)
+            payload = workflow_payload(record.status, case.state.value, message=record.message)
+            return self.cases.update(
+                stored, Event("workflow", record.actor, payload), case=case, claimed=None
+            )
+
+        settled = self._retrying(once)
+        if settled.case.state is State.APPLIED and settled.revert_of is not None:
+            self._mark_reverted(settled)
+        return settled
+
+    def _mark_reverted(self, inverse: StoredCase) -> None:
+        def once() -> None:
+            original = self.cases.get(inverse.revert_of or "")
+            if original is None or original.case.state is not State.APPLIED:
+                return
+            if original.case.inverse_digest != inverse.digest:
+                return
+            case = revert_applied(original.case, inverse.case)
+            payload = workflow_payload("revert_applied", case.state.value, inverse=inverse.digest)
+            self.cases.update(original, Event("workflow", "pva", payload), case=case)
+
+        self._retrying(once)
+
+    def _auto_apply(self, stored: StoredCase, who: Principal) -> StoredCase:
+        if not self.settings.auto_apply or stored.case.state is not State.APPROVED:
+            return stored
+        try:
+            return self.apply(stored.digest, who)
+        except IllegalTransition:
+            return self.cases.get(stored.digest) or stored  # another writer moved it on meanwhile
+
+    # -- reverting ----------------------------------------------------------------
+
+    def revert(self, ref: str, who: Principal) -> StoredCase:
+        """Submit the inverse of an applied plan for approval; the original stays applied until it runs."""
+        stored = self._load(ref, who)
+        if stored.case.state is not State.APPLIED or stored.case.inverse_digest is None:
+            raise IllegalTransition(
+                stored.case.state, Action.REVERT_SUBMITTED, "only an applied plan with an inverse reverts"
+            )
+        record = self.audit.outcome(stored.digest)
+        if record is None or record.inverse is None:
+            raise IllegalTransition(
+                stored.case.state, Action.REVERT_SUBMITTED, "its apply recorded no inverse plan"
+            )
+        inverse = self.submit(Plan.model_validate(record.inverse), who, revert_of=stored.digest)
+
+        def once() -> None:
+            current = self._load(ref, who)
+            if current.case.state is State.APPLIED:
+                case = revert_submitted(current.case, inverse.case)
+                payload = workflow_payload("revert_submitted", case.state.value, inverse=inverse.digest)
+                self.cases.update(current, Event("workflow", who.name, payload), case=case)
+
+        self._retrying(once)
+        return self.cases.get(inverse.digest) or inverse
+
+    # -- reading ------------------------------------------------------------------
+
+    def get(self, ref: str, who: Principal) -> StoredCase:
+        return self._load(ref, who)
+
+    def find(
+        self,
+        who: Principal,
+        *,
+        states: tuple[State, ...] = (),
+        author: str | None = None,
+        path: str | None = None,
+        limit: int = 100,
+        before: datetime | None = None,
+    ) -> list[StoredCase]:
+        """The cases ``who`` may see, newest first, filtered."""
+        if who.role is Role.AGENT:
+            author = who.name if author in (None, who.name) else "\0"  # an agent lists only its own
+        found = self.cases.find(states=states, author=author, path=path, limit=limit, before=before)
+        return [stored for stored in found if visible(stored, who)]
+
+    def sweep(self) -> list[StoredCase]:
+        """Settle applies a stopped sidecar left ``applying``: after recovery, from the audit's outcome.
+
+        An apply whose lease ran out and that recorded no outcome did nothing
+        (recovery rolled back whatever it had started): it becomes ``failed``.
+        """
+        self.engine.recover()
+        settled = []
+        now = self.clock()
+        for stale in self.cases.applying():
+            record = self.audit.outcome(stale.digest)
+            claimed = stale.claimed or now
+            if record is not None and record.finished >= claimed:
+                settled.append(self._settle(stale, record))
+            elif now - claimed > self.settings.apply_lease:
+                message = "the sidecar applying it stopped; nothing changed"
+                failed = _failed(stale, None, now, message, self.engine.backend.name)
+                self.audit.record_apply(failed)
+                settled.append(self._settle(stale, failed))
+        return settled
+
+    # -- helpers ------------------------------------------------------------------
+
+    def _load(self, ref: str, who: Principal) -> StoredCase:
+        stored = self.cases.get(self.cases.resolve(ref))
+        if stored is None or not visible(stored, who):
+            raise UnknownPlan(f"no plan {ref}")
+        return stored
+
+    def _retrying(self, once: Callable[[], T]) -> T:
+        for _ in range(RETRIES):
+            try:
+                return once()
+            except Conflict:
+                continue
+        raise Conflict("the plan kept changing under this request; try again")
+
+
+class BadPath(PvaError):
+    """A path given to filter or read by is not a store path (HTTP 422)."""
+
+    exit_code = 2
+
+
+def check_path_filter(path: str) -> None:
+    """BadPath unless ``path`` is a valid store path."""
+    problem = path_problem(path)
+    if problem is not None:
+        raise BadPath(f"{path!r} is not a store path: {problem}")
+
+
+def visible(stored: StoredCase, who: Principal) -> bool:
+    """True when ``who`` may see the case: its author (agents), or every path in scope (the others)."""
+    if who.role is Role.AGENT and who.name not in stored.case.authors:
+        return False
+    return all(who.may_touch(path) for path in stored.case.paths)
+
+
+def _failed(
+    stored: StoredCase, who: Principal | None, now: datetime, message: str, store: str
+) -> ApplyRecord:
+    return ApplyRecord(
+        digest=stored.digest,
+        status="failed",
+        actor="pva" if who is None else who.name,
+        started=stored.claimed or now,
+        finished=now,
+        message=f"failed, nothing changed: {message}",
+        store=store,
+    )
