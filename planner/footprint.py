@@ -7,12 +7,14 @@ reading.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import assert_never
 
+from planner.entry import Entry
 from planner.paths import join, path_problem, split
 from planner.plan import Copy, Delete, Expect, Mkdir, Move, Op, Plan, Rename, Write
+from planner.tree import Tree, tree_of
 
 
 @dataclass(frozen=True)
@@ -44,6 +46,21 @@ def footprint(plan: Plan) -> list[Read]:
         old = merged.get(read.path, read)
         merged[read.path] = Read(read.path, old.tree or read.tree, old.hashed or read.hashed)
     return [merged[path] for path in sorted(merged)]
+
+
+def pinned(tree: Tree, reads: Sequence[Read]) -> Tree:
+    """The part of ``tree`` an approval binds to: what the reads name, and all below what they read whole.
+
+    Not the other entries of the parents' listings: those are read only to
+    look for collisions, and verification at apply time looks again. So a
+    document filed next to a plan's target does not void the plan's approvals,
+    while any change to what the plan moves, writes, copies or deletes does.
+    """
+    entries: dict[str, Entry] = {}
+    for read in reads:
+        found = tree.walk(read.path) if read.tree else (tree.stat(read.path),)
+        entries.update((entry.path, entry) for entry in found if entry is not None)
+    return tree_of(entries.values())
 
 
 def _reads(ops: Iterable[Op], *, pins: bool) -> Iterable[Read]:

@@ -23,7 +23,16 @@ from sqlalchemy.engine import make_url
 from sidecar.db import make_engine, upgrade
 
 ADMIN_URL = os.environ.get("PVA_TEST_POSTGRES", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
-TABLES = ("tokens", "approvals", "trashed_files", "op_records", "plan_scopes", "plans", "events")
+TABLES = (
+    "tokens",
+    "plan_cases",
+    "approvals",
+    "trashed_files",
+    "op_records",
+    "plan_scopes",
+    "plans",
+    "events",
+)
 
 
 @contextmanager

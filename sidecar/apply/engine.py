@@ -28,7 +28,7 @@ from typing import Any
 
 from planner.entry import Blob, Entry
 from planner.errors import NotFound, TreeError
-from planner.footprint import Read, footprint
+from planner.footprint import Read, footprint, pinned
 from planner.ops import execute
 from planner.plan import Plan, Write
 from planner.report import Code, Diagnostic, Report
@@ -83,7 +83,11 @@ class Engine:
     def apply(
         self, plan: Plan, *, actor: str, author: str | None = None, base: Tree | None = None
     ) -> ApplyRecord:
-        """Apply ``plan`` as ``actor``; ``base`` is the state it was approved against, if any."""
+        """Apply ``plan`` as ``actor``; ``base`` is the state it was approved against, if any.
+
+        Only what ``footprint.pinned`` keeps of ``base`` counts: any difference
+        from the same view of the live store makes the apply stale.
+        """
         self.recover()
         digest = plan.digest()
         self.audit.record_plan(plan, author=author or actor)
@@ -205,7 +209,7 @@ class _Attempt:
     def run(self, base: Tree | None) -> ApplyRecord:
         tree = self.backend.read_tree(self.reads)
         simulation = simulate(self.plan, tree, blobs=self.engine.blob_sizes(self.plan))
-        drift = _drift(base, tree) if base is not None else []
+        drift = _drift(pinned(base, self.reads), pinned(tree, self.reads)) if base is not None else []
         # A precondition the live store cannot check (a generation on a local
         # store, say) must not pass silently at apply: it is an error here.
         unchecked = [

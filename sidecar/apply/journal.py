@@ -97,14 +97,23 @@ class FileJournals:
 
     @contextmanager
     def create(self, name: str, intent: Record) -> Iterator[Journal]:
-        """Create a journal holding ``intent``, durably, and hold it for the block."""
+        """Create a journal holding ``intent``, durably, and hold it for the block.
+
+        The journal is written and locked under a temporary name, then renamed
+        into place: another process's recovery (which settles every journal it
+        can lock) must never see a journal between its creation and its lock,
+        or without its intent.
+        """
+        temporary = f".{name}.tmp"
         with folder(self.root, *self.parts) as where, translated(f"journal {name}"):
-            fd = os.open(f"{name}.jsonl", _CREATE, 0o600, dir_fd=where)
-            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            fd = os.open(temporary, _CREATE, 0o600, dir_fd=where)
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)  # a new file: nobody else can hold it
         journal = Journal(name, fd, new=True)
         try:
             journal.append(intent)
-            with folder(self.root, *self.parts) as where, translated("the journal folder"):
+            with folder(self.root, *self.parts) as where, translated(f"journal {name}"):
+                os.link(temporary, f"{name}.jsonl", src_dir_fd=where, dst_dir_fd=where)  # never replaces
+                os.unlink(temporary, dir_fd=where)
                 os.fsync(where)
             yield journal
         finally:

@@ -19,6 +19,7 @@ from typing import Any, TypeVar
 
 from planner.errors import PvaError
 from planner.fingerprint import fingerprint
+from planner.footprint import footprint, pinned
 from planner.paths import path_problem
 from planner.plan import Plan
 from planner.report import Report
@@ -81,6 +82,7 @@ class PlanService:
         """Verify, record and decide ``plan``; the same digest again returns the existing case."""
         check_proposer(who, touched_paths(plan))
         report, tree = self.engine.examine(plan)
+        tree = pinned(tree, footprint(plan))  # the state approvals bind to (what the ops name)
         self.audit.record_plan(plan, author=who.name)
         stored = self._retrying(lambda: self._submit_once(plan, who, report, tree, revert_of))
         return self._auto_apply(stored, who)

@@ -145,6 +145,20 @@ def test_drift_from_the_approved_state_is_stale(tmp_path: Path) -> None:
     assert backend.stat("m/inbox/3.pdf") is not None
 
 
+def test_a_new_sibling_of_a_target_does_not_make_the_apply_stale(tmp_path: Path) -> None:
+    """Only what the plan names counts as drift: a file filed beside its target leaves it valid."""
+    pva = engine(tmp_path)
+    the_plan = plan({"op": "move", "src": "m/inbox/1.pdf", "dst": "m/filed.pdf"})
+    base = pva.backend.read_tree(footprint(the_plan))
+    backend = pva.backend
+    assert isinstance(backend, MemoryBackend)
+    backend.put("m/inbox/3.pdf", b"new evidence")  # in the listing of the source's folder
+    backend.put("m/other.pdf", b"next to the target")  # in the listing of the target's folder
+    record = pva.apply(the_plan, actor="ops", base=base)
+    assert record.status == "applied", record.message
+    assert backend.stat("m/filed.pdf") is not None
+
+
 class FailingBackend(MemoryBackend):
     """Fails the n-th rename with EIO, like a disk going bad mid-apply."""
 
