@@ -10,7 +10,7 @@ import argparse
 import time
 from collections.abc import Callable
 
-from bench import apply_throughput, bigmove, hotspots, manifest_load, sandbox, throughput
+from bench import apply_throughput, bigmove, hotspots, http_service, manifest_load, sandbox, throughput
 from bench.harness import FULL, QUICK, Result, Sizes, machine, print_table, write_json
 
 BENCHMARKS: dict[str, Callable[[Sizes], Result]] = {
@@ -21,8 +21,10 @@ BENCHMARKS: dict[str, Callable[[Sizes], Result]] = {
     "bigmove": bigmove.run,
     "profile": hotspots.run,
     "apply": apply_throughput.run,
+    "http": http_service.run_http,
+    "clients": http_service.run_clients,
 }
-DEFAULT = ("load", "memory", "verify", "bigmove", "sandbox", "apply")
+DEFAULT = ("load", "memory", "verify", "bigmove", "sandbox", "apply", "http", "clients")
 
 
 def main() -> None:

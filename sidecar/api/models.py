@@ -6,10 +6,12 @@ long. Times are ISO 8601 in UTC. ``report`` is the verifier's ``report/v1``.
 
 from __future__ import annotations
 
+import json
 from datetime import datetime, timedelta
 from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
+from starlette.responses import Response
 
 from planner.report import Diagnostic, Report
 from sidecar.audit.views import EventView, History
@@ -157,12 +159,17 @@ def plan_summary(stored: StoredCase) -> PlanSummaryOut:
     )
 
 
-def plan_out(
+def plan_json(
     stored: StoredCase, *, now: datetime, ttl: timedelta | None, body: dict[str, Any] | None = None
-) -> PlanOut:
+) -> dict[str, Any]:
+    """A PlanOut as JSON values.
+
+    The report and the plan body are JSON already: they go in as they are,
+    not validated into models and dumped again (a 1,000-op plan's report is large).
+    """
     case = stored.case
     counted = set(counted_approvers(case, now=now, ttl=ttl))
-    return PlanOut(
+    out = PlanOut(
         **plan_summary(stored).model_dump(),
         authors=list(case.authors),
         paths=list(case.paths),
@@ -180,13 +187,18 @@ def plan_out(
         ),
         diagnostics=list(case.diagnostics),
         inverse_id=case.inverse_digest,
-        report=ReportOut.model_validate(stored.report) if stored.report else None,
-        plan=body,
-    )
+        report=None,
+    ).model_dump(mode="json")
+    return out | {"report": stored.report or None, "plan": body}
 
 
-def report_out(report: Report) -> ReportOut:
-    return ReportOut.model_validate(report.model_dump())
+def json_response(body: BaseModel | dict[str, Any], status: int = 200) -> Response:
+    """A JSON response of a model or of JSON values, serialised once (not re-validated by FastAPI)."""
+    if isinstance(body, BaseModel):
+        content = body.model_dump_json().encode()
+    else:
+        content = json.dumps(body, ensure_ascii=False, separators=(",", ":")).encode()
+    return Response(content, status_code=status, media_type="application/json")
 
 
 def event_out(event: EventView) -> EventOut:

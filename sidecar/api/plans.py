@@ -11,7 +11,7 @@ from typing import Annotated
 from fastapi import APIRouter, Path, Query, Request, Response
 
 from sidecar.api.auth import Caller
-from sidecar.api.models import ErrorBody, PlanList, PlanOut, ReportOut, plan_out, plan_summary, report_out
+from sidecar.api.models import ErrorBody, PlanList, PlanOut, ReportOut, json_response, plan_json, plan_summary
 from sidecar.api.requests import CommentBody, PlanBody, body_schema
 from sidecar.api.state import app_state
 from sidecar.service.cases import StoredCase
@@ -25,15 +25,17 @@ ERRORS: dict[int | str, dict[str, object]] = {
 PlanId = Annotated[str, Path(pattern="^[0-9a-f]{8,64}$", description="The digest, or its first 8+ digits")]
 
 
-def _out(request: Request, stored: StoredCase, *, with_plan: bool = False) -> PlanOut:
+def _out(request: Request, stored: StoredCase, *, with_plan: bool = False, status: int = 200) -> Response:
     state = app_state(request)
     body = state.services.audit.plan(stored.digest).model_dump(mode="json") if with_plan else None
-    return plan_out(stored, now=state.clock(), ttl=state.settings.approval_ttl, body=body)
+    return json_response(
+        plan_json(stored, now=state.clock(), ttl=state.settings.approval_ttl, body=body), status
+    )
 
 
-def _counted(request: Request, stored: StoredCase) -> PlanOut:
+def _counted(request: Request, stored: StoredCase, status: int = 200) -> Response:
     app_state(request).metrics.plans.labels(stored.case.state.value).inc()
-    return _out(request, stored)
+    return _out(request, stored, status=status)
 
 
 @router.post(
@@ -44,8 +46,8 @@ def _counted(request: Request, stored: StoredCase) -> PlanOut:
     openapi_extra=body_schema("Plan"),
     summary="Dry-run a plan against the live store; stores nothing",
 )
-def verify_plan(request: Request, who: Caller, plan: PlanBody) -> ReportOut:
-    return report_out(app_state(request).services.plans.verify(plan, who))
+def verify_plan(request: Request, who: Caller, plan: PlanBody) -> Response:
+    return json_response(app_state(request).services.plans.verify(plan, who))
 
 
 @router.post(
@@ -57,13 +59,10 @@ def verify_plan(request: Request, who: Caller, plan: PlanBody) -> ReportOut:
     openapi_extra=body_schema("Plan"),
     summary="Submit a plan: validate, verify, then pending, approved by policy, or rejected",
 )
-def submit_plan(request: Request, response: Response, who: Caller, plan: PlanBody) -> PlanOut:
+def submit_plan(request: Request, who: Caller, plan: PlanBody) -> Response:
     plans = app_state(request).services.plans
     known = plans.cases.get(plan.digest()) is not None
-    stored = plans.submit(plan, who)
-    if known:
-        response.status_code = 200
-    return _counted(request, stored)
+    return _counted(request, plans.submit(plan, who), 200 if known else 201)
 
 
 @router.get("", operation_id="listPlans", response_model=PlanList, responses=ERRORS, summary="List plans")
@@ -92,7 +91,7 @@ def list_plans(
 @router.get(
     "/{plan_id}", operation_id="getPlan", response_model=PlanOut, responses=ERRORS, summary="Show a plan"
 )
-def get_plan(request: Request, who: Caller, plan_id: PlanId) -> PlanOut:
+def get_plan(request: Request, who: Caller, plan_id: PlanId) -> Response:
     return _out(request, app_state(request).services.plans.get(plan_id, who), with_plan=True)
 
 
@@ -104,7 +103,7 @@ def get_plan(request: Request, who: Caller, plan_id: PlanId) -> PlanOut:
     openapi_extra=body_schema("Comment"),
     summary="Approve a plan (never by its author)",
 )
-def approve_plan(request: Request, who: Caller, plan_id: PlanId, body: CommentBody) -> PlanOut:
+def approve_plan(request: Request, who: Caller, plan_id: PlanId, body: CommentBody) -> Response:
     return _counted(request, app_state(request).services.plans.approve(plan_id, who, body.comment))
 
 
@@ -116,7 +115,7 @@ def approve_plan(request: Request, who: Caller, plan_id: PlanId, body: CommentBo
     openapi_extra=body_schema("Comment"),
     summary="Reject a plan, for good",
 )
-def reject_plan(request: Request, who: Caller, plan_id: PlanId, body: CommentBody) -> PlanOut:
+def reject_plan(request: Request, who: Caller, plan_id: PlanId, body: CommentBody) -> Response:
     return _counted(request, app_state(request).services.plans.reject(plan_id, who, body.comment))
 
 
@@ -127,7 +126,7 @@ def reject_plan(request: Request, who: Caller, plan_id: PlanId, body: CommentBod
     responses=ERRORS,
     summary="Apply an approved plan (idempotent: never twice)",
 )
-def apply_plan(request: Request, who: Caller, plan_id: PlanId) -> PlanOut:
+def apply_plan(request: Request, who: Caller, plan_id: PlanId) -> Response:
     return _counted(request, app_state(request).services.plans.apply(plan_id, who))
 
 
@@ -139,5 +138,5 @@ def apply_plan(request: Request, who: Caller, plan_id: PlanId) -> PlanOut:
     responses=ERRORS,
     summary="Submit the inverse of an applied plan for approval",
 )
-def revert_plan(request: Request, who: Caller, plan_id: PlanId) -> PlanOut:
-    return _counted(request, app_state(request).services.plans.revert(plan_id, who))
+def revert_plan(request: Request, who: Caller, plan_id: PlanId) -> Response:
+    return _counted(request, app_state(request).services.plans.revert(plan_id, who), 201)
