@@ -43,6 +43,8 @@ an unchecked example. Other languages:
     in ``/pva``; in ``console`` blocks only lines starting with ``$ ``) must be
     accepted by ``planner.cli.main.build_parser()``; ``make TARGET`` lines must
     name a Makefile target.
+``console curl [vary=time,hash]``
+    Requests to a live sidecar, checked by ``tests/docs/test_api_doc.py``.
 ``console run [exit=N] [head] [setup=store] [vary=time,hash]``
     One or more ``$ pva ...`` commands, each followed by its output. They run
     in-process, in order, in one folder holding the document's ``file=``
@@ -225,7 +227,7 @@ def test_every_json_block_is_tagged() -> None:
 def test_every_checked_block_tag_is_known() -> None:
     """Python, sh and console blocks carry only the tags this module acts on, so a typo is caught."""
     known = {"python": ({None}, set(), set()), "sh": ({None}, set(), set())}
-    known["console"] = ({None, "run"}, {"exit", "setup", "vary"}, {"head"})
+    known["console"] = ({None, "run", "curl"}, {"exit", "setup", "vary"}, {"head"})
     problems = []
     for block in BLOCKS:
         if block.language not in known:
@@ -233,7 +235,9 @@ def test_every_checked_block_tag_is_known() -> None:
         kinds, options, flags = known[block.language]
         if block.kind not in kinds or not set(block.options) <= options or not block.flags <= flags:
             problems.append(f"{block.id}: unknown tags in its info string")
-        if block.kind != "run" and (block.options or block.flags):
+        if block.kind == "curl" and (set(block.options) - {"vary"} or block.flags):
+            problems.append(f"{block.id}: 'console curl' takes 'vary' only (tests/docs/test_api_doc.py)")
+        elif block.kind not in ("run", "curl") and (block.options or block.flags):
             problems.append(f"{block.id}: 'exit', 'head', 'setup' and 'vary' apply to 'console run' only")
         if block.options.get("setup", "store") != "store" or not _vary(block) <= set(VARYING):
             problems.append(f"{block.id}: setup=store is the one setup; vary takes {sorted(VARYING)}")

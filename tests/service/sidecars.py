@@ -22,8 +22,10 @@ def free_port() -> int:
 
 
 @contextmanager
-def sidecar(store: Path, database_url: str, log: Path, **settings: str) -> Iterator[str]:
-    """A ``pva serve`` process over ``store`` and ``database_url``; yields its base URL."""
+def sidecar(
+    store: Path, database_url: str, log: Path, *, cwd: Path | None = None, **settings: str
+) -> Iterator[str]:
+    """A ``pva serve`` process over ``store`` and ``database_url`` (run in ``cwd``); yields its base URL."""
     port = free_port()
     env = os.environ | {
         "PVA_STORE": str(store),
@@ -35,7 +37,7 @@ def sidecar(store: Path, database_url: str, log: Path, **settings: str) -> Itera
     env |= {f"PVA_{name.upper()}": value for name, value in settings.items()}
     pva = str(Path(sys.executable).with_name("pva"))
     with log.open("wb") as output:
-        process = subprocess.Popen([pva, "serve"], env=env, stdout=output, stderr=subprocess.STDOUT)
+        process = subprocess.Popen([pva, "serve"], env=env, stdout=output, stderr=subprocess.STDOUT, cwd=cwd)
     url = f"http://127.0.0.1:{port}"
     try:
         _wait_healthy(url, process, log)
