@@ -10,7 +10,16 @@ import argparse
 import time
 from collections.abc import Callable
 
-from bench import apply_throughput, bigmove, hotspots, http_service, manifest_load, sandbox, throughput
+from bench import (
+    apply_throughput,
+    bigmove,
+    gcs_move,
+    hotspots,
+    http_service,
+    manifest_load,
+    sandbox,
+    throughput,
+)
 from bench.harness import FULL, QUICK, Result, Sizes, machine, print_table, write_json
 
 BENCHMARKS: dict[str, Callable[[Sizes], Result]] = {
@@ -23,8 +32,9 @@ BENCHMARKS: dict[str, Callable[[Sizes], Result]] = {
     "apply": apply_throughput.run,
     "http": http_service.run_http,
     "clients": http_service.run_clients,
+    "gcs": gcs_move.run,
 }
-DEFAULT = ("load", "memory", "verify", "bigmove", "sandbox", "apply", "http", "clients")
+DEFAULT = ("load", "memory", "verify", "bigmove", "sandbox", "apply", "http", "clients", "gcs")
 
 
 def main() -> None:

@@ -2,7 +2,9 @@
 
 A local folder keeps its journals and lock table in its own reserved area
 (``.pva``), on the same filesystem as the changes they describe (ADR 0002).
-The one place that decides which backend a store string means.
+A ``gs://BUCKET/PREFIX`` store keeps them on local disk, below ``state_dir``
+(a bucket has no ``flock``); see docs/gcs.md. The one place that decides
+which backend a store string means.
 """
 
 from __future__ import annotations
@@ -31,11 +33,26 @@ class StoreParts:
             close()
 
 
-def open_store(store: str, *, create: bool = False) -> StoreParts:
-    """The store at ``store`` (a folder path); StoreFault when it is missing and ``create`` is False."""
+def open_store(store: str, *, create: bool = False, state_dir: Path = Path("var/state")) -> StoreParts:
+    """The store at ``store`` (a folder, or ``gs://BUCKET/PREFIX``).
+
+    StoreFault when a folder is missing and ``create`` is False.
+    """
+    if store.startswith("gs://"):
+        return _open_gcs(store, state_dir)
     root = Path(store)
     if create:
         root.mkdir(parents=True, exist_ok=True)
     if not root.is_dir():
         raise StoreFault(str(root), f"the store folder {root} does not exist (set PVA_STORE or --store)")
     return StoreParts(LocalBackend(root), FileJournals(root), FileLocks(root))
+
+
+def _open_gcs(store: str, state_dir: Path) -> StoreParts:
+    # Imported here: google-cloud-storage is loaded only by those who use a bucket.
+    from sidecar.backends.gcs.location import GcsLocation, open_backend  # noqa: PLC0415
+
+    location = GcsLocation.parse(store)
+    state = location.state_folder(state_dir)
+    state.mkdir(parents=True, exist_ok=True, mode=0o700)
+    return StoreParts(open_backend(location, state), FileJournals(state), FileLocks(state))

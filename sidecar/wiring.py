@@ -75,7 +75,7 @@ def open_services(
         audit = SqlAuditStore(engine, clock=clock)
         tokens = TokenStore(engine, clock=clock)
         cases = SqlCaseStore(engine, clock=clock)
-        store = open_store(settings.store, create=create_store)
+        store = open_store(settings.store, create=create_store, state_dir=Path(settings.state_dir))
     except BaseException:
         engine.dispose()
         raise

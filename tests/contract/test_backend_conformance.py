@@ -33,6 +33,8 @@ from sidecar.backends.local import LocalBackend
 from sidecar.backends.memory import MemoryBackend
 from sidecar.errors import StoreError
 from tests.backends.faults import FaultyCalls
+from tests.gcs.fixtures import bucket_state, new_bucket, open_gcs, seed, shared_server
+from tests.gcs.fixtures import staged as gcs_staged
 
 State = dict[str, str]  # path -> "dir", or the sha256 of the file
 
@@ -135,10 +137,26 @@ def local_target(tmp_path: Path, *, openat2: bool = True) -> Target:
     )
 
 
+def gcs_target(tmp_path: Path, *, implicit: bool = False) -> Target:
+    server = shared_server()
+    bucket = new_bucket(server)
+    seed(server, bucket, "store", SEED)
+    backend = open_gcs(server, bucket, tmp_path / "state", implicit=implicit)
+    return Target(
+        "gcs",
+        DirectOps(backend),
+        lambda: bucket_state(server, bucket, "store"),
+        lambda: gcs_staged(server, bucket, "store"),
+        backend.close,
+    )
+
+
 TARGETS: dict[str, Callable[[Path], Target]] = {
     "tree": tree_target,
     "local": local_target,
     "local-walk": lambda tmp_path: local_target(tmp_path, openat2=False),
+    "gcs": gcs_target,
+    "gcs-implicit": lambda tmp_path: gcs_target(tmp_path, implicit=True),
 }
 
 
@@ -160,9 +178,9 @@ def fails(target: Target, kind: type[PvaError], action: Callable[[], object]) ->
 
 
 def plain(entries: object) -> list[Entry]:
-    """Entries without their mtime (informational; the tree keeps none)."""
+    """Entries without their mtime (informational; the tree keeps none) or GCS generation (store-given)."""
     assert not isinstance(entries, Entry)
-    return [replace(entry, mtime=None) for entry in entries]  # type: ignore[attr-defined]
+    return [replace(entry, mtime=None, generation=None) for entry in entries]  # type: ignore[attr-defined]
 
 
 def blob(data: bytes) -> Blob:
@@ -171,9 +189,7 @@ def blob(data: bytes) -> Blob:
 
 def test_stat_describes_a_file_with_its_size_and_sha256(target: Target) -> None:
     """stat of a file gives its kind, size and sha256."""
-    entry = target.ops.stat("a/x.txt")
-    assert entry is not None
-    assert replace(entry, mtime=None) == Entry("a/x.txt", "file", 5, sha(b"alpha"))
+    assert plain([target.ops.stat("a/x.txt")]) == [Entry("a/x.txt", "file", 5, sha(b"alpha"))]
 
 
 def test_stat_describes_folders_and_the_root(target: Target) -> None:
@@ -425,10 +441,26 @@ def memory_harness(_tmp_path: Path) -> Harness:
     return Harness(backend, put, state)
 
 
+def gcs_harness(tmp_path: Path, *, implicit: bool = False) -> Harness:
+    server = shared_server()
+    bucket = new_bucket(server)
+    seed(server, bucket, "store", SEED)
+    backend = open_gcs(server, bucket, tmp_path / "state", implicit=implicit)
+
+    def put(path: str, data: bytes | None) -> None:
+        parts = path.split("/")
+        folders = {"/".join(parts[:depth]): None for depth in range(1, len(parts))}
+        seed(server, bucket, "store", folders | {path: data})
+
+    return Harness(backend, put, lambda: bucket_state(server, bucket, "store", reserved=True), backend.close)
+
+
 BACKENDS: dict[str, Callable[[Path], Harness]] = {
     "memory": memory_harness,
     "local": local_harness,
     "local-walk": lambda tmp_path: local_harness(tmp_path, openat2=False),
+    "gcs": gcs_harness,
+    "gcs-implicit": lambda tmp_path: gcs_harness(tmp_path, implicit=True),
 }
 
 

@@ -1,0 +1,1 @@
+"""The GCS backend: the backend protocol on a Cloud Storage bucket (see docs/gcs.md)."""
