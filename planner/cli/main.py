@@ -2,9 +2,9 @@
 
 Exit codes (stable, documented in docs/cli.md):
     0  success (for ``verify``: the plan is valid)
-    1  the plan parsed but has error diagnostics
-    2  malformed input (not JSON, fails the schema, bad manifest) or misuse
-    3  the store or the audit database failed, or an apply needs an operator
+    1  the plan parsed but has error diagnostics (or was rejected, failed or stale)
+    2  malformed input (not JSON, fails the schema, bad manifest), misuse, or the sidecar refused (4xx)
+    3  the store, the audit database or the sidecar failed (5xx, unreachable), or an apply needs an operator
   130  interrupted
   141  standard output was closed early (a broken pipe)
 User errors are one line on stderr, never a traceback.
@@ -19,11 +19,24 @@ from collections.abc import Sequence
 from importlib.metadata import entry_points
 from typing import Any
 
-from planner.cli import digest, schema, snapshot, verify
+from planner.cli import (  # the agent side's commands
+    approve,
+    digest,
+    mcp,
+    plans,
+    reject,
+    remote,
+    runloop,
+    schema,
+    snapshot,
+    submit,
+    tools,
+    verify,
+)
 from planner.cli.common import EXIT_USAGE, UsageError
 from planner.errors import PlanSyntaxError, PvaError
 
-COMMANDS = (verify, snapshot, schema, digest)
+COMMANDS = (verify, snapshot, schema, digest, submit, plans, approve, reject, tools, mcp, runloop)
 EXIT_BROKEN_PIPE = 141
 PLUGIN_GROUP = "pva.commands"
 
@@ -35,11 +48,16 @@ def build_parser() -> argparse.ArgumentParser:
     commands = parser.add_subparsers(title="commands", metavar="COMMAND", required=True)
     for command in COMMANDS:
         command.register(commands)
-    for name, module in _plugins():
-        if module is None:
-            _register_missing(commands, name)
-        else:
+    plugins = _plugins()
+    loaded = {name for name, module in plugins if module is not None}
+    for name, module in plugins:
+        if module is not None:
             module.register(commands)
+        elif name not in remote.FALLBACKS:
+            _register_missing(commands, name)
+    for name, fallback in remote.FALLBACKS.items():
+        if name not in loaded:  # no sidecar here: its apply, revert and audit only over HTTP
+            fallback(commands)
     return parser
 
 

@@ -91,6 +91,7 @@ class PlanList(_Out):
 
     plans: list[PlanSummaryOut]
     next_before: datetime | None = Field(description="Pass as 'before' for the next page; null at the end.")
+    next_before_id: str | None = Field(description="Pass as 'before_id' with it.")
 
 
 class EventOut(_Out):

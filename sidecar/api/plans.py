@@ -5,6 +5,7 @@ Each parses, calls one ``PlanService`` use case and returns a response model.
 
 from __future__ import annotations
 
+import json
 from datetime import datetime
 from typing import Annotated
 
@@ -27,7 +28,7 @@ PlanId = Annotated[str, Path(pattern="^[0-9a-f]{8,64}$", description="The digest
 
 def _out(request: Request, stored: StoredCase, *, with_plan: bool = False, status: int = 200) -> Response:
     state = app_state(request)
-    body = state.services.audit.plan(stored.digest).model_dump(mode="json") if with_plan else None
+    body = json.loads(state.services.audit.plan(stored.digest).canonical_json()) if with_plan else None
     return json_response(
         plan_json(stored, now=state.clock(), ttl=state.settings.approval_ttl, body=body), status
     )
@@ -73,18 +74,26 @@ def list_plans(
     state: Annotated[list[State] | None, Query(description="Any of these states")] = None,
     author: Annotated[str | None, Query(max_length=200)] = None,
     path: Annotated[str | None, Query(max_length=4096, description="Plans whose scope holds it")] = None,
-    before: Annotated[datetime | None, Query(description="Submitted before (paging)")] = None,
+    before: Annotated[datetime | None, Query(description="Paging: the last plan's 'submitted'")] = None,
+    before_id: Annotated[str | None, Query(pattern="^[0-9a-f]{64}$", description="Paging: its id")] = None,
     limit: Annotated[int, Query(ge=1, le=500)] = 100,
 ) -> PlanList:
     if path is not None:
         check_path_filter(path)
     found = app_state(request).services.plans.find(
-        who, states=tuple(state or ()), author=author, path=path, limit=limit, before=before
+        who,
+        states=tuple(state or ()),
+        author=author,
+        path=path,
+        limit=limit,
+        before=before,
+        before_id=before_id,
     )
     more = len(found) == limit and found
     return PlanList(
         plans=[plan_summary(stored) for stored in found],
         next_before=found[-1].case.submitted if more else None,
+        next_before_id=found[-1].digest if more else None,
     )
 
 

@@ -1,4 +1,8 @@
-"""``pva apply PLAN``: verify against the live store under a lock, apply, audit, report."""
+"""``pva apply PLAN``: verify against the live store under a lock, apply, audit, report.
+
+With a server (``--server`` or ``PVA_URL``), ``pva apply ID`` asks the sidecar
+to apply a submitted, approved plan instead (``planner.cli.remote``).
+"""
 
 from __future__ import annotations
 
@@ -6,6 +10,7 @@ import argparse
 import json
 from typing import Any
 
+from planner.cli import remote
 from planner.cli.common import EXIT_DIAGNOSTICS, EXIT_OK, read_input
 from planner.cli.views import render_report
 from planner.parse import parse_plan
@@ -18,17 +23,21 @@ def register(commands: Any) -> None:
     parser = commands.add_parser(
         "apply",
         help="apply a plan to the store (all or nothing, audited)",
-        description="Exit 0 when applied, 1 when stale or failed (nothing changed), 2 on misuse.",
+        description="Exit 0 when applied, 1 when stale or failed (nothing changed), 2 on misuse. "
+        "With a server (--server or PVA_URL), PLAN is the id of a submitted plan and the sidecar applies it.",
     )
-    parser.add_argument("plan", help="plan file, or - for standard input")
+    parser.add_argument("plan", help="plan file, or - for standard input; with a server, the plan's id")
     parser.add_argument("--dry-run", action="store_true", help="only verify against the live store")
     parser.add_argument("--json", action="store_true", help="print the outcome as JSON")
     add_actor_option(parser)
     add_store_options(parser)
+    remote.add_server_options(parser)
     parser.set_defaults(run=run)
 
 
 def run(args: argparse.Namespace) -> int:
+    if remote.server_given(args):
+        return remote.run_apply(args)
     plan = parse_plan(read_input(args.plan))
     with open_services(settings_from(args)) as services:
         if args.dry_run:

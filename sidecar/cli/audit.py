@@ -3,6 +3,9 @@
 Exit codes: 0 success; 1 ``verify`` found the audit broken; 2 misuse, an
 unknown plan, or a database that is not migrated; 3 a database that fails. Each
 command has a human view and, with ``--json``, a versioned JSON view.
+
+With a server (``--server`` or ``PVA_URL``), ``list`` (then the audit's
+events) and ``history`` ask the sidecar instead (``planner.cli.remote``).
 """
 
 from __future__ import annotations
@@ -13,6 +16,7 @@ import sys
 from contextlib import AbstractContextManager
 from typing import Any
 
+from planner.cli import remote
 from planner.cli.common import EXIT_DIAGNOSTICS, EXIT_OK, UsageError
 from planner.paths import path_problem
 from sidecar import db
@@ -25,15 +29,18 @@ from sidecar.cli.db import add_db_option, database
 def register(commands: Any) -> None:
     parser = commands.add_parser("audit", help="query and verify the audit database", description=__doc__)
     actions = parser.add_subparsers(title="actions", metavar="ACTION", required=True)
-    listing = _action(actions, "list", "list recorded plans, newest first", run_list)
+    listing = _action(actions, "list", "list recorded plans (with a server: audit events)", run_list)
     listing.add_argument("--status", help="only plans in this state (pending, applied, failed, stale, ...)")
     listing.add_argument("--author", help="only plans submitted by this author")
     listing.add_argument("--path", help="only plans whose scope holds this path or lies inside it")
     listing.add_argument("--limit", type=int, default=100, help="at most this many (default 100)")
+    remote.add_event_filters(listing)
+    remote.add_server_options(listing)
     show = _action(actions, "show", "a plan, its events and its approvals", run_show)
     show.add_argument("digest", help="the plan's digest")
     history = _action(actions, "history", "a document's chain of custody, following moves", run_history)
     history.add_argument("path", help="the document's path, as it is now or as it was")
+    remote.add_server_options(history)
     _action(actions, "verify", "check the hash chain and every row derived from it", run_verify)
     export = _action(actions, "export", "write every event, for archiving or offline checks", run_export)
     export.add_argument("--format", choices=FORMATS, default="jsonl", help="jsonl (default) or csv")
@@ -66,6 +73,9 @@ def _checked_path(path: str) -> str:
 
 
 def run_list(args: argparse.Namespace) -> int:
+    if remote.server_given(args):
+        return remote.run_events(args)
+    remote.refuse_remote(args, plan="--plan", actor="--actor", since="--since", until="--until")
     path = None if args.path is None else _checked_path(args.path)
     with opened(args) as store:
         plans = store.list_plans(status=args.status, author=args.author, path=path, limit=args.limit)
@@ -81,6 +91,8 @@ def run_show(args: argparse.Namespace) -> int:
 
 
 def run_history(args: argparse.Namespace) -> int:
+    if remote.server_given(args):
+        return remote.run_history(args)
     with opened(args) as store:
         found = store.history(_checked_path(args.path))
     _emit(args, found.to_json(), views.history(found))

@@ -5,6 +5,9 @@ apply like any other: it refuses (stale) if a file it would move back or
 restore changed since, because those ops pin the file's hash (or size). A
 folder the plan made has nothing to pin: undoing the mkdir sends the folder to
 the trash with whatever was filed in it since (recoverable from the trash).
+
+With a server (``--server`` or ``PVA_URL``), ``pva revert ID`` submits the
+inverse to the sidecar as a new plan, for approval (``planner.cli.remote``).
 """
 
 from __future__ import annotations
@@ -14,6 +17,7 @@ import json
 from pathlib import Path
 from typing import Any
 
+from planner.cli import remote
 from planner.cli.common import EXIT_DIAGNOSTICS, EXIT_OK, UsageError
 from planner.cli.views import render_report
 from planner.parse import plan_from_document
@@ -26,18 +30,25 @@ def register(commands: Any) -> None:
     parser = commands.add_parser(
         "revert",
         help="show (and with --apply, apply) the plan that undoes an applied plan",
-        description="Exit 0 when the inverse verifies (or was applied), 1 when it would not apply cleanly.",
+        description="Exit 0 when the inverse verifies (or was applied), 1 when it would not apply cleanly. "
+        "With a server (--server or PVA_URL), the sidecar takes the inverse as a new plan, to approve.",
     )
-    parser.add_argument("digest", help="the applied plan's digest (a unique prefix of 4+ digits will do)")
+    parser.add_argument(
+        "digest",
+        help="the applied plan's digest (a unique prefix of 4+ digits will do; 8+ with a server)",
+    )
     parser.add_argument("--apply", action="store_true", help="apply the inverse plan now")
     parser.add_argument("-o", "--output", type=Path, help="also write the inverse plan to this file")
     parser.add_argument("--json", action="store_true", help="print JSON")
     add_actor_option(parser)
     add_store_options(parser)
+    remote.add_server_options(parser)
     parser.set_defaults(run=run)
 
 
 def run(args: argparse.Namespace) -> int:
+    if remote.server_given(args):
+        return remote.run_revert(args)
     with open_services(settings_from(args)) as services:
         digest = services.audit.resolve(args.digest)
         outcome = services.audit.outcome(digest)

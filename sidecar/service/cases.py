@@ -15,7 +15,7 @@ from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import exists, insert, select, update
+from sqlalchemy import and_, exists, insert, or_, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -163,15 +163,23 @@ class SqlCaseStore(db.SqlStore):
         path: str | None = None,
         limit: int = 100,
         before: datetime | None = None,
+        before_id: str | None = None,
     ) -> list[StoredCase]:
-        """Cases, newest submission first, without their reports and bases (``get`` has those)."""
+        """Cases, newest submission first, without their reports and bases (``get`` has those).
+
+        Paging: the cases after (``before``, ``before_id``) in that order, the
+        last case of the previous page; ``before`` alone: submitted earlier.
+        """
         query = select(PlanCaseRow).order_by(PlanCaseRow.submitted.desc(), PlanCaseRow.digest)
         if states:
             query = query.where(PlanCaseRow.state.in_([state.value for state in states]))
         if author is not None:
             query = query.where(PlanCaseRow.author == author)
         if before is not None:
-            query = query.where(PlanCaseRow.submitted < before)
+            earlier = PlanCaseRow.submitted < before
+            if before_id is not None:  # the same time, further in digest order: ties are not skipped
+                earlier = or_(earlier, and_(PlanCaseRow.submitted == before, PlanCaseRow.digest > before_id))
+            query = query.where(earlier)
         if path is not None:
             query = query.where(
                 exists().where(PlanScopeRow.digest == PlanCaseRow.digest, overlaps(PlanScopeRow.root, path))

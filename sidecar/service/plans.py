@@ -154,7 +154,7 @@ class PlanService:
                 ttl=self.settings.approval_ttl,
                 comment=comment,
             )
-            payload = approval_payload(who.name, "approve", comment, case.state.value)
+            payload = approval_payload(who.name, "approved", comment, case.state.value)
             return self.cases.update(stored, Event("approval", who.name, payload), case=case)
 
         return self._auto_apply(self._retrying(once), who)
@@ -165,7 +165,7 @@ class PlanService:
         def once() -> StoredCase:
             stored = self._load(ref, who)
             case = reject(stored.case, who, now=self.clock(), comment=comment)
-            payload = approval_payload(who.name, "reject", comment, case.state.value)
+            payload = approval_payload(who.name, "rejected", comment, case.state.value)
             return self.cases.update(stored, Event("approval", who.name, payload), case=case)
 
         return self._retrying(once)
@@ -287,11 +287,14 @@ class PlanService:
         path: str | None = None,
         limit: int = 100,
         before: datetime | None = None,
+        before_id: str | None = None,
     ) -> list[StoredCase]:
         """The cases ``who`` may see, newest first, filtered."""
         if who.role is Role.AGENT:
             author = who.name if author in (None, who.name) else "\0"  # an agent lists only its own
-        found = self.cases.find(states=states, author=author, path=path, limit=limit, before=before)
+        found = self.cases.find(
+            states=states, author=author, path=path, limit=limit, before=before, before_id=before_id
+        )
         return [stored for stored in found if visible(stored, who)]
 
     def sweep(self) -> list[StoredCase]:

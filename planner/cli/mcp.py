@@ -1,0 +1,63 @@
+"""``pva mcp``: run the MCP server (stdio, or streamable HTTP) with the agent tools, as ``PVA_TOKEN``.
+
+Needs the ``agent`` extra (the ``mcp`` SDK), imported only when the command runs.
+"""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+from typing import Any
+
+from planner.cli.common import EXIT_OK, UsageError
+from planner.client import PvaClient
+from planner.errors import ManifestError
+from planner.manifest import read_manifest
+from planner.snapshot import scan_tree
+from planner.tools import ToolBox
+from planner.tree import Tree
+
+AGENT_EXTRA = "install the agent extra: pip install 'pva[agent]'"
+
+
+def register(commands: Any) -> None:
+    parser = commands.add_parser(
+        "mcp",
+        help="run an MCP server with the agent tools (no approve tool)",
+        description="Serve pva's agent tools (verify, submit, status, list a folder, history) and the "
+        "plan schema over MCP, calling the sidecar at PVA_URL as PVA_TOKEN. Agents can only propose.",
+    )
+    parser.add_argument("--http", action="store_true", help="streamable HTTP instead of stdio")
+    parser.add_argument("--host", default="127.0.0.1", help="address for --http (default 127.0.0.1)")
+    parser.add_argument("--port", type=int, default=8765, help="port for --http (default 8765)")
+    source = parser.add_mutually_exclusive_group()
+    source.add_argument("--manifest", type=Path, help="list folders from this manifest")
+    source.add_argument("--root", type=Path, help="list folders from this folder (a read-only copy)")
+    parser.set_defaults(run=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    try:
+        from planner.agent import mcp_server  # noqa: PLC0415  # the agent extra, only when asked for
+    except ModuleNotFoundError as error:
+        raise UsageError(f"'pva mcp' needs the mcp SDK ({error.name}): {AGENT_EXTRA}") from None
+    toolbox = ToolBox(PvaClient.from_env(), tree=_tree(args))
+    if args.http:
+        mcp_server.serve_http(toolbox, host=args.host, port=args.port)
+    else:
+        mcp_server.serve_stdio(toolbox)
+    return EXIT_OK
+
+
+def _tree(args: argparse.Namespace) -> Tree | None:
+    if args.manifest is not None:
+        with open(args.manifest, encoding="utf-8") as lines:
+            try:
+                return read_manifest(lines)
+            except UnicodeDecodeError as error:
+                raise ManifestError(f"{args.manifest}: not UTF-8 (byte {error.start})") from None
+    if args.root is not None:
+        if not args.root.is_dir():
+            raise UsageError(f"--root {args.root}: not a folder")
+        return scan_tree(args.root)
+    return None

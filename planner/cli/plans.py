@@ -1,0 +1,49 @@
+"""``pva plans list|show``: the sidecar's plans, as the token may see them (over HTTP)."""
+
+from __future__ import annotations
+
+import argparse
+from typing import Any
+
+from planner.cli.common import EXIT_OK
+from planner.cli.remote import ID_HELP, add_json_option, add_server_options, calling, connect, emit
+from planner.cli.status_views import status_view, summaries_view
+from planner.client_models import PlanState
+
+
+def register(commands: Any) -> None:
+    parser = commands.add_parser("plans", help="list and show the sidecar's plans (over HTTP)")
+    actions = parser.add_subparsers(title="actions", metavar="ACTION", required=True)
+    listing = actions.add_parser("list", help="plans, newest submission first")
+    listing.add_argument(
+        "--state",
+        action="append",
+        choices=[state.value for state in PlanState],
+        help="only plans in this state (repeatable: any of them)",
+    )
+    listing.add_argument("--author", help="only plans this author submitted")
+    listing.add_argument("--path", help="only plans whose scope holds this path")
+    listing.add_argument("--limit", type=int, default=100, help="at most this many (default 100, most 500)")
+    listing.set_defaults(run=run_list)
+    show = actions.add_parser("show", help="a plan: its state, approvals, ops and report")
+    show.add_argument("id", help=ID_HELP)
+    show.set_defaults(run=run_show)
+    for action in (listing, show):
+        add_json_option(action)
+        add_server_options(action)
+
+
+@calling
+def run_list(args: argparse.Namespace) -> int:
+    with connect(args) as client:
+        found = client.list(state=args.state, author=args.author, path=args.path, limit=args.limit)
+    emit(args, {"plans": [p.model_dump(mode="json") for p in found]}, summaries_view(found))
+    return EXIT_OK
+
+
+@calling
+def run_show(args: argparse.Namespace) -> int:
+    with connect(args) as client:
+        status = client.get(args.id)
+    emit(args, status.model_dump(mode="json"), status_view(status))
+    return EXIT_OK

@@ -1,0 +1,134 @@
+"""Human views of what the sidecar says: a plan's status, a list of plans, audit events, a history."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+from planner.cli.views import render_report
+from planner.client import plan_of
+from planner.client_models import PlanState, PlanStatus, PlanSummary
+
+_SAYS = {
+    PlanState.PENDING: "pending, waiting for approval",
+    PlanState.APPROVED: "approved, to be applied",
+    PlanState.APPLYING: "applying",
+    PlanState.APPLIED: "applied",
+    PlanState.REJECTED: "rejected, nothing changed",
+    PlanState.FAILED: "failed, nothing changed",
+    PlanState.STALE: "stale (the store changed under it), nothing changed",
+    PlanState.REVERTED: "applied, then reverted",
+}
+
+
+def utc(moment: datetime) -> str:
+    """ISO 8601 in UTC with a Z, to the second."""
+    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def headline(status: PlanStatus) -> str:
+    """``Plan 'title' (digest12): pending, waiting for approval (0 of 1)``, then why if it was refused."""
+    lines = [f"Plan {status.title!r} ({status.id[:12]}): {_where(status)}"]
+    if status.rejection is not None:
+        lines.append(f"  rejected by {status.rejection.actor}: {status.rejection.comment}")
+    elif status.state is PlanState.REJECTED and status.decision is not None and not status.errors:
+        lines.append(f"  by policy: {status.decision.reason}")
+    lines.extend(f"  {d}" for d in status.diagnostics)
+    return "\n".join(lines)
+
+
+def _where(status: PlanStatus) -> str:
+    where = _SAYS[status.state]
+    if status.state is PlanState.PENDING:
+        counted = sum(a.counts for a in status.approvals)
+        where += f" ({counted} of {status.approvals_needed})"
+    return where
+
+
+def status_view(status: PlanStatus) -> str:
+    """Everything ``pva plans show`` says: where the plan stands, who decided, and its report."""
+    lines = [
+        f"plan {status.id}",
+        f"  title:     {status.title}",
+        f"  state:     {_where(status)}",
+        f"  author:    {', '.join(status.authors) or status.author}",
+        f"  submitted: {utc(status.submitted)}",
+        f"  updated:   {utc(status.updated)}",
+    ]
+    if status.decision is not None:
+        rule = f"rule {status.decision.rule_name!r}" if status.decision.rule_name else "default"
+        lines.append(f"  policy:    {status.decision.outcome} ({rule}): {status.decision.reason}")
+    lines += [
+        f"  approval:  {a.approver} at {utc(a.time)}{'' if a.counts else ' (no longer counts)'}: {a.comment}"
+        for a in status.approvals
+    ]
+    if status.rejection is not None:
+        lines.append(
+            f"  rejected:  by {status.rejection.actor} at {utc(status.rejection.time)}: "
+            f"{status.rejection.comment}"
+        )
+    for label, other in (("revert of", status.revert_of), ("inverse", status.inverse_id)):
+        if other:
+            lines.append(f"  {label + ':':10} {other}")
+    plan = plan_of(status)
+    if plan is not None and status.report is not None:
+        lines += ["", render_report(plan, status.report)]
+    else:
+        lines.extend(f"  {d}" for d in status.diagnostics)
+    return "\n".join(lines)
+
+
+def summaries_view(plans: list[PlanSummary]) -> str:
+    if not plans:
+        return "no plans"
+    lines = [f"{'submitted':20}  {'state':8}  {'author':16}  {'id':12}  title"]
+    lines += [
+        f"{utc(p.submitted):20}  {p.state:8}  {p.author[:16]:16}  {p.id[:12]}  {p.title}" for p in plans
+    ]
+    return "\n".join(lines)
+
+
+def events_view(events: list[dict[str, Any]]) -> str:
+    if not events:
+        return "no events"
+    lines = []
+    for event in events:
+        digest = (event.get("digest") or "")[:12]
+        payload = event.get("payload") or {}
+        action = payload.get("action") or payload.get("decision")
+        status = str(payload.get("status", ""))
+        summary = f"{action} -> {status}" if action else status
+        lines.append(
+            f"seq {event['seq']}  {event['time'][:19]}  {event['kind']:13}  {digest:12}  "
+            f"by {event['actor']}  {summary}".rstrip()
+        )
+    return "\n".join(lines)
+
+
+def history_view(history: dict[str, Any]) -> str:
+    """A document's chain of custody, as ``pva audit history`` shows it from the database."""
+    if not history.get("items"):
+        return f"no recorded history for {history.get('path')}"
+    lines = [f"history of {history['path']}"]
+    lines += [_item(item) for item in history["items"]]
+    if history.get("origins"):
+        lines.append(f"earliest known name: {', '.join(history['origins'])}")
+    current = history.get("current")
+    lines.append(f"now at: {', '.join(current) if current else '(nowhere: deleted or moved to trash)'}")
+    return "\n".join(lines)
+
+
+def _item(item: dict[str, Any]) -> str:
+    before, after, action = item.get("name_before"), item.get("name_after"), item.get("action")
+    if before is None or before == after:
+        what = f"{action} {after}"
+    elif after is None:
+        what = f"{action} {before}" + (f" (trash: {item['trash']})" if item.get("trash") else "")
+    else:
+        what = f"{action} {before} -> {after}"
+    approvers = item.get("approved_by") or []
+    approved = f", approved by {', '.join(approvers)}" if approvers else ""
+    who = f"submitted by {item.get('submitted_by')}, applied by {item.get('applied_by')}{approved}"
+    plan = item.get("plan") or {}
+    source = f"plan {str(plan.get('digest', ''))[:12]} {plan.get('title')!r}"
+    return f"  {str(item.get('time', ''))[:19]}  seq {item.get('seq')}  {what}\n      {source}: {who}"

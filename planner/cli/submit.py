@@ -1,0 +1,54 @@
+"""``pva submit PLAN [--wait [--timeout S]]``: submit a plan to the sidecar, and perhaps wait for its end."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from typing import Any
+
+from planner.cli.common import EXIT_DIAGNOSTICS, UsageError, read_input
+from planner.cli.remote import add_json_option, add_server_options, calling, connect, emit_status
+from planner.client import WaitTimeout
+from planner.parse import parse_plan
+
+DEFAULT_TIMEOUT = 600.0
+
+
+def register(commands: Any) -> None:
+    parser = commands.add_parser(
+        "submit",
+        help="submit a plan to the sidecar for approval (over HTTP)",
+        description="Exit 0 when accepted (with --wait: applied), 1 when rejected, failed or stale "
+        "(with --wait: or still undecided at the timeout), 2 on misuse or refusal, 3 when the sidecar fails.",
+    )
+    parser.add_argument("plan", help="plan file, or - for standard input")
+    parser.add_argument(
+        "--wait", action="store_true", help="wait until it is applied, rejected, failed or stale"
+    )
+    parser.add_argument(
+        "--timeout",
+        type=float,
+        metavar="S",
+        help=f"with --wait: give up after S seconds (default {DEFAULT_TIMEOUT:g})",
+    )
+    add_json_option(parser)
+    add_server_options(parser)
+    parser.set_defaults(run=run)
+
+
+@calling
+def run(args: argparse.Namespace) -> int:
+    if args.timeout is not None and not args.wait:
+        raise UsageError("--timeout goes with --wait")
+    plan = parse_plan(read_input(args.plan))  # malformed plans stop here, with every problem listed
+    with connect(args) as client:
+        status = client.submit(plan)
+        if not args.wait or not status.undecided:
+            return emit_status(args, status)
+        try:
+            status = client.wait(status.id, timeout=args.timeout or DEFAULT_TIMEOUT)
+        except WaitTimeout as timeout:
+            emit_status(args, timeout.last)
+            print(f"pva: {timeout.message}", file=sys.stderr)
+            return EXIT_DIAGNOSTICS
+    return emit_status(args, status)

@@ -1,0 +1,308 @@
+"""``PvaClient``: the sidecar's HTTP API from Python, for agents and for the ``pva`` commands that go remote.
+
+The transport is swappable (``http=``: any ``httpx.Client``, fastapi's
+``TestClient`` included), so tests talk to the real app in process. httpx's
+errors never escape: they become ``ClientError`` and its kinds
+(``planner.client_errors`` draws the tree; they are importable from here).
+"""
+
+from __future__ import annotations
+
+import builtins
+import json
+import os
+import re
+import time
+from collections.abc import Iterator, Mapping, Sequence
+from datetime import datetime
+from typing import Any, Self, TypeVar
+
+import httpx
+from pydantic import BaseModel, ValidationError
+
+from planner.client_errors import (
+    ClientError,
+    InvalidArgument,
+    SidecarUnreachable,
+    WaitTimeout,
+    answer_error,
+)
+from planner.client_models import PlanState, PlanStatus, PlanSummary
+from planner.errors import PlanSyntaxError
+from planner.parse import plan_from_document
+from planner.plan import Plan
+from planner.report import Report
+
+__all__ = [
+    "ClientError",
+    "InvalidArgument",
+    "PvaClient",
+    "SidecarUnreachable",
+    "WaitTimeout",
+    "plan_of",
+]
+
+PLAN_ID = re.compile(r"[0-9a-f]{8,64}")
+MIN_POLL, MAX_POLL = 0.01, 10.0  # seconds: wait() backs off from ``poll`` up to MAX_POLL
+
+PlanInput = Plan | Mapping[str, Any]
+States = str | Sequence[str] | None  # PlanState is a str
+M = TypeVar("M", bound=BaseModel)
+
+
+class PvaClient:
+    """A session with one sidecar, as one token. Close it, or use it as a context manager."""
+
+    def __init__(
+        self, url: str, token: str, *, http: httpx.Client | None = None, timeout: float = 60.0
+    ) -> None:
+        if not url.startswith(("http://", "https://")):
+            raise InvalidArgument(f"the sidecar URL must start with http:// or https://, not {url!r}")
+        if not token:
+            raise InvalidArgument("an API token is needed (pva token create makes one)")
+        self.url = url.rstrip("/")
+        self._headers = {"Authorization": f"Bearer {token}", "Accept": "application/json"}
+        self._owned = http is None  # a transport the caller passed is theirs to close
+        self._http = httpx.Client(timeout=timeout) if http is None else http
+
+    @classmethod
+    def from_env(cls, *, http: httpx.Client | None = None, timeout: float = 60.0) -> PvaClient:
+        """A client for ``PVA_URL`` as ``PVA_TOKEN``."""
+        url, token = os.environ.get("PVA_URL"), os.environ.get("PVA_TOKEN")
+        if not url:
+            raise InvalidArgument("PVA_URL is not set: export PVA_URL=http://HOST:PORT (the sidecar)")
+        if not token:
+            raise InvalidArgument("PVA_TOKEN is not set: export PVA_TOKEN=pva_... (an API token)")
+        return cls(url, token, http=http, timeout=timeout)
+
+    def close(self) -> None:
+        if self._owned:
+            self._http.close()
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(self, *_exc: object) -> None:
+        self.close()
+
+    # -- plans --------------------------------------------------------------------
+
+    def verify(self, plan: PlanInput) -> Report:
+        """A dry run against the live store; the sidecar stores nothing."""
+        return _model(Report, self._call("POST", "/v1/plans/verify", content=_plan_bytes(plan)))
+
+    def submit(self, plan: PlanInput) -> PlanStatus:
+        """Submit a plan (again: the same digest returns the plan as it stands)."""
+        return _model(PlanStatus, self._call("POST", "/v1/plans", content=_plan_bytes(plan)))
+
+    def get(self, plan_id: str) -> PlanStatus:
+        """A plan with its document and latest report, by digest or its first 8+ hex digits."""
+        return _model(PlanStatus, self._call("GET", _plan_path(plan_id)))
+
+    def list(
+        self,
+        *,
+        state: States = None,
+        author: str | None = None,
+        path: str | None = None,
+        limit: int = 100,
+        all_pages: bool = False,
+    ) -> builtins.list[PlanSummary]:
+        """Plans newest first: one page of at most ``limit``, or every page (of ``limit`` each)."""
+        params: dict[str, Any] = {"state": _states(state), "author": author, "path": path, "limit": limit}
+        found: builtins.list[PlanSummary] = []
+        while True:
+            page = self._json("GET", "/v1/plans", params=params)
+            found.extend(_model(PlanSummary, item) for item in page.get("plans", []))
+            if not all_pages or page.get("next_before") is None:
+                return found
+            params["before"], params["before_id"] = page["next_before"], page.get("next_before_id")
+
+    def approve(self, plan_id: str, comment: str) -> PlanStatus:
+        """Approve (never the plan's author); with enough approvals it is approved, and may apply."""
+        return self._decide(plan_id, "approve", comment)
+
+    def reject(self, plan_id: str, comment: str) -> PlanStatus:
+        """Reject the plan, for good."""
+        return self._decide(plan_id, "reject", comment)
+
+    def apply(self, plan_id: str) -> PlanStatus:
+        """Apply an approved plan; an applied one comes back as it is (never twice)."""
+        return _model(PlanStatus, self._call("POST", _plan_path(plan_id, "apply")))
+
+    def revert(self, plan_id: str) -> PlanStatus:
+        """Submit the inverse of an applied plan; returns the inverse plan, to approve like any."""
+        return _model(PlanStatus, self._call("POST", _plan_path(plan_id, "revert")))
+
+    def wait(self, plan_id: str, *, timeout: float, poll: float = 1.0) -> PlanStatus:
+        """The plan once it is no longer pending, approved or applying; WaitTimeout after ``timeout`` s."""
+        deadline = time.monotonic() + timeout
+        delay = max(poll, MIN_POLL)
+        while True:
+            status = self.get(plan_id)
+            remaining = deadline - time.monotonic()
+            if not status.undecided:
+                return status
+            if remaining <= 0:
+                raise WaitTimeout(f"plan {plan_id} is still {status.state} after {timeout:g}s", status)
+            time.sleep(min(delay, remaining))
+            delay = min(delay * 1.5, max(poll, MAX_POLL))
+
+    # -- records ------------------------------------------------------------------
+
+    def history(self, path: str) -> dict[str, Any]:
+        """A document's chain of custody (history/v1), following moves."""
+        return self._json("GET", "/v1/history", params={"path": path})
+
+    def audit(
+        self,
+        *,
+        path: str | None = None,
+        plan: str | None = None,
+        actor: str | None = None,
+        since: datetime | str | None = None,
+        until: datetime | str | None = None,
+        after: int = 0,
+        limit: int = 100,
+        all_pages: bool = False,
+    ) -> builtins.list[dict[str, Any]]:
+        """Audit events in chain order after seq ``after``: one page, or every page."""
+        params: dict[str, Any] = {
+            "path": path,
+            "plan": plan,
+            "actor": actor,
+            "since": _time(since),
+            "until": _time(until),
+            "after": after,
+            "limit": limit,
+        }
+        events: builtins.list[dict[str, Any]] = []
+        while True:
+            page = self._json("GET", "/v1/audit", params=params)
+            events.extend(page.get("events", []))
+            if not all_pages or page.get("next_after") is None:
+                return events
+            params["after"] = page["next_after"]
+
+    def snapshot(self, prefix: str = "") -> Iterator[str]:
+        """The live store's manifest/v1 below ``prefix``, lines as they stream (errors show on first next)."""
+        request = self._http.build_request(
+            "GET", f"{self.url}/v1/snapshot", params={"prefix": prefix}, headers=self._headers
+        )
+        response = self._send(request, stream=True)
+        try:
+            yield from (line for line in response.iter_lines() if line)
+        except httpx.TransportError as error:
+            raise self._unreachable(error) from None
+        finally:
+            response.close()
+
+    # -- the wire -----------------------------------------------------------------
+
+    def _decide(self, plan_id: str, action: str, comment: str) -> PlanStatus:
+        body = json.dumps({"comment": comment}).encode("utf-8")
+        return _model(PlanStatus, self._call("POST", _plan_path(plan_id, action), content=body))
+
+    def _json(self, method: str, path: str, *, params: dict[str, Any] | None = None) -> dict[str, Any]:
+        body = self._call(method, path, params=params)
+        if not isinstance(body, dict):
+            raise ClientError(f"{self.url}{path} answered with JSON that is not an object", code="bad_answer")
+        return body
+
+    def _call(
+        self, method: str, path: str, *, params: dict[str, Any] | None = None, content: bytes | None = None
+    ) -> Any:
+        headers = self._headers if content is None else {**self._headers, "Content-Type": "application/json"}
+        clean = {key: value for key, value in (params or {}).items() if value is not None}
+        request = self._http.build_request(
+            method, f"{self.url}{path}", params=clean, content=content, headers=headers
+        )
+        response = self._send(request, stream=False)
+        try:
+            return response.json()
+        except ValueError:
+            raise ClientError(
+                f"{self.url}{path} answered {response.status_code} without JSON: is it a pva sidecar?",
+                code="bad_answer",
+            ) from None
+
+    def _send(self, request: httpx.Request, *, stream: bool) -> httpx.Response:
+        try:
+            response = self._http.send(request, stream=stream)
+        except httpx.TransportError as error:
+            raise self._unreachable(error) from None
+        if response.is_error:
+            response.read()
+            response.close()
+            raise answer_error(response)
+        return response
+
+    def _unreachable(self, error: httpx.TransportError) -> SidecarUnreachable:
+        reason = str(error) or type(error).__name__
+        return SidecarUnreachable(f"cannot reach the sidecar at {self.url}: {reason}")
+
+
+def plan_of(status: PlanStatus) -> Plan | None:
+    """The plan document of ``status`` (from ``get``) as a ``Plan``, checked against its id; else None.
+
+    The sidecar's document may carry nulls and default fields (a model dump
+    rather than plan/v1): they are dropped, and the digest proves the result is
+    the plan that was submitted.
+    """
+    if status.plan is None:
+        return None
+    try:
+        plan = plan_from_document(_undumped(status.plan))
+    except PlanSyntaxError as error:
+        raise ClientError(
+            f"the sidecar's plan {status.id[:12]} is not a plan: {error}", code="bad_answer"
+        ) from None
+    if plan.digest() != status.id:
+        raise ClientError(f"the sidecar's plan document does not match its id {status.id}", code="bad_answer")
+    return plan
+
+
+def _undumped(value: Any) -> Any:
+    if isinstance(value, dict):
+        kept = {key: _undumped(item) for key, item in value.items() if item is not None}
+        if "content" not in kept and kept.get("encoding") == "utf-8":
+            del kept["encoding"]  # the default, dumped; plan/v1 allows it only beside inline content
+        return kept
+    if isinstance(value, list):
+        return [_undumped(item) for item in value]
+    return value
+
+
+def _plan_bytes(plan: PlanInput) -> bytes:
+    if isinstance(plan, Plan):
+        return plan.canonical_json()
+    return json.dumps(dict(plan), ensure_ascii=False).encode("utf-8")
+
+
+def _plan_path(plan_id: str, action: str | None = None) -> str:
+    if not PLAN_ID.fullmatch(plan_id):
+        raise InvalidArgument(
+            f"{plan_id!r} is not a plan id: give the digest or its first 8+ hex digits (lowercase)",
+            code="invalid_id",
+        )
+    return f"/v1/plans/{plan_id}" + (f"/{action}" if action else "")
+
+
+def _states(state: States) -> list[str] | None:
+    if state is None:
+        return None
+    chosen = [state] if isinstance(state, str) else state
+    return [str(PlanState(item)) for item in chosen]
+
+
+def _time(moment: datetime | str | None) -> str | None:
+    return moment.isoformat() if isinstance(moment, datetime) else moment
+
+
+def _model(kind: type[M], body: Any) -> M:
+    try:
+        return kind.model_validate(body)
+    except ValidationError as error:
+        raise ClientError(
+            f"the sidecar's answer is not a {kind.__name__}: {error.errors()[0]['msg']}", code="bad_answer"
+        ) from None

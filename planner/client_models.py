@@ -1,0 +1,100 @@
+"""What the sidecar's API answers about plans, as the client reads it (mirrors sidecar/api/models.py).
+
+The planner never imports the sidecar, so these models restate its response
+bodies. They ignore fields they do not know: a newer sidecar may add some.
+``report`` is the verifier's ``report/v1``, checked as strictly as locally.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from enum import StrEnum
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from planner.report import Diagnostic, Report
+
+
+class PlanState(StrEnum):
+    """Where a submitted plan stands (the BRIEF's plan states)."""
+
+    PENDING = "pending"
+    APPROVED = "approved"
+    REJECTED = "rejected"
+    APPLYING = "applying"
+    APPLIED = "applied"
+    FAILED = "failed"
+    STALE = "stale"
+    REVERTED = "reverted"
+
+
+UNDECIDED = frozenset({PlanState.PENDING, PlanState.APPROVED, PlanState.APPLYING})
+REFUSED = frozenset({PlanState.REJECTED, PlanState.FAILED, PlanState.STALE})  # nothing changed
+
+
+class _Answer(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="ignore")
+
+
+class PolicyDecision(_Answer):
+    """What the sidecar's policy decided for the plan, and which rule decided it."""
+
+    outcome: str
+    approvals_needed: int = 0
+    rule_name: str | None = None
+    reason: str = ""
+
+
+class Approval(_Answer):
+    """One approval; ``counts`` is false once it expired or the plan's base state changed."""
+
+    approver: str
+    time: datetime
+    comment: str
+    counts: bool = True
+
+
+class Rejection(_Answer):
+    """Who rejected the plan, and why."""
+
+    actor: str
+    time: datetime
+    comment: str
+
+
+class PlanSummary(_Answer):
+    """A plan as the sidecar lists it."""
+
+    id: str = Field(description="The plan's digest.")
+    title: str
+    state: PlanState
+    author: str
+    submitted: datetime
+    updated: datetime
+    revert_of: str | None = None
+
+    @property
+    def undecided(self) -> bool:
+        """True while pending, approved or applying: the plan may still move on."""
+        return self.state in UNDECIDED
+
+
+class PlanStatus(PlanSummary):
+    """A submitted plan: where it stands, why, and what verification found."""
+
+    authors: list[str] = Field(default_factory=list)
+    paths: list[str] = Field(default_factory=list)
+    fingerprint: str = ""
+    decision: PolicyDecision | None = None
+    approvals_needed: int = 0
+    approvals: list[Approval] = Field(default_factory=list)
+    rejection: Rejection | None = None
+    diagnostics: list[Diagnostic] = Field(default_factory=list)
+    inverse_id: str | None = None
+    report: Report | None = None
+    plan: dict[str, Any] | None = Field(None, description="The plan document; only from get().")
+
+    @property
+    def errors(self) -> list[Diagnostic]:
+        return [d for d in self.diagnostics if d.severity == "error"]

@@ -1,0 +1,86 @@
+"""A real sidecar for the agent side's tests: a store with a seeded matter, a migrated SQLite audit, tokens.
+
+``as_`` gives a ``PvaClient`` per token over the app in process; ``server`` is
+the same app behind uvicorn on a free port, for a subprocess (the MCP server)
+that must reach it over a socket.
+"""
+
+from __future__ import annotations
+
+import socket
+import threading
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+import uvicorn
+from fastapi import FastAPI
+from fastapi.testclient import TestClient
+
+from examples.custodians.seed import seed
+from planner.client import PvaClient
+from sidecar import db
+from sidecar.api.app import create_app
+from sidecar.settings import Settings
+from sidecar.tokens import TokenStore
+from sidecar.wiring import open_services
+
+URL = "http://testserver"
+MATTER = "matters/acme"
+TOKENS = {  # name: (role, scopes)
+    "agent": ("agent", [MATTER]),
+    "alice": ("approver", [MATTER]),
+    "auditor": ("auditor", ["*"]),
+}
+
+
+@pytest.fixture
+def store(tmp_path: Path) -> Path:
+    """A store folder holding the example's discovery set in matters/acme."""
+    root = tmp_path / "store"
+    seed(root, MATTER)
+    return root
+
+
+@pytest.fixture
+def settings(tmp_path: Path, store: Path) -> Settings:
+    url = f"sqlite:///{tmp_path / 'audit.db'}"
+    db.upgrade(url)
+    return Settings(store=str(store), database_url=url, state_dir=str(tmp_path / "state"), auto_apply=False)
+
+
+@pytest.fixture
+def tokens(settings: Settings) -> dict[str, str]:
+    """A secret per name of TOKENS."""
+    with db.opened(TokenStore, settings.database_url) as created:
+        return {name: created.create(role, name, scopes)[1] for name, (role, scopes) in TOKENS.items()}
+
+
+@pytest.fixture
+def app(settings: Settings) -> Iterator[FastAPI]:
+    with open_services(settings) as services:
+        yield create_app(settings, services=services)
+
+
+@pytest.fixture
+def as_(app: FastAPI, tokens: dict[str, str]) -> Iterator[dict[str, PvaClient]]:
+    """A client per token name, over the app in process."""
+    with TestClient(app) as http:
+        yield {name: PvaClient(URL, secret, http=http) for name, secret in tokens.items()}
+
+
+@pytest.fixture
+def server(app: FastAPI) -> Iterator[str]:
+    """The app behind uvicorn on 127.0.0.1, on a port the OS chose; its URL."""
+    listener = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    listener.bind(("127.0.0.1", 0))
+    config = uvicorn.Config(app, log_level="warning", lifespan="on", ws="none")
+    running = uvicorn.Server(config)
+    thread = threading.Thread(target=running.run, kwargs={"sockets": [listener]}, daemon=True)
+    thread.start()
+    while not running.started and thread.is_alive():
+        threading.Event().wait(0.01)
+    yield f"http://127.0.0.1:{listener.getsockname()[1]}"
+    running.should_exit = True
+    thread.join(timeout=10)
+    listener.close()

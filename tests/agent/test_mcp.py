@@ -1,0 +1,74 @@
+"""``pva mcp`` over stdio, driven by the MCP SDK's own client, against a real sidecar on a socket."""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+from typing import Any
+
+import anyio
+from mcp import Client, StdioServerParameters
+
+from planner.agent.mcp_server import SCHEMA_URI
+from planner.schema import plan_json_schema
+from tests.agent.conftest import MATTER
+
+PLAN = {
+    "pva": "plan/v1",
+    "title": "File one e-mail",
+    "scope": [MATTER],
+    "ops": [
+        {"op": "mkdir", "path": f"{MATTER}/alice"},
+        {
+            "op": "move",
+            "src": f"{MATTER}/discovery/inbox/0001.eml",
+            "dst": f"{MATTER}/alice/0001.eml",
+            "reason": "From: Alice Smith",
+        },
+    ],
+}
+
+
+def _session(server: str, token: str) -> dict[str, Any]:
+    """List the tools, read the schema, verify, submit and read the status, over one stdio session."""
+    parameters = StdioServerParameters(
+        command=sys.executable,
+        args=["-m", "planner.cli.main", "mcp"],
+        env={"PVA_URL": server, "PVA_TOKEN": token, "PATH": os.environ.get("PATH", "")},
+    )
+    seen: dict[str, Any] = {}
+
+    async def main() -> None:
+        async with Client(parameters, mode="legacy") as client:
+            seen["tools"] = (await client.list_tools()).tools
+            schema = await client.read_resource(SCHEMA_URI)
+            seen["schema"] = json.loads(schema.contents[0].text)  # type: ignore[union-attr]
+            seen["verify"] = await client.call_tool("pva_verify_plan", {"plan": PLAN})
+            seen["submit"] = await client.call_tool("pva_submit_plan", {"plan": PLAN})
+            plan_id = seen["submit"].structured_content["id"]
+            seen["status"] = await client.call_tool("pva_plan_status", {"id": plan_id})
+            seen["approve"] = await client.call_tool("pva_approve_plan", {"id": plan_id})
+
+    anyio.run(main)
+    return seen
+
+
+def test_mcp_over_stdio_proposes_but_cannot_approve(server: str, tokens: dict[str, str]) -> None:
+    """Over stdio: five tools, none approving, and the schema; verify, submit and status work, approve not."""
+    seen = _session(server, tokens["agent"])
+    names = {tool.name for tool in seen["tools"]}
+    assert names == {
+        "pva_verify_plan",
+        "pva_submit_plan",
+        "pva_plan_status",
+        "pva_list_folder",
+        "pva_document_history",
+    }
+    assert seen["schema"] == plan_json_schema()
+    verified = seen["verify"].structured_content
+    assert verified["ok"] is True
+    submitted = seen["submit"].structured_content
+    assert (submitted["state"], submitted["id"]) == ("pending", verified["digest"])
+    assert seen["status"].structured_content["state"] == "pending"
+    assert seen["approve"].is_error

@@ -1,0 +1,151 @@
+"""The RunLoop flow with the real runloop-api-client against a fake RunLoop API (tests/agent/fake_runloop.py).
+
+Against the real API: ``RUNLOOP_API_KEY=... PVA_URL=... PVA_TOKEN=<agent token>
+pva runloop run --subtree matters/acme --command "python agent.py" --file
+examples/custodians/agent.py --blueprint <an image with pva installed>``
+(docs/agents.md, "RunLoop").
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from planner.agent.runloop import (
+    PLAN_PATH,
+    SNAPSHOT_DIR,
+    AgentFailed,
+    NoPlan,
+    PlanTooLarge,
+    RunSpec,
+    RunTimeout,
+    run_agent,
+    run_and_submit,
+)
+from planner.client import PvaClient
+from planner.manifest import read_entries
+from planner.snapshot import scan
+from tests.agent.conftest import MATTER
+from tests.agent.fake_runloop import CHUNK, FakeRunLoop, Scenario
+
+AGENT = Path(__file__).parents[2] / "examples" / "custodians" / "agent.py"
+PLAN = {
+    "pva": "plan/v1",
+    "title": "File one e-mail",
+    "scope": [MATTER],
+    "ops": [{"op": "mkdir", "path": f"{MATTER}/alice"}],
+}
+
+
+def _spec(store: Path, **changes: object) -> RunSpec:
+    fields: dict[str, object] = {
+        "store": store,
+        "subtree": MATTER,
+        "command": "python agent.py",
+        "sidecar_url": "http://sidecar.internal:8000",
+        "files": {"agent.py": AGENT.read_text()},
+        "poll": 0.01,
+        **changes,
+    }
+    return RunSpec(**fields)  # type: ignore[arg-type]
+
+
+def _finished_cleanly(fake: FakeRunLoop) -> None:
+    assert fake.errors == []
+    assert fake.all_shut_down()
+    assert fake.deleted == list(fake.uploads)
+
+
+def test_success_returns_the_plan_and_shuts_down(store: Path) -> None:
+    """A run that writes a plan returns its bytes; the devbox is shut down and the snapshot object deleted."""
+    fake = FakeRunLoop(Scenario(plan=json.dumps(PLAN).encode()))
+    result = run_agent(fake.client(), _spec(store))
+    assert result.plan().title == "File one e-mail"
+    _finished_cleanly(fake)
+
+
+def test_snapshot_holds_the_files_and_a_matching_manifest(store: Path) -> None:
+    """The uploaded archive holds the subtree's files, read-only, and a manifest hashing exactly those."""
+    fake = FakeRunLoop(Scenario(plan=json.dumps(PLAN).encode()))
+    run_agent(fake.client(), _spec(store))
+    members = fake.snapshot_members()
+    files = {e.path for e in scan(store / MATTER) if e.kind == "file"}
+    assert {n.removeprefix(f"store/{MATTER}/") for n in members if members[n].isfile()} == files | {
+        "manifest.jsonl"
+    }
+    assert all(member.mode & 0o222 == 0 for member in members.values())
+    lines = fake.snapshot_file("manifest.jsonl").decode().splitlines()
+    entries = {e.path: e for e in read_entries(lines) if e.kind == "file"}
+    local = {f"{MATTER}/{e.path}": e for e in scan(store / MATTER) if e.kind == "file"}
+    assert {p: e.sha256 for p, e in entries.items()} == {p: e.sha256 for p, e in local.items()}
+
+
+def test_devbox_is_read_only_and_the_agent_not_root(store: Path) -> None:
+    """The snapshot is mounted, chowned to root and chmod a-w before the agent runs as a non-root user."""
+    fake = FakeRunLoop(Scenario(plan=json.dumps(PLAN).encode()))
+    run_agent(fake.client(), _spec(store))
+    (box,) = fake.devboxes.values()
+    (mount, code) = box.body["mounts"]
+    assert (mount["type"], mount["object_path"]) == ("object_mount", SNAPSHOT_DIR)
+    assert code == {"type": "file_mount", "target": "/pva/agent/agent.py", "content": AGENT.read_text()}
+    setup, agent = box.commands
+    assert f"chmod -R a-w,a+rX {SNAPSHOT_DIR}" in setup
+    assert f"chown -R root:root {SNAPSHOT_DIR}" in setup
+    assert agent.startswith("runuser -u pva-agent -- env ")
+    for variable in ("PVA_URL=http://sidecar.internal:8000", f"PVA_MANIFEST={SNAPSHOT_DIR}/manifest.jsonl"):
+        assert variable in agent
+    assert "PVA_TOKEN" not in agent
+
+
+def test_long_runs_are_not_cut_at_the_client_default(store: Path) -> None:
+    """The polling limits follow the run's timeout, not the client's 120 attempts."""
+    spec = _spec(store, timeout=7200.0, poll=1.0)
+    polling = spec.polling(spec.timeout)
+    assert polling.timeout_seconds == 7200.0
+    assert polling.max_attempts * polling.interval_seconds > 7200.0
+
+
+def test_agent_failure_raises_and_shuts_down(store: Path) -> None:
+    """A non-zero exit raises AgentFailed with its output, and the devbox is still shut down."""
+    fake = FakeRunLoop(Scenario(exit_status=3, stderr="Traceback: boom\n", plan=None))
+    with pytest.raises(AgentFailed) as failed:
+        run_agent(fake.client(), _spec(store))
+    assert failed.value.exit_status == 3
+    assert "boom" in str(failed.value)
+    _finished_cleanly(fake)
+
+
+def test_oversized_plan_is_not_read_past_the_cap(store: Path) -> None:
+    """A plan file over the cap raises PlanTooLarge before the download is read to its end."""
+    fake = FakeRunLoop(Scenario(plan=b" " * (CHUNK * 64)))
+    with pytest.raises(PlanTooLarge):
+        run_agent(fake.client(), _spec(store, max_plan_bytes=CHUNK * 2))
+    assert fake.plan_chunks_served < 64
+    _finished_cleanly(fake)
+
+
+def test_missing_plan_raises_and_shuts_down(store: Path) -> None:
+    """An agent that exits 0 without writing the plan file raises NoPlan naming the path."""
+    fake = FakeRunLoop(Scenario(plan=None))
+    with pytest.raises(NoPlan, match=PLAN_PATH):
+        run_agent(fake.client(), _spec(store))
+    _finished_cleanly(fake)
+
+
+def test_timeout_raises_and_shuts_down(store: Path) -> None:
+    """An agent still running when the timeout ends raises RunTimeout, and the devbox is shut down."""
+    fake = FakeRunLoop(Scenario(finishes=False))
+    with pytest.raises(RunTimeout):
+        run_agent(fake.client(), _spec(store, timeout=0.05, poll=0.01))
+    _finished_cleanly(fake)
+
+
+def test_run_and_submit_submits_as_the_agent(store: Path, as_: dict[str, PvaClient]) -> None:
+    """The fetched plan is submitted with the agent's token and comes back pending, authored by the agent."""
+    fake = FakeRunLoop(Scenario(plan=json.dumps(PLAN).encode()))
+    result, status = run_and_submit(fake.client(), _spec(store), as_["agent"])
+    assert status.id == result.plan().digest()
+    assert (status.state, status.author) == ("pending", "agent")
+    _finished_cleanly(fake)

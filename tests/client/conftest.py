@@ -1,0 +1,118 @@
+"""A real sidecar for the client's tests: a store folder, a migrated SQLite audit, tokens, the app.
+
+``http`` is the app in process (fastapi's TestClient, an httpx.Client); ``server``
+is the same app behind uvicorn on a free port of 127.0.0.1, for the tests that
+must cross a real socket.
+"""
+
+from __future__ import annotations
+
+import json
+import socket
+import threading
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+import uvicorn
+from fastapi import FastAPI
+from fastapi.testclient import TestClient
+
+from planner.client import PvaClient
+from sidecar import db
+from sidecar.api.app import create_app
+from sidecar.settings import Settings
+from sidecar.tokens import TokenStore
+from sidecar.wiring import open_services
+
+URL = "http://testserver"
+TOKENS = {  # name: (role, scopes)
+    "agent": ("agent", ["m"]),
+    "other-agent": ("agent", ["m"]),
+    "alice": ("approver", ["m"]),
+    "auditor": ("auditor", ["*"]),
+    "outsider": ("approver", ["elsewhere"]),
+}
+FILE_IT = {
+    "pva": "plan/v1",
+    "title": "File the inbox",
+    "scope": ["m"],
+    "ops": [
+        {"op": "mkdir", "path": "m/alice"},
+        {"op": "move", "src": "m/inbox/1.pdf", "dst": "m/alice/1.pdf", "reason": "From: Alice"},
+        {"op": "delete", "path": "m/notes.txt"},
+    ],
+}
+BROKEN = {"pva": "plan/v1", "title": "Broken", "scope": ["m"], "ops": [{"op": "move", "src": "m/x"}]}
+MISSING = {**FILE_IT, "title": "Move what is not there", "ops": [{"op": "delete", "path": "m/nothing.pdf"}]}
+
+
+@pytest.fixture
+def auto_apply() -> bool:
+    """Whether approved plans apply at once (a test parametrizes it to False to apply by hand)."""
+    return True
+
+
+@pytest.fixture
+def settings(tmp_path: Path, auto_apply: bool) -> Settings:
+    """A store with an inbox, and a migrated, empty SQLite audit database."""
+    store = tmp_path / "store"
+    (store / "m" / "inbox").mkdir(parents=True)
+    (store / "m" / "inbox" / "1.pdf").write_bytes(b"contract")
+    (store / "m" / "notes.txt").write_bytes(b"old notes")
+    url = f"sqlite:///{tmp_path / 'audit.db'}"
+    db.upgrade(url)
+    return Settings(
+        store=str(store), database_url=url, state_dir=str(tmp_path / "state"), auto_apply=auto_apply
+    )
+
+
+@pytest.fixture
+def tokens(settings: Settings) -> dict[str, str]:
+    """A secret per name of TOKENS."""
+    with db.opened(TokenStore, settings.database_url) as store:
+        return {name: store.create(role, name, scopes)[1] for name, (role, scopes) in TOKENS.items()}
+
+
+@pytest.fixture
+def app(settings: Settings) -> Iterator[FastAPI]:
+    with open_services(settings) as services:
+        yield create_app(settings, services=services)
+
+
+@pytest.fixture
+def http(app: FastAPI) -> Iterator[TestClient]:
+    with TestClient(app) as client:
+        yield client
+
+
+@pytest.fixture
+def as_(http: TestClient, tokens: dict[str, str]) -> Iterator[dict[str, PvaClient]]:
+    """A client per token name, over the app in process."""
+    clients = {name: PvaClient(URL, secret, http=http) for name, secret in tokens.items()}
+    yield clients
+    for client in clients.values():
+        client.close()
+
+
+@pytest.fixture
+def server(app: FastAPI) -> Iterator[str]:
+    """The app behind uvicorn on 127.0.0.1, on a port the OS chose; its URL."""
+    listener = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    listener.bind(("127.0.0.1", 0))
+    config = uvicorn.Config(app, log_level="warning", lifespan="on", ws="none")
+    running = uvicorn.Server(config)
+    thread = threading.Thread(target=running.run, kwargs={"sockets": [listener]}, daemon=True)
+    thread.start()
+    while not running.started and thread.is_alive():
+        threading.Event().wait(0.01)
+    yield f"http://127.0.0.1:{listener.getsockname()[1]}"
+    running.should_exit = True
+    thread.join(timeout=10)
+    listener.close()
+
+
+def write_plan(folder: Path, document: dict[str, object]) -> str:
+    path = folder / f"plan-{len(list(folder.glob('plan-*.json')))}.json"
+    path.write_text(json.dumps(document), encoding="utf-8")
+    return str(path)
