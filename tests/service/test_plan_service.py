@@ -1,0 +1,127 @@
+"""PlanService over a real local store and SQLite: the behaviours the HTTP tests do not reach."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import replace
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from planner.plan import Plan
+from sidecar import db
+from sidecar.audit.records import ApplyRecord
+from sidecar.service.cases import Conflict, Event, StoredCase
+from sidecar.settings import Settings
+from sidecar.tokens import Principal, Role
+from sidecar.wiring import Services, open_services
+from sidecar.workflow import State
+
+AGENT = Principal("tok_000000000001", "agent-1", Role.AGENT, ("matters",))
+ALICE = Principal("tok_000000000002", "alice", Role.APPROVER, ("matters",))
+
+
+class Clock:
+    """A clock the test moves by hand."""
+
+    def __init__(self) -> None:
+        self.now = datetime(2026, 11, 29, 12, 0, tzinfo=UTC)
+
+    def __call__(self) -> datetime:
+        self.now += timedelta(microseconds=1)
+        return self.now
+
+
+@pytest.fixture
+def clock() -> Clock:
+    return Clock()
+
+
+@pytest.fixture
+def services(tmp_path: Path, clock: Clock) -> Iterator[Services]:
+    store = tmp_path / "store"
+    for name in ("a.pdf", "b.pdf"):
+        (store / "matters" / "acme" / "inbox").mkdir(parents=True, exist_ok=True)
+        (store / "matters" / "acme" / "inbox" / name).write_bytes(name.encode())
+    url = f"sqlite:///{tmp_path / 'pva.db'}"
+    db.upgrade(url)
+    with open_services(Settings(store=str(store), database_url=url, auto_apply=False), clock=clock) as live:
+        yield live
+
+
+def plan(*ops: dict[str, Any], title: str = "file") -> Plan:
+    return Plan.model_validate(
+        {"pva": "plan/v1", "title": title, "scope": ["matters/acme"], "ops": list(ops)}
+    )
+
+
+FILE_A = {"op": "move", "src": "matters/acme/inbox/a.pdf", "dst": "matters/acme/a.pdf"}
+
+
+def approved(services: Services, the_plan: Plan) -> StoredCase:
+    submitted = services.plans.submit(the_plan, AGENT)
+    return services.plans.approve(submitted.digest, ALICE, "fine")
+
+
+def test_history_names_who_approved_a_plan_applied_through_the_workflow(services: Services) -> None:
+    """A document's history says who approved the plan that moved it, not only who applied it."""
+    stored = approved(services, plan(FILE_A))
+    services.plans.apply(stored.digest, ALICE)
+    (item,) = services.audit.history("matters/acme/a.pdf").items
+    assert item.approvers == ("alice",)
+    assert item.author == "agent-1"
+
+
+def test_an_apply_a_stopped_sidecar_left_becomes_failed_after_its_lease(
+    services: Services, clock: Clock
+) -> None:
+    """A plan left 'applying' with no recorded outcome is settled as failed once its lease runs out."""
+    stored = approved(services, plan(FILE_A))
+    case = replace(stored.case, state=State.APPLYING)
+    services.plans.cases.update(stored, _event(), case=case, claimed=clock.now)  # as a dying sidecar would
+    assert services.plans.sweep() == []  # still within the lease: maybe alive elsewhere
+    clock.now += services.plans.settings.apply_lease + timedelta(seconds=1)
+    (settled,) = services.plans.sweep()
+    assert settled.case.state is State.FAILED
+    assert services.backend.stat("matters/acme/inbox/a.pdf") is not None  # nothing changed
+    again = services.plans.apply(stored.digest, ALICE)  # a failed plan may be applied again
+    assert again.case.state is State.APPLIED
+
+
+def test_an_apply_recorded_before_the_sidecar_stopped_is_settled_from_the_audit(
+    services: Services, clock: Clock
+) -> None:
+    """A plan left 'applying' whose outcome the audit holds takes that outcome at the sweep."""
+    stored = approved(services, plan(FILE_A))
+    case = replace(stored.case, state=State.APPLYING)
+    claimed = services.plans.cases.update(stored, _event(), case=case, claimed=clock.now)
+    record = services.engine.apply(services.audit.plan(stored.digest), actor="alice", author="agent-1")
+    assert isinstance(record, ApplyRecord)
+    (settled,) = services.plans.sweep()
+    assert settled.digest == claimed.digest
+    assert settled.case.state is State.APPLIED
+
+
+def test_a_stale_read_cannot_overwrite_a_newer_case(services: Services) -> None:
+    """Saving a case read before another writer's change raises Conflict and changes nothing."""
+    stored = services.plans.submit(plan(FILE_A), AGENT)
+    services.plans.approve(stored.digest, ALICE, "first")
+    with pytest.raises(Conflict):
+        services.plans.cases.update(stored, _event(), case=stored.case)
+    assert services.plans.cases.get(stored.digest).case.state is State.APPROVED  # type: ignore[union-attr]
+
+
+def test_an_approval_voids_when_what_the_plan_moves_changes(services: Services, tmp_path: Path) -> None:
+    """A change to a file the plan names after approval makes the apply stale, with nothing moved."""
+    stored = approved(services, plan(FILE_A))
+    (tmp_path / "store" / "matters" / "acme" / "inbox" / "a.pdf").write_bytes(b"edited after approval")
+    applied = services.plans.apply(stored.digest, ALICE)
+    assert applied.case.state is State.STALE
+    assert [d.path for d in applied.case.diagnostics] == ["matters/acme/inbox/a.pdf"]
+    assert services.backend.stat("matters/acme/a.pdf") is None
+
+
+def _event() -> Event:
+    return Event("workflow", "test", {"action": "test"})
