@@ -22,11 +22,13 @@ from typing import Any, Literal
 
 from sqlalchemy import ColumnElement, insert, select, update
 from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
 
 from planner.errors import PvaError
 from planner.paths import contains, path_problem
 from sidecar import db
 from sidecar.audit.chain import iso
+from sidecar.audit.store import append_event
 from sidecar.tokens_table import TokenRow
 
 SECRET_PREFIX = "pva_"  # noqa: S105  # a prefix, not a secret: recognisable in logs and by secret scanners; never the start of a name
@@ -213,8 +215,9 @@ class TokenStore(db.SqlStore):
         }
         secret = SECRET_PREFIX + secrets.token_urlsafe(SECRET_BYTES)
         try:
-            with self._sessions() as session, session.begin():
+            with db.appending(self._sessions) as session:
                 session.execute(insert(TokenRow), [{**row, "secret_sha256": secret_hash(secret)}])
+                self._record(session, "created", checked_actor(created_by), token_id, row)
         except IntegrityError:  # the unique name (the random id and hash do not collide)
             raise TokenNameTaken(
                 f"a token named {name!r} exists (names stay taken after revocation: the audit uses them)"
@@ -260,17 +263,26 @@ class TokenStore(db.SqlStore):
     def revoke(self, ref: str, *, revoked_by: str = "pva") -> TokenInfo:
         """Revoke the token with this id or name, at once and for good; revoking again changes nothing."""
         now, actor = self._now(), checked_actor(revoked_by)
-        with self._sessions() as session, session.begin():
+        with db.appending(self._sessions) as session:
             # The write comes first, so a SQLite transaction never has to upgrade a read lock.
-            session.execute(
+            revoked = session.execute(
                 update(TokenRow)
                 .where(_matching(ref), TokenRow.revoked.is_(None))
                 .values(revoked=now, revoked_by=actor)
             )
             row = session.scalars(select(TokenRow).where(_matching(ref))).first()
+            if row is not None and revoked.rowcount == 1:  # type: ignore[attr-defined]
+                self._record(session, "revoked", actor, row.id, {"name": row.name, "role": row.role})
         if row is None:
             raise UnknownToken(_unknown(ref))
         return _info(row, now)
+
+    def _record(self, session: Session, action: str, actor: str, token_id: str, row: dict[str, Any]) -> None:
+        """A 'token' event in the audit's hash chain: who made or revoked which token (never its secret)."""
+        payload = {"action": action, "token": token_id, "name": row["name"], "role": row["role"]}
+        if "scopes" in row:
+            payload["scopes"] = json.loads(row["scopes"])
+        append_event(session, self._now(), kind="token", digest=None, actor=actor, payload=payload)
 
     def _now(self) -> datetime:
         now = self._clock()

@@ -99,7 +99,7 @@ class EventOut(_Out):
 
     seq: int
     time: datetime
-    kind: Literal["plan_recorded", "apply", "incident", "approval", "workflow"]
+    kind: Literal["plan_recorded", "apply", "incident", "approval", "workflow", "token"]
     digest: str | None
     actor: str
     payload: dict[str, Any]

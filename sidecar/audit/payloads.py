@@ -15,7 +15,7 @@ from planner.report import Diagnostic
 from sidecar.audit.chain import iso, parse_iso
 from sidecar.audit.records import ApplyRecord, ApplyStatus, Incident, OpRecord, TrashedFile
 
-EventKind = Literal["plan_recorded", "apply", "incident", "approval", "workflow"]
+EventKind = Literal["plan_recorded", "apply", "incident", "approval", "workflow", "token"]
 PENDING = "pending"
 SYSTEM_ACTOR = "pva"  # the actor of events no person caused (incidents)
 
