@@ -5,7 +5,7 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 export HYPOTHESIS_PROFILE ?= fast
 
-.PHONY: help install services test test-deep lint typecheck unit bench serve schema clean
+.PHONY: help install services test test-deep lint typecheck unit bench serve schema screenshots clean
 
 help:
 	@echo "make serve      run the sidecar on 127.0.0.1:8000 (store var/projects, SQLite), printing an admin token"
@@ -13,6 +13,7 @@ help:
 	@echo "make test-deep  the test suite with thorough hypothesis runs"
 	@echo "make bench      benchmarks with their baselines (bench/README.md)"
 	@echo "make schema     regenerate schema/plan.v1.schema.json from the models"
+	@echo "make screenshots  refresh docs/img from the approval page's end-to-end test"
 
 $(STAMP): pyproject.toml
 	@$(PYTHON) -c 'import sys; sys.exit(sys.version_info < (3, 11))' || \
@@ -34,6 +35,7 @@ typecheck: $(STAMP)
 
 services:
 	@bash .ci/ensure-postgres
+	@bash .ci/ensure-chromium
 
 unit: $(STAMP) services
 	$(BIN)/pytest -q -m "not slow"
@@ -47,6 +49,9 @@ test-deep: $(STAMP) services
 bench: $(STAMP) services
 	$(BIN)/python -m bench
 	$(BIN)/python -m bench.audit_history
+
+screenshots: $(STAMP) services
+	PVA_SCREENSHOTS=docs/img $(BIN)/pytest -q tests/e2e -k approver_signs_in
 
 schema: $(STAMP)
 	$(BIN)/python -m planner.cli.main schema > schema/plan.v1.schema.json

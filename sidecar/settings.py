@@ -85,6 +85,11 @@ def unsafe(settings: Settings, *, empty_policy: bool) -> tuple[list[str], list[s
         warnings.append(
             "the audit database is SQLite: use PostgreSQL in production (several sidecars, backups)"
         )
+    if production and settings.session_secret is None:
+        warnings.append(
+            "PVA_SESSION_SECRET is unset: each sidecar signs approval-page sessions with its own key, "
+            "so sessions end when it restarts and do not carry across sidecars behind a load balancer"
+        )
     if settings.approval_ttl is None:
         warnings.append("approvals never expire (PVA_APPROVAL_TTL=none)")
     return errors, warnings

@@ -14,7 +14,7 @@ from datetime import datetime
 
 from fastapi import FastAPI
 
-from sidecar import db
+from sidecar import db, web
 from sidecar.api import plans, problems, records, system
 from sidecar.api.body import BodyLimit, JsonLimits
 from sidecar.api.metrics import Metrics
@@ -70,6 +70,9 @@ def create_app(
     app.include_router(plans.router)
     app.include_router(records.router)
     app.include_router(system.router)
+    app.state.pva_web = web.state_for(settings)  # the approval page: its session key and templates
+    app.include_router(web.router())
+    app.mount("/static", web.StaticAssets(), name="static")
     problems.install(app)
     app.middleware("http")(metrics.middleware)
     app.add_middleware(BodyLimit, limit=settings.max_body_bytes)

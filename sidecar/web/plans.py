@@ -1,0 +1,146 @@
+"""A plan's page, and the forms on it: approve, reject (each with a required comment), apply, revert.
+
+The forms call the same ``PlanService`` use cases as the API; whoever may
+not act gets the workflow's refusal as a 403 page. Long plans are paged on
+the server: ops, and each tree, a page at a time.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+from urllib.parse import urlencode
+
+from fastapi import APIRouter, Form, Path, Query, Request
+from pydantic import ValidationError
+from starlette.responses import RedirectResponse, Response
+
+from sidecar.api.models import Comment
+from sidecar.api.state import app_state
+from sidecar.web.cases import view
+from sidecar.web.guard import PageRoute, Poster, Signed, Viewer
+from sidecar.web.render import html
+from sidecar.web.state import web_state
+from sidecar.web.views import OPS_PER_PAGE, ROWS_PER_PAGE, page
+from sidecar.workflow import State, counted_approvers
+
+router = APIRouter(prefix="/plans", route_class=PageRoute, include_in_schema=False)
+PlanId = Annotated[str, Path(pattern="^[0-9a-f]{8,64}$")]
+PageNumber = Annotated[int, Query(ge=1, le=1_000_000)]
+CommentField = Annotated[str, Form(max_length=4000)]
+DONE = {
+    "approve": "You approved this plan.",
+    "reject": "You rejected this plan.",
+    "apply": "The plan was handed to the sidecar to apply.",
+    "revert": "This is the plan that undoes the one you reverted. It needs approval like any other.",
+}
+
+
+@router.get("/{plan_id}")
+def plan_page(
+    request: Request,
+    who: Viewer,
+    plan_id: PlanId,
+    *,
+    op: PageNumber = 1,
+    bp: PageNumber = 1,
+    ap: PageNumber = 1,
+    changed: bool = False,
+    done: Annotated[str, Query(max_length=20)] = "",
+) -> Response:
+    pages = {"op": op, "bp": bp, "ap": ap, "changed": changed}
+    return _render(request, who, plan_id, pages, done=DONE.get(done, ""))
+
+
+def _render(
+    request: Request, who: Signed, plan_id: str, pages: dict[str, Any], *, done: str = "", error: str = ""
+) -> Response:
+    state = app_state(request)
+    stored = state.services.plans.get(plan_id, who.principal)
+    shown = view(request, stored)
+    case, now, ttl = stored.case, state.clock(), state.settings.approval_ttl
+    counted = set(counted_approvers(case, now=now, ttl=ttl))
+    trees = shown.trees if not pages["changed"] else None
+    before = shown.changed_before if trees is None else trees.before
+    after = shown.changed_after if trees is None else trees.after
+    outcome = state.services.audit.outcome(stored.digest) if case.state not in _UNDECIDED else None
+    mine = who.principal.name in case.authors
+
+    def link(**changes: Any) -> str:
+        query = {**pages, **changes}
+        query["changed"] = int(bool(query["changed"]))
+        return f"/plans/{stored.digest}?{urlencode(query)}"
+
+    return html(
+        web_state(request).templates,
+        request,
+        "plan.html",
+        code=422 if error else 200,
+        who=who,
+        stored=stored,
+        case=case,
+        view=shown,
+        summary=shown.summary,
+        ops=page(shown.ops, pages["op"], OPS_PER_PAGE),
+        before=page(before, pages["bp"], ROWS_PER_PAGE),
+        after=page(after, pages["ap"], ROWS_PER_PAGE),
+        changed=bool(pages["changed"]),
+        approvals=[(a, a.approver in counted) for a in case.approvals],
+        outcome=outcome,
+        mine=mine,
+        may_judge=who.may_judge and not mine and case.state in (State.PENDING, State.APPROVED),
+        may_approve=who.may_judge and not mine and case.state is State.PENDING,
+        may_apply=who.may_propose and case.state in (State.APPROVED, State.FAILED),
+        may_revert=who.may_propose and case.state is State.APPLIED and case.inverse_digest is not None,
+        auto_apply=state.settings.auto_apply,
+        link=link,
+        done=done,
+        error=error,
+    )
+
+
+_UNDECIDED = frozenset({State.PENDING, State.APPROVED, State.REJECTED})
+
+
+def _comment(text: str) -> str | None:
+    try:
+        return Comment.model_validate({"comment": text}).comment
+    except ValidationError:
+        return None
+
+
+def _back(plan_id: str, done: str) -> Response:
+    return RedirectResponse(f"/plans/{plan_id}?{urlencode({'done': done})}", status_code=303)
+
+
+_NO_COMMENT = "Write a comment first: it says why, and it goes to the audit."
+_DEFAULT_PAGES = {"op": 1, "bp": 1, "ap": 1, "changed": False}
+
+
+@router.post("/{plan_id}/approve")
+def approve(request: Request, who: Poster, plan_id: PlanId, comment: CommentField = "") -> Response:
+    text = _comment(comment)
+    if text is None:
+        return _render(request, who, plan_id, _DEFAULT_PAGES, error=_NO_COMMENT)
+    stored = app_state(request).services.plans.approve(plan_id, who.principal, text)
+    return _back(stored.digest, "approve")
+
+
+@router.post("/{plan_id}/reject")
+def reject(request: Request, who: Poster, plan_id: PlanId, comment: CommentField = "") -> Response:
+    text = _comment(comment)
+    if text is None:
+        return _render(request, who, plan_id, _DEFAULT_PAGES, error=_NO_COMMENT)
+    stored = app_state(request).services.plans.reject(plan_id, who.principal, text)
+    return _back(stored.digest, "reject")
+
+
+@router.post("/{plan_id}/apply")
+def apply(request: Request, who: Poster, plan_id: PlanId) -> Response:
+    stored = app_state(request).services.plans.apply(plan_id, who.principal)
+    return _back(stored.digest, "apply")
+
+
+@router.post("/{plan_id}/revert")
+def revert(request: Request, who: Poster, plan_id: PlanId) -> Response:
+    inverse = app_state(request).services.plans.revert(plan_id, who.principal)
+    return _back(inverse.digest, "revert")

@@ -1,0 +1,150 @@
+"""A real sidecar (``pva serve`` on 127.0.0.1) and Debian's Chromium driven by Playwright, for the e2e tests.
+
+One sidecar and one browser serve the whole session; each test gets a fresh
+browser context (no cookies) and submits its own plans in its own folder.
+The browser is the system's ``chromium`` (``.ci/ensure-chromium`` installs
+it); nothing here downloads a browser.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+from playwright.sync_api import Browser, BrowserContext, Page, Playwright, sync_playwright
+
+from sidecar.db import make_engine, upgrade
+from sidecar.tokens import TokenStore
+
+START_SECONDS = 30  # how long the sidecar may take to answer /healthz before the fixture gives up
+TOKENS = {  # name: (role, scopes)
+    "alice": ("approver", ["matters"]),
+    "agent-1": ("agent", ["matters"]),
+    "agent-2": ("agent", ["matters"]),
+    "admin": ("admin", []),
+}
+
+
+@dataclass
+class Sidecar:
+    """A running sidecar: its address, its store folder, and the secrets of its tokens."""
+
+    url: str
+    store: Path
+    secrets: dict[str, str]
+
+    def api(self, who: str) -> httpx.Client:
+        return httpx.Client(base_url=self.url, headers={"Authorization": f"Bearer {self.secrets[who]}"})
+
+    def submit(self, plan: dict[str, Any], who: str = "agent-1") -> str:
+        with self.api(who) as client:
+            response = client.post("/v1/plans", json=plan)
+        assert response.status_code == 201, response.text
+        return str(response.json()["id"])
+
+    def state(self, plan_id: str) -> str:
+        with self.api("admin") as client:
+            return str(client.get(f"/v1/plans/{plan_id}").raise_for_status().json()["state"])
+
+    def put(self, path: str, content: str) -> None:
+        """Write a file into the store directly (the backdoor the tests use to set up and check)."""
+        target = self.store / path
+        target.parent.mkdir(parents=True, exist_ok=True)
+        target.write_text(content, encoding="utf-8")
+
+
+def _free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+def _wait_until_up(url: str, process: subprocess.Popen[bytes]) -> None:
+    deadline = time.monotonic() + START_SECONDS
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            pytest.fail(f"the sidecar exited with {process.returncode} before it answered")
+        try:
+            if httpx.get(f"{url}/healthz", timeout=1).status_code == 200:
+                return
+        except httpx.TransportError:
+            time.sleep(0.1)
+    pytest.fail(f"the sidecar did not answer on {url} within {START_SECONDS} s")
+
+
+@pytest.fixture(scope="session")
+def sidecar(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Sidecar]:
+    home = tmp_path_factory.mktemp("sidecar")
+    store = home / "projects"
+    store.mkdir()
+    database = f"sqlite:///{home / 'pva.db'}"
+    upgrade(database)
+    engine = make_engine(database)
+    tokens = TokenStore(engine)
+    secrets = {name: tokens.create(role, name, scopes)[1] for name, (role, scopes) in TOKENS.items()}
+    engine.dispose()
+    port = _free_port()
+    env = {key: value for key, value in os.environ.items() if not key.startswith("PVA_")}
+    command = [sys.executable, "-m", "planner.cli.main", "serve", "--store", str(store), "--db", database]
+    command += ["--host", "127.0.0.1", "--port", str(port)]
+    log = (home / "sidecar.log").open("wb")
+    process = subprocess.Popen(command, cwd=home, env=env, stdout=log, stderr=subprocess.STDOUT)
+    url = f"http://127.0.0.1:{port}"
+    try:
+        _wait_until_up(url, process)
+        yield Sidecar(url, store, secrets)
+    finally:
+        process.terminate()
+        process.wait(timeout=10)
+        log.close()
+
+
+def chromium_path() -> str:
+    found = shutil.which("chromium") or ("/usr/bin/chromium" if os.path.exists("/usr/bin/chromium") else None)
+    if found is None:
+        pytest.fail("Debian's chromium is not installed: run .ci/ensure-chromium (make services)")
+    return found
+
+
+@pytest.fixture(scope="session")
+def playwright() -> Iterator[Playwright]:
+    with sync_playwright() as driver:
+        yield driver
+
+
+@pytest.fixture(scope="session")
+def browser(playwright: Playwright) -> Iterator[Browser]:
+    launched = playwright.chromium.launch(executable_path=chromium_path(), headless=True)
+    yield launched
+    launched.close()
+
+
+@pytest.fixture
+def context(browser: Browser, sidecar: Sidecar) -> Iterator[BrowserContext]:
+    fresh = browser.new_context(base_url=sidecar.url, viewport={"width": 1280, "height": 800})
+    fresh.set_default_timeout(15_000)
+    yield fresh
+    fresh.close()
+
+
+@pytest.fixture
+def page(context: BrowserContext) -> Page:
+    return context.new_page()
+
+
+def sign_in(page: Page, sidecar: Sidecar, who: str) -> None:
+    """Sign in through the page's own form, as a person would."""
+    page.goto("/")
+    page.get_by_label("Access token").fill(sidecar.secrets[who])
+    page.get_by_role("button", name="Sign in").click()
+    page.wait_for_url(f"{sidecar.url}/")
