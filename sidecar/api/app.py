@@ -13,6 +13,7 @@ from contextlib import asynccontextmanager
 from datetime import datetime
 
 from fastapi import FastAPI
+from starlette.types import ASGIApp, Receive, Scope, Send
 
 from sidecar import db, web
 from sidecar.api import plans, problems, records, system
@@ -27,6 +28,16 @@ from sidecar.wiring import Services, open_services
 DESCRIPTION = """Plan, verify, apply: agents propose changes to the firm's file store as plans;
 the sidecar verifies them against the live store, people (or the policy) approve them,
 and the sidecar applies them all or nothing and audits every change. docs/api.md has examples."""
+
+
+class _Metered:
+    """``Metrics.middleware`` in the form ``add_middleware`` takes (a class called with the app)."""
+
+    def __init__(self, app: ASGIApp, *, metrics: Metrics) -> None:
+        self.app = metrics.middleware(app)
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        await self.app(scope, receive, send)
 
 
 def create_app(
@@ -74,7 +85,7 @@ def create_app(
     app.include_router(web.router())
     app.mount("/static", web.StaticAssets(), name="static")
     problems.install(app)
-    app.middleware("http")(metrics.middleware)
+    app.add_middleware(_Metered, metrics=metrics)
     app.add_middleware(BodyLimit, limit=settings.max_body_bytes)
     app.openapi = lambda: openapi_document(app)  # type: ignore[method-assign]
     return app

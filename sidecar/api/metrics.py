@@ -8,11 +8,9 @@ never paths or plan titles: the metrics leak nothing about the store.
 from __future__ import annotations
 
 import time
-from collections.abc import Awaitable, Callable
 
 from prometheus_client import CollectorRegistry, Counter, Histogram, generate_latest
-from starlette.requests import Request
-from starlette.responses import Response
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 
 class Metrics:
@@ -36,13 +34,31 @@ class Metrics:
     def render(self) -> bytes:
         return generate_latest(self.registry)
 
-    async def middleware(
-        self, request: Request, call_next: Callable[[Request], Awaitable[Response]]
-    ) -> Response:
-        started = time.perf_counter()
-        response = await call_next(request)
-        route = request.scope.get("route")
-        template = getattr(route, "path", "unmatched")
-        self.requests.labels(request.method, template, str(response.status_code)).inc()
-        self.latency.labels(template).observe(time.perf_counter() - started)
-        return response
+    def middleware(self, app: ASGIApp) -> ASGIApp:
+        """ASGI middleware counting every HTTP answer by route template and status.
+
+        Plain ASGI, not Starlette's BaseHTTPMiddleware: that one runs the app
+        in a task group, which wraps exceptions (a body over its limit) in
+        ExceptionGroups the middleware outside it would no longer recognise.
+        """
+
+        async def counting(scope: Scope, receive: Receive, send: Send) -> None:
+            if scope["type"] != "http":
+                await app(scope, receive, send)
+                return
+            started, status = time.perf_counter(), 500
+
+            async def watching(message: Message) -> None:
+                nonlocal status
+                if message["type"] == "http.response.start":
+                    status = message["status"]
+                await send(message)
+
+            try:
+                await app(scope, receive, watching)
+            finally:
+                template = getattr(scope.get("route"), "path", "unmatched")
+                self.requests.labels(scope["method"], template, str(status)).inc()
+                self.latency.labels(template).observe(time.perf_counter() - started)
+
+        return counting

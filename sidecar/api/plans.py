@@ -23,6 +23,7 @@ router = APIRouter(prefix="/v1/plans", tags=["plans"])
 ERRORS: dict[int | str, dict[str, object]] = {
     status: {"model": ErrorBody} for status in (401, 403, 404, 409, 413, 422, 429, 503)
 }
+NAME = r"^[^\x00-\x1f\x7f]+$"  # a name filter: no control characters (PostgreSQL refuses NUL)
 PlanId = Annotated[str, Path(pattern="^[0-9a-f]{8,64}$", description="The digest, or its first 8+ digits")]
 
 
@@ -72,7 +73,7 @@ def list_plans(
     who: Caller,
     *,
     state: Annotated[list[State] | None, Query(description="Any of these states")] = None,
-    author: Annotated[str | None, Query(max_length=200)] = None,
+    author: Annotated[str | None, Query(max_length=200, pattern=NAME)] = None,
     path: Annotated[str | None, Query(max_length=4096, description="Plans whose scope holds it")] = None,
     before: Annotated[datetime | None, Query(description="Paging: the last plan's 'submitted'")] = None,
     before_id: Annotated[str | None, Query(pattern="^[0-9a-f]{64}$", description="Paging: its id")] = None,

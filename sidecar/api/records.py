@@ -11,6 +11,7 @@ from fastapi.responses import StreamingResponse
 
 from sidecar.api.auth import Caller
 from sidecar.api.models import ErrorBody, EventList, HistoryOut, event_out, history_out
+from sidecar.api.plans import NAME
 from sidecar.api.state import app_state
 
 router = APIRouter(prefix="/v1", tags=["audit"])
@@ -33,7 +34,7 @@ def list_audit_events(
     *,
     path: Annotated[str | None, Query(max_length=4096, description="Applies that touched it")] = None,
     plan: Annotated[str | None, Query(pattern="^[0-9a-f]{8,64}$")] = None,
-    actor: Annotated[str | None, Query(max_length=200)] = None,
+    actor: Annotated[str | None, Query(max_length=200, pattern=NAME)] = None,
     since: datetime | None = None,
     until: datetime | None = None,
     after: Annotated[int, Query(ge=0, le=2**62, description="Events after this seq (paging)")] = 0,

@@ -35,6 +35,7 @@ from sidecar.tokens import Principal, Role
 from sidecar.workflow import (
     Action,
     IllegalTransition,
+    NotApproved,
     State,
     approve,
     check_proposer,
@@ -132,9 +133,8 @@ class PlanService:
         if case == existing.case:
             return existing
         if case.submitted == existing.case.submitted:  # not decided anew: only a new author joined
-            return self.cases.update(
-                existing, replace(event, payload=workflow_payload("resubmit", case.state.value))
-            )
+            resubmitted = replace(event, payload=workflow_payload("resubmit", case.state.value))
+            return self.cases.update(existing, resubmitted, case=case)  # the new author is recorded
         return self.cases.update(
             existing, event, case=case, report=report.model_dump(mode="json"), base=base_json(tree)
         )
@@ -186,10 +186,10 @@ class PlanService:
         now, ttl = self.clock(), self.settings.approval_ttl
         refreshed = refresh(stored.case, now=now, ttl=ttl)
         if refreshed != stored.case:  # approvals lapsed: store that, then refuse
-            stored = self.cases.update(
-                stored,
-                Event("workflow", "pva", workflow_payload("expire", refreshed.state.value)),
-                case=refreshed,
+            expired = Event("workflow", "pva", workflow_payload("expire", refreshed.state.value))
+            self.cases.update(stored, expired, case=refreshed)
+            raise NotApproved(
+                "its approvals expired or no longer count: it is pending again; approve it again"
             )
         case = start_apply(stored.case, who, now=now, ttl=ttl)
         return self.cases.update(
@@ -290,8 +290,10 @@ class PlanService:
         before_id: str | None = None,
     ) -> list[StoredCase]:
         """The cases ``who`` may see, newest first, filtered."""
-        if who.role is Role.AGENT:
-            author = who.name if author in (None, who.name) else "\0"  # an agent lists only its own
+        if who.role is Role.AGENT:  # an agent lists only its own plans
+            if author not in (None, who.name):
+                return []
+            author = who.name
         found = self.cases.find(
             states=states, author=author, path=path, limit=limit, before=before, before_id=before_id
         )
