@@ -39,7 +39,9 @@ class Settings(BaseSettings):
     port: Annotated[int, Field(ge=1, le=65535)] = 8000
     tls_proxy: bool = False  # the operator says a TLS-terminating proxy is in front (needed off loopback)
     policy: str | None = None  # the policy file (TOML, policy/v1); none: every plan needs one approval
-    approval_ttl: timedelta | None = timedelta(days=7)  # seconds or ISO 8601 ("P7D"); "none": never
+    approval_ttl: timedelta | None = timedelta(
+        days=7
+    )  # ISO 8601 ("P7D", "PT12H") or "HH:MM:SS"; "none": never
     auto_apply: bool = True  # approved plans apply at once; else on POST /v1/plans/{id}/apply
     apply_lease: timedelta = timedelta(minutes=30)  # an apply still 'applying' after this was abandoned
 

@@ -3,7 +3,8 @@
 One pass in ``seq`` order, a page at a time: each event's link (``chain``),
 then the rows its payload projects (``payloads``), compared with the rows the
 tables hold; at the end, each plan's status against the last event that set
-it, and rows no event accounts for. The first problem found is the answer.
+it, rows no event accounts for, and the mutable tables (``mutable``). The
+first problem found is the answer.
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from sqlalchemy.orm import Session
 
 from sidecar.audit import chain, payloads
 from sidecar.audit.chain import Break, Link
+from sidecar.audit.mutable import mutable_problem
 from sidecar.audit.tables import ApprovalRow, EventRow, OpRecordRow, PlanRow, PlanScopeRow, TrashedFileRow
 from sidecar.audit.views import ChainReport, parse_payload
 
@@ -59,7 +61,9 @@ class _Checker:
             if problem is not None:
                 return problem
             self.count, self.head_seq, self.head_hash = self.count + 1, link.seq, link.hash
-        return self._orphan_problem() or self._status_problem()
+        return (
+            self._orphan_problem() or self._status_problem() or mutable_problem(self.session, self.statuses)
+        )
 
     def _link_of_hash(self, value: str) -> Link | None:
         row = self.session.execute(select(*LINK_COLUMNS).where(EVENTS.c.hash == value)).first()

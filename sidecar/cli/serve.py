@@ -22,7 +22,7 @@ from sidecar import db
 from sidecar.api.app import create_app
 from sidecar.settings import Settings, unsafe
 from sidecar.tokens import TokenStore
-from sidecar.wiring import load_policy
+from sidecar.wiring import load_policy, open_services
 
 
 def register(commands: Any) -> None:
@@ -59,12 +59,17 @@ def run(args: argparse.Namespace) -> int:
     url = f"http://{settings.host}:{settings.port}"
     if args.init:
         _initialise(settings, url)
+    with open_services(
+        settings
+    ):  # a missing store, an unmigrated database: one line and exit 2, not a traceback
+        pass
     uvicorn.run(create_app(settings), host=settings.host, port=settings.port, log_level="info")
     return EXIT_OK
 
 
 def _initialise(settings: Settings, url: str) -> None:
-    Path(settings.store).mkdir(parents=True, exist_ok=True)
+    if "://" not in settings.store:  # a folder; a bucket (gs://) is made by its owner
+        Path(settings.store).mkdir(parents=True, exist_ok=True)
     db.upgrade(settings.database_url)
     with db.opened(TokenStore, settings.database_url) as tokens:
         name = f"admin-{secrets.token_hex(3)}"

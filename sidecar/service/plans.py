@@ -12,6 +12,7 @@ plans whose every path lies in its scope. A plan a principal may not see is
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
@@ -49,6 +50,7 @@ from sidecar.workflow import (
 )
 
 T = TypeVar("T")
+log = logging.getLogger("pva.service")
 RETRIES = 20  # compare-and-swap rounds before giving up: each lost round means another writer won one
 
 
@@ -213,8 +215,13 @@ class PlanService:
     def _settle(self, claimed: StoredCase, record: ApplyRecord) -> StoredCase:
         def once() -> StoredCase:
             stored = self.cases.get(claimed.digest)
-            if stored is None or stored.case.state is not State.APPLYING:
-                raise UnknownPlan(f"plan {claimed.digest} is no longer applying")
+            if stored is None:
+                raise UnknownPlan(f"no plan {claimed.digest}")
+            if stored.case.state is not State.APPLYING:  # a sweep settled it meanwhile: show what it says
+                log.warning(
+                    "plan %s was settled as %s while its apply ran", claimed.digest, stored.case.state
+                )
+                return stored
             case = settle(stored.case, record)
             payload = workflow_payload(record.status, case.state.value, message=record.message)
             return self.cases.update(
@@ -302,8 +309,10 @@ class PlanService:
     def sweep(self) -> list[StoredCase]:
         """Settle applies a stopped sidecar left ``applying``: after recovery, from the audit's outcome.
 
-        An apply whose lease ran out and that recorded no outcome did nothing
-        (recovery rolled back whatever it had started): it becomes ``failed``.
+        An apply whose lease ran out, that recorded no outcome and whose
+        journal no live process holds did nothing (recovery rolled back
+        whatever it had started): it becomes ``failed``. On a ``gs://`` store
+        journals are per VM, so another VM's apply is seen only through its lease.
         """
         self.engine.recover()
         settled = []
@@ -313,7 +322,7 @@ class PlanService:
             claimed = stale.claimed or now
             if record is not None and record.finished >= claimed:
                 settled.append(self._settle(stale, record))
-            elif now - claimed > self.settings.apply_lease:
+            elif now - claimed > self.settings.apply_lease and not self._journaled(stale.digest):
                 message = "the sidecar applying it stopped; nothing changed"
                 failed = _failed(stale, None, now, message, self.engine.backend.name)
                 self.audit.record_apply(failed)
@@ -321,6 +330,10 @@ class PlanService:
         return settled
 
     # -- helpers ------------------------------------------------------------------
+
+    def _journaled(self, digest: str) -> bool:
+        """True while a live process holds a journal of this plan (recovery settled every other one)."""
+        return any(name.split(".")[0] == digest for name in self.engine.journals.names())
 
     def _load(self, ref: str, who: Principal) -> StoredCase:
         stored = self.cases.get(self.cases.resolve(ref))

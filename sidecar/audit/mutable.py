@@ -1,0 +1,89 @@
+"""The audit's mutable tables checked against the chain: ``plan_cases`` and ``tokens``.
+
+They are updated in place, so no hash covers them; but every change to them
+appends an event in the same transaction. So each case's approvals and
+rejection must be events of the chain, its state the status its plan's last
+event set, and each token must have its 'token' event ('created', and
+'revoked' once it is revoked), with the same name, role and scopes. A row
+forged with database access (an approval, a token with a secret hash of the
+attacker's choosing) is reported. Tables are looked up by name, so the audit
+does not import the service or the token modules.
+"""
+
+from __future__ import annotations
+
+import json
+from collections import Counter
+from typing import Any
+
+from sqlalchemy import Table, select
+from sqlalchemy.orm import Session
+
+from sidecar.audit.chain import Break
+from sidecar.audit.tables import Base, EventRow
+from sidecar.audit.views import parse_payload
+
+
+def mutable_problem(session: Session, statuses: dict[str, tuple[str, int]]) -> Break | None:
+    """The first case or token the chain does not account for, or None."""
+    return _case_problem(session, statuses) or _token_problem(session)
+
+
+def _table(name: str) -> Table:
+    return Base.metadata.tables[name]
+
+
+def _events(session: Session, kind: str) -> list[tuple[str | None, str, dict[str, Any]]]:
+    query = select(EventRow.digest, EventRow.actor, EventRow.payload).where(EventRow.kind == kind)
+    return [(digest, actor, parse_payload(payload)) for digest, actor, payload in session.execute(query)]
+
+
+def _case_problem(session: Session, statuses: dict[str, tuple[str, int]]) -> Break | None:
+    decided: Counter[tuple[str, str, str, str]] = Counter()
+    for digest, actor, payload in _events(session, "approval"):
+        decided[(digest or "", actor, payload["decision"], payload["comment"])] += 1
+    cases = _table("plan_cases")
+    for digest, state, body in session.execute(select(cases.c.digest, cases.c.state, cases.c.case)):
+        case = json.loads(body)
+        last = statuses.get(digest, ("", 0))[0]
+        # An apply records its outcome just before the case settles: a crash between leaves it applying.
+        settling = state == "applying" and last in ("applied", "failed", "stale")
+        if last != state and not settling:
+            return Break(
+                None, f"plan_cases of {digest[:12]} is {state!r}, which no event of the plan set last"
+            )
+        wanted: Counter[tuple[str, str, str, str]] = Counter(
+            (digest, a["approver"], "approved", a["comment"]) for a in case["approvals"]
+        )
+        if case["rejection"] is not None:
+            rejection = case["rejection"]
+            wanted[(digest, rejection["actor"], "rejected", rejection["comment"])] += 1
+        missing = wanted - decided
+        if missing:
+            (_, who, decision, _), *_ = missing
+            return Break(
+                None, f"plan_cases of {digest[:12]}: {who} {decision} it, but no approval event says so"
+            )
+    return None
+
+
+def _token_problem(session: Session) -> Break | None:
+    created: dict[str, dict[str, Any]] = {}
+    revoked: set[str] = set()
+    for _, _, payload in _events(session, "token"):
+        if payload["action"] == "created":
+            created[payload["token"]] = payload
+        elif payload["action"] == "revoked":
+            revoked.add(payload["token"])
+    tokens = _table("tokens")
+    query = select(tokens.c.id, tokens.c.name, tokens.c.role, tokens.c.scopes, tokens.c.revoked)
+    for token_id, name, role, scopes, when in session.execute(query):
+        event = created.get(token_id)
+        if event is None:
+            return Break(None, f"token {token_id} ({name}) has no 'token' event: it was not made by pva")
+        if (event["name"], event["role"], event.get("scopes")) != (name, role, json.loads(scopes)):
+            return Break(None, f"token {token_id} ({name}) differs from the event that made it")
+        if (when is not None) != (token_id in revoked):
+            state = "revoked" if when is not None else "live"
+            return Break(None, f"token {token_id} ({name}) is {state}, which its events do not say")
+    return None
