@@ -32,7 +32,7 @@ from sidecar.settings import Settings
 from sidecar.tokens import Principal, Role, TokenStore
 from sidecar.wiring import open_services
 from tests.databases import postgres_database
-from tests.service.sidecars import sidecar
+from tests.servers import sidecar
 
 OVERHEAD_GOAL = Goal(1.3, at_least=False)  # HTTP time over in-process time
 NO_ERRORS = Goal(0, at_least=False)

@@ -7,13 +7,10 @@ that must reach it over a socket.
 
 from __future__ import annotations
 
-import socket
-import threading
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-import uvicorn
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
 
@@ -24,6 +21,7 @@ from sidecar.api.app import create_app
 from sidecar.settings import Settings
 from sidecar.tokens import TokenStore
 from sidecar.wiring import open_services
+from tests.servers import serving
 
 URL = "http://testserver"
 MATTER = "matters/acme"
@@ -72,15 +70,5 @@ def as_(app: FastAPI, tokens: dict[str, str]) -> Iterator[dict[str, PvaClient]]:
 @pytest.fixture
 def server(app: FastAPI) -> Iterator[str]:
     """The app behind uvicorn on 127.0.0.1, on a port the OS chose; its URL."""
-    listener = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-    listener.bind(("127.0.0.1", 0))
-    config = uvicorn.Config(app, log_level="warning", lifespan="on", ws="none")
-    running = uvicorn.Server(config)
-    thread = threading.Thread(target=running.run, kwargs={"sockets": [listener]}, daemon=True)
-    thread.start()
-    while not running.started and thread.is_alive():
-        threading.Event().wait(0.01)
-    yield f"http://127.0.0.1:{listener.getsockname()[1]}"
-    running.should_exit = True
-    thread.join(timeout=10)
-    listener.close()
+    with serving(app) as url:
+        yield url

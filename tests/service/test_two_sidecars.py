@@ -25,7 +25,7 @@ from sidecar.audit.store import SqlAuditStore
 from sidecar.service.cases import SqlCaseStore
 from sidecar.tokens import TokenStore
 from tests.databases import postgres_database
-from tests.service.sidecars import sidecar
+from tests.servers import sidecar
 
 MATTERS = 6
 FILES = 4

@@ -1,4 +1,4 @@
-"""Real sidecar processes for tests: ``pva serve`` on 127.0.0.1 and a free port, stopped afterwards."""
+"""Real servers for tests and benchmarks: a free port, ``pva serve`` as a process, an app in a thread."""
 
 from __future__ import annotations
 
@@ -7,15 +7,21 @@ import signal
 import socket
 import subprocess
 import sys
+import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
 import httpx
+import uvicorn
+from fastapi import FastAPI
+
+START_SECONDS = 60
 
 
 def free_port() -> int:
+    """A TCP port on 127.0.0.1 that nothing listens on (the OS's choice)."""
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         return int(probe.getsockname()[1])
@@ -25,9 +31,14 @@ def free_port() -> int:
 def sidecar(
     store: Path, database_url: str, log: Path, *, cwd: Path | None = None, **settings: str
 ) -> Iterator[str]:
-    """A ``pva serve`` process over ``store`` and ``database_url`` (run in ``cwd``); yields its base URL."""
+    """A ``pva serve`` process over ``store`` and ``database_url`` (run in ``cwd``); yields its base URL.
+
+    ``settings`` are more ``PVA_*`` variables (``auto_apply="false"``); the
+    rate limit is lifted unless given. The process is stopped by its id.
+    """
     port = free_port()
-    env = os.environ | {
+    env = {key: value for key, value in os.environ.items() if not key.startswith("PVA_")}
+    env |= {
         "PVA_STORE": str(store),
         "PVA_DATABASE_URL": database_url,
         "PVA_PORT": str(port),
@@ -52,7 +63,7 @@ def sidecar(
 
 
 def _wait_healthy(url: str, process: subprocess.Popen[bytes], log: Path) -> None:
-    deadline = time.monotonic() + 60
+    deadline = time.monotonic() + START_SECONDS
     while time.monotonic() < deadline:
         if process.poll() is not None:
             raise RuntimeError(f"pva serve exited with {process.returncode}:\n{log.read_text()}")
@@ -62,4 +73,23 @@ def _wait_healthy(url: str, process: subprocess.Popen[bytes], log: Path) -> None
         except httpx.HTTPError:
             pass
         time.sleep(0.1)
-    raise RuntimeError(f"pva serve did not answer within 60 s:\n{log.read_text()}")
+    raise RuntimeError(f"pva serve did not answer within {START_SECONDS} s:\n{log.read_text()}")
+
+
+@contextmanager
+def serving(app: FastAPI) -> Iterator[str]:
+    """``app`` behind uvicorn in a thread on 127.0.0.1, on a port the OS chose; yields its URL."""
+    listener = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    listener.bind(("127.0.0.1", 0))
+    config = uvicorn.Config(app, log_level="warning", lifespan="on", ws="none")
+    running = uvicorn.Server(config)
+    thread = threading.Thread(target=running.run, kwargs={"sockets": [listener]}, daemon=True)
+    thread.start()
+    while not running.started and thread.is_alive():
+        threading.Event().wait(0.01)
+    try:
+        yield f"http://127.0.0.1:{listener.getsockname()[1]}"
+    finally:
+        running.should_exit = True
+        thread.join(timeout=10)
+        listener.close()
