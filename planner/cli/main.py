@@ -20,11 +20,10 @@ from importlib.metadata import entry_points
 from typing import Any
 
 from planner.cli import (  # the agent side's commands
-    approve,
+    decide,
     digest,
     mcp,
     plans,
-    reject,
     remote,
     runloop,
     schema,
@@ -36,7 +35,7 @@ from planner.cli import (  # the agent side's commands
 from planner.cli.common import EXIT_USAGE, UsageError
 from planner.errors import PlanSyntaxError, PvaError
 
-COMMANDS = (verify, snapshot, schema, digest, submit, plans, approve, reject, tools, mcp, runloop)
+COMMANDS = (verify, snapshot, schema, digest, submit, plans, decide, tools, mcp, runloop)
 EXIT_BROKEN_PIPE = 141
 PLUGIN_GROUP = "pva.commands"
 
