@@ -16,7 +16,7 @@ import logging
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
-from typing import Any, TypeVar
+from typing import TypeVar
 
 from planner.errors import PvaError
 from planner.fingerprint import fingerprint
@@ -24,6 +24,7 @@ from planner.footprint import footprint, pinned
 from planner.paths import path_problem
 from planner.plan import Plan
 from planner.report import Report
+from planner.tree import Tree
 from sidecar.apply.engine import Engine
 from sidecar.audit.payloads import approval_payload, workflow_payload
 from sidecar.audit.records import ApplyRecord
@@ -91,7 +92,7 @@ class PlanService:
         return self._auto_apply(stored, who)
 
     def _submit_once(
-        self, plan: Plan, who: Principal, report: Report, tree: Any, revert_of: str | None
+        self, plan: Plan, who: Principal, report: Report, tree: Tree, revert_of: str | None
     ) -> StoredCase:
         existing = self.cases.get(plan.digest())
         now = self.clock()
