@@ -74,8 +74,9 @@ def _initialise(settings: Settings, url: str) -> None:
     with db.opened(TokenStore, settings.database_url) as tokens:
         name = f"admin-{secrets.token_hex(3)}"
         _, secret = tokens.create("admin", name, created_by="pva serve --init")
-    pva = os.path.relpath(sys.argv[0]) if sys.argv and os.path.isabs(sys.argv[0]) else "pva"
-    pva = pva if not pva.startswith("..") else "pva"
+    invoked = sys.argv[0] if sys.argv else ""
+    pva = os.path.relpath(invoked) if "/" in invoked else "pva"  # as the reader can type it here
+    pva = "pva" if pva.startswith("..") else pva
     print(
         f"""
 pva sidecar: {url}   (API docs {url}/docs)
@@ -87,7 +88,7 @@ admin token '{name}' (shown once, keep it):
 
 make tokens for agents and approvers (the secret is printed once):
   {pva} token create --role agent --name agent-1 --scope matters/acme
-  {pva} token create --role approver --name alice
+  {pva} token create --role approver --name alice --scope matters
 then: export PVA_URL={url} PVA_TOKEN=<token>; {pva} submit plan.json
 """,
         flush=True,
