@@ -176,7 +176,13 @@ class PlanService:
     # -- applying -----------------------------------------------------------------
 
     def apply(self, ref: str, who: Principal) -> StoredCase:
-        """Apply an approved plan; an applied or applying plan comes back as it is (never twice)."""
+        """Apply an approved plan; an applied or applying plan comes back as it is (never twice).
+
+        An apply abandoned past its lease is swept first, so asking again unsticks it.
+        """
+        stored = self._load(ref, who)
+        if stored.case.state is State.APPLYING and self._abandoned(stored):
+            self.sweep()
         claimed = self._retrying(lambda: self._claim(ref, who))
         if claimed.case.state is not State.APPLYING or claimed.claimed is None:
             return claimed
@@ -331,6 +337,10 @@ class PlanService:
         return settled
 
     # -- helpers ------------------------------------------------------------------
+
+    def _abandoned(self, stored: StoredCase) -> bool:
+        claimed = stored.claimed or stored.updated
+        return self.clock() - claimed > self.settings.apply_lease
 
     def _journaled(self, digest: str) -> bool:
         """True while a live process holds a journal of this plan (recovery settled every other one)."""

@@ -90,6 +90,19 @@ def test_an_apply_a_stopped_sidecar_left_becomes_failed_after_its_lease(
     assert again.case.state is State.APPLIED
 
 
+def test_asking_again_for_an_apply_abandoned_past_its_lease_applies_it(
+    services: Services, clock: Clock
+) -> None:
+    """Applying a plan stuck 'applying' past its lease settles the abandoned apply, then applies the plan."""
+    stored = approved(services, plan(FILE_A))
+    case = replace(stored.case, state=State.APPLYING)
+    services.plans.cases.update(stored, _event(), case=case, claimed=clock.now)  # as a dying sidecar would
+    assert services.plans.apply(stored.digest, ALICE).case.state is State.APPLYING  # maybe still running
+    clock.now += services.plans.settings.apply_lease + timedelta(seconds=1)
+    assert services.plans.apply(stored.digest, ALICE).case.state is State.APPLIED
+    assert services.backend.stat("matters/acme/a.pdf") is not None
+
+
 def test_an_apply_recorded_before_the_sidecar_stopped_is_settled_from_the_audit(
     services: Services, clock: Clock
 ) -> None:
