@@ -66,10 +66,10 @@ CONTENTS = {"empty": b"", "alpha": b"alpha", "beta": b"beta", "big": b"x" * 5000
 # The profile decides how hard to look: fast (40 examples) runs 20 machines of up
 # to 30 ops and 10 of up to 10 plans; deep (1000) runs 500 of 60 and 250 of 25.
 assert settings.default is not None  # tests/conftest.py loads a profile
-_BUDGET = settings.default.max_examples
-_DEEP = _BUDGET >= 200
-FILE_OPS_SETTINGS = settings(max_examples=max(10, _BUDGET // 2), stateful_step_count=60 if _DEEP else 30)
-PLAN_SETTINGS = settings(max_examples=max(5, _BUDGET // 4), stateful_step_count=25 if _DEEP else 10)
+BUDGET = settings.default.max_examples
+_DEEP = BUDGET >= 200
+FILE_OPS_SETTINGS = settings(max_examples=max(10, BUDGET // 2), stateful_step_count=60 if _DEEP else 30)
+PLAN_SETTINGS = settings(max_examples=max(5, BUDGET // 4), stateful_step_count=25 if _DEEP else 10)
 
 
 def sha(data: bytes) -> str:
