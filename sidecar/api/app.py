@@ -85,7 +85,7 @@ def create_app(
     app.include_router(web.router())
     app.mount("/static", web.StaticAssets(), name="static")
     problems.install(app)
-    app.add_middleware(_Metered, metrics=metrics)
     app.add_middleware(BodyLimit, limit=settings.max_body_bytes)
+    app.add_middleware(_Metered, metrics=metrics)  # outermost: it counts the 413s too
     app.openapi = lambda: openapi_document(app)  # type: ignore[method-assign]
     return app

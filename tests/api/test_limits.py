@@ -90,6 +90,14 @@ def test_chunked_body_over_the_limit_without_content_length_is_413(small: Api) -
     assert plan_count(small) == count
 
 
+def test_refused_bodies_are_counted_in_the_metrics(small: Api) -> None:
+    """A 413 is answered before any route runs, yet /metrics counts it (the metrics wrap the body limit)."""
+    body = json.dumps(plan_doc({"op": "write", "path": "matters/acme/big", "content": "x" * 3000})).encode()
+    assert post_raw(small, "/v1/plans", body).status_code == 413
+    text = small.get("/metrics", "auditor").text
+    assert 'pva_http_requests_total{method="POST",route="unmatched",status="413"} 1.0' in text
+
+
 def test_chunked_body_under_the_limit_is_read(small: Api) -> None:
     """A chunked body within the limit is read whole and submitted like any other."""
     body = json.dumps(fine_plan()).encode()
