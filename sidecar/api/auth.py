@@ -3,7 +3,8 @@
 Every route but ``/healthz`` depends on ``principal``: no token, a malformed
 or unknown, revoked or expired token is 401 (one message for all, so a
 caller learns nothing about which tokens exist); a token over its rate
-(``ratelimit``) is 429 with ``Retry-After``.
+(``ratelimit``) is 429 with ``Retry-After``, and so are failed attempts from
+one address over the same rate.
 """
 
 from __future__ import annotations
@@ -35,16 +36,27 @@ class Forbidden(PvaError):
 def principal(
     request: Request, credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)]
 ) -> Principal:
-    """The authenticated caller, within its rate."""
-    if credentials is None or credentials.scheme.lower() != "bearer":
-        raise Unauthenticated("send an API token: 'Authorization: Bearer pva_...'")
+    """The authenticated caller, within its rate.
+
+    Failed attempts share one bucket per client address, so guessing tokens
+    (or flooding the token lookup) is rate-limited too.
+    """
     state = app_state(request)
+    if credentials is None or credentials.scheme.lower() != "bearer":
+        state.limiter.take(_anonymous(request))
+        raise Unauthenticated("send an API token: 'Authorization: Bearer pva_...'")
     found = state.services.tokens.authenticate(credentials.credentials)
     if found is None:
+        state.limiter.take(_anonymous(request))
         raise Unauthenticated("the token is not valid: unknown, revoked or expired")
     state.limiter.take(found.token_id)
     request.state.principal = found
     return found
+
+
+def _anonymous(request: Request) -> str:
+    """The rate-limit key of requests without a valid token: their client address."""
+    return f"anonymous:{request.client.host if request.client else 'unknown'}"
 
 
 Caller = Annotated[Principal, Depends(principal)]

@@ -93,9 +93,16 @@ def test_chunked_body_over_the_limit_without_content_length_is_413(small: Api) -
 def test_refused_bodies_are_counted_in_the_metrics(small: Api) -> None:
     """A 413 is answered before any route runs, yet /metrics counts it (the metrics wrap the body limit)."""
     body = json.dumps(plan_doc({"op": "write", "path": "matters/acme/big", "content": "x" * 3000})).encode()
+    counted = 'pva_http_requests_total{method="POST",route="unmatched",status="413"} '
+
+    def refused() -> float:
+        text = small.get("/metrics", "auditor").text
+        lines = [line for line in text.splitlines() if line.startswith(counted)]
+        return float(lines[0].removeprefix(counted)) if lines else 0.0
+
+    before = refused()  # the app may have refused bodies in earlier tests
     assert post_raw(small, "/v1/plans", body).status_code == 413
-    text = small.get("/metrics", "auditor").text
-    assert 'pva_http_requests_total{method="POST",route="unmatched",status="413"} 1.0' in text
+    assert refused() == before + 1
 
 
 def test_chunked_body_under_the_limit_is_read(small: Api) -> None:
@@ -211,6 +218,16 @@ def test_rate_limit_is_429_with_retry_after_per_token(opener: Opener) -> None:
     assert int(response.headers["retry-after"]) >= 1
     assert limited.get("/v1/plans", "admin").status_code == 200
     assert limited.client.get("/healthz").status_code == 200
+
+
+def test_failed_token_guesses_are_rate_limited_per_address(opener: Opener) -> None:
+    """Requests with a wrong or missing token share one bucket per address: past it, 429, not 401."""
+    limited = opener.open(rate_limit=1, rate_burst=2)
+    guess = {"Authorization": "Bearer pva_" + "A" * 43}
+    assert [limited.client.get("/v1/plans", headers=guess).status_code for _ in range(2)] == [401, 401]
+    assert limited.client.get("/v1/plans", headers=guess).status_code == 429
+    assert limited.client.get("/v1/plans").status_code == 429  # no token at all: the same bucket
+    assert limited.get("/v1/plans", "agent").status_code == 200  # a valid token has its own
 
 
 # -- malformed ids and parameters ---------------------------------------------------
