@@ -27,11 +27,12 @@ from planner.client_errors import (
     WaitTimeout,
     answer_error,
 )
-from planner.client_models import PlanState, PlanStatus, PlanSummary
+from planner.client_models import PlanStatus, PlanSummary
 from planner.errors import PlanSyntaxError
 from planner.parse import plan_from_document
 from planner.plan import Plan
 from planner.report import Report
+from planner.states import PlanState
 
 __all__ = [
     "ClientError",

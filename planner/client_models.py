@@ -8,26 +8,12 @@ bodies. They ignore fields they do not know: a newer sidecar may add some.
 from __future__ import annotations
 
 from datetime import datetime
-from enum import StrEnum
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
 from planner.report import Diagnostic, Report
-
-
-class PlanState(StrEnum):
-    """Where a submitted plan stands (the BRIEF's plan states)."""
-
-    PENDING = "pending"
-    APPROVED = "approved"
-    REJECTED = "rejected"
-    APPLYING = "applying"
-    APPLIED = "applied"
-    FAILED = "failed"
-    STALE = "stale"
-    REVERTED = "reverted"
-
+from planner.states import PlanState
 
 UNDECIDED = frozenset({PlanState.PENDING, PlanState.APPROVED, PlanState.APPLYING})
 REFUSED = frozenset({PlanState.REJECTED, PlanState.FAILED, PlanState.STALE})  # nothing changed

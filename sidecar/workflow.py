@@ -46,6 +46,7 @@ from typing import Protocol
 from planner.errors import PvaError
 from planner.plan import Plan
 from planner.report import Diagnostic, Report
+from planner.states import PlanState
 from sidecar.audit.records import ApplyRecord
 from sidecar.policy import Decision, Policy, decide, touched_paths
 
@@ -53,17 +54,7 @@ SUBMITTING_ROLES = frozenset({"agent", "approver", "admin"})
 APPROVING_ROLES = frozenset({"approver", "admin"})  # also the roles that may reject
 
 
-class State(StrEnum):
-    """Where a submitted plan stands (BRIEF: the plan states; a public contract)."""
-
-    PENDING = "pending"  # waiting for approvals
-    APPROVED = "approved"  # enough approvals, or approved by policy
-    REJECTED = "rejected"  # by verification, by policy, or by a person
-    APPLYING = "applying"  # the engine has it
-    APPLIED = "applied"  # every op took effect
-    FAILED = "failed"  # the apply stopped and nothing changed
-    STALE = "stale"  # the store changed under it; re-verify and submit again
-    REVERTED = "reverted"  # its inverse plan was applied
+State = PlanState  # the public contract (planner.states): the API and the clients read the same values
 
 
 class Action(StrEnum):

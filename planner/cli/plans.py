@@ -8,7 +8,7 @@ from typing import Any
 from planner.cli.common import EXIT_OK
 from planner.cli.remote import ID_HELP, add_json_option, add_server_options, calling, connect, emit
 from planner.cli.status_views import status_view, summaries_view
-from planner.client_models import PlanState
+from planner.states import PlanState
 
 
 def register(commands: Any) -> None:

@@ -7,7 +7,8 @@ from typing import Any
 
 from planner.cli.views import render_report
 from planner.client import plan_of
-from planner.client_models import PlanState, PlanStatus, PlanSummary
+from planner.client_models import PlanStatus, PlanSummary
+from planner.states import PlanState
 
 _SAYS = {
     PlanState.PENDING: "pending, waiting for approval",

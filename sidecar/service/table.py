@@ -16,9 +16,10 @@ from datetime import datetime
 from sqlalchemy import CheckConstraint, ForeignKey, Index, Integer, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
+from planner.states import PlanState
 from sidecar.audit.tables import HEX64, NAME, Base, UtcDateTime
 
-STATES = ("pending", "approved", "rejected", "applying", "applied", "failed", "stale", "reverted")
+STATES = tuple(state.value for state in PlanState)  # the database refuses any other
 
 
 class PlanCaseRow(Base):

@@ -8,9 +8,10 @@ from pathlib import Path
 import pytest
 
 from planner.client import PvaClient, WaitTimeout, plan_of
-from planner.client_models import PlanState, PlanStatus
+from planner.client_models import PlanStatus
 from planner.manifest import read_manifest
 from planner.parse import plan_from_document
+from planner.states import PlanState
 from sidecar.settings import Settings
 from tests.client.conftest import FILE_IT, MISSING
 
