@@ -13,7 +13,7 @@ import json
 import os
 import re
 import time
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from datetime import datetime
 from typing import Any, Self, TypeVar
 
@@ -135,13 +135,27 @@ class PvaClient:
         """Submit the inverse of an applied plan; returns the inverse plan, to approve like any."""
         return _model(PlanStatus, self._call("POST", _plan_path(plan_id, "revert")))
 
-    def wait(self, plan_id: str, *, timeout: float, poll: float = 1.0) -> PlanStatus:
-        """The plan once it is no longer pending, approved or applying; WaitTimeout after ``timeout`` s."""
+    def wait(
+        self,
+        plan_id: str,
+        *,
+        timeout: float,
+        poll: float = 1.0,
+        on_change: Callable[[PlanStatus], None] | None = None,
+    ) -> PlanStatus:
+        """The plan once it is no longer pending, approved or applying; WaitTimeout after ``timeout`` s.
+
+        ``on_change`` is called with the plan each time its state is seen to change (the first look included).
+        """
         deadline = time.monotonic() + timeout
         delay = max(poll, MIN_POLL)
+        seen = None
         while True:
             status = self.get(plan_id)
             remaining = deadline - time.monotonic()
+            if on_change is not None and status.state != seen:
+                on_change(status)
+            seen = status.state
             if not status.undecided:
                 return status
             if remaining <= 0:

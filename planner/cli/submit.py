@@ -9,6 +9,7 @@ from typing import Any
 from planner.cli.common import EXIT_DIAGNOSTICS, UsageError, read_input
 from planner.cli.remote import add_json_option, add_server_options, calling, connect, emit_status
 from planner.client import WaitTimeout
+from planner.client_models import PlanStatus
 from planner.parse import parse_plan
 
 DEFAULT_TIMEOUT = 600.0
@@ -46,9 +47,14 @@ def run(args: argparse.Namespace) -> int:
         if not args.wait or not status.undecided:
             return emit_status(args, status)
         try:
-            status = client.wait(status.id, timeout=args.timeout or DEFAULT_TIMEOUT)
+            status = client.wait(status.id, timeout=args.timeout or DEFAULT_TIMEOUT, on_change=_progress)
         except WaitTimeout as timeout:
             emit_status(args, timeout.last)
             print(f"pva: {timeout.message}", file=sys.stderr)
             return EXIT_DIAGNOSTICS
     return emit_status(args, status)
+
+
+def _progress(status: PlanStatus) -> None:
+    """One line on standard error each time the plan's state changes while --wait waits."""
+    print(f"pva: waiting: plan {status.id[:12]} is {status.state}", file=sys.stderr, flush=True)

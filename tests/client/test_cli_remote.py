@@ -83,7 +83,7 @@ def test_submit_wait_times_out_with_exit_one(
 def test_submit_wait_ends_when_the_plan_is_applied(
     server: str, tokens: dict[str, str], tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    """--wait returns 0 once an approver's approval (made meanwhile) has applied the plan."""
+    """--wait says what it waits for, and returns 0 once an approval made meanwhile has applied the plan."""
     plan_id = submitted(server, tokens["agent"])
 
     def approve_soon() -> None:
@@ -93,11 +93,14 @@ def test_submit_wait_ends_when_the_plan_is_applied(
     approver = threading.Timer(0.2, approve_soon)
     approver.start()
     try:
-        code, out, _ = pva(capsys, server, tokens["agent"], "submit", write_plan(tmp_path, FILE_IT), "--wait")
+        code, out, err = pva(
+            capsys, server, tokens["agent"], "submit", write_plan(tmp_path, FILE_IT), "--wait"
+        )
     finally:
         approver.join()
     assert code == 0
     assert "applied" in out
+    assert f"pva: waiting: plan {plan_id[:12]} is pending" in err  # says what it waits for
 
 
 def test_timeout_needs_wait(

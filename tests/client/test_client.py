@@ -133,11 +133,17 @@ def test_wait_returns_once_the_plan_is_applied(as_: Clients) -> None:
     submitted = as_["agent"].submit(FILE_IT)
     approver = threading.Timer(0.1, as_["alice"].approve, args=(submitted.id, "ok"))
     approver.start()
+    seen: list[PlanState] = []
     try:
-        status = as_["agent"].wait(submitted.id, timeout=60, poll=0.02)
+        status = as_["agent"].wait(
+            submitted.id, timeout=60, poll=0.02, on_change=lambda s: seen.append(s.state)
+        )
     finally:
         approver.join()
     assert status.state is PlanState.APPLIED
+    assert seen[0] is PlanState.PENDING  # each state seen once, in order
+    assert seen[-1] is PlanState.APPLIED
+    assert len(seen) == len(set(seen))
 
 
 def test_wait_times_out_with_the_last_status(as_: Clients) -> None:
