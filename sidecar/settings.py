@@ -60,6 +60,9 @@ class Settings(BaseSettings):
     host: str = "127.0.0.1"
     port: Annotated[int, Field(ge=1, le=65535)] = 8000
     tls_proxy: bool = False  # the operator says a TLS-terminating proxy is in front (needed off loopback)
+    # The proxies whose X-Forwarded-For/-Proto are believed (addresses or networks, comma-separated);
+    # "": none, so the rate limit counts by the connection's own address.
+    trusted_proxies: str = ""
     policy: str | None = None  # the policy file (TOML, policy/v1); none: every plan needs one approval
     approval_ttl: Duration | None = timedelta(days=7)  # a duration; "none": never
     auto_apply: bool = True  # approved plans apply at once; else on POST /v1/plans/{id}/apply

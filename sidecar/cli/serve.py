@@ -27,6 +27,7 @@ import uvicorn
 from planner.cli.common import EXIT_OK, EXIT_USAGE, UsageError
 from sidecar import db
 from sidecar.api.app import create_app
+from sidecar.serving import server_config
 from sidecar.settings import Settings, unsafe
 from sidecar.tokens import Role, TokenStore
 from sidecar.wiring import load_policy, open_services
@@ -75,8 +76,7 @@ def run(args: argparse.Namespace) -> int:
             _initialise(settings, url, rotate=args.rotate)
         with open_services(settings):  # a missing store, an unmigrated database: one line, exit 2
             pass
-        config = uvicorn.Config(create_app(settings), log_level="info")
-        uvicorn.Server(config).run(sockets=[listener])
+        uvicorn.Server(server_config(create_app(settings), settings)).run(sockets=[listener])
     return EXIT_OK
 
 

@@ -14,6 +14,7 @@ from typing import Annotated
 from fastapi import APIRouter, Form, Query, Request
 from starlette.responses import RedirectResponse, Response
 
+from sidecar.api.auth import anonymous_key
 from sidecar.api.state import app_state
 from sidecar.web import session
 from sidecar.web.guard import (
@@ -71,6 +72,7 @@ def sign_in(
         raise ForgedRequest("the sign-in form is out of date or came from elsewhere; reload it and try again")
     who = state.services.tokens.authenticate(token.strip())
     if who is None:
+        state.limiter.take(anonymous_key(request))  # guesses share the API's per-address bucket: 429
         message = "That token is not valid: it is unknown, revoked or expired. Ask an administrator."
         return _form(request, local_target(next), error=message, status=401)
     opened = session.started(who.token_id, now=state.clock(), ttl=web.ttl)

@@ -7,6 +7,7 @@ is ever a 500, on either database.
 from __future__ import annotations
 
 import re
+from typing import Any
 
 import pytest
 
@@ -204,3 +205,21 @@ def test_healthz_with_a_wrong_token_is_401(api: Api) -> None:
     """A token sent to /healthz is checked as on any route: a wrong one is 401 (guesses are rate-limited)."""
     response = api.client.get("/healthz", headers={"Authorization": "Bearer pva_nonsense"})
     assert response.status_code == 401
+
+
+# -- the sign-in form is rate-limited --------------------------------------------------------------
+
+
+def test_wrong_tokens_on_the_sign_in_form_are_rate_limited(make_api: Any) -> None:
+    """Failed sign-ins share the per-address bucket of failed API tokens: past the burst, 429."""
+    api = make_api(rate_limit=1, rate_burst=3)
+    form = api.client.get("/sign-in")
+    found = re.search(r'name="csrf" value="([0-9a-f]+)"', form.text)
+    assert found is not None
+    answers = [
+        api.client.post(
+            "/sign-in", data={"token": f"pva_wrong{n}", "csrf": found.group(1)}, headers=ORIGIN
+        ).status_code
+        for n in range(5)
+    ]
+    assert answers == [401, 401, 401, 429, 429]
