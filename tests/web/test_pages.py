@@ -14,6 +14,7 @@ from sidecar.api.app import create_app
 from sidecar.db import make_engine, upgrade
 from sidecar.settings import Settings
 from sidecar.tokens import TokenStore
+from sidecar.web.render import CSP
 
 ORIGIN = {"Origin": "http://testserver"}
 
@@ -226,3 +227,20 @@ def test_behind_tls_a_tossed_plain_cookie_signs_nobody_in(
     client.cookies.clear()
     client.cookies.set("pva_session", value)
     assert client.get("/").status_code == 303  # to the sign-in form: nobody is signed in
+
+
+def test_the_api_docs_load_nothing_from_elsewhere(site: Site) -> None:
+    """/docs and its assets come from the sidecar itself, under the page's CSP, and refuse framing."""
+    page = site.client.get("/docs")
+    assert page.status_code == 200
+    assert page.headers["content-security-policy"] == CSP
+    assert page.headers["x-frame-options"] == "DENY"
+    sources = re.findall(r'(?:src|href)="([^"]+)"', page.text)
+    assert sources
+    assert all(source.startswith("/docs/assets/") for source in sources), sources
+    assert "<script>" not in page.text  # no inline script: the CSP would refuse it
+    for source in sources:
+        asset = site.client.get(source)
+        assert asset.status_code == 200, source
+        assert asset.headers["content-security-policy"] == CSP
+    assert site.client.get("/docs/assets/index.html").status_code == 404
