@@ -223,3 +223,22 @@ def test_wrong_tokens_on_the_sign_in_form_are_rate_limited(make_api: Any) -> Non
         for n in range(5)
     ]
     assert answers == [401, 401, 401, 429, 429]
+
+
+# -- what SQLite and PostgreSQL could disagree on ----------------------------------------------------
+
+
+def test_filters_match_exactly_on_both_databases(api: Api) -> None:
+    """An author or path filter matches byte for byte: another case finds nothing, on either database."""
+    api.submit(api.fresh_mkdir())
+    assert len(api.get("/v1/plans", "admin", params={"author": "agent"}).json()["plans"]) == 1
+    for params in ({"author": "AGENT"}, {"author": "agent "}, {"path": "MATTERS/acme"}):
+        assert api.get("/v1/plans", "admin", params=params).json()["plans"] == [], params
+
+
+def test_times_come_back_in_utc_on_both_databases(api: Api) -> None:
+    """A plan's times come back with a UTC offset whatever the database stores, and page as UTC."""
+    submitted = api.submit(api.fresh_mkdir())["submitted"]
+    assert submitted.endswith(("Z", "+00:00"))
+    later = api.get("/v1/plans", "admin", params={"before": "2999-01-01T01:00:00+01:00"}).json()
+    assert [plan["submitted"] for plan in later["plans"]] == [submitted]
