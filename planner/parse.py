@@ -125,7 +125,7 @@ def _no_duplicates(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
     result: dict[str, Any] = {}
     for key, value in pairs:
         if key in result:
-            raise _Refused(f"duplicate key {key!r}")
+            raise _Refused(f"duplicate key {quote(key)}")
         result[key] = value
     return result
 

@@ -179,6 +179,17 @@ def test_a_refused_huge_value_is_quoted_by_a_short_prefix(api: Api, doc: dict[st
     assert len(response.content) < 4000
 
 
+def test_a_huge_duplicate_key_is_quoted_by_a_short_prefix(api: Api) -> None:
+    """A duplicate key of a million characters is refused quoting only its start."""
+    key = "k" * 1_000_000
+    body = f'{{"{key}": 1, "{key}": 2}}'
+    response = api.client.post(
+        "/v1/plans", content=body, headers=api.auth("agent") | {"Content-Type": "application/json"}
+    )
+    assert response.status_code == 422
+    assert len(response.content) < 4000
+
+
 def test_a_refused_comment_is_not_echoed(api: Api) -> None:
     """A comment over its limit is refused without quoting it back."""
     plan_id = api.plan_in("pending")
