@@ -22,6 +22,7 @@ from starlette.responses import PlainTextResponse, RedirectResponse, Response
 
 from planner.errors import PvaError
 from sidecar.api.problems import STATUS
+from sidecar.api.ratelimit import RateLimited
 from sidecar.api.state import app_state
 from sidecar.tokens import Principal, UnknownToken
 from sidecar.web import session
@@ -142,13 +143,23 @@ class PageRoute(APIRoute):
                 response = await handler(request)
             except SignInRequired:
                 response = _sign_in_first(request)
-            except RequestValidationError:
-                response = _failed(request, 422, "That address or form is not valid.")
+            except RequestValidationError as error:
+                response = _failed(request, 422, _invalid(error))
             except PvaError as error:
                 response = _failed(request, _status(error), str(error))
+                if isinstance(error, RateLimited):
+                    response.headers["Retry-After"] = str(max(1, round(error.retry_after + 0.5)))
             return secure(response)
 
         return route
+
+
+def _invalid(error: RequestValidationError) -> str:
+    """What is wrong with the address or form, field by field (pydantic's words never quote the value)."""
+    fields = [
+        f"{item['loc'][-1]}: {str(item['msg']).removeprefix('Value error, ')}" for item in error.errors()[:3]
+    ]
+    return "That address or form is not valid. " + "; ".join(fields)
 
 
 def _sign_in_first(request: Request) -> Response:

@@ -133,7 +133,9 @@ def test_a_nul_in_the_approve_form_is_a_422_page(api: Api) -> None:
 def test_a_nul_in_an_inbox_filter_is_a_422_page(api: Api, url: str) -> None:
     """An inbox filter holding NUL is answered with a 422 page, never a 500."""
     sign_in(api, "approver")
-    assert api.client.get(url).status_code == 422
+    response = api.client.get(url)
+    assert response.status_code == 422
+    assert "NUL" in response.text
 
 
 @pytest.mark.parametrize(
@@ -234,6 +236,9 @@ def test_wrong_tokens_on_the_sign_in_form_are_rate_limited(make_api: Any) -> Non
         for n in range(5)
     ]
     assert answers == [401, 401, 401, 429, 429]
+    assert api.client.post("/sign-in", data={"token": "x", "csrf": found.group(1)}, headers=ORIGIN).headers[
+        "retry-after"
+    ]
 
 
 # -- what SQLite and PostgreSQL could disagree on ----------------------------------------------------
