@@ -8,7 +8,8 @@ export HYPOTHESIS_PROFILE ?= fast
 .PHONY: help install services test test-deep lint typecheck unit bench serve schema screenshots clean
 
 help:
-	@echo "make serve      run the sidecar on 127.0.0.1:8000 (store var/projects, SQLite), printing an admin token"
+	@echo "make serve      run the sidecar on 127.0.0.1:8000 (store var/projects, SQLite), printing the admin token"
+	@echo "                (kept in var/state/admin-token; make serve ROTATE=1 replaces it)"
 	@echo "make test       lint, type check and the fast test suite"
 	@echo "make test-deep  the test suite with thorough hypothesis runs"
 	@echo "make bench      benchmarks with their baselines (bench/README.md)"
@@ -57,7 +58,7 @@ schema: $(STAMP)
 	$(BIN)/python -m planner.cli.main schema > schema/plan.v1.schema.json
 
 serve: $(STAMP)
-	$(BIN)/pva serve --init
+	$(BIN)/pva serve --init $(if $(ROTATE),--rotate)
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache .hypothesis

@@ -22,8 +22,51 @@ from planner.schema import plan_json_schema
 MAX_PROBLEMS = 50  # enough to act on; a hostile document cannot flood the report
 
 
+QUOTE_CHARS = 40  # of a refused value, quoted in a problem: never the value itself, whatever its size
+MAX_MESSAGE = 300  # characters of one problem's message
+
+
 class _Refused(ValueError):
     pass
+
+
+class _Quoted(str):
+    """A long string whose ``repr`` is a short prefix: jsonschema quotes refused values with ``repr``."""
+
+    __slots__ = ()
+
+    def __repr__(self) -> str:
+        return quote(self)
+
+
+def quote(text: str) -> str:
+    """``text`` quoted and escaped for a message: its first QUOTE_CHARS characters, and its length."""
+    if len(text) <= QUOTE_CHARS:
+        return repr(str(text))
+    return f"{str(text[:QUOTE_CHARS])!r}... ({len(text)} characters)"
+
+
+def _quoting(document: Any) -> Any:
+    """``document`` with every long string and key a ``_Quoted``: what jsonschema says of them stays short.
+
+    Iterative, so a document nested near the recursion limit is copied too.
+    """
+    holder: list[Any] = [None]
+    stack: list[tuple[Any, Any, Any]] = [(holder, 0, document)]
+    while stack:
+        parent, slot, node = stack.pop()
+        if isinstance(node, str):
+            parent[slot] = _Quoted(node) if len(node) > QUOTE_CHARS else node
+        elif isinstance(node, dict):
+            keys = [_Quoted(key) if len(key) > QUOTE_CHARS else key for key in node]
+            parent[slot] = fields = dict.fromkeys(keys)
+            stack.extend((fields, key, value) for key, value in zip(keys, node.values(), strict=True))
+        elif isinstance(node, list):
+            parent[slot] = items = [None] * len(node)
+            stack.extend((items, index, value) for index, value in enumerate(node))
+        else:
+            parent[slot] = node
+    return holder[0]
 
 
 def parse_plan(raw: bytes | str) -> Plan:
@@ -45,7 +88,7 @@ def plan_from_document(document: Any) -> Plan:
     try:
         return Plan.model_validate(document)
     except ValidationError as error:
-        problems = list(_schema_problems(document)) or _pydantic_problems(error)
+        problems = list(_schema_problems(_quoting(document))) or _pydantic_problems(error)
         raise PlanSyntaxError(problems) from None
 
 
@@ -82,7 +125,7 @@ def _no_duplicates(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
     result: dict[str, Any] = {}
     for key, value in pairs:
         if key in result:
-            raise _Refused(f"duplicate key {key!r}")
+            raise _Refused(f"duplicate key {quote(key)}")
         result[key] = value
     return result
 
@@ -134,7 +177,8 @@ def _schema_problems(document: Any) -> Iterator[SchemaProblem]:
         if count == MAX_PROBLEMS:
             return
         pointer = "".join(f"/{_escape(str(part))}" for part in error.absolute_path)
-        yield SchemaProblem(pointer, _message(error))
+        message = _message(error)  # a refused list or object is quoted whole: cut it short
+        yield SchemaProblem(pointer, message[:MAX_MESSAGE] + "..." if len(message) > MAX_MESSAGE else message)
 
 
 def _leaves(errors: list[jsonschema.ValidationError]) -> Iterator[jsonschema.ValidationError]:
@@ -167,7 +211,7 @@ def _message(error: jsonschema.ValidationError) -> str:
     if error.validator == "additionalProperties" and isinstance(error.instance, dict):
         known = error.schema.get("properties", {}) if isinstance(error.schema, dict) else {}
         unknown = sorted(set(error.instance) - set(known))
-        return f"unknown field{'s' * (len(unknown) > 1)} {', '.join(map(repr, unknown))}"
+        return f"unknown field{'s' * (len(unknown) > 1)} {', '.join(map(quote, unknown))}"
     if error.validator == "oneOf" and not error.context and isinstance(error.validator_value, list):
         names = [name for branch in error.validator_value for name in branch.get("required", [])]
         return f"needs exactly one of {', '.join(map(repr, names))}"

@@ -1,9 +1,13 @@
 """The sidecar's settings, read from ``PVA_*`` environment variables (pydantic-settings).
 
 Optionally also from a dotenv file named by ``PVA_SETTINGS_FILE`` (the
-environment wins). ``unsafe`` lists what is dangerous about a configuration:
-the service refuses to start on its errors outside development and prints
-its warnings loudly (docs/operations.md lists them).
+environment wins). A value that does not parse is a ``BadSetting`` naming
+the variable and what it takes (one line from every command, no
+traceback). Durations take ``10s``, ``30m``, ``2h``, ``7d`` (as
+``--expires``), ISO 8601 (``PT30M``) or ``HH:MM:SS``. ``unsafe`` lists what
+is dangerous about a configuration: the service refuses to start on its
+errors outside development and prints its warnings loudly
+(docs/operations.md lists them).
 """
 
 from __future__ import annotations
@@ -13,13 +17,31 @@ import os
 from datetime import timedelta
 from typing import Annotated, Any, Literal
 
-from pydantic import Field, SecretStr
+from pydantic import BeforeValidator, Field, SecretStr, ValidationError
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from planner.errors import PvaError
+from sidecar.times import DURATION_FORMS, short_duration
 
 DEFAULT_DATABASE_URL = "sqlite:///var/pva.db"  # relative to the current folder; made on demand
 MIB = 1024 * 1024
 
+
+class BadSetting(PvaError):
+    """A ``PVA_*`` setting whose value does not parse (exit 2: fix the setting)."""
+
+    exit_code = 2
+
+
+def _duration(value: object) -> object:
+    """``10s``, ``30m``, ``2h``, ``7d`` as a timedelta; anything else on to pydantic (ISO 8601, HH:MM:SS)."""
+    found = short_duration(value) if isinstance(value, str) else None
+    return value if found is None else found
+
+
 Positive = Annotated[int, Field(ge=1)]
+Duration = Annotated[timedelta, BeforeValidator(_duration)]
+DURATION_TAKES = f"a duration: {DURATION_FORMS}, ISO 8601 (PT30M) or HH:MM:SS"
 
 
 class Settings(BaseSettings):
@@ -38,12 +60,13 @@ class Settings(BaseSettings):
     host: str = "127.0.0.1"
     port: Annotated[int, Field(ge=1, le=65535)] = 8000
     tls_proxy: bool = False  # the operator says a TLS-terminating proxy is in front (needed off loopback)
+    # The proxies whose X-Forwarded-For/-Proto are believed (addresses or networks, comma-separated);
+    # "": none, so the rate limit counts by the connection's own address.
+    trusted_proxies: str = ""
     policy: str | None = None  # the policy file (TOML, policy/v1); none: every plan needs one approval
-    approval_ttl: timedelta | None = timedelta(
-        days=7
-    )  # ISO 8601 ("P7D", "PT12H") or "HH:MM:SS"; "none": never
+    approval_ttl: Duration | None = timedelta(days=7)  # a duration; "none": never
     auto_apply: bool = True  # approved plans apply at once; else on POST /v1/plans/{id}/apply
-    apply_lease: timedelta = timedelta(minutes=30)  # an apply still 'applying' after this was abandoned
+    apply_lease: Duration = timedelta(minutes=30)  # an apply still 'applying' after this was abandoned
 
     # -- limits on what a request may carry --
     max_body_bytes: Positive = 64 * MIB
@@ -57,13 +80,16 @@ class Settings(BaseSettings):
     def load(cls, **overrides: Any) -> Settings:
         """Settings from the environment and ``PVA_SETTINGS_FILE`` (if set), then ``overrides``."""
         env_file = os.environ.get("PVA_SETTINGS_FILE") or None
-        return cls(_env_file=env_file, **overrides)
+        try:
+            return cls(_env_file=env_file, **overrides)
+        except ValidationError as error:
+            raise BadSetting(_explained(error)) from None
 
     # -- the approval page (sidecar.web) --
     # Signs browser sessions. None: a random key per process, so sessions end when it restarts;
     # set it (32+ characters) when several sidecars share a load balancer.
     session_secret: Annotated[SecretStr, Field(min_length=32)] | None = None
-    session_ttl: Annotated[timedelta, Field(gt=timedelta(0))] = timedelta(hours=8)  # a session's lifetime
+    session_ttl: Annotated[Duration, Field(gt=timedelta(0))] = timedelta(hours=8)  # a session's lifetime
 
 
 def unsafe(settings: Settings, *, empty_policy: bool) -> tuple[list[str], list[str]]:
@@ -104,3 +130,25 @@ def _loopback(host: str) -> bool:
         return ipaddress.ip_address(host).is_loopback
     except ValueError:
         return False
+
+
+# What a setting takes, by the kind of error pydantic reports (its own words otherwise).
+_TAKES = {
+    "time_delta_parsing": DURATION_TAKES,
+    "time_delta_type": DURATION_TAKES,
+    "int_parsing": "a whole number",
+    "bool_parsing": "true or false",
+    "literal_error": "one of: {expected}",
+}
+
+
+def _explained(error: ValidationError) -> str:
+    """One line per wrong setting: its variable, the value given (shortened) and what it takes."""
+    lines = []
+    for item in error.errors(include_url=False):
+        name = f"PVA_{str(item['loc'][0]).upper()}" if item["loc"] else "a PVA_ setting"
+        given = item.get("input")
+        shown = f"{given[:40]!r}" if isinstance(given, str) else "its value"
+        takes = _TAKES.get(item["type"], "").format(**(item.get("ctx") or {})) or item["msg"]
+        lines.append(f"{name}={shown} is not valid: it takes {takes} (docs/operations.md, settings)")
+    return "; ".join(lines)

@@ -16,7 +16,7 @@ from fastapi import FastAPI
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from sidecar import db, web
-from sidecar.api import plans, problems, records, system
+from sidecar.api import docs, plans, problems, records, system
 from sidecar.api.body import BodyLimit, JsonLimits
 from sidecar.api.metrics import Metrics
 from sidecar.api.openapi import API_VERSION, openapi_document
@@ -75,12 +75,13 @@ def create_app(
         version=API_VERSION,
         description=DESCRIPTION,
         lifespan=lifespan,
-        docs_url="/docs",
+        docs_url=None,  # sidecar.api.docs serves it, without a CDN
         redoc_url=None,
     )
     app.include_router(plans.router)
     app.include_router(records.router)
     app.include_router(system.router)
+    app.include_router(docs.router)
     app.state.pva_web = web.state_for(settings)  # the approval page: its session key and templates
     app.include_router(web.router())
     app.mount("/static", web.StaticAssets(), name="static")

@@ -43,19 +43,22 @@ def principal(
     """
     state = app_state(request)
     if credentials is None or credentials.scheme.lower() != "bearer":
-        state.limiter.take(_anonymous(request))
+        state.limiter.take(anonymous_key(request))
         raise Unauthenticated("send an API token: 'Authorization: Bearer pva_...'")
     found = state.services.tokens.authenticate(credentials.credentials)
     if found is None:
-        state.limiter.take(_anonymous(request))
+        state.limiter.take(anonymous_key(request))
         raise Unauthenticated("the token is not valid: unknown, revoked or expired")
     state.limiter.take(found.token_id)
     request.state.principal = found
     return found
 
 
-def _anonymous(request: Request) -> str:
-    """The rate-limit key of requests without a valid token: their client address."""
+def anonymous_key(request: Request) -> str:
+    """The rate-limit key of requests without a valid token: their client address.
+
+    The address a proxy forwards counts only from the proxies PVA_TRUSTED_PROXIES names (sidecar.serving).
+    """
     return f"anonymous:{request.client.host if request.client else 'unknown'}"
 
 

@@ -1,8 +1,10 @@
 """Prometheus metrics of one app: requests by route and status, and plans by what happened to them.
 
 Each app has its own registry (nothing global), so tests and several apps in
-one process do not share counters. Labels are route templates and states,
-never paths or plan titles: the metrics leak nothing about the store.
+one process do not share counters. Labels come from closed sets only: the
+HTTP methods of ``METHODS``, the app's route templates and plan states,
+else ``other``. So the metrics leak nothing about the store, and a client
+inventing methods or paths cannot grow them.
 """
 
 from __future__ import annotations
@@ -11,6 +13,9 @@ import time
 
 from prometheus_client import CollectorRegistry, Counter, Histogram, generate_latest
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"})
+OTHER = "other"
 
 
 class Metrics:
@@ -57,8 +62,9 @@ class Metrics:
             try:
                 await app(scope, receive, watching)
             finally:
-                template = getattr(scope.get("route"), "path", "unmatched")
-                self.requests.labels(scope["method"], template, str(status)).inc()
+                method = scope["method"] if scope["method"] in METHODS else OTHER
+                template = getattr(scope.get("route"), "path", OTHER)  # set only by a route that matched
+                self.requests.labels(method, template, str(status)).inc()
                 self.latency.labels(template).observe(time.perf_counter() - started)
 
         return counting

@@ -10,10 +10,11 @@ import json
 from datetime import datetime, timedelta
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 from starlette.responses import Response
 
 from planner.report import Diagnostic, Report
+from sidecar.api.params import storable
 from sidecar.audit.views import EventView, History
 from sidecar.policy import Decision
 from sidecar.service.cases import StoredCase
@@ -38,7 +39,7 @@ class Comment(BaseModel):
 
     model_config = ConfigDict(extra="forbid", strict=True)
 
-    comment: Annotated[str, Field(min_length=1, max_length=2000, pattern=r"\S")]
+    comment: Annotated[str, Field(min_length=1, max_length=2000, pattern=r"\S"), AfterValidator(storable)]
 
 
 class ApprovalOut(_Out):
@@ -128,7 +129,7 @@ class Health(_Out):
     """Whether the sidecar can work: its store and its database answer."""
 
     status: Literal["ok", "failing"]
-    store: str
+    store: str | None = Field(description="Where the store is: shown to admins only, else null.")
     database: Literal["ok", "failing"]
     problems: list[str]
 

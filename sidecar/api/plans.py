@@ -6,13 +6,13 @@ Each parses, calls one ``PlanService`` use case and returns a response model.
 from __future__ import annotations
 
 import json
-from datetime import datetime
 from typing import Annotated
 
 from fastapi import APIRouter, Path, Query, Request, Response
 
 from sidecar.api.auth import Caller
 from sidecar.api.models import ErrorBody, PlanList, PlanOut, ReportOut, json_response, plan_json, plan_summary
+from sidecar.api.params import Storable, UtcTime
 from sidecar.api.requests import CommentBody, PlanBody, body_schema
 from sidecar.api.state import app_state
 from sidecar.service.cases import StoredCase
@@ -74,8 +74,8 @@ def list_plans(
     *,
     state: Annotated[list[State] | None, Query(description="Any of these states")] = None,
     author: Annotated[str | None, Query(max_length=200, pattern=NAME)] = None,
-    path: Annotated[str | None, Query(max_length=4096, description="Plans whose scope holds it")] = None,
-    before: Annotated[datetime | None, Query(description="Paging: the last plan's 'submitted'")] = None,
+    path: Annotated[Storable | None, Query(max_length=4096, description="Plans whose scope holds it")] = None,
+    before: Annotated[UtcTime | None, Query(description="Paging: the last plan's 'submitted'")] = None,
     before_id: Annotated[str | None, Query(pattern="^[0-9a-f]{64}$", description="Paging: its id")] = None,
     limit: Annotated[int, Query(ge=1, le=500)] = 100,
 ) -> PlanList:

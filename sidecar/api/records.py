@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
-from datetime import datetime
 from typing import Annotated
 
 from fastapi import APIRouter, Query, Request
@@ -11,6 +10,7 @@ from fastapi.responses import StreamingResponse
 
 from sidecar.api.auth import Caller
 from sidecar.api.models import ErrorBody, EventList, HistoryOut, event_out, history_out
+from sidecar.api.params import Storable, UtcTime
 from sidecar.api.plans import NAME
 from sidecar.api.state import app_state
 
@@ -18,7 +18,7 @@ router = APIRouter(prefix="/v1", tags=["audit"])
 ERRORS: dict[int | str, dict[str, object]] = {
     status: {"model": ErrorBody} for status in (401, 403, 404, 422, 429)
 }
-StorePath = Annotated[str, Query(min_length=1, max_length=4096, description="A store path")]
+StorePath = Annotated[Storable, Query(min_length=1, max_length=4096, description="A store path")]
 
 
 @router.get(
@@ -32,11 +32,11 @@ def list_audit_events(
     request: Request,
     who: Caller,
     *,
-    path: Annotated[str | None, Query(max_length=4096, description="Applies that touched it")] = None,
+    path: Annotated[Storable | None, Query(max_length=4096, description="Applies that touched it")] = None,
     plan: Annotated[str | None, Query(pattern="^[0-9a-f]{8,64}$")] = None,
     actor: Annotated[str | None, Query(max_length=200, pattern=NAME)] = None,
-    since: datetime | None = None,
-    until: datetime | None = None,
+    since: Annotated[UtcTime | None, Query(description="From this time (UTC if no zone)")] = None,
+    until: Annotated[UtcTime | None, Query(description="Before this time (UTC if no zone)")] = None,
     after: Annotated[int, Query(ge=0, le=2**62, description="Events after this seq (paging)")] = 0,
     limit: Annotated[int, Query(ge=1, le=1000)] = 100,
 ) -> EventList:

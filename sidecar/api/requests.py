@@ -17,13 +17,18 @@ from planner.parse import plan_from_document
 from planner.plan import Plan
 from sidecar.api.body import read_json
 from sidecar.api.models import Comment
+from sidecar.api.params import storable_problems
 from sidecar.api.state import app_state
 
 
 async def plan_body(request: Request) -> Plan:
     raw = await request.body()
     limits = app_state(request).limits
-    return await run_in_threadpool(lambda: plan_from_document(read_json(raw, limits)))
+    plan = await run_in_threadpool(lambda: plan_from_document(read_json(raw, limits)))
+    problems = storable_problems(plan)
+    if problems:
+        raise PlanSyntaxError(problems)
+    return plan
 
 
 async def comment_body(request: Request) -> Comment:
@@ -32,7 +37,9 @@ async def comment_body(request: Request) -> Comment:
         return Comment.model_validate(document)
     except ValidationError as error:
         problems = [
-            SchemaProblem("/" + "/".join(str(part) for part in item["loc"]), item["msg"])
+            SchemaProblem(
+                "/" + "/".join(str(part) for part in item["loc"]), item["msg"].removeprefix("Value error, ")
+            )
             for item in error.errors()
         ]
         raise PlanSyntaxError(problems) from None

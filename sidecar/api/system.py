@@ -1,16 +1,22 @@
-"""``/healthz`` (liveness, no token) and ``/metrics`` (Prometheus; auditors and admins)."""
+"""``/healthz`` (liveness, no token) and ``/metrics`` (Prometheus; auditors and admins).
+
+``/healthz`` tells anyone whether the store and the database answer, and
+only an admin where the store is (an absolute folder or bucket names the
+machine's layout): a token, if sent, is checked like on any route.
+"""
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Annotated, Literal
 
-from fastapi import APIRouter, Request, Response
+from fastapi import APIRouter, Depends, Request, Response
 from fastapi.responses import JSONResponse
+from fastapi.security import HTTPAuthorizationCredentials
 from sqlalchemy import text
 from sqlalchemy.exc import SQLAlchemyError
 
 from planner.errors import PvaError
-from sidecar.api.auth import Caller, require
+from sidecar.api.auth import Caller, bearer, principal, require
 from sidecar.api.models import ErrorBody, Health
 from sidecar.api.state import app_state
 from sidecar.tokens import Role
@@ -25,7 +31,10 @@ router = APIRouter(tags=["system"])
     responses={503: {"model": Health}},
     summary="Liveness: the store and the database answer",
 )
-def get_health(request: Request) -> JSONResponse:
+def get_health(
+    request: Request, credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)]
+) -> JSONResponse:
+    who = None if credentials is None else principal(request, credentials)
     services = app_state(request).services
     problems = []
     database: Literal["ok", "failing"] = "ok"
@@ -41,7 +50,7 @@ def get_health(request: Request) -> JSONResponse:
         problems.append("the store does not answer")
     health = Health(
         status="failing" if problems else "ok",
-        store=services.backend.name,
+        store=services.backend.name if who is not None and who.role is Role.ADMIN else None,
         database=database,
         problems=problems,
     )

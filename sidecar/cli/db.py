@@ -30,7 +30,7 @@ def add_db_option(parser: argparse.ArgumentParser) -> None:
 
 def database(args: argparse.Namespace) -> str:
     """The database URL the command was given, or the settings' one."""
-    return str(args.db) if args.db else Settings().database_url
+    return str(args.db) if args.db else Settings.load().database_url
 
 
 def run_upgrade(args: argparse.Namespace) -> int:

@@ -21,13 +21,13 @@ def add_actor_option(parser: argparse.ArgumentParser) -> None:
 
 
 def settings_from(args: argparse.Namespace) -> Settings:
-    """Settings from the environment, overridden by --store and --db."""
+    """Settings from the environment (and PVA_SETTINGS_FILE), overridden by --store and --db."""
     overrides: dict[str, Any] = {}
     if args.store:
         overrides["store"] = args.store
     if args.db:
         overrides["database_url"] = args.db
-    return Settings(**overrides)
+    return Settings.load(**overrides)
 
 
 def actor_from(args: argparse.Namespace) -> str:

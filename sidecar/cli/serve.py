@@ -1,28 +1,38 @@
 """``pva serve``: run the sidecar's HTTP service (uvicorn) over the store and database of the settings.
 
-``--init`` is what ``make serve`` runs on a fresh machine: it creates the
-store folder, migrates the database and creates an admin token, printed
-once with the URL. Unsafe settings are printed loudly on standard error;
-in production (``PVA_ENVIRONMENT=production``) they stop the start, exit 2.
+``--init`` is what ``make serve`` runs: it creates the store folder,
+migrates the database and prints the URL and an admin token. The token is
+made once and kept in ``<PVA_STATE_DIR>/admin-token`` (mode 0600), so a
+restart prints the same one instead of adding another; ``--rotate``
+revokes it and makes a new one. The port is bound before anything is made:
+a port in use is one line naming ``PVA_PORT``, exit 2. Unsafe settings are
+printed loudly on standard error; in production
+(``PVA_ENVIRONMENT=production``) they stop the start, exit 2.
 """
 
 from __future__ import annotations
 
 import argparse
+import errno
 import os
 import secrets
+import socket
 import sys
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import uvicorn
 
-from planner.cli.common import EXIT_OK, EXIT_USAGE
+from planner.cli.common import EXIT_OK, EXIT_USAGE, UsageError
 from sidecar import db
 from sidecar.api.app import create_app
+from sidecar.serving import server_config
 from sidecar.settings import Settings, unsafe
-from sidecar.tokens import TokenStore
+from sidecar.tokens import Role, TokenStore
 from sidecar.wiring import load_policy, open_services
+
+ADMIN_TOKEN_FILE = "admin-token"  # noqa: S105  # a file name: in PVA_STATE_DIR, the token --init made
 
 
 def register(commands: Any) -> None:
@@ -35,7 +45,11 @@ def register(commands: Any) -> None:
     parser.add_argument(
         "--init",
         action="store_true",
-        help="first create the store folder, migrate the database and print a new admin token",
+        help="first create the store folder, migrate the database and print the admin token "
+        f"(made once, kept in PVA_STATE_DIR/{ADMIN_TOKEN_FILE})",
+    )
+    parser.add_argument(
+        "--rotate", action="store_true", help="with --init: revoke the kept admin token and make a new one"
     )
     parser.set_defaults(run=run)
 
@@ -57,34 +71,77 @@ def run(args: argparse.Namespace) -> int:
         print("pva serve: unsafe settings for production; fix them (docs/operations.md)", file=sys.stderr)
         return EXIT_USAGE
     url = f"http://{settings.host}:{settings.port}"
-    if args.init:
-        _initialise(settings, url)
-    with open_services(
-        settings
-    ):  # a missing store, an unmigrated database: one line and exit 2, not a traceback
-        pass
-    uvicorn.run(create_app(settings), host=settings.host, port=settings.port, log_level="info")
+    with listening(settings) as listener:  # before anything is made: a busy port changes nothing
+        if args.init:
+            _initialise(settings, url, rotate=args.rotate)
+        with open_services(settings):  # a missing store, an unmigrated database: one line, exit 2
+            pass
+        uvicorn.Server(server_config(create_app(settings), settings)).run(sockets=[listener])
     return EXIT_OK
 
 
-def _initialise(settings: Settings, url: str) -> None:
+def listening(settings: Settings) -> socket.socket:
+    """A socket bound to the settings' host and port, or UsageError naming PVA_PORT when it is taken."""
+    family = socket.AF_INET6 if ":" in settings.host else socket.AF_INET
+    try:
+        return socket.create_server((settings.host, settings.port), family=family)
+    except OSError as error:
+        busy = error.errno == errno.EADDRINUSE
+        why = "the port is in use (another pva serve?)" if busy else error.strerror
+        raise UsageError(
+            f"cannot listen on {settings.host}:{settings.port}: {why}; "
+            "stop what holds it, or choose another port with PVA_PORT (or --port)"
+        ) from None
+
+
+@dataclass(frozen=True)
+class AdminToken:
+    """The admin token ``--init`` prints: its name, its secret, and whether it was made just now."""
+
+    name: str
+    secret: str
+    fresh: bool
+
+
+def admin_token(settings: Settings, *, rotate: bool) -> AdminToken:
+    """The kept admin token if it still works (and ``rotate`` is off), else a new one, kept in its place."""
+    kept = Path(settings.state_dir) / ADMIN_TOKEN_FILE
+    secret = kept.read_text(encoding="ascii").strip() if kept.is_file() else ""
+    with db.opened(TokenStore, settings.database_url) as tokens:
+        who = tokens.authenticate(secret) if secret else None
+        if who is not None and who.role is Role.ADMIN and not rotate:
+            return AdminToken(who.name, secret, fresh=False)
+        if who is not None and who.role is Role.ADMIN:
+            tokens.revoke(who.token_id, revoked_by="pva serve --init --rotate")
+        name = f"admin-{secrets.token_hex(3)}"
+        _, secret = tokens.create("admin", name, created_by="pva serve --init")
+    kept.parent.mkdir(parents=True, exist_ok=True)
+    descriptor = os.open(kept, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    os.fchmod(descriptor, 0o600)  # an older file may have had wider rights
+    with os.fdopen(descriptor, "w", encoding="ascii") as out:
+        out.write(secret + "\n")
+    return AdminToken(name, secret, fresh=True)
+
+
+def _initialise(settings: Settings, url: str, *, rotate: bool) -> None:
     if "://" not in settings.store:  # a folder; a bucket (gs://) is made by its owner
         Path(settings.store).mkdir(parents=True, exist_ok=True)
     db.upgrade(settings.database_url)
-    with db.opened(TokenStore, settings.database_url) as tokens:
-        name = f"admin-{secrets.token_hex(3)}"
-        _, secret = tokens.create("admin", name, created_by="pva serve --init")
+    admin = admin_token(settings, rotate=rotate)
+    kept = Path(settings.state_dir) / ADMIN_TOKEN_FILE
     invoked = sys.argv[0] if sys.argv else ""
     pva = os.path.relpath(invoked) if "/" in invoked else "pva"  # as the reader can type it here
     pva = "pva" if pva.startswith("..") else pva
+    made = "new" if admin.fresh else "the same as at the last start"
     print(
         f"""
-pva sidecar: {url}   (API docs {url}/docs)
+pva sidecar: {url}   (approval page {url}/, API docs {url}/docs)
   store     {settings.store}
   database  {db.describe(settings.database_url)}
 
-admin token '{name}' (shown once, keep it):
-  {secret}
+admin token '{admin.name}' ({made}; kept in {kept}, mode 0600;
+make serve ROTATE=1 or pva serve --init --rotate replaces it):
+  {admin.secret}
 
 make tokens for agents and approvers (the secret is printed once):
   {pva} token create --role agent --name agent-1 --scope matters/acme

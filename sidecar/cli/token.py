@@ -11,10 +11,9 @@ from __future__ import annotations
 
 import argparse
 import json
-import re
 import sys
 from contextlib import AbstractContextManager
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from typing import Any
 
 from planner.cli.common import EXIT_OK, UsageError
@@ -22,9 +21,8 @@ from sidecar import db
 from sidecar.audit.chain import iso
 from sidecar.cli.db import add_db_option, database
 from sidecar.cli.options import actor_from, add_actor_option
+from sidecar.times import DURATION_FORMS, as_utc, short_duration
 from sidecar.tokens import Role, TokenInfo, TokenStore
-
-_DURATION = re.compile(r"([1-9][0-9]{0,4})([dh])")
 
 
 def register(commands: Any) -> None:
@@ -40,7 +38,7 @@ def register(commands: Any) -> None:
         metavar="PATH",
         help="a subtree it may touch (repeatable); '*' is the whole store, the default for admins only",
     )
-    create.add_argument("--expires", metavar="WHEN", help="30d, 12h, or an ISO 8601 time (UTC if no zone)")
+    create.add_argument("--expires", metavar="WHEN", help="30d, 12h, 30m, or an ISO time (UTC if no zone)")
     add_actor_option(create)
     _action(actions, "list", "every token (never a secret): role, scopes, status, use", run_list)
     revoke = _action(actions, "revoke", "revoke a token at once, for good", run_revoke)
@@ -63,15 +61,13 @@ def opened(args: argparse.Namespace) -> AbstractContextManager[TokenStore]:
 
 def expiry(text: str, now: datetime) -> datetime:
     """``--expires``: a duration from ``now`` (``30d``, ``12h``) or an ISO 8601 time (UTC if no zone)."""
-    duration = _DURATION.fullmatch(text)
+    duration = short_duration(text)
     if duration is not None:
-        unit = "days" if duration[2] == "d" else "hours"
-        return now + timedelta(**{unit: int(duration[1])})
+        return now + duration
     try:
-        when = datetime.fromisoformat(text)
+        return as_utc(datetime.fromisoformat(text))
     except ValueError:
-        raise UsageError(f"--expires {text!r}: give 30d, 12h or an ISO 8601 time") from None
-    return when if when.tzinfo is not None else when.replace(tzinfo=UTC)
+        raise UsageError(f"--expires {text!r}: give {DURATION_FORMS} or an ISO 8601 time") from None
 
 
 def run_create(args: argparse.Namespace) -> int:

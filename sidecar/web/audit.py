@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-from datetime import datetime
 from typing import Annotated
 
 from fastapi import APIRouter, Query, Request
 from starlette.responses import Response
 
+from sidecar.api.params import Storable, UtcTime
 from sidecar.api.state import app_state
 from sidecar.audit.views import EventView, History
 from sidecar.errors import UnknownPlan
@@ -22,7 +22,7 @@ router = APIRouter(route_class=PageRoute, include_in_schema=False)
 DECIDED = (State.APPLIED, State.FAILED, State.STALE, State.REJECTED, State.REVERTED)
 HISTORY_PAGE = 50
 EVENTS_PAGE = 100
-Text = Annotated[str, Query(max_length=400)]
+Text = Annotated[Storable, Query(max_length=400)]
 
 
 @router.get("/history")
@@ -31,7 +31,7 @@ def history(
     who: Viewer,
     state: State | None = None,
     q: Text = "",
-    before: datetime | None = None,
+    before: UtcTime | None = None,
 ) -> Response:
     services = app_state(request).services
     states = (state,) if state in DECIDED else DECIDED
@@ -61,9 +61,9 @@ def audit(
     who: Viewer,
     *,
     path: Text = "",
-    actor: Annotated[str, Query(max_length=200)] = "",
-    since: Annotated[str, Query(max_length=40)] = "",
-    until: Annotated[str, Query(max_length=40)] = "",
+    actor: Annotated[Storable, Query(max_length=200)] = "",
+    since: Annotated[Storable, Query(max_length=40)] = "",
+    until: Annotated[Storable, Query(max_length=40)] = "",
     after: Annotated[int, Query(ge=0, le=2**62)] = 0,
 ) -> Response:
     records = app_state(request).services.records

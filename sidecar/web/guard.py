@@ -22,6 +22,7 @@ from starlette.responses import PlainTextResponse, RedirectResponse, Response
 
 from planner.errors import PvaError
 from sidecar.api.problems import STATUS
+from sidecar.api.ratelimit import RateLimited
 from sidecar.api.state import app_state
 from sidecar.tokens import Principal, UnknownToken
 from sidecar.web import session
@@ -30,6 +31,7 @@ from sidecar.web.state import web_state
 
 SESSION_COOKIE = "pva_session"
 SIGN_IN_COOKIE = "pva_signin"  # the nonce of a sign-in form, before there is a session
+HOST_ONLY = "__Host-"  # behind TLS: a cookie only this origin can set (no other port, no subdomain)
 FRAGMENT_HEADER = "x-pva-fragment"  # sent by the page's script: answer 401, not a redirect
 
 
@@ -61,9 +63,26 @@ class Signed:
         return self.principal.role.value in ("agent", "approver", "admin")
 
 
+def over_tls(request: Request) -> bool:
+    """Whether the page is served over HTTPS (the operator says a TLS proxy is in front, or the URL does)."""
+    return web_state(request).secure_cookies or request.url.scheme == "https"
+
+
+def cookie_name(request: Request, name: str) -> str:
+    """What a cookie of the page is called on this request: ``__Host-name`` over TLS, else ``name``.
+
+    Browsers let only a secure page of this very origin set a ``__Host-``
+    cookie, so a page on another port or a subdomain cannot toss one in
+    (a plain ``name`` sent beside it is ignored). Over plain HTTP the
+    prefix is not available: docs/security.md says what holds there.
+    """
+    return HOST_ONLY + name if over_tls(request) else name
+
+
 def viewer(request: Request) -> Signed:
     web, state = web_state(request), app_state(request)
-    opened = session.open_session(request.cookies.get(SESSION_COOKIE), web.key, now=state.clock())
+    sealed = request.cookies.get(cookie_name(request, SESSION_COOKIE))
+    opened = session.open_session(sealed, web.key, now=state.clock())
     if opened is None:
         raise SignInRequired
     try:
@@ -124,13 +143,23 @@ class PageRoute(APIRoute):
                 response = await handler(request)
             except SignInRequired:
                 response = _sign_in_first(request)
-            except RequestValidationError:
-                response = _failed(request, 422, "That address or form is not valid.")
+            except RequestValidationError as error:
+                response = _failed(request, 422, _invalid(error))
             except PvaError as error:
                 response = _failed(request, _status(error), str(error))
+                if isinstance(error, RateLimited):
+                    response.headers["Retry-After"] = str(max(1, round(error.retry_after + 0.5)))
             return secure(response)
 
         return route
+
+
+def _invalid(error: RequestValidationError) -> str:
+    """What is wrong with the address or form, field by field (pydantic's words never quote the value)."""
+    fields = [
+        f"{item['loc'][-1]}: {str(item['msg']).removeprefix('Value error, ')}" for item in error.errors()[:3]
+    ]
+    return "That address or form is not valid. " + "; ".join(fields)
 
 
 def _sign_in_first(request: Request) -> Response:

@@ -8,6 +8,7 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Query, Request
 from starlette.responses import Response
 
+from sidecar.api.params import Storable
 from sidecar.api.state import app_state
 from sidecar.service.plans import check_path_filter
 from sidecar.web.cases import summaries
@@ -21,7 +22,7 @@ router = APIRouter(route_class=PageRoute, include_in_schema=False)
 LISTED = 200  # newest plans read per inbox view; the search filters within them
 POLL_SECONDS = 4
 
-Text = Annotated[str, Query(max_length=400)]
+Text = Annotated[Storable, Query(max_length=400)]
 
 
 @dataclass(frozen=True)

@@ -15,6 +15,7 @@ from pydantic import ValidationError
 from starlette.responses import RedirectResponse, Response
 
 from sidecar.api.models import Comment
+from sidecar.api.params import NUL_MESSAGE
 from sidecar.api.state import app_state
 from sidecar.web.cases import view
 from sidecar.web.guard import PageRoute, Poster, Signed, Viewer
@@ -101,11 +102,14 @@ def _render(
 _UNDECIDED = frozenset({State.PENDING, State.APPROVED, State.REJECTED})
 
 
-def _comment(text: str) -> str | None:
+def _comment(text: str) -> tuple[str, str]:
+    """The comment and "", or "" and why it cannot be taken."""
     try:
-        return Comment.model_validate({"comment": text}).comment
+        return Comment.model_validate({"comment": text}).comment, ""
     except ValidationError:
-        return None
+        if "\x00" in text:
+            return "", f"The comment {NUL_MESSAGE}: remove it and try again."
+        return "", _NO_COMMENT
 
 
 def _back(plan_id: str, done: str) -> Response:
@@ -118,18 +122,18 @@ _DEFAULT_PAGES = {"op": 1, "bp": 1, "ap": 1, "changed": False}
 
 @router.post("/{plan_id}/approve")
 def approve(request: Request, who: Poster, plan_id: PlanId, comment: CommentField = "") -> Response:
-    text = _comment(comment)
-    if text is None:
-        return _render(request, who, plan_id, _DEFAULT_PAGES, error=_NO_COMMENT)
+    text, refused = _comment(comment)
+    if refused:
+        return _render(request, who, plan_id, _DEFAULT_PAGES, error=refused)
     stored = app_state(request).services.plans.approve(plan_id, who.principal, text)
     return _back(stored.digest, "approve")
 
 
 @router.post("/{plan_id}/reject")
 def reject(request: Request, who: Poster, plan_id: PlanId, comment: CommentField = "") -> Response:
-    text = _comment(comment)
-    if text is None:
-        return _render(request, who, plan_id, _DEFAULT_PAGES, error=_NO_COMMENT)
+    text, refused = _comment(comment)
+    if refused:
+        return _render(request, who, plan_id, _DEFAULT_PAGES, error=refused)
     stored = app_state(request).services.plans.reject(plan_id, who.principal, text)
     return _back(stored.digest, "reject")
 

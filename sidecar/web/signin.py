@@ -1,10 +1,12 @@
 """Signing in with an API token, and out.
 
 The sign-in form is protected before any session exists: a short-lived
-``pva_signin`` cookie holds a nonce and the form carries its CSRF token, so
-another site cannot sign a person in as someone else. Signing in sets the
+``pva_signin`` cookie (``__Host-pva_signin`` over TLS) holds a nonce and
+the form carries its CSRF token, so another site cannot sign a person in as
+someone else. Signing in sets the
 session cookie (HttpOnly, SameSite=Strict, ``Max-Age`` the session's
-lifetime; Secure behind a TLS proxy); the token's secret is never stored in it.
+lifetime; Secure and named ``__Host-pva_session`` behind a TLS proxy); the
+token's secret is never stored in it.
 """
 
 from __future__ import annotations
@@ -14,6 +16,7 @@ from typing import Annotated
 from fastapi import APIRouter, Form, Query, Request
 from starlette.responses import RedirectResponse, Response
 
+from sidecar.api.auth import anonymous_key
 from sidecar.api.state import app_state
 from sidecar.web import session
 from sidecar.web.guard import (
@@ -23,7 +26,9 @@ from sidecar.web.guard import (
     PageRoute,
     Poster,
     check_origin,
+    cookie_name,
     local_target,
+    over_tls,
 )
 from sidecar.web.render import html
 from sidecar.web.state import web_state
@@ -34,15 +39,26 @@ Next = Annotated[str, Query(max_length=2000)]
 
 
 def _cookie(request: Request, response: Response, name: str, value: str, seconds: int) -> None:
-    secure = web_state(request).secure_cookies or request.url.scheme == "https"
     response.set_cookie(
-        name, value, max_age=seconds, path="/", secure=secure, httponly=True, samesite="strict"
+        cookie_name(request, name),
+        value,
+        max_age=seconds,
+        path="/",
+        secure=over_tls(request),
+        httponly=True,
+        samesite="strict",
+    )
+
+
+def _forget(request: Request, response: Response, name: str) -> None:
+    response.delete_cookie(
+        cookie_name(request, name), path="/", secure=over_tls(request), httponly=True, samesite="strict"
     )
 
 
 def _form(request: Request, target: str, *, error: str = "", status: int = 200) -> Response:
     web = web_state(request)
-    nonce = request.cookies.get(SIGN_IN_COOKIE, "")
+    nonce = request.cookies.get(cookie_name(request, SIGN_IN_COOKIE), "")
     if len(nonce) != 2 * session.NONCE_BYTES or not all(c in "0123456789abcdef" for c in nonce):
         nonce = session.new_nonce()
     csrf = session.csrf_token(web.key, "sign-in", nonce)
@@ -67,22 +83,24 @@ def sign_in(
 ) -> Response:
     check_origin(request)
     web, state = web_state(request), app_state(request)
-    if not session.csrf_valid(web.key, "sign-in", request.cookies.get(SIGN_IN_COOKIE, ""), csrf):
+    nonce = request.cookies.get(cookie_name(request, SIGN_IN_COOKIE), "")
+    if not session.csrf_valid(web.key, "sign-in", nonce, csrf):
         raise ForgedRequest("the sign-in form is out of date or came from elsewhere; reload it and try again")
     who = state.services.tokens.authenticate(token.strip())
     if who is None:
+        state.limiter.take(anonymous_key(request))  # guesses share the API's per-address bucket: 429
         message = "That token is not valid: it is unknown, revoked or expired. Ask an administrator."
         return _form(request, local_target(next), error=message, status=401)
     opened = session.started(who.token_id, now=state.clock(), ttl=web.ttl)
     response = RedirectResponse(local_target(next), status_code=303)
     _cookie(request, response, SESSION_COOKIE, session.seal(opened, web.key), int(web.ttl.total_seconds()))
-    response.delete_cookie(SIGN_IN_COOKIE, path="/")
+    _forget(request, response, SIGN_IN_COOKIE)
     return response
 
 
 @router.post("/sign-out")
-def sign_out(who: Poster) -> Response:
+def sign_out(request: Request, who: Poster) -> Response:
     del who  # only a signed-in person's own page may sign them out
     response = RedirectResponse("/sign-in", status_code=303)
-    response.delete_cookie(SESSION_COOKIE, path="/", httponly=True, samesite="strict")
+    _forget(request, response, SESSION_COOKIE)
     return response

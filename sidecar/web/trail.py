@@ -31,9 +31,10 @@ def day_window(since: str, until: str) -> Window:
     start, end = _day(since, "from"), _day(until, "to")
     if start is not None and end is not None and end < start:
         raise BadDate(f"the search ends ({end}) before it starts ({start})")
+    # The last day of the calendar has no next day: searching to it is searching to the end.
     return Window(
         None if start is None else datetime.combine(start, time(), UTC),
-        None if end is None else datetime.combine(end + timedelta(days=1), time(), UTC),
+        None if end is None or end == date.max else datetime.combine(end + timedelta(days=1), time(), UTC),
     )
 
 

@@ -287,6 +287,23 @@ def test_approval_binds_to_the_fingerprint_stale_then_resubmit(manual: Api) -> N
     assert_chain_intact(manual)
 
 
+def test_applying_a_plan_already_settled_stale_is_409(manual: Api) -> None:
+    """The second of two applies, arriving after the first settled the plan stale, is 409 illegal_transition.
+
+    The order a busy machine gives two racing applies (tests/service/test_two_sidecars.py), pinned.
+    """
+    plan = plan_doc(
+        {"op": "move", "src": "matters/acme/inbox/0002.pdf", "dst": "matters/acme/custodians/alice/0002.pdf"}
+    )
+    plan_id = manual.submit(plan)["id"]
+    assert manual.decide(plan_id, "approve")["state"] == "approved"
+    (manual.root / "matters/acme/inbox/0002.pdf").write_bytes(b"edited after approval")
+    assert manual.apply(plan_id)["state"] == "stale"
+    second = manual.post(f"/v1/plans/{plan_id}/apply", "admin")
+    assert (second.status_code, second.json()["error"]["code"]) == (409, "illegal_transition")
+    assert manual.show(plan_id)["state"] == "stale"
+
+
 def test_reject_is_final(api: Api) -> None:
     """A person's rejection is kept with its comment; approve, apply and resubmission cannot revive it."""
     plan_id = api.submit(MOVE_TO_ALICE)["id"]

@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+import socket
 from pathlib import Path
 
 import pytest
 
 from planner.cli.main import main
 from sidecar import db
+from sidecar.cli.serve import ADMIN_TOKEN_FILE, admin_token
 from sidecar.settings import Settings, unsafe
+from sidecar.tokens import TokenStore
 
 
 @pytest.mark.parametrize(
@@ -67,3 +70,71 @@ def test_an_invalid_policy_file_stops_the_start(
     monkeypatch.setenv("PVA_POLICY", str(policy))
     assert main(["serve", "--db", url, "--store", str(tmp_path)]) == 2
     assert "invalid policy" in capsys.readouterr().err
+
+
+# -- pva serve --init: the port first, one admin token kept across restarts ------------------------
+
+
+def _init_settings(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, port: int) -> Settings:
+    url = f"sqlite:///{tmp_path / 'pva.db'}"
+    for name, value in {
+        "PVA_STORE": str(tmp_path / "store"),
+        "PVA_DATABASE_URL": url,
+        "PVA_STATE_DIR": str(tmp_path / "state"),
+        "PVA_PORT": str(port),
+    }.items():
+        monkeypatch.setenv(name, value)
+    return Settings.load()
+
+
+def _active_admins(url: str) -> list[str]:
+    with db.opened(TokenStore, url) as tokens:
+        return [t.name for t in tokens.list() if t.role.value == "admin" and t.status == "active"]
+
+
+def test_a_busy_port_is_one_line_naming_pva_port_and_mints_no_token(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """pva serve --init on a port in use exits 2 naming PVA_PORT, before it makes any admin token."""
+    with socket.socket() as busy:
+        busy.bind(("127.0.0.1", 0))
+        busy.listen()
+        settings = _init_settings(tmp_path, monkeypatch, busy.getsockname()[1])
+        assert main(["serve", "--init"]) == 2
+    err = capsys.readouterr().err
+    assert "PVA_PORT" in err
+    assert "in use" in err
+    assert "Traceback" not in err
+    assert not (tmp_path / "state" / ADMIN_TOKEN_FILE).exists()
+    db.upgrade(settings.database_url)
+    assert _active_admins(settings.database_url) == []
+
+
+def test_init_keeps_one_admin_token_across_restarts_and_rotates_on_request(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """--init makes an admin token once, kept in a 0600 file and reused; --rotate revokes it for a new one."""
+    settings = _init_settings(tmp_path, monkeypatch, 8000)
+    db.upgrade(settings.database_url)
+    first = admin_token(settings, rotate=False)
+    again = admin_token(settings, rotate=False)
+    assert (again.secret, again.fresh, first.fresh) == (first.secret, False, True)
+    kept = tmp_path / "state" / ADMIN_TOKEN_FILE
+    assert kept.stat().st_mode & 0o777 == 0o600
+    assert _active_admins(settings.database_url) == [first.name]
+    rotated = admin_token(settings, rotate=True)
+    assert rotated.secret != first.secret
+    assert _active_admins(settings.database_url) == [rotated.name]
+    assert kept.read_text().strip() == rotated.secret
+
+
+def test_init_replaces_a_kept_token_that_was_revoked(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A kept admin token revoked meanwhile (pva token revoke) is replaced by a new one, not reused."""
+    settings = _init_settings(tmp_path, monkeypatch, 8000)
+    db.upgrade(settings.database_url)
+    first = admin_token(settings, rotate=False)
+    with db.opened(TokenStore, settings.database_url) as tokens:
+        tokens.revoke(first.name)
+    second = admin_token(settings, rotate=False)
+    assert second.fresh
+    assert _active_admins(settings.database_url) == [second.name]

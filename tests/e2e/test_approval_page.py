@@ -305,3 +305,18 @@ def test_html_and_script_in_a_plan_show_as_text_and_never_run(page: Page, sideca
     assert page.locator("main img, main svg, main script").count() == 0
     assert page.evaluate("() => document.scripts.length") == 1  # the page's own /static/app.js
     assert dialogs == []
+
+
+def test_the_api_docs_render_offline_under_the_csp(page: Page, sidecar: Sidecar) -> None:
+    """/docs renders every operation from the sidecar's own files: no other host asked, no CSP refusal."""
+    elsewhere: list[str] = []
+    complaints: list[str] = []
+    page.on(
+        "request",
+        lambda request: None if request.url.startswith(sidecar.url) else elsewhere.append(request.url),
+    )
+    page.on("console", lambda message: complaints.append(message.text) if message.type == "error" else None)
+    page.goto("/docs")
+    page.locator(".opblock").first.wait_for()
+    assert page.locator(".opblock").count() >= 10
+    assert (elsewhere, complaints) == ([], [])

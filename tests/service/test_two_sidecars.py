@@ -65,27 +65,38 @@ def _plans() -> tuple[list[dict[str, Any]], list[tuple[int, int]]]:
     return plans, rivals
 
 
+# The one refusal an apply may meet here: the racing apply (or the rival plan) already settled the
+# plan as stale, and a stale plan does not apply (workflow.start_apply). Which request sees it
+# depends on timing alone (a busy machine finishes the first apply before the second arrives).
+STALE_REFUSAL = (409, "illegal_transition")
+
+
 def _work(
     plan: dict[str, Any], urls: list[str], tokens: dict[str, str], seed: int
-) -> tuple[str, list[dict[str, Any]]]:
+) -> tuple[str, list[tuple[int, dict[str, Any]]]]:
     """Submit through one sidecar, approve through either, then apply through both at once."""
     rng = random.Random(seed)
     with httpx.Client(timeout=120) as http:
 
-        def call(url: str, path: str, token: str, body: Any = None) -> dict[str, Any]:
+        def call(url: str, path: str, token: str, body: Any = None) -> tuple[int, dict[str, Any]]:
             response = http.post(f"{url}{path}", json=body, headers={"Authorization": f"Bearer {token}"})
-            assert response.status_code in (200, 201), response.text
             result: dict[str, Any] = response.json()
+            return response.status_code, result
+
+        def succeeding(url: str, path: str, token: str, body: Any = None) -> dict[str, Any]:
+            status, result = call(url, path, token, body)
+            assert status in (200, 201), result
             return result
 
-        submitted = call(rng.choice(urls), "/v1/plans", tokens["agent"], plan)
-        plan_id = submitted["id"]
+        plan_id = succeeding(rng.choice(urls), "/v1/plans", tokens["agent"], plan)["id"]
         approver = rng.choice(["alice", "bob"])
-        call(rng.choice(urls), f"/v1/plans/{plan_id}/approve", tokens[approver], {"comment": "checked"})
+        succeeding(rng.choice(urls), f"/v1/plans/{plan_id}/approve", tokens[approver], {"comment": "checked"})
         with ThreadPoolExecutor(2) as racing:
             outcomes = list(
                 racing.map(lambda url: call(url, f"/v1/plans/{plan_id}/apply", tokens[approver]), urls)
             )
+    for status, body in outcomes:
+        assert status == 200 or (status, body["error"]["code"]) == STALE_REFUSAL, body
     return plan_id, outcomes
 
 
@@ -136,9 +147,11 @@ def test_two_sidecars_serialise_overlapping_plans_and_never_apply_twice(
         assert audit.verify_chain() is None
         statuses = {summary.digest: summary.status for summary in audit.list_plans(limit=1000)}
     assert max(applies.values()) == 1, "a plan was applied twice"
+    refused = {plan_id for plan_id, outcomes in results if any(status != 200 for status, _ in outcomes)}
     with db.opened(SqlCaseStore, postgres_url) as cases:
         states = {plan_id: cases.get(plan_id).case.state.value for plan_id in ids}  # type: ignore[union-attr]
     assert states == {plan_id: statuses[plan_id] for plan_id in ids}, "the workflow and the audit disagree"
+    assert {plan_id: states[plan_id] for plan_id in refused} == dict.fromkeys(refused, "stale")
     for left, right in rivals:
         pair = Counter((states[ids[left]], states[ids[right]]))
         assert pair["applied"] == 1, pair

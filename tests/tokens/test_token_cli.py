@@ -167,7 +167,7 @@ def test_an_expired_token_lists_as_expired(url: str, capsys: pytest.CaptureFixtu
         (["--role", "agent", "--name", "x", "--scope", "../up"], "pva: scope refused: path '../up'"),
         (["--role", "agent", "--name", "x", "--scope", ""], "pva: empty scope: give a store path, or '*'"),
         (["--role", "agent", "--name", "a b", "--scope", "m"], "pva: token name 'a b': 1 to 100"),
-        (["--role", "admin", "--name", "x", "--expires", "soon"], "pva: --expires 'soon': give 30d, 12h"),
+        (["--role", "admin", "--name", "x", "--expires", "soon"], "pva: --expires 'soon': give a number"),
         (["--role", "admin", "--name", "x", "--expires", "2001-01-01"], "pva: the expiry 2001-01-01T00"),
     ],
 )

@@ -14,6 +14,7 @@ from sidecar.api.app import create_app
 from sidecar.db import make_engine, upgrade
 from sidecar.settings import Settings
 from sidecar.tokens import TokenStore
+from sidecar.web.render import CSP
 
 ORIGIN = {"Origin": "http://testserver"}
 
@@ -172,3 +173,74 @@ def test_the_pages_are_not_in_the_openapi_document(site: Site) -> None:
     """The OpenAPI document lists the API only, not the approval page's routes."""
     paths = site.client.get("/openapi.json").json()["paths"]
     assert not any(path in paths for path in ("/", "/sign-in", "/plans/{plan_id}", "/history", "/audit"))
+
+
+HTTPS_ORIGIN = {"Origin": "https://testserver"}
+
+
+@pytest.fixture
+def behind_tls(tmp_path: Path) -> Iterator[tuple[TestClient, dict[str, str]]]:
+    """The page as a TLS proxy serves it (PVA_TLS_PROXY=true, https), and the secrets of two approvers."""
+    store = tmp_path / "store"
+    (store / "m").mkdir(parents=True)
+    url = f"sqlite:///{tmp_path / 'pva.db'}"
+    upgrade(url)
+    engine = make_engine(url)
+    tokens = TokenStore(engine)
+    secrets = {name: tokens.create("approver", name, ["m"])[1] for name in ("alice", "mallory")}
+    app = create_app(Settings(store=str(store), database_url=url, tls_proxy=True))
+    with TestClient(app, base_url="https://testserver", follow_redirects=False) as client:
+        yield client, secrets
+    engine.dispose()
+
+
+def _session_cookie(client: TestClient, secret: str) -> str:
+    """Sign in through the form; the Set-Cookie header of the session."""
+    form = client.get("/sign-in")
+    csrf = re.search(r'name="csrf" value="([0-9a-f]+)"', form.text)
+    assert csrf is not None
+    answer = client.post(
+        "/sign-in", data={"token": secret, "csrf": csrf.group(1), "next": "/"}, headers=HTTPS_ORIGIN
+    )
+    assert answer.status_code == 303, answer.text
+    (header,) = [v for k, v in answer.headers.multi_items() if k == "set-cookie" and "pva_session=" in v]
+    return header
+
+
+def test_behind_tls_the_session_cookie_is_host_only(behind_tls: tuple[TestClient, dict[str, str]]) -> None:
+    """Behind a TLS proxy the session cookie is __Host-pva_session: Secure, Path=/, no Domain."""
+    client, secrets = behind_tls
+    header = _session_cookie(client, secrets["alice"])
+    assert header.startswith("__Host-pva_session=")
+    assert "secure" in header.lower()
+    assert "path=/" in header.lower()
+    assert "domain" not in header.lower()
+    assert client.get("/").status_code == 200
+
+
+def test_behind_tls_a_tossed_plain_cookie_signs_nobody_in(
+    behind_tls: tuple[TestClient, dict[str, str]],
+) -> None:
+    """Mallory's own valid session, tossed in as a plain pva_session cookie (another port can), is ignored."""
+    client, secrets = behind_tls
+    value = _session_cookie(client, secrets["mallory"]).split(";", 1)[0].split("=", 1)[1]
+    client.cookies.clear()
+    client.cookies.set("pva_session", value)
+    assert client.get("/").status_code == 303  # to the sign-in form: nobody is signed in
+
+
+def test_the_api_docs_load_nothing_from_elsewhere(site: Site) -> None:
+    """/docs and its assets come from the sidecar itself, under the page's CSP, and refuse framing."""
+    page = site.client.get("/docs")
+    assert page.status_code == 200
+    assert page.headers["content-security-policy"] == CSP
+    assert page.headers["x-frame-options"] == "DENY"
+    sources = re.findall(r'(?:src|href)="([^"]+)"', page.text)
+    assert sources
+    assert all(source.startswith("/docs/assets/") for source in sources), sources
+    assert "<script>" not in page.text  # no inline script: the CSP would refuse it
+    for source in sources:
+        asset = site.client.get(source)
+        assert asset.status_code == 200, source
+        assert asset.headers["content-security-policy"] == CSP
+    assert site.client.get("/docs/assets/index.html").status_code == 404

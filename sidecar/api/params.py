@@ -1,0 +1,46 @@
+"""The types of what arrives at the HTTP edge as text (query parameters, form fields), API and pages alike.
+
+``UtcTime``: a date or time, without a zone read as UTC (``sidecar.times``);
+one that cannot be held in UTC is a 422 naming the parameter.
+``Storable``: text the databases can store. PostgreSQL cannot hold NUL in
+text, so NUL is refused here with a 422 naming the field, before any query.
+``storable_problems`` applies the same rule to a plan's free text.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated
+
+from pydantic import AfterValidator
+
+from planner.errors import SchemaProblem
+from planner.plan import Plan
+from sidecar.times import as_utc
+
+NUL_MESSAGE = "holds a NUL character, which cannot be stored"
+
+
+def storable(text: str) -> str:
+    """``text`` if the databases can store it, else ValueError saying why."""
+    if "\x00" in text:
+        raise ValueError(NUL_MESSAGE)
+    return text
+
+
+UtcTime = Annotated[datetime, AfterValidator(as_utc)]
+Storable = Annotated[str, AfterValidator(storable)]
+
+
+def storable_problems(plan: Plan) -> list[SchemaProblem]:
+    """Where ``plan``'s free text (title, reasons) holds what the databases cannot store.
+
+    Paths never do: the path rules refuse every control character.
+    """
+    problems = [SchemaProblem("/title", NUL_MESSAGE)] if "\x00" in plan.title else []
+    problems += [
+        SchemaProblem(f"/ops/{index}/reason", NUL_MESSAGE)
+        for index, op in enumerate(plan.ops)
+        if op.reason is not None and "\x00" in op.reason
+    ]
+    return problems
