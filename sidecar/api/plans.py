@@ -57,13 +57,16 @@ def verify_plan(request: Request, who: Caller, plan: PlanBody) -> Response:
     operation_id="submitPlan",
     response_model=PlanOut,
     status_code=201,
-    responses={200: {"model": PlanOut, "description": "Already submitted: the existing plan"}, **ERRORS},
+    responses={
+        200: {"model": PlanOut, "description": "Already submitted, and visible to the caller: the plan"},
+        **ERRORS,
+    },
     openapi_extra=body_schema("Plan"),
     summary="Submit a plan: validate, verify, then pending, approved by policy, or rejected",
 )
 def submit_plan(request: Request, who: Caller, plan: PlanBody) -> Response:
     plans = app_state(request).services.plans
-    known = plans.cases.get(plan.digest()) is not None
+    known = plans.sees(plan.digest(), who)  # 200 only for a plan the caller saw already: never a hidden one
     return _counted(request, plans.submit(plan, who), 200 if known else 201)
 
 

@@ -1,4 +1,4 @@
-"""``/healthz`` (liveness, no token) and ``/metrics`` (Prometheus; auditors and admins).
+"""``/healthz`` (liveness, no token) and ``/metrics`` (Prometheus; whole-store auditors and admins).
 
 ``/healthz`` tells anyone whether the store and the database answer, and
 only an admin where the store is (an absolute folder or bucket names the
@@ -20,6 +20,7 @@ from sidecar.api.auth import Caller, bearer, principal, require
 from sidecar.api.models import ErrorBody, Health
 from sidecar.api.state import app_state
 from sidecar.tokens import Role
+from sidecar.workflow import NotAllowed
 
 router = APIRouter(tags=["system"])
 
@@ -69,4 +70,6 @@ def get_health(
 )
 def get_metrics(request: Request, who: Caller) -> Response:
     require(who, Role.AUDITOR, Role.ADMIN)
+    if not who.whole_store:  # the ethical wall: the counts cover every matter, so only whole-store readers
+        raise NotAllowed(f"{who.name} is scoped to {', '.join(who.scopes)}: metrics cover the whole store")
     return Response(app_state(request).metrics.render(), media_type="text/plain; version=0.0.4")

@@ -11,6 +11,7 @@ status and the case never disagree.
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any
@@ -30,6 +31,7 @@ from sidecar.service.table import PlanCaseRow
 from sidecar.workflow import PlanCase, State
 
 MAX_LIST = 500
+NO_PLAN = "no plan has that id, or it is not one you may see"  # never the id asked: a hidden plan's, maybe
 
 
 class Conflict(PvaError):
@@ -65,6 +67,10 @@ class StoredCase:
         return self.case.digest
 
 
+def _listed(row: PlanCaseRow) -> StoredCase:
+    return _stored(row, full=False)
+
+
 def _stored(row: PlanCaseRow, *, full: bool = True) -> StoredCase:
     return StoredCase(
         case=case_from(json.loads(row.case)),
@@ -86,15 +92,22 @@ class SqlCaseStore(db.SqlStore):
             row = session.get(PlanCaseRow, digest)
             return None if row is None else _stored(row)
 
-    def resolve(self, ref: str) -> str:
-        """The digest of the one case whose digest starts with ``ref`` (8 to 64 lowercase hex digits)."""
+    def resolve(self, ref: str, visible: Callable[[StoredCase], bool]) -> str:
+        """The digest of the one ``visible`` case whose digest starts with ``ref`` (8 to 64 hex digits).
+
+        Cases the caller may not see are not counted (the ethical wall): a
+        prefix they share with a visible one still names it, and one only
+        they match is unknown, with the same words as a prefix nobody has.
+        """
         if not (8 <= len(ref) <= 64 and all(c in "0123456789abcdef" for c in ref)):
             raise UnknownPlan(f"{ref!r} is not a plan id (8 to 64 lowercase hex digits of its digest)")
-        query = select(PlanCaseRow.digest).where(PlanCaseRow.digest.startswith(ref, autoescape=True)).limit(2)
+        query = select(PlanCaseRow).where(PlanCaseRow.digest.startswith(ref, autoescape=True))
         with self._sessions() as session:
-            found = list(session.scalars(query))
-        if len(found) != 1:
-            raise UnknownPlan(f"no plan {ref}" if not found else f"several plans' ids start {ref}: give more")
+            found = [stored.digest for stored in map(_listed, session.scalars(query)) if visible(stored)]
+        if not found:
+            raise UnknownPlan(NO_PLAN)
+        if len(found) > 1:
+            raise UnknownPlan(f"several plans' ids start {ref}: give more")
         return found[0]
 
     def create(self, stored: StoredCase, event: Event) -> StoredCase:

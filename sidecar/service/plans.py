@@ -5,9 +5,10 @@ saves the result with its audit event by compare-and-swap; when another
 writer (a thread, another sidecar) changed the case first, it reads the case
 again and decides anew. Errors are ``PvaError``s: the API maps them to HTTP.
 
-Visibility: an agent sees the plans it submitted; every other role sees the
-plans whose every path lies in its scope. A plan a principal may not see is
-``UnknownPlan`` to them (HTTP 404), so its existence does not leak.
+Visibility is the ethical wall (``sidecar.walls.sees_plan``): an agent sees
+the plans it submitted, every role only plans whose every path lies in its
+scope. A plan a principal may not see is ``UnknownPlan`` to them (HTTP 404),
+and id prefixes resolve among the plans they see, so its existence does not leak.
 """
 
 from __future__ import annotations
@@ -31,9 +32,10 @@ from sidecar.audit.records import ApplyRecord
 from sidecar.audit.store import SqlAuditStore
 from sidecar.errors import LockTimeout, UnknownPlan
 from sidecar.policy import Policy, touched_paths
-from sidecar.service.cases import Conflict, Event, SqlCaseStore, StoredCase
+from sidecar.service.cases import NO_PLAN, Conflict, Event, SqlCaseStore, StoredCase
 from sidecar.service.codec import base_from, base_json
 from sidecar.tokens import Principal, Role
+from sidecar.walls import sees_plan
 from sidecar.workflow import (
     Action,
     IllegalTransition,
@@ -308,10 +310,16 @@ class PlanService:
             if author not in (None, who.name):
                 return []
             author = who.name
-        found = self.cases.find(
-            states=states, author=author, path=path, limit=limit, before=before, before_id=before_id
-        )
-        return [stored for stored in found if visible(stored, who)]
+        shown: list[StoredCase] = []
+        while len(shown) < limit:  # read on past hidden plans, so a page is full unless the list ends
+            found = self.cases.find(
+                states=states, author=author, path=path, limit=limit, before=before, before_id=before_id
+            )
+            shown.extend(stored for stored in found if visible(stored, who))
+            if len(found) < limit:
+                break
+            before, before_id = found[-1].case.submitted, found[-1].digest
+        return shown[:limit]
 
     def sweep(self) -> list[StoredCase]:
         """Settle applies a stopped sidecar left ``applying``: after recovery, from the audit's outcome.
@@ -347,10 +355,19 @@ class PlanService:
         return any(name.split(".")[0] == digest for name in self.engine.journals.names())
 
     def _load(self, ref: str, who: Principal) -> StoredCase:
-        stored = self.cases.get(self.cases.resolve(ref))
+        stored = self.cases.get(self.resolve(ref, who))
         if stored is None or not visible(stored, who):
-            raise UnknownPlan(f"no plan {ref}")
+            raise UnknownPlan(NO_PLAN)
         return stored
+
+    def resolve(self, ref: str, who: Principal) -> str:
+        """The digest of the one plan ``who`` sees whose id starts with ``ref`` (hidden ones never count)."""
+        return self.cases.resolve(ref, lambda stored: visible(stored, who))
+
+    def sees(self, digest: str, who: Principal) -> bool:
+        """True when ``who`` may see the plan with this digest (False for a digest no case has)."""
+        stored = self.cases.get(digest)
+        return stored is not None and visible(stored, who)
 
     def _retrying(self, once: Callable[[], T]) -> T:
         for _ in range(RETRIES):
@@ -375,10 +392,8 @@ def check_path_filter(path: str) -> None:
 
 
 def visible(stored: StoredCase, who: Principal) -> bool:
-    """True when ``who`` may see the case: its author (agents), or every path in scope (the others)."""
-    if who.role is Role.AGENT and who.name not in stored.case.authors:
-        return False
-    return all(who.may_touch(path) for path in stored.case.paths)
+    """True when ``who`` may see the case: the ethical wall's rule (``sidecar.walls.sees_plan``)."""
+    return sees_plan(who, authors=stored.case.authors, paths=stored.case.paths)
 
 
 def _failed(

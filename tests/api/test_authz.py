@@ -34,7 +34,7 @@ agent-globex   403    403    ok   404  404     404    404   404    403   403    
 approver       ok     ok     ok   ok   ok      ok     ok    ok     ok    ok      ok       403     ok
 approver-other 403    403    ok   404  404     404    404   404    403   403     403      403     ok
 auditor        403    403    ok   ok   403     403    403   403    ok    ok      ok       ok      ok
-auditor-other  403    403    ok   404  404     404    404   404    403   403     403      ok      ok
+auditor-other  403    403    ok   404  404     404    404   404    403   403     403      403     ok
 admin          ok     ok     ok   ok   ok      ok     ok    ok     ok    ok      ok       ok      ok
 """
 

@@ -89,11 +89,15 @@ def test_submit_new_plan_is_201_pending_under_the_default(api: Api) -> None:
 
 
 def test_submit_same_digest_again_is_200_with_the_same_plan(api: Api) -> None:
-    """The same plan again answers 200 with the existing case; a second submitter joins its authors."""
+    """The same plan again answers 200 with the existing case; a second submitter joins its authors (201).
+
+    The second agent could not see the plan, so it is answered as a fresh
+    submission (the ethical wall: an answer never tells a hidden plan exists).
+    """
     first = api.submit(MOVE_TO_ALICE)
     again = api.submit(MOVE_TO_ALICE, status=200)
     assert (again["id"], again["state"], again["submitted"]) == (first["id"], "pending", first["submitted"])
-    joined = api.submit(MOVE_TO_ALICE, "agent-peer", status=200)
+    joined = api.submit(MOVE_TO_ALICE, "agent-peer", status=201)
     assert joined["authors"] == ["agent", "agent-peer"]
     assert api.get(f"/v1/plans/{first['id']}", "agent-peer").status_code == 200
     assert len(api.get("/v1/plans", "admin").json()["plans"]) == 1
