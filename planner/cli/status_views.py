@@ -41,7 +41,7 @@ def headline(status: PlanStatus) -> str:
 def _where(status: PlanStatus) -> str:
     where = _SAYS[status.state]
     if status.state is PlanState.PENDING:
-        counted = sum(a.counts for a in status.approvals)
+        counted = len({a.approver for a in status.approvals if a.counts})  # people, not approvals
         where += f" ({counted} of {status.approvals_needed})"
     return where
 
@@ -58,7 +58,8 @@ def status_view(status: PlanStatus) -> str:
     ]
     if status.decision is not None:
         rule = f"rule {status.decision.rule_name!r}" if status.decision.rule_name else "default"
-        lines.append(f"  policy:    {status.decision.outcome} ({rule}): {status.decision.reason}")
+        outcome = status.decision.outcome.replace("_", " ")  # require_approvals: words, not a code
+        lines.append(f"  policy:    {outcome} ({rule}): {status.decision.reason}")
     lines += [
         f"  approval:  {a.approver} at {utc(a.time)}{'' if a.counts else ' (no longer counts)'}: {a.comment}"
         for a in status.approvals

@@ -47,9 +47,13 @@ def render_report(plan: Plan, report: Report, *, limit: int | None = 50) -> str:
     if report.ok:
         lines.append(
             f"Effect: {len(effect.created)} created, {len(effect.moved)} moved, "
-            f"{len(effect.overwritten)} overwritten, {effect.files_deleted} files to trash, "
-            f"{effect.bytes_written + effect.bytes_copied} bytes written."
+            f"{len(effect.overwritten)} overwritten, {_n(effect.files_deleted, 'file')} to trash, "
+            f"{_n(effect.bytes_written + effect.bytes_copied, 'byte')} written."
         )
     else:
         lines.append("The plan is not valid: fix the errors above and verify again.")
     return "\n".join(lines)
+
+
+def _n(count: int, noun: str) -> str:
+    return f"{count} {noun}{'' if count == 1 else 's'}"

@@ -17,7 +17,7 @@ from planner.report import Diagnostic, Report
 from sidecar.audit.views import EventView, History
 from sidecar.policy import Decision
 from sidecar.service.cases import StoredCase
-from sidecar.workflow import State, counted_approvers
+from sidecar.workflow import Actor, PlanCase, State, Verb, allowed_actions, counted_approvers
 
 
 class _Out(BaseModel):
@@ -81,7 +81,14 @@ class PlanOut(PlanSummaryOut):
     approvals: list[ApprovalOut]
     rejection: RejectionOut | None
     diagnostics: list[Diagnostic]
-    inverse_id: str | None = Field(description="The plan that undoes it, once applied.")
+    inverse_id: str | None = Field(
+        description="The digest of the plan that undoes it, once applied (a plan with that id "
+        "exists only once a revert submitted it)."
+    )
+    actions: list[Verb] = Field(
+        description="What the caller may ask for now (approve, reject, apply, revert): "
+        "the workflow's own answer, the same the approval page offers."
+    )
     report: ReportOut | None = Field(description="The latest verification (report/v1).")
     plan: dict[str, Any] | None = Field(None, description="The plan document (plan/v1), on request.")
 
@@ -161,7 +168,12 @@ def plan_summary(stored: StoredCase) -> PlanSummaryOut:
 
 
 def plan_json(
-    stored: StoredCase, *, now: datetime, ttl: timedelta | None, body: dict[str, Any] | None = None
+    stored: StoredCase,
+    *,
+    now: datetime,
+    ttl: timedelta | None,
+    who: Actor,
+    body: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
     """A PlanOut as JSON values.
 
@@ -188,9 +200,16 @@ def plan_json(
         ),
         diagnostics=list(case.diagnostics),
         inverse_id=case.inverse_digest,
+        actions=ordered_actions(case, who, now=now, ttl=ttl),
         report=None,
     ).model_dump(mode="json")
     return out | {"report": stored.report or None, "plan": body}
+
+
+def ordered_actions(case: PlanCase, who: Actor, *, now: datetime, ttl: timedelta | None) -> list[Verb]:
+    """``allowed_actions`` in a stable order: approve, reject, apply, revert."""
+    allowed = allowed_actions(case, who, now, ttl=ttl)
+    return [verb for verb in Verb if verb in allowed]
 
 
 def json_response(body: BaseModel | dict[str, Any], status: int = 200) -> Response:

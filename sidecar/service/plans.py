@@ -41,6 +41,7 @@ from sidecar.workflow import (
     State,
     approve,
     check_proposer,
+    check_revert,
     refresh,
     reject,
     revert_applied,
@@ -266,14 +267,11 @@ class PlanService:
     def revert(self, ref: str, who: Principal) -> StoredCase:
         """Submit the inverse of an applied plan for approval; the original stays applied until it runs."""
         stored = self._load(ref, who)
-        if stored.case.state is not State.APPLIED or stored.case.inverse_digest is None:
-            raise IllegalTransition(
-                stored.case.state, Action.REVERT_SUBMITTED, "only an applied plan with an inverse reverts"
-            )
+        check_revert(stored.case, who, now=self.clock())
         record = self.audit.outcome(stored.digest)
         if record is None or record.inverse is None:
             raise IllegalTransition(
-                stored.case.state, Action.REVERT_SUBMITTED, "its apply recorded no inverse plan"
+                stored.case.state, Action.REVERT_SUBMITTED, "its apply recorded no plan that undoes it"
             )
         inverse = self.submit(Plan.model_validate(record.inverse), who, revert_of=stored.digest)
 

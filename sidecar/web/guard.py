@@ -51,15 +51,6 @@ class Signed:
     session: session.Session
     csrf: str
 
-    @property
-    def may_judge(self) -> bool:
-        """Whether to offer approve and reject (the workflow decides; this only hides what it refuses)."""
-        return self.principal.role.value in ("approver", "admin")
-
-    @property
-    def may_propose(self) -> bool:
-        return self.principal.role.value in ("agent", "approver", "admin")
-
 
 def viewer(request: Request) -> Signed:
     web, state = web_state(request), app_state(request)

@@ -16,12 +16,13 @@ from starlette.responses import RedirectResponse, Response
 
 from sidecar.api.models import Comment
 from sidecar.api.state import app_state
+from sidecar.errors import UnknownPlan
 from sidecar.web.cases import view
 from sidecar.web.guard import PageRoute, Poster, Signed, Viewer
 from sidecar.web.render import html
 from sidecar.web.state import web_state
 from sidecar.web.views import OPS_PER_PAGE, ROWS_PER_PAGE, page
-from sidecar.workflow import State, counted_approvers
+from sidecar.workflow import State, Verb, allowed_actions, counted_approvers
 
 router = APIRouter(prefix="/plans", route_class=PageRoute, include_in_schema=False)
 PlanId = Annotated[str, Path(pattern="^[0-9a-f]{8,64}$")]
@@ -64,6 +65,7 @@ def _render(
     after = shown.changed_after if trees is None else trees.after
     outcome = state.services.audit.outcome(stored.digest) if case.state not in _UNDECIDED else None
     mine = who.principal.name in case.authors
+    actions = allowed_actions(case, who.principal, now, ttl=ttl)  # the workflow's answer, not a copy of it
 
     def link(**changes: Any) -> str:
         query = {**pages, **changes}
@@ -87,10 +89,13 @@ def _render(
         approvals=[(a, a.approver in counted) for a in case.approvals],
         outcome=outcome,
         mine=mine,
-        may_judge=who.may_judge and not mine and case.state in (State.PENDING, State.APPROVED),
-        may_approve=who.may_judge and not mine and case.state is State.PENDING,
-        may_apply=who.may_propose and case.state in (State.APPROVED, State.FAILED),
-        may_revert=who.may_propose and case.state is State.APPLIED and case.inverse_digest is not None,
+        approved_by_me=who.principal.name in counted,
+        may_judge=Verb.REJECT in actions,
+        may_approve=Verb.APPROVE in actions,
+        may_apply=Verb.APPLY in actions,
+        may_revert=Verb.REVERT in actions,
+        undoes=_existing(request, who, stored.revert_of),
+        undone_by=_existing(request, who, case.inverse_digest),
         auto_apply=state.settings.auto_apply,
         link=link,
         done=done,
@@ -99,6 +104,20 @@ def _render(
 
 
 _UNDECIDED = frozenset({State.PENDING, State.APPROVED, State.REJECTED})
+
+
+def _existing(request: Request, who: Signed, digest: str | None) -> str | None:
+    """``digest`` when a plan with it exists and ``who`` may see it: the only plans the page links to.
+
+    An applied plan knows the digest of the plan that undoes it, but that plan
+    exists only once someone asks for the revert.
+    """
+    if digest is None:
+        return None
+    try:
+        return app_state(request).services.plans.get(digest, who.principal).digest
+    except UnknownPlan:
+        return None
 
 
 def _comment(text: str) -> str | None:

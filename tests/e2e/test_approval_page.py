@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 from playwright.sync_api import BrowserContext, Page, expect
 
-from tests.e2e.conftest import Sidecar, sign_in
+from tests.e2e.conftest import BOARD, Sidecar, sign_in
 
 # The screenshots: docs/img is refreshed by `make screenshots`; a plain test run keeps the docs clean.
 IMAGES = Path(os.environ.get("PVA_SCREENSHOTS") or Path(tempfile.gettempdir()) / "pva-screenshots")
@@ -305,3 +305,31 @@ def test_html_and_script_in_a_plan_show_as_text_and_never_run(page: Page, sideca
     assert page.locator("main img, main svg, main script").count() == 0
     assert page.evaluate("() => document.scripts.length") == 1  # the page's own /static/app.js
     assert dialogs == []
+
+
+def test_a_second_approval_by_the_same_person_is_refused(
+    context: BrowserContext, page: Page, sidecar: Sidecar
+) -> None:
+    """Once approved, no second Approve is offered, and one sent from an older tab is refused."""
+    sidecar.put(f"{BOARD}/minutes-draft.txt", "draft minutes")
+    plan_id = sidecar.submit(
+        {
+            "pva": "plan/v1",
+            "title": "Remove the draft minutes",
+            "scope": [BOARD],
+            "ops": [{"op": "delete", "path": f"{BOARD}/minutes-draft.txt", "reason": "final minutes filed"}],
+        }
+    )
+    sign_in(page, sidecar, "alice")
+    older = context.new_page()
+    older.goto(f"/plans/{plan_id}")  # a second tab, opened before the approval
+    page.goto(f"/plans/{plan_id}")
+    page.get_by_label("Comment").fill("the final minutes are filed")
+    page.get_by_role("button", name="Approve").click()
+    expect(page.locator("#already-approved")).to_contain_text("You approved this plan")
+    expect(page.get_by_role("button", name="Approve")).to_have_count(0)
+    older.get_by_label("Comment").fill("approving once more")
+    older.get_by_role("button", name="Approve").click()
+    expect(older.get_by_text("you already approved this plan")).to_be_visible()
+    assert sidecar.state(plan_id) == "pending"
+    assert (sidecar.store / BOARD / "minutes-draft.txt").exists()

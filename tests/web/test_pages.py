@@ -16,6 +16,9 @@ from sidecar.settings import Settings
 from sidecar.tokens import TokenStore
 
 ORIGIN = {"Origin": "http://testserver"}
+TWO_APPROVALS = (
+    '[[rules]]\nname = "two"\nops_any = ["delete"]\noutcome = "require_approvals"\napprovals = 2\n'
+)
 
 
 @dataclass
@@ -172,3 +175,102 @@ def test_the_pages_are_not_in_the_openapi_document(site: Site) -> None:
     """The OpenAPI document lists the API only, not the approval page's routes."""
     paths = site.client.get("/openapi.json").json()["paths"]
     assert not any(path in paths for path in ("/", "/sign-in", "/plans/{plan_id}", "/history", "/audit"))
+
+
+def _offered(site: Site, plan_id: str) -> set[str]:
+    """The actions the plan page offers: the forms' targets, approve and reject as buttons."""
+    text = site.client.get(f"/plans/{plan_id}").text
+    offered = set(re.findall(rf'action="/plans/{plan_id}/(approve|reject|apply|revert)"', text))
+    offered |= set(re.findall(rf'formaction="/plans/{plan_id}/(reject)"', text))
+    if 'class="approve"' not in text:
+        offered.discard("approve")  # the decision form posts to approve only through its Approve button
+    return offered
+
+
+def _allowed(site: Site, plan_id: str, who: str) -> set[str]:
+    body = site.client.get(f"/v1/plans/{plan_id}", headers={"Authorization": f"Bearer {site.secrets[who]}"})
+    return set(body.json()["actions"]) if body.status_code == 200 else set()  # 404: a plan it may not see
+
+
+def test_the_page_offers_exactly_the_actions_the_workflow_allows(tmp_path: Path) -> None:
+    """At each step of a two-approval plan, for each person, the page's buttons are the API's actions."""
+    store = tmp_path / "store"
+    (store / "m").mkdir(parents=True)
+    (store / "m" / "a.pdf").write_text("a")
+    (tmp_path / "policy.toml").write_text(TWO_APPROVALS)
+    url = f"sqlite:///{tmp_path / 'pva.db'}"
+    upgrade(url)
+    engine = make_engine(url)
+    tokens = TokenStore(engine)
+    roles = {"alice": "approver", "bob": "approver", "agent": "agent", "other": "agent"}
+    secrets = {name: tokens.create(role, name, ["m"])[1] for name, role in roles.items()}
+    settings = Settings(
+        store=str(store), database_url=url, auto_apply=False, policy=str(tmp_path / "policy.toml")
+    )
+    with TestClient(create_app(settings), base_url="http://testserver", follow_redirects=False) as client:
+        site = Site(client, secrets, tokens, store)
+        plan_id = _submit(
+            site,
+            {"pva": "plan/v1", "title": "T", "scope": ["m"], "ops": [{"op": "delete", "path": "m/a.pdf"}]},
+        )
+        steps = [("alice", "approve"), ("bob", "approve"), ("agent", "apply"), ("alice", "revert")]
+        for actor, verb in [(None, None), *steps]:
+            if actor is not None:
+                csrf = _sign_in(site, actor)
+                data = {"csrf": csrf, "comment": "ok"}
+                assert client.post(f"/plans/{plan_id}/{verb}", data=data, headers=ORIGIN).status_code == 303
+            for who in roles:
+                _sign_in(site, who)
+                assert _offered(site, plan_id) == _allowed(site, plan_id, who), (actor, verb, who)
+        assert not (store / "m" / "a.pdf").exists()
+        client.cookies.clear()
+        _sign_in(site, "alice")
+        assert "undone by" in client.get(f"/plans/{plan_id}").text  # the revert exists now
+    engine.dispose()
+
+
+def test_the_page_links_only_to_plans_that_exist(site: Site) -> None:
+    """An applied plan does not link to the plan that would undo it until a revert submits that plan."""
+    (site.store / "m" / "a.pdf").write_text("a")
+    plan_id = _submit(
+        site, {"pva": "plan/v1", "title": "T", "scope": ["m"], "ops": [{"op": "delete", "path": "m/a.pdf"}]}
+    )
+    csrf = _sign_in(site, "alice")
+    site.client.post(f"/plans/{plan_id}/approve", data={"comment": "ok", "csrf": csrf}, headers=ORIGIN)
+    page = site.client.get(f"/plans/{plan_id}").text
+    assert "undone by" not in page
+    for linked in re.findall(r'href="(/plans/[0-9a-f]+)"', page):
+        assert site.client.get(linked).status_code == 200, linked
+
+
+def test_a_second_approval_by_the_same_person_is_refused_on_the_page(tmp_path: Path) -> None:
+    """An approver who approved is told so, offered no second Approve, and a replayed form gets a 409 page."""
+    store = tmp_path / "store"
+    (store / "m").mkdir(parents=True)
+    (store / "m" / "a.pdf").write_text("a")
+    (tmp_path / "policy.toml").write_text(TWO_APPROVALS)
+    url = f"sqlite:///{tmp_path / 'pva.db'}"
+    upgrade(url)
+    engine = make_engine(url)
+    tokens = TokenStore(engine)
+    secrets = {
+        name: tokens.create(role, name, ["m"])[1]
+        for name, role in (("alice", "approver"), ("agent", "agent"))
+    }
+    settings = Settings(store=str(store), database_url=url, policy=str(tmp_path / "policy.toml"))
+    with TestClient(create_app(settings), base_url="http://testserver", follow_redirects=False) as client:
+        site = Site(client, secrets, tokens, store)
+        plan_id = _submit(
+            site,
+            {"pva": "plan/v1", "title": "T", "scope": ["m"], "ops": [{"op": "delete", "path": "m/a.pdf"}]},
+        )
+        csrf = _sign_in(site, "alice")
+        form = {"comment": "ok", "csrf": csrf}
+        assert client.post(f"/plans/{plan_id}/approve", data=form, headers=ORIGIN).status_code == 303
+        page = client.get(f"/plans/{plan_id}").text
+        assert "You approved this plan" in page
+        assert 'class="approve"' not in page
+        again = client.post(f"/plans/{plan_id}/approve", data=form, headers=ORIGIN)
+        assert again.status_code == 409
+        assert "you already approved this plan" in again.text
+    engine.dispose()
