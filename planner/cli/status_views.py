@@ -8,6 +8,7 @@ from typing import Any
 from planner.cli.views import render_report
 from planner.client import plan_of
 from planner.client_models import PlanStatus, PlanSummary
+from planner.preview import preview_from_json, terminal_safe
 from planner.states import PlanState
 
 _SAYS = {
@@ -74,10 +75,12 @@ def status_view(status: PlanStatus) -> str:
             lines.append(f"  {label + ':':10} {other}")
     plan = plan_of(status)
     if plan is not None and status.report is not None:
-        lines += ["", render_report(plan, status.report)]
+        contents = {p.index: p for p in map(preview_from_json, status.contents or ())}
+        lines += ["", render_report(plan, status.report, limit=None, reasons=True, contents=contents)]
     else:
         lines.extend(f"  {d}" for d in status.diagnostics)
-    return "\n".join(lines)
+    # Every line escaped once more: no title, comment or name puts a control character on the terminal.
+    return "\n".join(terminal_safe(line) for line in "\n".join(lines).split("\n"))
 
 
 def summaries_view(plans: list[PlanSummary]) -> str:

@@ -70,6 +70,29 @@ class PlanSummaryOut(_Out):
     revert_of: str | None
 
 
+class FactsOut(_Out):
+    """One version of a file: size, sha256, and whether it is text (kind unknown: not read)."""
+
+    size: int | None
+    sha256: str
+    kind: Literal["text", "binary", "unknown"]
+    media: str = Field(description='In words: "UTF-8 text", "PDF document", "binary data"; "" when unknown.')
+
+
+class ContentOut(_Out):
+    """What one write puts in the store: a diff against the version it replaces, or a new file's lines."""
+
+    op_index: int
+    path: str
+    new: FactsOut
+    old: FactsOut | None = Field(description="The version it replaces; null when it creates the file.")
+    lines: list[tuple[Literal["context", "removed", "added", "gap"], int | None, int | None, str]] = Field(
+        description="[kind, old line number, new line number, text]; a gap's text says where the next "
+        "hunk starts (@@ -a,b +c,d @@). Empty for binary content, or when it cannot be shown."
+    )
+    note: str = Field(description="Why some of it is not shown, in plain words; empty otherwise.")
+
+
 class PlanOut(PlanSummaryOut):
     """A submitted plan: where it stands, why, and what verification found."""
 
@@ -91,6 +114,11 @@ class PlanOut(PlanSummaryOut):
     )
     report: ReportOut | None = Field(description="The latest verification (report/v1).")
     plan: dict[str, Any] | None = Field(None, description="The plan document (plan/v1), on request.")
+    contents: list[ContentOut] | None = Field(
+        None,
+        description="Only in GET /v1/plans/{id}: what each write puts in the store, against the "
+        "version it replaces (the first 100 writes).",
+    )
 
 
 class PlanList(_Out):
@@ -202,7 +230,7 @@ def plan_json(
         inverse_id=case.inverse_digest,
         actions=ordered_actions(case, who, now=now, ttl=ttl),
         report=None,
-    ).model_dump(mode="json")
+    ).model_dump(mode="json", exclude={"contents"})
     return out | {"report": stored.report or None, "plan": body}
 
 

@@ -34,7 +34,11 @@ def _out(
     state = app_state(request)
     body = json.loads(state.services.audit.plan(stored.digest).canonical_json()) if with_plan else None
     now, ttl = state.clock(), state.settings.approval_ttl
-    return json_response(plan_json(stored, now=now, ttl=ttl, body=body, who=who), status)
+    out = plan_json(stored, now=now, ttl=ttl, body=body, who=who)
+    if with_plan:  # only the full view reads the store for the writes' contents
+        found = state.services.plans.contents(stored.digest, who, range(len(body["ops"]) if body else 0))
+        out["contents"] = [p.to_json() for p in found]
+    return json_response(out, status)
 
 
 def _counted(request: Request, stored: StoredCase, who: Principal, status: int = 200) -> Response:

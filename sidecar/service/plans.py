@@ -13,7 +13,7 @@ plans whose every path lies in its scope. A plan a principal may not see is
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from typing import TypeVar
@@ -23,6 +23,7 @@ from planner.fingerprint import fingerprint
 from planner.footprint import footprint, pinned
 from planner.paths import path_problem
 from planner.plan import Plan
+from planner.preview import Preview
 from planner.report import Report
 from planner.tree import Tree
 from sidecar.apply.engine import Engine
@@ -33,6 +34,7 @@ from sidecar.errors import LockTimeout, UnknownPlan
 from sidecar.policy import Policy, touched_paths
 from sidecar.service.cases import Conflict, Event, SqlCaseStore, StoredCase
 from sidecar.service.codec import base_from, base_json
+from sidecar.service.contents import previews
 from sidecar.tokens import Principal, Role
 from sidecar.workflow import (
     Action,
@@ -289,6 +291,12 @@ class PlanService:
 
     def get(self, ref: str, who: Principal) -> StoredCase:
         return self._load(ref, who)
+
+    def contents(self, ref: str, who: Principal, indexes: Iterable[int]) -> list[Preview]:
+        """What the writes at ``indexes`` put in the store, against the versions they replace."""
+        stored = self._load(ref, who)
+        plan = self.audit.plan(stored.digest)
+        return previews(plan, stored.base, self.engine.backend, self.audit, indexes)
 
     def find(
         self,

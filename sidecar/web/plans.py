@@ -21,7 +21,7 @@ from sidecar.web.cases import view
 from sidecar.web.guard import PageRoute, Poster, Signed, Viewer
 from sidecar.web.render import html
 from sidecar.web.state import web_state
-from sidecar.web.views import OPS_PER_PAGE, ROWS_PER_PAGE, page
+from sidecar.web.views import DIFF_LINES, OPS_PER_PAGE, ROWS_PER_PAGE, page
 from sidecar.workflow import State, Verb, allowed_actions, counted_approvers
 
 router = APIRouter(prefix="/plans", route_class=PageRoute, include_in_schema=False)
@@ -46,9 +46,11 @@ def plan_page(
     bp: PageNumber = 1,
     ap: PageNumber = 1,
     changed: bool = False,
+    d: Annotated[int, Query(ge=-1, le=1_000_000)] = -1,
+    dp: PageNumber = 1,
     done: Annotated[str, Query(max_length=20)] = "",
 ) -> Response:
-    pages = {"op": op, "bp": bp, "ap": ap, "changed": changed}
+    pages = {"op": op, "bp": bp, "ap": ap, "changed": changed, "d": d, "dp": dp}
     return _render(request, who, plan_id, pages, done=DONE.get(done, ""))
 
 
@@ -66,6 +68,11 @@ def _render(
     outcome = state.services.audit.outcome(stored.digest) if case.state not in _UNDECIDED else None
     mine = who.principal.name in case.authors
     actions = allowed_actions(case, who.principal, now, ttl=ttl)  # the workflow's answer, not a copy of it
+    ops = page(shown.ops, pages["op"], OPS_PER_PAGE)
+    contents = {  # read for the ops on this page only: a 10,000-op plan reads a page's worth
+        found.index: (found, page(found.lines, pages["dp"] if found.index == pages["d"] else 1, DIFF_LINES))
+        for found in state.services.plans.contents(stored.digest, who.principal, (r.index for r in ops.items))
+    }
 
     def link(**changes: Any) -> str:
         query = {**pages, **changes}
@@ -82,7 +89,8 @@ def _render(
         case=case,
         view=shown,
         summary=shown.summary,
-        ops=page(shown.ops, pages["op"], OPS_PER_PAGE),
+        ops=ops,
+        contents=contents,
         before=page(before, pages["bp"], ROWS_PER_PAGE),
         after=page(after, pages["ap"], ROWS_PER_PAGE),
         changed=bool(pages["changed"]),
@@ -132,7 +140,7 @@ def _back(plan_id: str, done: str) -> Response:
 
 
 _NO_COMMENT = "Write a comment first: it says why, and it goes to the audit."
-_DEFAULT_PAGES = {"op": 1, "bp": 1, "ap": 1, "changed": False}
+_DEFAULT_PAGES = {"op": 1, "bp": 1, "ap": 1, "changed": False, "d": -1, "dp": 1}
 
 
 @router.post("/{plan_id}/approve")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -274,3 +275,90 @@ def test_a_second_approval_by_the_same_person_is_refused_on_the_page(tmp_path: P
         assert again.status_code == 409
         assert "you already approved this plan" in again.text
     engine.dispose()
+
+
+def _write_plan(store: Path) -> dict[str, object]:
+    old = (store / "m" / "index.csv").read_bytes()
+    return {
+        "pva": "plan/v1",
+        "title": "Update the index",
+        "scope": ["m"],
+        "ops": [
+            {
+                "op": "write",
+                "path": "m/index.csv",
+                "content": "file,custodian\n0001.pdf,alice\n0002.pdf,carol\n",
+                "overwrite": True,
+                "expect": {"sha256": hashlib.sha256(old).hexdigest()},
+                "reason": "0002 is Carol's",
+            },
+            {"op": "write", "path": "m/memo.html", "content": "<script>alert(1)</script>\n<b>bold</b>\n"},
+            {"op": "write", "path": "m/scan.pdf", "content": "JVBERi0xLjQKAAEC", "encoding": "base64"},
+        ],
+    }
+
+
+def _rows(text: str, index: int) -> list[tuple[str, str, str, str]]:
+    """The diff rows of op ``index``'s content section: (kind, old number, new number, text)."""
+    section = text.split(f'id="content-{index}"', 1)[1].split("</section>", 1)[0]
+    found = re.findall(
+        r'<tr class="diff-(\w+)"><td class="ln">(\d*)</td><td class="ln">(\d*)</td>.*?<code>(.*?)</code>',
+        section,
+    )
+    return [(kind, old, new, html_text) for kind, old, new, html_text in found]
+
+
+def test_a_write_shows_its_diff_a_new_file_its_lines_and_a_binary_its_facts(site: Site) -> None:
+    """An overwrite shows a numbered diff against the old file; a new file its lines; binary its facts."""
+    (site.store / "m" / "index.csv").write_text("file,custodian\n0001.pdf,alice\n0002.pdf,bob\n")
+    plan_id = _submit(site, _write_plan(site.store))
+    _sign_in(site, "alice")
+    text = site.client.get(f"/plans/{plan_id}").text
+    assert _rows(text, 0) == [
+        ("context", "1", "1", "file,custodian"),
+        ("context", "2", "2", "0001.pdf,alice"),
+        ("removed", "3", "", "0002.pdf,bob"),
+        ("added", "", "3", "0002.pdf,carol"),
+    ]
+    assert _rows(text, 1) == [
+        ("added", "", "1", "&lt;script&gt;alert(1)&lt;/script&gt;"),
+        ("added", "", "2", "&lt;b&gt;bold&lt;/b&gt;"),
+    ]
+    assert "<script>alert(1)" not in text
+    scan = text.split('id="content-2"', 1)[1].split("</section>", 1)[0]
+    assert "PDF document" in scan
+    assert hashlib.sha256(b"%PDF-1.4\n\x00\x01\x02").hexdigest() in scan
+
+
+def test_the_replaced_version_shown_is_the_one_verified_never_a_later_one(site: Site) -> None:
+    """A file changed after submit is never shown as the old version; after the apply, the trash copy is."""
+    (site.store / "m" / "index.csv").write_text("file,custodian\n0001.pdf,alice\n0002.pdf,bob\n")
+    plan_id = _submit(site, _write_plan(site.store))
+    (site.store / "m" / "index.csv").write_text("someone else's edit\n")
+    csrf = _sign_in(site, "alice")
+    text = site.client.get(f"/plans/{plan_id}").text
+    assert "someone else" not in text
+    assert "no longer in the store" in text
+    (site.store / "m" / "index.csv").write_text("file,custodian\n0001.pdf,alice\n0002.pdf,bob\n")
+    site.client.post(f"/plans/{plan_id}/approve", data={"comment": "ok", "csrf": csrf}, headers=ORIGIN)
+    assert (site.store / "m" / "index.csv").read_text().endswith("carol\n")  # applied
+    assert ("removed", "3", "", "0002.pdf,bob") in _rows(site.client.get(f"/plans/{plan_id}").text, 0)
+
+
+def test_a_long_new_file_is_paged_on_the_server(site: Site) -> None:
+    """A new file of 450 lines shows 200 a page, with a link to the next page of that op's lines."""
+    content = "".join(f"line {n}\n" for n in range(1, 451))
+    plan = {
+        "pva": "plan/v1",
+        "title": "Long",
+        "scope": ["m"],
+        "ops": [{"op": "write", "path": "m/long.txt", "content": content}],
+    }
+    plan_id = _submit(site, plan)
+    _sign_in(site, "alice")
+    first = site.client.get(f"/plans/{plan_id}").text
+    assert len(_rows(first, 0)) == 200
+    assert "lines 1\N{EN DASH}200 of 450" in first
+    third = site.client.get(f"/plans/{plan_id}?d=0&dp=3").text
+    assert _rows(third, 0)[0] == ("added", "", "401", "line 401")
+    assert len(_rows(third, 0)) == 50
