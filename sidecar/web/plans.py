@@ -1,8 +1,9 @@
 """A plan's page, and the forms on it: approve, reject (each with a required comment), apply, revert.
 
-The forms call the same ``PlanService`` use cases as the API; whoever may
-not act gets the workflow's refusal as a 403 page. Long plans are paged on
-the server: ops, and each tree, a page at a time.
+The forms call the same ``PlanService`` use cases as the API, and the page
+offers exactly ``workflow.allowed_actions``; a form sent anyway (an old tab)
+gets the workflow's refusal as an error page. Long plans are paged on the
+server: ops, each tree, and each write's lines (read for the ops shown).
 """
 
 from __future__ import annotations

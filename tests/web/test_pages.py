@@ -362,3 +362,22 @@ def test_a_long_new_file_is_paged_on_the_server(site: Site) -> None:
     third = site.client.get(f"/plans/{plan_id}?d=0&dp=3").text
     assert _rows(third, 0)[0] == ("added", "", "401", "line 401")
     assert len(_rows(third, 0)) == 50
+
+
+def test_a_content_ref_write_shows_the_referenced_blob(site: Site) -> None:
+    """The revert of an overwrite writes the trashed original by content_ref: its page diffs that blob."""
+    (site.store / "m" / "index.csv").write_text("file,custodian\n0001.pdf,alice\n0002.pdf,bob\n")
+    plan_id = _submit(site, _write_plan(site.store))
+    csrf = _sign_in(site, "alice")
+    site.client.post(f"/plans/{plan_id}/approve", data={"comment": "ok", "csrf": csrf}, headers=ORIGIN)
+    reverted = site.client.post(f"/plans/{plan_id}/revert", data={"csrf": csrf}, headers=ORIGIN)
+    assert reverted.status_code == 303
+    inverse = reverted.headers["location"].split("?")[0]
+    document = site.client.get(
+        f"/v1/plans/{inverse.rsplit('/', 1)[1]}", headers={"Authorization": f"Bearer {site.secrets['alice']}"}
+    ).json()
+    index = next(i for i, op in enumerate(document["plan"]["ops"]) if op.get("path") == "m/index.csv")
+    assert "content_ref" in document["plan"]["ops"][index]
+    rows = _rows(site.client.get(inverse).text, index)
+    assert ("removed", "3", "", "0002.pdf,carol") in rows
+    assert ("added", "", "3", "0002.pdf,bob") in rows
