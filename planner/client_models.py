@@ -80,6 +80,9 @@ class PlanStatus(PlanSummary):
     inverse_id: str | None = None
     report: Report | None = None
     plan: dict[str, Any] | None = Field(None, description="The plan document; only from get().")
+    contents: list[dict[str, Any]] | None = Field(
+        None, description="What each write puts in the store (planner.preview); only from get()."
+    )
 
     @property
     def errors(self) -> list[Diagnostic]:

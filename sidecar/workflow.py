@@ -11,6 +11,11 @@ every other pair. The functions below (``submit``, ``approve``, ``reject``,
 ``refresh``, ``start_apply``, ``settle``, ``mark_stale``, ``revert_submitted``,
 ``revert_applied``) check who may act and pick the target state.
 
+``allowed_actions`` says which of the things a person can ask for (``Verb``:
+approve, reject, apply, revert) this person may ask for now; ``refusal`` says
+why not. The action functions raise that same refusal, so the page's buttons,
+the API's ``actions`` and what the workflow accepts cannot disagree.
+
 Invariants, where they live:
 
 - An approval counts only for the digest and base-state fingerprint it was
@@ -28,6 +33,7 @@ asked for something the workflow does not allow)::
     └── WorkflowError          the workflow refuses the request
         ├── IllegalTransition  the action is not allowed in the plan's state (HTTP 409)
         ├── NotAllowed         the actor may not: role, scope, or they submitted it (HTTP 403)
+        ├── AlreadyApproved    the approver's approval already counts (HTTP 409)
         └── NotApproved        apply asked, but the approvals that count are too few (HTTP 409)
 
 ``ValueError`` means the caller passed values that contradict each other
@@ -41,7 +47,7 @@ from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from enum import StrEnum
 from types import MappingProxyType
-from typing import Protocol
+from typing import Protocol, assert_never
 
 from planner.errors import PvaError
 from planner.plan import Plan
@@ -71,6 +77,28 @@ class Action(StrEnum):
     REVERT_SUBMITTED = "revert_submitted"
     REVERT_APPLIED = "revert_applied"
 
+
+class Verb(StrEnum):
+    """What a person can ask for on a submitted plan (the page's buttons, the API's ``actions``)."""
+
+    APPROVE = "approve"
+    REJECT = "reject"
+    APPLY = "apply"
+    REVERT = "revert"
+
+
+_WORDS = {  # each action in the words a person reads in a refusal
+    Action.SUBMIT: "submit",
+    Action.APPROVE: "approve",
+    Action.REJECT: "reject",
+    Action.EXPIRE: "let the approvals lapse on",
+    Action.START_APPLY: "apply",
+    Action.APPLIED: "record as applied",
+    Action.FAILED: "record as failed",
+    Action.STALE: "mark as stale",
+    Action.REVERT_SUBMITTED: "revert",
+    Action.REVERT_APPLIED: "record the revert of",
+}
 
 _DECIDED = frozenset({State.PENDING, State.APPROVED, State.REJECTED})
 
@@ -115,11 +143,18 @@ class IllegalTransition(WorkflowError):
         self.state = state
         self.action = action
         where = "a plan never submitted" if state is None else f"a plan that is {state}"
-        super().__init__(f"cannot {action} {where}{f': {detail}' if detail else ''}")
+        super().__init__(f"cannot {_WORDS[action]} {where}{f': {detail}' if detail else ''}")
 
 
 class NotAllowed(WorkflowError):
     """The actor may not do this: their role, their scope, or they submitted the plan."""
+
+
+class AlreadyApproved(WorkflowError):
+    """The approver's approval of this plan already counts: a second one would count for nothing."""
+
+    def __init__(self) -> None:
+        super().__init__("you already approved this plan")
 
 
 class NotApproved(WorkflowError):
@@ -293,9 +328,86 @@ def submit(
 
 def check_proposer(actor: Actor, paths: Iterable[str]) -> None:
     """NotAllowed unless ``actor``'s role may propose plans and every path is inside their scope."""
+    _raise(_proposer_refusal(actor, paths, "submit"))
+
+
+def _proposer_refusal(actor: Actor, paths: Iterable[str], verb: str) -> WorkflowError | None:
     if actor.role not in SUBMITTING_ROLES:
-        raise NotAllowed(f"{actor.name} has role {actor.role}, which may not verify or submit plans")
-    _check_scope(actor, paths, "submit")
+        return NotAllowed(f"{actor.name} has role {actor.role}, which may not verify or submit plans")
+    return _scope_refusal(actor, paths, verb)
+
+
+# -- what a person may ask for --------------------------------------------------
+
+
+def allowed_actions(case: PlanCase, actor: Actor, now: datetime, *, ttl: timedelta | None) -> frozenset[Verb]:
+    """What ``actor`` may ask for on ``case`` at ``now``: the one answer the page and the API show."""
+    return frozenset(verb for verb in Verb if refusal(case, actor, verb, now=now, ttl=ttl) is None)
+
+
+def refusal(
+    case: PlanCase, actor: Actor, verb: Verb, *, now: datetime, ttl: timedelta | None
+) -> WorkflowError | None:
+    """Why ``actor`` may not ask for ``verb`` on ``case`` at ``now``; None when they may.
+
+    The action functions (``approve``, ``reject``, ``start_apply``) and the
+    service's revert raise exactly this, so nothing is offered that is refused.
+    """
+    _check_time(now, ttl)
+    match verb:
+        case Verb.APPROVE:
+            return (
+                _state_refusal(case, Action.APPROVE)
+                or _judge_refusal(case, actor, "approve")
+                or (AlreadyApproved() if actor.name in counted_approvers(case, now=now, ttl=ttl) else None)
+            )
+        case Verb.REJECT:
+            return _state_refusal(case, Action.REJECT) or _judge_refusal(case, actor, "reject")
+        case Verb.APPLY:
+            return _state_refusal(case, Action.START_APPLY) or _applier_refusal(case, actor, now, ttl)
+        case Verb.REVERT:
+            return _revert_refusal(case) or _proposer_refusal(actor, case.paths, "revert")
+        case _:  # pragma: no cover  # every verb is handled above
+            assert_never(verb)
+
+
+def _state_refusal(case: PlanCase, action: Action) -> WorkflowError | None:
+    return None if (case.state, action) in TRANSITIONS else IllegalTransition(case.state, action)
+
+
+def _applier_refusal(
+    case: PlanCase, actor: Actor, now: datetime, ttl: timedelta | None
+) -> WorkflowError | None:
+    if actor.role not in SUBMITTING_ROLES or (
+        actor.role not in APPROVING_ROLES and actor.name not in case.authors
+    ):
+        return NotAllowed(
+            f"{actor.name} ({actor.role}) may not apply this plan: its authors, approvers and admins may"
+        )
+    outside = _scope_refusal(actor, case.paths, "apply")
+    if outside is not None or is_authorised(case, now=now, ttl=ttl):
+        return outside
+    counted = len(counted_approvers(case, now=now, ttl=ttl))
+    return NotApproved(
+        f"{counted} of the {_n(case.approvals_needed, 'approval')} needed still "
+        f"{'counts' if counted == 1 else 'count'} (the others expired, or were given for another "
+        "state of the store)"
+    )
+
+
+def _revert_refusal(case: PlanCase) -> WorkflowError | None:
+    if case.state is not State.APPLIED:
+        return IllegalTransition(case.state, Action.REVERT_SUBMITTED, "only an applied plan can be reverted")
+    if case.inverse_digest is None:
+        return IllegalTransition(
+            case.state, Action.REVERT_SUBMITTED, "its apply recorded no plan that undoes it"
+        )
+    return None
+
+
+def check_revert(case: PlanCase, actor: Actor, *, now: datetime) -> None:
+    """Raise why ``actor`` may not revert ``case`` (submit the plan that undoes it), if they may not."""
+    _raise(refusal(case, actor, Verb.REVERT, now=now, ttl=None))
 
 
 def approve(
@@ -304,12 +416,11 @@ def approve(
     """Record ``approver``'s approval of a pending plan; approved once enough distinct approvals count.
 
     NotAllowed for the plan's authors (whatever their role), for roles other
-    than approver and admin, and for an approver whose scope misses a path.
-    The same approver approving twice counts once.
+    than approver and admin, and for an approver whose scope misses a path;
+    AlreadyApproved when their approval already counts (one that expired or
+    was given for another state of the store may be given again).
     """
-    _require(case.state, Action.APPROVE)
-    _check_judge(case, approver, "approve")
-    _check_time(now, ttl)
+    _raise(refusal(case, approver, Verb.APPROVE, now=now, ttl=ttl))
     approval = Approval(approver.name, case.digest, case.fingerprint, now, comment)
     approved = replace(case, approvals=(*case.approvals, approval))
     target = State.APPROVED if is_authorised(approved, now=now, ttl=ttl) else State.PENDING
@@ -318,9 +429,7 @@ def approve(
 
 def reject(case: PlanCase, actor: Actor, *, now: datetime, comment: str = "") -> PlanCase:
     """A person rejects a pending or approved plan, for good; the same people as ``approve`` may."""
-    _require(case.state, Action.REJECT)
-    _check_judge(case, actor, "reject")
-    _check_time(now, None)
+    _raise(refusal(case, actor, Verb.REJECT, now=now, ttl=None))
     state = transition(case.state, Action.REJECT)
     return replace(case, state=state, rejection=Rejection(actor.name, now, comment))
 
@@ -340,20 +449,7 @@ def start_apply(case: PlanCase, actor: Actor, *, now: datetime, ttl: timedelta |
     ``refresh`` to store that). An applying or applied plan is refused:
     nothing applies twice.
     """
-    _require(case.state, Action.START_APPLY)
-    if actor.role not in SUBMITTING_ROLES or (
-        actor.role not in APPROVING_ROLES and actor.name not in case.authors
-    ):
-        raise NotAllowed(
-            f"{actor.name} ({actor.role}) may not apply this plan: its authors, approvers and admins may"
-        )
-    _check_scope(actor, case.paths, "apply")
-    if not is_authorised(case, now=now, ttl=ttl):
-        counted = len(counted_approvers(case, now=now, ttl=ttl))
-        raise NotApproved(
-            f"{counted} of the {case.approvals_needed} approvals needed still count "
-            "(the others expired, or were given for another state of the store)"
-        )
+    _raise(refusal(case, actor, Verb.APPLY, now=now, ttl=ttl))
     return replace(case, state=transition(case.state, Action.START_APPLY))
 
 
@@ -391,23 +487,34 @@ def revert_applied(case: PlanCase, inverse: PlanCase) -> PlanCase:
 # -- checks -------------------------------------------------------------------
 
 
-def _check_judge(case: PlanCase, actor: Actor, verb: str) -> None:
+def _raise(error: WorkflowError | None) -> None:
+    if error is not None:
+        raise error
+
+
+def _judge_refusal(case: PlanCase, actor: Actor, verb: str) -> WorkflowError | None:
     """Only approvers and admins who did not submit the plan and whose scope holds it may judge it."""
     if actor.name in case.authors:
-        raise NotAllowed(f"{actor.name} submitted this plan and cannot {verb} it, whatever their role")
+        return NotAllowed(f"{actor.name} submitted this plan and cannot {verb} it, whatever their role")
     if actor.role not in APPROVING_ROLES:
-        raise NotAllowed(f"{actor.name} has role {actor.role}; only approvers and admins may {verb} plans")
-    _check_scope(actor, case.paths, verb)
+        return NotAllowed(f"{actor.name} has role {actor.role}; only approvers and admins may {verb} plans")
+    return _scope_refusal(actor, case.paths, verb)
 
 
-def _check_scope(actor: Actor, paths: Iterable[str], verb: str) -> None:
+def _scope_refusal(actor: Actor, paths: Iterable[str], verb: str) -> WorkflowError | None:
     outside = [path for path in paths if not actor.may_touch(path)]
-    if outside:
-        shown = ", ".join(repr(path) for path in outside[:3]) + (", ..." if len(outside) > 3 else "")
-        raise NotAllowed(
-            f"{actor.name} may not {verb} this plan: {len(outside)} of its paths are outside "
-            f"their scope ({shown})"
-        )
+    if not outside:
+        return None
+    shown = ", ".join(repr(path) for path in outside[:3]) + (", ..." if len(outside) > 3 else "")
+    verb_of = "is" if len(outside) == 1 else "are"
+    return NotAllowed(
+        f"{actor.name} may not {verb} this plan: {len(outside)} of its paths {verb_of} outside "
+        f"their scope ({shown})"
+    )
+
+
+def _n(count: int, noun: str) -> str:
+    return f"{count} {noun}{'' if count == 1 else 's'}"
 
 
 def _check_inverse(case: PlanCase, inverse: PlanCase, action: Action) -> None:
@@ -415,7 +522,8 @@ def _check_inverse(case: PlanCase, inverse: PlanCase, action: Action) -> None:
     if case.inverse_digest is None:
         raise IllegalTransition(case.state, action, "its apply recorded no inverse plan (nothing to undo)")
     if inverse.digest != case.inverse_digest:
-        raise IllegalTransition(case.state, action, f"plan {inverse.digest[:12]} is not its inverse")
+        detail = f"plan {inverse.digest[:12]} is not the plan that undoes it"
+        raise IllegalTransition(case.state, action, detail)
 
 
 def _check_time(now: datetime, ttl: timedelta | None) -> None:

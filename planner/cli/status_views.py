@@ -8,6 +8,7 @@ from typing import Any
 from planner.cli.views import render_report
 from planner.client import plan_of
 from planner.client_models import PlanStatus, PlanSummary
+from planner.preview import preview_from_json, terminal_safe
 from planner.states import PlanState
 
 _SAYS = {
@@ -41,7 +42,7 @@ def headline(status: PlanStatus) -> str:
 def _where(status: PlanStatus) -> str:
     where = _SAYS[status.state]
     if status.state is PlanState.PENDING:
-        counted = sum(a.counts for a in status.approvals)
+        counted = len({a.approver for a in status.approvals if a.counts})  # people, not approvals
         where += f" ({counted} of {status.approvals_needed})"
     return where
 
@@ -58,7 +59,8 @@ def status_view(status: PlanStatus) -> str:
     ]
     if status.decision is not None:
         rule = f"rule {status.decision.rule_name!r}" if status.decision.rule_name else "default"
-        lines.append(f"  policy:    {status.decision.outcome} ({rule}): {status.decision.reason}")
+        outcome = status.decision.outcome.replace("_", " ")  # require_approvals: words, not a code
+        lines.append(f"  policy:    {outcome} ({rule}): {status.decision.reason}")
     lines += [
         f"  approval:  {a.approver} at {utc(a.time)}{'' if a.counts else ' (no longer counts)'}: {a.comment}"
         for a in status.approvals
@@ -73,10 +75,12 @@ def status_view(status: PlanStatus) -> str:
             lines.append(f"  {label + ':':10} {other}")
     plan = plan_of(status)
     if plan is not None and status.report is not None:
-        lines += ["", render_report(plan, status.report)]
+        contents = {p.index: p for p in map(preview_from_json, status.contents or ())}
+        lines += ["", render_report(plan, status.report, limit=None, reasons=True, contents=contents)]
     else:
         lines.extend(f"  {d}" for d in status.diagnostics)
-    return "\n".join(lines)
+    # Every line escaped once more: no title, comment or name puts a control character on the terminal.
+    return "\n".join(terminal_safe(line) for line in "\n".join(lines).split("\n"))
 
 
 def summaries_view(plans: list[PlanSummary]) -> str:

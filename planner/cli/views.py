@@ -2,8 +2,13 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+
 from planner.plan import Copy, Delete, Mkdir, Move, Op, Plan, Rename, Write
+from planner.preview import DiffLine, Facts, Preview, terminal_safe
 from planner.report import Report
+
+CONTENT_LINES = 200  # lines of one write's diff printed; the approval page pages the rest
 
 _SYMBOL = {"mkdir": "+", "write": "+", "copy": "+", "move": ">", "rename": ">", "delete": "-"}
 
@@ -26,12 +31,24 @@ def describe(op: Op) -> str:
             return f"delete  {op.path}  (to trash)"
 
 
-def render_report(plan: Plan, report: Report, *, limit: int | None = 50) -> str:
+def render_report(
+    plan: Plan,
+    report: Report,
+    *,
+    limit: int | None = 50,
+    reasons: bool = False,
+    contents: Mapping[int, Preview] | None = None,
+) -> str:
+    """The report for a terminal; with ``reasons`` each op's reason, and each write's ``contents``."""
     failed = {d.op_index for d in report.errors}
-    lines = [f"Plan {plan.title!r}", f"  digest {report.digest}", ""]
+    lines = [f"Plan {terminal_safe(plan.title)!r}", f"  digest {report.digest}", ""]
     for index, op in enumerate(plan.ops[:limit] if limit is not None else plan.ops):
         mark = "!" if index in failed else _SYMBOL[op.op]
-        lines.append(f"  {mark} [{index}] {describe(op)}")
+        lines.append(f"  {mark} [{index}] {terminal_safe(describe(op))}")
+        if reasons and op.reason:
+            lines.append(f"        reason: {terminal_safe(op.reason)}")
+        if contents is not None and index in contents:
+            lines += [f"        {line}" for line in content_lines(contents[index])]
     if limit is not None and len(plan.ops) > limit:
         lines.append(f"  ... {len(plan.ops) - limit} more ops (--all lists them)")
     if report.diagnostics:
@@ -47,9 +64,42 @@ def render_report(plan: Plan, report: Report, *, limit: int | None = 50) -> str:
     if report.ok:
         lines.append(
             f"Effect: {len(effect.created)} created, {len(effect.moved)} moved, "
-            f"{len(effect.overwritten)} overwritten, {effect.files_deleted} files to trash, "
-            f"{effect.bytes_written + effect.bytes_copied} bytes written."
+            f"{len(effect.overwritten)} overwritten, {_n(effect.files_deleted, 'file')} to trash, "
+            f"{_n(effect.bytes_written + effect.bytes_copied, 'byte')} written."
         )
     else:
         lines.append("The plan is not valid: fix the errors above and verify again.")
     return "\n".join(lines)
+
+
+def _n(count: int, noun: str) -> str:
+    return f"{count} {noun}{'' if count == 1 else 's'}"
+
+
+def content_lines(found: Preview, *, limit: int = CONTENT_LINES) -> list[str]:
+    """A write's content for a terminal: what it replaces, then a numbered diff or the new lines."""
+    if found.old is None:
+        lines = [f"new file: {_facts(found.new)}"]
+    else:
+        lines = [f"replaces: {_facts(found.old)}", f"with:     {_facts(found.new)}"]
+    if found.note:
+        lines.append(f"({terminal_safe(found.note)})")
+    lines += [_diff_line(line) for line in found.lines[:limit]]
+    if len(found.lines) > limit:
+        lines.append(f"... {len(found.lines) - limit} more lines (the approval page shows them all)")
+    return lines
+
+
+def _facts(facts: Facts) -> str:
+    size = "size unknown" if facts.size is None else _n(facts.size, "byte")
+    media = f", {facts.media}" if facts.media else ""
+    return f"{size}{media}, sha256 {facts.sha256}"
+
+
+def _diff_line(line: DiffLine) -> str:
+    if line.kind == "gap":
+        return terminal_safe(line.text)
+    old = "" if line.old is None else str(line.old)
+    new = "" if line.new is None else str(line.new)
+    mark = {"added": "+", "removed": "-", "context": " "}[line.kind]
+    return f"{old:>5} {new:>5} {mark} {terminal_safe(line.text)}"

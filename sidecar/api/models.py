@@ -18,7 +18,7 @@ from sidecar.api.params import storable
 from sidecar.audit.views import EventView, History
 from sidecar.policy import Decision
 from sidecar.service.cases import StoredCase
-from sidecar.workflow import State, counted_approvers
+from sidecar.workflow import Actor, PlanCase, State, Verb, allowed_actions, counted_approvers
 
 
 class _Out(BaseModel):
@@ -71,6 +71,29 @@ class PlanSummaryOut(_Out):
     revert_of: str | None
 
 
+class FactsOut(_Out):
+    """One version of a file: size, sha256, and whether it is text (kind unknown: not read)."""
+
+    size: int | None
+    sha256: str
+    kind: Literal["text", "binary", "unknown"]
+    media: str = Field(description='In words: "UTF-8 text", "PDF document", "binary data"; "" when unknown.')
+
+
+class ContentOut(_Out):
+    """What one write puts in the store: a diff against the version it replaces, or a new file's lines."""
+
+    op_index: int
+    path: str
+    new: FactsOut
+    old: FactsOut | None = Field(description="The version it replaces; null when it creates the file.")
+    lines: list[tuple[Literal["context", "removed", "added", "gap"], int | None, int | None, str]] = Field(
+        description="[kind, old line number, new line number, text]; a gap's text says where the next "
+        "hunk starts (@@ -a,b +c,d @@). Empty for binary content, or when it cannot be shown."
+    )
+    note: str = Field(description="Why some of it is not shown, in plain words; empty otherwise.")
+
+
 class PlanOut(PlanSummaryOut):
     """A submitted plan: where it stands, why, and what verification found."""
 
@@ -82,9 +105,21 @@ class PlanOut(PlanSummaryOut):
     approvals: list[ApprovalOut]
     rejection: RejectionOut | None
     diagnostics: list[Diagnostic]
-    inverse_id: str | None = Field(description="The plan that undoes it, once applied.")
+    inverse_id: str | None = Field(
+        description="The digest of the plan that undoes it, once applied (a plan with that id "
+        "exists only once a revert submitted it)."
+    )
+    actions: list[Verb] = Field(
+        description="What the caller may ask for now (approve, reject, apply, revert): "
+        "the workflow's own answer, the same the approval page offers."
+    )
     report: ReportOut | None = Field(description="The latest verification (report/v1).")
     plan: dict[str, Any] | None = Field(None, description="The plan document (plan/v1), on request.")
+    contents: list[ContentOut] | None = Field(
+        None,
+        description="Only in GET /v1/plans/{id}: what each write puts in the store, against the "
+        "version it replaces (the first 100 writes).",
+    )
 
 
 class PlanList(_Out):
@@ -162,7 +197,12 @@ def plan_summary(stored: StoredCase) -> PlanSummaryOut:
 
 
 def plan_json(
-    stored: StoredCase, *, now: datetime, ttl: timedelta | None, body: dict[str, Any] | None = None
+    stored: StoredCase,
+    *,
+    now: datetime,
+    ttl: timedelta | None,
+    who: Actor,
+    body: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
     """A PlanOut as JSON values.
 
@@ -189,9 +229,16 @@ def plan_json(
         ),
         diagnostics=list(case.diagnostics),
         inverse_id=case.inverse_digest,
+        actions=ordered_actions(case, who, now=now, ttl=ttl),
         report=None,
-    ).model_dump(mode="json")
+    ).model_dump(mode="json", exclude={"contents"})
     return out | {"report": stored.report or None, "plan": body}
+
+
+def ordered_actions(case: PlanCase, who: Actor, *, now: datetime, ttl: timedelta | None) -> list[Verb]:
+    """``allowed_actions`` in a stable order: approve, reject, apply, revert."""
+    allowed = allowed_actions(case, who, now, ttl=ttl)
+    return [verb for verb in Verb if verb in allowed]
 
 
 def json_response(body: BaseModel | dict[str, Any], status: int = 200) -> Response:

@@ -17,6 +17,7 @@ from sidecar.api.requests import CommentBody, PlanBody, body_schema
 from sidecar.api.state import app_state
 from sidecar.service.cases import StoredCase
 from sidecar.service.plans import check_path_filter
+from sidecar.tokens import Principal
 from sidecar.workflow import State
 
 router = APIRouter(prefix="/v1/plans", tags=["plans"])
@@ -27,17 +28,22 @@ NAME = r"^[^\x00-\x1f\x7f]+$"  # a name filter: no control characters (PostgreSQ
 PlanId = Annotated[str, Path(pattern="^[0-9a-f]{8,64}$", description="The digest, or its first 8+ digits")]
 
 
-def _out(request: Request, stored: StoredCase, *, with_plan: bool = False, status: int = 200) -> Response:
+def _out(
+    request: Request, stored: StoredCase, who: Principal, *, with_plan: bool = False, status: int = 200
+) -> Response:
     state = app_state(request)
     body = json.loads(state.services.audit.plan(stored.digest).canonical_json()) if with_plan else None
-    return json_response(
-        plan_json(stored, now=state.clock(), ttl=state.settings.approval_ttl, body=body), status
-    )
+    now, ttl = state.clock(), state.settings.approval_ttl
+    out = plan_json(stored, now=now, ttl=ttl, body=body, who=who)
+    if with_plan:  # only the full view reads the store for the writes' contents
+        found = state.services.plans.contents(stored.digest, who, range(len(body["ops"]) if body else 0))
+        out["contents"] = [p.to_json() for p in found]
+    return json_response(out, status)
 
 
-def _counted(request: Request, stored: StoredCase, status: int = 200) -> Response:
+def _counted(request: Request, stored: StoredCase, who: Principal, status: int = 200) -> Response:
     app_state(request).metrics.plans.labels(stored.case.state.value).inc()
-    return _out(request, stored, status=status)
+    return _out(request, stored, who, status=status)
 
 
 @router.post(
@@ -67,7 +73,7 @@ def verify_plan(request: Request, who: Caller, plan: PlanBody) -> Response:
 def submit_plan(request: Request, who: Caller, plan: PlanBody) -> Response:
     plans = app_state(request).services.plans
     known = plans.sees(plan.digest(), who)  # 200 only for a plan the caller saw already: never a hidden one
-    return _counted(request, plans.submit(plan, who), 200 if known else 201)
+    return _counted(request, plans.submit(plan, who), who, 200 if known else 201)
 
 
 @router.get("", operation_id="listPlans", response_model=PlanList, responses=ERRORS, summary="List plans")
@@ -105,7 +111,7 @@ def list_plans(
     "/{plan_id}", operation_id="getPlan", response_model=PlanOut, responses=ERRORS, summary="Show a plan"
 )
 def get_plan(request: Request, who: Caller, plan_id: PlanId) -> Response:
-    return _out(request, app_state(request).services.plans.get(plan_id, who), with_plan=True)
+    return _out(request, app_state(request).services.plans.get(plan_id, who), who, with_plan=True)
 
 
 @router.post(
@@ -117,7 +123,7 @@ def get_plan(request: Request, who: Caller, plan_id: PlanId) -> Response:
     summary="Approve a plan (never by its author)",
 )
 def approve_plan(request: Request, who: Caller, plan_id: PlanId, body: CommentBody) -> Response:
-    return _counted(request, app_state(request).services.plans.approve(plan_id, who, body.comment))
+    return _counted(request, app_state(request).services.plans.approve(plan_id, who, body.comment), who)
 
 
 @router.post(
@@ -129,7 +135,7 @@ def approve_plan(request: Request, who: Caller, plan_id: PlanId, body: CommentBo
     summary="Reject a plan, for good",
 )
 def reject_plan(request: Request, who: Caller, plan_id: PlanId, body: CommentBody) -> Response:
-    return _counted(request, app_state(request).services.plans.reject(plan_id, who, body.comment))
+    return _counted(request, app_state(request).services.plans.reject(plan_id, who, body.comment), who)
 
 
 @router.post(
@@ -140,7 +146,7 @@ def reject_plan(request: Request, who: Caller, plan_id: PlanId, body: CommentBod
     summary="Apply an approved plan (idempotent: never twice)",
 )
 def apply_plan(request: Request, who: Caller, plan_id: PlanId) -> Response:
-    return _counted(request, app_state(request).services.plans.apply(plan_id, who))
+    return _counted(request, app_state(request).services.plans.apply(plan_id, who), who)
 
 
 @router.post(
@@ -152,4 +158,4 @@ def apply_plan(request: Request, who: Caller, plan_id: PlanId) -> Response:
     summary="Submit the inverse of an applied plan for approval",
 )
 def revert_plan(request: Request, who: Caller, plan_id: PlanId) -> Response:
-    return _counted(request, app_state(request).services.plans.revert(plan_id, who), 201)
+    return _counted(request, app_state(request).services.plans.revert(plan_id, who), who, 201)

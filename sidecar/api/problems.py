@@ -20,7 +20,7 @@ from sidecar.api.ratelimit import RateLimited
 from sidecar.errors import AuditError, LockTimeout, NotMigrated, Refused, StoreError, UnknownPlan
 from sidecar.service.cases import Conflict
 from sidecar.service.plans import BadPath
-from sidecar.workflow import IllegalTransition, NotAllowed, NotApproved
+from sidecar.workflow import AlreadyApproved, IllegalTransition, NotAllowed, NotApproved
 
 log = logging.getLogger("pva.api")
 
@@ -33,6 +33,7 @@ STATUS: tuple[tuple[type[PvaError], int, str], ...] = (
     (NotAllowed, 403, "not_allowed"),
     (RateLimited, 429, "rate_limited"),
     (UnknownPlan, 404, "not_found"),
+    (AlreadyApproved, 409, "already_approved"),
     (IllegalTransition, 409, "illegal_transition"),
     (NotApproved, 409, "not_approved"),
     (Conflict, 409, "conflict"),

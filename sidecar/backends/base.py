@@ -53,6 +53,14 @@ class Backend(Protocol):
         """A tree holding what the reads need (see ``planner.footprint``), nothing more."""
         ...
 
+    def read_file(self, path: str, limit: int) -> bytes:
+        """At most ``limit`` + 1 bytes of the file at ``path`` (a store path, or in the trash or blobs).
+
+        For showing content to the people who review a plan: the caller checks
+        the bytes' sha256 against what it expects. NotFound when no file is there.
+        """
+        ...
+
     # -- the primitives and their undo (stage_copy is below) --------------
 
     def mkdir(self, path: str) -> None:

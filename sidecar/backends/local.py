@@ -129,6 +129,21 @@ class LocalBackend:
         """Every entry at and below ``path`` (the root itself excluded), parents first, files hashed."""
         return list(self._walk(path, hashed=True))
 
+    def read_file(self, path: str, limit: int) -> bytes:
+        parent, name = _split(path)
+        try:
+            with self._fs.folder(parent) as fd:
+                info = self._fs.lstat(fd, name, path)
+                if info is None or stat.S_ISDIR(info.st_mode):
+                    raise NotFound(path, f"{path!r} is not a file")
+                with self._fs.opened(self._fs.open_file(fd, name, path, info)) as file, translated(path):
+                    data = b""
+                    while len(data) <= limit and (chunk := self._fs.calls.read(file, limit + 1 - len(data))):
+                        data += chunk
+                    return data
+        except NotADirectory as error:
+            raise NotFound(path, f"{path!r} is not a file") from error
+
     def deepest(self, path: str) -> int:
         base = len(path.encode()) + 1 if path else 0
         lengths = (len(e.path.encode()) - base for e in self._walk(path, hashed=False) if e.path != path)

@@ -89,6 +89,9 @@ class MemoryBackend:
             if entry is not None and not _reserved(path):
                 _keep(found, entry, hashed=False)
 
+    def read_file(self, path: str, limit: int) -> bytes:
+        return self.read_bytes(path)[: limit + 1]
+
     def read_bytes(self, path: str) -> bytes:
         """A file's content (a test backdoor; not part of the protocol)."""
         entry = self.tree.stat(path)

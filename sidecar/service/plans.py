@@ -14,7 +14,7 @@ and id prefixes resolve among the plans they see, so its existence does not leak
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from typing import TypeVar
@@ -24,6 +24,7 @@ from planner.fingerprint import fingerprint
 from planner.footprint import footprint, pinned
 from planner.paths import path_problem
 from planner.plan import Plan
+from planner.preview import Preview
 from planner.report import Report
 from planner.tree import Tree
 from sidecar.apply.engine import Engine
@@ -34,6 +35,7 @@ from sidecar.errors import LockTimeout, UnknownPlan
 from sidecar.policy import Policy, touched_paths
 from sidecar.service.cases import NO_PLAN, Conflict, Event, SqlCaseStore, StoredCase
 from sidecar.service.codec import base_from, base_json
+from sidecar.service.contents import previews
 from sidecar.tokens import Principal, Role
 from sidecar.walls import sees_plan
 from sidecar.workflow import (
@@ -43,6 +45,7 @@ from sidecar.workflow import (
     State,
     approve,
     check_proposer,
+    check_revert,
     refresh,
     reject,
     revert_applied,
@@ -268,14 +271,11 @@ class PlanService:
     def revert(self, ref: str, who: Principal) -> StoredCase:
         """Submit the inverse of an applied plan for approval; the original stays applied until it runs."""
         stored = self._load(ref, who)
-        if stored.case.state is not State.APPLIED or stored.case.inverse_digest is None:
-            raise IllegalTransition(
-                stored.case.state, Action.REVERT_SUBMITTED, "only an applied plan with an inverse reverts"
-            )
+        check_revert(stored.case, who, now=self.clock())
         record = self.audit.outcome(stored.digest)
         if record is None or record.inverse is None:
             raise IllegalTransition(
-                stored.case.state, Action.REVERT_SUBMITTED, "its apply recorded no inverse plan"
+                stored.case.state, Action.REVERT_SUBMITTED, "its apply recorded no plan that undoes it"
             )
         inverse = self.submit(Plan.model_validate(record.inverse), who, revert_of=stored.digest)
 
@@ -293,6 +293,12 @@ class PlanService:
 
     def get(self, ref: str, who: Principal) -> StoredCase:
         return self._load(ref, who)
+
+    def contents(self, ref: str, who: Principal, indexes: Iterable[int]) -> list[Preview]:
+        """What the writes at ``indexes`` put in the store, against the versions they replace."""
+        stored = self._load(ref, who)
+        plan = self.audit.plan(stored.digest)
+        return previews(plan, stored.base, self.engine.backend, self.audit, indexes)
 
     def find(
         self,

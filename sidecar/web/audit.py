@@ -16,7 +16,7 @@ from sidecar.web.guard import PageRoute, Viewer
 from sidecar.web.render import html
 from sidecar.web.state import web_state
 from sidecar.web.trail import BadDate, day_window, decided_by, event_text
-from sidecar.workflow import State, WorkflowError
+from sidecar.workflow import State, Verb, WorkflowError, allowed_actions
 
 router = APIRouter(route_class=PageRoute, include_in_schema=False)
 DECIDED = (State.APPLIED, State.FAILED, State.STALE, State.REJECTED, State.REVERTED)
@@ -37,8 +37,14 @@ def history(
     states = (state,) if state in DECIDED else DECIDED
     found = services.plans.find(who.principal, states=states, limit=HISTORY_PAGE, before=before)
     needle = q.casefold().strip()
+    now, ttl = app_state(request).clock(), app_state(request).settings.approval_ttl
     rows = [
-        (stored, decided_by(stored.case), services.audit.outcome(stored.digest))
+        (
+            stored,
+            decided_by(stored.case),
+            services.audit.outcome(stored.digest),
+            Verb.REVERT in allowed_actions(stored.case, who.principal, now, ttl=ttl),
+        )
         for stored in found
         if not needle or needle in f"{stored.title}\n{stored.case.author}\n{stored.digest}".casefold()
     ]

@@ -53,15 +53,6 @@ class Signed:
     session: session.Session
     csrf: str
 
-    @property
-    def may_judge(self) -> bool:
-        """Whether to offer approve and reject (the workflow decides; this only hides what it refuses)."""
-        return self.principal.role.value in ("approver", "admin")
-
-    @property
-    def may_propose(self) -> bool:
-        return self.principal.role.value in ("agent", "approver", "admin")
-
 
 def over_tls(request: Request) -> bool:
     """Whether the page is served over HTTPS (the operator says a TLS proxy is in front, or the URL does)."""

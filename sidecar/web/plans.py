@@ -1,8 +1,9 @@
 """A plan's page, and the forms on it: approve, reject (each with a required comment), apply, revert.
 
-The forms call the same ``PlanService`` use cases as the API; whoever may
-not act gets the workflow's refusal as a 403 page. Long plans are paged on
-the server: ops, and each tree, a page at a time.
+The forms call the same ``PlanService`` use cases as the API, and the page
+offers exactly ``workflow.allowed_actions``; a form sent anyway (an old tab)
+gets the workflow's refusal as an error page. Long plans are paged on the
+server: ops, each tree, and each write's lines (read for the ops shown).
 """
 
 from __future__ import annotations
@@ -17,12 +18,13 @@ from starlette.responses import RedirectResponse, Response
 from sidecar.api.models import Comment
 from sidecar.api.params import NUL_MESSAGE
 from sidecar.api.state import app_state
+from sidecar.errors import UnknownPlan
 from sidecar.web.cases import view
 from sidecar.web.guard import PageRoute, Poster, Signed, Viewer
 from sidecar.web.render import html
 from sidecar.web.state import web_state
-from sidecar.web.views import OPS_PER_PAGE, ROWS_PER_PAGE, page
-from sidecar.workflow import State, counted_approvers
+from sidecar.web.views import DIFF_LINES, OPS_PER_PAGE, ROWS_PER_PAGE, page
+from sidecar.workflow import State, Verb, allowed_actions, counted_approvers
 
 router = APIRouter(prefix="/plans", route_class=PageRoute, include_in_schema=False)
 PlanId = Annotated[str, Path(pattern="^[0-9a-f]{8,64}$")]
@@ -46,9 +48,11 @@ def plan_page(
     bp: PageNumber = 1,
     ap: PageNumber = 1,
     changed: bool = False,
+    d: Annotated[int, Query(ge=-1, le=1_000_000)] = -1,
+    dp: PageNumber = 1,
     done: Annotated[str, Query(max_length=20)] = "",
 ) -> Response:
-    pages = {"op": op, "bp": bp, "ap": ap, "changed": changed}
+    pages = {"op": op, "bp": bp, "ap": ap, "changed": changed, "d": d, "dp": dp}
     return _render(request, who, plan_id, pages, done=DONE.get(done, ""))
 
 
@@ -65,6 +69,12 @@ def _render(
     after = shown.changed_after if trees is None else trees.after
     outcome = state.services.audit.outcome(stored.digest) if case.state not in _UNDECIDED else None
     mine = who.principal.name in case.authors
+    actions = allowed_actions(case, who.principal, now, ttl=ttl)  # the workflow's answer, not a copy of it
+    ops = page(shown.ops, pages["op"], OPS_PER_PAGE)
+    contents = {  # read for the ops on this page only: a 10,000-op plan reads a page's worth
+        found.index: (found, page(found.lines, pages["dp"] if found.index == pages["d"] else 1, DIFF_LINES))
+        for found in state.services.plans.contents(stored.digest, who.principal, (r.index for r in ops.items))
+    }
 
     def link(**changes: Any) -> str:
         query = {**pages, **changes}
@@ -81,17 +91,21 @@ def _render(
         case=case,
         view=shown,
         summary=shown.summary,
-        ops=page(shown.ops, pages["op"], OPS_PER_PAGE),
+        ops=ops,
+        contents=contents,
         before=page(before, pages["bp"], ROWS_PER_PAGE),
         after=page(after, pages["ap"], ROWS_PER_PAGE),
         changed=bool(pages["changed"]),
         approvals=[(a, a.approver in counted) for a in case.approvals],
         outcome=outcome,
         mine=mine,
-        may_judge=who.may_judge and not mine and case.state in (State.PENDING, State.APPROVED),
-        may_approve=who.may_judge and not mine and case.state is State.PENDING,
-        may_apply=who.may_propose and case.state in (State.APPROVED, State.FAILED),
-        may_revert=who.may_propose and case.state is State.APPLIED and case.inverse_digest is not None,
+        approved_by_me=who.principal.name in counted,
+        may_judge=Verb.REJECT in actions,
+        may_approve=Verb.APPROVE in actions,
+        may_apply=Verb.APPLY in actions,
+        may_revert=Verb.REVERT in actions,
+        undoes=_existing(request, who, stored.revert_of),
+        undone_by=_existing(request, who, case.inverse_digest),
         auto_apply=state.settings.auto_apply,
         link=link,
         done=done,
@@ -100,6 +114,20 @@ def _render(
 
 
 _UNDECIDED = frozenset({State.PENDING, State.APPROVED, State.REJECTED})
+
+
+def _existing(request: Request, who: Signed, digest: str | None) -> str | None:
+    """``digest`` when a plan with it exists and ``who`` may see it: the only plans the page links to.
+
+    An applied plan knows the digest of the plan that undoes it, but that plan
+    exists only once someone asks for the revert.
+    """
+    if digest is None:
+        return None
+    try:
+        return app_state(request).services.plans.get(digest, who.principal).digest
+    except UnknownPlan:
+        return None
 
 
 def _comment(text: str) -> tuple[str, str]:
@@ -117,7 +145,7 @@ def _back(plan_id: str, done: str) -> Response:
 
 
 _NO_COMMENT = "Write a comment first: it says why, and it goes to the audit."
-_DEFAULT_PAGES = {"op": 1, "bp": 1, "ap": 1, "changed": False}
+_DEFAULT_PAGES = {"op": 1, "bp": 1, "ap": 1, "changed": False, "d": -1, "dp": 1}
 
 
 @router.post("/{plan_id}/approve")

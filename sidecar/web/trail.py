@@ -71,7 +71,7 @@ def event_text(event: EventView) -> str:
         case "plan_recorded":
             return f"plan recorded: {payload.get('title', '')}"
         case "approval":
-            verb = "approved" if payload.get("decision") == "approve" else "rejected"
+            verb = "approved" if payload.get("decision") in ("approve", "approved") else "rejected"
             who, comment = payload.get("approver", event.actor), _quote(payload.get("comment", ""))
             return f"{who} {verb}: “{comment}” (now {status})"
         case "apply":

@@ -25,6 +25,7 @@ MANY_FILES = 100  # files deleted, moved or created
 BIG_BYTES = 100 * 1024 * 1024
 OPS_PER_PAGE = 100
 ROWS_PER_PAGE = 300
+DIFF_LINES = 200  # lines of one write's diff (or new file) a page shows
 MAX_DIAGNOSTICS = 200
 
 

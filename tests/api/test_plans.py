@@ -236,17 +236,43 @@ def test_a_second_submitter_cannot_approve_either(api: Api) -> None:
 
 
 def test_two_approvals_needed_by_a_rule(api: Api) -> None:
-    """A delete needs two distinct approvers: one (given twice) leaves it pending, the second applies it."""
+    """A delete needs two distinct approvers: one leaves it pending, the second applies it."""
     plan_id = api.submit(DELETE_THUMBS)["id"]
     first = api.decide(plan_id, "approve", "approver")
     assert (first["state"], first["approvals_needed"]) == ("pending", 2)
-    assert api.decide(plan_id, "approve", "approver")["state"] == "pending"  # the same person counts once
     assert "matters/acme/inbox/Thumbs.db" in tree(api.root)
     second = api.decide(plan_id, "approve", "approver-2")
     assert second["state"] == "applied"
     assert {a["approver"] for a in second["approvals"] if a["counts"]} == {"approver", "approver-2"}
     assert "matters/acme/inbox/Thumbs.db" not in tree(api.root)
     assert_chain_intact(api)
+
+
+def test_a_second_approval_by_the_same_person_is_409(api: Api) -> None:
+    """A second approval while the first counts is 409 "you already approved this plan"; nothing changes."""
+    plan_id = api.submit(DELETE_THUMBS)["id"]
+    api.decide(plan_id, "approve", "approver")
+    again = api.post(f"/v1/plans/{plan_id}/approve", "approver", json={"comment": "once more"})
+    assert again.status_code == 409
+    assert again.json()["error"] == {
+        "code": "already_approved",
+        "message": "you already approved this plan",
+        "problems": [],
+    }
+    shown = api.show(plan_id)
+    assert (shown["state"], len(shown["approvals"])) == ("pending", 1)
+
+
+def test_the_plan_view_lists_what_the_caller_may_do(manual: Api) -> None:
+    """The plan view's actions are what this caller may ask for now, by person and by state."""
+    plan_id = manual.submit(DELETE_THUMBS)["id"]
+    assert manual.show(plan_id, "approver")["actions"] == ["approve", "reject"]
+    assert manual.show(plan_id, "agent")["actions"] == []
+    manual.decide(plan_id, "approve", "approver")
+    assert manual.show(plan_id, "approver")["actions"] == ["reject"]
+    manual.decide(plan_id, "approve", "approver-2")
+    assert manual.show(plan_id, "agent")["actions"] == ["apply"]
+    assert manual.show(plan_id, "admin")["actions"] == ["reject", "apply"]
 
 
 def test_approvals_expire_with_the_clock(manual: Api) -> None:
@@ -402,9 +428,13 @@ def test_revert_submits_the_inverse_and_applying_it_restores_the_store(api: Api)
 
 
 def test_revert_refuses_a_plan_that_is_not_applied(api: Api) -> None:
-    """Only an applied plan reverts: a pending one is 409."""
+    """Only an applied plan reverts: a pending one is 409, said in plain words."""
     plan_id = api.submit(MOVE_TO_ALICE)["id"]
-    assert api.post(f"/v1/plans/{plan_id}/revert", "agent").status_code == 409
+    refused = api.post(f"/v1/plans/{plan_id}/revert", "agent")
+    assert refused.status_code == 409
+    assert refused.json()["error"]["message"] == (
+        "cannot revert a plan that is pending: only an applied plan can be reverted"
+    )
     assert len(api.get("/v1/plans", "admin").json()["plans"]) == 1
 
 

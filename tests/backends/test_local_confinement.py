@@ -49,6 +49,8 @@ def actions(hostile: str) -> dict[str, Action]:
         "read_tree": lambda b, _: b.read_tree([Read(hostile, hashed=True)]),
         "read_tree below": lambda b, _: b.read_tree([Read(below, tree=True, hashed=True)]),
         "read_tree whole": lambda b, _: b.read_tree([Read("", tree=True)]),
+        "read_file": lambda b, _: b.read_file(hostile, 1024),
+        "read_file below": lambda b, _: b.read_file(below, 1024),
         "mkdir onto": lambda b, _: b.mkdir(hostile),
         "mkdir below": lambda b, _: b.mkdir(below),
         "rmdir": lambda b, _: b.rmdir(hostile),

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import hashlib
 import json
 import threading
 from pathlib import Path
@@ -264,3 +265,35 @@ def test_planner_only_apply_goes_over_http(
     args = parser.parse_args(["apply", plan_id, "--server", server, "--token", tokens["agent"]])
     assert args.run(args) == 0
     assert "applied" in capsys.readouterr().out
+
+
+def test_plans_show_prints_reasons_and_contents_escaped(
+    server: str, tokens: dict[str, str], settings: Settings, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """pva plans show prints each op's reason and a numbered diff, with control characters escaped."""
+    old = Path(settings.store or "", "m", "notes.txt").read_bytes()
+    document = {
+        "pva": "plan/v1",
+        "title": "Rewrite the notes",
+        "scope": ["m"],
+        "ops": [
+            {
+                "op": "write",
+                "path": "m/notes.txt",
+                "content": "new notes\n" + "an escape \x1b[2J hidden in a long line of text " * 3 + "\n",
+                "overwrite": True,
+                "expect": {"sha256": hashlib.sha256(old).hexdigest()},
+                "reason": "the notes were\rwrong",
+            }
+        ],
+    }
+    plan_id = submitted(server, tokens["agent"], document)
+    code, out, _ = pva(capsys, server, tokens["alice"], "plans", "show", plan_id[:8])
+    assert code == 0
+    assert "        reason: the notes were\\x0dwrong" in out
+    assert "        @@ -1,1 +1,2 @@" in out
+    assert "            1       - old notes" in out
+    assert "                  1 + new notes" in out
+    assert "                  2 + an escape \\x1b[2J hidden" in out
+    assert "\x1b" not in out
+    assert "\r" not in out

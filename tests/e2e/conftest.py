@@ -29,6 +29,14 @@ TOKENS = {  # name: (role, scopes)
     "agent-2": ("agent", ["matters"]),
     "admin": ("admin", []),
 }
+BOARD = "matters/board"  # plans touching it need two approvers (the policy below)
+BOARD_POLICY = f"""
+[[rules]]
+name = "board"
+paths_any = ["{BOARD}"]
+outcome = "require_approvals"
+approvals = 2
+"""
 
 
 @dataclass
@@ -70,7 +78,9 @@ def sidecar(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Sidecar]:
     tokens = TokenStore(engine)
     secrets = {name: tokens.create(role, name, scopes)[1] for name, (role, scopes) in TOKENS.items()}
     engine.dispose()
-    with servers.sidecar(store, database, home / "sidecar.log", cwd=home) as url:
+    policy = home / "policy.toml"
+    policy.write_text(BOARD_POLICY, encoding="utf-8")
+    with servers.sidecar(store, database, home / "sidecar.log", cwd=home, policy=str(policy)) as url:
         yield Sidecar(url, store, secrets)
 
 

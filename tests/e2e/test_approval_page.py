@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 from playwright.sync_api import BrowserContext, Page, expect
 
-from tests.e2e.conftest import Sidecar, sign_in
+from tests.e2e.conftest import BOARD, Sidecar, sign_in
 
 # The screenshots: docs/img is refreshed by `make screenshots`; a plain test run keeps the docs clean.
 IMAGES = Path(os.environ.get("PVA_SCREENSHOTS") or Path(tempfile.gettempdir()) / "pva-screenshots")
@@ -320,3 +320,80 @@ def test_the_api_docs_render_offline_under_the_csp(page: Page, sidecar: Sidecar)
     page.locator(".opblock").first.wait_for()
     assert page.locator(".opblock").count() >= 10
     assert (elsewhere, complaints) == ([], [])
+
+
+def test_a_second_approval_by_the_same_person_is_refused(
+    context: BrowserContext, page: Page, sidecar: Sidecar
+) -> None:
+    """Once approved, no second Approve is offered, and one sent from an older tab is refused."""
+    sidecar.put(f"{BOARD}/minutes-draft.txt", "draft minutes")
+    plan_id = sidecar.submit(
+        {
+            "pva": "plan/v1",
+            "title": "Remove the draft minutes",
+            "scope": [BOARD],
+            "ops": [{"op": "delete", "path": f"{BOARD}/minutes-draft.txt", "reason": "final minutes filed"}],
+        }
+    )
+    sign_in(page, sidecar, "alice")
+    older = context.new_page()
+    older.goto(f"/plans/{plan_id}")  # a second tab, opened before the approval
+    page.goto(f"/plans/{plan_id}")
+    page.get_by_label("Comment").fill("the final minutes are filed")
+    page.get_by_role("button", name="Approve").click()
+    expect(page.locator("#already-approved")).to_contain_text("You approved this plan")
+    expect(page.get_by_role("button", name="Approve")).to_have_count(0)
+    older.get_by_label("Comment").fill("approving once more")
+    older.get_by_role("button", name="Approve").click()
+    expect(older.get_by_text("you already approved this plan")).to_be_visible()
+    assert sidecar.state(plan_id) == "pending"
+    assert (sidecar.store / BOARD / "minutes-draft.txt").exists()
+
+
+def test_an_overwrite_shows_its_diff_and_a_new_file_its_lines_as_text(page: Page, sidecar: Sidecar) -> None:
+    """The approver reads a numbered diff of a rewritten index, a new memo's lines, HTML in them as text."""
+    folder = "matters/content-review"
+    sidecar.put(f"{folder}/index.csv", "file,custodian\n0001.pdf,alice\n0002.pdf,bob\n")
+    plan_id = sidecar.submit(
+        {
+            "pva": "plan/v1",
+            "title": "Correct the index and add a memo",
+            "scope": [folder],
+            "ops": [
+                {
+                    "op": "write",
+                    "path": f"{folder}/index.csv",
+                    "content": "file,custodian\n0001.pdf,alice\n0002.pdf,carol\n",
+                    "overwrite": True,
+                    "expect": {"sha256": _sha("file,custodian\n0001.pdf,alice\n0002.pdf,bob\n")},
+                    "reason": "0002 came from Carol's mailbox",
+                },
+                {
+                    "op": "write",
+                    "path": f"{folder}/memo.html",
+                    "content": f"<h1>Memo</h1>\n{HOSTILE}\n<img src=x onerror=window.__pwned=3>\n",
+                    "reason": "summary for the partner",
+                },
+            ],
+        }
+    )
+    dialogs: list[str] = []
+    page.on("dialog", lambda dialog: (dialogs.append(dialog.message), dialog.dismiss()))
+    sign_in(page, sidecar, "alice")
+    page.goto(f"/plans/{plan_id}")
+    index = page.locator("#content-0")
+    expect(index).to_contain_text("Replaces")
+    expect(index.locator("tr.diff-removed td.text")).to_have_text(["0002.pdf,bob"])
+    expect(index.locator("tr.diff-removed td.ln").first).to_have_text("3")  # its line in the old file
+    expect(index.locator("tr.diff-added td.text")).to_have_text(["0002.pdf,carol"])
+    expect(index.locator("tr.diff-added td.ln").nth(1)).to_have_text("3")  # its line in the new file
+    expect(index.locator("tr.diff-context").first).to_contain_text("file,custodian")
+    memo = page.locator("#content-1")
+    expect(memo).to_contain_text("New file")
+    expect(memo.locator("tr.diff-added td.text")).to_have_text(
+        ["<h1>Memo</h1>", HOSTILE, "<img src=x onerror=window.__pwned=3>"]
+    )
+    assert page.locator("main img, main h1").count() == 1  # the plan's title; no h1 or img from the memo
+    assert page.evaluate("() => window.__pwned") is None
+    assert dialogs == []
+    page.screenshot(path=str(IMAGES / "plan-content.png"), full_page=True)

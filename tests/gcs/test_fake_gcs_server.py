@@ -16,6 +16,7 @@ from pathlib import Path
 import pytest
 
 from planner.entry import Blob, Entry
+from planner.errors import NotFound
 from planner.footprint import Read
 from sidecar.apply.direct import DirectOps
 from sidecar.backends.gcs.backend import GcsBackend
@@ -81,3 +82,14 @@ def test_delete_goes_to_the_trash_and_copies_are_whole(backend: GcsBackend) -> N
     ops.copy("m", "n")
     ops.delete("m")
     assert [e.path for e in backend.walk("")] == ["n", "n/a.txt"]
+
+
+def test_read_file_returns_a_files_bytes_up_to_the_limit(backend: GcsBackend) -> None:
+    """read_file gives a file's bytes (at most limit + 1 of them), and NotFound where no file is."""
+    ops = DirectOps(backend)
+    ops.make_dir("m")
+    ops.write_file("m/a.txt", Blob(sha(b"alpha beta"), 10, b"alpha beta"))
+    assert backend.read_file("m/a.txt", 100) == b"alpha beta"
+    assert backend.read_file("m/a.txt", 4) == b"alpha"
+    with pytest.raises(NotFound):
+        backend.read_file("m/missing.txt", 100)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -17,6 +18,9 @@ from sidecar.tokens import TokenStore
 from sidecar.web.render import CSP
 
 ORIGIN = {"Origin": "http://testserver"}
+TWO_APPROVALS = (
+    '[[rules]]\nname = "two"\nops_any = ["delete"]\noutcome = "require_approvals"\napprovals = 2\n'
+)
 
 
 @dataclass
@@ -244,3 +248,208 @@ def test_the_api_docs_load_nothing_from_elsewhere(site: Site) -> None:
         assert asset.status_code == 200, source
         assert asset.headers["content-security-policy"] == CSP
     assert site.client.get("/docs/assets/index.html").status_code == 404
+
+
+def _offered(site: Site, plan_id: str) -> set[str]:
+    """The actions the plan page offers: the forms' targets, approve and reject as buttons."""
+    text = site.client.get(f"/plans/{plan_id}").text
+    offered = set(re.findall(rf'action="/plans/{plan_id}/(approve|reject|apply|revert)"', text))
+    offered |= set(re.findall(rf'formaction="/plans/{plan_id}/(reject)"', text))
+    if 'class="approve"' not in text:
+        offered.discard("approve")  # the decision form posts to approve only through its Approve button
+    return offered
+
+
+def _allowed(site: Site, plan_id: str, who: str) -> set[str]:
+    body = site.client.get(f"/v1/plans/{plan_id}", headers={"Authorization": f"Bearer {site.secrets[who]}"})
+    return set(body.json()["actions"]) if body.status_code == 200 else set()  # 404: a plan it may not see
+
+
+def test_the_page_offers_exactly_the_actions_the_workflow_allows(tmp_path: Path) -> None:
+    """At each step of a two-approval plan, for each person, the page's buttons are the API's actions."""
+    store = tmp_path / "store"
+    (store / "m").mkdir(parents=True)
+    (store / "m" / "a.pdf").write_text("a")
+    (tmp_path / "policy.toml").write_text(TWO_APPROVALS)
+    url = f"sqlite:///{tmp_path / 'pva.db'}"
+    upgrade(url)
+    engine = make_engine(url)
+    tokens = TokenStore(engine)
+    roles = {"alice": "approver", "bob": "approver", "agent": "agent", "other": "agent"}
+    secrets = {name: tokens.create(role, name, ["m"])[1] for name, role in roles.items()}
+    settings = Settings(
+        store=str(store), database_url=url, auto_apply=False, policy=str(tmp_path / "policy.toml")
+    )
+    with TestClient(create_app(settings), base_url="http://testserver", follow_redirects=False) as client:
+        site = Site(client, secrets, tokens, store)
+        plan_id = _submit(
+            site,
+            {"pva": "plan/v1", "title": "T", "scope": ["m"], "ops": [{"op": "delete", "path": "m/a.pdf"}]},
+        )
+        steps = [("alice", "approve"), ("bob", "approve"), ("agent", "apply"), ("alice", "revert")]
+        for actor, verb in [(None, None), *steps]:
+            if actor is not None:
+                csrf = _sign_in(site, actor)
+                data = {"csrf": csrf, "comment": "ok"}
+                assert client.post(f"/plans/{plan_id}/{verb}", data=data, headers=ORIGIN).status_code == 303
+            for who in roles:
+                _sign_in(site, who)
+                assert _offered(site, plan_id) == _allowed(site, plan_id, who), (actor, verb, who)
+        assert not (store / "m" / "a.pdf").exists()
+        client.cookies.clear()
+        _sign_in(site, "alice")
+        assert "undone by" in client.get(f"/plans/{plan_id}").text  # the revert exists now
+    engine.dispose()
+
+
+def test_the_page_links_only_to_plans_that_exist(site: Site) -> None:
+    """An applied plan does not link to the plan that would undo it until a revert submits that plan."""
+    (site.store / "m" / "a.pdf").write_text("a")
+    plan_id = _submit(
+        site, {"pva": "plan/v1", "title": "T", "scope": ["m"], "ops": [{"op": "delete", "path": "m/a.pdf"}]}
+    )
+    csrf = _sign_in(site, "alice")
+    site.client.post(f"/plans/{plan_id}/approve", data={"comment": "ok", "csrf": csrf}, headers=ORIGIN)
+    page = site.client.get(f"/plans/{plan_id}").text
+    assert "undone by" not in page
+    for linked in re.findall(r'href="(/plans/[0-9a-f]+)"', page):
+        assert site.client.get(linked).status_code == 200, linked
+
+
+def test_a_second_approval_by_the_same_person_is_refused_on_the_page(tmp_path: Path) -> None:
+    """An approver who approved is told so, offered no second Approve, and a replayed form gets a 409 page."""
+    store = tmp_path / "store"
+    (store / "m").mkdir(parents=True)
+    (store / "m" / "a.pdf").write_text("a")
+    (tmp_path / "policy.toml").write_text(TWO_APPROVALS)
+    url = f"sqlite:///{tmp_path / 'pva.db'}"
+    upgrade(url)
+    engine = make_engine(url)
+    tokens = TokenStore(engine)
+    secrets = {
+        name: tokens.create(role, name, ["m"])[1]
+        for name, role in (("alice", "approver"), ("agent", "agent"))
+    }
+    settings = Settings(store=str(store), database_url=url, policy=str(tmp_path / "policy.toml"))
+    with TestClient(create_app(settings), base_url="http://testserver", follow_redirects=False) as client:
+        site = Site(client, secrets, tokens, store)
+        plan_id = _submit(
+            site,
+            {"pva": "plan/v1", "title": "T", "scope": ["m"], "ops": [{"op": "delete", "path": "m/a.pdf"}]},
+        )
+        csrf = _sign_in(site, "alice")
+        form = {"comment": "ok", "csrf": csrf}
+        assert client.post(f"/plans/{plan_id}/approve", data=form, headers=ORIGIN).status_code == 303
+        page = client.get(f"/plans/{plan_id}").text
+        assert "You approved this plan" in page
+        assert 'class="approve"' not in page
+        again = client.post(f"/plans/{plan_id}/approve", data=form, headers=ORIGIN)
+        assert again.status_code == 409
+        assert "you already approved this plan" in again.text
+    engine.dispose()
+
+
+def _write_plan(store: Path) -> dict[str, object]:
+    old = (store / "m" / "index.csv").read_bytes()
+    return {
+        "pva": "plan/v1",
+        "title": "Update the index",
+        "scope": ["m"],
+        "ops": [
+            {
+                "op": "write",
+                "path": "m/index.csv",
+                "content": "file,custodian\n0001.pdf,alice\n0002.pdf,carol\n",
+                "overwrite": True,
+                "expect": {"sha256": hashlib.sha256(old).hexdigest()},
+                "reason": "0002 is Carol's",
+            },
+            {"op": "write", "path": "m/memo.html", "content": "<script>alert(1)</script>\n<b>bold</b>\n"},
+            {"op": "write", "path": "m/scan.pdf", "content": "JVBERi0xLjQKAAEC", "encoding": "base64"},
+        ],
+    }
+
+
+def _rows(text: str, index: int) -> list[tuple[str, str, str, str]]:
+    """The diff rows of op ``index``'s content section: (kind, old number, new number, text)."""
+    section = text.split(f'id="content-{index}"', 1)[1].split("</section>", 1)[0]
+    found = re.findall(
+        r'<tr class="diff-(\w+)"><td class="ln">(\d*)</td><td class="ln">(\d*)</td>.*?<code>(.*?)</code>',
+        section,
+    )
+    return [(kind, old, new, html_text) for kind, old, new, html_text in found]
+
+
+def test_a_write_shows_its_diff_a_new_file_its_lines_and_a_binary_its_facts(site: Site) -> None:
+    """An overwrite shows a numbered diff against the old file; a new file its lines; binary its facts."""
+    (site.store / "m" / "index.csv").write_text("file,custodian\n0001.pdf,alice\n0002.pdf,bob\n")
+    plan_id = _submit(site, _write_plan(site.store))
+    _sign_in(site, "alice")
+    text = site.client.get(f"/plans/{plan_id}").text
+    assert _rows(text, 0) == [
+        ("context", "1", "1", "file,custodian"),
+        ("context", "2", "2", "0001.pdf,alice"),
+        ("removed", "3", "", "0002.pdf,bob"),
+        ("added", "", "3", "0002.pdf,carol"),
+    ]
+    assert _rows(text, 1) == [
+        ("added", "", "1", "&lt;script&gt;alert(1)&lt;/script&gt;"),
+        ("added", "", "2", "&lt;b&gt;bold&lt;/b&gt;"),
+    ]
+    assert "<script>alert(1)" not in text
+    scan = text.split('id="content-2"', 1)[1].split("</section>", 1)[0]
+    assert "PDF document" in scan
+    assert hashlib.sha256(b"%PDF-1.4\n\x00\x01\x02").hexdigest() in scan
+
+
+def test_the_replaced_version_shown_is_the_one_verified_never_a_later_one(site: Site) -> None:
+    """A file changed after submit is never shown as the old version; after the apply, the trash copy is."""
+    (site.store / "m" / "index.csv").write_text("file,custodian\n0001.pdf,alice\n0002.pdf,bob\n")
+    plan_id = _submit(site, _write_plan(site.store))
+    (site.store / "m" / "index.csv").write_text("someone else's edit\n")
+    csrf = _sign_in(site, "alice")
+    text = site.client.get(f"/plans/{plan_id}").text
+    assert "someone else" not in text
+    assert "no longer in the store" in text
+    (site.store / "m" / "index.csv").write_text("file,custodian\n0001.pdf,alice\n0002.pdf,bob\n")
+    site.client.post(f"/plans/{plan_id}/approve", data={"comment": "ok", "csrf": csrf}, headers=ORIGIN)
+    assert (site.store / "m" / "index.csv").read_text().endswith("carol\n")  # applied
+    assert ("removed", "3", "", "0002.pdf,bob") in _rows(site.client.get(f"/plans/{plan_id}").text, 0)
+
+
+def test_a_long_new_file_is_paged_on_the_server(site: Site) -> None:
+    """A new file of 450 lines shows 200 a page, with a link to the next page of that op's lines."""
+    content = "".join(f"line {n}\n" for n in range(1, 451))
+    plan = {
+        "pva": "plan/v1",
+        "title": "Long",
+        "scope": ["m"],
+        "ops": [{"op": "write", "path": "m/long.txt", "content": content}],
+    }
+    plan_id = _submit(site, plan)
+    _sign_in(site, "alice")
+    first = site.client.get(f"/plans/{plan_id}").text
+    assert len(_rows(first, 0)) == 200
+    assert "lines 1\N{EN DASH}200 of 450" in first
+    third = site.client.get(f"/plans/{plan_id}?d=0&dp=3").text
+    assert _rows(third, 0)[0] == ("added", "", "401", "line 401")
+    assert len(_rows(third, 0)) == 50
+
+
+def test_a_content_ref_write_shows_the_referenced_blob(site: Site) -> None:
+    """The revert of an overwrite writes the trashed original by content_ref: its page diffs that blob."""
+    (site.store / "m" / "index.csv").write_text("file,custodian\n0001.pdf,alice\n0002.pdf,bob\n")
+    plan_id = _submit(site, _write_plan(site.store))
+    csrf = _sign_in(site, "alice")
+    site.client.post(f"/plans/{plan_id}/approve", data={"comment": "ok", "csrf": csrf}, headers=ORIGIN)
+    reverted = site.client.post(f"/plans/{plan_id}/revert", data={"csrf": csrf}, headers=ORIGIN)
+    assert reverted.status_code == 303
+    inverse = reverted.headers["location"].split("?")[0]
+    document = site.client.get(
+        f"/v1/plans/{inverse.rsplit('/', 1)[1]}", headers={"Authorization": f"Bearer {site.secrets['alice']}"}
+    ).json()
+    index = next(i for i, op in enumerate(document["plan"]["ops"]) if op.get("path") == "m/index.csv")
+    assert "content_ref" in document["plan"]["ops"][index]
+    rows = _rows(site.client.get(inverse).text, index)
+    assert ("removed", "3", "", "0002.pdf,carol") in rows
+    assert ("added", "", "3", "0002.pdf,bob") in rows

@@ -7,6 +7,7 @@ from datetime import UTC, datetime
 import pytest
 
 from planner import Entry, PlanBuilder, tree_of, verify
+from sidecar.audit.payloads import approval_payload
 from sidecar.audit.views import EventView
 from sidecar.policy import Decision
 from sidecar.web.trail import BadDate, day_window, event_text
@@ -102,3 +103,18 @@ def test_an_approval_event_reads_as_who_decided_and_why() -> None:
         hash="",
     )
     assert event_text(event) == "alice rejected: “wrong folder” (now rejected)"
+
+
+def test_an_approval_as_recorded_reads_as_approved() -> None:
+    """The approval event the service records (decision "approved") reads "approved", never "rejected"."""
+    event = EventView(
+        seq=8,
+        time=datetime(2026, 3, 2, tzinfo=UTC),
+        kind="approval",
+        digest="d" * 64,
+        actor="alice",
+        payload=approval_payload("alice", "approved", "checked", "approved"),
+        prev_hash="",
+        hash="",
+    )
+    assert event_text(event) == "alice approved: “checked” (now approved)"

@@ -15,6 +15,7 @@ from planner.fingerprint import fingerprint
 from sidecar.policy import Policy, policy_from
 from sidecar.tokens import Principal, Role
 from sidecar.workflow import (
+    AlreadyApproved,
     NotAllowed,
     NotApproved,
     State,
@@ -138,14 +139,26 @@ def test_n_distinct_approvers_are_needed() -> None:
     assert counted_approvers(case, now=T0, ttl=TTL) == ("alice", "bob")
 
 
-def test_the_same_approver_twice_counts_once() -> None:
-    """Approving twice is recorded twice but counts as one approver."""
-    case = submitted(DELETE_ONE, policy=TWO)
-    case = approve(case, ALICE, now=T0, ttl=TTL)
-    case = approve(case, ALICE, now=T0 + timedelta(minutes=1), ttl=TTL)
-    assert len(case.approvals) == 2
-    assert counted_approvers(case, now=T0, ttl=TTL) == ("alice",)
-    assert case.state is State.PENDING
+def test_a_second_approval_by_the_same_person_is_refused() -> None:
+    """Approving again while one's approval counts is refused ("you already approved this plan")."""
+    case = approve(submitted(DELETE_ONE, policy=TWO), ALICE, now=T0, ttl=TTL)
+    with pytest.raises(AlreadyApproved, match=r"^you already approved this plan$"):
+        approve(case, ALICE, now=T0 + timedelta(minutes=1), ttl=TTL)
+
+
+def test_an_approval_that_lapsed_may_be_given_again() -> None:
+    """Once a person's approval expired, they may approve again, and it counts once."""
+    case = approve(submitted(DELETE_ONE, policy=TWO), ALICE, now=T0, ttl=TTL)
+    again = approve(case, ALICE, now=T0 + TTL, ttl=TTL)
+    assert counted_approvers(again, now=T0 + TTL, ttl=TTL) == ("alice",)
+    assert again.state is State.PENDING
+
+
+def test_repeated_approvals_already_recorded_count_once() -> None:
+    """Two approvals by one person (recorded before repeats were refused) count as one approver."""
+    case = approve(submitted(DELETE_ONE, policy=TWO), ALICE, now=T0, ttl=TTL)
+    doubled = replace(case, approvals=case.approvals * 2)
+    assert counted_approvers(doubled, now=T0, ttl=TTL) == ("alice",)
 
 
 def test_expired_approvals_do_not_count() -> None:
@@ -161,7 +174,7 @@ def test_an_expired_plan_goes_back_to_pending_and_cannot_apply() -> None:
     """Once its approvals lapse, apply is refused and refresh puts the plan back to pending."""
     case = approve(submitted(FILE_TO_CUSTODIAN), ALICE, now=T0, ttl=TTL)
     later = T0 + TTL + timedelta(seconds=1)
-    with pytest.raises(NotApproved, match="0 of the 1 approvals"):
+    with pytest.raises(NotApproved, match="0 of the 1 approval needed"):
         start_apply(case, AGENT, now=later, ttl=TTL)
     pending = refresh(case, now=later, ttl=TTL)
     assert pending.state is State.PENDING

@@ -140,9 +140,17 @@ def test_refusals_are_workflow_errors_with_exit_code_2() -> None:
     assert isinstance(caught.value, WorkflowError)
     assert isinstance(caught.value, PvaError)
     assert caught.value.exit_code == 2
-    assert str(caught.value) == "cannot start_apply a plan that is applied"
+    assert str(caught.value) == "cannot apply a plan that is applied"
     with pytest.raises(IllegalTransition, match="never submitted"):
         transition(None, Action.APPROVE)
+
+
+@pytest.mark.parametrize("action", list(Action))
+def test_refusals_name_actions_in_plain_words(action: Action) -> None:
+    """No refusal shows an internal action name such as revert_submitted or start_apply."""
+    text = str(IllegalTransition(State.REVERTED, action))
+    assert "_" not in text
+    assert text.startswith("cannot ")
 
 
 def test_the_docs_table_is_the_transition_table() -> None:
@@ -352,7 +360,7 @@ def test_revert_binds_to_the_recorded_inverse() -> None:
     inverse = submitted(BACK, tree=filed())
     assert inverse.state is State.PENDING
     assert revert_submitted(done, inverse) == done
-    with pytest.raises(IllegalTransition, match="not its inverse"):
+    with pytest.raises(IllegalTransition, match="is not the plan that undoes it"):
         revert_submitted(done, submitted(DELETE_ONE))
     with pytest.raises(IllegalTransition, match="its inverse plan is pending"):
         revert_applied(done, inverse)

@@ -98,6 +98,12 @@ class GcsBackend:
         entries = self.reader.walk(path, hashed=False)
         return max((len(e.path.encode()) - base for e in entries if e.path != path), default=0)
 
+    def read_file(self, path: str, limit: int) -> bytes:
+        obj = self.objects.get(self.folders.name(path)) if path else None
+        if obj is None:
+            raise NotFound(path, f"{path!r} is not a file")
+        return self.objects.download(obj, limit + 1)
+
     def read_tree(self, reads: Sequence[Read]) -> Tree:
         self.mover.settle()
         return self.reader.read_tree(reads)

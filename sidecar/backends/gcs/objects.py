@@ -127,6 +127,15 @@ class Objects:
             found = self.bucket.client.list_blobs(self.bucket, prefix=prefix, max_results=1, retry=self.retry)
             return any(True for _ in found)
 
+    def download(self, obj: Obj, size: int) -> bytes:
+        """The first ``size`` bytes of that generation of the object."""
+        with translated(obj.name):
+            blob = self.bucket.blob(obj.name, generation=obj.generation)
+            data: bytes = blob.download_as_bytes(
+                start=0, end=max(0, size - 1), if_generation_match=obj.generation, retry=self.retry
+            )
+        return data
+
     def sha256(self, obj: Obj) -> str:
         """The object's sha256: pva's bound metadata, else hashed from a download of that generation."""
         if obj.sha256 is not None:

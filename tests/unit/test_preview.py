@@ -1,0 +1,109 @@
+"""planner.preview: what a write shows a reviewer (diffs, new lines, binary facts), and terminal escaping."""
+
+from __future__ import annotations
+
+import hashlib
+
+from hypothesis import given
+from hypothesis import strategies as st
+
+from planner.preview import (
+    MAX_SHOWN_BYTES,
+    DiffLine,
+    Version,
+    diff,
+    is_text,
+    media_type,
+    preview,
+    preview_from_json,
+    terminal_safe,
+    version_of,
+)
+
+
+def test_a_diff_numbers_each_line_in_the_version_it_belongs_to() -> None:
+    """Context lines carry both numbers, removed lines the old one, added lines the new one."""
+    shown = diff(["a", "b", "c"], ["a", "B", "c", "d"])
+    assert shown == (
+        DiffLine("gap", None, None, "@@ -1,3 +1,4 @@"),
+        DiffLine("context", 1, 1, "a"),
+        DiffLine("removed", 2, None, "b"),
+        DiffLine("added", None, 2, "B"),
+        DiffLine("context", 3, 3, "c"),
+        DiffLine("added", None, 4, "d"),
+    )
+
+
+def test_far_apart_changes_make_two_hunks_with_three_lines_of_context() -> None:
+    """Changes more than six lines apart are two hunks, each with three lines of context around it."""
+    old = [f"line {n}" for n in range(1, 21)]
+    new = [*old]
+    new[1], new[17] = "two", "eighteen"
+    gaps = [line.text for line in diff(old, new) if line.kind == "gap"]
+    assert gaps == ["@@ -1,5 +1,5 @@", "@@ -15,6 +15,6 @@"]
+
+
+@given(
+    st.lists(st.text(alphabet="abc", max_size=3), max_size=12),
+    st.lists(st.text(alphabet="abc", max_size=3), max_size=12),
+)
+def test_a_diff_with_all_context_rebuilds_both_versions(old: list[str], new: list[str]) -> None:
+    """Read with unlimited context, the diff's old-side lines are the old text and its new-side the new."""
+    shown = diff(old, new, context=10_000)
+    if old == new:
+        assert shown == ()
+        return
+    assert [line.text for line in shown if line.kind in ("context", "removed")] == old
+    assert [line.text for line in shown if line.kind in ("context", "added")] == new
+
+
+def test_a_new_text_file_shows_every_line_numbered() -> None:
+    """A write that creates a text file shows its lines, numbered from 1, as added."""
+    found = preview(4, "m/a.txt", version_of(b"one\r\ntwo\n"), None)
+    assert found.lines == (DiffLine("added", None, 1, "one"), DiffLine("added", None, 2, "two"))
+    assert (found.new.kind, found.new.media, found.old) == ("text", "UTF-8 text", None)
+
+
+def test_binary_content_shows_its_type_size_and_sha256_only() -> None:
+    """Bytes that are not UTF-8 text show facts, no lines, whatever they replace."""
+    data = b"%PDF-1.7\n\xff\xfe\x00"
+    found = preview(0, "m/a.pdf", version_of(data), version_of(b"text\n"))
+    assert found.lines == ()
+    assert (found.new.kind, found.new.media, found.new.size) == ("binary", "PDF document", len(data))
+    assert found.new.sha256 == hashlib.sha256(data).hexdigest()
+
+
+def test_text_detection_refuses_nul_invalid_utf8_and_many_controls() -> None:
+    """Text is UTF-8 without NUL whose control characters are rare."""
+    assert is_text("Grüße, 東京\n\ttab".encode())
+    assert not is_text(b"a\x00b")
+    assert not is_text(b"\xff\xfe")
+    assert not is_text(b"\x1b\x1b\x1bab")
+    assert media_type(b"PK\x03\x04rest").startswith("ZIP archive")
+    assert media_type(b"\x01\x02") == "binary data"
+
+
+def test_content_over_the_limit_shows_facts_and_says_why() -> None:
+    """Content larger than MAX_SHOWN_BYTES is not diffed: the note says it is too large to show."""
+    big = version_of(b"x\n" * (MAX_SHOWN_BYTES // 2 + 1))
+    found = preview(0, "m/big.txt", big, None)
+    assert found.lines == ()
+    assert "too large to show" in found.note
+
+
+def test_an_unreadable_version_is_said_never_guessed() -> None:
+    """When the replaced version could not be read, the preview says why and shows no lines."""
+    gone = Version("a" * 64, 10, None, "the version it replaces is no longer in the store")
+    found = preview(0, "m/a.txt", version_of(b"new\n"), gone)
+    assert (found.lines, found.note) == ((), "the version it replaces is no longer in the store")
+
+
+def test_previews_survive_their_json() -> None:
+    """A preview read back from its JSON (the API's contents) is the same preview."""
+    found = preview(2, "m/a.txt", version_of(b"a\nb\n"), version_of(b"a\n"))
+    assert preview_from_json(found.to_json()) == found
+
+
+def test_terminal_safe_escapes_control_and_bidi_characters_but_keeps_tabs() -> None:
+    """ESC, CR, DEL, C1 controls and bidi overrides are shown as escapes; tabs and text stay."""
+    assert terminal_safe("a\x1b[2Jb\rc\x7f\x9b\u202ed\tz") == "a\\x1b[2Jb\\x0dc\\x7f\\x9b\\u202ed\tz"
