@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import re
 import unicodedata
-from functools import lru_cache
 
 MAX_SEGMENT_BYTES = 255
 MAX_PATH_BYTES = 1024
@@ -93,19 +92,42 @@ def check_path(path: str) -> None:
 
 
 def _segments_problem(path: str) -> str | None:
-    """The first bad segment of a non-empty path, checking parents through a cache."""
-    parent, slash, name = path.rpartition("/")
-    problem = _name_problem(name)
-    if problem is None and slash:
-        problem = _folder_problem(parent)
-    elif problem is None and fold(name) == RESERVED_ROOT:
-        problem = f"it is inside the store's reserved '{RESERVED_ROOT}/' area"
+    """The deepest bad segment of a non-empty path, checking parents through a cache.
+
+    A loop, not recursion: a valid path may have 512 segments, and a plan must
+    never reach the interpreter's recursion limit.
+    """
+    unchecked: list[str] = []  # the path and its uncached ancestors, deepest first
+    current = path
+    problem: str | None = None
+    while current:
+        if current is not path and current in _folder_verdicts:
+            problem = _folder_verdicts[current]
+            break
+        unchecked.append(current)
+        current = current.rpartition("/")[0]
+    for prefix in reversed(unchecked):  # shallowest first: a parent's verdict is known
+        _, slash, name = prefix.rpartition("/")
+        own = _name_problem(name)
+        if own is None and not slash and fold(name) == RESERVED_ROOT:
+            own = f"it is inside the store's reserved '{RESERVED_ROOT}/' area"
+        problem = own if own is not None else problem
+        if prefix is not path:
+            _remember(prefix, problem)
     return problem
 
 
 # Plans name the same folders over and over; their verdict depends only on the
-# string, so it is cached (bounded) and only the last segment is checked anew.
-_folder_problem = lru_cache(maxsize=1 << 16)(_segments_problem)
+# string, so it is cached (bounded, cleared wholesale when full) and only the
+# segments below the deepest known folder are checked anew.
+_FOLDER_CACHE = 1 << 16
+_folder_verdicts: dict[str, str | None] = {}
+
+
+def _remember(folder: str, problem: str | None) -> None:
+    if len(_folder_verdicts) >= _FOLDER_CACHE:
+        _folder_verdicts.clear()
+    _folder_verdicts[folder] = problem
 
 
 def path_problem(path: str) -> str | None:
