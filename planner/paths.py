@@ -27,6 +27,15 @@ _WINDOWS_DEVICES = frozenset(
 # characters (Cf: bidi overrides, zero-width, BOM), line and paragraph
 # separators, unassigned code points, private use and surrogates.
 _FORBIDDEN_CATEGORIES = frozenset({"Cc", "Cf", "Zl", "Zp", "Cn", "Co", "Cs"})
+# Characters that pass for a path separator or a dot in a listing: a name
+# holding one reads as a folder, or a '..', that does not exist.
+_LOOK_ALIKES = {
+    **dict.fromkeys("\u2215\u2044\uff0f\u29f8\u2571\u27cb\u1735\u3033", "'/'"),
+    **dict.fromkeys("\u2216\uff3c\ufe68\u29f5\u29f9\u2572\u27cd", "'\\'"),
+    **dict.fromkeys("\u2024\u2025\u2026\ufe52\uff0e", "'.'"),
+}
+# Characters that print as nothing visible though they are not format characters.
+_BLANK_LETTERS = frozenset("\u115f\u1160\u3164\uffa0\u2800")
 _SAFE_ASCII_NAME = re.compile(r"[A-Za-z0-9 _.,;'()&!#$%+=@\[\]{}^~`-]+")
 
 
@@ -62,8 +71,8 @@ def _name_problem(name: str) -> str | None:  # noqa: PLR0911  # one return per r
     return None
 
 
-def _character_problem(name: str) -> str | None:
-    """Backslashes, Windows-forbidden characters, controls, surrogates, non-NFC."""
+def _character_problem(name: str) -> str | None:  # noqa: PLR0911  # one return per rule reads clearest
+    """Backslashes, Windows-forbidden characters, controls, look-alikes, blanks, non-NFC."""
     for char in name:
         if char == "\\":
             return f"name {name!r} contains a backslash"
@@ -71,9 +80,22 @@ def _character_problem(name: str) -> str | None:
             return f"name {name!r} contains {char!r} (Windows cannot hold it)"
         if unicodedata.category(char) in _FORBIDDEN_CATEGORIES:
             return f"name {name!r} contains the control or invisible character U+{ord(char):04X}"
+        if char in _LOOK_ALIKES:
+            return f"name {name!r} contains U+{ord(char):04X}, which looks like {_LOOK_ALIKES[char]}"
+    if unicodedata.category(name[0]).startswith("M"):
+        return f"name {name!r} starts with the combining mark U+{ord(name[0]):04X}, a lone accent"
+    if all(_is_blank(char) for char in name):
+        return f"name {name!r} is only blank characters"
+    if _is_blank(name[-1]):
+        return f"name {name!r} ends with the blank character U+{ord(name[-1]):04X}"
     if not unicodedata.is_normalized("NFC", name):
         return f"name {name!r} is not in Unicode NFC form"
     return None
+
+
+def _is_blank(char: str) -> bool:
+    """A space of any width (Unicode Zs) or a letter that prints as nothing (Hangul fillers)."""
+    return unicodedata.category(char) == "Zs" or char in _BLANK_LETTERS
 
 
 def check_path(path: str) -> None:
