@@ -9,7 +9,8 @@ and no third-party exception escapes a backend: they are translated here::
     ├── TreeError ...            (planner.errors) the state makes the operation impossible
     ├── StoreError               a backend could not do what was asked
     │   ├── Refused              confinement: a symlink, a hard link, a special file
-    │   └── StoreFault           the storage failed (EIO, ENOSPC, EACCES, ...); errno kept
+    │   ├── StoreFault           the storage failed (EIO, ENOSPC, EACCES, ...); errno kept
+    │   └── ContentMismatch      a stored copy (trash, blob) no longer holds the content its sha256 names
     ├── ApplyError               the apply engine stopped
     │   ├── LockTimeout          the plan's paths stayed locked by another apply
     │   └── RecoveryError        recovery found a state it cannot explain: an operator must look
@@ -53,6 +54,17 @@ class StoreFault(StoreError):
 
     def __init__(self, path: str, message: str, *, errno: int | None = None) -> None:
         self.errno = errno
+        super().__init__(path, message)
+
+
+class ContentMismatch(StoreError):
+    """No stored copy of a content_ref holds that content any more (an altered trash copy): never restored.
+
+    ``altered`` lists the reserved paths whose bytes differ from their recorded sha256.
+    """
+
+    def __init__(self, path: str, message: str, *, altered: tuple[str, ...] = ()) -> None:
+        self.altered = altered
         super().__init__(path, message)
 
 

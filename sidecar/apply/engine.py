@@ -22,7 +22,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from typing import Any
 
@@ -51,7 +51,7 @@ from sidecar.apply.recovery import Recovered, recover, roll_back
 from sidecar.audit.api import AuditLog
 from sidecar.audit.records import ApplyRecord, ApplyStatus, Incident
 from sidecar.backends.base import BLOBS, STAGING, Backend
-from sidecar.errors import StoreError
+from sidecar.errors import ContentMismatch, StoreError
 
 Hook = Callable[[str], None]
 
@@ -122,23 +122,52 @@ class Engine:
         found = [f"{BLOBS}/{sha256}"] if self.backend.exists(f"{BLOBS}/{sha256}") else []
         return found + [where for where in self.audit.trash_locations(sha256) if self.backend.exists(where)]
 
-    def stage_blob(self, path: str, blob: Blob) -> None:
+    def stage_blob(self, path: str, blob: Blob, *, target: str | None = None) -> tuple[str, ...]:
         """Put a write's content at the reserved ``path``: inline bytes, or a stored blob.
 
-        Not durable on its own: the attempt syncs once after staging everything.
+        A stored copy (an uploaded blob, a trashed file) is hashed once staged,
+        and used only if it still holds exactly the content its sha256 names;
+        the altered copies skipped are returned. If none holds it,
+        ContentMismatch: nothing is restored. ``target`` is the store path
+        the content is for, for messages. Not durable on its own: the attempt
+        syncs once after staging everything.
         """
         if blob.data is not None:
             self.backend.stage_bytes(path, blob.data, durable=False)
-            return
+            return ()
         sources = self._blob_sources(blob.sha256)
         if not sources:
             raise NotFound(path, f"no stored blob has sha256 {blob.sha256}")
-        self.backend.stage_copy(path, sources[0])
+        altered: list[str] = []
+        for source in sources:
+            self.backend.stage_copy(path, source)
+            if self.backend.staged_sha256(path) == blob.sha256:
+                return tuple(altered)
+            self.backend.discard(path)
+            altered.append(source)
+        where = target or path
+        raise ContentMismatch(
+            where,
+            f"the stored copy of {where!r} (sha256 {blob.sha256[:12]}) was altered: "
+            f"{', '.join(altered)} no longer holds that content, so it is not restored",
+            altered=tuple(altered),
+        )
 
     def finish(
-        self, journal: Journal, intent: Record, *, status: ApplyStatus, recovered: bool, message: str = ""
+        self,
+        journal: Journal,
+        intent: Record,
+        *,
+        status: ApplyStatus,
+        recovered: bool,
+        message: str = "",
+        incidents: tuple[str, ...] = (),
     ) -> ApplyRecord:
-        """Record the outcome once, check the result, clean up and retire the journal."""
+        """Record the outcome once, check the result, clean up and retire the journal.
+
+        The record returned carries the incidents recorded on the way (also
+        audit events of their own), so the person applying sees them.
+        """
         kinds = journal.kinds
         applied = status == "applied"
         record = ApplyRecord(
@@ -161,17 +190,18 @@ class Engine:
             self.hook("audited")
             journal.append({"type": "audited"})
         if applied and "checked" not in kinds:
-            self._check_prediction(intent)
+            wrong = self._check_prediction(intent)
+            incidents = (*incidents, *([wrong] if wrong else []))
             journal.append({"type": "checked"})
             self.hook("checked")
         self.backend.discard(f"{STAGING}/{intent['digest']}")
         journal.append({"type": "done"})
         self.hook("done")
         self.journals.retire(journal)
-        return record
+        return replace(record, incidents=incidents) if incidents else record
 
-    def _check_prediction(self, intent: Record) -> None:
-        """Read the touched paths back; a difference from the prediction is an incident."""
+    def _check_prediction(self, intent: Record) -> str | None:
+        """Read the touched paths back; a difference from the prediction is an incident (its message)."""
         predicted = {path: entry_from(body) for path, body in intent["prediction"].items()}
         # Hash only what the prediction can be compared with (a moved file's hash may be unknown).
         reads = [
@@ -183,6 +213,8 @@ class Engine:
         if wrong:
             message = f"after apply, {len(wrong)} paths differ from the verified prediction: {wrong[:10]}"
             self.audit.record_incident(Incident(intent["digest"], message, tuple(wrong)))
+            return message
+        return None
 
 
 def _same(predicted: Entry | None, actual: Entry | None) -> bool:
@@ -205,6 +237,7 @@ class _Attempt:
         self.reads = reads
         self.id = uuid.uuid4().hex
         self.started = engine.clock()
+        self.incidents: list[str] = []  # incident messages recorded during this attempt
 
     def run(self, base: Tree | None) -> ApplyRecord:
         tree = self.backend.read_tree(self.reads)
@@ -232,13 +265,28 @@ class _Attempt:
         """Stage new content and make trash folders; the 'staged' record says it is done."""
         self.backend.discard(f"{STAGING}/{self.digest}")  # leftovers of an attempt that died staging
         self.backend.ensure_dir(f"{STAGING}/{self.digest}")
+        targets = {step.src: step.dst for step in recorder.steps if step.kind == "rename"}
         for path, blob in recorder.blobs:
-            self.engine.stage_blob(path, blob)
+            try:
+                altered = self.engine.stage_blob(path, blob, target=targets.get(path))
+            except ContentMismatch as error:
+                self._incident(str(error), error.altered)
+                raise
+            if altered:
+                self._incident(
+                    f"stored copies of sha256 {blob.sha256[:12]} were altered and skipped: "
+                    f"{', '.join(altered)}",
+                    altered,
+                )
         for folder in recorder.trash_dirs:
             self.backend.ensure_dir(folder)
         self.backend.sync()  # every staged byte is durable before the record says so
         journal.append({"type": "staged"})
         self.engine.hook("staged")
+
+    def _incident(self, message: str, paths: tuple[str, ...]) -> None:
+        self.engine.audit.record_incident(Incident(self.digest, message, paths))
+        self.incidents.append(message)
 
     def _run_steps(self, journal: Journal, intent: Record, recorder: StepRecorder) -> ApplyRecord:
         hook = self.engine.hook
@@ -258,11 +306,18 @@ class _Attempt:
             journal.append({"type": "rollback", "error": str(error)})
             roll_back(self.backend, journal, recorder.steps, batches, hook, ran=ran)
             return self.engine.finish(
-                journal, intent, status="failed", recovered=False, message=f"rolled back: {error}"
+                journal,
+                intent,
+                status="failed",
+                recovered=False,
+                message=f"rolled back: {error}",
+                incidents=tuple(self.incidents),
             )
         journal.append({"type": "commit"})
         hook("commit")
-        return self.engine.finish(journal, intent, status="applied", recovered=False)
+        return self.engine.finish(
+            journal, intent, status="applied", recovered=False, incidents=tuple(self.incidents)
+        )
 
     def _intent(self, simulation: Simulation, recorder: StepRecorder) -> Record:
         ops, trashed = op_records(simulation.changes, recorder.trashed)

@@ -71,6 +71,9 @@ class ApplyRecord:
     # The plan document that undoes this apply, verified against the state it
     # was applied to (applied outcomes only; None when there is nothing to undo).
     inverse: dict[str, Any] | None = None
+    # Incidents recorded during this apply, for the person applying (each is an
+    # 'incident' event of its own; not part of the 'apply' event).
+    incidents: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)

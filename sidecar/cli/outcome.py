@@ -23,10 +23,16 @@ def render_outcome(title: str, record: ApplyRecord) -> str:
         done = ", ".join(f"{n} {kind}" for kind, n in sorted(counts.items())) or "no ops"
         trashed = f"; {len(record.trashed)} files kept in trash" if record.trashed else ""
         recovered = " (finished by recovery)" if record.recovered else ""
-        return f"{head}{recovered}\n  {done}{trashed}"
+        return "\n".join([f"{head}{recovered}", f"  {done}{trashed}", *_incidents(record)])
     lines = [head, f"  {record.message}", "  Nothing changed."]
     lines.extend(f"  {d}" for d in record.diagnostics if d.severity == "error")
-    return "\n".join(lines)
+    return "\n".join([*lines, *_incidents(record)])
+
+
+def _incidents(record: ApplyRecord) -> list[str]:
+    """Incidents are shown where the person applying reads, not only in the audit."""
+    note = "(recorded in the audit; see docs/operations.md#incidents)"
+    return [f"  INCIDENT: {message} {note}" for message in record.incidents]
 
 
 def outcome_json(record: ApplyRecord) -> dict[str, Any]:
@@ -43,4 +49,5 @@ def outcome_json(record: ApplyRecord) -> dict[str, Any]:
         "ops": ops_json(record.ops),
         "trashed": trashed_json(record.trashed),
         "diagnostics": [d.model_dump(mode="json") for d in record.diagnostics],
+        "incidents": list(record.incidents),
     }
