@@ -13,6 +13,7 @@ and no third-party exception escapes a backend: they are translated here::
     │   └── ContentMismatch      a stored copy (trash, blob) no longer holds the content its sha256 names
     ├── ApplyError               the apply engine stopped
     │   ├── LockTimeout          the plan's paths stayed locked by another apply
+    │   ├── CommittedError       the plan is applied (past its commit point), but what follows stopped
     │   └── RecoveryError        recovery found a state it cannot explain: an operator must look
     ├── AuditError               the audit database
     │   ├── NotMigrated          the database is not at the current migration (run pva db upgrade)
@@ -74,6 +75,13 @@ class ApplyError(PvaError):
 
 class LockTimeout(ApplyError):
     """The plan's paths stayed locked by another apply past the timeout."""
+
+
+class CommittedError(ApplyError):
+    """The plan is applied (its commit record is durable), but the audit or the clean-up after it stopped.
+
+    Recovery finishes it; the message says whether the outcome is audited yet.
+    """
 
 
 class RecoveryError(ApplyError):

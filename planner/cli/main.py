@@ -104,8 +104,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     except PvaError as error:  # each kind says its exit code: 2 to fix input, 3 for an operator
         print(f"pva: {error}", file=sys.stderr)
         return error.exit_code
-    except KeyboardInterrupt:
-        print("pva: interrupted", file=sys.stderr)
+    except KeyboardInterrupt as interrupt:  # the message, if any, says what had happened by then
+        print(f"pva: interrupted{f': {interrupt}' if str(interrupt) else ''}", file=sys.stderr)
         return 130
     return code
 

@@ -27,7 +27,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from planner.entry import Blob, Entry
-from planner.errors import NotFound, TreeError
+from planner.errors import NotFound, PvaError, TreeError
 from planner.footprint import Read, footprint, pinned
 from planner.ops import execute
 from planner.plan import Plan, Write
@@ -51,7 +51,7 @@ from sidecar.apply.recovery import Recovered, recover, roll_back
 from sidecar.audit.api import AuditLog
 from sidecar.audit.records import ApplyRecord, ApplyStatus, Incident
 from sidecar.backends.base import BLOBS, STAGING, Backend
-from sidecar.errors import ContentMismatch, StoreError
+from sidecar.errors import CommittedError, ContentMismatch, StoreError
 
 Hook = Callable[[str], None]
 
@@ -190,15 +190,33 @@ class Engine:
             self.hook("audited")
             journal.append({"type": "audited"})
         if applied and "checked" not in kinds:
-            wrong = self._check_prediction(intent)
+            wrong = self._after_commit(intent["digest"], "read back", lambda: self._check_prediction(intent))
             incidents = (*incidents, *([wrong] if wrong else []))
             journal.append({"type": "checked"})
             self.hook("checked")
-        self.backend.discard(f"{STAGING}/{intent['digest']}")
+        staging = f"{STAGING}/{intent['digest']}"
+        if applied:
+            left = self._after_commit(intent["digest"], "cleaned up", lambda: self.backend.discard(staging))
+            incidents = (*incidents, *([left] if left else []))
+        else:
+            self.backend.discard(staging)
         journal.append({"type": "done"})
         self.hook("done")
         self.journals.retire(journal)
         return replace(record, incidents=incidents) if incidents else record
+
+    def _after_commit(self, digest: str, what: str, check: Callable[[], str | None]) -> str | None:
+        """Run a check or a clean-up after the commit point: a store error there is an incident.
+
+        The plan is applied and audited by then, so a failure (a folder
+        swapped for a symlink, say) must not read like a refusal.
+        """
+        try:
+            return check()
+        except StoreError as error:
+            message = f"the applied plan's paths could not be {what} after the commit: {error}"
+            self.audit.record_incident(Incident(digest, message, (error.path,)))
+            return message
 
     def _check_prediction(self, intent: Record) -> str | None:
         """Read the touched paths back; a difference from the prediction is an incident (its message)."""
@@ -314,9 +332,26 @@ class _Attempt:
                 incidents=tuple(self.incidents),
             )
         journal.append({"type": "commit"})
-        hook("commit")
-        return self.engine.finish(
-            journal, intent, status="applied", recovered=False, incidents=tuple(self.incidents)
+        try:
+            hook("commit")
+            return self.engine.finish(
+                journal, intent, status="applied", recovered=False, incidents=tuple(self.incidents)
+            )
+        except KeyboardInterrupt as interrupt:
+            raise KeyboardInterrupt(self._committed(journal)) from interrupt
+        except PvaError as error:
+            raise CommittedError(f"{self._committed(journal)}; it stopped on: {error}") from error
+
+    def _committed(self, journal: Journal) -> str:
+        """What holds when an apply stops after its commit point: applied, audited or not yet."""
+        audited = (
+            "and audited"
+            if "audited" in journal.kinds
+            else "but not audited yet: recovery records it in the audit"
+        )
+        return (
+            f"after the commit point: plan {self.digest[:12]} is applied {audited}; "
+            "recovery (the next apply, 'pva recover' or a sidecar start) finishes what is left"
         )
 
     def _intent(self, simulation: Simulation, recorder: StepRecorder) -> Record:

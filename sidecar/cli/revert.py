@@ -22,7 +22,7 @@ from planner.cli.common import EXIT_DIAGNOSTICS, EXIT_OK, UsageError
 from planner.cli.views import render_report
 from planner.parse import plan_from_document
 from sidecar.cli.options import actor_from, add_actor_option, add_store_options, settings_from
-from sidecar.cli.outcome import outcome_json, render_outcome
+from sidecar.cli.outcome import outcome_json, render_apply
 from sidecar.wiring import open_services
 
 
@@ -61,11 +61,12 @@ def run(args: argparse.Namespace) -> int:
         if args.output is not None:
             args.output.write_text(inverse.to_json() + "\n", encoding="utf-8")
         if args.apply:
+            earlier = services.audit.outcome(inverse.digest())
             record = services.engine.apply(inverse, actor=actor_from(args))
             print(
                 json.dumps(outcome_json(record), indent=2)
                 if args.json
-                else render_outcome(inverse.title, record)
+                else render_apply(services.audit, inverse, record, earlier)
             )
             return EXIT_OK if record.status == "applied" else EXIT_DIAGNOSTICS
         report = services.engine.verify(inverse)
