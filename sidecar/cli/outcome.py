@@ -8,6 +8,7 @@ from typing import Any
 
 from planner.parse import plan_from_document
 from planner.plan import Plan
+from planner.report import Code
 from sidecar.apply.outcome import ops_json, trashed_json
 from sidecar.audit.api import AuditLog
 from sidecar.audit.records import ApplyRecord
@@ -35,7 +36,9 @@ def render_outcome(title: str, record: ApplyRecord, *, again: bool = False) -> s
         done = ", ".join(f"{n} {kind}" for kind, n in sorted(counts.items())) or "no ops"
         trashed = f"; {len(record.trashed)} files kept in trash" if record.trashed else ""
         recovered = " (finished by recovery)" if record.recovered else ""
-        return "\n".join([f"{head}{recovered}", f"  {done}{trashed}", *_incidents(record)])
+        return "\n".join(
+            [f"{head}{recovered}", f"  {done}{trashed}", *partial_inverse(record), *_incidents(record)]
+        )
     lines = [head, f"  {record.message}", "  Nothing changed."]
     lines.extend(f"  {d}" for d in record.diagnostics if d.severity == "error")
     return "\n".join([*lines, *_incidents(record)])
@@ -62,6 +65,16 @@ def render_reverted(inverse: ApplyRecord) -> str:
         "its changes are undone in the store.\n"
         "  A plan applies once: to make these changes again, submit them as a new plan (a new title will do)."
     )
+
+
+def partial_inverse(record: ApplyRecord) -> list[str]:
+    """Lines saying what the inverse of an applied plan cannot restore (none when it is whole)."""
+    missing = [d.path or "?" for d in record.diagnostics if d.code == Code.NO_INVERSE]
+    if not missing:
+        return []
+    shown = ", ".join(repr(path) for path in missing[:10]) + (" ..." if len(missing) > 10 else "")
+    files = f"{len(missing)} file{'s' * (len(missing) != 1)}"
+    return [f"  Partly revertible: the inverse plan cannot restore {files} (sha256 not known): {shown}"]
 
 
 def _incidents(record: ApplyRecord) -> list[str]:

@@ -22,7 +22,7 @@ from planner.cli.common import EXIT_DIAGNOSTICS, EXIT_OK, UsageError
 from planner.cli.views import render_report
 from planner.parse import plan_from_document
 from sidecar.cli.options import actor_from, add_actor_option, add_store_options, settings_from
-from sidecar.cli.outcome import outcome_json, render_apply
+from sidecar.cli.outcome import outcome_json, partial_inverse, render_apply
 from sidecar.wiring import open_services
 
 
@@ -58,6 +58,9 @@ def run(args: argparse.Namespace) -> int:
         if outcome.inverse is None:
             raise UsageError(f"plan {digest[:12]} changed nothing that can be undone")
         inverse = plan_from_document(outcome.inverse)
+        partial = partial_inverse(outcome)
+        if partial and not args.json:
+            print("\n".join(line.strip() for line in partial))
         if args.output is not None:
             args.output.write_text(inverse.to_json() + "\n", encoding="utf-8")
         if args.apply:

@@ -4,12 +4,20 @@ from __future__ import annotations
 
 import hashlib
 import json
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
 
+from planner import Plan
 from planner.cli.main import main
+from planner.footprint import Read, footprint
+from planner.report import Code, Diagnostic
+from sidecar.audit.records import ApplyRecord
+from sidecar.cli.outcome import render_outcome
 from tests.cli.test_apply_commands import options, plan_file
+
+T0 = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)
 
 
 def _trashed(site: dict[str, str], name: str) -> Path:
@@ -59,3 +67,53 @@ def test_applying_a_plan_again_after_its_revert_says_it_changed_nothing(
     assert "\n  1 mkdir, 1 move" not in out
     assert "then: 1 mkdir, 1 move" in out
     assert (Path(site["store"]) / "m" / "notes.txt").read_bytes() == b"old notes"
+
+
+def test_the_inverse_restores_a_file_deleted_after_its_folder_moved(
+    site: dict[str, str], capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A plan that moves a folder, then deletes a file in it, reverts whole: the file comes back."""
+    store = Path(site["store"])
+    (store / "m" / "contracts").mkdir()
+    (store / "m" / "contracts" / "nda.pdf").write_bytes(b"nda")
+    plan = plan_file(
+        site,
+        {"op": "move", "src": "m/contracts", "dst": "m/archive"},
+        {"op": "delete", "path": "m/archive/nda.pdf"},
+    )
+    assert main(["apply", plan, *options(site), "--json"]) == 0
+    outcome = json.loads(capsys.readouterr().out)
+    assert [d["code"] for d in outcome["diagnostics"]] == []
+    assert main(["revert", outcome["digest"], *options(site), "--apply"]) == 0
+    assert capsys.readouterr().out.startswith("Applied: 'Revert: File the inbox'")
+    assert (store / "m" / "contracts" / "nda.pdf").read_bytes() == b"nda"
+    assert not (store / "m" / "archive").exists()
+
+
+def test_an_applied_plan_with_a_partial_inverse_says_so() -> None:
+    """The apply summary names the files its inverse cannot restore (a no_inverse warning)."""
+    warning = Diagnostic(
+        code=Code.NO_INVERSE, severity="warning", op_index=0, path="m/scan.tif", message="hash unknown"
+    )
+    record = ApplyRecord("d" * 64, "applied", "ops", T0, T0, diagnostics=(warning,))
+    shown = render_outcome("t", record)
+    assert "Partly revertible: the inverse plan cannot restore 1 file" in shown
+    assert "'m/scan.tif'" in shown
+    assert "Partly" not in render_outcome("t", ApplyRecord("d" * 64, "applied", "ops", T0, T0))
+
+
+def test_the_footprint_hashes_moved_content_that_a_later_op_deletes() -> None:
+    """A delete of a path a move filled is read, hashed, where the content is before the plan."""
+    plan = Plan.model_validate(
+        {
+            "pva": "plan/v1",
+            "title": "t",
+            "scope": ["m"],
+            "ops": [
+                {"op": "move", "src": "m/contracts", "dst": "m/archive"},
+                {"op": "rename", "path": "m/archive", "name": "old"},
+                {"op": "delete", "path": "m/old/nda.pdf"},
+            ],
+        }
+    )
+    assert Read("m/contracts/nda.pdf", tree=True, hashed=True) in footprint(plan)
