@@ -21,7 +21,7 @@ plan already applied returns its recorded outcome.
 from __future__ import annotations
 
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from typing import Any
@@ -108,26 +108,36 @@ class Engine:
         return simulate(plan, tree, blobs=self.blob_sizes(plan)).report, tree
 
     def blob_sizes(self, plan: Plan) -> dict[str, int]:
-        """Sizes of the stored blobs the plan's content_ref writes name (missing ones left out)."""
+        """Sizes of the stored blobs the plan's content_ref writes name (missing ones left out).
+
+        Only content the plan may name counts: trashed from inside the plan's
+        scope (which lies inside its author's). Content behind a wall is
+        missing, exactly as content that never existed, so its existence
+        does not leak.
+        """
         sizes = {}
         for op in plan.ops:
             ref = op.content_ref if isinstance(op, Write) else None
-            if ref is not None and self._blob_sources(ref):
-                size = self.audit.blob_size(ref)
+            if ref is not None and self._blob_sources(ref, plan.scope):
+                size = self.audit.blob_size(ref, within=plan.scope)
                 if size is not None:
                     sizes[ref] = size
         return sizes
 
-    def _blob_sources(self, sha256: str) -> list[str]:
+    def _blob_sources(self, sha256: str, within: Sequence[str]) -> list[str]:
         found = [f"{BLOBS}/{sha256}"] if self.backend.exists(f"{BLOBS}/{sha256}") else []
-        return found + [where for where in self.audit.trash_locations(sha256) if self.backend.exists(where)]
+        trashed = self.audit.trash_locations(sha256, within=within)
+        return found + [where for where in trashed if self.backend.exists(where)]
 
-    def stage_blob(self, path: str, blob: Blob, *, target: str | None = None) -> tuple[str, ...]:
+    def stage_blob(
+        self, path: str, blob: Blob, *, within: Sequence[str], target: str | None = None
+    ) -> tuple[str, ...]:
         """Put a write's content at the reserved ``path``: inline bytes, or a stored blob.
 
         A stored copy (an uploaded blob, a trashed file) is hashed once staged,
         and used only if it still holds exactly the content its sha256 names;
-        the altered copies skipped are returned. If none holds it,
+        the altered copies skipped are returned; ``within`` is the plan's
+        scope, as for ``blob_sizes``. If none holds it,
         ContentMismatch: nothing is restored. ``target`` is the store path
         the content is for, for messages. Not durable on its own: the attempt
         syncs once after staging everything.
@@ -135,7 +145,7 @@ class Engine:
         if blob.data is not None:
             self.backend.stage_bytes(path, blob.data, durable=False)
             return ()
-        sources = self._blob_sources(blob.sha256)
+        sources = self._blob_sources(blob.sha256, within)
         if not sources:
             raise NotFound(path, f"no stored blob has sha256 {blob.sha256}")
         altered: list[str] = []
@@ -286,7 +296,7 @@ class _Attempt:
         targets = {step.src: step.dst for step in recorder.steps if step.kind == "rename"}
         for path, blob in recorder.blobs:
             try:
-                altered = self.engine.stage_blob(path, blob, target=targets.get(path))
+                altered = self.engine.stage_blob(path, blob, within=self.plan.scope, target=targets.get(path))
             except ContentMismatch as error:
                 self._incident(str(error), error.altered)
                 raise

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from tests.api.support import Api, plan_doc, tree
+from tests.api.support import SEED, Api, plan_doc, sha256, tree
 from tests.unit.test_deep_paths import shallow_stack
 
 DEEP = "matters/acme/" + "a/" * 499 + "a"  # 501 segments below matters/acme, under 1,024 bytes
@@ -33,3 +33,31 @@ def test_a_deep_path_is_verified_submitted_applied_and_reverted(api: Api) -> Non
         api.decide(reverted.json()["id"], "approve", "approver")
         assert api.decide(reverted.json()["id"], "approve", "approver-2")["state"] == "applied"
     assert tree(api.root) == before
+
+
+def test_a_content_ref_to_another_matters_trash_is_unknown_to_the_caller(api: Api) -> None:
+    """A content_ref to content trashed outside the caller's scope is answered as unknown content is."""
+    globex = SEED["matters/globex/inbox/g-0001.pdf"]
+    assert globex is not None
+    deleted = api.submit(
+        plan_doc({"op": "delete", "path": "matters/globex/inbox/g-0001.pdf"}, scope=("matters/globex",)),
+        "agent-globex",
+    )["id"]
+    api.decide(deleted, "approve", "approver")
+    assert api.decide(deleted, "approve", "approver-2")["state"] == "applied"
+
+    def answer(sha: str) -> list[tuple[str, str]]:
+        doc = plan_doc({"op": "write", "path": "matters/acme/copy.pdf", "content_ref": sha}, title="ref")
+        response = api.post("/v1/plans/verify", "agent", json=doc)
+        assert response.status_code == 200, response.text
+        return [(d["code"], d["message"].replace(sha, "SHA")) for d in response.json()["diagnostics"]]
+
+    crossing, unknown = answer(sha256(globex)), answer(sha256(b"never stored anywhere"))
+    assert crossing == unknown
+    assert crossing
+    assert crossing[0][0] == "not_found"
+    doc = plan_doc(
+        {"op": "write", "path": "matters/acme/copy.pdf", "content_ref": sha256(globex)}, title="ref"
+    )
+    assert api.submit(doc)["state"] == "rejected"
+    assert "matters/acme/copy.pdf" not in tree(api.root)
