@@ -18,6 +18,7 @@ and no third-party exception escapes a backend: they are translated here::
     ├── AuditError               the audit database
     │   ├── NotMigrated          the database is not at the current migration (run pva db upgrade)
     │   ├── BadDatabaseUrl       the URL is unparseable, or names neither SQLite nor PostgreSQL
+    │   ├── DamagedRow           a row holds a value pva never writes (a time that is no time)
     │   └── UnknownPlan          no plan with that digest
     ├── TokenError               (sidecar.tokens) a token request was refused
     │   ├── InvalidTokenRequest  a bad role, name, scope or expiry
@@ -105,6 +106,14 @@ class BadDatabaseUrl(AuditError):
     """The database URL cannot be used (unparseable, or not SQLite or PostgreSQL)."""
 
     exit_code = 2  # the user gave it
+
+
+class DamagedRow(AuditError):
+    """An audit row holds a value pva never writes (edited behind its back); ``seq`` names the event."""
+
+    def __init__(self, seq: int, problem: str) -> None:
+        self.seq, self.problem = seq, problem
+        super().__init__(f"the audit database is damaged at seq {seq}: {problem} (see 'pva audit verify')")
 
 
 class UnknownPlan(AuditError):
