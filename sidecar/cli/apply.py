@@ -12,6 +12,7 @@ from typing import Any
 
 from planner.cli import remote
 from planner.cli.common import EXIT_DIAGNOSTICS, EXIT_OK, read_input
+from planner.cli.text import terminal
 from planner.cli.views import render_report
 from planner.parse import parse_plan
 from sidecar.cli.options import actor_from, add_actor_option, add_store_options, settings_from
@@ -45,7 +46,7 @@ def run(args: argparse.Namespace) -> int:
             if args.json:
                 print(json.dumps(report.model_dump(mode="json"), indent=2, ensure_ascii=False))
             else:
-                print(render_report(plan, report))
+                print(terminal(render_report(plan, report)))
             return EXIT_OK if report.ok else EXIT_DIAGNOSTICS
         earlier = services.audit.outcome(plan.digest())
         record = services.engine.apply(plan, actor=actor_from(args))
@@ -53,5 +54,5 @@ def run(args: argparse.Namespace) -> int:
     if args.json:
         print(json.dumps(outcome_json(record), indent=2, ensure_ascii=False))
     else:
-        print(view)
+        print(terminal(view))
     return EXIT_OK if record.status == "applied" else EXIT_DIAGNOSTICS

@@ -19,6 +19,7 @@ from typing import Any
 
 from planner.cli import remote
 from planner.cli.common import EXIT_DIAGNOSTICS, EXIT_OK, UsageError
+from planner.cli.text import terminal
 from planner.cli.views import render_report
 from planner.parse import plan_from_document
 from sidecar.cli.options import actor_from, add_actor_option, add_store_options, settings_from
@@ -60,7 +61,7 @@ def run(args: argparse.Namespace) -> int:
         inverse = plan_from_document(outcome.inverse)
         partial = partial_inverse(outcome)
         if partial and not args.json:
-            print("\n".join(line.strip() for line in partial))
+            print(terminal("\n".join(line.strip() for line in partial)))
         if args.output is not None:
             args.output.write_text(inverse.to_json() + "\n", encoding="utf-8")
         if args.apply:
@@ -69,7 +70,7 @@ def run(args: argparse.Namespace) -> int:
             print(
                 json.dumps(outcome_json(record), indent=2)
                 if args.json
-                else render_apply(services.audit, inverse, record, earlier)
+                else terminal(render_apply(services.audit, inverse, record, earlier))
             )
             return EXIT_OK if record.status == "applied" else EXIT_DIAGNOSTICS
         report = services.engine.verify(inverse)
@@ -77,7 +78,7 @@ def run(args: argparse.Namespace) -> int:
         body = {"version": "revert/v1", "plan": outcome.inverse, "report": report.model_dump(mode="json")}
         print(json.dumps(body, indent=2, ensure_ascii=False))
     else:
-        print(render_report(inverse, report))
+        print(terminal(render_report(inverse, report)))
         if report.ok:
             print("\nThis is the plan that undoes it; run again with --apply to apply it.")
     return EXIT_OK if report.ok else EXIT_DIAGNOSTICS

@@ -117,3 +117,42 @@ def test_the_footprint_hashes_moved_content_that_a_later_op_deletes() -> None:
         }
     )
     assert Read("m/contracts/nda.pdf", tree=True, hashed=True) in footprint(plan)
+
+
+HOSTILE_TITLE = "Q3 filing\x1b[2J\x1b[1A\rapproved by counsel\u202e\nseq 9 forged line"
+
+
+def test_control_characters_in_titles_are_escaped_in_every_human_view(
+    site: dict[str, str], capsys: pytest.CaptureFixture[str]
+) -> None:
+    """ESC, CR, LF and bidi overrides in a title reach the terminal escaped in apply and audit views."""
+    path = Path(site["tmp"]) / "hostile.json"
+    path.write_text(
+        json.dumps(
+            {
+                "pva": "plan/v1",
+                "title": HOSTILE_TITLE,
+                "scope": ["m"],
+                "ops": [{"op": "mkdir", "path": "m/x"}],
+            }
+        )
+    )
+    assert main(["apply", str(path), *options(site), "--json"]) == 0
+    digest = json.loads(capsys.readouterr().out)["digest"]
+    shown = []
+    for argv in (
+        ["apply", str(path), *options(site)],
+        ["verify", str(path), "--root", site["store"]],
+        ["audit", "list", "--db", site["db"]],
+        ["audit", "show", digest[:12], "--db", site["db"]],
+        ["revert", digest[:12], *options(site)],
+    ):
+        main(argv)
+        captured = capsys.readouterr()
+        shown.append(captured.out + captured.err)
+    for out in shown:
+        assert "\x1b" not in out
+        assert "\r" not in out
+        assert "\u202e" not in out
+        assert not any(line.startswith("seq 9") for line in out.splitlines())
+    assert any("\\x1b[2J" in out for out in shown)
