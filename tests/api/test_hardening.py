@@ -2,6 +2,13 @@
 
 from __future__ import annotations
 
+import json
+from typing import cast
+
+from fastapi import Request
+
+from sidecar.api.problems import pva_error
+from sidecar.errors import CommittedError
 from tests.api.support import SEED, Api, plan_doc, sha256, tree
 from tests.unit.test_deep_paths import shallow_stack
 
@@ -61,3 +68,15 @@ def test_a_content_ref_to_another_matters_trash_is_unknown_to_the_caller(api: Ap
     )
     assert api.submit(doc)["state"] == "rejected"
     assert "matters/acme/copy.pdf" not in tree(api.root)
+
+
+def test_an_apply_stopped_after_its_commit_is_not_answered_as_a_refusal() -> None:
+    """Over HTTP, an apply stopped after its commit point is a 503 that says the plan is applied."""
+    error = CommittedError(
+        "after the commit point: plan abc is applied and audited; recovery finishes the rest"
+    )
+    response = pva_error(cast("Request", None), error)
+    assert response.status_code == 503
+    body = json.loads(bytes(response.body))
+    assert body["error"]["code"] == "applied_unfinished"
+    assert "is applied" in body["error"]["message"]
