@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from typing import assert_never
 
 from planner.entry import Entry
-from planner.paths import join, path_problem, split
+from planner.paths import contains, join, path_problem, rebase, split
 from planner.plan import Copy, Delete, Expect, Mkdir, Move, Op, Plan, Rename, Write
 from planner.tree import Tree, tree_of
 
@@ -64,28 +64,58 @@ def pinned(tree: Tree, reads: Sequence[Read]) -> Tree:
 
 
 def _reads(ops: Iterable[Op], *, pins: bool) -> Iterable[Read]:
+    """Each op's reads; a hashed read of a path an earlier op moved or copied there is read at its origin too.
+
+    The live store holds that content at the origin (``contracts/nda.pdf``
+    for a delete of ``archive/nda.pdf`` after ``contracts`` moved to
+    ``archive``); without its hash the inverse could not restore it.
+    """
+    arrivals: list[tuple[str, str]] = []  # (where content went, where it came from), in plan order
     for op in ops:
+        for read in _op_reads(op, pins=pins):
+            yield read
+            origin = _origin(read.path, arrivals) if read.hashed else read.path
+            if origin != read.path:
+                yield Read(origin, tree=read.tree, hashed=True)
         match op:
-            case Mkdir():
-                yield Read(op.path)
-            case Move():
-                # A move keeps bytes: what it moves is hashed only when the plan
-                # pins a hash; otherwise a moved folder's contents are only listed.
-                yield Read(op.src, tree=True, hashed=pins)
-                yield Read(op.dst, hashed=op.overwrite)
-            case Rename():
-                yield Read(op.path, tree=True, hashed=pins)
-                if "/" not in op.name:
-                    yield Read(join(split(op.path)[0], op.name))
-            case Write():
-                yield Read(op.path, hashed=True)
-            case Copy():
-                yield Read(op.src, tree=True, hashed=True)
-                yield Read(op.dst)
-            case Delete():
-                yield Read(op.path, tree=True, hashed=True)
+            case Move() | Copy():
+                arrivals.append((op.dst, op.src))
+            case Rename() if "/" not in op.name:
+                arrivals.append((join(split(op.path)[0], op.name), op.path))
             case _:
-                assert_never(op)
+                pass
+
+
+def _origin(path: str, arrivals: list[tuple[str, str]]) -> str:
+    """Where the content at ``path`` (after ``arrivals``) is in the store before the plan."""
+    for dst, src in reversed(arrivals):
+        if contains(dst, path):
+            path = rebase(path, dst, src)
+    return path
+
+
+def _op_reads(op: Op, *, pins: bool) -> Iterable[Read]:
+    match op:
+        case Mkdir():
+            yield Read(op.path)
+        case Move():
+            # A move keeps bytes: what it moves is hashed only when the plan
+            # pins a hash; otherwise a moved folder's contents are only listed.
+            yield Read(op.src, tree=True, hashed=pins)
+            yield Read(op.dst, hashed=op.overwrite)
+        case Rename():
+            yield Read(op.path, tree=True, hashed=pins)
+            if "/" not in op.name:
+                yield Read(join(split(op.path)[0], op.name))
+        case Write():
+            yield Read(op.path, hashed=True)
+        case Copy():
+            yield Read(op.src, tree=True, hashed=True)
+            yield Read(op.dst)
+        case Delete():
+            yield Read(op.path, tree=True, hashed=True)
+        case _:
+            assert_never(op)
 
 
 def _pinned(expect: Expect | None) -> bool:

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import re
 import unicodedata
-from functools import lru_cache
 
 MAX_SEGMENT_BYTES = 255
 MAX_PATH_BYTES = 1024
@@ -28,6 +27,15 @@ _WINDOWS_DEVICES = frozenset(
 # characters (Cf: bidi overrides, zero-width, BOM), line and paragraph
 # separators, unassigned code points, private use and surrogates.
 _FORBIDDEN_CATEGORIES = frozenset({"Cc", "Cf", "Zl", "Zp", "Cn", "Co", "Cs"})
+# Characters that pass for a path separator or a dot in a listing: a name
+# holding one reads as a folder, or a '..', that does not exist.
+_LOOK_ALIKES = {
+    **dict.fromkeys("\u2215\u2044\uff0f\u29f8\u2571\u27cb\u1735\u3033", "'/'"),
+    **dict.fromkeys("\u2216\uff3c\ufe68\u29f5\u29f9\u2572\u27cd", "'\\'"),
+    **dict.fromkeys("\u2024\u2025\u2026\ufe52\uff0e", "'.'"),
+}
+# Characters that print as nothing visible though they are not format characters.
+_BLANK_LETTERS = frozenset("\u115f\u1160\u3164\uffa0\u2800")
 _SAFE_ASCII_NAME = re.compile(r"[A-Za-z0-9 _.,;'()&!#$%+=@\[\]{}^~`-]+")
 
 
@@ -63,8 +71,8 @@ def _name_problem(name: str) -> str | None:  # noqa: PLR0911  # one return per r
     return None
 
 
-def _character_problem(name: str) -> str | None:
-    """Backslashes, Windows-forbidden characters, controls, surrogates, non-NFC."""
+def _character_problem(name: str) -> str | None:  # noqa: PLR0911  # one return per rule reads clearest
+    """Backslashes, Windows-forbidden characters, controls, look-alikes, blanks, non-NFC."""
     for char in name:
         if char == "\\":
             return f"name {name!r} contains a backslash"
@@ -72,9 +80,22 @@ def _character_problem(name: str) -> str | None:
             return f"name {name!r} contains {char!r} (Windows cannot hold it)"
         if unicodedata.category(char) in _FORBIDDEN_CATEGORIES:
             return f"name {name!r} contains the control or invisible character U+{ord(char):04X}"
+        if char in _LOOK_ALIKES:
+            return f"name {name!r} contains U+{ord(char):04X}, which looks like {_LOOK_ALIKES[char]}"
+    if unicodedata.category(name[0]).startswith("M"):
+        return f"name {name!r} starts with the combining mark U+{ord(name[0]):04X}, a lone accent"
+    if all(_is_blank(char) for char in name):
+        return f"name {name!r} is only blank characters"
+    if _is_blank(name[-1]):
+        return f"name {name!r} ends with the blank character U+{ord(name[-1]):04X}"
     if not unicodedata.is_normalized("NFC", name):
         return f"name {name!r} is not in Unicode NFC form"
     return None
+
+
+def _is_blank(char: str) -> bool:
+    """A space of any width (Unicode Zs) or a letter that prints as nothing (Hangul fillers)."""
+    return unicodedata.category(char) == "Zs" or char in _BLANK_LETTERS
 
 
 def check_path(path: str) -> None:
@@ -93,19 +114,42 @@ def check_path(path: str) -> None:
 
 
 def _segments_problem(path: str) -> str | None:
-    """The first bad segment of a non-empty path, checking parents through a cache."""
-    parent, slash, name = path.rpartition("/")
-    problem = _name_problem(name)
-    if problem is None and slash:
-        problem = _folder_problem(parent)
-    elif problem is None and fold(name) == RESERVED_ROOT:
-        problem = f"it is inside the store's reserved '{RESERVED_ROOT}/' area"
+    """The deepest bad segment of a non-empty path, checking parents through a cache.
+
+    A loop, not recursion: a valid path may have 512 segments, and a plan must
+    never reach the interpreter's recursion limit.
+    """
+    unchecked: list[str] = []  # the path and its uncached ancestors, deepest first
+    current = path
+    problem: str | None = None
+    while current:
+        if current is not path and current in _folder_verdicts:
+            problem = _folder_verdicts[current]
+            break
+        unchecked.append(current)
+        current = current.rpartition("/")[0]
+    for prefix in reversed(unchecked):  # shallowest first: a parent's verdict is known
+        _, slash, name = prefix.rpartition("/")
+        own = _name_problem(name)
+        if own is None and not slash and fold(name) == RESERVED_ROOT:
+            own = f"it is inside the store's reserved '{RESERVED_ROOT}/' area"
+        problem = own if own is not None else problem
+        if prefix is not path:
+            _remember(prefix, problem)
     return problem
 
 
 # Plans name the same folders over and over; their verdict depends only on the
-# string, so it is cached (bounded) and only the last segment is checked anew.
-_folder_problem = lru_cache(maxsize=1 << 16)(_segments_problem)
+# string, so it is cached (bounded, cleared wholesale when full) and only the
+# segments below the deepest known folder are checked anew.
+_FOLDER_CACHE = 1 << 16
+_folder_verdicts: dict[str, str | None] = {}
+
+
+def _remember(folder: str, problem: str | None) -> None:
+    if len(_folder_verdicts) >= _FOLDER_CACHE:
+        _folder_verdicts.clear()
+    _folder_verdicts[folder] = problem
 
 
 def path_problem(path: str) -> str | None:

@@ -52,12 +52,17 @@ def _scan_dir(
     stats: ScanStats,
     on_entry: Callable[[ScanStats], None] | None,
 ) -> Iterator[Entry]:
-    with os.scandir(os.path.join(base, prefix) if prefix else base) as listing:
-        children = sorted(listing, key=lambda item: item.name)
-    for child in children:
-        if not prefix and fold(child.name) == RESERVED_ROOT:
+    """Parents first, names sorted; a stack of listings, not recursion (512 levels may occur)."""
+    stack: list[tuple[str, Iterator[os.DirEntry[str]]]] = [(prefix, _sorted_children(base, prefix))]
+    while stack:
+        folder, children = stack[-1]
+        child = next(children, None)
+        if child is None:
+            stack.pop()
             continue
-        path = join(prefix, child.name)
+        if not folder and fold(child.name) == RESERVED_ROOT:
+            continue
+        path = join(folder, child.name)
         info = child.stat(follow_symlinks=False)
         if stat.S_ISDIR(info.st_mode):
             entry = Entry(path, "dir", mtime=info.st_mtime)
@@ -73,7 +78,13 @@ def _scan_dir(
             on_entry(stats)
         yield entry
         if entry.is_dir:
-            yield from _scan_dir(base, path, hashed, stats, on_entry)
+            stack.append((path, _sorted_children(base, path)))
+
+
+def _sorted_children(base: str, prefix: str) -> Iterator[os.DirEntry[str]]:
+    with os.scandir(os.path.join(base, prefix) if prefix else base) as listing:
+        children = sorted(listing, key=lambda item: item.name)
+    return iter(children)
 
 
 def _sha256(path: str) -> str:

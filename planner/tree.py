@@ -196,17 +196,32 @@ class Tree:
         return self._deepest(node) if isinstance(node, Dir) else 0
 
     def _deepest(self, folder: Dir) -> int:
-        if folder.deepest is not None:
-            return folder.deepest
-        best = 0
-        for name, child in folder.children.items():
-            length = len(name.encode())
-            if isinstance(child, Dir) and child.children:
-                length += 1 + self._deepest(child)
-            best = max(best, length)
-        if folder.owner is not self._token:
-            folder.deepest = best
-        return best
+        """Depth-first with a stack, not recursion: a valid path may have 512 segments."""
+        depths: dict[int, int] = {}  # id(folder) -> its depth, for folders this tree owns
+        stack: list[tuple[Dir, bool]] = [(folder, False)]
+        while stack:
+            node, expanded = stack.pop()
+            if _depth(node, depths) is not None:
+                continue
+            if not expanded:
+                stack.append((node, True))
+                stack.extend(
+                    (child, False)
+                    for child in node.children.values()
+                    if isinstance(child, Dir) and child.children and _depth(child, depths) is None
+                )
+                continue
+            best = 0
+            for name, child in node.children.items():
+                length = len(name.encode())
+                if isinstance(child, Dir) and child.children:
+                    length += 1 + (_depth(child, depths) or 0)
+                best = max(best, length)
+            if node.owner is self._token:
+                depths[id(node)] = best  # an owned folder may still change: not cached on it
+            else:
+                node.deepest = best
+        return _depth(folder, depths) or 0
 
     def __len__(self) -> int:
         return sum(1 for _ in self.walk())
@@ -313,13 +328,24 @@ class Tree:
             self._folders.clear()
 
 
+def _depth(folder: Dir, depths: dict[int, int]) -> int | None:
+    return folder.deepest if folder.deepest is not None else depths.get(id(folder))
+
+
 def _walk_children(path: str, folder: Dir) -> Iterator[Entry]:
-    for name in sorted(folder.children):
-        child = folder.children[name]
-        child_path = join(path, name)
+    """Parents first, names sorted; a stack of iterators, not recursion (512 levels may occur)."""
+    stack: list[tuple[str, Iterator[str], Dir]] = [(path, iter(sorted(folder.children)), folder)]
+    while stack:
+        parent, names, node = stack[-1]
+        name = next(names, None)
+        if name is None:
+            stack.pop()
+            continue
+        child = node.children[name]
+        child_path = join(parent, name)
         yield _entry(child_path, child)
         if isinstance(child, Dir):
-            yield from _walk_children(child_path, child)
+            stack.append((child_path, iter(sorted(child.children)), child))
 
 
 class TreeBuilder:

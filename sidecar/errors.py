@@ -9,13 +9,16 @@ and no third-party exception escapes a backend: they are translated here::
     ├── TreeError ...            (planner.errors) the state makes the operation impossible
     ├── StoreError               a backend could not do what was asked
     │   ├── Refused              confinement: a symlink, a hard link, a special file
-    │   └── StoreFault           the storage failed (EIO, ENOSPC, EACCES, ...); errno kept
+    │   ├── StoreFault           the storage failed (EIO, ENOSPC, EACCES, ...); errno kept
+    │   └── ContentMismatch      a stored copy (trash, blob) no longer holds the content its sha256 names
     ├── ApplyError               the apply engine stopped
     │   ├── LockTimeout          the plan's paths stayed locked by another apply
+    │   ├── CommittedError       the plan is applied (past its commit point), but what follows stopped
     │   └── RecoveryError        recovery found a state it cannot explain: an operator must look
     ├── AuditError               the audit database
     │   ├── NotMigrated          the database is not at the current migration (run pva db upgrade)
     │   ├── BadDatabaseUrl       the URL is unparseable, or names neither SQLite nor PostgreSQL
+    │   ├── DamagedRow           a row holds a value pva never writes (a time that is no time)
     │   └── UnknownPlan          no plan with that digest
     ├── TokenError               (sidecar.tokens) a token request was refused
     │   ├── InvalidTokenRequest  a bad role, name, scope or expiry
@@ -56,12 +59,30 @@ class StoreFault(StoreError):
         super().__init__(path, message)
 
 
+class ContentMismatch(StoreError):
+    """No stored copy of a content_ref holds that content any more (an altered trash copy): never restored.
+
+    ``altered`` lists the reserved paths whose bytes differ from their recorded sha256.
+    """
+
+    def __init__(self, path: str, message: str, *, altered: tuple[str, ...] = ()) -> None:
+        self.altered = altered
+        super().__init__(path, message)
+
+
 class ApplyError(PvaError):
     """The apply engine stopped."""
 
 
 class LockTimeout(ApplyError):
     """The plan's paths stayed locked by another apply past the timeout."""
+
+
+class CommittedError(ApplyError):
+    """The plan is applied (its commit record is durable), but the audit or the clean-up after it stopped.
+
+    Recovery finishes it; the message says whether the outcome is audited yet.
+    """
 
 
 class RecoveryError(ApplyError):
@@ -85,6 +106,14 @@ class BadDatabaseUrl(AuditError):
     """The database URL cannot be used (unparseable, or not SQLite or PostgreSQL)."""
 
     exit_code = 2  # the user gave it
+
+
+class DamagedRow(AuditError):
+    """An audit row holds a value pva never writes (edited behind its back); ``seq`` names the event."""
+
+    def __init__(self, seq: int, problem: str) -> None:
+        self.seq, self.problem = seq, problem
+        super().__init__(f"the audit database is damaged at seq {seq}: {problem} (see 'pva audit verify')")
 
 
 class UnknownPlan(AuditError):

@@ -190,6 +190,22 @@ def secret_hash(secret: str) -> str:
     return hashlib.sha256(secret.encode("ascii")).hexdigest()
 
 
+def secret_check(secret_sha256: str) -> str:
+    """The sha256 of a stored secret hash: what a token's 'created' event records of it."""
+    return hashlib.sha256(secret_sha256.encode("ascii")).hexdigest()
+
+
+def stored_scopes(text: str) -> tuple[str, ...] | None:
+    """A row's scopes (a JSON list of strings), or None when the row holds something pva never writes."""
+    try:
+        scopes = json.loads(text)
+    except ValueError:
+        return None
+    if not isinstance(scopes, list) or not all(isinstance(scope, str) for scope in scopes):
+        return None
+    return tuple(scopes)
+
+
 class TokenStore(db.SqlStore):
     """Tokens in the audit database (SQLite or PostgreSQL); opening it checks the schema."""
 
@@ -216,8 +232,9 @@ class TokenStore(db.SqlStore):
         secret = SECRET_PREFIX + secrets.token_urlsafe(SECRET_BYTES)
         try:
             with db.appending(self._sessions) as session:
-                session.execute(insert(TokenRow), [{**row, "secret_sha256": secret_hash(secret)}])
-                self._record(session, "created", checked_actor(created_by), token_id, row)
+                stored = {**row, "secret_sha256": secret_hash(secret)}
+                session.execute(insert(TokenRow), [stored])
+                self._record(session, "created", checked_actor(created_by), token_id, stored)
         except IntegrityError:  # the unique name (the random id and hash do not collide)
             raise TokenNameTaken(
                 f"a token named {name!r} exists (names stay taken after revocation: the audit uses them)"
@@ -243,7 +260,10 @@ class TokenStore(db.SqlStore):
         if row.last_used is None or now - row.last_used >= LAST_USED_RESOLUTION:
             with self._sessions() as session, session.begin():
                 session.execute(update(TokenRow).where(TokenRow.id == row.id).values(last_used=now))
-        return Principal(row.id, row.name, Role(row.role), tuple(json.loads(row.scopes)))
+        scopes = stored_scopes(row.scopes)
+        if scopes is None:
+            return None  # a damaged row grants nothing; 'pva audit verify' names it
+        return Principal(row.id, row.name, Role(row.role), scopes)
 
     def list(self) -> builtins.list[TokenInfo]:
         """Every token, revoked and expired ones included, oldest first."""
@@ -282,6 +302,11 @@ class TokenStore(db.SqlStore):
         payload = {"action": action, "token": token_id, "name": row["name"], "role": row["role"]}
         if "scopes" in row:
             payload["scopes"] = json.loads(row["scopes"])
+        if "secret_sha256" in row:
+            # What the row may hold, bound in the chain: the expiry, and a hash of the
+            # secret's hash (so the chain never holds the lookup key itself).
+            payload["secret_check"] = secret_check(row["secret_sha256"])
+            payload["expires"] = None if row["expires"] is None else iso(row["expires"])
         append_event(session, self._now(), kind="token", digest=None, actor=actor, payload=payload)
 
     def _now(self) -> datetime:
@@ -322,7 +347,7 @@ def _info(row: TokenRow, now: datetime) -> TokenInfo:
         row.id,
         row.name,
         Role(row.role),
-        tuple(json.loads(row.scopes)),
+        stored_scopes(row.scopes) or (f"(damaged: {row.scopes[:40]!r})",),
         row.created,
         row.created_by,
         row.expires,

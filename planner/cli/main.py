@@ -33,6 +33,7 @@ from planner.cli import (  # the agent side's commands
     verify,
 )
 from planner.cli.common import EXIT_USAGE, UsageError
+from planner.cli.text import terminal
 from planner.errors import PlanSyntaxError, PvaError
 
 COMMANDS = (verify, snapshot, schema, digest, submit, plans, decide, tools, mcp, runloop)
@@ -91,7 +92,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         code: int = args.run(args)
     except PlanSyntaxError as error:
         for problem in error.problems:
-            print(f"pva: malformed plan: {problem}", file=sys.stderr)
+            print(terminal(f"pva: malformed plan: {problem}"), file=sys.stderr)
         return EXIT_USAGE
     except BrokenPipeError:
         # The reader went away (`pva schema | head`): stop quietly, as cat does.
@@ -102,10 +103,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"pva: {error.strerror or error}: {error.filename or ''}".rstrip(": "), file=sys.stderr)
         return EXIT_USAGE
     except PvaError as error:  # each kind says its exit code: 2 to fix input, 3 for an operator
-        print(f"pva: {error}", file=sys.stderr)
+        print(terminal(f"pva: {error}"), file=sys.stderr)
         return error.exit_code
-    except KeyboardInterrupt:
-        print("pva: interrupted", file=sys.stderr)
+    except KeyboardInterrupt as interrupt:  # the message, if any, says what had happened by then
+        print(f"pva: interrupted{f': {interrupt}' if str(interrupt) else ''}", file=sys.stderr)
         return 130
     return code
 

@@ -19,6 +19,7 @@ from typing import Any
 
 from planner.cli.common import EXIT_DIAGNOSTICS, EXIT_OK, UsageError
 from planner.cli.status_views import events_view, headline, history_view
+from planner.cli.text import terminal
 from planner.client import ClientError, PvaClient, plan_of
 from planner.client_models import REFUSED, PlanStatus
 
@@ -61,16 +62,16 @@ def calling(run: Run) -> Run:
         try:
             return run(args)
         except ClientError as error:
-            print(f"pva: {error}", file=sys.stderr)
+            print(terminal(f"pva: {error}"), file=sys.stderr)
             for problem in error.problems:
-                print(f"pva:   {problem}", file=sys.stderr)
+                print(terminal(f"pva:   {problem}"), file=sys.stderr)
             return error.exit_code
 
     return wrapped
 
 
 def emit(args: argparse.Namespace, body: dict[str, Any], human: str) -> None:
-    print(json.dumps(body, indent=2, ensure_ascii=False) if args.json else human)
+    print(json.dumps(body, indent=2, ensure_ascii=False) if args.json else terminal(human))
 
 
 def emit_status(args: argparse.Namespace, status: PlanStatus, human: str | None = None) -> int:

@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from planner.cli.common import EXIT_DIAGNOSTICS, EXIT_OK, UsageError
+from planner.cli.text import one_line, terminal
 from planner.client import PvaClient
 from planner.client_models import REFUSED
 
@@ -98,9 +99,9 @@ def run(args: argparse.Namespace) -> int:
     if args.json:
         print(json.dumps(status.model_dump(mode="json"), indent=2, ensure_ascii=False))
     else:
-        print(f"{status.id} {status.state}: {status.title}")
+        print(terminal(f"{status.id} {status.state}: {one_line(status.title)}"))
         for diagnostic in status.diagnostics:
-            print(f"  {diagnostic}")
+            print(terminal(f"  {diagnostic}"))
     return EXIT_DIAGNOSTICS if status.state in REFUSED else EXIT_OK
 
 

@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Any
 
 from planner.cli.common import EXIT_DIAGNOSTICS, EXIT_OK, UsageError, read_input
+from planner.cli.text import terminal
 from planner.cli.views import render_report
 from planner.errors import ManifestError
 from planner.footprint import footprint
@@ -43,7 +44,7 @@ def run(args: argparse.Namespace) -> int:
     if args.json:
         print(json.dumps(report.model_dump(mode="json"), indent=2, ensure_ascii=False))
     else:
-        print(render_report(plan, report, limit=None if args.all else 50))
+        print(terminal(render_report(plan, report, limit=None if args.all else 50)))
     return EXIT_OK if report.ok else EXIT_DIAGNOSTICS
 
 

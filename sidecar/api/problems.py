@@ -17,7 +17,15 @@ from starlette.exceptions import HTTPException
 from planner.errors import PlanSyntaxError, PvaError, TreeError
 from sidecar.api.auth import Forbidden, Unauthenticated
 from sidecar.api.ratelimit import RateLimited
-from sidecar.errors import AuditError, LockTimeout, NotMigrated, Refused, StoreError, UnknownPlan
+from sidecar.errors import (
+    AuditError,
+    CommittedError,
+    LockTimeout,
+    NotMigrated,
+    Refused,
+    StoreError,
+    UnknownPlan,
+)
 from sidecar.service.cases import Conflict
 from sidecar.service.plans import BadPath
 from sidecar.workflow import AlreadyApproved, IllegalTransition, NotAllowed, NotApproved
@@ -38,6 +46,7 @@ STATUS: tuple[tuple[type[PvaError], int, str], ...] = (
     (NotApproved, 409, "not_approved"),
     (Conflict, 409, "conflict"),
     (LockTimeout, 503, "busy"),
+    (CommittedError, 503, "applied_unfinished"),  # the message says the plan is applied
     (Refused, 409, "refused"),
     (TreeError, 409, "store_conflict"),
     (NotMigrated, 503, "database_not_ready"),

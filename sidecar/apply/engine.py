@@ -21,13 +21,13 @@ plan already applied returns its recorded outcome.
 from __future__ import annotations
 
 import uuid
-from collections.abc import Callable
-from dataclasses import dataclass, field
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from typing import Any
 
 from planner.entry import Blob, Entry
-from planner.errors import NotFound, TreeError
+from planner.errors import NotFound, PvaError, TreeError
 from planner.footprint import Read, footprint, pinned
 from planner.ops import execute
 from planner.plan import Plan, Write
@@ -51,7 +51,7 @@ from sidecar.apply.recovery import Recovered, recover, roll_back
 from sidecar.audit.api import AuditLog
 from sidecar.audit.records import ApplyRecord, ApplyStatus, Incident
 from sidecar.backends.base import BLOBS, STAGING, Backend
-from sidecar.errors import StoreError
+from sidecar.errors import CommittedError, ContentMismatch, StoreError
 
 Hook = Callable[[str], None]
 
@@ -108,37 +108,76 @@ class Engine:
         return simulate(plan, tree, blobs=self.blob_sizes(plan)).report, tree
 
     def blob_sizes(self, plan: Plan) -> dict[str, int]:
-        """Sizes of the stored blobs the plan's content_ref writes name (missing ones left out)."""
+        """Sizes of the stored blobs the plan's content_ref writes name (missing ones left out).
+
+        Only content the plan may name counts: trashed from inside the plan's
+        scope (which lies inside its author's). Content behind a wall is
+        missing, exactly as content that never existed, so its existence
+        does not leak.
+        """
         sizes = {}
         for op in plan.ops:
             ref = op.content_ref if isinstance(op, Write) else None
-            if ref is not None and self._blob_sources(ref):
-                size = self.audit.blob_size(ref)
+            if ref is not None and self._blob_sources(ref, plan.scope):
+                size = self.audit.blob_size(ref, within=plan.scope)
                 if size is not None:
                     sizes[ref] = size
         return sizes
 
-    def _blob_sources(self, sha256: str) -> list[str]:
+    def _blob_sources(self, sha256: str, within: Sequence[str]) -> list[str]:
         found = [f"{BLOBS}/{sha256}"] if self.backend.exists(f"{BLOBS}/{sha256}") else []
-        return found + [where for where in self.audit.trash_locations(sha256) if self.backend.exists(where)]
+        trashed = self.audit.trash_locations(sha256, within=within)
+        return found + [where for where in trashed if self.backend.exists(where)]
 
-    def stage_blob(self, path: str, blob: Blob) -> None:
+    def stage_blob(
+        self, path: str, blob: Blob, *, within: Sequence[str], target: str | None = None
+    ) -> tuple[str, ...]:
         """Put a write's content at the reserved ``path``: inline bytes, or a stored blob.
 
-        Not durable on its own: the attempt syncs once after staging everything.
+        A stored copy (an uploaded blob, a trashed file) is hashed once staged,
+        and used only if it still holds exactly the content its sha256 names;
+        the altered copies skipped are returned; ``within`` is the plan's
+        scope, as for ``blob_sizes``. If none holds it,
+        ContentMismatch: nothing is restored. ``target`` is the store path
+        the content is for, for messages. Not durable on its own: the attempt
+        syncs once after staging everything.
         """
         if blob.data is not None:
             self.backend.stage_bytes(path, blob.data, durable=False)
-            return
-        sources = self._blob_sources(blob.sha256)
+            return ()
+        sources = self._blob_sources(blob.sha256, within)
         if not sources:
             raise NotFound(path, f"no stored blob has sha256 {blob.sha256}")
-        self.backend.stage_copy(path, sources[0])
+        altered: list[str] = []
+        for source in sources:
+            self.backend.stage_copy(path, source)
+            if self.backend.staged_sha256(path) == blob.sha256:
+                return tuple(altered)
+            self.backend.discard(path)
+            altered.append(source)
+        where = target or path
+        raise ContentMismatch(
+            where,
+            f"the stored copy of {where!r} (sha256 {blob.sha256[:12]}) was altered: "
+            f"{', '.join(altered)} no longer holds that content, so it is not restored",
+            altered=tuple(altered),
+        )
 
     def finish(
-        self, journal: Journal, intent: Record, *, status: ApplyStatus, recovered: bool, message: str = ""
+        self,
+        journal: Journal,
+        intent: Record,
+        *,
+        status: ApplyStatus,
+        recovered: bool,
+        message: str = "",
+        incidents: tuple[str, ...] = (),
     ) -> ApplyRecord:
-        """Record the outcome once, check the result, clean up and retire the journal."""
+        """Record the outcome once, check the result, clean up and retire the journal.
+
+        The record returned carries the incidents recorded on the way (also
+        audit events of their own), so the person applying sees them.
+        """
         kinds = journal.kinds
         applied = status == "applied"
         record = ApplyRecord(
@@ -161,17 +200,36 @@ class Engine:
             self.hook("audited")
             journal.append({"type": "audited"})
         if applied and "checked" not in kinds:
-            self._check_prediction(intent)
+            wrong = self._after_commit(intent["digest"], "read back", lambda: self._check_prediction(intent))
+            incidents = (*incidents, *([wrong] if wrong else []))
             journal.append({"type": "checked"})
             self.hook("checked")
-        self.backend.discard(f"{STAGING}/{intent['digest']}")
+        staging = f"{STAGING}/{intent['digest']}"
+        if applied:
+            left = self._after_commit(intent["digest"], "cleaned up", lambda: self.backend.discard(staging))
+            incidents = (*incidents, *([left] if left else []))
+        else:
+            self.backend.discard(staging)
         journal.append({"type": "done"})
         self.hook("done")
         self.journals.retire(journal)
-        return record
+        return replace(record, incidents=incidents) if incidents else record
 
-    def _check_prediction(self, intent: Record) -> None:
-        """Read the touched paths back; a difference from the prediction is an incident."""
+    def _after_commit(self, digest: str, what: str, check: Callable[[], str | None]) -> str | None:
+        """Run a check or a clean-up after the commit point: a store error there is an incident.
+
+        The plan is applied and audited by then, so a failure (a folder
+        swapped for a symlink, say) must not read like a refusal.
+        """
+        try:
+            return check()
+        except StoreError as error:
+            message = f"the applied plan's paths could not be {what} after the commit: {error}"
+            self.audit.record_incident(Incident(digest, message, (error.path,)))
+            return message
+
+    def _check_prediction(self, intent: Record) -> str | None:
+        """Read the touched paths back; a difference from the prediction is an incident (its message)."""
         predicted = {path: entry_from(body) for path, body in intent["prediction"].items()}
         # Hash only what the prediction can be compared with (a moved file's hash may be unknown).
         reads = [
@@ -183,6 +241,8 @@ class Engine:
         if wrong:
             message = f"after apply, {len(wrong)} paths differ from the verified prediction: {wrong[:10]}"
             self.audit.record_incident(Incident(intent["digest"], message, tuple(wrong)))
+            return message
+        return None
 
 
 def _same(predicted: Entry | None, actual: Entry | None) -> bool:
@@ -205,6 +265,7 @@ class _Attempt:
         self.reads = reads
         self.id = uuid.uuid4().hex
         self.started = engine.clock()
+        self.incidents: list[str] = []  # incident messages recorded during this attempt
 
     def run(self, base: Tree | None) -> ApplyRecord:
         tree = self.backend.read_tree(self.reads)
@@ -232,13 +293,28 @@ class _Attempt:
         """Stage new content and make trash folders; the 'staged' record says it is done."""
         self.backend.discard(f"{STAGING}/{self.digest}")  # leftovers of an attempt that died staging
         self.backend.ensure_dir(f"{STAGING}/{self.digest}")
+        targets = {step.src: step.dst for step in recorder.steps if step.kind == "rename"}
         for path, blob in recorder.blobs:
-            self.engine.stage_blob(path, blob)
+            try:
+                altered = self.engine.stage_blob(path, blob, within=self.plan.scope, target=targets.get(path))
+            except ContentMismatch as error:
+                self._incident(str(error), error.altered)
+                raise
+            if altered:
+                self._incident(
+                    f"stored copies of sha256 {blob.sha256[:12]} were altered and skipped: "
+                    f"{', '.join(altered)}",
+                    altered,
+                )
         for folder in recorder.trash_dirs:
             self.backend.ensure_dir(folder)
         self.backend.sync()  # every staged byte is durable before the record says so
         journal.append({"type": "staged"})
         self.engine.hook("staged")
+
+    def _incident(self, message: str, paths: tuple[str, ...]) -> None:
+        self.engine.audit.record_incident(Incident(self.digest, message, paths))
+        self.incidents.append(message)
 
     def _run_steps(self, journal: Journal, intent: Record, recorder: StepRecorder) -> ApplyRecord:
         hook = self.engine.hook
@@ -258,11 +334,35 @@ class _Attempt:
             journal.append({"type": "rollback", "error": str(error)})
             roll_back(self.backend, journal, recorder.steps, batches, hook, ran=ran)
             return self.engine.finish(
-                journal, intent, status="failed", recovered=False, message=f"rolled back: {error}"
+                journal,
+                intent,
+                status="failed",
+                recovered=False,
+                message=f"rolled back: {error}",
+                incidents=tuple(self.incidents),
             )
         journal.append({"type": "commit"})
-        hook("commit")
-        return self.engine.finish(journal, intent, status="applied", recovered=False)
+        try:
+            hook("commit")
+            return self.engine.finish(
+                journal, intent, status="applied", recovered=False, incidents=tuple(self.incidents)
+            )
+        except KeyboardInterrupt as interrupt:
+            raise KeyboardInterrupt(self._committed(journal)) from interrupt
+        except PvaError as error:
+            raise CommittedError(f"{self._committed(journal)}; it stopped on: {error}") from error
+
+    def _committed(self, journal: Journal) -> str:
+        """What holds when an apply stops after its commit point: applied, audited or not yet."""
+        audited = (
+            "and audited"
+            if "audited" in journal.kinds
+            else "but not audited yet: recovery records it in the audit"
+        )
+        return (
+            f"after the commit point: plan {self.digest[:12]} is applied {audited}; "
+            "recovery (the next apply, 'pva recover' or a sidecar start) finishes what is left"
+        )
 
     def _intent(self, simulation: Simulation, recorder: StepRecorder) -> Record:
         ops, trashed = op_records(simulation.changes, recorder.trashed)

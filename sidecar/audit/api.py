@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Protocol
 
 from planner.plan import Plan
@@ -29,10 +30,14 @@ class AuditLog(Protocol):
 
     def record_incident(self, incident: Incident) -> None: ...
 
-    def trash_locations(self, sha256: str) -> list[str]:
-        """Reserved paths of trashed files with this content, newest first (for content_ref)."""
+    def trash_locations(self, sha256: str, *, within: Sequence[str] | None = None) -> list[str]:
+        """Reserved paths of trashed files with this content, newest first (for content_ref).
+
+        ``within``: only files trashed from inside one of these subtrees (a
+        plan's scope), so that content behind a wall stays unknown.
+        """
         ...
 
-    def blob_size(self, sha256: str) -> int | None:
-        """The size of stored content with this hash (trashed files; uploaded blobs later)."""
+    def blob_size(self, sha256: str, *, within: Sequence[str] | None = None) -> int | None:
+        """The size of stored content with this hash (trashed files, ``within`` as above)."""
         ...

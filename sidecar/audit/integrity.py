@@ -13,9 +13,10 @@ import hashlib
 import json
 from collections import defaultdict
 from collections.abc import Iterator
+from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import Table, func, select
+from sqlalchemy import String, Table, func, select, type_coerce
 from sqlalchemy.orm import Session
 
 from sidecar.audit import chain, payloads
@@ -23,6 +24,7 @@ from sidecar.audit.chain import Break, Link
 from sidecar.audit.mutable import mutable_problem
 from sidecar.audit.tables import ApprovalRow, EventRow, OpRecordRow, PlanRow, PlanScopeRow, TrashedFileRow
 from sidecar.audit.views import ChainReport, parse_payload
+from sidecar.errors import DamagedRow
 
 WINDOW = 500  # events whose projected rows are loaded together
 PAGE = 1000  # events per round trip
@@ -33,13 +35,21 @@ APPROVALS: Table = ApprovalRow.__table__  # type: ignore[assignment]
 PLANS: Table = PlanRow.__table__  # type: ignore[assignment]
 SCOPES: Table = PlanScopeRow.__table__  # type: ignore[assignment]
 Row = dict[str, Any]
-LINK_COLUMNS = [EVENTS.c[name] for name in Link.__slots__]  # the stored fields, in Link's order
+# The stored fields, in Link's order; the time as the database holds it, parsed here,
+# so that a row edited to hold no time is reported by its seq instead of failing a whole page.
+LINK_COLUMNS = [
+    type_coerce(EVENTS.c[name], String).label(name) if name == "time" else EVENTS.c[name]
+    for name in Link.__slots__
+]
 
 
 def check(session: Session) -> ChainReport:
     """Check the whole audit; the report's ``broken`` is the first problem, or None."""
     checker = _Checker(session)
-    broken = checker.run()
+    try:
+        broken = checker.run()
+    except DamagedRow as damaged:
+        broken = Break(damaged.seq, damaged.problem)
     return ChainReport(checker.count, checker.head_seq, checker.head_hash, broken)
 
 
@@ -67,7 +77,7 @@ class _Checker:
 
     def _link_of_hash(self, value: str) -> Link | None:
         row = self.session.execute(select(*LINK_COLUMNS).where(EVENTS.c.hash == value)).first()
-        return None if row is None else Link(*row)
+        return None if row is None else _link(row)
 
     # -- per event ----------------------------------------------------------
 
@@ -203,7 +213,25 @@ def stream_links(session: Session) -> Iterator[Link]:
     while True:
         query = select(*LINK_COLUMNS).where(EVENTS.c.seq > after).order_by(EVENTS.c.seq).limit(PAGE)
         rows = session.execute(query).all()
-        yield from (Link(*row) for row in rows)
+        yield from (_link(row) for row in rows)
         if len(rows) < PAGE:
             return
         after = rows[-1].seq
+
+
+def _link(row: Any) -> Link:
+    seq, time, *rest = row
+    return Link(seq, _stored_time(seq, time), *rest)
+
+
+def _stored_time(seq: int, value: object) -> datetime:
+    """An event's time as the database returned it (PostgreSQL: a datetime; SQLite: text), in UTC."""
+    if isinstance(value, str):
+        text = value
+        try:
+            value = datetime.fromisoformat(text)
+        except ValueError:
+            raise DamagedRow(seq, f"events.time is {text[:40]!r}, which is not a time") from None
+    if not isinstance(value, datetime):
+        raise DamagedRow(seq, f"events.time is {value!r}, which is not a time")
+    return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)

@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import threading
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 from planner.plan import Plan
-from sidecar.audit.records import ApplyRecord, Incident
+from sidecar.audit.records import ApplyRecord, Incident, inside
 
 
 @dataclass
@@ -37,12 +38,13 @@ class MemoryAudit:
         with self._lock:
             self.incidents.append(incident)
 
-    def trash_locations(self, sha256: str) -> list[str]:
+    def trash_locations(self, sha256: str, *, within: Sequence[str] | None = None) -> list[str]:
         with self._lock:
             files = [f for record in self.applies for f in record.trashed if f.sha256 == sha256]
-        return [f.trash for f in reversed(files)]
+        return [f.trash for f in reversed(files) if inside(f.path, within)]
 
-    def blob_size(self, sha256: str) -> int | None:
+    def blob_size(self, sha256: str, *, within: Sequence[str] | None = None) -> int | None:
         with self._lock:
-            sizes = [f.size for record in self.applies for f in record.trashed if f.sha256 == sha256]
+            files = [f for record in self.applies for f in record.trashed if f.sha256 == sha256]
+        sizes = [f.size for f in files if inside(f.path, within)]
         return sizes[-1] if sizes else None

@@ -12,14 +12,16 @@ does not import the service or the token modules.
 
 from __future__ import annotations
 
+import hashlib
 import json
 from collections import Counter
+from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import Table, select
+from sqlalchemy import String, Table, select, type_coerce
 from sqlalchemy.orm import Session
 
-from sidecar.audit.chain import Break
+from sidecar.audit.chain import Break, iso
 from sidecar.audit.tables import Base, EventRow
 from sidecar.audit.views import parse_payload
 
@@ -76,14 +78,61 @@ def _token_problem(session: Session) -> Break | None:
         elif payload["action"] == "revoked":
             revoked.add(payload["token"])
     tokens = _table("tokens")
-    query = select(tokens.c.id, tokens.c.name, tokens.c.role, tokens.c.scopes, tokens.c.revoked)
-    for token_id, name, role, scopes, when in session.execute(query):
+    columns = ("id", "name", "role", "scopes", "revoked", "secret_sha256", "expires")
+    rows = session.execute(select(*(_as_stored(tokens, column) for column in columns))).all()
+    for token_id, name, role, scopes, when, secret, expires in rows:
         event = created.get(token_id)
+        who = f"token {token_id} ({name})"
         if event is None:
-            return Break(None, f"token {token_id} ({name}) has no 'token' event: it was not made by pva")
-        if (event["name"], event["role"], event.get("scopes")) != (name, role, json.loads(scopes)):
-            return Break(None, f"token {token_id} ({name}) differs from the event that made it")
+            return Break(None, f"{who} has no 'token' event: it was not made by pva")
+        problem = _token_row_problem(event, (name, role, scopes, secret, expires))
+        if problem is not None:
+            return Break(None, f"{who} {problem}")
         if (when is not None) != (token_id in revoked):
             state = "revoked" if when is not None else "live"
-            return Break(None, f"token {token_id} ({name}) is {state}, which its events do not say")
+            return Break(None, f"{who} is {state}, which its events do not say")
+    present = {row[0] for row in rows}
+    for token_id, event in created.items():
+        if token_id not in present:
+            return Break(
+                None,
+                f"token {token_id} ({event['name']}) was made by a 'token' event, but its row is missing",
+            )
     return None
+
+
+def _as_stored(table: Table, column: str) -> Any:
+    """The column as the database holds it (a time as text on SQLite), so that no value fails to load."""
+    found = table.c[column]
+    return type_coerce(found, String).label(column) if column in ("expires", "revoked") else found
+
+
+def _token_row_problem(event: dict[str, Any], row: tuple[str, str, str, str, object]) -> str | None:
+    """How a token's row (name, role, scopes, secret hash, expiry) differs from its 'created' event."""
+    name, role, scopes, secret, expires = row
+    try:
+        listed = json.loads(scopes)
+    except ValueError:
+        return f"has scopes {scopes[:40]!r}, which pva never writes"
+    if (event["name"], event["role"], event.get("scopes")) != (name, role, listed):
+        return "differs from the event that made it"
+    if "secret_check" in event and hashlib.sha256(secret.encode()).hexdigest() != event["secret_check"]:
+        return "has a secret hash that is not the one it was made with (a forged secret)"
+    if "expires" in event and _stored_iso(expires) != event["expires"]:
+        return f"has expiry {_stored_iso(expires)}, but the event that made it says {event['expires']}"
+    return None
+
+
+def _stored_iso(value: object) -> str | None:
+    """A stored time (PostgreSQL: a datetime; SQLite: text) as the chain writes it; unparseable text as is."""
+    if value is None:
+        return None
+    if isinstance(value, str):
+        text = value
+        try:
+            value = datetime.fromisoformat(text)
+        except ValueError:
+            return text
+    if not isinstance(value, datetime):
+        return str(value)
+    return iso(value.replace(tzinfo=UTC) if value.tzinfo is None else value)

@@ -6,11 +6,13 @@ each, plus indexed rows for queries). Nothing here does I/O.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Literal
 
 from planner.entry import Entry
+from planner.paths import contains
 from planner.report import Diagnostic
 
 ApplyStatus = Literal["applied", "failed", "stale"]
@@ -71,6 +73,9 @@ class ApplyRecord:
     # The plan document that undoes this apply, verified against the state it
     # was applied to (applied outcomes only; None when there is nothing to undo).
     inverse: dict[str, Any] | None = None
+    # Incidents recorded during this apply, for the person applying (each is an
+    # 'incident' event of its own; not part of the 'apply' event).
+    incidents: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -80,3 +85,8 @@ class Incident:
     digest: str
     message: str
     paths: tuple[str, ...] = field(default_factory=tuple)
+
+
+def inside(path: str, within: Sequence[str] | None) -> bool:
+    """True when ``within`` is None (no limit) or ``path`` lies in one of its subtrees."""
+    return within is None or any(contains(root, path) for root in within)

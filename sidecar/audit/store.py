@@ -25,7 +25,7 @@ from sidecar.audit.export import write_csv, write_jsonl
 from sidecar.audit.history import Who, ancestry
 from sidecar.audit.history import history as walk_history
 from sidecar.audit.integrity import check, stream_links
-from sidecar.audit.records import ApplyRecord, Incident
+from sidecar.audit.records import ApplyRecord, Incident, inside
 from sidecar.audit.tables import (
     ApprovalRow,
     EventRow,
@@ -108,26 +108,28 @@ class SqlAuditStore(db.SqlStore):
             row = session.execute(query).first()
         return None if row is None else payloads.apply_record(digest, row.actor, parse_payload(row.payload))
 
-    def trash_locations(self, sha256: str) -> list[str]:
-        """Reserved paths of trashed files with this content, newest first (for content_ref)."""
+    def trash_locations(self, sha256: str, *, within: Sequence[str] | None = None) -> list[str]:
+        """Reserved paths of trashed files with this content, newest first (for content_ref).
+
+        ``within``: only those trashed from inside one of these subtrees.
+        """
         query = (
-            select(TrashedFileRow.trash)
+            select(TrashedFileRow.path, TrashedFileRow.trash)
             .where(TrashedFileRow.sha256 == sha256)
             .order_by(TrashedFileRow.event_seq.desc(), TrashedFileRow.ordinal.desc())
         )
         with self._sessions() as session:
-            return list(session.scalars(query))
+            return [trash for path, trash in session.execute(query) if inside(path, within)]
 
-    def blob_size(self, sha256: str) -> int | None:
-        """The size of the newest trashed file with this content, if any is known."""
+    def blob_size(self, sha256: str, *, within: Sequence[str] | None = None) -> int | None:
+        """The size of the newest trashed file with this content (``within`` as above), if any is known."""
         query = (
-            select(TrashedFileRow.size)
+            select(TrashedFileRow.path, TrashedFileRow.size)
             .where(TrashedFileRow.sha256 == sha256, TrashedFileRow.size.is_not(None))
             .order_by(TrashedFileRow.event_seq.desc(), TrashedFileRow.ordinal.desc())
-            .limit(1)
         )
         with self._sessions() as session:
-            return session.scalar(query)
+            return next((size for path, size in session.execute(query) if inside(path, within)), None)
 
     # -- queries ------------------------------------------------------------------
 

@@ -104,6 +104,14 @@ class Backend(Protocol):
         """Remove a file or folder below ``.pva/staging`` (refuses anything else)."""
         ...
 
+    def staged_sha256(self, path: str) -> str | None:
+        """The sha256 of the reserved file ``path``, read from the store (None if no file is there).
+
+        The engine checks a staged copy of stored content with it before the
+        copy gets a name: the trash is on disk, and disks can be edited.
+        """
+        ...
+
     def sync(self) -> None:
         """A durability barrier: everything done so far survives a power loss."""
         ...

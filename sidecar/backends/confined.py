@@ -340,7 +340,8 @@ class Confined:
 
         Every file and folder created is fsynced (not ``dirfd`` itself); links
         and special files in the source are refused; on failure, what this call
-        created is removed.
+        created is removed. Folders are walked with a stack, not recursion: a
+        valid path may have 512 segments.
         """
         srcfd, src_name, src, info = source
         if not stat.S_ISDIR(info.st_mode):
@@ -348,22 +349,59 @@ class Confined:
                 self._copy_file(fromfd, src, dirfd, name, path)
             return
         self.mkdir_at(dirfd, name, path)
+        frames: list[tuple[int, int, str, str, Iterator[str]]] = []  # from, to, src, path, names left
         try:
-            with (
-                self.opened(self.open_child(srcfd, src_name, src)) as fromfd,
-                self.opened(self.open_child(dirfd, name, path)) as tofd,
-            ):
-                for child in self.names(fromfd, src):
-                    child_src = join(src, child)
-                    child_info = self.lstat(fromfd, child, child_src)
-                    if child_info is not None:
-                        self.copy_at((fromfd, child, child_src, child_info), tofd, child, join(path, child))
-                with translated(path):
-                    self.calls.fsync(tofd)
+            self._push_copy(frames, (srcfd, src_name, src), (dirfd, name, path))
+            while frames:
+                fromfd, tofd, folder_src, folder, children = frames[-1]
+                child = next(children, None)
+                if child is None:
+                    with translated(folder):
+                        self.calls.fsync(tofd)
+                    frames.pop()
+                    self.close_quietly(fromfd)
+                    self.close_quietly(tofd)
+                    continue
+                child_src, child_path = join(folder_src, child), join(folder, child)
+                child_info = self.lstat(fromfd, child, child_src)
+                if child_info is None:
+                    continue
+                if stat.S_ISDIR(child_info.st_mode):
+                    self.mkdir_at(tofd, child, child_path)
+                    self._push_copy(frames, (fromfd, child, child_src), (tofd, child, child_path))
+                else:
+                    with self.opened(self.open_file(fromfd, child, child_src, child_info)) as filefd:
+                        self._copy_file(filefd, child_src, tofd, child, child_path)
         except BaseException:
+            for fromfd, tofd, *_ in frames:
+                self.close_quietly(fromfd)
+                self.close_quietly(tofd)
             with suppress(PvaError):
                 self.remove_at(dirfd, name, path)
             raise
+
+    def _push_copy(
+        self,
+        frames: list[tuple[int, int, str, str, Iterator[str]]],
+        source: tuple[int, str, str],
+        target: tuple[int, str, str],
+    ) -> None:
+        """Open a source folder and its new copy, and stack them with the names to copy."""
+        srcfd, src_name, src = source
+        dirfd, name, path = target
+        fromfd = self.open_child(srcfd, src_name, src)
+        try:
+            tofd = self.open_child(dirfd, name, path)
+        except BaseException:
+            self.close_quietly(fromfd)
+            raise
+        try:
+            children = iter(self.names(fromfd, src))
+        except BaseException:
+            self.close_quietly(fromfd)
+            self.close_quietly(tofd)
+            raise
+        frames.append((fromfd, tofd, src, path, children))
 
     def _copy_file(self, fromfd: int, src: str, dirfd: int, name: str, path: str) -> None:
         fd, own = self.create_file(dirfd, name, path)
@@ -384,15 +422,40 @@ class Confined:
         self.close_quietly(fd)
 
     def remove_at(self, dirfd: int, name: str, path: str) -> None:
-        """Remove ``name`` and all below it; a link or special file is unlinked, never followed."""
-        with translated(path):
-            info = self.calls.lstatat(dirfd, name)
-        if stat.S_ISDIR(info.st_mode):
-            with self.opened(self.open_child(dirfd, name, path)) as fd:
-                for child in self.names(fd, path):
-                    self.remove_at(fd, child, join(path, child))
-            with translated(path):
-                self.calls.rmdirat(dirfd, name)
-        else:
-            with translated(path):
-                self.calls.unlinkat(dirfd, name)
+        """Remove ``name`` and all below it; a link or special file is unlinked, never followed.
+
+        Folders are emptied with a stack, not recursion: a path may have 512 segments.
+        """
+        frames: list[tuple[int, str, str, int, Iterator[str]]] = []  # parent, name, path, fd, names left
+        try:
+            pending: tuple[int, str, str] | None = (dirfd, name, path)
+            while pending is not None or frames:
+                if pending is not None:
+                    parentfd, entry, entry_path = pending
+                    pending = None
+                    with translated(entry_path):
+                        info = self.calls.lstatat(parentfd, entry)
+                    if not stat.S_ISDIR(info.st_mode):
+                        with translated(entry_path):
+                            self.calls.unlinkat(parentfd, entry)
+                        continue
+                    fd = self.open_child(parentfd, entry, entry_path)
+                    try:
+                        children = iter(self.names(fd, entry_path))
+                    except BaseException:
+                        self.close_quietly(fd)
+                        raise
+                    frames.append((parentfd, entry, entry_path, fd, children))
+                    continue
+                parentfd, entry, entry_path, fd, children = frames[-1]
+                child = next(children, None)
+                if child is not None:
+                    pending = (fd, child, join(entry_path, child))
+                    continue
+                frames.pop()
+                self.close_quietly(fd)
+                with translated(entry_path):
+                    self.calls.rmdirat(parentfd, entry)
+        finally:
+            for _, _, _, fd, _ in frames:
+                self.close_quietly(fd)

@@ -392,6 +392,18 @@ class LocalBackend:
                 self._fs.remove_at(dirfd, name if placed else temp, path)
             raise
 
+    def staged_sha256(self, path: str) -> str | None:
+        _reserved_only(path)
+        parent, name = _split(path)
+        try:
+            with self._fs.folder(parent) as fd:
+                info = self._fs.lstat(fd, name, path)
+                if info is None or stat.S_ISDIR(info.st_mode):
+                    return None
+                return self._entry(fd, name, path, info, hashed=True).sha256
+        except (NotFound, NotADirectory):
+            return None
+
     def discard(self, path: str) -> None:
         """Remove a file or folder below ``.pva/staging`` (gone already: fine), never following links."""
         names = segments(path)

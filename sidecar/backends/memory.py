@@ -139,6 +139,11 @@ class MemoryBackend:
         _reserved_only(path)
         self.tree.copy(src, path)
 
+    def staged_sha256(self, path: str) -> str | None:
+        _reserved_only(path)
+        entry = self.tree.stat(path)
+        return None if entry is None or entry.is_dir else entry.sha256
+
     def discard(self, path: str) -> None:
         _plain(path)
         if not is_strictly_inside(STAGING, path):

@@ -12,10 +12,11 @@ from typing import Any
 
 from planner.cli import remote
 from planner.cli.common import EXIT_DIAGNOSTICS, EXIT_OK, read_input
+from planner.cli.text import terminal
 from planner.cli.views import render_report
 from planner.parse import parse_plan
 from sidecar.cli.options import actor_from, add_actor_option, add_store_options, settings_from
-from sidecar.cli.outcome import outcome_json, render_outcome
+from sidecar.cli.outcome import outcome_json, render_apply
 from sidecar.wiring import open_services
 
 
@@ -45,11 +46,13 @@ def run(args: argparse.Namespace) -> int:
             if args.json:
                 print(json.dumps(report.model_dump(mode="json"), indent=2, ensure_ascii=False))
             else:
-                print(render_report(plan, report))
+                print(terminal(render_report(plan, report)))
             return EXIT_OK if report.ok else EXIT_DIAGNOSTICS
+        earlier = services.audit.outcome(plan.digest())
         record = services.engine.apply(plan, actor=actor_from(args))
+        view = render_apply(services.audit, plan, record, earlier)
     if args.json:
         print(json.dumps(outcome_json(record), indent=2, ensure_ascii=False))
     else:
-        print(render_outcome(plan.title, record))
+        print(terminal(view))
     return EXIT_OK if record.status == "applied" else EXIT_DIAGNOSTICS

@@ -18,6 +18,7 @@ from typing import Any
 
 from planner.cli import remote
 from planner.cli.common import EXIT_DIAGNOSTICS, EXIT_OK, UsageError
+from planner.cli.text import terminal
 from planner.paths import path_problem
 from sidecar import db
 from sidecar.audit.export import FORMATS
@@ -62,7 +63,7 @@ def opened(args: argparse.Namespace) -> AbstractContextManager[SqlAuditStore]:
 
 
 def _emit(args: argparse.Namespace, body: dict[str, Any], human: str) -> None:
-    print(json.dumps(body, indent=2, ensure_ascii=False) if args.json else human)
+    print(json.dumps(body, indent=2, ensure_ascii=False) if args.json else terminal(human))
 
 
 def _checked_path(path: str) -> str:

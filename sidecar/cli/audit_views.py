@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from planner.cli.text import one_line
 from sidecar.audit.chain import iso
 from sidecar.audit.views import ChainReport, EventView, History, HistoryItem, PlanDetail, PlanSummary
 
@@ -13,7 +14,8 @@ def plans(found: list[PlanSummary]) -> str:
         return "no plans"
     lines = [f"{'created':20}  {'status':8}  {'author':16}  {'digest':12}  title"]
     lines += [
-        f"{iso(p.created)[:19]:20}  {p.status:8}  {p.author[:16]:16}  {p.digest[:12]}  {p.title}"
+        f"{iso(p.created)[:19]:20}  {p.status:8}  {one_line(p.author[:16]):16}  {p.digest[:12]}  "
+        + one_line(p.title)
         for p in found
     ]
     return "\n".join(lines)
@@ -23,23 +25,27 @@ def plan(detail: PlanDetail) -> str:
     p = detail.plan
     lines = [
         f"plan {p.digest}",
-        f"  title:   {p.title}",
-        f"  author:  {p.author}",
+        f"  title:   {one_line(p.title)}",
+        f"  author:  {one_line(p.author)}",
         f"  status:  {p.status}",
         f"  created: {iso(p.created)}",
-        f"  scope:   {', '.join(detail.body.get('scope', []))}",
+        f"  scope:   {one_line(', '.join(detail.body.get('scope', [])))}",
         f"  ops:     {len(detail.body.get('ops', []))}",
         "events:",
     ]
     lines += [f"  {_event(event)}" for event in detail.events]
     if detail.approvals:
         lines.append("approvals:")
-        lines += [f"  {iso(a.time)}  {a.decision} by {a.approver}: {a.comment}" for a in detail.approvals]
+        lines += [
+            f"  {iso(a.time)}  {a.decision} by {one_line(a.approver)}: {one_line(a.comment)}"
+            for a in detail.approvals
+        ]
     return "\n".join(lines)
 
 
 def _event(event: EventView) -> str:
-    return f"seq {event.seq}  {iso(event.time)}  {event.kind:13}  by {event.actor}  {_summary(event.payload)}"
+    summary = one_line(_summary(event.payload))
+    return f"seq {event.seq}  {iso(event.time)}  {event.kind:13}  by {one_line(event.actor)}  {summary}"
 
 
 def _summary(payload: dict[str, Any]) -> str:

@@ -6,6 +6,7 @@ import argparse
 from typing import Any
 
 from planner.cli.common import EXIT_OK
+from planner.cli.text import terminal
 from sidecar.cli.options import add_store_options, settings_from
 from sidecar.wiring import open_services
 
@@ -22,5 +23,5 @@ def run(args: argparse.Namespace) -> int:
     if not settled:
         print("Nothing to recover: no interrupted apply.")
     for item in settled:
-        print(f"{item.digest[:12]}: {item.outcome}")
+        print(terminal(f"{item.digest[:12]}: {item.outcome}"))
     return EXIT_OK

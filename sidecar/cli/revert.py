@@ -19,10 +19,11 @@ from typing import Any
 
 from planner.cli import remote
 from planner.cli.common import EXIT_DIAGNOSTICS, EXIT_OK, UsageError
+from planner.cli.text import terminal
 from planner.cli.views import render_report
 from planner.parse import plan_from_document
 from sidecar.cli.options import actor_from, add_actor_option, add_store_options, settings_from
-from sidecar.cli.outcome import outcome_json, render_outcome
+from sidecar.cli.outcome import outcome_json, partial_inverse, render_apply
 from sidecar.wiring import open_services
 
 
@@ -58,14 +59,18 @@ def run(args: argparse.Namespace) -> int:
         if outcome.inverse is None:
             raise UsageError(f"plan {digest[:12]} changed nothing that can be undone")
         inverse = plan_from_document(outcome.inverse)
+        partial = partial_inverse(outcome)
+        if partial and not args.json:
+            print(terminal("\n".join(line.strip() for line in partial)))
         if args.output is not None:
             args.output.write_text(inverse.to_json() + "\n", encoding="utf-8")
         if args.apply:
+            earlier = services.audit.outcome(inverse.digest())
             record = services.engine.apply(inverse, actor=actor_from(args))
             print(
                 json.dumps(outcome_json(record), indent=2)
                 if args.json
-                else render_outcome(inverse.title, record)
+                else terminal(render_apply(services.audit, inverse, record, earlier))
             )
             return EXIT_OK if record.status == "applied" else EXIT_DIAGNOSTICS
         report = services.engine.verify(inverse)
@@ -73,7 +78,7 @@ def run(args: argparse.Namespace) -> int:
         body = {"version": "revert/v1", "plan": outcome.inverse, "report": report.model_dump(mode="json")}
         print(json.dumps(body, indent=2, ensure_ascii=False))
     else:
-        print(render_report(inverse, report))
+        print(terminal(render_report(inverse, report)))
         if report.ok:
             print("\nThis is the plan that undoes it; run again with --apply to apply it.")
     return EXIT_OK if report.ok else EXIT_DIAGNOSTICS

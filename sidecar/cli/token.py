@@ -17,6 +17,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from planner.cli.common import EXIT_OK, UsageError
+from planner.cli.text import terminal
 from sidecar import db
 from sidecar.audit.chain import iso
 from sidecar.cli.db import add_db_option, database
@@ -83,7 +84,7 @@ def run_create(args: argparse.Namespace) -> int:
         )
         return EXIT_OK
     print(secret)
-    print(f"created {_describe(info)}", file=sys.stderr)
+    print(terminal(f"created {_describe(info)}"), file=sys.stderr)
     print("the secret above is shown this once: pva keeps only its hash", file=sys.stderr)
     return EXIT_OK
 
@@ -94,7 +95,7 @@ def run_list(args: argparse.Namespace) -> int:
     if args.json:
         print(json.dumps({"version": "tokens/v1", "tokens": [t.to_json() for t in tokens]}, indent=2))
     else:
-        print(_table(tokens))
+        print(terminal(_table(tokens)))
     return EXIT_OK
 
 
@@ -105,7 +106,7 @@ def run_revoke(args: argparse.Namespace) -> int:
         print(json.dumps({"version": "token/v1", "token": info.to_json()}, indent=2))
     else:
         assert info.revoked is not None
-        print(f"revoked {_describe(info)} at {iso(info.revoked)[:19]}Z by {info.revoked_by}")
+        print(terminal(f"revoked {_describe(info)} at {iso(info.revoked)[:19]}Z by {info.revoked_by}"))
     return EXIT_OK
 
 

@@ -49,12 +49,14 @@ def tamper(url: str) -> Callable[..., None]:
 
     def run(*statements: str) -> None:
         engine = create_engine(database_url(url))
-        with engine.begin() as connection:
-            if connection.dialect.name == "postgresql":
-                connection.execute(text("SET session_replication_role = replica"))
-            for statement in statements:
-                connection.execute(text(statement))
-        engine.dispose()
+        try:
+            with engine.begin() as connection:
+                if connection.dialect.name == "postgresql":
+                    connection.execute(text("SET session_replication_role = replica"))
+                for statement in statements:
+                    connection.execute(text(statement))
+        finally:
+            engine.dispose()  # also when the database refuses a statement
 
     return run
 

@@ -28,7 +28,7 @@ from planner.ops import FileOps
 from planner.paths import contains, rebase
 from planner.tree import Tree, tree_of
 from sidecar.apply.direct import DirectOps
-from sidecar.backends.base import BLOBS, RESERVED, STAGING, Backend
+from sidecar.backends.base import BLOBS, RESERVED, STAGING, TRASH, Backend
 from sidecar.backends.local import LocalBackend
 from sidecar.backends.memory import MemoryBackend
 from sidecar.errors import StoreError
@@ -564,6 +564,18 @@ def test_stage_copy_copies_a_file_or_a_folder_whole(harness: Harness) -> None:
     inside = {p: v for p, v in state.items() if contains(f"{STAGING}/t", p) and p != f"{STAGING}/t"}
     expected = {rebase(p, "a", f"{STAGING}/t/1"): v for p, v in initial().items() if contains("a", p)}
     assert inside == expected | {f"{STAGING}/t/2": sha(b"charlie"), f"{STAGING}/t/3": sha(b"blob")}
+
+
+def test_staged_sha256_hashes_what_the_reserved_file_holds_now(harness: Harness) -> None:
+    """staged_sha256 hashes a reserved file's bytes as they are now (an altered copy shows), else None."""
+    harness.backend.ensure_dir(f"{TRASH}/d/0")
+    harness.put(f"{TRASH}/d/0/kept.txt", b"altered")
+    harness.backend.ensure_dir(f"{STAGING}/t")
+    harness.backend.stage_copy(f"{STAGING}/t/1", f"{TRASH}/d/0/kept.txt")
+    assert harness.backend.staged_sha256(f"{STAGING}/t/1") == sha(b"altered")
+    assert harness.backend.staged_sha256(f"{STAGING}/t/2") is None
+    assert harness.backend.staged_sha256(f"{STAGING}/t") is None
+    unchanged(harness, StoreError, lambda: harness.backend.staged_sha256("c.txt"))
 
 
 def test_stage_copy_never_replaces_and_needs_its_source(harness: Harness) -> None:

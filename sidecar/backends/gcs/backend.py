@@ -252,6 +252,12 @@ class GcsBackend:
             self.objects.delete(objects.pop(0))
         self.mover.map(lambda pair: self.objects.delete(pair.source()), [Pair.of(o, o.name) for o in objects])
 
+    def staged_sha256(self, path: str) -> str | None:
+        """The sha256 of a reserved object: pva's bound metadata, else hashed from a download."""
+        _reserved_only(path)
+        obj = self.objects.get(self.folders.name(path))
+        return None if obj is None else self.objects.sha256(obj)
+
     def discard(self, path: str) -> None:
         """Delete a staged file or folder (each object at the generation listed); gone already is fine."""
         if any(part in ("", ".", "..") for part in path.split("/")) or not is_strictly_inside(STAGING, path):
