@@ -185,7 +185,8 @@ def calls(world: World) -> dict[tuple[str, str], list[Call]]:
     return {
         ("GET", "/openapi.json"): [("/openapi.json", {})],
         ("GET", "/docs"): [("/docs", {})],
-        ("GET", "/docs/oauth2-redirect"): [("/docs/oauth2-redirect", {})],
+        ("GET", "/docs/assets/start.js"): [("/docs/assets/start.js", {})],
+        ("GET", "/docs/assets/{name}"): [("/docs/assets/swagger-ui.css", {})],
         ("POST", "/v1/plans/verify"): [("/v1/plans/verify", {"json": ACME_ONLY})],
         ("POST", "/v1/plans"): [("/v1/plans", {"json": ACME_ONLY})],
         ("GET", "/v1/plans"): [("/v1/plans", {"params": query}) for query in plan_filters],
