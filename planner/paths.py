@@ -27,13 +27,15 @@ _WINDOWS_DEVICES = frozenset(
 # characters (Cf: bidi overrides, zero-width, BOM), line and paragraph
 # separators, unassigned code points, private use and surrogates.
 _FORBIDDEN_CATEGORIES = frozenset({"Cc", "Cf", "Zl", "Zp", "Cn", "Co", "Cs"})
-# Characters that pass for a path separator or a dot in a listing: a name
-# holding one reads as a folder, or a '..', that does not exist.
+# Characters that pass for a path separator in a listing: a name holding one
+# reads as a folder that does not exist.
 _LOOK_ALIKES = {
     **dict.fromkeys("\u2215\u2044\uff0f\u29f8\u2571\u27cb\u1735\u3033", "'/'"),
     **dict.fromkeys("\u2216\uff3c\ufe68\u29f5\u29f9\u2572\u27cd", "'\\'"),
-    **dict.fromkeys("\u2024\u2025\u2026\ufe52\uff0e", "'.'"),
 }
+# Characters that pass for dots. Only a name made of nothing else is refused
+# (it reads as '.' or '..'); "Notes on the call\u2026.docx" is a real name.
+_DOT_LOOK_ALIKES = frozenset("\u2024\u2025\u2026\ufe52\uff0e")
 # Characters that print as nothing visible though they are not format characters.
 _BLANK_LETTERS = frozenset("\u115f\u1160\u3164\uffa0\u2800")
 _SAFE_ASCII_NAME = re.compile(r"[A-Za-z0-9 _.,;'()&!#$%+=@\[\]{}^~`-]+")
@@ -55,6 +57,8 @@ def _name_problem(name: str) -> str | None:  # noqa: PLR0911  # one return per r
         return f"{name!r} is not a file or folder name" if name else "empty segment ('//')"
     if "/" in name:
         return f"name {name!r} contains '/'"
+    if all(char == "." or char in _DOT_LOOK_ALIKES for char in name):
+        return f"name {name!r} is only dots and characters that look like dots: it reads as '.' or '..'"
     if not _SAFE_ASCII_NAME.fullmatch(name):
         problem = _character_problem(name)
         if problem is not None:
