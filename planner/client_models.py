@@ -80,6 +80,9 @@ class PlanStatus(PlanSummary):
     inverse_id: str | None = None
     report: Report | None = None
     plan: dict[str, Any] | None = Field(None, description="The plan document; only from get().")
+    trees: dict[str, Any] | None = Field(
+        None, description="Before and after trees (planner.treeview.trees_from reads them); only from get()."
+    )
 
     @property
     def errors(self) -> list[Diagnostic]:

@@ -70,6 +70,32 @@ class PlanSummaryOut(_Out):
     revert_of: str | None
 
 
+class MarkOut(_Out):
+    """What happens to one path of a tree, in a word or two."""
+
+    kind: Literal["moves_away", "moved_here", "new", "replaced", "trash", "copied"]
+    label: str
+    detail: str
+
+
+class TreeRowOut(_Out):
+    """One file or folder of a before or after tree."""
+
+    path: str
+    kind: Literal["file", "dir"]
+    size: int | None
+    sha256: str | None
+    marks: list[MarkOut]
+    within: str = Field(description="What a marked folder above it says about it ('moves with its folder').")
+
+
+class TreesOut(_Out):
+    """The area a plan touches before and after: the verified changes over the footprint read at submit."""
+
+    before: list[TreeRowOut]
+    after: list[TreeRowOut] = Field(description="Empty for a plan stored before its changes were kept.")
+
+
 class PlanOut(PlanSummaryOut):
     """A submitted plan: where it stands, why, and what verification found."""
 
@@ -84,6 +110,7 @@ class PlanOut(PlanSummaryOut):
     inverse_id: str | None = Field(description="The plan that undoes it, once applied.")
     report: ReportOut | None = Field(description="The latest verification (report/v1).")
     plan: dict[str, Any] | None = Field(None, description="The plan document (plan/v1), on request.")
+    trees: TreesOut | None = Field(None, description="Before and after trees, with the plan document.")
 
 
 class PlanList(_Out):
@@ -161,7 +188,12 @@ def plan_summary(stored: StoredCase) -> PlanSummaryOut:
 
 
 def plan_json(
-    stored: StoredCase, *, now: datetime, ttl: timedelta | None, body: dict[str, Any] | None = None
+    stored: StoredCase,
+    *,
+    now: datetime,
+    ttl: timedelta | None,
+    body: dict[str, Any] | None = None,
+    trees: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
     """A PlanOut as JSON values.
 
@@ -190,7 +222,7 @@ def plan_json(
         inverse_id=case.inverse_digest,
         report=None,
     ).model_dump(mode="json")
-    return out | {"report": stored.report or None, "plan": body}
+    return out | {"report": stored.report or None, "plan": body, "trees": trees}
 
 
 def json_response(body: BaseModel | dict[str, Any], status: int = 200) -> Response:

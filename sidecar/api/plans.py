@@ -11,11 +11,12 @@ from typing import Annotated
 
 from fastapi import APIRouter, Path, Query, Request, Response
 
+from planner.treeview import trees_json
 from sidecar.api.auth import Caller
 from sidecar.api.models import ErrorBody, PlanList, PlanOut, ReportOut, json_response, plan_json, plan_summary
 from sidecar.api.requests import CommentBody, PlanBody, body_schema
 from sidecar.api.state import app_state
-from sidecar.service.cases import StoredCase
+from sidecar.service.cases import StoredCase, case_trees
 from sidecar.service.plans import check_path_filter
 from sidecar.workflow import State
 
@@ -30,9 +31,9 @@ PlanId = Annotated[str, Path(pattern="^[0-9a-f]{8,64}$", description="The digest
 def _out(request: Request, stored: StoredCase, *, with_plan: bool = False, status: int = 200) -> Response:
     state = app_state(request)
     body = json.loads(state.services.audit.plan(stored.digest).canonical_json()) if with_plan else None
-    return json_response(
-        plan_json(stored, now=state.clock(), ttl=state.settings.approval_ttl, body=body), status
-    )
+    trees = trees_json(case_trees(stored)) if with_plan else None
+    out = plan_json(stored, now=state.clock(), ttl=state.settings.approval_ttl, body=body, trees=trees)
+    return json_response(out, status)
 
 
 def _counted(request: Request, stored: StoredCase, status: int = 200) -> Response:

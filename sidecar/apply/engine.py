@@ -100,12 +100,16 @@ class Engine:
 
     def verify(self, plan: Plan) -> Report:
         """Verify against the live store without changing anything (a dry run)."""
-        return self.examine(plan)[0]
+        return self.examine(plan)[0].report
 
-    def examine(self, plan: Plan) -> tuple[Report, Tree]:
-        """Verify against the live store; also return what was read (the base state an approval binds to)."""
+    def examine(self, plan: Plan) -> tuple[Simulation, Tree]:
+        """Verify against the live store; also return what was read (the plan's footprint).
+
+        The footprint is the base state: approvals bind to its ``pinned`` part,
+        and the page's trees are its changes replayed over it.
+        """
         tree = self.backend.read_tree(footprint(plan))
-        return simulate(plan, tree, blobs=self.blob_sizes(plan)).report, tree
+        return simulate(plan, tree, blobs=self.blob_sizes(plan)), tree
 
     def blob_sizes(self, plan: Plan) -> dict[str, int]:
         """Sizes of the stored blobs the plan's content_ref writes name (missing ones left out)."""
@@ -338,8 +342,27 @@ def _unchanged(old: Entry | None, new: Entry | None) -> bool:
 
 
 def _how(path: str, old: Entry | None, new: Entry | None) -> str:
+    """What changed at ``path``, in words: appeared, removed, another kind, size, content, generation."""
     if old is None:
         return f"{path!r} appeared since the plan was verified"
     if new is None:
         return f"{path!r} was removed since the plan was verified"
-    return f"{path!r} changed since the plan was verified (size {old.size} -> {new.size})"
+    if old.kind != new.kind:
+        return f"{path!r} was a {_KIND[old.kind]} and is now a {_KIND[new.kind]}"
+    if old.size != new.size:
+        return f"{path!r} changed since the plan was verified (size {old.size} -> {new.size})"
+    if old.sha256 != new.sha256:
+        return (
+            f"{path!r} was rewritten since the plan was verified: same size, other content "
+            f"(sha256 {_short(old.sha256)} -> {_short(new.sha256)})"
+        )
+    return (
+        f"{path!r} was replaced since the plan was verified (generation {old.generation} -> {new.generation})"
+    )
+
+
+_KIND = {"file": "file", "dir": "folder"}
+
+
+def _short(digest: str | None) -> str:
+    return "unknown" if digest is None else digest[:12]
