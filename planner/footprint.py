@@ -59,11 +59,21 @@ def pinned(tree: Tree, reads: Sequence[Read]) -> Tree:
     document filed next to a plan's target does not void the plan's approvals,
     while any change to what the plan moves, writes, copies or deletes does.
     """
+    return tree_of(bound(tree, reads).values())
+
+
+def bound(tree: Tree, reads: Sequence[Read]) -> dict[str, Entry]:
+    """The entries of ``pinned`` by path, without the folders a tree implies above them.
+
+    Compare these, not two pinned trees' walks: a file that appears at a
+    named path implies its parent folder in a tree, and that folder did not
+    "appear" (it was there all along, only not named).
+    """
     entries: dict[str, Entry] = {}
-    for read in reads:
-        found = tree.walk(read.path) if read.tree else (tree.stat(read.path),)
+    for one in reads:
+        found = tree.walk(one.path) if one.tree else (tree.stat(one.path),)
         entries.update((entry.path, entry) for entry in found if entry is not None)
-    return tree_of(entries.values())
+    return entries
 
 
 class ReadSource(Protocol):

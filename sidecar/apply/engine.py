@@ -28,7 +28,7 @@ from typing import Any
 
 from planner.entry import Blob, Entry
 from planner.errors import NotFound, TreeError
-from planner.footprint import Read, footprint, pinned
+from planner.footprint import Read, bound, footprint
 from planner.ops import execute
 from planner.plan import Plan, Write
 from planner.report import Code, Diagnostic, Report
@@ -85,7 +85,7 @@ class Engine:
     ) -> ApplyRecord:
         """Apply ``plan`` as ``actor``; ``base`` is the state it was approved against, if any.
 
-        Only what ``footprint.pinned`` keeps of ``base`` counts: any difference
+        Only what ``footprint.bound`` keeps of ``base`` counts: any difference
         from the same view of the live store makes the apply stale.
         """
         self.recover()
@@ -213,7 +213,7 @@ class _Attempt:
     def run(self, base: Tree | None) -> ApplyRecord:
         tree = self.backend.read_tree(self.reads)
         simulation = simulate(self.plan, tree, blobs=self.engine.blob_sizes(self.plan))
-        drift = _drift(pinned(base, self.reads), pinned(tree, self.reads)) if base is not None else []
+        drift = _drift(bound(base, self.reads), bound(tree, self.reads)) if base is not None else []
         # A precondition the live store cannot check (a generation on a local
         # store, say) must not pass silently at apply: it is an error here.
         unchecked = [
@@ -317,10 +317,8 @@ def _prediction(simulation: Simulation) -> dict[str, Any]:
     return {path: entry_json(simulation.tree.stat(path)) for path in sorted(paths)}
 
 
-def _drift(base: Tree, now: Tree) -> list[Diagnostic]:
-    """Differences between the state a plan was approved against and the live one."""
-    before = {entry.path: entry for entry in base.walk()}
-    after = {entry.path: entry for entry in now.walk()}
+def _drift(before: dict[str, Entry], after: dict[str, Entry]) -> list[Diagnostic]:
+    """Differences between what a plan's reads bound when it was verified and what they bind now."""
     return [
         Diagnostic(
             code=Code.PRECONDITION_FAILED, path=path, message=_how(path, before.get(path), after.get(path))

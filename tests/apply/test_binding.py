@@ -44,7 +44,8 @@ def memory_scene(tmp_path: Path) -> Iterator[Scene]:
         backend.put(path, data)
 
     def rewrite(path: str, data: bytes) -> None:
-        backend.tree.delete(path)
+        if backend.tree.kind(path) is not None:
+            backend.tree.delete(path)
         backend.put(path, data)
 
     yield Scene(backend, rewrite, tmp_path)
@@ -122,3 +123,16 @@ def test_an_unchanged_store_applies_with_the_base_it_was_verified_against(scene:
     record = engine.apply(the_plan, actor="ops", base=base)
     assert record.status == "applied", record.message
     assert state(scene.backend)["m/done/in/1.pdf"] == hashlib.sha256(b"one!").hexdigest()
+
+
+def test_a_path_that_appears_is_named_alone_not_the_folder_above_it(scene: Scene) -> None:
+    """A file appearing where the plan makes a folder is reported; its existing parent never 'appeared'."""
+    engine = Engine(scene.backend, MemoryAudit(), FileJournals(scene.journals))
+    the_plan = plan({"op": "mkdir", "path": "m/done/new"})
+    _, base = engine.examine(the_plan)
+    scene.rewrite("m/done/new", b"in the way")
+    record = engine.apply(the_plan, actor="ops", base=base)
+    assert record.status == "stale"
+    assert [d.path for d in record.diagnostics if "since the plan was verified" in d.message] == [
+        "m/done/new"
+    ]
