@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from hypothesis import assume, given
+from hypothesis import assume, event, given
 
 from planner.plan import Plan, Write
 from planner.treeview import TreeRow
@@ -84,6 +84,7 @@ def agrees(row: TreeRow, store: Seen) -> bool:
 def reviewed_then_applied(engine: Engine, plan: Plan) -> dict[str, Any] | None:
     """Verify, store and show ``plan`` as the service does, apply it, and check both trees; its inverse."""
     simulation, footprint = engine.examine(plan)
+    event("verified" if simulation.report.ok else "refused by the verifier")
     if not simulation.report.ok:
         return None
     base = json.loads(json.dumps(base_json(footprint, simulation.changes)))  # as the database holds it
