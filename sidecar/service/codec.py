@@ -89,7 +89,7 @@ def base_json(tree: Tree, changes: Sequence[Change] | None = None) -> dict[str, 
 
 def base_from(body: dict[str, Any] | list[dict[str, Any]]) -> Tree:
     """The footprint of a stored base (a list: a base stored before changes were kept)."""
-    rows = body if isinstance(body, list) else body["entries"]
+    rows = body if isinstance(body, list) else body.get("entries", [])
     return tree_of(entry for entry in (entry_from(row) for row in rows) if entry is not None)
 
 
