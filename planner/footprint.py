@@ -1,18 +1,21 @@
-"""What a plan reads: the paths it names, the folders whose contents it moves.
+"""What a plan reads, and the one reader that reads it from any store.
 
-Verification needs only this part of a store, so a live snapshot for a 10-op
-plan reads a few folders, never the whole store. Pure: the backends do the
-reading.
+``footprint(plan)`` says what verification needs: the paths the ops name and
+the folders whose contents they move, copy or delete. ``read(source, reads)``
+reads exactly that from a ``ReadSource`` (a small protocol: stat, list a
+folder, list below one, hash a file) that the in-memory tree, the folder
+scan and every backend implement, so every store yields the same footprint.
+``pinned`` is the part of it an approval binds to. Pure: sources do the I/O.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
-from typing import assert_never
+from dataclasses import dataclass, replace
+from typing import Protocol, assert_never
 
 from planner.entry import Entry
-from planner.paths import contains, join, path_problem, rebase, split
+from planner.paths import RESERVED_ROOT, contains, fold, join, path_problem, rebase, split
 from planner.plan import Copy, Delete, Expect, Mkdir, Move, Op, Plan, Rename, Write
 from planner.tree import Tree, tree_of
 
@@ -56,11 +59,135 @@ def pinned(tree: Tree, reads: Sequence[Read]) -> Tree:
     document filed next to a plan's target does not void the plan's approvals,
     while any change to what the plan moves, writes, copies or deletes does.
     """
+    return tree_of(bound(tree, reads).values())
+
+
+def bound(tree: Tree, reads: Sequence[Read]) -> dict[str, Entry]:
+    """The entries of ``pinned`` by path, without the folders a tree implies above them.
+
+    Compare these, not two pinned trees' walks: a file that appears at a
+    named path implies its parent folder in a tree, and that folder did not
+    "appear" (it was there all along, only not named).
+    """
     entries: dict[str, Entry] = {}
-    for read in reads:
-        found = tree.walk(read.path) if read.tree else (tree.stat(read.path),)
+    for one in reads:
+        found = tree.walk(one.path) if one.tree else (tree.stat(one.path),)
         entries.update((entry.path, entry) for entry in found if entry is not None)
-    return tree_of(entries.values())
+    return entries
+
+
+class ReadSource(Protocol):
+    """What the footprint reader asks of a store. Metadata calls never hash; none follows a link.
+
+    Entries are folders and regular files only (links and special files are
+    not store content), and never in the reserved area.
+    """
+
+    def stat(self, path: str) -> Entry | None:
+        """The entry at ``path`` without sha256; None when absent or below a file."""
+        ...
+
+    def listing(self, folder: str) -> Iterable[Entry]:
+        """The direct children of the existing folder ``folder``, without sha256."""
+        ...
+
+    def below(self, folder: str) -> Iterable[Entry]:
+        """Everything below the existing folder ``folder``, without sha256, in any order."""
+        ...
+
+    def hashed(self, entry: Entry) -> Entry | None:
+        """The file ``entry`` with its sha256 (and the size of the bytes hashed); None if gone."""
+        ...
+
+
+def read(source: ReadSource, reads: Sequence[Read]) -> Tree:
+    """The part of a store that ``reads`` need (see ``Read``), nothing more: the one footprint reader.
+
+    Per read: the path's ancestors; the listing of its parent, or of the
+    deepest folder that exists (the plan would create the rest there); the
+    path itself; with ``tree``, everything below it. What a read names, and
+    all below a whole read, is what an approval binds to (``pinned``), so each
+    such file gets a content identity: its generation where the store keeps
+    one (GCS), else its sha256; and its sha256 anyway when the read is
+    ``hashed``. The other entries of a listing come without hashes.
+    """
+    found: dict[str, Entry] = {}
+    listed: set[str] = set()  # folders already listed: reads often share a parent
+    for one in reads:
+        if not _reserved(one.path):
+            _read_one(source, one, found, listed)
+    return tree_of(found[path] for path in sorted(found, key=lambda path: path.split("/")))
+
+
+def _read_one(source: ReadSource, one: Read, found: dict[str, Entry], listed: set[str]) -> None:
+    names = one.path.split("/") if one.path else []
+    if not names:
+        _list(source, "", found, listed)
+    prefix = ""
+    for index, name in enumerate(names):
+        path, last = join(prefix, name), index == len(names) - 1
+        entry = source.stat(path)
+        if entry is None or last:
+            _list(source, prefix, found, listed)
+        if entry is None:
+            return
+        _keep(found, _identified(source, entry, hashed=one.hashed) if last else entry)
+        if not entry.is_dir:
+            return
+        prefix = path
+    if one.tree:
+        for below in source.below(one.path):
+            _keep(found, _identified(source, below, hashed=one.hashed))
+
+
+def _list(source: ReadSource, folder: str, found: dict[str, Entry], listed: set[str]) -> None:
+    if folder not in listed:
+        listed.add(folder)
+        for entry in source.listing(folder):
+            _keep(found, entry)
+
+
+def _identified(source: ReadSource, entry: Entry, *, hashed: bool) -> Entry:
+    """A bound file with what identifies its content: a generation, or else (or when asked) its sha256."""
+    if entry.is_dir or entry.sha256 is not None or (entry.generation is not None and not hashed):
+        return entry
+    return source.hashed(entry) or entry
+
+
+def _keep(found: dict[str, Entry], entry: Entry) -> None:
+    """Record an entry; a reading with a hash, or of another kind (changed meanwhile), wins."""
+    old = found.get(entry.path)
+    if old is None or old.kind != entry.kind or entry.sha256 is not None:
+        found[entry.path] = entry
+
+
+def _reserved(path: str) -> bool:
+    return fold(path.split("/", 1)[0]) == RESERVED_ROOT
+
+
+class TreeSource:
+    """A ``ReadSource`` over an in-memory tree: a manifest's, or a memory store's."""
+
+    def __init__(self, tree: Tree) -> None:
+        self.tree = tree
+
+    def stat(self, path: str) -> Entry | None:
+        entry = None if _reserved(path) else self.tree.stat(path)
+        return None if entry is None else replace(entry, sha256=None)
+
+    def listing(self, folder: str) -> Iterable[Entry]:
+        for name in self.tree.names(folder):
+            entry = self.stat(join(folder, name))
+            if entry is not None:
+                yield entry
+
+    def below(self, folder: str) -> Iterable[Entry]:
+        for entry in self.tree.walk(folder):
+            if entry.path != folder and not _reserved(entry.path):
+                yield replace(entry, sha256=None)
+
+    def hashed(self, entry: Entry) -> Entry | None:
+        return self.tree.stat(entry.path)
 
 
 def _reads(ops: Iterable[Op], *, pins: bool) -> Iterable[Read]:

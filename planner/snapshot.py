@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from planner.entry import Entry
-from planner.footprint import Read
+from planner.footprint import Read, read
 from planner.paths import RESERVED_ROOT, fold, join
 from planner.tree import Tree, tree_of
 
@@ -101,42 +101,37 @@ def scan_tree(root: Path, *, hashed: bool = True) -> Tree:
 
 
 def read_footprint(root: Path, reads: Sequence[Read]) -> Tree:
-    """A tree holding what a plan's reads need (see ``planner.footprint``), nothing more.
+    """What a plan's reads need, by the one footprint reader (``planner.footprint.read``).
 
-    Per read: the path's ancestors; the listing of its parent, or of the
-    deepest folder that exists (the plan would create the rest there); the
-    path itself, hashed when asked; with ``tree``, everything below it. So
-    verifying a plan costs what the plan touches, not what the store holds.
+    So verifying a plan costs what the plan touches, not what the store holds.
     Symlinks and special files are skipped, as ``scan`` skips them. This is
     the agent side's reader; the sidecar's backends read through confined
-    descriptors with the same meaning.
+    descriptors with the same reader.
     """
-    entries: dict[str, Entry] = {}
-    listed: set[str] = set()  # folders already listed: reads often share a parent
-    for read in reads:
-        _read_into(root, read, entries, listed)
-    return tree_of(entries[path] for path in sorted(entries, key=lambda path: path.split("/")))
+    return read(FolderSource(root), reads)
 
 
-def _read_into(root: Path, read: Read, entries: dict[str, Entry], listed: set[str]) -> None:
-    names = read.path.split("/") if read.path else []
-    prefix = ""
-    for index, name in enumerate(names):
-        path, last = join(prefix, name), index == len(names) - 1
-        entry = _entry_at(root, path, hashed=last and read.hashed)
-        if entry is None or last:
-            _list_into(root, prefix, entries, listed)
-        if entry is None:
-            return
-        _keep(entries, entry)
-        if not entry.is_dir:
-            return
-        prefix = path
-    if not names:
-        _list_into(root, "", entries, listed)
-    if read.tree:
-        for entry in _scan_dir(str(root), read.path, read.hashed, ScanStats(), None):
-            _keep(entries, entry)
+class FolderSource:
+    """The footprint reader's protocol (``planner.footprint.ReadSource``) on a folder."""
+
+    def __init__(self, root: Path) -> None:
+        self.root = root
+
+    def stat(self, path: str) -> Entry | None:
+        if not path:
+            return Entry("", "dir")
+        if fold(path.split("/", 1)[0]) == RESERVED_ROOT:
+            return None
+        return _entry_at(self.root, path, hashed=False)
+
+    def listing(self, folder: str) -> Iterator[Entry]:
+        return _listing(self.root, folder)
+
+    def below(self, folder: str) -> Iterator[Entry]:
+        return _scan_dir(str(self.root), folder, False, ScanStats(), None)  # noqa: FBT003
+
+    def hashed(self, entry: Entry) -> Entry | None:
+        return _entry_at(self.root, entry.path, hashed=True)
 
 
 def _entry_at(root: Path, path: str, *, hashed: bool) -> Entry | None:
@@ -151,20 +146,6 @@ def _entry_at(root: Path, path: str, *, hashed: bool) -> Entry | None:
     if stat.S_ISREG(info.st_mode):
         return Entry(path, "file", info.st_size, _sha256(full) if hashed else None, mtime=info.st_mtime)
     return None
-
-
-def _list_into(root: Path, folder: str, entries: dict[str, Entry], listed: set[str]) -> None:
-    if folder not in listed:
-        listed.add(folder)
-        for entry in _listing(root, folder):
-            entries.setdefault(entry.path, entry)
-
-
-def _keep(entries: dict[str, Entry], entry: Entry) -> None:
-    """Record an entry; a reading with a hash wins over one without."""
-    old = entries.get(entry.path)
-    if old is None or entry.sha256 is not None:
-        entries[entry.path] = entry
 
 
 def _listing(root: Path, prefix: str) -> Iterator[Entry]:

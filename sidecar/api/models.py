@@ -94,6 +94,32 @@ class ContentOut(_Out):
     note: str = Field(description="Why some of it is not shown, in plain words; empty otherwise.")
 
 
+class MarkOut(_Out):
+    """What happens to one path of a tree, in a word or two."""
+
+    kind: Literal["moves_away", "moved_here", "new", "replaced", "trash", "copied"]
+    label: str
+    detail: str
+
+
+class TreeRowOut(_Out):
+    """One file or folder of a before or after tree."""
+
+    path: str
+    kind: Literal["file", "dir"]
+    size: int | None
+    sha256: str | None
+    marks: list[MarkOut]
+    within: str = Field(description="What a marked folder above it says about it ('moves with its folder').")
+
+
+class TreesOut(_Out):
+    """The area a plan touches before and after: the verified changes over the footprint read at submit."""
+
+    before: list[TreeRowOut]
+    after: list[TreeRowOut] = Field(description="Empty for a plan stored before its changes were kept.")
+
+
 class PlanOut(PlanSummaryOut):
     """A submitted plan: where it stands, why, and what verification found."""
 
@@ -120,6 +146,7 @@ class PlanOut(PlanSummaryOut):
         description="Only in GET /v1/plans/{id}: what each write puts in the store, against the "
         "version it replaces (the first 100 writes).",
     )
+    trees: TreesOut | None = Field(None, description="Before and after trees, with the plan document.")
 
 
 class PlanList(_Out):
@@ -203,6 +230,7 @@ def plan_json(
     ttl: timedelta | None,
     who: Actor,
     body: dict[str, Any] | None = None,
+    trees: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
     """A PlanOut as JSON values.
 
@@ -232,7 +260,7 @@ def plan_json(
         actions=ordered_actions(case, who, now=now, ttl=ttl),
         report=None,
     ).model_dump(mode="json", exclude={"contents"})
-    return out | {"report": stored.report or None, "plan": body}
+    return out | {"report": stored.report or None, "plan": body, "trees": trees}
 
 
 def ordered_actions(case: PlanCase, who: Actor, *, now: datetime, ttl: timedelta | None) -> list[Verb]:

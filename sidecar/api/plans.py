@@ -10,12 +10,13 @@ from typing import Annotated
 
 from fastapi import APIRouter, Path, Query, Request, Response
 
+from planner.treeview import trees_json
 from sidecar.api.auth import Caller
 from sidecar.api.models import ErrorBody, PlanList, PlanOut, ReportOut, json_response, plan_json, plan_summary
 from sidecar.api.params import Storable, UtcTime
 from sidecar.api.requests import CommentBody, PlanBody, body_schema
 from sidecar.api.state import app_state
-from sidecar.service.cases import StoredCase
+from sidecar.service.cases import StoredCase, case_trees
 from sidecar.service.plans import check_path_filter
 from sidecar.tokens import Principal
 from sidecar.workflow import State
@@ -34,7 +35,8 @@ def _out(
     state = app_state(request)
     body = json.loads(state.services.audit.plan(stored.digest).canonical_json()) if with_plan else None
     now, ttl = state.clock(), state.settings.approval_ttl
-    out = plan_json(stored, now=now, ttl=ttl, body=body, who=who)
+    trees = trees_json(case_trees(stored)) if with_plan else None
+    out = plan_json(stored, now=now, ttl=ttl, body=body, who=who, trees=trees)
     if with_plan:  # only the full view reads the store for the writes' contents
         found = state.services.plans.contents(stored.digest, who, range(len(body["ops"]) if body else 0))
         out["contents"] = [p.to_json() for p in found]

@@ -28,7 +28,7 @@ from typing import Any
 
 from planner.entry import Blob, Entry
 from planner.errors import NotFound, PvaError, TreeError
-from planner.footprint import Read, footprint, pinned
+from planner.footprint import Read, bound, footprint
 from planner.ops import execute
 from planner.plan import Plan, Write
 from planner.report import Code, Diagnostic, Report
@@ -85,7 +85,7 @@ class Engine:
     ) -> ApplyRecord:
         """Apply ``plan`` as ``actor``; ``base`` is the state it was approved against, if any.
 
-        Only what ``footprint.pinned`` keeps of ``base`` counts: any difference
+        Only what ``footprint.bound`` keeps of ``base`` counts: any difference
         from the same view of the live store makes the apply stale.
         """
         self.recover()
@@ -100,12 +100,16 @@ class Engine:
 
     def verify(self, plan: Plan) -> Report:
         """Verify against the live store without changing anything (a dry run)."""
-        return self.examine(plan)[0]
+        return self.examine(plan)[0].report
 
-    def examine(self, plan: Plan) -> tuple[Report, Tree]:
-        """Verify against the live store; also return what was read (the base state an approval binds to)."""
+    def examine(self, plan: Plan) -> tuple[Simulation, Tree]:
+        """Verify against the live store; also return what was read (the plan's footprint).
+
+        The footprint is the base state: approvals bind to its ``pinned`` part,
+        and the page's trees are its changes replayed over it.
+        """
         tree = self.backend.read_tree(footprint(plan))
-        return simulate(plan, tree, blobs=self.blob_sizes(plan)).report, tree
+        return simulate(plan, tree, blobs=self.blob_sizes(plan)), tree
 
     def blob_sizes(self, plan: Plan) -> dict[str, int]:
         """Sizes of the stored blobs the plan's content_ref writes name (missing ones left out).
@@ -270,7 +274,7 @@ class _Attempt:
     def run(self, base: Tree | None) -> ApplyRecord:
         tree = self.backend.read_tree(self.reads)
         simulation = simulate(self.plan, tree, blobs=self.engine.blob_sizes(self.plan))
-        drift = _drift(pinned(base, self.reads), pinned(tree, self.reads)) if base is not None else []
+        drift = _drift(bound(base, self.reads), bound(tree, self.reads)) if base is not None else []
         # A precondition the live store cannot check (a generation on a local
         # store, say) must not pass silently at apply: it is an error here.
         unchecked = [
@@ -413,10 +417,8 @@ def _prediction(simulation: Simulation) -> dict[str, Any]:
     return {path: entry_json(simulation.tree.stat(path)) for path in sorted(paths)}
 
 
-def _drift(base: Tree, now: Tree) -> list[Diagnostic]:
-    """Differences between the state a plan was approved against and the live one."""
-    before = {entry.path: entry for entry in base.walk()}
-    after = {entry.path: entry for entry in now.walk()}
+def _drift(before: dict[str, Entry], after: dict[str, Entry]) -> list[Diagnostic]:
+    """Differences between what a plan's reads bound when it was verified and what they bind now."""
     return [
         Diagnostic(
             code=Code.PRECONDITION_FAILED, path=path, message=_how(path, before.get(path), after.get(path))
@@ -438,8 +440,27 @@ def _unchanged(old: Entry | None, new: Entry | None) -> bool:
 
 
 def _how(path: str, old: Entry | None, new: Entry | None) -> str:
+    """What changed at ``path``, in words: appeared, removed, another kind, size, content, generation."""
     if old is None:
         return f"{path!r} appeared since the plan was verified"
     if new is None:
         return f"{path!r} was removed since the plan was verified"
-    return f"{path!r} changed since the plan was verified (size {old.size} -> {new.size})"
+    if old.kind != new.kind:
+        return f"{path!r} was a {_KIND[old.kind]} and is now a {_KIND[new.kind]}"
+    if old.size != new.size:
+        return f"{path!r} changed since the plan was verified (size {old.size} -> {new.size})"
+    if old.sha256 != new.sha256:
+        return (
+            f"{path!r} was rewritten since the plan was verified: same size, other content "
+            f"(sha256 {_short(old.sha256)} -> {_short(new.sha256)})"
+        )
+    return (
+        f"{path!r} was replaced since the plan was verified (generation {old.generation} -> {new.generation})"
+    )
+
+
+_KIND = {"file": "file", "dir": "folder"}
+
+
+def _short(digest: str | None) -> str:
+    return "unknown" if digest is None else digest[:12]

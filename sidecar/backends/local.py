@@ -23,7 +23,7 @@ from __future__ import annotations
 import errno
 import os
 import stat
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Iterator, Sequence
 from contextlib import AbstractContextManager, suppress
 from pathlib import Path
 from types import TracebackType
@@ -31,15 +31,15 @@ from typing import Self
 
 from planner.entry import Entry
 from planner.errors import AlreadyExists, NotADirectory, NotFound, PvaError, TreeError
-from planner.footprint import Read
+from planner.footprint import Read, read
 from planner.paths import fold, is_strictly_inside, join, split
-from planner.tree import Tree, TreeBuilder
+from planner.tree import Tree
 from sidecar.backends.base import RESERVED, STAGING, Backend
 from sidecar.backends.confined import Confined, segments, temporary_name, translate, translated
 from sidecar.backends.fd import SysCalls
 from sidecar.errors import Refused
 
-Keep = Callable[[Entry], None]
+HASH_CACHE = 100_000  # remembered file hashes; forgotten wholesale when full
 
 
 def _reserved(path: str) -> bool:
@@ -68,6 +68,9 @@ class LocalBackend:
     def __init__(self, root: Path, *, calls: SysCalls | None = None, openat2: bool = True) -> None:
         self._root = root
         self._fs = Confined(root, calls if calls is not None else SysCalls(), openat2=openat2)
+        # sha256 and size by (device, inode, size, mtime, ctime): a rewrite changes ctime,
+        # which no unprivileged process can set back, so a hit is the same content.
+        self._hashes: dict[tuple[int, ...], tuple[str, int]] = {}
 
     @property
     def name(self) -> str:
@@ -96,8 +99,19 @@ class LocalBackend:
             return Entry(path, "dir", mtime=info.st_mtime)
         if not hashed:
             return Entry(path, "file", info.st_size, mtime=info.st_mtime)
-        digest, size = self._fs.hash_file(dirfd, name, path, info)
+        digest, size = self._hash(dirfd, name, path, info)
         return Entry(path, "file", size, digest, mtime=info.st_mtime)
+
+    def _hash(self, dirfd: int, name: str, path: str, info: os.stat_result) -> tuple[str, int]:
+        """The sha256 and size of a file, hashed once per (device, inode, size, mtime, ctime)."""
+        key = (info.st_dev, info.st_ino, info.st_size, info.st_mtime_ns, info.st_ctime_ns)
+        known = self._hashes.get(key)
+        if known is None:
+            known = self._fs.hash_file(dirfd, name, path, info)
+            if len(self._hashes) >= HASH_CACHE:
+                self._hashes.clear()
+            self._hashes[key] = known
+        return known
 
     def stat(self, path: str) -> Entry | None:
         if _reserved(path):
@@ -202,65 +216,49 @@ class LocalBackend:
                 self._fs.close_quietly(dirfd)
 
     def read_tree(self, reads: Sequence[Read]) -> Tree:
-        """A tree holding what the reads need (see ``planner.footprint``), nothing more.
+        """What the reads need, by the one footprint reader (``planner.footprint.read``).
 
-        Per read: the path's ancestors; the listing of its parent, or of the
-        deepest ancestor that exists (the plan would create the rest there);
-        the path itself; with ``tree``, everything below it.
+        A path that could climb out of the root is refused before anything is read.
         """
-        found: dict[str, Entry] = {}
+        for one in reads:
+            segments(one.path)
+        return read(_Source(self), reads)
 
-        def keep(entry: Entry) -> None:
-            old = found.get(entry.path)
-            if old is None or old.kind != entry.kind or entry.sha256 is not None:
-                found[entry.path] = entry
-
-        listed: set[str] = set()  # folders already listed: reads often share a parent
-        for read in reads:
-            if not _reserved(read.path):
-                self._read(read, keep, listed)
-        ordered = sorted(found.values(), key=lambda entry: entry.path.split("/"))
-        return TreeBuilder().add(ordered).build()
-
-    def _read(self, read: Read, keep: Keep, listed: set[str]) -> None:
-        names = segments(read.path)
-        fd = self._fs.open_dir("")
+    def _metadata(self, path: str) -> Entry | None:
+        """The entry at ``path`` without hashing it (None when absent, below a file or reserved)."""
+        if not path or _reserved(path):
+            return None if path else Entry("", "dir")
+        parent, name = _split(path)
         try:
-            if not names:
-                self._list(fd, "", keep, listed)
-            prefix = ""
-            for index, name in enumerate(names):
-                path, last = join(prefix, name), index == len(names) - 1
+            with self._fs.folder(parent) as fd:
                 info = self._fs.lstat(fd, name, path)
-                if info is None or last:
-                    self._list(fd, prefix, keep, listed)
-                if info is None:
-                    return
-                keep(self._entry(fd, name, path, info, hashed=last and read.hashed))
-                if not stat.S_ISDIR(info.st_mode):
-                    return
-                child = self._fs.open_child(fd, name, path)
-                self._fs.close_quietly(fd)
-                fd, prefix = child, path
-            if read.tree:
-                owned, fd = fd, -1  # _below owns (and closes) it from here
-                for entry in self._below(owned, prefix, hashed=read.hashed):
-                    keep(entry)
-        finally:
-            if fd != -1:
-                self._fs.close_quietly(fd)
+                return None if info is None else self._entry(fd, name, path, info, hashed=False)
+        except (NotFound, NotADirectory):
+            return None
 
-    def _list(self, fd: int, prefix: str, keep: Keep, listed: set[str]) -> None:
-        """The direct children of the folder open as ``fd``, without hashes (once per folder)."""
-        if prefix in listed:
-            return
-        listed.add(prefix)
-        for name in self._fs.names(fd, prefix):
-            if prefix or fold(name) != RESERVED:
-                path = join(prefix, name)
-                info = self._fs.lstat(fd, name, path)
-                if info is not None:
-                    keep(self._entry(fd, name, path, info, hashed=False))
+    def _listing(self, folder: str) -> list[Entry]:
+        """The direct children of ``folder``, without hashes."""
+        found = []
+        with self._fs.folder(folder) as fd:
+            for name in self._fs.names(fd, folder):
+                if folder or fold(name) != RESERVED:
+                    path = join(folder, name)
+                    info = self._fs.lstat(fd, name, path)
+                    if info is not None:
+                        found.append(self._entry(fd, name, path, info, hashed=False))
+        return found
+
+    def _hashed(self, entry: Entry) -> Entry | None:
+        """``entry`` read again, hashed (None when it is gone or no longer a file)."""
+        parent, name = _split(entry.path)
+        try:
+            with self._fs.folder(parent) as fd:
+                info = self._fs.lstat(fd, name, entry.path)
+                if info is None or not stat.S_ISREG(info.st_mode):
+                    return None
+                return self._entry(fd, name, entry.path, info, hashed=True)
+        except (NotFound, NotADirectory):
+            return None
 
     # -- the primitives (store and reserved paths) ----------------------------
 
@@ -432,6 +430,25 @@ class LocalBackend:
                 raise translate(error, "") from error
             with translated(""):
                 calls.sync()
+
+
+class _Source:
+    """The footprint reader's protocol (``planner.footprint.ReadSource``) on a local backend."""
+
+    def __init__(self, backend: LocalBackend) -> None:
+        self.backend = backend
+
+    def stat(self, path: str) -> Entry | None:
+        return self.backend._metadata(path)  # noqa: SLF001  # the backend's own adapter
+
+    def listing(self, folder: str) -> list[Entry]:
+        return self.backend._listing(folder)  # noqa: SLF001
+
+    def below(self, folder: str) -> Iterator[Entry]:
+        return (e for e in self.backend._walk(folder, hashed=False) if e.path != folder)  # noqa: SLF001
+
+    def hashed(self, entry: Entry) -> Entry | None:
+        return self.backend._hashed(entry)  # noqa: SLF001
 
 
 def _conforms(backend: LocalBackend) -> Backend:

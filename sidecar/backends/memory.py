@@ -9,13 +9,12 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Iterable, Sequence
-from dataclasses import replace
 
 from planner.entry import Entry
 from planner.errors import AlreadyExists, NotADirectory, NotFound
-from planner.footprint import Read
-from planner.paths import fold, is_strictly_inside, join, split
-from planner.tree import Tree, TreeBuilder
+from planner.footprint import Read, TreeSource, read
+from planner.paths import fold, is_strictly_inside, split
+from planner.tree import Tree
 from sidecar.backends.base import RESERVED, STAGING
 from sidecar.errors import Refused, StoreError
 
@@ -48,46 +47,8 @@ class MemoryBackend:
         return max((len(e.path[start:].encode()) for e in self.walk(path) if e.path != path), default=0)
 
     def read_tree(self, reads: Sequence[Read]) -> Tree:
-        """As ``LocalBackend.read_tree``: ancestors, the nearest folder's listing, the path, its subtree."""
-        found: dict[str, Entry] = {}
-        listed: set[str] = set()
-        for read in reads:
-            if not _reserved(read.path):
-                self._read(read, found, listed)
-        return TreeBuilder().add(sorted(found.values(), key=lambda e: e.path.split("/"))).build()
-
-    def _read(self, read: Read, found: dict[str, Entry], listed: set[str]) -> None:
-        if not read.path:  # the store root
-            self._list("", found, listed)
-            for below in self.walk("") if read.tree else ():
-                _keep(found, below, hashed=read.hashed)
-            return
-        prefix = ""
-        names = read.path.split("/")
-        for index, name in enumerate(names):
-            path = join(prefix, name)
-            entry = self.tree.stat(path)
-            if entry is None or index == len(names) - 1:
-                self._list(prefix, found, listed)
-            if entry is None:
-                return
-            _keep(found, entry, hashed=read.hashed and index == len(names) - 1)
-            if not entry.is_dir:
-                return
-            prefix = path
-        if read.tree:
-            for entry in self.tree.walk(read.path):
-                _keep(found, entry, hashed=read.hashed)
-
-    def _list(self, folder: str, found: dict[str, Entry], listed: set[str]) -> None:
-        if folder in listed:
-            return
-        listed.add(folder)
-        for name in self.tree.names(folder):
-            path = join(folder, name)
-            entry = self.tree.stat(path)
-            if entry is not None and not _reserved(path):
-                _keep(found, entry, hashed=False)
+        """What the reads need, by the one footprint reader (``planner.footprint.read``)."""
+        return read(TreeSource(self.tree), reads)
 
     def read_file(self, path: str, limit: int) -> bytes:
         return self.read_bytes(path)[: limit + 1]
@@ -168,15 +129,6 @@ class MemoryBackend:
         digest = hashlib.sha256(data).hexdigest()
         self.tree.put_file(path, len(data), digest)
         self.contents[digest] = data
-
-
-def _keep(found: dict[str, Entry], entry: Entry, *, hashed: bool) -> None:
-    """Record an entry, with its hash only when asked; a hashed reading wins."""
-    if not hashed:
-        entry = replace(entry, sha256=None)
-    old = found.get(entry.path)
-    if old is None or entry.sha256 is not None:
-        found[entry.path] = entry
 
 
 def _plain(path: str) -> None:

@@ -21,12 +21,14 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from planner.errors import PvaError
+from planner.report import Report
+from planner.treeview import Trees, trees
 from sidecar import db
 from sidecar.audit import payloads
 from sidecar.audit.store import append_event, overlaps
 from sidecar.audit.tables import ApprovalRow, PlanRow, PlanScopeRow
 from sidecar.errors import UnknownPlan
-from sidecar.service.codec import case_from, case_json
+from sidecar.service.codec import base_changes, base_from, case_from, case_json
 from sidecar.service.table import PlanCaseRow
 from sidecar.workflow import PlanCase, State
 
@@ -57,7 +59,7 @@ class StoredCase:
     version: int
     title: str
     report: dict[str, Any]  # report/v1 of the latest verification
-    base: list[dict[str, Any]]  # the entries the latest verification read
+    base: dict[str, Any]  # what the latest verification read and resolved (service.codec.base_json)
     revert_of: str | None
     claimed: datetime | None
     updated: datetime
@@ -71,13 +73,37 @@ def _listed(row: PlanCaseRow) -> StoredCase:
     return _stored(row, full=False)
 
 
+def case_trees(stored: StoredCase) -> Trees:
+    """The before and after trees of a stored case (what the page, the API and the CLI show)."""
+    return stored_trees(stored.base, stored.report)
+
+
+def stored_trees(base: dict[str, Any], report: dict[str, Any]) -> Trees:
+    """The trees of a stored base and report: the verified changes replayed over the footprint.
+
+    A base stored before changes were kept shows its footprint, and no After
+    tree rather than a guess: resubmitting the plan records its changes.
+    """
+    effect = Report.model_validate(report).effect
+    tree = base_from(base)
+    changes = base_changes(base)
+    if changes is None:
+        return Trees(before=trees(tree, [], effect).before, after=())
+    return trees(tree, changes, effect)
+
+
+def _base(body: dict[str, Any] | list[dict[str, Any]]) -> dict[str, Any]:
+    """A stored base; one stored before changes were kept is a bare list of entries."""
+    return {"entries": body, "changes": None} if isinstance(body, list) else body
+
+
 def _stored(row: PlanCaseRow, *, full: bool = True) -> StoredCase:
     return StoredCase(
         case=case_from(json.loads(row.case)),
         version=row.version,
         title=row.title,
         report=json.loads(row.report) if full else {},
-        base=json.loads(row.base) if full else [],
+        base=_base(json.loads(row.base)) if full else {},
         revert_of=row.revert_of,
         claimed=row.claimed,
         updated=row.updated,

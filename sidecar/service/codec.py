@@ -6,10 +6,12 @@ them so); times are ISO 8601 in UTC.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import datetime
-from typing import Any
+from typing import Any, assert_never
 
-from planner.entry import Entry
+from planner.entry import Blob, Entry
+from planner.ops import Change, CopyEntry, MakeDirs, MoveEntry, TrashEntry, WriteFile
 from planner.report import Diagnostic
 from planner.tree import Tree, tree_of
 from sidecar.apply.outcome import entry_from, entry_json
@@ -75,13 +77,91 @@ def _rejection(body: dict[str, Any]) -> Rejection:
     return Rejection(body["actor"], parse_iso(body["time"]), body["comment"])
 
 
-def base_json(tree: Tree) -> list[dict[str, Any]]:
-    """The entries a plan was verified against, parents first (what ``_drift`` compares at apply)."""
-    return [body for body in (entry_json(entry) for entry in tree.walk()) if body is not None]
+def base_json(tree: Tree, changes: Sequence[Change] | None = None) -> dict[str, Any]:
+    """What a verification read (its footprint, parents first) and the changes it resolved over it.
+
+    The apply compares the ``pinned`` part of ``entries`` with the live store;
+    the trees a person reviews replay ``changes`` over ``entries``.
+    """
+    entries = [body for body in (entry_json(entry) for entry in tree.walk()) if body is not None]
+    return {"entries": entries, "changes": None if changes is None else [change_json(c) for c in changes]}
 
 
-def base_from(rows: list[dict[str, Any]]) -> Tree:
+def base_from(body: dict[str, Any] | list[dict[str, Any]]) -> Tree:
+    """The footprint of a stored base (a list: a base stored before changes were kept)."""
+    rows = body if isinstance(body, list) else body.get("entries", [])
     return tree_of(entry for entry in (entry_from(row) for row in rows) if entry is not None)
+
+
+def base_changes(body: dict[str, Any] | list[dict[str, Any]]) -> list[Change] | None:
+    """The resolved changes of a stored base; None for a base stored before they were kept."""
+    if isinstance(body, list) or body.get("changes") is None:
+        return None
+    return [change_from(change) for change in body["changes"]]
+
+
+def change_json(change: Change) -> dict[str, Any]:
+    """One resolved change as JSON (a write's inline bytes are left out: the plan holds them)."""
+    match change:
+        case MakeDirs(index=index, paths=paths):
+            return {"change": "mkdirs", "index": index, "paths": list(paths)}
+        case MoveEntry():
+            return {
+                "change": "move",
+                "index": change.index,
+                "src": change.src,
+                "dst": change.dst,
+                "entry": entry_json(change.entry),
+                "replaced": entry_json(change.replaced),
+                "rename": change.rename,
+            }
+        case WriteFile(index=index, path=path, blob=blob, replaced=replaced):
+            body = {"sha256": blob.sha256, "size": blob.size}
+            return {
+                "change": "write",
+                "index": index,
+                "path": path,
+                "blob": body,
+                "replaced": entry_json(replaced),
+            }
+        case CopyEntry(index=index, src=src, dst=dst, entries=copied):
+            return {
+                "change": "copy",
+                "index": index,
+                "src": src,
+                "dst": dst,
+                "entries": _entries_json(copied),
+            }
+        case TrashEntry(index=index, path=path, removed=removed):
+            return {"change": "trash", "index": index, "path": path, "removed": _entries_json(removed)}
+        case _:
+            assert_never(change)
+
+
+def change_from(body: dict[str, Any]) -> Change:
+    """The inverse of ``change_json``."""
+    index = body["index"]
+    match body["change"]:
+        case "mkdirs":
+            return MakeDirs(index, tuple(body["paths"]))
+        case "move":
+            entry = entry_from(body["entry"])
+            assert entry is not None  # change_json always writes it
+            return MoveEntry(
+                index, body["src"], body["dst"], entry, entry_from(body["replaced"]), body["rename"]
+            )
+        case "write":
+            blob = Blob(body["blob"]["sha256"], body["blob"]["size"])
+            return WriteFile(index, body["path"], blob, entry_from(body["replaced"]))
+        case "copy":
+            return CopyEntry(index, body["src"], body["dst"], tuple(entries(body["entries"])))
+        case "trash":
+            return TrashEntry(index, body["path"], tuple(entries(body["removed"])))
+    raise ValueError(f"unknown change kind {body['change']!r}")
+
+
+def _entries_json(found: Sequence[Entry]) -> list[dict[str, Any]]:
+    return [body for body in (entry_json(entry) for entry in found) if body is not None]
 
 
 def time_json(time: datetime | None) -> str | None:

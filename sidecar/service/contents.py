@@ -29,21 +29,25 @@ from planner.verify import simulate
 from sidecar.audit.api import AuditLog
 from sidecar.backends.base import BLOBS, Backend
 from sidecar.errors import StoreError
-from sidecar.service.codec import base_from, entries
+from sidecar.service.codec import base_changes, base_from
 
 MAX_PREVIEWS = 100  # writes previewed in one API answer (the page previews the ops it shows)
 
 
 def previews(
-    plan: Plan, base: list[dict[str, Any]], backend: Backend, audit: AuditLog, indexes: Iterable[int]
+    plan: Plan, base: dict[str, Any], backend: Backend, audit: AuditLog, indexes: Iterable[int]
 ) -> list[Preview]:
     """The previews of the write ops at ``indexes``, over the state the plan was verified against."""
     wanted = sorted({i for i in indexes if 0 <= i < len(plan.ops) and isinstance(plan.ops[i], Write)})
     wanted = wanted[:MAX_PREVIEWS]  # bounded work per request, whatever was asked
     if not wanted:
         return []
-    changes = {c.index: c for c in simulate(plan, base_from(base)).changes if isinstance(c, WriteFile)}
-    known = entries(base)
+    tree = base_from(base)
+    resolved = base_changes(base)
+    if resolved is None:  # a case stored before its changes were kept
+        resolved = simulate(plan, tree).changes
+    changes = {c.index: c for c in resolved if isinstance(c, WriteFile)}
+    known = list(tree.walk())
     reader = _Reader(backend, audit, {e.sha256: e.path for e in known if e.sha256 is not None})
     found = []
     for index in wanted:

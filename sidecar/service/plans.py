@@ -17,7 +17,7 @@ import logging
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
-from typing import TypeVar
+from typing import Any, TypeVar
 
 from planner.errors import PvaError
 from planner.fingerprint import fingerprint
@@ -26,7 +26,6 @@ from planner.paths import path_problem
 from planner.plan import Plan
 from planner.preview import Preview
 from planner.report import Report
-from planner.tree import Tree
 from sidecar.apply.engine import Engine
 from sidecar.audit.payloads import approval_payload, workflow_payload
 from sidecar.audit.records import ApplyRecord
@@ -85,27 +84,37 @@ class PlanService:
     def verify(self, plan: Plan, who: Principal) -> Report:
         """A dry run against the live store; stores nothing."""
         check_proposer(who, touched_paths(plan))
-        return self.engine.examine(plan)[0]
+        return self.engine.examine(plan)[0].report
 
     def submit(self, plan: Plan, who: Principal, *, revert_of: str | None = None) -> StoredCase:
         """Verify, record and decide ``plan``; the same digest again returns the existing case."""
         check_proposer(who, touched_paths(plan))
-        report, tree = self.engine.examine(plan)
-        tree = pinned(tree, footprint(plan))  # the state approvals bind to (what the ops name)
+        simulation, tree = self.engine.examine(plan)
+        # Stored: the footprint read and the changes resolved over it (what the trees replay);
+        # approvals bind to the fingerprint of its pinned part (what the ops name).
+        base = base_json(tree, simulation.changes)
+        bound = fingerprint(pinned(tree, footprint(plan)))
         self.audit.record_plan(plan, author=who.name)
-        stored = self._retrying(lambda: self._submit_once(plan, who, report, tree, revert_of))
+        report = simulation.report
+        stored = self._retrying(lambda: self._submit_once(plan, who, report, (base, bound), revert_of))
         return self._auto_apply(stored, who)
 
     def _submit_once(
-        self, plan: Plan, who: Principal, report: Report, tree: Tree, revert_of: str | None
+        self,
+        plan: Plan,
+        who: Principal,
+        report: Report,
+        verified: tuple[dict[str, Any], str],
+        revert_of: str | None,
     ) -> StoredCase:
+        base, bound = verified
         existing = self.cases.get(plan.digest())
         now = self.clock()
         case = submit(
             plan,
             report,
             author=who,
-            fingerprint=fingerprint(tree),
+            fingerprint=bound,
             policy=self.policy,
             now=now,
             ttl=self.settings.approval_ttl,
@@ -132,7 +141,7 @@ class PlanService:
                 version=0,
                 title=plan.title,
                 report=report.model_dump(mode="json"),
-                base=base_json(tree),
+                base=base,
                 revert_of=revert_of,
                 claimed=None,
                 updated=now,
@@ -143,9 +152,7 @@ class PlanService:
         if case.submitted == existing.case.submitted:  # not decided anew: only a new author joined
             resubmitted = replace(event, payload=workflow_payload("resubmit", case.state.value))
             return self.cases.update(existing, resubmitted, case=case)  # the new author is recorded
-        return self.cases.update(
-            existing, event, case=case, report=report.model_dump(mode="json"), base=base_json(tree)
-        )
+        return self.cases.update(existing, event, case=case, report=report.model_dump(mode="json"), base=base)
 
     # -- deciding -----------------------------------------------------------------
 

@@ -14,9 +14,9 @@ from typing import Generic, TypeVar
 
 from planner.plan import Copy, Delete, Expect, Mkdir, Move, Op, Plan, Rename, Write
 from planner.report import Diagnostic, Report
+from planner.treeview import TreeRow, Trees, changed_only
 from sidecar.policy import Decision
-from sidecar.service.cases import StoredCase
-from sidecar.web.treeview import TreeRow, Trees, changed_only, trees
+from sidecar.service.cases import StoredCase, case_trees
 
 T = TypeVar("T")
 
@@ -173,7 +173,7 @@ def plan_view(stored: StoredCase, plan: Plan) -> PlanView:
         if diagnostic.op_index is not None:
             by_op.setdefault(diagnostic.op_index, []).append(diagnostic)
     ops = tuple(op_row(i, op, by_op.get(i, ())) for i, op in enumerate(plan.ops))
-    shown = trees(stored.base, plan, report.effect)
+    shown = case_trees(stored)
     diagnostics = tuple(stored.case.diagnostics)
     return PlanView(
         summary=summary(stored, plan),

@@ -23,9 +23,12 @@ import pytest
 from planner import PlanBuilder, Report, verify
 from planner.entry import Blob, Entry
 from planner.errors import AlreadyExists, IsADirectory, NotADirectory, NotFound, PvaError, TreeError
-from planner.footprint import Read, footprint
+from planner.fingerprint import fingerprint
+from planner.footprint import Read, TreeSource, footprint, pinned, read
+from planner.manifest import manifest_lines, read_manifest
 from planner.ops import FileOps
 from planner.paths import contains, rebase
+from planner.snapshot import read_footprint, scan
 from planner.tree import Tree, tree_of
 from sidecar.apply.direct import DirectOps
 from sidecar.backends.base import BLOBS, RESERVED, STAGING, TRASH, Backend
@@ -640,13 +643,27 @@ def test_read_tree_holds_what_a_read_needs_and_nothing_more(harness: Harness) ->
     """read_tree gives the ancestors, the parent's listing, the path hashed and (tree) all below it."""
     harness.put("other/far/away.txt", b"far")
     tree = harness.backend.read_tree([Read("a/sub/y.txt", hashed=True), Read("a/sub/deep", tree=True)])
+    generations = any(entry.generation is not None for entry in tree.walk())
+    below = None if generations else sha(b"gamma")  # identified by its generation where there is one
     assert plain(tree.walk()) == [
         Entry("a", "dir"),
         Entry("a/sub", "dir"),
         Entry("a/sub/deep", "dir"),
-        Entry("a/sub/deep/z.txt", "file", 5),
+        Entry("a/sub/deep/z.txt", "file", 5, below),
         Entry("a/sub/y.txt", "file", 4, sha(b"beta")),
     ]
+
+
+def test_what_a_read_names_has_a_content_identity_and_its_listing_does_not(harness: Harness) -> None:
+    """Files a read names or reads whole carry a generation or a sha256; the siblings listed carry neither."""
+    tree = harness.backend.read_tree([Read("a/x.txt"), Read("a/sub", tree=True)])
+    bound = {"a/x.txt", "a/sub/y.txt", "a/sub/deep/z.txt"}
+    for entry in tree.walk():
+        identity = entry.sha256 or entry.generation
+        if entry.path in bound:
+            assert identity is not None, entry
+        elif not entry.is_dir:
+            assert entry.sha256 is None, entry
 
 
 def test_read_tree_of_a_missing_path_lists_the_deepest_folder_that_exists(harness: Harness) -> None:
@@ -714,6 +731,35 @@ def test_read_tree_of_the_footprint_verifies_like_a_full_scan(harness: Harness, 
         # An unhashed move or rename (footprint hashes it only when the plan pins it) is undone by size.
         assert weak == strong or (set(weak) == {"size"} and "sha256" in strong)
     assert partial.stat("elsewhere/big") is None  # at most listed, never read below
+
+
+def footprint_rows(tree: Tree) -> list[tuple[str, str, int | None]]:
+    return [(entry.path, entry.kind, entry.size) for entry in tree.walk()]
+
+
+@pytest.mark.parametrize("name", sorted(plans()))
+def test_every_store_reads_the_same_footprint_and_fingerprint(
+    harness: Harness, name: str, tmp_path: Path
+) -> None:
+    """Every backend, the folder scan and a manifest read one footprint; the approval's fingerprint agrees.
+
+    A store with generations (GCS) identifies bound files by generation
+    instead of sha256, so its fingerprint is its own: there every bound file
+    must carry a generation, and the rest must agree.
+    """
+    reads = footprint(plans()[name].build())
+    disk = tmp_path / "reference"
+    seed_disk(disk, SEED)
+    folder = read_footprint(disk, reads)
+    manifest = read(TreeSource(read_manifest(manifest_lines(scan(disk), str(disk), hashed=True))), reads)
+    mine = harness.backend.read_tree(reads)
+    assert footprint_rows(mine) == footprint_rows(folder) == footprint_rows(manifest)
+    assert fingerprint(pinned(folder, reads)) == fingerprint(pinned(manifest, reads))
+    bound = [entry for entry in pinned(mine, reads).walk() if not entry.is_dir]
+    if any(entry.generation is not None for entry in bound):
+        assert all(entry.generation is not None for entry in bound)
+    else:
+        assert fingerprint(pinned(mine, reads)) == fingerprint(pinned(folder, reads))
 
 
 def test_read_tree_does_not_list_the_rest_of_the_store(tmp_path: Path) -> None:

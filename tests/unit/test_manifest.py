@@ -157,7 +157,7 @@ def test_the_footprint_leaves_the_rest_of_the_store_unread(tmp_path: Path) -> No
     assert tree.stat("other/big.bin") is None
     moved = tree.stat("m/inbox/1.pdf")
     assert moved is not None
-    assert moved.sha256 is None  # a move without a pinned hash does not read the file's bytes
+    assert moved.sha256 is not None  # what a move names is bound by its content (no generation here)
 
 
 def test_the_footprint_hashes_what_a_delete_removes(tmp_path: Path) -> None:

@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
-from planner import Entry, PlanBuilder, tree_of, verify
+from planner import Entry, PlanBuilder, simulate, tree_of
 from planner.tree import Tree
-from sidecar.service.codec import base_json
-from sidecar.web.treeview import TreeRow, Trees, changed_only, trees
+from planner.treeview import TreeRow, Trees, changed_only, trees
 
 STORE = [
     Entry("m/inbox/0001.pdf", "file", 3, "a" * 64),
@@ -18,10 +17,9 @@ STORE = [
 
 def _trees(builder: PlanBuilder) -> Trees:
     store: Tree = tree_of(STORE)
-    plan = builder.build()
-    report = verify(plan, store)
-    assert report.ok, report.diagnostics
-    return trees(base_json(store), plan, report.effect)
+    simulation = simulate(builder.build(), store)
+    assert simulation.report.ok, simulation.report.diagnostics
+    return trees(store, simulation.changes, simulation.report.effect)
 
 
 def _row(rows: tuple[TreeRow, ...], path: str) -> TreeRow:

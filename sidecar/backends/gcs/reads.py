@@ -3,9 +3,8 @@
 Files come with their sha256 (pva's bound metadata, else hashed from a
 download) and their generation; each file read is reported to ``saw`` so the
 backend can fence later changes to exactly that generation. ``read_tree``
-reads what a plan's footprint needs, as ``LocalBackend.read_tree`` does: the
-ancestors of each path, the listing of its parent (or of the deepest ancestor
-that exists), the path itself and, for a tree read, everything below it.
+reads what a plan's footprint needs through the one footprint reader
+(``planner.footprint.read``), over this module's ``ReadSource``.
 """
 
 from __future__ import annotations
@@ -13,9 +12,9 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator, Sequence
 
 from planner.entry import Entry
-from planner.footprint import Read
+from planner.footprint import Read, read
 from planner.paths import join
-from planner.tree import Tree, TreeBuilder
+from planner.tree import Tree
 from sidecar.backends.gcs.folders import Folders, Memo, reserved
 from sidecar.backends.gcs.objects import Obj
 
@@ -58,52 +57,46 @@ class Reader:
             yield self.entry(join(path, rest), obj, hashed=hashed)
 
     def read_tree(self, reads: Sequence[Read]) -> Tree:
-        found: dict[str, Entry] = {}
-        listed: set[str] = set()
-        memo: Memo = {}
-        for read in reads:
-            if not reserved(read.path):
-                self._read(read, found, listed, memo)
-        return TreeBuilder().add(sorted(found.values(), key=lambda e: e.path.split("/"))).build()
+        """What the reads need, by the one footprint reader (``planner.footprint.read``)."""
+        return read(_Source(self), reads)
 
-    def _read(self, read: Read, found: dict[str, Entry], listed: set[str], memo: Memo) -> None:
-        prefix = ""
-        names = read.path.split("/") if read.path else []
-        if not names:
-            self._list("", found, listed)
-        for index, name in enumerate(names):
-            path = join(prefix, name)
-            kind = self.folders.kind(path, memo)
-            last = index == len(names) - 1
-            if kind is None or last:
-                self._list(prefix, found, listed)
-            if kind is None:
-                return
-            if kind == "dir":
-                _keep(found, Entry(path, "dir"))
-            else:
-                entry = self.stat(path, memo, hashed=read.hashed and last)
-                if entry is not None:
-                    _keep(found, entry)
-                return
-            prefix = path
-        if read.tree:
-            for entry in self.walk(read.path, hashed=read.hashed):
-                if entry.path:
-                    _keep(found, entry)
 
-    def _list(self, folder: str, found: dict[str, Entry], listed: set[str]) -> None:
-        if folder in listed:
-            return
-        listed.add(folder)
+class _Source:
+    """The footprint reader's protocol (``planner.footprint.ReadSource``) for one read of a bucket.
+
+    It remembers each file object it listed, so a hash is of the generation read.
+    """
+
+    def __init__(self, reader: Reader) -> None:
+        self.reader = reader
+        self.folders = reader.folders
+        self.memo: Memo = {}
+        self.objects: dict[str, Obj] = {}
+
+    def stat(self, path: str) -> Entry | None:
+        if reserved(path):
+            return None
+        kind = self.folders.kind(path, self.memo)
+        if kind != "file":
+            return None if kind is None else Entry(path, "dir")
+        obj = self.reader.objects.get(self.folders.name(path))
+        return None if obj is None else self._entry(path, obj)
+
+    def listing(self, folder: str) -> Iterator[Entry]:
         for name, obj in self.folders.children(folder).items():
             path = join(folder, name)
             if not reserved(path):
-                _keep(found, self.entry(path, obj, hashed=False))
+                yield self._entry(path, obj)
 
+    def below(self, folder: str) -> Iterator[Entry]:
+        for rest, obj in self.folders.below(folder):
+            yield self._entry(join(folder, rest), obj)
 
-def _keep(found: dict[str, Entry], entry: Entry) -> None:
-    """Record an entry; a hashed reading wins over an unhashed one."""
-    old = found.get(entry.path)
-    if old is None or old.kind != entry.kind or entry.sha256 is not None:
-        found[entry.path] = entry
+    def hashed(self, entry: Entry) -> Entry | None:
+        obj = self.objects.get(entry.path)
+        return None if obj is None else self.reader.entry(entry.path, obj, hashed=True)
+
+    def _entry(self, path: str, obj: Obj | None) -> Entry:
+        if obj is not None:
+            self.objects[path] = obj
+        return self.reader.entry(path, obj, hashed=False)

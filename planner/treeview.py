@@ -1,24 +1,29 @@
 """The before and after folder trees of the area a plan touches, each row marked with what happens. Pure.
 
-*Before* is the base a plan was verified against (``StoredCase.base``: the
-paths it reads, their ancestors and their folders' listings). *After* is the
-same base with the plan simulated on it by the verifier, the interpreter
-the apply runs, so the page cannot show a result the apply would not give.
-The marks come from the stored report's effect. A moved document shows at
-both places; a chain of moves (a to b, b to c) shows as one move, a to c.
+*Before* is the plan's footprint as read from the store when it was
+verified (``planner.footprint.read``: the paths it reads, their ancestors,
+their folders' listings and all below what it reads whole). *After* is that
+footprint with the verifier's own resolved changes carried out on it
+(``planner.ops.execute``, the interpreter the apply runs): no second
+simulation, so the trees cannot show a result the apply would not give.
+The marks come from the report's effect. A moved document shows at both
+places; a chain of moves (a to b, b to c) shows as one move, a to c.
+
+The page, the API's plan view and ``pva plans show`` all use these rows;
+``trees_json`` and ``trees_from`` carry them over the wire.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
-from typing import Any, Literal
+from typing import Any, Literal, cast
 
+from planner.entry import Entry
+from planner.ops import Change, execute
 from planner.paths import rebase, split
-from planner.plan import Plan
 from planner.report import Effect
-from planner.verify import simulate
-from sidecar.service.codec import base_from
+from planner.tree import Tree
 
 MarkKind = Literal["moves_away", "moved_here", "new", "replaced", "trash", "copied"]
 
@@ -43,6 +48,7 @@ class TreeRow:
     size: int | None
     marks: tuple[Mark, ...] = ()
     within: str = ""  # set when a folder above it is marked: "moves", "goes to trash", ...
+    sha256: str | None = None  # when the footprint read it
 
 
 @dataclass(frozen=True)
@@ -74,14 +80,18 @@ class _Origins:
         return first
 
 
-def trees(base: Sequence[Mapping[str, Any]], plan: Plan, effect: Effect) -> Trees:
-    """The before and after trees of ``plan`` over ``base`` (base_json rows), marked from ``effect``."""
-    before_tree = base_from([dict(row) for row in base])
-    after_tree = simulate(plan, before_tree).tree
+def trees(base: Tree, changes: Sequence[Change], effect: Effect) -> Trees:
+    """The before and after trees: ``base`` (the footprint read at submit), then with ``changes`` done.
+
+    ``changes`` are the verifier's resolved changes over exactly ``base``, in
+    order, so carrying them out cannot fail; ``base`` is never changed.
+    """
+    after = base.fork()
+    for change in changes:
+        execute(change, after)
     before_marks, after_marks = marks(effect)
     return Trees(
-        before=tuple(_rows(((e.path, e.is_dir, e.size) for e in before_tree.walk()), before_marks)),
-        after=tuple(_rows(((e.path, e.is_dir, e.size) for e in after_tree.walk()), after_marks)),
+        before=tuple(_rows(base.walk(), before_marks)), after=tuple(_rows(after.walk(), after_marks))
     )
 
 
@@ -129,16 +139,16 @@ _WITHIN = {
 }
 
 
-def _rows(
-    entries: Iterable[tuple[str, bool, int | None]], marked: dict[str, list[Mark]]
-) -> Iterator[TreeRow]:
+def _rows(entries: Iterable[Entry], marked: dict[str, list[Mark]]) -> Iterator[TreeRow]:
     marked_above: list[tuple[str, str]] = []  # (folder path, what it says about what is inside)
-    for path, is_dir, size in entries:
+    for entry in entries:
+        path, is_dir = entry.path, entry.is_dir
         while marked_above and not path.startswith(marked_above[-1][0] + "/"):
             marked_above.pop()
         own = tuple(marked.get(path, ()))
         within = marked_above[-1][1] if marked_above and not own else ""
-        yield TreeRow(path, split(path)[1], path.count("/"), is_dir, size, own, within)
+        name, depth = split(path)[1], path.count("/")
+        yield TreeRow(path, name, depth, is_dir, entry.size, own, within, entry.sha256)
         said = next((_WITHIN[mark.kind] for mark in own if mark.kind in _WITHIN), "")
         if is_dir and said:
             marked_above.append((path, said))
@@ -154,3 +164,39 @@ def changed_only(rows: Sequence[TreeRow]) -> tuple[TreeRow, ...]:
                 keep.add(probe)
                 probe = split(probe)[0]
     return tuple(row for row in rows if row.path in keep)
+
+
+def trees_json(shown: Trees) -> dict[str, Any]:
+    """The trees as JSON values (the API's plan view carries them)."""
+    return {
+        "before": [_row_json(row) for row in shown.before],
+        "after": [_row_json(row) for row in shown.after],
+    }
+
+
+def trees_from(body: dict[str, Any]) -> Trees:
+    """The inverse of ``trees_json``."""
+    return Trees(
+        before=tuple(_row_from(row) for row in body["before"]),
+        after=tuple(_row_from(row) for row in body["after"]),
+    )
+
+
+def _row_json(row: TreeRow) -> dict[str, Any]:
+    return {
+        "path": row.path,
+        "kind": "dir" if row.is_dir else "file",
+        "size": row.size,
+        "sha256": row.sha256,
+        "marks": [{"kind": m.kind, "label": m.label, "detail": m.detail} for m in row.marks],
+        "within": row.within,
+    }
+
+
+def _row_from(body: dict[str, Any]) -> TreeRow:
+    path = body["path"]
+    marks = tuple(Mark(cast("MarkKind", m["kind"]), m["label"], m["detail"]) for m in body["marks"])
+    is_dir = body["kind"] == "dir"
+    return TreeRow(
+        path, split(path)[1], path.count("/"), is_dir, body["size"], marks, body["within"], body["sha256"]
+    )
