@@ -10,6 +10,7 @@ from planner.client import plan_of
 from planner.client_models import PlanStatus, PlanSummary
 from planner.preview import preview_from_json, terminal_safe
 from planner.states import PlanState
+from planner.treeview import TreeRow, changed_only, trees_from
 
 _SAYS = {
     PlanState.PENDING: "pending, waiting for approval",
@@ -77,10 +78,32 @@ def status_view(status: PlanStatus) -> str:
     if plan is not None and status.report is not None:
         contents = {p.index: p for p in map(preview_from_json, status.contents or ())}
         lines += ["", render_report(plan, status.report, limit=None, reasons=True, contents=contents)]
+        if status.trees is not None:
+            lines += trees_view(status.trees)
     else:
         lines.extend(f"  {d}" for d in status.diagnostics)
     # Every line escaped once more: no title, comment or name puts a control character on the terminal.
     return "\n".join(terminal_safe(line) for line in "\n".join(lines).split("\n"))
+
+
+def trees_view(body: dict[str, Any]) -> list[str]:
+    """The before and after trees the approval page shows, only the rows that change and their folders."""
+    shown = trees_from(body)
+    lines: list[str] = []
+    for label, rows in (("Before", shown.before), ("After", shown.after)):
+        changed = changed_only(rows)
+        lines += ["", f"{label} (only what changes):"]
+        lines += [_tree_line(row) for row in changed] or ["  nothing"]
+    return lines
+
+
+def _tree_line(row: TreeRow) -> str:
+    """``    0001.pdf  [MOVES to matters/acme/alice/0001.pdf]``: indented by depth, marks in words."""
+    name = row.name + ("/" if row.is_dir else "")
+    marks = [f"[{m.label.upper()}{' ' + m.detail if m.detail else ''}]" for m in row.marks]
+    if not marks and row.within:
+        marks = [f"({row.within})"]
+    return "  " + "  " * row.depth + "  ".join([name, *marks])
 
 
 def summaries_view(plans: list[PlanSummary]) -> str:

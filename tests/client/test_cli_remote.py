@@ -297,3 +297,31 @@ def test_plans_show_prints_reasons_and_contents_escaped(
     assert "                  2 + an escape \\x1b[2J hidden" in out
     assert "\x1b" not in out
     assert "\r" not in out
+
+
+def test_plans_show_prints_the_trees_of_a_move_into_an_existing_folder(
+    server: str, tokens: dict[str, str], settings: Settings, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """pva plans show prints the page's Before and After trees: a file filed into a folder that exists."""
+    Path(settings.store or "", "m", "alice").mkdir()
+    document = {
+        "pva": "plan/v1",
+        "title": "File it",
+        "scope": ["m"],
+        "ops": [{"op": "move", "src": "m/inbox/1.pdf", "dst": "m/alice/1.pdf"}],
+    }
+    plan_id = submitted(server, tokens["agent"], document)
+    code, out, _ = pva(capsys, server, tokens["alice"], "plans", "show", plan_id[:8])
+    assert code == 0
+    before = out.split("Before (only what changes):\n", 1)[1].split("\n\n", 1)[0]
+    after = out.split("After (only what changes):\n", 1)[1].split("\n\n", 1)[0]
+    assert before.splitlines() == [
+        "  m/",
+        "    inbox/",
+        "      1.pdf  [MOVES to m/alice/1.pdf]",
+    ]
+    assert after.splitlines() == [
+        "  m/",
+        "    alice/",
+        "      1.pdf  [MOVED from m/inbox/1.pdf]",
+    ]
