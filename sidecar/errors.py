@@ -111,9 +111,10 @@ class BadDatabaseUrl(AuditError):
 class DamagedRow(AuditError):
     """An audit row holds a value pva never writes (edited behind its back); ``seq`` names the event."""
 
-    def __init__(self, seq: int, problem: str) -> None:
-        self.seq, self.problem = seq, problem
-        super().__init__(f"the audit database is damaged at seq {seq}: {problem} (see 'pva audit verify')")
+    def __init__(self, seq: int | None, problem: str) -> None:
+        self.seq, self.problem = seq, problem  # seq: None when the row is not known (a column read)
+        where = "" if seq is None else f" at seq {seq}"
+        super().__init__(f"the audit database is damaged{where}: {problem} (see 'pva audit verify')")
 
 
 class UnknownPlan(AuditError):

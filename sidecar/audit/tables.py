@@ -11,7 +11,9 @@ Times are UTC and timezone-aware. Store paths sort byte-wise on PostgreSQL
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import UTC, datetime
+from typing import Any
 
 from sqlalchemy import (
     BigInteger,
@@ -26,6 +28,8 @@ from sqlalchemy import (
     TypeDecorator,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+
+from sidecar.errors import DamagedRow
 
 HEX64 = String(64)
 NAME = String(200)
@@ -55,6 +59,18 @@ class UtcDateTime(TypeDecorator[datetime]):
             raise ValueError("audit times must be timezone-aware")
         value = value.astimezone(UTC)
         return value.replace(tzinfo=None) if dialect.name == "sqlite" else value
+
+    def result_processor(self, dialect: Dialect, coltype: object) -> Callable[[Any], datetime | None]:
+        """The column's reader; a stored value that is no time (edited behind pva's back) is DamagedRow."""
+        read = super().result_processor(dialect, coltype)
+
+        def process(value: Any) -> datetime | None:
+            try:
+                return value if read is None else read(value)
+            except ValueError:
+                raise DamagedRow(None, f"a stored time is {str(value)[:40]!r}, which is not a time") from None
+
+        return process
 
     def process_result_value(self, value: datetime | None, dialect: Dialect) -> datetime | None:  # noqa: ARG002  # SQLAlchemy's signature
         if value is None:

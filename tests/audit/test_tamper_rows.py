@@ -66,7 +66,7 @@ def test_token_tampering_is_reported(
 def test_a_time_that_is_not_a_time_is_reported_not_a_traceback(
     tokens: SqlAuditStore, tamper: Tamper, url: str, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    """events.time holding text that is no time: verify names the row, export stops with one line."""
+    """events.time holding text that is no time: verify names the row; export and show stop with one line."""
     if url.startswith("postgresql"):  # a timestamptz column refuses the text itself
         with pytest.raises(DBAPIError):
             tamper("UPDATE events SET time = 'not a time' WHERE seq = 2")
@@ -78,6 +78,13 @@ def test_a_time_that_is_not_a_time_is_reported_not_a_traceback(
     assert "Traceback" not in err
     assert "seq 2" in err
     assert len(err.strip().splitlines()) == 1
+    digest = tokens.list_plans()[0].digest
+    for argv in (["audit", "show", digest],):
+        assert main([*argv, "--db", url]) == 3, argv
+        err = capsys.readouterr().err
+        assert "Traceback" not in err
+        assert "is damaged" in err, argv
+        assert "'not a time'" in err
 
 
 def test_scopes_that_are_not_json_are_reported_not_a_traceback(
