@@ -76,6 +76,37 @@ def bound(tree: Tree, reads: Sequence[Read]) -> dict[str, Entry]:
     return entries
 
 
+SHOWN_LISTING = 1000  # a folder's other entries kept for review, up to this many
+
+
+def reviewed(tree: Tree, reads: Sequence[Read]) -> Tree:
+    """The part of a footprint kept with a plan for people to review: the bound entries, their folders.
+
+    ``bound`` (what an approval binds to), the folders above each read, and
+    the other entries of each read's folder when it holds at most
+    ``SHOWN_LISTING`` of them (an approver sees what else a destination
+    holds). A folder of 200,000 documents is not copied into every plan that
+    files one of them: only what the plan names of it is kept. The resolved
+    changes replay on this as on the whole footprint, since they need only
+    the folders above what they name.
+    """
+    entries = bound(tree, reads)
+    for one in reads:
+        folder = one.path
+        while folder:
+            folder = split(folder)[0]
+            found = tree.stat(folder) if folder else None
+            if found is not None and found.is_dir and folder not in entries:
+                entries[folder] = found
+        parent = split(one.path)[0]
+        if tree.kind(parent) == "dir" and len(names := tree.names(parent)) <= SHOWN_LISTING:
+            for name in names:
+                sibling = tree.stat(join(parent, name))
+                if sibling is not None:
+                    entries.setdefault(sibling.path, sibling)
+    return tree_of(entries.values())
+
+
 class ReadSource(Protocol):
     """What the footprint reader asks of a store. Metadata calls never hash; none follows a link.
 

@@ -1,8 +1,9 @@
 """The before and after folder trees of the area a plan touches, each row marked with what happens. Pure.
 
-*Before* is the plan's footprint as read from the store when it was
-verified (``planner.footprint.read``: the paths it reads, their ancestors,
-their folders' listings and all below what it reads whole). *After* is that
+*Before* is what the service keeps of the plan's footprint as read from the
+store when it was verified (``planner.footprint.reviewed``: the paths it
+reads, their ancestors, all below what it reads whole, and their folders'
+other entries when there are not too many). *After* is that
 footprint with the verifier's own resolved changes carried out on it
 (``planner.ops.execute``, the interpreter the apply runs): no second
 simulation, so the trees cannot show a result the apply would not give.

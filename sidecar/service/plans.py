@@ -21,7 +21,7 @@ from typing import Any, TypeVar
 
 from planner.errors import PvaError
 from planner.fingerprint import fingerprint
-from planner.footprint import footprint, pinned
+from planner.footprint import footprint, pinned, reviewed
 from planner.paths import path_problem
 from planner.plan import Plan
 from planner.preview import Preview
@@ -90,10 +90,11 @@ class PlanService:
         """Verify, record and decide ``plan``; the same digest again returns the existing case."""
         check_proposer(who, touched_paths(plan))
         simulation, tree = self.engine.examine(plan)
-        # Stored: the footprint read and the changes resolved over it (what the trees replay);
-        # approvals bind to the fingerprint of its pinned part (what the ops name).
-        base = base_json(tree, simulation.changes)
-        bound = fingerprint(pinned(tree, footprint(plan)))
+        # Stored: what people review of the footprint read and the changes resolved over it (what
+        # the trees replay); approvals bind to the fingerprint of its pinned part (what the ops name).
+        reads = footprint(plan)
+        base = base_json(reviewed(tree, reads), simulation.changes)
+        bound = fingerprint(pinned(tree, reads))
         self.audit.record_plan(plan, author=who.name)
         report = simulation.report
         stored = self._retrying(lambda: self._submit_once(plan, who, report, (base, bound), revert_of))

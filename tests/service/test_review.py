@@ -16,6 +16,7 @@ from typing import Any
 
 import pytest
 
+from planner.footprint import SHOWN_LISTING
 from planner.plan import Plan
 from planner.treeview import TreeRow, Trees, changed_only
 from sidecar import db
@@ -203,3 +204,19 @@ def test_a_moved_file_rewritten_with_the_same_size_after_approval_makes_the_plan
     assert problem.path == "matters/acme/inbox/a.pdf"
     assert "same size, other content" in problem.message
     assert store_state(store) == before
+
+
+def test_a_file_filed_from_a_large_folder_keeps_only_what_the_plan_names_of_it(
+    services: Services, store: Path
+) -> None:
+    """A folder over SHOWN_LISTING entries is not copied into the plan, and its trees still show right."""
+    inbox = store / "matters" / "acme" / "inbox"
+    for number in range(SHOWN_LISTING):
+        (inbox / f"{number:05}.pdf").write_bytes(b"x")
+    move = {"op": "move", "src": "matters/acme/inbox/a.pdf", "dst": "matters/acme/done/a.pdf"}
+    applied, shown = reviewed(services, store, plan(move))
+    kept = {entry["path"] for entry in applied.base["entries"]}
+    assert not any(path.startswith("matters/acme/inbox/0") for path in kept)
+    assert {"matters", "matters/acme", "matters/acme/inbox", "matters/acme/inbox/a.pdf"} <= kept
+    assert "matters/acme/done/z.pdf" in kept  # a small folder is kept whole: what else the destination holds
+    assert [m.label for m in rows(shown.after)["matters/acme/done/a.pdf"].marks] == ["moved"]
