@@ -83,6 +83,9 @@ class PlanStatus(PlanSummary):
     contents: list[dict[str, Any]] | None = Field(
         None, description="What each write puts in the store (planner.preview); only from get()."
     )
+    incidents: list[dict[str, Any]] | None = Field(
+        None, description="Incidents recorded while it applied (time, message, paths); only from get()."
+    )
     trees: dict[str, Any] | None = Field(
         None, description="Before and after trees (planner.treeview.trees_from reads them); only from get()."
     )

@@ -71,6 +71,7 @@ def status_view(status: PlanStatus) -> str:
             f"  rejected:  by {status.rejection.actor} at {utc(status.rejection.time)}: "
             f"{status.rejection.comment}"
         )
+    lines += [f"  incident:  {i['time']}: {i['message']}" for i in status.incidents or ()]
     for label, other in (("revert of", status.revert_of), ("inverse", status.inverse_id)):
         if other:
             lines.append(f"  {label + ':':10} {other}")

@@ -42,6 +42,22 @@ class Comment(BaseModel):
     comment: Annotated[str, Field(min_length=1, max_length=2000, pattern=r"\S"), AfterValidator(storable)]
 
 
+class IncidentOut(_Out):
+    """Something that went wrong while the plan applied, recorded in the audit (an altered trash copy)."""
+
+    time: datetime
+    message: str
+    paths: list[str]
+
+
+def incident_json(event: EventView) -> dict[str, Any]:
+    """An 'incident' audit event as IncidentOut JSON."""
+    payload = event.payload
+    return IncidentOut(time=event.time, message=payload["message"], paths=payload["paths"]).model_dump(
+        mode="json"
+    )
+
+
 class ApprovalOut(_Out):
     """One approval of the plan."""
 
@@ -147,6 +163,9 @@ class PlanOut(PlanSummaryOut):
         "version it replaces (the first 100 writes).",
     )
     trees: TreesOut | None = Field(None, description="Before and after trees, with the plan document.")
+    incidents: list[IncidentOut] | None = Field(
+        None, description="Only in GET /v1/plans/{id}: incidents recorded while it applied (the first 100)."
+    )
 
 
 class PlanList(_Out):
@@ -259,7 +278,7 @@ def plan_json(
         inverse_id=case.inverse_digest,
         actions=ordered_actions(case, who, now=now, ttl=ttl),
         report=None,
-    ).model_dump(mode="json", exclude={"contents"})
+    ).model_dump(mode="json", exclude={"contents", "incidents"})
     return out | {"report": stored.report or None, "plan": body, "trees": trees}
 
 

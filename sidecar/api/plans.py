@@ -12,7 +12,16 @@ from fastapi import APIRouter, Path, Query, Request, Response
 
 from planner.treeview import trees_json
 from sidecar.api.auth import Caller
-from sidecar.api.models import ErrorBody, PlanList, PlanOut, ReportOut, json_response, plan_json, plan_summary
+from sidecar.api.models import (
+    ErrorBody,
+    PlanList,
+    PlanOut,
+    ReportOut,
+    incident_json,
+    json_response,
+    plan_json,
+    plan_summary,
+)
 from sidecar.api.params import Storable, UtcTime
 from sidecar.api.requests import CommentBody, PlanBody, body_schema
 from sidecar.api.state import app_state
@@ -40,6 +49,7 @@ def _out(
     if with_plan:  # only the full view reads the store for the writes' contents
         found = state.services.plans.contents(stored.digest, who, range(len(body["ops"]) if body else 0))
         out["contents"] = [p.to_json() for p in found]
+        out["incidents"] = [incident_json(event) for event in state.services.audit.incidents(stored.digest)]
     return json_response(out, status)
 
 

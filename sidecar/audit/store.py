@@ -235,6 +235,12 @@ class SqlAuditStore(db.SqlStore):
         with self._sessions() as session:
             return [_event_view(row) for row in session.scalars(query)]
 
+    def incidents(self, digest: str) -> list[EventView]:
+        """The incidents recorded while applying this plan (altered stored copies, failed read-backs)."""
+        query = select(EventRow).where(EventRow.digest == digest, EventRow.kind == "incident")
+        with self._sessions() as session:
+            return [_event_view(row) for row in session.scalars(query.order_by(EventRow.seq).limit(100))]
+
     # -- integrity and export -----------------------------------------------
 
     def check_chain(self) -> ChainReport:

@@ -98,6 +98,7 @@ def _render(
         changed=bool(pages["changed"]),
         approvals=[(a, a.approver in counted) for a in case.approvals],
         outcome=outcome,
+        incidents=state.services.audit.incidents(stored.digest) if outcome else [],
         mine=mine,
         approved_by_me=who.principal.name in counted,
         may_judge=Verb.REJECT in actions,

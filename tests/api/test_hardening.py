@@ -80,3 +80,23 @@ def test_an_apply_stopped_after_its_commit_is_not_answered_as_a_refusal() -> Non
     body = json.loads(bytes(response.body))
     assert body["error"]["code"] == "applied_unfinished"
     assert "is applied" in body["error"]["message"]
+
+
+def test_a_revert_refused_for_an_altered_trash_copy_shows_its_incident(api: Api) -> None:
+    """The person applying a revert whose trash copy was altered sees why in the plan view: an incident."""
+    drop = plan_doc({"op": "delete", "path": "matters/acme/inbox/0002.pdf"}, title="drop")
+    deleted = api.submit(drop)["id"]
+    api.decide(deleted, "approve", "approver")
+    assert api.decide(deleted, "approve", "approver-2")["state"] == "applied"
+    (copy,) = (api.root / ".pva" / "trash").rglob("0002.pdf")
+    copy.write_bytes(b"%PDF forged")
+    reverted = api.post(f"/v1/plans/{deleted}/revert", "agent")
+    assert reverted.status_code == 201, reverted.text
+    inverse = reverted.json()["id"]
+    assert api.decide(inverse, "approve", "approver")["state"] == "failed"  # a restore needs one approval
+    assert not (api.root / "matters/acme/inbox/0002.pdf").exists()
+    shown = api.get(f"/v1/plans/{inverse}", "approver").json()
+    (incident,) = shown["incidents"]
+    assert "was altered" in incident["message"]
+    assert incident["paths"] == [copy.relative_to(api.root).as_posix()]
+    assert api.get(f"/v1/plans/{deleted}", "approver").json()["incidents"] == []

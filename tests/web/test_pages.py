@@ -453,3 +453,24 @@ def test_a_content_ref_write_shows_the_referenced_blob(site: Site) -> None:
     rows = _rows(site.client.get(inverse).text, index)
     assert ("removed", "3", "", "0002.pdf,carol") in rows
     assert ("added", "", "3", "0002.pdf,bob") in rows
+
+
+def test_a_failed_revert_of_an_altered_trash_copy_shows_its_incident_on_the_page(site: Site) -> None:
+    """The plan page of a revert refused because its trash copy was altered names the incident."""
+    (site.store / "m" / "a.pdf").write_text("original")
+    plan_id = _submit(
+        site, {"pva": "plan/v1", "title": "T", "scope": ["m"], "ops": [{"op": "delete", "path": "m/a.pdf"}]}
+    )
+    csrf = _sign_in(site, "alice")
+    site.client.post(f"/plans/{plan_id}/approve", data={"comment": "ok", "csrf": csrf}, headers=ORIGIN)
+    (copy,) = (site.store / ".pva" / "trash").rglob("a.pdf")
+    copy.write_text("forged")
+    agent = _sign_in(site, "agent")  # the agent asks for the revert, so that alice may approve it
+    reverted = site.client.post(f"/plans/{plan_id}/revert", data={"csrf": agent}, headers=ORIGIN)
+    inverse = reverted.headers["location"].split("?")[0]
+    csrf = _sign_in(site, "alice")
+    site.client.post(f"{inverse}/approve", data={"comment": "restore", "csrf": csrf}, headers=ORIGIN)
+    page = site.client.get(inverse).text
+    assert "<dt>Incidents</dt>" in page
+    assert "was altered" in page.split("<dt>Incidents</dt>", 1)[1]
+    assert not (site.store / "m" / "a.pdf").exists()
