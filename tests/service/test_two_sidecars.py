@@ -1,7 +1,8 @@
 """Two sidecar processes on one PostgreSQL database and one store: concurrent work stays consistent.
 
-Many clients submit, approve and apply overlapping and disjoint plans
-through both sidecars at once, and every plan's apply is raced on both.
+Many clients submit and approve overlapping and disjoint plans through
+both sidecars at once; then every plan's apply is raced on both, all plans
+at once.
 Afterwards: no plan applied twice, of two plans moving the same file
 exactly one applied, every document is in exactly one place, the workflow's
 states agree with the audit, and the hash chain is intact.
@@ -71,33 +72,37 @@ def _plans() -> tuple[list[dict[str, Any]], list[tuple[int, int]]]:
 STALE_REFUSAL = (409, "illegal_transition")
 
 
-def _work(
-    plan: dict[str, Any], urls: list[str], tokens: dict[str, str], seed: int
-) -> tuple[str, list[tuple[int, dict[str, Any]]]]:
-    """Submit through one sidecar, approve through either, then apply through both at once."""
-    rng = random.Random(seed)
+def _call(url: str, path: str, token: str, body: Any = None) -> tuple[int, dict[str, Any]]:
     with httpx.Client(timeout=120) as http:
+        response = http.post(f"{url}{path}", json=body, headers={"Authorization": f"Bearer {token}"})
+    result: dict[str, Any] = response.json()
+    return response.status_code, result
 
-        def call(url: str, path: str, token: str, body: Any = None) -> tuple[int, dict[str, Any]]:
-            response = http.post(f"{url}{path}", json=body, headers={"Authorization": f"Bearer {token}"})
-            result: dict[str, Any] = response.json()
-            return response.status_code, result
 
-        def succeeding(url: str, path: str, token: str, body: Any = None) -> dict[str, Any]:
-            status, result = call(url, path, token, body)
-            assert status in (200, 201), result
-            return result
+def _succeeding(url: str, path: str, token: str, body: Any = None) -> dict[str, Any]:
+    status, result = _call(url, path, token, body)
+    assert status in (200, 201), result
+    return result
 
-        plan_id = succeeding(rng.choice(urls), "/v1/plans", tokens["agent"], plan)["id"]
-        approver = rng.choice(["alice", "bob"])
-        succeeding(rng.choice(urls), f"/v1/plans/{plan_id}/approve", tokens[approver], {"comment": "checked"})
-        with ThreadPoolExecutor(2) as racing:
-            outcomes = list(
-                racing.map(lambda url: call(url, f"/v1/plans/{plan_id}/apply", tokens[approver]), urls)
-            )
+
+def _propose(plan: dict[str, Any], urls: list[str], tokens: dict[str, str], seed: int) -> tuple[str, str]:
+    """Submit through one sidecar and approve through either; the plan's id and who approved it."""
+    rng = random.Random(seed)
+    plan_id = _succeeding(rng.choice(urls), "/v1/plans", tokens["agent"], plan)["id"]
+    approver = rng.choice(["alice", "bob"])
+    _succeeding(rng.choice(urls), f"/v1/plans/{plan_id}/approve", tokens[approver], {"comment": "checked"})
+    return plan_id, approver
+
+
+def _race(plan_id: str, approver: str, urls: list[str], tokens: dict[str, str]) -> list[tuple[int, Any]]:
+    """Apply the plan through both sidecars at once; each answer is applied or the stale refusal."""
+    with ThreadPoolExecutor(2) as racing:
+        outcomes = list(
+            racing.map(lambda url: _call(url, f"/v1/plans/{plan_id}/apply", tokens[approver]), urls)
+        )
     for status, body in outcomes:
         assert status == 200 or (status, body["error"]["code"]) == STALE_REFUSAL, body
-    return plan_id, outcomes
+    return outcomes
 
 
 def _where(store: Path) -> Counter[str]:
@@ -135,7 +140,12 @@ def test_two_sidecars_serialise_overlapping_plans_and_never_apply_twice(
         sidecar(store, postgres_url, tmp_path / "two.log", **settings) as two,
         ThreadPoolExecutor(WORKERS) as pool,
     ):
-        results = list(pool.map(lambda pair: _work(pair[1], [one, two], tokens, pair[0]), enumerate(plans)))
+        # Every plan is submitted and approved before any applies: a rival applied first would make
+        # the other's submit a refusal (its file is gone), and which one that is depends on timing.
+        urls = [one, two]
+        proposed = list(pool.map(lambda pair: _propose(pair[1], urls, tokens, pair[0]), enumerate(plans)))
+        raced = list(pool.map(lambda chosen: _race(*chosen, urls, tokens), proposed))
+        results = [(plan_id, outcomes) for (plan_id, _), outcomes in zip(proposed, raced, strict=True)]
 
     ids = [plan_id for plan_id, _ in results]
     with db.opened(SqlAuditStore, postgres_url) as audit:
