@@ -71,10 +71,11 @@ class Engine:
     clock: Callable[[], datetime] = _utcnow
     lock_timeout: float = 60.0
     hook: Hook = _no_hook
-    finisher: Finisher = field(init=False)
 
-    def __post_init__(self) -> None:
-        self.finisher = Finisher(self.backend, self.audit, self.journals, self.clock, self.hook)
+    @property
+    def finisher(self) -> Finisher:
+        """What settles an apply past its last step, over this engine's store, audit and journals."""
+        return Finisher(self.backend, self.audit, self.journals, self.clock, self.hook)
 
     def recover(self) -> list[Recovered]:
         """Finish or undo every apply a crash interrupted."""
