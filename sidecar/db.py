@@ -24,8 +24,6 @@ from sqlalchemy.exc import ArgumentError, DBAPIError
 from sqlalchemy.orm import Session, sessionmaker
 
 import sidecar
-import sidecar.service.table  # puts the plan_cases table on the shared metadata
-import sidecar.tokens_table  # puts the tokens table on the shared metadata
 from sidecar.errors import AuditError, BadDatabaseUrl, NotMigrated
 
 # The newest migration; opening a store refuses a database at any other.

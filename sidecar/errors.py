@@ -36,6 +36,9 @@ each kind carries the ``exit_code`` the ``pva`` command exits with.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
+
 from planner.errors import PvaError
 
 
@@ -57,6 +60,15 @@ class StoreFault(StoreError):
     def __init__(self, path: str, message: str, *, errno: int | None = None) -> None:
         self.errno = errno
         super().__init__(path, message)
+
+
+@contextmanager
+def translated(where: str) -> Iterator[None]:
+    """Turn an OSError on the sidecar's own files (journals, locks, a move journal) into a StoreFault."""
+    try:
+        yield
+    except OSError as error:
+        raise StoreFault(where, f"{where}: {error.strerror}", errno=error.errno) from None
 
 
 class ContentMismatch(StoreError):

@@ -29,7 +29,7 @@ from planner.paths import contains, path_problem
 from sidecar import db
 from sidecar.audit.chain import iso
 from sidecar.audit.store import append_event
-from sidecar.tokens_table import TokenRow
+from sidecar.audit.tables import TokenRow
 
 SECRET_PREFIX = "pva_"  # noqa: S105  # a prefix, not a secret: recognisable in logs and by secret scanners; never the start of a name
 ID_PREFIX = "tok_"

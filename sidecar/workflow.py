@@ -47,13 +47,12 @@ from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from enum import StrEnum
 from types import MappingProxyType
-from typing import Protocol, assert_never
+from typing import Any, Protocol, assert_never
 
 from planner.errors import PvaError
 from planner.plan import Plan
 from planner.report import Diagnostic, Report
 from planner.states import PlanState
-from sidecar.audit.records import ApplyRecord
 from sidecar.policy import Decision, Policy, decide, touched_paths
 
 SUBMITTING_ROLES = frozenset({"agent", "approver", "admin"})
@@ -195,6 +194,19 @@ class Actor(Protocol):
     @property
     def role(self) -> str: ...
     def may_touch(self, path: str) -> bool: ...
+
+
+class Outcome(Protocol):
+    """How an apply ended (``sidecar.audit.records.ApplyRecord`` is one): what ``settle`` reads of it."""
+
+    @property
+    def digest(self) -> str: ...
+    @property
+    def status(self) -> str: ...  # "applied", "failed" or "stale"
+    @property
+    def diagnostics(self) -> tuple[Diagnostic, ...]: ...
+    @property
+    def inverse(self) -> dict[str, Any] | None: ...
 
 
 @dataclass(frozen=True)
@@ -453,7 +465,7 @@ def start_apply(case: PlanCase, actor: Actor, *, now: datetime, ttl: timedelta |
     return replace(case, state=transition(case.state, Action.START_APPLY))
 
 
-def settle(case: PlanCase, record: ApplyRecord) -> PlanCase:
+def settle(case: PlanCase, record: Outcome) -> PlanCase:
     """Take the engine's outcome: applied, failed (nothing changed) or stale, with its diagnostics."""
     if record.digest != case.digest:
         raise ValueError(f"the apply record is of plan {record.digest[:12]}, not {case.digest[:12]}")

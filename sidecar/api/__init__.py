@@ -1,1 +1,1 @@
-"""The sidecar's HTTP API (FastAPI): thin routes over ``sidecar.service``; ``create_app`` wires it."""
+"""The sidecar's JSON API: thin FastAPI routes over ``sidecar.service``; ``sidecar.app`` mounts it."""

@@ -8,13 +8,12 @@ from __future__ import annotations
 
 import json
 from datetime import datetime, timedelta
-from typing import Annotated, Any, Literal
+from typing import Any, Literal
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field
 from starlette.responses import Response
 
 from planner.report import Diagnostic, Report
-from sidecar.api.params import storable
 from sidecar.audit.views import EventView, History
 from sidecar.policy import Decision
 from sidecar.service.cases import StoredCase
@@ -32,14 +31,6 @@ class ReportOut(Report):
         description="The plan document that undoes this one (submit it like any plan); "
         "null when the plan is not ok or changes nothing."
     )
-
-
-class Comment(BaseModel):
-    """A person's reason for approving or rejecting (required: it goes to the audit)."""
-
-    model_config = ConfigDict(extra="forbid", strict=True)
-
-    comment: Annotated[str, Field(min_length=1, max_length=2000, pattern=r"\S"), AfterValidator(storable)]
 
 
 class IncidentOut(_Out):

@@ -14,7 +14,7 @@ from fastapi import FastAPI
 from fastapi.openapi.utils import get_openapi
 
 from planner.schema import plan_json_schema
-from sidecar.api.models import Comment
+from sidecar.edge.params import Comment
 
 API_VERSION = "1.0.0"
 

@@ -11,20 +11,11 @@ from typing import Annotated
 from fastapi import APIRouter, Path, Query, Request, Response
 
 from planner.treeview import trees_json
-from sidecar.api.auth import Caller
-from sidecar.api.models import (
-    ErrorBody,
-    PlanList,
-    PlanOut,
-    ReportOut,
-    incident_json,
-    json_response,
-    plan_json,
-    plan_summary,
-)
-from sidecar.api.params import Storable, UtcTime
+from sidecar.api.models import ErrorBody, PlanList, PlanOut, ReportOut, incident_json, json_response, plan_json, plan_summary
 from sidecar.api.requests import CommentBody, PlanBody, body_schema
-from sidecar.api.state import app_state
+from sidecar.edge.auth import Caller
+from sidecar.edge.params import Storable, UtcTime
+from sidecar.edge.state import app_state
 from sidecar.service.cases import StoredCase, case_trees
 from sidecar.service.plans import check_path_filter
 from sidecar.tokens import Principal

@@ -8,11 +8,11 @@ from typing import Annotated
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import StreamingResponse
 
-from sidecar.api.auth import Caller
 from sidecar.api.models import ErrorBody, EventList, HistoryOut, event_out, history_out
-from sidecar.api.params import Storable, UtcTime
 from sidecar.api.plans import NAME
-from sidecar.api.state import app_state
+from sidecar.edge.auth import Caller
+from sidecar.edge.params import Storable, UtcTime
+from sidecar.edge.state import app_state
 
 router = APIRouter(prefix="/v1", tags=["audit"])
 ERRORS: dict[int | str, dict[str, object]] = {

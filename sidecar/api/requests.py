@@ -15,10 +15,9 @@ from starlette.concurrency import run_in_threadpool
 from planner.errors import PlanSyntaxError, SchemaProblem
 from planner.parse import plan_from_document
 from planner.plan import Plan
-from sidecar.api.body import read_json
-from sidecar.api.models import Comment
-from sidecar.api.params import storable_problems
-from sidecar.api.state import app_state
+from sidecar.edge.body import read_json
+from sidecar.edge.params import Comment, storable_problems
+from sidecar.edge.state import app_state
 
 
 async def plan_body(request: Request) -> Plan:

@@ -16,9 +16,9 @@ from sqlalchemy import text
 from sqlalchemy.exc import SQLAlchemyError
 
 from planner.errors import PvaError
-from sidecar.api.auth import Caller, bearer, principal, require
 from sidecar.api.models import ErrorBody, Health
-from sidecar.api.state import app_state
+from sidecar.edge.auth import Caller, bearer, principal, require
+from sidecar.edge.state import app_state
 from sidecar.tokens import Role
 from sidecar.workflow import NotAllowed
 

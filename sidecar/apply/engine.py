@@ -22,7 +22,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
@@ -36,15 +36,13 @@ from planner.tree import Tree
 from planner.verify import Simulation, simulate
 from sidecar.apply.batches import plan_batches
 from sidecar.apply.compile import StepRecorder, run_step
+from sidecar.apply.finisher import Finisher, Hook
 from sidecar.apply.journal import FileJournals, Journal, Record
 from sidecar.apply.locks import Locks, PathLocks
 from sidecar.apply.outcome import (
-    entry_from,
     entry_json,
     op_records,
-    ops_from,
     ops_json,
-    trashed_from,
     trashed_json,
 )
 from sidecar.apply.recovery import Recovered, recover, roll_back
@@ -52,8 +50,6 @@ from sidecar.audit.api import AuditLog
 from sidecar.audit.records import ApplyRecord, ApplyStatus, Incident
 from sidecar.backends.base import BLOBS, STAGING, Backend
 from sidecar.errors import CommittedError, ContentMismatch, StoreError
-
-Hook = Callable[[str], None]
 
 
 def _utcnow() -> datetime:
@@ -76,9 +72,14 @@ class Engine:
     lock_timeout: float = 60.0
     hook: Hook = _no_hook
 
+    @property
+    def finisher(self) -> Finisher:
+        """What settles an apply past its last step, over this engine's store, audit and journals."""
+        return Finisher(self.backend, self.audit, self.journals, self.clock, self.hook)
+
     def recover(self) -> list[Recovered]:
         """Finish or undo every apply a crash interrupted."""
-        return recover(self)
+        return recover(self.journals, self.locks, self.finisher, lock_timeout=self.lock_timeout)
 
     def apply(
         self, plan: Plan, *, actor: str, author: str | None = None, base: Tree | None = None
@@ -167,95 +168,6 @@ class Engine:
             altered=tuple(altered),
         )
 
-    def finish(
-        self,
-        journal: Journal,
-        intent: Record,
-        *,
-        status: ApplyStatus,
-        recovered: bool,
-        message: str = "",
-        incidents: tuple[str, ...] = (),
-    ) -> ApplyRecord:
-        """Record the outcome once, check the result, clean up and retire the journal.
-
-        The record returned carries the incidents recorded on the way (also
-        audit events of their own), so the person applying sees them.
-        """
-        kinds = journal.kinds
-        applied = status == "applied"
-        record = ApplyRecord(
-            digest=intent["digest"],
-            status=status,
-            actor=intent["actor"],
-            started=datetime.fromisoformat(intent["started"]),
-            finished=self.clock(),
-            ops=tuple(ops_from(intent["ops"])) if applied else (),
-            trashed=tuple(trashed_from(intent["trashed"])) if applied else (),
-            diagnostics=tuple(Diagnostic.model_validate(d) for d in intent["warnings"]) if applied else (),
-            message=message or ("applied" if applied else "rolled back"),
-            store=self.backend.name,
-            recovered=recovered,
-            attempt=intent["attempt"],
-            inverse=intent["inverse"] if applied else None,
-        )
-        if "audited" not in kinds:
-            self.audit.record_apply(record)
-            self.hook("audited")
-            journal.append({"type": "audited"})
-        if applied and "checked" not in kinds:
-            wrong = self._after_commit(intent["digest"], "read back", lambda: self._check_prediction(intent))
-            incidents = (*incidents, *([wrong] if wrong else []))
-            journal.append({"type": "checked"})
-            self.hook("checked")
-        staging = f"{STAGING}/{intent['digest']}"
-        if applied:
-            left = self._after_commit(intent["digest"], "cleaned up", lambda: self.backend.discard(staging))
-            incidents = (*incidents, *([left] if left else []))
-        else:
-            self.backend.discard(staging)
-        journal.append({"type": "done"})
-        self.hook("done")
-        self.journals.retire(journal)
-        return replace(record, incidents=incidents) if incidents else record
-
-    def _after_commit(self, digest: str, what: str, check: Callable[[], str | None]) -> str | None:
-        """Run a check or a clean-up after the commit point: a store error there is an incident.
-
-        The plan is applied and audited by then, so a failure (a folder
-        swapped for a symlink, say) must not read like a refusal.
-        """
-        try:
-            return check()
-        except StoreError as error:
-            message = f"the applied plan's paths could not be {what} after the commit: {error}"
-            self.audit.record_incident(Incident(digest, message, (error.path,)))
-            return message
-
-    def _check_prediction(self, intent: Record) -> str | None:
-        """Read the touched paths back; a difference from the prediction is an incident (its message)."""
-        predicted = {path: entry_from(body) for path, body in intent["prediction"].items()}
-        # Hash only what the prediction can be compared with (a moved file's hash may be unknown).
-        reads = [
-            Read(path, hashed=entry is not None and entry.sha256 is not None)
-            for path, entry in predicted.items()
-        ]
-        actual = self.backend.read_tree(reads)
-        wrong = sorted(path for path, entry in predicted.items() if not _same(entry, actual.stat(path)))
-        if wrong:
-            message = f"after apply, {len(wrong)} paths differ from the verified prediction: {wrong[:10]}"
-            self.audit.record_incident(Incident(intent["digest"], message, tuple(wrong)))
-            return message
-        return None
-
-
-def _same(predicted: Entry | None, actual: Entry | None) -> bool:
-    if predicted is None or actual is None:
-        return predicted is actual
-    if predicted.kind != actual.kind or (predicted.size is not None and predicted.size != actual.size):
-        return False
-    return predicted.sha256 is None or predicted.sha256 == actual.sha256
-
 
 class _Attempt:
     """One apply of one plan, under its lock."""
@@ -337,7 +249,7 @@ class _Attempt:
         except (StoreError, TreeError) as error:
             journal.append({"type": "rollback", "error": str(error)})
             roll_back(self.backend, journal, recorder.steps, batches, hook, ran=ran)
-            return self.engine.finish(
+            return self.engine.finisher.finish(
                 journal,
                 intent,
                 status="failed",
@@ -348,7 +260,7 @@ class _Attempt:
         journal.append({"type": "commit"})
         try:
             hook("commit")
-            return self.engine.finish(
+            return self.engine.finisher.finish(
                 journal, intent, status="applied", recovered=False, incidents=tuple(self.incidents)
             )
         except KeyboardInterrupt as interrupt:

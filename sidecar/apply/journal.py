@@ -33,8 +33,9 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-from sidecar.apply.reserved import folder, translated
+from sidecar.apply.reserved import folder
 from sidecar.backends.base import JOURNAL
+from sidecar.errors import translated
 
 Record = dict[str, Any]
 

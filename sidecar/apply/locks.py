@@ -21,9 +21,9 @@ from pathlib import Path
 from typing import Protocol
 
 from planner.paths import contains, fold
-from sidecar.apply.reserved import folder, translated
+from sidecar.apply.reserved import folder
 from sidecar.backends.base import RESERVED
-from sidecar.errors import LockTimeout
+from sidecar.errors import LockTimeout, translated
 
 
 class Locks(Protocol):

@@ -12,19 +12,16 @@ run again.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from sidecar.apply.compile import Step, took_effect, undo_step
-from sidecar.apply.journal import Journal, JournalBusy, Record
+from sidecar.apply.finisher import Finisher, Hook
+from sidecar.apply.journal import FileJournals, Journal, JournalBusy, Record
+from sidecar.apply.locks import Locks
 from sidecar.backends.base import Backend
 from sidecar.errors import RecoveryError
-
-if TYPE_CHECKING:
-    from sidecar.apply.engine import Engine
-
-Hook = Callable[[str], None]
 
 
 @dataclass(frozen=True)
@@ -94,34 +91,36 @@ def _undo_if_done(backend: Backend, step: Step) -> None:
         undo_step(backend, step)
 
 
-def recover(engine: Engine) -> list[Recovered]:
-    """Settle every interrupted apply that no live process holds."""
+def recover(
+    journals: FileJournals, locks: Locks, finisher: Finisher, *, lock_timeout: float
+) -> list[Recovered]:
+    """Settle every interrupted apply that no live process holds, each under its journal's path locks."""
     settled = []
-    for name in engine.journals.names():
+    for name in journals.names():
         try:
-            with engine.journals.hold(name) as journal:
-                settled.append(_settle(engine, journal))
+            with journals.hold(name) as journal:
+                settled.append(_settle(journal, locks, finisher, lock_timeout))
         except JournalBusy:
             continue  # a live apply
     return settled
 
 
-def _settle(engine: Engine, journal: Journal) -> Recovered:
+def _settle(journal: Journal, locks: Locks, finisher: Finisher, lock_timeout: float) -> Recovered:
     records = journal.records()
     if not records or records[0].get("type") != "intent":
         # The apply died before its intent was durable: no step can have run.
-        engine.journals.retire(journal)
+        finisher.journals.retire(journal)
         return Recovered(journal.name.split(".")[0], "discarded: interrupted before it began")
     intent = records[0]
     kinds = {record["type"] for record in records}
     steps = [Step.from_json(body) for body in intent["steps"]]
     batches = [(start, end) for start, end in intent["batches"]]
-    with engine.locks.hold(intent["locks"], timeout=engine.lock_timeout):
+    with locks.hold(intent["locks"], timeout=lock_timeout):
         if "commit" in kinds:
-            engine.finish(journal, intent, status="applied", recovered=True)
+            finisher.finish(journal, intent, status="applied", recovered=True)
             return Recovered(intent["digest"], "rolled forward")
-        roll_back(engine.backend, journal, steps, batches, engine.hook)
-        engine.finish(journal, intent, status="failed", recovered=True, message=_why(records))
+        roll_back(finisher.backend, journal, steps, batches, finisher.hook)
+        finisher.finish(journal, intent, status="failed", recovered=True, message=_why(records))
         return Recovered(intent["digest"], "rolled back")
 
 

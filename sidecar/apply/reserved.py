@@ -3,7 +3,8 @@
 Each folder is reached from the store root one component at a time with
 ``O_NOFOLLOW | O_DIRECTORY`` and made when missing, so a symlink planted as
 ``.pva`` or ``.pva/journal`` is refused, never followed. Files are then opened
-relative to the folder's descriptor. OSErrors become ``StoreFault``.
+relative to the folder's descriptor. OSErrors become ``StoreFault``
+(``sidecar.errors.translated``).
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager, suppress
 from pathlib import Path
 
-from sidecar.errors import Refused, StoreFault
+from sidecar.errors import Refused, StoreFault, translated
 
 _DIR = os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC
 
@@ -41,12 +42,3 @@ def folder(root: Path, *names: str) -> Iterator[int]:
         yield fd
     finally:
         os.close(fd)
-
-
-@contextmanager
-def translated(where: str) -> Iterator[None]:
-    """Turn an OSError into pva's StoreFault naming ``where``."""
-    try:
-        yield
-    except OSError as error:
-        raise StoreFault(where, f"{where}: {error.strerror}", errno=error.errno) from None

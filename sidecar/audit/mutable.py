@@ -6,8 +6,8 @@ rejection must be events of the chain, its state the status its plan's last
 event set, and each token must have its 'token' event ('created', and
 'revoked' once it is revoked), with the same name, role and scopes. A row
 forged with database access (an approval, a token with a secret hash of the
-attacker's choosing) is reported. Tables are looked up by name, so the audit
-does not import the service or the token modules.
+attacker's choosing) is reported. Tables are looked up by name in the one
+metadata (``tables``).
 """
 
 from __future__ import annotations

@@ -5,6 +5,11 @@ other table is a projection of event payloads, kept for indexed queries, and
 ``pva audit verify`` re-derives and compares it: ``plans`` (``status`` is the
 only column ever updated), ``plan_scopes``, ``op_records`` and
 ``trashed_files`` (only for applies that took effect) and ``approvals``.
+Two tables are not projections: ``plan_cases`` and ``tokens`` are updated in
+place, and every change to them appends an event in the same transaction
+(``pva audit verify`` checks them against those events: ``mutable``). All
+the tables are here, so the one metadata (what the migrations are compared
+with) always holds every one.
 Times are UTC and timezone-aware. Store paths sort byte-wise on PostgreSQL
 (collation "C"), as on SQLite, so a folder's contents are one index range.
 """
@@ -17,6 +22,7 @@ from typing import Any
 
 from sqlalchemy import (
     BigInteger,
+    CheckConstraint,
     DateTime,
     Dialect,
     ForeignKey,
@@ -29,6 +35,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
+from planner.states import PlanState
 from sidecar.errors import DamagedRow
 
 HEX64 = String(64)
@@ -194,3 +201,68 @@ class ApprovalRow(Base):
     time: Mapped[datetime] = mapped_column(UtcDateTime())
 
     __table_args__ = (Index(None, "digest", "event_seq"),)
+
+
+# -- the mutable tables ---------------------------------------------------------
+#
+# plan_cases: where each submitted plan stands in the workflow. A row holds the
+# latest ``workflow.PlanCase`` of one digest, and every change of it appends an
+# audit event in the same transaction (``service.cases.SqlCaseStore``), so the
+# chain says how the row got here. ``version`` counts the row's updates: a
+# writer updates only the version it read (compare-and-swap), so two sidecars
+# deciding the same plan at once cannot both win.
+
+STATES = tuple(state.value for state in PlanState)  # the database refuses any other
+
+
+class PlanCaseRow(Base):
+    """One submitted plan's workflow state, its latest verification and the base state it binds to."""
+
+    __tablename__ = "plan_cases"
+
+    digest: Mapped[str] = mapped_column(ForeignKey("plans.digest"), primary_key=True)
+    state: Mapped[str] = mapped_column(String(16))
+    version: Mapped[int] = mapped_column(Integer)
+    author: Mapped[str] = mapped_column(NAME)  # the first submitter (the case lists them all)
+    title: Mapped[str] = mapped_column(Text)
+    submitted: Mapped[datetime] = mapped_column(UtcDateTime())  # the latest submission
+    updated: Mapped[datetime] = mapped_column(UtcDateTime())
+    claimed: Mapped[datetime | None] = mapped_column(UtcDateTime())  # when an apply took it
+    revert_of: Mapped[str | None] = mapped_column(HEX64)  # the applied plan this one undoes
+    case: Mapped[str] = mapped_column(Text)  # JSON: the PlanCase (codec.case_json)
+    report: Mapped[str] = mapped_column(Text)  # JSON: the latest verification report (report/v1)
+    base: Mapped[str] = mapped_column(Text)  # JSON: the entries the plan was verified against
+
+    __table_args__ = (
+        CheckConstraint(f"state IN {STATES!r}", name="state"),
+        Index(None, "state", "submitted"),
+        Index(None, "author", "submitted"),
+        Index(None, "submitted"),
+        Index(None, "revert_of"),
+    )
+
+
+# tokens: API tokens of the sidecar, stored as sha256 hashes, never as secrets;
+# ``revoked`` and ``last_used`` are updated in place (``sidecar.tokens``).
+
+
+class TokenRow(Base):
+    """One token: who it names, its role and scopes, and the sha256 of its secret."""
+
+    __tablename__ = "tokens"
+
+    id: Mapped[str] = mapped_column(String(16), primary_key=True)  # "tok_" and 12 hex digits
+    # Unique forever, revoked tokens included: the name is the actor the audit records.
+    name: Mapped[str] = mapped_column(NAME, unique=True)
+    role: Mapped[str] = mapped_column(String(16))
+    scopes: Mapped[str] = mapped_column(Text)  # JSON array of store paths, or ["*"] for the whole store
+    secret_sha256: Mapped[str] = mapped_column(HEX64, unique=True)  # the lookup key of authentication
+    created: Mapped[datetime] = mapped_column(UtcDateTime())
+    created_by: Mapped[str] = mapped_column(NAME)
+    expires: Mapped[datetime | None] = mapped_column(UtcDateTime())
+    last_used: Mapped[datetime | None] = mapped_column(UtcDateTime())
+    revoked: Mapped[datetime | None] = mapped_column(UtcDateTime())
+    revoked_by: Mapped[str | None] = mapped_column(NAME)
+
+    # The database refuses a role sidecar.tokens.Role does not name (tests check they agree).
+    __table_args__ = (CheckConstraint("role IN ('agent', 'approver', 'auditor', 'admin')", name="role"),)

@@ -26,7 +26,7 @@ import uvicorn
 
 from planner.cli.common import EXIT_OK, EXIT_USAGE, UsageError
 from sidecar import db
-from sidecar.api.app import create_app
+from sidecar.app import create_app
 from sidecar.serving import server_config
 from sidecar.settings import Settings, unsafe
 from sidecar.tokens import Role, TokenStore

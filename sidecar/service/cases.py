@@ -26,10 +26,9 @@ from planner.treeview import Trees, trees
 from sidecar import db
 from sidecar.audit import payloads
 from sidecar.audit.store import append_event, overlaps
-from sidecar.audit.tables import ApprovalRow, PlanRow, PlanScopeRow
+from sidecar.audit.tables import ApprovalRow, PlanCaseRow, PlanRow, PlanScopeRow
 from sidecar.errors import UnknownPlan
 from sidecar.service.codec import base_changes, base_from, case_from, case_json
-from sidecar.service.table import PlanCaseRow
 from sidecar.workflow import PlanCase, State
 
 MAX_LIST = 500

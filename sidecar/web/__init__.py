@@ -4,7 +4,8 @@ Routes are thin: they call the same ``PlanService`` and ``RecordService`` as
 the API, so every rule (roles, scopes, visibility, the workflow) holds here
 as it does there. The pure parts, unit-tested, are ``session`` (signed
 cookies, CSRF), ``treeview`` (the before and after trees) and ``views``
-and ``trail`` (what each page shows).
+and ``trail`` (what each page shows). ``docs`` serves the API's description
+(``/docs``) under the same page headers.
 """
 
 from __future__ import annotations
@@ -12,15 +13,15 @@ from __future__ import annotations
 from fastapi import APIRouter
 
 from sidecar.settings import Settings
-from sidecar.web import audit, inbox, plans, signin
+from sidecar.web import audit, docs, inbox, plans, signin
 from sidecar.web.render import StaticAssets, environment
 from sidecar.web.state import WebState, session_key
 
 
 def router() -> APIRouter:
-    """Every page of the approval page (none in the OpenAPI document)."""
+    """Every page of the approval page, and the API's /docs (none in the OpenAPI document)."""
     pages = APIRouter(include_in_schema=False)
-    for part in (signin.router, inbox.router, plans.router, audit.router):
+    for part in (docs.router, signin.router, inbox.router, plans.router, audit.router):
         pages.include_router(part)
     return pages
 

@@ -7,9 +7,9 @@ from typing import Annotated
 from fastapi import APIRouter, Query, Request
 from starlette.responses import Response
 
-from sidecar.api.params import Storable, UtcTime
-from sidecar.api.state import app_state
 from sidecar.audit.views import EventView, History
+from sidecar.edge.params import Storable, UtcTime
+from sidecar.edge.state import app_state
 from sidecar.errors import UnknownPlan
 from sidecar.service.plans import BadPath, check_path_filter
 from sidecar.web.guard import PageRoute, Viewer

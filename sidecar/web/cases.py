@@ -7,7 +7,7 @@ from functools import partial
 
 from fastapi import Request
 
-from sidecar.api.state import app_state
+from sidecar.edge.state import app_state
 from sidecar.service.cases import StoredCase
 from sidecar.tokens import Principal
 from sidecar.web.state import web_state

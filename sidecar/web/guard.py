@@ -21,9 +21,9 @@ from fastapi.routing import APIRoute
 from starlette.responses import PlainTextResponse, RedirectResponse, Response
 
 from planner.errors import PvaError
-from sidecar.api.problems import STATUS
-from sidecar.api.ratelimit import RateLimited
-from sidecar.api.state import app_state
+from sidecar.edge.problems import STATUS
+from sidecar.edge.ratelimit import RateLimited
+from sidecar.edge.state import app_state
 from sidecar.tokens import Principal, UnknownToken
 from sidecar.web import session
 from sidecar.web.render import html, secure

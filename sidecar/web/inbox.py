@@ -8,8 +8,8 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Query, Request
 from starlette.responses import Response
 
-from sidecar.api.params import Storable
-from sidecar.api.state import app_state
+from sidecar.edge.params import Storable
+from sidecar.edge.state import app_state
 from sidecar.service.plans import check_path_filter
 from sidecar.web.cases import summaries
 from sidecar.web.guard import PageRoute, Signed, Viewer

@@ -15,9 +15,8 @@ from fastapi import APIRouter, Form, Path, Query, Request
 from pydantic import ValidationError
 from starlette.responses import RedirectResponse, Response
 
-from sidecar.api.models import Comment
-from sidecar.api.params import NUL_MESSAGE
-from sidecar.api.state import app_state
+from sidecar.edge.params import NUL_MESSAGE, Comment
+from sidecar.edge.state import app_state
 from sidecar.errors import UnknownPlan
 from sidecar.web.cases import view
 from sidecar.web.guard import PageRoute, Poster, Signed, Viewer

@@ -16,8 +16,8 @@ from typing import Annotated
 from fastapi import APIRouter, Form, Query, Request
 from starlette.responses import RedirectResponse, Response
 
-from sidecar.api.auth import anonymous_key
-from sidecar.api.state import app_state
+from sidecar.edge.auth import anonymous_key
+from sidecar.edge.state import app_state
 from sidecar.web import session
 from sidecar.web.guard import (
     SESSION_COOKIE,

@@ -17,7 +17,7 @@ from fastapi.testclient import TestClient
 from examples.custodians.seed import seed
 from planner.client import PvaClient
 from sidecar import db
-from sidecar.api.app import create_app
+from sidecar.app import create_app
 from sidecar.settings import Settings
 from sidecar.tokens import TokenStore
 from sidecar.wiring import open_services

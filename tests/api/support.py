@@ -22,7 +22,7 @@ from fastapi.testclient import TestClient
 from sqlalchemy import delete
 
 from sidecar import db
-from sidecar.api.app import create_app
+from sidecar.app import create_app
 from sidecar.audit.tables import Base
 from sidecar.settings import Settings
 from sidecar.wiring import Services, open_services

@@ -23,7 +23,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from sidecar.api.app import create_app
+from sidecar.app import create_app
 from sidecar.settings import Settings
 from tests.api.support import Api, Opener, Response, plan_doc
 

@@ -7,7 +7,7 @@ from typing import cast
 
 from fastapi import Request
 
-from sidecar.api.problems import pva_error
+from sidecar.edge.problems import pva_error
 from sidecar.errors import CommittedError
 from tests.api.support import SEED, Api, plan_doc, sha256, tree
 from tests.unit.test_deep_paths import shallow_stack

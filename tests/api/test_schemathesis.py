@@ -25,7 +25,7 @@ from schemathesis.specs.openapi.checks import (
     status_code_conformance,
 )
 
-from sidecar.api.app import create_app
+from sidecar.app import create_app
 from sidecar.settings import Settings
 from tests.api.support import Api, Opener
 

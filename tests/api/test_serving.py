@@ -12,7 +12,7 @@ import httpx
 import pytest
 import uvicorn
 
-from sidecar.api.app import create_app
+from sidecar.app import create_app
 from sidecar.db import upgrade
 from sidecar.serving import redacted, server_config
 from sidecar.settings import Settings

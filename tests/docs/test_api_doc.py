@@ -110,7 +110,7 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Path, dic
 
 def test_api_doc_shows_every_operation() -> None:
     """Every operation of the OpenAPI document has a curl example in docs/api.md."""
-    from sidecar.api.app import create_app
+    from sidecar.app import create_app
     from sidecar.settings import Settings
 
     document = create_app(Settings()).openapi()

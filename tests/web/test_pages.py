@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 from fastapi.testclient import TestClient
 
-from sidecar.api.app import create_app
+from sidecar.app import create_app
 from sidecar.db import make_engine, upgrade
 from sidecar.settings import Settings
 from sidecar.tokens import TokenStore

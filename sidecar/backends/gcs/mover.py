@@ -29,9 +29,9 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from planner.errors import AlreadyExists, PvaError
-from sidecar.apply.reserved import translated as os_translated
 from sidecar.backends.gcs.objects import Obj, Objects
 from sidecar.errors import StoreFault
+from sidecar.errors import translated as os_translated
 
 
 @dataclass(frozen=True, slots=True)

@@ -15,8 +15,8 @@ from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException
 
 from planner.errors import PlanSyntaxError, PvaError, TreeError
-from sidecar.api.auth import Forbidden, Unauthenticated
-from sidecar.api.ratelimit import RateLimited
+from sidecar.edge.auth import Forbidden, Unauthenticated
+from sidecar.edge.ratelimit import RateLimited
 from sidecar.errors import (
     AuditError,
     CommittedError,

@@ -9,9 +9,9 @@ from typing import cast
 
 from starlette.requests import HTTPConnection
 
-from sidecar.api.body import JsonLimits
-from sidecar.api.metrics import Metrics
-from sidecar.api.ratelimit import RateLimiter
+from sidecar.edge.body import JsonLimits
+from sidecar.edge.metrics import Metrics
+from sidecar.edge.ratelimit import RateLimiter
 from sidecar.settings import Settings
 from sidecar.wiring import Services
 

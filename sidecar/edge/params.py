@@ -5,6 +5,8 @@ one that cannot be held in UTC is a 422 naming the parameter.
 ``Storable``: text the databases can store. PostgreSQL cannot hold NUL in
 text, so NUL is refused here with a 422 naming the field, before any query.
 ``storable_problems`` applies the same rule to a plan's free text.
+``Comment``: a person's reason for approving or rejecting, as the API's body
+and the page's form field alike.
 """
 
 from __future__ import annotations
@@ -12,7 +14,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated
 
-from pydantic import AfterValidator
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 
 from planner.errors import SchemaProblem
 from planner.plan import Plan
@@ -44,3 +46,11 @@ def storable_problems(plan: Plan) -> list[SchemaProblem]:
         if op.reason is not None and "\x00" in op.reason
     ]
     return problems
+
+
+class Comment(BaseModel):
+    """A person's reason for approving or rejecting (required: it goes to the audit)."""
+
+    model_config = ConfigDict(extra="forbid", strict=True)
+
+    comment: Annotated[str, Field(min_length=1, max_length=2000, pattern=r"\S"), AfterValidator(storable)]

@@ -16,12 +16,13 @@ from fastapi import FastAPI
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from sidecar import db, web
-from sidecar.api import docs, plans, problems, records, system
-from sidecar.api.body import BodyLimit, JsonLimits
-from sidecar.api.metrics import Metrics
+from sidecar.api import plans, records, system
 from sidecar.api.openapi import API_VERSION, openapi_document
-from sidecar.api.ratelimit import RateLimiter
-from sidecar.api.state import AppState
+from sidecar.edge import problems
+from sidecar.edge.body import BodyLimit, JsonLimits
+from sidecar.edge.metrics import Metrics
+from sidecar.edge.ratelimit import RateLimiter
+from sidecar.edge.state import AppState
 from sidecar.settings import Settings
 from sidecar.wiring import Services, open_services
 
@@ -75,15 +76,14 @@ def create_app(
         version=API_VERSION,
         description=DESCRIPTION,
         lifespan=lifespan,
-        docs_url=None,  # sidecar.api.docs serves it, without a CDN
+        docs_url=None,  # sidecar.web.docs serves it, without a CDN
         redoc_url=None,
     )
     app.include_router(plans.router)
     app.include_router(records.router)
     app.include_router(system.router)
-    app.include_router(docs.router)
     app.state.pva_web = web.state_for(settings)  # the approval page: its session key and templates
-    app.include_router(web.router())
+    app.include_router(web.router())  # the pages, and /docs
     app.mount("/static", web.StaticAssets(), name="static")
     problems.install(app)
     app.add_middleware(BodyLimit, limit=settings.max_body_bytes)

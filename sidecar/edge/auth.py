@@ -15,7 +15,7 @@ from fastapi import Depends, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from planner.errors import PvaError
-from sidecar.api.state import app_state
+from sidecar.edge.state import app_state
 from sidecar.tokens import Principal, Role
 
 bearer = HTTPBearer(auto_error=False, description="An API token: `Authorization: Bearer pva_...`")
