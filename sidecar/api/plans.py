@@ -11,7 +11,16 @@ from typing import Annotated
 from fastapi import APIRouter, Path, Query, Request, Response
 
 from planner.treeview import trees_json
-from sidecar.api.models import ErrorBody, PlanList, PlanOut, ReportOut, incident_json, json_response, plan_json, plan_summary
+from sidecar.api.models import (
+    ErrorBody,
+    PlanList,
+    PlanOut,
+    ReportOut,
+    incident_json,
+    json_response,
+    plan_json,
+    plan_summary,
+)
 from sidecar.api.requests import CommentBody, PlanBody, body_schema
 from sidecar.edge.auth import Caller
 from sidecar.edge.params import Storable, UtcTime

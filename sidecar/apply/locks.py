@@ -9,6 +9,7 @@ of the other, compared by collision key (``planner.paths.fold``) so that
 
 from __future__ import annotations
 
+import contextlib
 import fcntl
 import json
 import os
@@ -133,6 +134,9 @@ class FileLocks:
                 except BlockingIOError:  # its holder is alive
                     yield frozenset(json.loads(os.pread(fd, os.fstat(fd).st_size, 0)))
                     continue
-                os.unlink(name, dir_fd=where)
+                # Unheld: its holder died, or released it (a holder unlinks its file, then closes
+                # it, outside the guard) since we opened it; in the second case it is gone already.
+                with contextlib.suppress(FileNotFoundError):
+                    os.unlink(name, dir_fd=where)
             finally:
                 os.close(fd)
