@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 
 from planner.plan import Plan
 from sidecar.audit.records import ApplyRecord, Incident, inside
+from sidecar.errors import UnknownPlan
 
 
 @dataclass
@@ -22,6 +23,14 @@ class MemoryAudit:
     def record_plan(self, plan: Plan, *, author: str) -> None:
         with self._lock:
             self.plans.setdefault(plan.digest(), (plan, author))
+
+    def plan(self, digest: str) -> Plan:
+        """The recorded plan with this digest; UnknownPlan if it was never recorded."""
+        with self._lock:
+            recorded = self.plans.get(digest)
+        if recorded is None:
+            raise UnknownPlan(f"no plan with digest {digest}")
+        return recorded[0]
 
     def outcome(self, digest: str) -> ApplyRecord | None:
         with self._lock:

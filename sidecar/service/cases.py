@@ -68,6 +68,21 @@ class StoredCase:
         return self.case.digest
 
 
+def check_ref(ref: str) -> None:
+    """UnknownPlan unless ``ref`` can be a plan id: 8 to 64 lowercase hex digits of a digest."""
+    if not (8 <= len(ref) <= 64 and all(c in "0123456789abcdef" for c in ref)):
+        raise UnknownPlan(f"{ref!r} is not a plan id (8 to 64 lowercase hex digits of its digest)")
+
+
+def the_one(ref: str, found: list[str]) -> str:
+    """The one digest ``ref`` names among the visible ``found``; UnknownPlan for none or several."""
+    if not found:
+        raise UnknownPlan(NO_PLAN)
+    if len(found) > 1:
+        raise UnknownPlan(f"several plans' ids start {ref}: give more")
+    return found[0]
+
+
 def _listed(row: PlanCaseRow) -> StoredCase:
     return _stored(row, full=False)
 
@@ -124,16 +139,11 @@ class SqlCaseStore(db.SqlStore):
         prefix they share with a visible one still names it, and one only
         they match is unknown, with the same words as a prefix nobody has.
         """
-        if not (8 <= len(ref) <= 64 and all(c in "0123456789abcdef" for c in ref)):
-            raise UnknownPlan(f"{ref!r} is not a plan id (8 to 64 lowercase hex digits of its digest)")
+        check_ref(ref)
         query = select(PlanCaseRow).where(PlanCaseRow.digest.startswith(ref, autoescape=True))
         with self._sessions() as session:
             found = [stored.digest for stored in map(_listed, session.scalars(query)) if visible(stored)]
-        if not found:
-            raise UnknownPlan(NO_PLAN)
-        if len(found) > 1:
-            raise UnknownPlan(f"several plans' ids start {ref}: give more")
-        return found[0]
+        return the_one(ref, found)
 
     def create(self, stored: StoredCase, event: Event) -> StoredCase:
         """Insert a new case (its plan already recorded); Conflict when another writer inserted it first."""

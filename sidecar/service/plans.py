@@ -29,12 +29,12 @@ from planner.report import Report
 from sidecar.apply.engine import Engine
 from sidecar.audit.payloads import approval_payload, workflow_payload
 from sidecar.audit.records import ApplyRecord
-from sidecar.audit.store import SqlAuditStore
 from sidecar.errors import LockTimeout, UnknownPlan
 from sidecar.policy import Policy, touched_paths
-from sidecar.service.cases import NO_PLAN, Conflict, Event, SqlCaseStore, StoredCase
+from sidecar.service.cases import NO_PLAN, Conflict, Event, StoredCase
 from sidecar.service.codec import base_from, base_json
 from sidecar.service.contents import previews
+from sidecar.service.ports import CaseStore, PlanAudit
 from sidecar.tokens import Principal, Role
 from sidecar.walls import sees_plan
 from sidecar.workflow import (
@@ -70,11 +70,11 @@ class WorkflowSettings:
 
 @dataclass
 class PlanService:
-    """The use cases over one store, its engine, the audit database and the policy."""
+    """The use cases over one store, its engine, the audit, the cases and the policy."""
 
     engine: Engine
-    audit: SqlAuditStore
-    cases: SqlCaseStore
+    audit: PlanAudit
+    cases: CaseStore
     policy: Policy
     clock: Callable[[], datetime]
     settings: WorkflowSettings = WorkflowSettings()

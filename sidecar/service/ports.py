@@ -1,0 +1,63 @@
+"""What ``PlanService`` needs of its stores: the case store and the audit, as small protocols.
+
+``SqlCaseStore`` and ``SqlAuditStore`` are the stores the sidecar runs on;
+``MemoryCaseStore`` and ``MemoryAudit`` hold the same in memory, so the
+workflow's use cases run in tests without a database. mypy checks that each
+satisfies the protocol it is passed as.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import datetime
+from typing import Any, Protocol
+
+from planner.plan import Plan
+from sidecar.audit.api import AuditLog
+from sidecar.service.cases import Event, StoredCase
+from sidecar.workflow import State
+
+
+class CaseStore(Protocol):
+    """Where each submitted plan stands; writers compare and swap by version."""
+
+    def get(self, digest: str) -> StoredCase | None:
+        """The case with this digest, with its report and base."""
+        ...
+
+    def resolve(self, ref: str, visible: Callable[[StoredCase], bool]) -> str:
+        """The digest of the one ``visible`` case whose digest starts with ``ref``; UnknownPlan otherwise."""
+        ...
+
+    def create(self, stored: StoredCase, event: Event) -> StoredCase:
+        """Insert a new case at version 1; Conflict when another writer inserted it first."""
+        ...
+
+    def update(self, stored: StoredCase, event: Event, **changes: Any) -> StoredCase:
+        """Save ``stored`` with ``changes`` at the next version; Conflict if its version moved on."""
+        ...
+
+    def find(
+        self,
+        *,
+        states: tuple[State, ...] = (),
+        author: str | None = None,
+        path: str | None = None,
+        limit: int = 100,
+        before: datetime | None = None,
+        before_id: str | None = None,
+    ) -> list[StoredCase]:
+        """Cases, newest submission first then by digest, without their reports and bases."""
+        ...
+
+    def applying(self) -> list[StoredCase]:
+        """Cases an apply took."""
+        ...
+
+
+class PlanAudit(AuditLog, Protocol):
+    """The audit as the service sees it: the engine's ``AuditLog`` and the recorded plans."""
+
+    def plan(self, digest: str) -> Plan:
+        """The recorded plan with this digest; UnknownPlan if it was never recorded."""
+        ...
