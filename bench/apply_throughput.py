@@ -43,7 +43,7 @@ from bench.apply_store import (
 )
 from bench.corpus import data_dir
 from bench.harness import Goal, Result, Sizes, median, timed
-from planner.plan import PLAN_VERSION, Plan
+from planner.core.plan import PLAN_VERSION, Plan
 from sidecar import db
 from sidecar.apply.engine import Engine
 from sidecar.audit.store import SqlAuditStore

@@ -36,8 +36,8 @@ import psycopg
 from sqlalchemy import Engine, insert, text
 from sqlalchemy.engine import make_url
 
-from planner.entry import Entry
-from planner.paths import contains, rebase, split
+from planner.core.entry import Entry
+from planner.core.paths import contains, rebase, split
 from sidecar import db
 from sidecar.audit import chain, payloads
 from sidecar.audit.chain import GENESIS, Link

@@ -15,9 +15,9 @@ from bench.corpus import loaded_tree
 from bench.flatdict import FlatStore
 from bench.harness import Goal, Result, Sizes, median, timed
 from bench.plans import one_op_plan
-from planner.plan import Plan
-from planner.tree import Tree
-from planner.verify import verify
+from planner.core.plan import Plan
+from planner.core.tree import Tree
+from planner.core.verify import verify
 
 REPETITIONS = 2000
 WARMUP = 20

@@ -17,8 +17,8 @@ from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
 
-from planner.manifest import header_line, read_manifest
-from planner.tree import Tree
+from planner.core.manifest import header_line, read_manifest
+from planner.core.tree import Tree
 
 SEED = 20261129
 DIR = -1  # the size the flat-dict baseline gives a folder

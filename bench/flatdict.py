@@ -16,7 +16,7 @@ from collections.abc import Iterable
 from typing import Any
 
 from bench.corpus import DIR
-from planner.plan import Plan
+from planner.core.plan import Plan
 
 
 class FlatStore:

@@ -29,7 +29,7 @@ from pathlib import Path
 from google.cloud import storage
 
 from bench.harness import RESULTS, Goal, Result, Sizes, machine
-from planner.builder import PlanBuilder
+from planner.core.builder import PlanBuilder
 from sidecar.apply.engine import Engine
 from sidecar.apply.journal import FileJournals
 from sidecar.audit.memory import MemoryAudit

@@ -15,8 +15,8 @@ from typing import Any
 from bench.corpus import loaded_tree, manifest_file, read_lines
 from bench.harness import Result, Sizes
 from bench.plans import build_plan, filing_ops, take
-from planner.manifest import read_manifest
-from planner.verify import verify
+from planner.core.manifest import read_manifest
+from planner.core.verify import verify
 
 TOP = 15
 
@@ -64,7 +64,7 @@ def _profile(action: Any) -> list[dict[str, Any]]:
 
 
 def _label(file: str, line: int, name: str) -> str:
-    """``planner/tree.py:129 _node``, or ``dict.get`` for a built-in."""
+    """``planner/core/tree.py:129 _node``, or ``dict.get`` for a built-in."""
     if file == "~":
         method = re.fullmatch(r"<method '(\w+)' of '([\w.]+)' objects>", name)
         if method:

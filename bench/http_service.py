@@ -26,7 +26,7 @@ import httpx
 
 from bench.corpus import data_dir
 from bench.harness import Goal, Result, Sizes, median, repeat
-from planner.parse import parse_plan
+from planner.core.parse import parse_plan
 from sidecar import db
 from sidecar.settings import Settings
 from sidecar.tokens import Principal, Role, TokenStore

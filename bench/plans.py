@@ -16,8 +16,8 @@ from dataclasses import dataclass
 from typing import Any
 
 from bench.corpus import Layout
-from planner.builder import PlanBuilder
-from planner.plan import PLAN_VERSION, Plan
+from planner.core.builder import PlanBuilder
+from planner.core.plan import PLAN_VERSION, Plan
 
 CUSTODIANS = ("alice", "bob", "carol", "dave", "erin")
 FILED_PER_MATTER = 500  # half of each inbox; the rest stays (or goes to archive/)

@@ -20,8 +20,8 @@ from pathlib import Path
 from typing import Any
 
 from bench.corpus import read_lines
-from planner.manifest import read_manifest
-from planner.tree import Tree
+from planner.core.manifest import read_manifest
+from planner.core.tree import Tree
 
 
 def _load(path: Path) -> Tree:

@@ -7,7 +7,7 @@ first. Its copy is part of its cost (that is the point); deleting the copy
 afterwards is reported but not counted. B runs twice: copying into RAM
 (tmpfs, B at its fastest) and onto disk (the temporary folder). pva verifies
 the same plan against a manifest of the same folder, made by
-``planner.snapshot.scan``.
+``planner.agent.snapshot.scan``.
 """
 
 from __future__ import annotations
@@ -21,10 +21,10 @@ from typing import Any
 from bench.corpus import Layout, data_dir, read_lines
 from bench.harness import Goal, Result, Sizes, median, repeat, timed
 from bench.plans import build_plan, filing_ops, mix, take
-from planner.manifest import manifest_lines, read_manifest
-from planner.plan import Plan
-from planner.snapshot import scan
-from planner.verify import verify
+from planner.agent.snapshot import scan
+from planner.core.manifest import manifest_lines, read_manifest
+from planner.core.plan import Plan
+from planner.core.verify import verify
 
 FILE_BYTES = 100
 SPEEDUP_GOAL = Goal(50, at_least=True)  # pva at least 50 times faster than copy and execute

@@ -11,10 +11,10 @@ from bench.corpus import loaded_tree
 from bench.flatdict import FlatStore
 from bench.harness import Goal, Result, Sizes, median, repeat, timed
 from bench.plans import build_plan, filing_ops, mix, plan_builder, take
-from planner.parse import parse_plan
-from planner.plan import Plan
-from planner.tree import Tree
-from planner.verify import verify
+from planner.core.parse import parse_plan
+from planner.core.plan import Plan
+from planner.core.tree import Tree
+from planner.core.verify import verify
 
 RATIO_GOAL = Goal(0.5, at_least=True)  # pva at least half as fast as the flat dict
 

@@ -3,15 +3,15 @@
 Light on purpose (pydantic and jsonschema only): it runs inside sandboxes.
 """
 
-from planner.builder import PlanBuilder
-from planner.entry import Blob, Entry
-from planner.errors import ManifestError, PlanSyntaxError, PvaError
-from planner.parse import parse_plan
-from planner.plan import Copy, Delete, Expect, Mkdir, Move, Plan, Rename, Write
-from planner.report import Code, Diagnostic, Effect, Report
-from planner.steps import Limits
-from planner.tree import Tree, tree_of
-from planner.verify import Simulation, simulate, verify
+from planner.core.builder import PlanBuilder
+from planner.core.entry import Blob, Entry
+from planner.core.errors import ManifestError, PlanSyntaxError, PvaError
+from planner.core.parse import parse_plan
+from planner.core.plan import Copy, Delete, Expect, Mkdir, Move, Plan, Rename, Write
+from planner.core.report import Code, Diagnostic, Effect, Report
+from planner.core.semantics import Limits
+from planner.core.tree import Tree, tree_of
+from planner.core.verify import Simulation, simulate, verify
 
 __all__ = [
     "Blob",

@@ -1,12 +1,12 @@
-"""The sidecar's exceptions: a branch of ``planner.errors.PvaError``.
+"""The sidecar's exceptions: a branch of ``planner.core.errors.PvaError``.
 
-Backends raise the tree errors of ``planner.errors`` (``NotFound``,
+Backends raise the tree errors of ``planner.core.errors`` (``NotFound``,
 ``AlreadyExists``, ``NotADirectory``, ``IsADirectory``) exactly as the
 in-memory tree does, so one conformance suite holds for both. No ``OSError``
 and no third-party exception escapes a backend: they are translated here::
 
     PvaError
-    ├── TreeError ...            (planner.errors) the state makes the operation impossible
+    ├── TreeError ...            (planner.core.errors) the state makes the operation impossible
     ├── StoreError               a backend could not do what was asked
     │   ├── Refused              confinement: a symlink, a hard link, a special file
     │   ├── StoreFault           the storage failed (EIO, ENOSPC, EACCES, ...); errno kept
@@ -39,7 +39,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from contextlib import contextmanager
 
-from planner.errors import PvaError
+from planner.core.errors import PvaError
 
 
 class StoreError(PvaError):

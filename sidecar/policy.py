@@ -10,7 +10,7 @@ otherwise; a policy with no rules is the *empty* policy (``Policy.is_empty``).
 Globs name subtrees, as scopes do: a path matches a glob when the glob matches
 the path *or one of its ancestors*, segment by segment (``*`` is any run of
 characters inside one segment, ``**`` any number of whole segments), compared
-by collision key (``planner.paths.fold``), never by string prefix. So
+by collision key (``planner.core.paths.fold``), never by string prefix. So
 ``matters/*/inbox`` covers ``matters/acme/inbox/x.pdf``, and ``matters/acme``
 does not cover ``matters/acme-evil``.
 
@@ -30,10 +30,10 @@ from typing import Annotated, Any, Literal, Protocol, Self, assert_never
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError, model_validator
 
-from planner.errors import PvaError
-from planner.paths import PathRuleError, check_name, fold, join, split
-from planner.plan import MAX_SAFE_INTEGER, Copy, Delete, Mkdir, Move, Op, Plan, Rename, Write
-from planner.report import Code, Report
+from planner.core.errors import PvaError
+from planner.core.paths import PathRuleError, check_name, fold, join, split
+from planner.core.plan import MAX_SAFE_INTEGER, Copy, Delete, Mkdir, Move, Op, Plan, Rename, Write
+from planner.core.report import Code, Report
 
 POLICY_VERSION = "policy/v1"
 OpKind = Literal["mkdir", "move", "rename", "write", "copy", "delete"]

@@ -20,7 +20,7 @@ from typing import Annotated, Any, Literal
 from pydantic import BeforeValidator, Field, SecretStr, ValidationError
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-from planner.errors import PvaError
+from planner.core.errors import PvaError
 from sidecar.times import DURATION_FORMS, short_duration
 
 DEFAULT_DATABASE_URL = "sqlite:///var/pva.db"  # relative to the current folder; made on demand

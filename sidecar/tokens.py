@@ -24,8 +24,8 @@ from sqlalchemy import ColumnElement, insert, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from planner.errors import PvaError
-from planner.paths import contains, path_problem
+from planner.core.errors import PvaError
+from planner.core.paths import contains, path_problem
 from sidecar import db
 from sidecar.audit.chain import iso
 from sidecar.audit.store import append_event

@@ -26,7 +26,7 @@ Invariants, where they live:
 - A plan a person rejected stays rejected; one rejected automatically (by
   verification or a policy ``deny``) may be submitted again, and is decided anew.
 
-Exceptions, a branch of ``planner.errors.PvaError`` (exit code 2: the caller
+Exceptions, a branch of ``planner.core.errors.PvaError`` (exit code 2: the caller
 asked for something the workflow does not allow)::
 
     PvaError
@@ -49,17 +49,17 @@ from enum import StrEnum
 from types import MappingProxyType
 from typing import Any, Protocol, assert_never
 
-from planner.errors import PvaError
-from planner.plan import Plan
-from planner.report import Diagnostic, Report
-from planner.states import PlanState
+from planner.core.errors import PvaError
+from planner.core.plan import Plan
+from planner.core.report import Diagnostic, Report
+from planner.core.states import PlanState
 from sidecar.policy import Decision, Policy, decide, touched_paths
 
 SUBMITTING_ROLES = frozenset({"agent", "approver", "admin"})
 APPROVING_ROLES = frozenset({"approver", "admin"})  # also the roles that may reject
 
 
-State = PlanState  # the public contract (planner.states): the API and the clients read the same values
+State = PlanState  # the public contract (planner.core.states): the API and the clients read the same values
 
 
 class Action(StrEnum):

@@ -26,7 +26,7 @@ from email.utils import parseaddr
 from pathlib import Path
 
 from planner import Entry, Plan, PlanBuilder, verify
-from planner.manifest import read_entries, read_manifest
+from planner.core.manifest import read_entries, read_manifest
 
 INBOX = "discovery/inbox"
 SORTED = "discovery/custodians"

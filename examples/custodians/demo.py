@@ -23,10 +23,10 @@ from pathlib import Path
 
 from examples.custodians.agent import organise
 from examples.custodians.seed import seed
-from planner.builder import PlanBuilder
-from planner.client import PvaClient
-from planner.errors import PvaError
-from planner.manifest import read_entries
+from planner.client.http_client import PvaClient
+from planner.core.builder import PlanBuilder
+from planner.core.errors import PvaError
+from planner.core.manifest import read_entries
 
 
 def main(argv: list[str] | None = None) -> int:

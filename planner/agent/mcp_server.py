@@ -1,7 +1,7 @@
 """An MCP server with pva's agent tools (verify, submit, status, list a folder, history) and the plan schema.
 
 Built on the official ``mcp`` SDK's low-level ``Server``, so each tool's input
-schema is exactly the one ``planner.tools`` generates from the plan schema.
+schema is exactly the one ``planner.agent.tools`` generates from the plan schema.
 Tool calls run through ``ToolBox`` as the server's token. There is no approve
 or apply tool: agents can only propose.
 """
@@ -17,8 +17,8 @@ import uvicorn
 from mcp.server import Server, ServerRequestContext
 from mcp.server.stdio import stdio_server
 
-from planner.schema import plan_json_schema
-from planner.tools import ToolBox, tools
+from planner.agent.tools import ToolBox, tools
+from planner.core.schema import plan_json_schema
 
 SCHEMA_URI = "pva://schema/plan.v1.json"
 INSTRUCTIONS = """You change the firm's file store only by proposing plans (plan/v1 JSON); a person

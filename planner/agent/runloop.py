@@ -33,15 +33,15 @@ from runloop_api_client import APIError, APIStatusError, Runloop, omit
 from runloop_api_client.lib.polling import PollingConfig, PollingTimeout
 from runloop_api_client.sdk import StorageObject
 
-from planner.client import PvaClient
-from planner.client_models import PlanStatus
-from planner.entry import Entry
-from planner.errors import PvaError
-from planner.manifest import manifest_lines
-from planner.parse import parse_plan
-from planner.paths import path_problem
-from planner.plan import Plan
-from planner.snapshot import scan
+from planner.agent.snapshot import scan
+from planner.client.http_client import PvaClient
+from planner.client.models import PlanStatus
+from planner.core.entry import Entry
+from planner.core.errors import PvaError
+from planner.core.manifest import manifest_lines
+from planner.core.parse import parse_plan
+from planner.core.paths import path_problem
+from planner.core.plan import Plan
 
 SNAPSHOT_DIR = "/pva/snapshot"  # the tar.gz is extracted here: manifest.jsonl and store/
 AGENT_DIR = "/pva/agent"  # files of the agent (RunSpec.files), the command's working folder

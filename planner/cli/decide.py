@@ -10,8 +10,8 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
-from planner.cli.common import EXIT_OK
 from planner.cli.remote import ID_HELP, add_json_option, add_server_options, calling, connect, emit_status
+from planner.cli.shell import EXIT_OK
 
 
 def register(commands: Any) -> None:

@@ -5,8 +5,8 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
-from planner.cli.common import EXIT_OK, read_input
-from planner.parse import parse_plan
+from planner.cli.shell import EXIT_OK, read_input
+from planner.core.parse import parse_plan
 
 
 def register(commands: Any) -> None:

@@ -32,9 +32,9 @@ from planner.cli import (  # the agent side's commands
     tools,
     verify,
 )
-from planner.cli.common import EXIT_USAGE, UsageError
+from planner.cli.shell import EXIT_USAGE, UsageError
 from planner.cli.text import terminal
-from planner.errors import PlanSyntaxError, PvaError
+from planner.core.errors import PlanSyntaxError, PvaError
 
 COMMANDS = (verify, snapshot, schema, digest, submit, plans, decide, tools, mcp, runloop)
 EXIT_BROKEN_PIPE = 141

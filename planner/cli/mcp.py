@@ -9,13 +9,13 @@ import argparse
 from pathlib import Path
 from typing import Any
 
-from planner.cli.common import EXIT_OK, UsageError
-from planner.client import PvaClient
-from planner.errors import ManifestError
-from planner.manifest import read_manifest
-from planner.snapshot import scan_tree
-from planner.tools import ToolBox
-from planner.tree import Tree
+from planner.agent.snapshot import scan_tree
+from planner.agent.tools import ToolBox
+from planner.cli.shell import EXIT_OK, UsageError
+from planner.client.http_client import PvaClient
+from planner.core.errors import ManifestError
+from planner.core.manifest import read_manifest
+from planner.core.tree import Tree
 
 AGENT_EXTRA = "install the agent extra: pip install 'pva[agent]'"
 

@@ -5,10 +5,10 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
-from planner.cli.common import EXIT_OK
 from planner.cli.remote import ID_HELP, add_json_option, add_server_options, calling, connect, emit
+from planner.cli.shell import EXIT_OK
 from planner.cli.status_views import status_view, summaries_view
-from planner.states import PlanState
+from planner.core.states import PlanState
 
 
 def register(commands: Any) -> None:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import time
 from typing import TextIO
 
-from planner.snapshot import ScanStats
+from planner.agent.snapshot import ScanStats
 
 
 class Progress:

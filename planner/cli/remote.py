@@ -17,11 +17,11 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from planner.cli.common import EXIT_DIAGNOSTICS, EXIT_OK, UsageError
+from planner.cli.shell import EXIT_DIAGNOSTICS, EXIT_OK, UsageError
 from planner.cli.status_views import events_view, headline, history_view
 from planner.cli.text import terminal
-from planner.client import ClientError, PvaClient, plan_of
-from planner.client_models import REFUSED, PlanStatus
+from planner.client.http_client import ClientError, PvaClient, plan_of
+from planner.client.models import REFUSED, PlanStatus
 
 Run = Callable[[argparse.Namespace], int]
 ID_HELP = "the plan's id: its digest, or the first 8+ hex digits of it"

@@ -14,10 +14,10 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from planner.cli.common import EXIT_DIAGNOSTICS, EXIT_OK, UsageError
+from planner.cli.shell import EXIT_DIAGNOSTICS, EXIT_OK, UsageError
 from planner.cli.text import one_line, terminal
-from planner.client import PvaClient
-from planner.client_models import REFUSED
+from planner.client.http_client import PvaClient
+from planner.client.models import REFUSED
 
 AGENT_EXTRA = "install the agent extra: pip install 'pva[agent]'"
 

@@ -6,8 +6,8 @@ import argparse
 import json
 from typing import Any
 
-from planner.cli.common import EXIT_OK
-from planner.schema import plan_json_schema
+from planner.cli.shell import EXIT_OK
+from planner.core.schema import plan_json_schema
 
 
 def register(commands: Any) -> None:

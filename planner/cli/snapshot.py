@@ -14,10 +14,10 @@ from importlib.metadata import entry_points
 from pathlib import Path
 from typing import Any
 
-from planner.cli.common import EXIT_OK, UsageError, write_lines_atomically
+from planner.agent.snapshot import ScanStats, scan
 from planner.cli.progress import Progress
-from planner.manifest import manifest_lines
-from planner.snapshot import ScanStats, scan
+from planner.cli.shell import EXIT_OK, UsageError, write_lines_atomically
+from planner.core.manifest import manifest_lines
 
 
 def register(commands: Any) -> None:

@@ -6,11 +6,11 @@ from datetime import UTC, datetime
 from typing import Any
 
 from planner.cli.views import render_report
-from planner.client import plan_of
-from planner.client_models import PlanStatus, PlanSummary
-from planner.preview import preview_from_json, terminal_safe
-from planner.states import PlanState
-from planner.treeview import TreeRow, changed_only, trees_from
+from planner.client.http_client import plan_of
+from planner.client.models import PlanStatus, PlanSummary
+from planner.core.preview import preview_from_json, terminal_safe
+from planner.core.states import PlanState
+from planner.core.treeview import TreeRow, changed_only, trees_from
 
 _SAYS = {
     PlanState.PENDING: "pending, waiting for approval",

@@ -6,11 +6,11 @@ import argparse
 import sys
 from typing import Any
 
-from planner.cli.common import EXIT_DIAGNOSTICS, UsageError, read_input
 from planner.cli.remote import add_json_option, add_server_options, calling, connect, emit_status
-from planner.client import WaitTimeout
-from planner.client_models import PlanStatus
-from planner.parse import parse_plan
+from planner.cli.shell import EXIT_DIAGNOSTICS, UsageError, read_input
+from planner.client.http_client import WaitTimeout
+from planner.client.models import PlanStatus
+from planner.core.parse import parse_plan
 
 DEFAULT_TIMEOUT = 600.0
 

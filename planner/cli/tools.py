@@ -6,8 +6,8 @@ import argparse
 import json
 from typing import Any
 
-from planner.cli.common import EXIT_OK
-from planner.tools import FORMATS, definitions
+from planner.agent.tools import FORMATS, definitions
+from planner.cli.shell import EXIT_OK
 
 
 def register(commands: Any) -> None:

@@ -7,17 +7,17 @@ import json
 from pathlib import Path
 from typing import Any
 
-from planner.cli.common import EXIT_DIAGNOSTICS, EXIT_OK, UsageError, read_input
+from planner.agent.snapshot import read_footprint
+from planner.cli.shell import EXIT_DIAGNOSTICS, EXIT_OK, UsageError, read_input
 from planner.cli.text import terminal
 from planner.cli.views import render_report
-from planner.errors import ManifestError
-from planner.footprint import footprint
-from planner.manifest import read_manifest
-from planner.parse import parse_plan
-from planner.plan import Plan
-from planner.snapshot import read_footprint
-from planner.tree import Tree
-from planner.verify import verify
+from planner.core.errors import ManifestError
+from planner.core.footprint import footprint
+from planner.core.manifest import read_manifest
+from planner.core.parse import parse_plan
+from planner.core.plan import Plan
+from planner.core.tree import Tree
+from planner.core.verify import verify
 
 
 def register(commands: Any) -> None:

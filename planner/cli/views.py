@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
-from planner.plan import Copy, Delete, Mkdir, Move, Op, Plan, Rename, Write
-from planner.preview import DiffLine, Facts, Preview, terminal_safe
-from planner.report import Report
+from planner.core.plan import Copy, Delete, Mkdir, Move, Op, Plan, Rename, Write
+from planner.core.preview import DiffLine, Facts, Preview, terminal_safe
+from planner.core.report import Report
 
 CONTENT_LINES = 200  # lines of one write's diff printed; the approval page pages the rest
 

@@ -13,7 +13,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field
 from starlette.responses import Response
 
-from planner.report import Diagnostic, Report
+from planner.core.report import Diagnostic, Report
 from sidecar.audit.views import EventView, History
 from sidecar.policy import Decision
 from sidecar.service.cases import StoredCase

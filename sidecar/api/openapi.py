@@ -13,7 +13,7 @@ from typing import Any
 from fastapi import FastAPI
 from fastapi.openapi.utils import get_openapi
 
-from planner.schema import plan_json_schema
+from planner.core.schema import plan_json_schema
 from sidecar.edge.params import Comment
 
 API_VERSION = "1.0.0"

@@ -10,7 +10,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Path, Query, Request, Response
 
-from planner.treeview import trees_json
+from planner.core.treeview import trees_json
 from sidecar.api.models import (
     ErrorBody,
     PlanList,

@@ -12,9 +12,9 @@ from fastapi import Depends, Request
 from pydantic import ValidationError
 from starlette.concurrency import run_in_threadpool
 
-from planner.errors import PlanSyntaxError, SchemaProblem
-from planner.parse import plan_from_document
-from planner.plan import Plan
+from planner.core.errors import PlanSyntaxError, SchemaProblem
+from planner.core.parse import plan_from_document
+from planner.core.plan import Plan
 from sidecar.edge.body import read_json
 from sidecar.edge.params import Comment, storable_problems
 from sidecar.edge.state import app_state

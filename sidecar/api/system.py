@@ -15,7 +15,7 @@ from fastapi.security import HTTPAuthorizationCredentials
 from sqlalchemy import text
 from sqlalchemy.exc import SQLAlchemyError
 
-from planner.errors import PvaError
+from planner.core.errors import PvaError
 from sidecar.api.models import ErrorBody, Health
 from sidecar.edge.auth import Caller, bearer, principal, require
 from sidecar.edge.state import app_state

@@ -1,6 +1,6 @@
 """Compile resolved changes into primitive steps, through the same interpreter as simulation.
 
-``planner.ops.execute`` drives a ``StepRecorder`` exactly as it drives the
+``planner.core.ops.execute`` drives a ``StepRecorder`` exactly as it drives the
 in-memory tree; the recorder turns each mutation into steps on the backend
 (see ``sidecar.backends.base``): ``mkdir``, ``rename`` (never replacing) and
 ``copy`` (into the staging area, then a rename into place). New content is
@@ -13,8 +13,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Literal
 
-from planner.entry import Blob
-from planner.paths import split
+from planner.core.entry import Blob
+from planner.core.paths import split
 from sidecar.backends.base import STAGING, TRASH, Backend
 
 
@@ -48,7 +48,7 @@ class Step:
 
 @dataclass
 class StepRecorder:
-    """A ``planner.ops.Mutator`` that records steps instead of changing anything.
+    """A ``planner.core.ops.Mutator`` that records steps instead of changing anything.
 
     New content to stage is listed in ``blobs`` (reserved path, blob): the
     engine stages it once the journal's intent is durable. A copy is a step

@@ -10,16 +10,16 @@ from __future__ import annotations
 import uuid
 from collections.abc import Callable, Iterable
 
-from planner.entry import Blob, Entry
-from planner.errors import NotFound
-from planner.footprint import Read
-from planner.tree import Tree
+from planner.core.entry import Blob, Entry
+from planner.core.errors import NotFound
+from planner.core.footprint import Read
+from planner.core.tree import Tree
 from sidecar.apply.compile import StepRecorder, run_step
 from sidecar.backends.base import BLOBS, STAGING, Backend
 
 
 class DirectOps:
-    """``planner.ops.FileOps`` over a backend: reads delegate, writes run as steps now."""
+    """``planner.core.ops.FileOps`` over a backend: reads delegate, writes run as steps now."""
 
     def __init__(self, backend: Backend) -> None:
         self.backend = backend

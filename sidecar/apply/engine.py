@@ -26,14 +26,14 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-from planner.entry import Blob, Entry
-from planner.errors import NotFound, PvaError, TreeError
-from planner.footprint import Read, bound, footprint
-from planner.ops import execute
-from planner.plan import Plan, Write
-from planner.report import Code, Diagnostic, Report
-from planner.tree import Tree
-from planner.verify import Simulation, simulate
+from planner.core.entry import Blob, Entry
+from planner.core.errors import NotFound, PvaError, TreeError
+from planner.core.footprint import Read, bound, footprint
+from planner.core.ops import execute
+from planner.core.plan import Plan, Write
+from planner.core.report import Code, Diagnostic, Report
+from planner.core.tree import Tree
+from planner.core.verify import Simulation, simulate
 from sidecar.apply.batches import plan_batches
 from sidecar.apply.compile import StepRecorder, run_step
 from sidecar.apply.finisher import Finisher, Hook

@@ -12,9 +12,9 @@ from collections.abc import Callable
 from dataclasses import dataclass, replace
 from datetime import datetime
 
-from planner.entry import Entry
-from planner.footprint import Read
-from planner.report import Diagnostic
+from planner.core.entry import Entry
+from planner.core.footprint import Read
+from planner.core.report import Diagnostic
 from sidecar.apply.journal import FileJournals, Journal, Record
 from sidecar.apply.outcome import entry_from, ops_from, trashed_from
 from sidecar.audit.api import AuditLog

@@ -1,7 +1,7 @@
 """Path locks: plans on disjoint subtrees apply at once, overlapping ones wait their turn.
 
 Two lock sets overlap when a path of one is, contains, or lies inside a path
-of the other, compared by collision key (``planner.paths.fold``) so that
+of the other, compared by collision key (``planner.core.paths.fold``) so that
 ``a/Foo`` and ``a/foo`` serialise and the second sees the first's name.
 ``PathLocks`` serves threads of one process (tests, in-memory stores);
 ``FileLocks`` serves every process applying to one local store.
@@ -21,7 +21,7 @@ from contextlib import AbstractContextManager, contextmanager
 from pathlib import Path
 from typing import Protocol
 
-from planner.paths import contains, fold
+from planner.core.paths import contains, fold
 from sidecar.apply.reserved import folder
 from sidecar.backends.base import RESERVED
 from sidecar.errors import LockTimeout, translated

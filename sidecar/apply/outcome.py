@@ -5,9 +5,9 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any, assert_never
 
-from planner.entry import Entry
-from planner.ops import Change, CopyEntry, MakeDirs, MoveEntry, TrashEntry, WriteFile
-from planner.paths import rebase
+from planner.core.entry import Entry
+from planner.core.ops import Change, CopyEntry, MakeDirs, MoveEntry, TrashEntry, WriteFile
+from planner.core.paths import rebase
 from sidecar.audit.records import OpRecord, TrashedFile
 
 

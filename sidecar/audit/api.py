@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Protocol
 
-from planner.plan import Plan
+from planner.core.plan import Plan
 from sidecar.audit.records import ApplyRecord, Incident
 
 

@@ -1,7 +1,7 @@
 """A document's chain of custody: follow its names back to its origin and forward to now.
 
 An op concerns a document named N when the op's ``path`` or ``src`` is N or
-a folder containing N (``planner.paths.contains``), so moving ``inbox`` to
+a folder containing N (``planner.core.paths.contains``), so moving ``inbox`` to
 ``archive`` moves ``inbox/1.pdf`` to ``archive/1.pdf`` (``rebase``). The walk
 only ever asks for the ops at a handful of exact names (a name and its
 ancestors), through the ``path`` and ``src`` indexes: its cost grows with the
@@ -20,7 +20,7 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, replace
 from enum import Enum
 
-from planner.paths import contains, rebase
+from planner.core.paths import contains, rebase
 from sidecar.audit.views import History, HistoryItem, OpView
 
 MAX_STEPS = 1000  # walks per query, against pathological histories

@@ -6,7 +6,7 @@ import threading
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
-from planner.plan import Plan
+from planner.core.plan import Plan
 from sidecar.audit.records import ApplyRecord, Incident, inside
 from sidecar.errors import UnknownPlan
 

@@ -10,8 +10,8 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any, Literal, cast
 
-from planner.entry import Entry
-from planner.report import Diagnostic
+from planner.core.entry import Entry
+from planner.core.report import Diagnostic
 from sidecar.audit.chain import iso, parse_iso
 from sidecar.audit.records import ApplyRecord, ApplyStatus, Incident, OpRecord, TrashedFile
 

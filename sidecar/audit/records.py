@@ -11,9 +11,9 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Literal
 
-from planner.entry import Entry
-from planner.paths import contains
-from planner.report import Diagnostic
+from planner.core.entry import Entry
+from planner.core.paths import contains
+from planner.core.report import Diagnostic
 
 ApplyStatus = Literal["applied", "failed", "stale"]
 

@@ -17,7 +17,7 @@ from sqlalchemy import Select, and_, bindparam, exists, insert, or_, select, upd
 from sqlalchemy.orm import Session
 from sqlalchemy.sql.elements import BindParameter
 
-from planner.plan import Plan
+from planner.core.plan import Plan
 from sidecar import db
 from sidecar.audit import chain, payloads
 from sidecar.audit.chain import Break, Link

@@ -35,7 +35,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
-from planner.states import PlanState
+from planner.core.states import PlanState
 from sidecar.errors import DamagedRow
 
 HEX64 = String(64)

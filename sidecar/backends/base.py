@@ -12,7 +12,7 @@ rename, ``discard``).
 Paths are store-relative. Store paths follow the plan rules; reserved paths
 (``.pva/...``) are for the engine only. No method follows a symlink, replaces
 an existing entry or destroys data, except ``discard`` inside ``.pva/staging``.
-Errors: the ``planner.errors`` tree errors and ``sidecar.errors.StoreError``.
+Errors: the ``planner.core.errors`` tree errors and ``sidecar.errors.StoreError``.
 """
 
 from __future__ import annotations
@@ -20,9 +20,9 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from typing import Protocol
 
-from planner.entry import Entry
-from planner.footprint import Read
-from planner.tree import Tree
+from planner.core.entry import Entry
+from planner.core.footprint import Read
+from planner.core.tree import Tree
 
 RESERVED = ".pva"
 STAGING = f"{RESERVED}/staging"
@@ -39,7 +39,7 @@ class Backend(Protocol):
         """Where the store is, for messages and the audit (``local:/srv/projects``)."""
         ...
 
-    # -- reading (planner.ops.StoreView); files come with sha256 ----------
+    # -- reading (planner.core.ops.StoreView); files come with sha256 ----------
 
     def stat(self, path: str) -> Entry | None: ...
 
@@ -50,7 +50,7 @@ class Backend(Protocol):
     def deepest(self, path: str) -> int: ...
 
     def read_tree(self, reads: Sequence[Read]) -> Tree:
-        """A tree holding what the reads need (see ``planner.footprint``), nothing more."""
+        """A tree holding what the reads need (see ``planner.core.footprint``), nothing more."""
         ...
 
     def read_file(self, path: str, limit: int) -> bytes:

@@ -24,8 +24,8 @@ from collections.abc import Iterator
 from contextlib import contextmanager, suppress
 from pathlib import Path
 
-from planner.errors import AlreadyExists, IsADirectory, NotADirectory, NotFound, PvaError, TreeError
-from planner.paths import join
+from planner.core.errors import AlreadyExists, IsADirectory, NotADirectory, NotFound, PvaError, TreeError
+from planner.core.paths import join
 from sidecar.backends.fd import RENAME_NOREPLACE, RESOLVE_CONFINED, SysCalls
 from sidecar.errors import Refused, StoreFault
 

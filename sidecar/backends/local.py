@@ -2,7 +2,7 @@
 
 All access goes through ``confined.Confined`` (descriptors opened beneath the
 root, never following a link); this module gives it the protocol's meaning:
-the tree errors of ``planner.tree``, the reserved ``.pva`` area hidden from
+the tree errors of ``planner.core.tree``, the reserved ``.pva`` area hidden from
 store reads, create-only primitives, atomic staging.
 
 Creates never replace: ``mkdirat``, ``O_CREAT | O_EXCL``, ``renameat2`` with
@@ -29,11 +29,11 @@ from pathlib import Path
 from types import TracebackType
 from typing import Self
 
-from planner.entry import Entry
-from planner.errors import AlreadyExists, NotADirectory, NotFound, PvaError, TreeError
-from planner.footprint import Read, read
-from planner.paths import fold, is_strictly_inside, join, split
-from planner.tree import Tree
+from planner.core.entry import Entry
+from planner.core.errors import AlreadyExists, NotADirectory, NotFound, PvaError, TreeError
+from planner.core.footprint import Read, read
+from planner.core.paths import fold, is_strictly_inside, join, split
+from planner.core.tree import Tree
 from sidecar.backends.base import RESERVED, STAGING, Backend
 from sidecar.backends.confined import Confined, segments, temporary_name, translate, translated
 from sidecar.backends.fd import SysCalls
@@ -216,7 +216,7 @@ class LocalBackend:
                 self._fs.close_quietly(dirfd)
 
     def read_tree(self, reads: Sequence[Read]) -> Tree:
-        """What the reads need, by the one footprint reader (``planner.footprint.read``).
+        """What the reads need, by the one footprint reader (``planner.core.footprint.read``).
 
         A path that could climb out of the root is refused before anything is read.
         """
@@ -433,7 +433,7 @@ class LocalBackend:
 
 
 class _Source:
-    """The footprint reader's protocol (``planner.footprint.ReadSource``) on a local backend."""
+    """The footprint reader's protocol (``planner.core.footprint.ReadSource``) on a local backend."""
 
     def __init__(self, backend: LocalBackend) -> None:
         self.backend = backend

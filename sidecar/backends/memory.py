@@ -1,6 +1,6 @@
 """``MemoryBackend``: a backend in memory, for engine tests and tools that need no disk.
 
-Metadata lives in a ``planner.tree.Tree`` (reserved paths included), bytes in
+Metadata lives in a ``planner.core.tree.Tree`` (reserved paths included), bytes in
 a dict by sha256. It honours the protocol's contract (create-only, no
 replacing, discard only in staging) so the engine cannot tell it from a disk.
 """
@@ -10,11 +10,11 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Iterable, Sequence
 
-from planner.entry import Entry
-from planner.errors import AlreadyExists, NotADirectory, NotFound
-from planner.footprint import Read, TreeSource, read
-from planner.paths import fold, is_strictly_inside, split
-from planner.tree import Tree
+from planner.core.entry import Entry
+from planner.core.errors import AlreadyExists, NotADirectory, NotFound
+from planner.core.footprint import Read, TreeSource, read
+from planner.core.paths import fold, is_strictly_inside, split
+from planner.core.tree import Tree
 from sidecar.backends.base import RESERVED, STAGING
 from sidecar.errors import Refused, StoreError
 
@@ -47,7 +47,7 @@ class MemoryBackend:
         return max((len(e.path[start:].encode()) for e in self.walk(path) if e.path != path), default=0)
 
     def read_tree(self, reads: Sequence[Read]) -> Tree:
-        """What the reads need, by the one footprint reader (``planner.footprint.read``)."""
+        """What the reads need, by the one footprint reader (``planner.core.footprint.read``)."""
         return read(TreeSource(self.tree), reads)
 
     def read_file(self, path: str, limit: int) -> bytes:

@@ -11,10 +11,10 @@ import json
 from typing import Any
 
 from planner.cli import remote
-from planner.cli.common import EXIT_DIAGNOSTICS, EXIT_OK, read_input
+from planner.cli.shell import EXIT_DIAGNOSTICS, EXIT_OK, read_input
 from planner.cli.text import terminal
 from planner.cli.views import render_report
-from planner.parse import parse_plan
+from planner.core.parse import parse_plan
 from sidecar.cli.options import actor_from, add_actor_option, add_store_options, settings_from
 from sidecar.cli.outcome import outcome_json, render_apply
 from sidecar.wiring import open_services

@@ -17,9 +17,9 @@ from contextlib import AbstractContextManager
 from typing import Any
 
 from planner.cli import remote
-from planner.cli.common import EXIT_DIAGNOSTICS, EXIT_OK, UsageError
+from planner.cli.shell import EXIT_DIAGNOSTICS, EXIT_OK, UsageError
 from planner.cli.text import terminal
-from planner.paths import path_problem
+from planner.core.paths import path_problem
 from sidecar import db
 from sidecar.audit.export import FORMATS
 from sidecar.audit.store import SqlAuditStore

@@ -9,7 +9,7 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
-from planner.cli.common import EXIT_OK
+from planner.cli.shell import EXIT_OK
 from sidecar import db
 from sidecar.settings import Settings
 

@@ -6,9 +6,9 @@ from collections import Counter
 from datetime import UTC, datetime
 from typing import Any
 
-from planner.parse import plan_from_document
-from planner.plan import Plan
-from planner.report import Code
+from planner.core.parse import plan_from_document
+from planner.core.plan import Plan
+from planner.core.report import Code
 from sidecar.apply.outcome import ops_json, trashed_json
 from sidecar.audit.api import AuditLog
 from sidecar.audit.records import ApplyRecord

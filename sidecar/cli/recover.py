@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
-from planner.cli.common import EXIT_OK
+from planner.cli.shell import EXIT_OK
 from planner.cli.text import terminal
 from sidecar.cli.options import add_store_options, settings_from
 from sidecar.wiring import open_services

@@ -18,10 +18,10 @@ from pathlib import Path
 from typing import Any
 
 from planner.cli import remote
-from planner.cli.common import EXIT_DIAGNOSTICS, EXIT_OK, UsageError
+from planner.cli.shell import EXIT_DIAGNOSTICS, EXIT_OK, UsageError
 from planner.cli.text import terminal
 from planner.cli.views import render_report
-from planner.parse import plan_from_document
+from planner.core.parse import plan_from_document
 from sidecar.cli.options import actor_from, add_actor_option, add_store_options, settings_from
 from sidecar.cli.outcome import outcome_json, partial_inverse, render_apply
 from sidecar.wiring import open_services

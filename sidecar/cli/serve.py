@@ -24,7 +24,7 @@ from typing import Any
 
 import uvicorn
 
-from planner.cli.common import EXIT_OK, EXIT_USAGE, UsageError
+from planner.cli.shell import EXIT_OK, EXIT_USAGE, UsageError
 from sidecar import db
 from sidecar.app import create_app
 from sidecar.serving import server_config

@@ -16,7 +16,7 @@ from contextlib import AbstractContextManager
 from datetime import UTC, datetime
 from typing import Any
 
-from planner.cli.common import EXIT_OK, UsageError
+from planner.cli.shell import EXIT_OK, UsageError
 from planner.cli.text import terminal
 from sidecar import db
 from sidecar.audit.chain import iso

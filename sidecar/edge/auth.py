@@ -14,7 +14,7 @@ from typing import Annotated
 from fastapi import Depends, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
-from planner.errors import PvaError
+from planner.core.errors import PvaError
 from sidecar.edge.state import app_state
 from sidecar.tokens import Principal, Role
 

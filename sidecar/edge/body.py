@@ -3,7 +3,7 @@
 ``BodyLimit`` is ASGI middleware: a declared ``Content-Length`` over the limit
 is refused before a byte is read, and a body that grows past it while
 streaming (chunked) is cut off; either way the answer is 413 and the route
-never runs. ``read_json`` then decodes strictly (``planner.parse``: no
+never runs. ``read_json`` then decodes strictly (``planner.core.parse``: no
 duplicate keys, NaN, lone surrogates or invalid UTF-8) and refuses documents
 nested too deep, with too long an array or too long a string.
 """
@@ -17,8 +17,8 @@ from typing import Any
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from planner.errors import PlanSyntaxError, SchemaProblem
-from planner.parse import load_strict_json
+from planner.core.errors import PlanSyntaxError, SchemaProblem
+from planner.core.parse import load_strict_json
 
 
 class BodyTooLarge(Exception):

@@ -16,8 +16,8 @@ from typing import Annotated
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 
-from planner.errors import SchemaProblem
-from planner.plan import Plan
+from planner.core.errors import SchemaProblem
+from planner.core.plan import Plan
 from sidecar.times import as_utc
 
 NUL_MESSAGE = "holds a NUL character, which cannot be stored"

@@ -14,7 +14,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException
 
-from planner.errors import PlanSyntaxError, PvaError, TreeError
+from planner.core.errors import PlanSyntaxError, PvaError, TreeError
 from sidecar.edge.auth import Forbidden, Unauthenticated
 from sidecar.edge.ratelimit import RateLimited
 from sidecar.errors import (

@@ -12,7 +12,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from planner.errors import PvaError
+from planner.core.errors import PvaError
 
 
 class RateLimited(PvaError):

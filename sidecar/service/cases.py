@@ -20,9 +20,9 @@ from sqlalchemy import and_, exists, insert, or_, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from planner.errors import PvaError
-from planner.report import Report
-from planner.treeview import Trees, trees
+from planner.core.errors import PvaError
+from planner.core.report import Report
+from planner.core.treeview import Trees, trees
 from sidecar import db
 from sidecar.audit import payloads
 from sidecar.audit.store import append_event, overlaps

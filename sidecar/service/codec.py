@@ -10,10 +10,10 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any, assert_never
 
-from planner.entry import Blob, Entry
-from planner.ops import Change, CopyEntry, MakeDirs, MoveEntry, TrashEntry, WriteFile
-from planner.report import Diagnostic
-from planner.tree import Tree, tree_of
+from planner.core.entry import Blob, Entry
+from planner.core.ops import Change, CopyEntry, MakeDirs, MoveEntry, TrashEntry, WriteFile
+from planner.core.report import Diagnostic
+from planner.core.tree import Tree, tree_of
 from sidecar.apply.outcome import entry_from, entry_json
 from sidecar.audit.chain import iso, parse_iso
 from sidecar.policy import Decision

@@ -21,11 +21,11 @@ import hashlib
 from collections.abc import Iterable, Sequence
 from typing import Any
 
-from planner.errors import TreeError
-from planner.ops import WriteFile
-from planner.plan import Plan, Write
-from planner.preview import MAX_SHOWN_BYTES, Preview, Version, preview, version_of
-from planner.verify import simulate
+from planner.core.errors import TreeError
+from planner.core.ops import WriteFile
+from planner.core.plan import Plan, Write
+from planner.core.preview import MAX_SHOWN_BYTES, Preview, Version, preview, version_of
+from planner.core.verify import simulate
 from sidecar.audit.api import AuditLog
 from sidecar.backends.base import BLOBS, Backend
 from sidecar.errors import StoreError

@@ -16,7 +16,7 @@ from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Any
 
-from planner.paths import contains
+from planner.core.paths import contains
 from sidecar.audit.memory import MemoryAudit
 from sidecar.db import Clock, utc_now
 from sidecar.service.cases import MAX_LIST, Conflict, Event, StoredCase, check_ref, the_one

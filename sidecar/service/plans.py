@@ -19,13 +19,13 @@ from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from typing import Any, TypeVar
 
-from planner.errors import PvaError
-from planner.fingerprint import fingerprint
-from planner.footprint import footprint, pinned, reviewed
-from planner.paths import path_problem
-from planner.plan import Plan
-from planner.preview import Preview
-from planner.report import Report
+from planner.core.errors import PvaError
+from planner.core.fingerprint import fingerprint
+from planner.core.footprint import footprint, pinned, reviewed
+from planner.core.paths import path_problem
+from planner.core.plan import Plan
+from planner.core.preview import Preview
+from planner.core.report import Report
 from sidecar.apply.engine import Engine
 from sidecar.audit.payloads import approval_payload, workflow_payload
 from sidecar.audit.records import ApplyRecord

@@ -12,7 +12,7 @@ from collections.abc import Callable
 from datetime import datetime
 from typing import Any, Protocol
 
-from planner.plan import Plan
+from planner.core.plan import Plan
 from sidecar.audit.api import AuditLog
 from sidecar.service.cases import Event, StoredCase
 from sidecar.workflow import State

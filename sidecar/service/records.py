@@ -15,7 +15,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import datetime
 
-from planner.manifest import entry_line, header_line
+from planner.core.manifest import entry_line, header_line
 from sidecar.audit.store import SqlAuditStore
 from sidecar.audit.views import EventView, History
 from sidecar.backends.base import Backend

@@ -20,7 +20,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.routing import APIRoute
 from starlette.responses import PlainTextResponse, RedirectResponse, Response
 
-from planner.errors import PvaError
+from planner.core.errors import PvaError
 from sidecar.edge.problems import STATUS
 from sidecar.edge.ratelimit import RateLimited
 from sidecar.edge.state import app_state

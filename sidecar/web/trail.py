@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 
-from planner.errors import PvaError
+from planner.core.errors import PvaError
 from sidecar.audit.views import EventView
 from sidecar.workflow import PlanCase, State
 

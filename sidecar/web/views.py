@@ -12,9 +12,9 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Generic, TypeVar
 
-from planner.plan import Copy, Delete, Expect, Mkdir, Move, Op, Plan, Rename, Write
-from planner.report import Diagnostic, Report
-from planner.treeview import TreeRow, Trees, changed_only
+from planner.core.plan import Copy, Delete, Expect, Mkdir, Move, Op, Plan, Rename, Write
+from planner.core.report import Diagnostic, Report
+from planner.core.treeview import TreeRow, Trees, changed_only
 from sidecar.policy import Decision
 from sidecar.service.cases import StoredCase, case_trees
 

@@ -15,7 +15,7 @@ from fastapi import FastAPI
 from fastapi.testclient import TestClient
 
 from examples.custodians.seed import seed
-from planner.client import PvaClient
+from planner.client.http_client import PvaClient
 from sidecar import db
 from sidecar.app import create_app
 from sidecar.settings import Settings

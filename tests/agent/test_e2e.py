@@ -10,11 +10,11 @@ import pytest
 
 from examples.custodians import demo
 from examples.custodians.agent import custodian_of
-from planner.cli.common import write_lines_atomically
-from planner.client import PvaClient
-from planner.manifest import manifest_lines
-from planner.parse import parse_plan
-from planner.snapshot import scan
+from planner.agent.snapshot import scan
+from planner.cli.shell import write_lines_atomically
+from planner.client.http_client import PvaClient
+from planner.core.manifest import manifest_lines
+from planner.core.parse import parse_plan
 from tests.agent.conftest import MATTER
 
 AGENT = Path(__file__).parents[2] / "examples" / "custodians" / "agent.py"

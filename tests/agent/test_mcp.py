@@ -11,7 +11,7 @@ import anyio
 from mcp import Client, StdioServerParameters
 
 from planner.agent.mcp_server import SCHEMA_URI
-from planner.schema import plan_json_schema
+from planner.core.schema import plan_json_schema
 from tests.agent.conftest import MATTER
 
 PLAN = {

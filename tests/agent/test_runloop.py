@@ -24,9 +24,9 @@ from planner.agent.runloop import (
     run_agent,
     run_and_submit,
 )
-from planner.client import PvaClient
-from planner.manifest import read_entries
-from planner.snapshot import scan
+from planner.agent.snapshot import scan
+from planner.client.http_client import PvaClient
+from planner.core.manifest import read_entries
 from tests.agent.conftest import MATTER
 from tests.agent.fake_runloop import CHUNK, FakeRunLoop, Scenario
 

@@ -8,12 +8,12 @@ from pathlib import Path
 import jsonschema
 import pytest
 
+from planner.agent.snapshot import scan_tree
+from planner.agent.tools import HINTS, ToolBox, definitions, tools
 from planner.cli.main import main
-from planner.client import PvaClient
-from planner.report import Code
-from planner.schema import plan_json_schema
-from planner.snapshot import scan_tree
-from planner.tools import HINTS, ToolBox, definitions, tools
+from planner.client.http_client import PvaClient
+from planner.core.report import Code
+from planner.core.schema import plan_json_schema
 from tests.agent.conftest import MATTER
 
 SCHEMA_EXAMPLES = Path(__file__).parents[2] / "schema" / "examples"

@@ -17,7 +17,7 @@ from typing import Any
 
 import pytest
 
-from planner.plan import Plan
+from planner.core.plan import Plan
 from sidecar.apply.engine import Engine
 from sidecar.apply.journal import FileJournals
 from sidecar.audit.memory import MemoryAudit

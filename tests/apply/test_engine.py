@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 
 from planner import Plan, simulate
-from planner.footprint import footprint
+from planner.core.footprint import footprint
 from sidecar.apply.batches import plan_batches
 from sidecar.apply.compile import Step
 from sidecar.apply.engine import Engine

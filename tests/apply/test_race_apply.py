@@ -17,7 +17,7 @@ from pathlib import Path
 import pytest
 
 from planner import Plan
-from planner.errors import PvaError
+from planner.core.errors import PvaError
 from sidecar.apply.engine import Engine
 from sidecar.apply.journal import FileJournals
 from sidecar.audit.memory import MemoryAudit

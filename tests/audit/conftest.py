@@ -15,8 +15,8 @@ from pathlib import Path
 import pytest
 from sqlalchemy import create_engine, text
 
-from planner.entry import Entry
-from planner.plan import Plan
+from planner.core.entry import Entry
+from planner.core.plan import Plan
 from sidecar.audit.records import ApplyRecord, OpRecord, TrashedFile
 from sidecar.audit.store import SqlAuditStore
 from sidecar.db import database_url

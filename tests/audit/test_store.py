@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from planner.report import Code, Diagnostic
+from planner.core.report import Code, Diagnostic
 from sidecar import db
 from sidecar.audit.chain import event_hash, parse_iso
 from sidecar.audit.records import Incident, OpRecord, TrashedFile

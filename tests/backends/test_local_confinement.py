@@ -17,9 +17,9 @@ from pathlib import Path
 
 import pytest
 
-from planner.entry import Blob
-from planner.footprint import Read
-from planner.paths import contains
+from planner.core.entry import Blob
+from planner.core.footprint import Read
+from planner.core.paths import contains
 from sidecar.apply.direct import DirectOps
 from sidecar.backends.base import RESERVED, STAGING
 from sidecar.backends.local import LocalBackend

@@ -14,9 +14,9 @@ from pathlib import Path
 
 import pytest
 
-from planner.entry import Blob
-from planner.errors import AlreadyExists, IsADirectory, NotADirectory, NotFound, PvaError, TreeError
-from planner.footprint import Read
+from planner.core.entry import Blob
+from planner.core.errors import AlreadyExists, IsADirectory, NotADirectory, NotFound, PvaError, TreeError
+from planner.core.footprint import Read
 from sidecar.apply.direct import DirectOps
 from sidecar.backends.base import STAGING
 from sidecar.backends.local import LocalBackend

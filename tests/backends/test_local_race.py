@@ -21,9 +21,9 @@ from typing import Self
 
 import pytest
 
-from planner.entry import Blob, Entry
-from planner.errors import PvaError
-from planner.footprint import Read
+from planner.core.entry import Blob, Entry
+from planner.core.errors import PvaError
+from planner.core.footprint import Read
 from sidecar.apply.direct import DirectOps
 from sidecar.backends.local import LocalBackend
 from tests.backends.conftest import run_guarded, snapshot

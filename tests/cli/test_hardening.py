@@ -11,8 +11,8 @@ import pytest
 
 from planner import Plan
 from planner.cli.main import main
-from planner.footprint import Read, footprint
-from planner.report import Code, Diagnostic
+from planner.core.footprint import Read, footprint
+from planner.core.report import Code, Diagnostic
 from sidecar.audit.records import ApplyRecord
 from sidecar.cli.outcome import render_outcome
 from tests.cli.test_apply_commands import options, plan_file

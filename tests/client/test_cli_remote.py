@@ -11,10 +11,10 @@ from pathlib import Path
 import pytest
 
 from planner.cli import remote
-from planner.cli.common import UsageError
 from planner.cli.main import main
-from planner.client import PvaClient
-from planner.parse import parse_plan
+from planner.cli.shell import UsageError
+from planner.client.http_client import PvaClient
+from planner.core.parse import parse_plan
 from sidecar.settings import Settings
 from tests.client.conftest import BROKEN, FILE_IT, MISSING, write_plan
 

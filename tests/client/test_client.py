@@ -7,11 +7,11 @@ from pathlib import Path
 
 import pytest
 
-from planner.client import PvaClient, WaitTimeout, plan_of
-from planner.client_models import PlanStatus
-from planner.manifest import read_manifest
-from planner.parse import plan_from_document
-from planner.states import PlanState
+from planner.client.http_client import PvaClient, WaitTimeout, plan_of
+from planner.client.models import PlanStatus
+from planner.core.manifest import read_manifest
+from planner.core.parse import plan_from_document
+from planner.core.states import PlanState
 from sidecar.settings import Settings
 from tests.client.conftest import FILE_IT, MISSING
 

@@ -7,7 +7,7 @@ import socket
 import httpx
 import pytest
 
-from planner.client import ClientError, InvalidArgument, PvaClient, SidecarUnreachable
+from planner.client.http_client import ClientError, InvalidArgument, PvaClient, SidecarUnreachable
 from tests.client.conftest import BROKEN, FILE_IT, URL
 
 Clients = dict[str, PvaClient]

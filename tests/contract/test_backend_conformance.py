@@ -1,6 +1,6 @@
 """One conformance suite for every store: the in-memory tree is the oracle, backends must agree.
 
-Part 1 runs the ``planner.ops.FileOps`` protocol on every target (the tree,
+Part 1 runs the ``planner.core.ops.FileOps`` protocol on every target (the tree,
 and ``DirectOps`` over each backend) and asserts the same results and the
 same exception types, checking the real state through a backdoor that does
 not use the API under test. Part 2 runs the backend primitives on every
@@ -21,15 +21,15 @@ from typing import Any
 import pytest
 
 from planner import PlanBuilder, Report, verify
-from planner.entry import Blob, Entry
-from planner.errors import AlreadyExists, IsADirectory, NotADirectory, NotFound, PvaError, TreeError
-from planner.fingerprint import fingerprint
-from planner.footprint import Read, TreeSource, footprint, pinned, read
-from planner.manifest import manifest_lines, read_manifest
-from planner.ops import FileOps
-from planner.paths import contains, rebase
-from planner.snapshot import read_footprint, scan
-from planner.tree import Tree, tree_of
+from planner.agent.snapshot import read_footprint, scan
+from planner.core.entry import Blob, Entry
+from planner.core.errors import AlreadyExists, IsADirectory, NotADirectory, NotFound, PvaError, TreeError
+from planner.core.fingerprint import fingerprint
+from planner.core.footprint import Read, TreeSource, footprint, pinned, read
+from planner.core.manifest import manifest_lines, read_manifest
+from planner.core.ops import FileOps
+from planner.core.paths import contains, rebase
+from planner.core.tree import Tree, tree_of
 from sidecar.apply.direct import DirectOps
 from sidecar.backends.base import BLOBS, RESERVED, STAGING, TRASH, Backend
 from sidecar.backends.local import LocalBackend

@@ -11,10 +11,10 @@ import pytest
 from jsonschema import Draft202012Validator
 
 from planner import Code, Plan, PlanSyntaxError, Report, parse_plan, verify
-from planner.manifest import entry_line, header_line, read_entries, read_manifest
-from planner.parse import load_strict_json
-from planner.plan import OP_KINDS
-from planner.report import WARNINGS
+from planner.core.manifest import entry_line, header_line, read_entries, read_manifest
+from planner.core.parse import load_strict_json
+from planner.core.plan import OP_KINDS
+from planner.core.report import WARNINGS
 
 EXAMPLES = Path(__file__).resolve().parents[2] / "schema" / "examples"
 SCHEMA_FILE = EXAMPLES.parent / "plan.v1.schema.json"

@@ -19,8 +19,8 @@ from hypothesis import given
 from hypothesis import strategies as st
 from pydantic import ValidationError
 
-from planner.plan import Plan
-from planner.schema import plan_json_schema
+from planner.core.plan import Plan
+from planner.core.schema import plan_json_schema
 
 EXAMPLES = Path(__file__).parents[2] / "schema" / "examples"
 VALIDATOR = jsonschema.Draft202012Validator(plan_json_schema())

@@ -8,8 +8,8 @@ from typing import Any
 
 from jsonschema import Draft202012Validator
 
-from planner.plan import OP_KINDS
-from planner.schema import plan_json_schema
+from planner.core.plan import OP_KINDS
+from planner.core.schema import plan_json_schema
 
 SCHEMA_FILE = Path(__file__).resolve().parents[2] / "schema" / "plan.v1.schema.json"
 STALE = "schema/plan.v1.schema.json is stale: run `make schema` and commit the result"
@@ -20,7 +20,7 @@ def _checked_in() -> Any:
 
 
 def test_checked_in_schema_equals_the_models() -> None:
-    """schema/plan.v1.schema.json equals planner.schema.plan_json_schema()."""
+    """schema/plan.v1.schema.json equals planner.core.schema.plan_json_schema()."""
     assert _checked_in() == plan_json_schema(), STALE
 
 

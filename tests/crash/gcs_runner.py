@@ -16,7 +16,7 @@ import sys
 import threading
 from pathlib import Path
 
-from planner.parse import parse_plan
+from planner.core.parse import parse_plan
 from sidecar.apply.engine import Engine
 from sidecar.apply.journal import FileJournals
 from sidecar.audit.store import SqlAuditStore

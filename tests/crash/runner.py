@@ -13,7 +13,7 @@ import signal
 import sys
 from pathlib import Path
 
-from planner.parse import parse_plan
+from planner.core.parse import parse_plan
 from sidecar.apply.engine import Engine
 from sidecar.apply.journal import FileJournals
 from sidecar.audit.store import SqlAuditStore

@@ -19,7 +19,7 @@ words are flags. What a block must do:
     ``parse_plan`` raises ``PlanSyntaxError`` with a problem at that JSON
     Pointer (``location=`` alone is the whole document).
 ``json report [plan=previous]``
-    Validates as ``planner.report.Report``; with ``plan=previous`` it equals
+    Validates as ``planner.core.report.Report``; with ``plan=previous`` it equals
     the report of the nearest plan block above it, verified as that block says.
 ``json canonical digest=HEX``
     The canonical encoding of the nearest plan block above it, whose digest is HEX.
@@ -82,10 +82,10 @@ import pytest
 
 from planner import Limits, PlanSyntaxError, parse_plan, verify
 from planner.cli.main import _plugins, build_parser, main
-from planner.manifest import read_manifest
-from planner.plan import OP_KINDS, Plan
-from planner.report import Code, Report
-from planner.tree import Tree
+from planner.core.manifest import read_manifest
+from planner.core.plan import OP_KINDS, Plan
+from planner.core.report import Code, Report
+from planner.core.tree import Tree
 
 ROOT = Path(__file__).resolve().parents[2]
 DOCUMENTS = [*sorted((ROOT / "docs").rglob("*.md")), ROOT / "README.md"]

@@ -16,7 +16,7 @@ from google.auth.credentials import AnonymousCredentials
 from google.cloud import storage
 from google.cloud.storage.retry import _should_retry
 
-from planner.paths import fold
+from planner.core.paths import fold
 from sidecar.backends.base import RESERVED
 from sidecar.backends.gcs.backend import GcsBackend
 from sidecar.backends.gcs.location import GcsLocation, open_backend

@@ -15,9 +15,9 @@ from pathlib import Path
 
 import pytest
 
-from planner.entry import Blob, Entry
-from planner.errors import NotFound
-from planner.footprint import Read
+from planner.core.entry import Blob, Entry
+from planner.core.errors import NotFound
+from planner.core.footprint import Read
 from sidecar.apply.direct import DirectOps
 from sidecar.backends.gcs.backend import GcsBackend
 from sidecar.backends.gcs.location import GcsLocation, open_backend

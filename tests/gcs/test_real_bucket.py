@@ -17,8 +17,8 @@ from pathlib import Path
 
 import pytest
 
-from planner.builder import PlanBuilder
-from planner.entry import Blob
+from planner.core.builder import PlanBuilder
+from planner.core.entry import Blob
 from sidecar.apply.direct import DirectOps
 from sidecar.apply.engine import Engine
 from sidecar.apply.journal import FileJournals

@@ -14,8 +14,8 @@ from pathlib import Path
 
 import pytest
 
-from planner.errors import AlreadyExists
-from planner.footprint import Read
+from planner.core.errors import AlreadyExists
+from planner.core.footprint import Read
 from sidecar.apply.direct import DirectOps
 from sidecar.backends.base import STAGING
 from sidecar.backends.gcs.backend import GcsBackend
@@ -213,7 +213,7 @@ def test_a_malformed_store_string_is_refused(store: str) -> None:
 
 
 def _blob(data: bytes):
-    from planner.entry import Blob
+    from planner.core.entry import Blob
 
     return Blob(sha(data), len(data), data)
 

@@ -7,8 +7,8 @@ import json
 import pytest
 
 from planner.cli.main import main
-from planner.manifest import read_entries
-from planner.tree import tree_of
+from planner.core.manifest import read_entries
+from planner.core.tree import tree_of
 from sidecar.apply.direct import DirectOps
 from sidecar.backends.gcs.backend import GcsBackend
 from sidecar.backends.gcs.snapshot import manifest
@@ -20,7 +20,7 @@ def test_a_snapshot_lists_what_gcsfuse_shows_with_generations_and_checksums(
     server: GcsServer, bucket: str, backend: GcsBackend
 ) -> None:
     """Files carry generation, size, md5, crc32c, and sha256 where pva bound it; loose ones are left out."""
-    from planner.entry import Blob
+    from planner.core.entry import Blob
     from tests.gcs.test_semantics import sha
 
     seed(server, bucket, "store", {"m": None, "m/old.txt": b"old"})

@@ -19,10 +19,10 @@ from typing import Any, TypeVar
 
 from hypothesis import strategies as st
 
-from planner.entry import Entry
-from planner.paths import MAX_PATH_BYTES
-from planner.plan import Plan
-from planner.tree import Tree, tree_of
+from planner.core.entry import Entry
+from planner.core.paths import MAX_PATH_BYTES
+from planner.core.plan import Plan
+from planner.core.tree import Tree, tree_of
 
 T = TypeVar("T")
 

@@ -47,12 +47,12 @@ from typing import Any
 import pytest
 from hypothesis import event, example, given
 
-from planner.entry import Entry
-from planner.paths import MAX_PATH_BYTES
-from planner.plan import Copy, Delete, Expect, Mkdir, Move, Op, Plan, Rename, Write
-from planner.report import Code, Report
-from planner.snapshot import scan_tree
-from planner.verify import simulate, verify
+from planner.agent.snapshot import scan_tree
+from planner.core.entry import Entry
+from planner.core.paths import MAX_PATH_BYTES
+from planner.core.plan import Copy, Delete, Expect, Mkdir, Move, Op, Plan, Rename, Write
+from planner.core.report import Code, Report
+from planner.core.verify import simulate, verify
 from tests.property.strategies import (
     BLOBS,
     Store,

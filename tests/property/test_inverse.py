@@ -9,10 +9,10 @@ from __future__ import annotations
 import pytest
 from hypothesis import event, example, given
 
-from planner.ops import Change, CopyEntry, MakeDirs, MoveEntry, TrashEntry, WriteFile
-from planner.plan import Plan, Write
-from planner.report import Code
-from planner.verify import simulate, verify
+from planner.core.ops import Change, CopyEntry, MakeDirs, MoveEntry, TrashEntry, WriteFile
+from planner.core.plan import Plan, Write
+from planner.core.report import Code
+from planner.core.verify import simulate, verify
 from tests.property.strategies import (
     BLOBS,
     CONTENTS,

@@ -16,8 +16,8 @@ import hashlib
 from hypothesis import assume, given, note
 from hypothesis import strategies as st
 
-from planner.footprint import footprint, pinned
-from planner.plan import Plan, Write
+from planner.core.footprint import footprint, pinned
+from planner.core.plan import Plan, Write
 from sidecar.apply.engine import Engine
 from sidecar.apply.journal import FileJournals
 from sidecar.audit.memory import MemoryAudit

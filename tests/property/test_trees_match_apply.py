@@ -22,8 +22,8 @@ from typing import Any
 import pytest
 from hypothesis import assume, event, given
 
-from planner.plan import Plan, Write
-from planner.treeview import TreeRow
+from planner.core.plan import Plan, Write
+from planner.core.treeview import TreeRow
 from sidecar.apply.engine import Engine
 from sidecar.apply.journal import FileJournals
 from sidecar.audit.memory import MemoryAudit

@@ -19,7 +19,7 @@ from pathlib import Path
 import pytest
 from sqlalchemy import insert, text
 
-from planner.plan import Plan
+from planner.core.plan import Plan
 from sidecar.audit import payloads
 from sidecar.audit.memory import MemoryAudit
 from sidecar.audit.tables import PlanRow, PlanScopeRow

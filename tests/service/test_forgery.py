@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 from sqlalchemy import text
 
-from planner.plan import Plan
+from planner.core.plan import Plan
 from sidecar import db
 from sidecar.settings import Settings
 from sidecar.tokens import Principal, Role

@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 
-from planner.plan import Plan
+from planner.core.plan import Plan
 from sidecar import db
 from sidecar.audit.records import ApplyRecord
 from sidecar.service.cases import Conflict, Event, StoredCase

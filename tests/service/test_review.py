@@ -16,9 +16,9 @@ from typing import Any
 
 import pytest
 
-from planner.footprint import SHOWN_LISTING
-from planner.plan import Plan
-from planner.treeview import TreeRow, Trees, changed_only
+from planner.core.footprint import SHOWN_LISTING
+from planner.core.plan import Plan
+from planner.core.treeview import TreeRow, Trees, changed_only
 from sidecar import db
 from sidecar.service.cases import StoredCase, case_trees
 from sidecar.settings import Settings

@@ -15,12 +15,12 @@ from hypothesis import event, settings
 from hypothesis import strategies as st
 from hypothesis.stateful import invariant, precondition, rule
 
-from planner.builder import PlanBuilder
-from planner.entry import Entry
-from planner.paths import join
-from planner.report import Code
-from planner.tree import Tree, tree_of
-from planner.verify import simulate
+from planner.core.builder import PlanBuilder
+from planner.core.entry import Entry
+from planner.core.paths import join
+from planner.core.report import Code
+from planner.core.tree import Tree, tree_of
+from planner.core.verify import simulate
 from sidecar.apply.direct import DirectOps
 from sidecar.apply.engine import Engine
 from sidecar.apply.journal import FileJournals

@@ -1,6 +1,6 @@
 """Stateful tests: the in-memory tree is the oracle, the local disk must agree after every step.
 
-``LocalVsTree`` applies the same random ``FileOps`` to a ``planner.tree.Tree``
+``LocalVsTree`` applies the same random ``FileOps`` to a ``planner.core.tree.Tree``
 and to ``DirectOps(LocalBackend(folder))``: both must succeed, or both raise
 the same exception type, and afterwards the tree, a backdoor scan of the
 folder (``os.walk`` and ``hashlib``, no pva code) and the backend's own
@@ -37,14 +37,14 @@ from hypothesis.stateful import (
     rule,
 )
 
-from planner.builder import PlanBuilder
-from planner.entry import Blob, Entry
-from planner.errors import PvaError
-from planner.ops import FileOps
-from planner.paths import is_strictly_inside, join, split
-from planner.report import Code
-from planner.tree import Tree, tree_of
-from planner.verify import simulate
+from planner.core.builder import PlanBuilder
+from planner.core.entry import Blob, Entry
+from planner.core.errors import PvaError
+from planner.core.ops import FileOps
+from planner.core.paths import is_strictly_inside, join, split
+from planner.core.report import Code
+from planner.core.tree import Tree, tree_of
+from planner.core.verify import simulate
 from sidecar.apply.direct import DirectOps
 from sidecar.apply.engine import Engine
 from sidecar.apply.journal import FileJournals

@@ -29,7 +29,7 @@ from hypothesis import event, settings
 from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, precondition, rule
 
-from planner.plan import Plan
+from planner.core.plan import Plan
 from sidecar.apply.engine import Engine
 from sidecar.apply.journal import FileJournals
 from sidecar.apply.locks import PathLocks

@@ -11,10 +11,10 @@ from pathlib import Path
 import pytest
 
 from planner import parse_plan
+from planner.agent.snapshot import ScanStats
 from planner.cli.main import main
 from planner.cli.progress import Progress
-from planner.schema import plan_json_schema
-from planner.snapshot import ScanStats
+from planner.core.schema import plan_json_schema
 
 
 @pytest.fixture

@@ -14,8 +14,8 @@ from contextlib import contextmanager
 from pathlib import Path
 
 from planner import Entry, Plan, tree_of, verify
-from planner.paths import MAX_PATH_BYTES, path_problem
-from planner.snapshot import scan
+from planner.agent.snapshot import scan
+from planner.core.paths import MAX_PATH_BYTES, path_problem
 
 DEEP = "matters/acme/" + "a/" * 499 + "a"  # 501 segments below matters/acme, 1,011 bytes
 

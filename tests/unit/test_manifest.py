@@ -9,9 +9,9 @@ from pathlib import Path
 import pytest
 
 from planner import Entry, ManifestError, Plan, tree_of, verify
-from planner.footprint import footprint
-from planner.manifest import manifest_lines, read_entries, read_manifest
-from planner.snapshot import ScanStats, read_footprint, scan, scan_tree
+from planner.agent.snapshot import ScanStats, read_footprint, scan, scan_tree
+from planner.core.footprint import footprint
+from planner.core.manifest import manifest_lines, read_entries, read_manifest
 
 HEADER = json.dumps({"pva": "manifest/v1", "root": "/r", "hashed": True})
 SHA = "ab" * 32

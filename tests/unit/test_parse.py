@@ -16,8 +16,8 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from planner import Plan, PlanSyntaxError, parse_plan
-from planner.errors import SchemaProblem
-from planner.parse import MAX_PROBLEMS
+from planner.core.errors import SchemaProblem
+from planner.core.parse import MAX_PROBLEMS
 
 SHA = hashlib.sha256(b"abc").hexdigest()
 

@@ -17,7 +17,7 @@ from hypothesis import event, given
 from hypothesis import strategies as st
 
 from planner import Entry, Plan, PlanSyntaxError, Report, Tree, parse_plan, simulate, tree_of, verify
-from planner.paths import (
+from planner.core.paths import (
     MAX_PATH_BYTES,
     MAX_SEGMENT_BYTES,
     PathRuleError,

@@ -1,4 +1,4 @@
-"""planner.preview: what a write shows a reviewer (diffs, new lines, binary facts), and terminal escaping."""
+"""planner.core.preview: what a write shows a reviewer (diffs, new lines, binary facts); escaping."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ import hashlib
 from hypothesis import given
 from hypothesis import strategies as st
 
-from planner.preview import (
+from planner.core.preview import (
     MAX_SHOWN_BYTES,
     DiffLine,
     Version,

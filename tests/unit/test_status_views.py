@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 
 from planner.cli.status_views import headline, status_view
-from planner.client_models import PlanStatus
+from planner.client.models import PlanStatus
 
 T0 = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)
 

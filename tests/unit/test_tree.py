@@ -5,9 +5,9 @@ from __future__ import annotations
 import pytest
 
 from planner import Entry, tree_of
-from planner.entry import Blob
-from planner.errors import AlreadyExists, IsADirectory, NotADirectory, NotFound, TreeError
-from planner.tree import Dir, Tree
+from planner.core.entry import Blob
+from planner.core.errors import AlreadyExists, IsADirectory, NotADirectory, NotFound, TreeError
+from planner.core.tree import Dir, Tree
 
 
 def big_folder(files: int) -> Tree:

@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 
 from planner import Code, Entry, Limits, Plan, PlanBuilder, PlanSyntaxError, Report, simulate, tree_of, verify
-from planner.tree import Tree
+from planner.core.tree import Tree
 
 
 def sha(text: str) -> str:

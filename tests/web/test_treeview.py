@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 from planner import Entry, PlanBuilder, simulate, tree_of
-from planner.tree import Tree
-from planner.treeview import TreeRow, Trees, changed_only, trees
+from planner.core.tree import Tree
+from planner.core.treeview import TreeRow, Trees, changed_only, trees
 
 STORE = [
     Entry("m/inbox/0001.pdf", "file", 3, "a" * 64),

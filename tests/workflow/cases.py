@@ -7,7 +7,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from planner import Entry, Plan, Report, Tree, tree_of, verify
-from planner.fingerprint import fingerprint
+from planner.core.fingerprint import fingerprint
 from sidecar.policy import Policy
 from sidecar.tokens import Principal, Role
 from sidecar.workflow import PlanCase, submit

@@ -7,7 +7,7 @@ from datetime import timedelta
 
 import pytest
 
-from planner.states import PlanState
+from planner.core.states import PlanState
 from sidecar.tokens import Principal, Role
 from sidecar.workflow import (
     AlreadyApproved,

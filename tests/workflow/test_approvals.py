@@ -11,7 +11,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from planner import Entry, tree_of
-from planner.fingerprint import fingerprint
+from planner.core.fingerprint import fingerprint
 from sidecar.policy import Policy, policy_from
 from sidecar.tokens import Principal, Role
 from sidecar.workflow import (

@@ -15,7 +15,7 @@ from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, invariant, rule
 
 from planner import Entry, Plan, Report, tree_of, verify
-from planner.errors import PvaError
+from planner.core.errors import PvaError
 from sidecar.audit.records import ApplyRecord, ApplyStatus
 from sidecar.policy import parse_policy
 from sidecar.tokens import Principal

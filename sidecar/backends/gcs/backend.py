@@ -23,11 +23,11 @@ from collections.abc import Sequence
 from contextlib import suppress
 from pathlib import Path
 
-from planner.entry import Entry
-from planner.errors import AlreadyExists, NotADirectory, NotFound, TreeError
-from planner.footprint import Read
-from planner.paths import fold, is_strictly_inside, join, split
-from planner.tree import Tree
+from planner.core.entry import Entry
+from planner.core.errors import AlreadyExists, NotADirectory, NotFound, TreeError
+from planner.core.footprint import Read
+from planner.core.paths import fold, is_strictly_inside, join, split
+from planner.core.tree import Tree
 from sidecar.backends.base import STAGING
 from sidecar.backends.gcs.errors import changed
 from sidecar.backends.gcs.folders import Folders, Memo, reserved

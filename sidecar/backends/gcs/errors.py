@@ -1,7 +1,7 @@
 """GCS failures become pva's errors here, at the backend's boundary; nothing from ``google.*`` escapes.
 
-    google.api_core.exceptions.NotFound (404)          -> planner.errors.NotFound
-    PreconditionFailed (412) on a create               -> planner.errors.AlreadyExists
+    google.api_core.exceptions.NotFound (404)          -> planner.core.errors.NotFound
+    PreconditionFailed (412) on a create               -> planner.core.errors.AlreadyExists
     PreconditionFailed (412) on a source's generation  -> StoreFault (the object changed since it was read)
     Forbidden, Unauthorized, auth errors               -> StoreFault, errno EACCES
     TooManyRequests, ServiceUnavailable after retries  -> StoreFault, errno EAGAIN
@@ -22,7 +22,7 @@ import requests
 from google.api_core import exceptions as api
 from google.auth import exceptions as auth
 
-from planner.errors import AlreadyExists, NotFound, PvaError
+from planner.core.errors import AlreadyExists, NotFound, PvaError
 from sidecar.errors import StoreFault
 
 Precondition = api.PreconditionFailed

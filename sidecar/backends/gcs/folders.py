@@ -20,8 +20,8 @@ folder wins, as it does in gcsfuse's listing.
 
 from __future__ import annotations
 
-from planner.entry import Kind
-from planner.paths import fold, join
+from planner.core.entry import Kind
+from planner.core.paths import fold, join
 from sidecar.backends.base import RESERVED
 from sidecar.backends.gcs.objects import Obj, Objects
 

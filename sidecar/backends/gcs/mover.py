@@ -28,7 +28,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
-from planner.errors import AlreadyExists, PvaError
+from planner.core.errors import AlreadyExists, PvaError
 from sidecar.backends.gcs.objects import Obj, Objects
 from sidecar.errors import StoreFault
 from sidecar.errors import translated as os_translated

@@ -31,7 +31,7 @@ from google.cloud.storage.retry import (  # type: ignore[import-untyped]
     is_generation_specified,
 )
 
-from planner.errors import NotFound
+from planner.core.errors import NotFound
 from sidecar.backends.gcs.errors import Missing, NoMove, Precondition, changed, fault, translated
 
 SHA256 = "sha256"  # metadata: the sha256 pva computed of the bytes it wrote

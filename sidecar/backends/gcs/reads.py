@@ -4,17 +4,17 @@ Files come with their sha256 (pva's bound metadata, else hashed from a
 download) and their generation; each file read is reported to ``saw`` so the
 backend can fence later changes to exactly that generation. ``read_tree``
 reads what a plan's footprint needs through the one footprint reader
-(``planner.footprint.read``), over this module's ``ReadSource``.
+(``planner.core.footprint.read``), over this module's ``ReadSource``.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator, Sequence
 
-from planner.entry import Entry
-from planner.footprint import Read, read
-from planner.paths import join
-from planner.tree import Tree
+from planner.core.entry import Entry
+from planner.core.footprint import Read, read
+from planner.core.paths import join
+from planner.core.tree import Tree
 from sidecar.backends.gcs.folders import Folders, Memo, reserved
 from sidecar.backends.gcs.objects import Obj
 
@@ -57,12 +57,12 @@ class Reader:
             yield self.entry(join(path, rest), obj, hashed=hashed)
 
     def read_tree(self, reads: Sequence[Read]) -> Tree:
-        """What the reads need, by the one footprint reader (``planner.footprint.read``)."""
+        """What the reads need, by the one footprint reader (``planner.core.footprint.read``)."""
         return read(_Source(self), reads)
 
 
 class _Source:
-    """The footprint reader's protocol (``planner.footprint.ReadSource``) for one read of a bucket.
+    """The footprint reader's protocol (``planner.core.footprint.ReadSource``) for one read of a bucket.
 
     It remembers each file object it listed, so a hash is of the generation read.
     """

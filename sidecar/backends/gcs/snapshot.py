@@ -17,7 +17,7 @@ from typing import Any
 
 from google.cloud import storage  # type: ignore[attr-defined,import-untyped,unused-ignore]  # no stubs
 
-from planner.manifest import header_line
+from planner.core.manifest import header_line
 from sidecar.backends.gcs.errors import translated
 from sidecar.backends.gcs.folders import reserved
 from sidecar.backends.gcs.location import GcsLocation

@@ -10,7 +10,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from planner.plan import Plan
+from planner.core.plan import Plan
 
 
 class Code(StrEnum):

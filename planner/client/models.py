@@ -12,8 +12,8 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from planner.report import Diagnostic, Report
-from planner.states import PlanState
+from planner.core.report import Diagnostic, Report
+from planner.core.states import PlanState
 
 UNDECIDED = frozenset({PlanState.PENDING, PlanState.APPROVED, PlanState.APPLYING})
 REFUSED = frozenset({PlanState.REJECTED, PlanState.FAILED, PlanState.STALE})  # nothing changed
@@ -81,13 +81,14 @@ class PlanStatus(PlanSummary):
     report: Report | None = None
     plan: dict[str, Any] | None = Field(None, description="The plan document; only from get().")
     contents: list[dict[str, Any]] | None = Field(
-        None, description="What each write puts in the store (planner.preview); only from get()."
+        None, description="What each write puts in the store (planner.core.preview); only from get()."
     )
     incidents: list[dict[str, Any]] | None = Field(
         None, description="Incidents recorded while it applied (time, message, paths); only from get()."
     )
     trees: dict[str, Any] | None = Field(
-        None, description="Before and after trees (planner.treeview.trees_from reads them); only from get()."
+        None,
+        description="Before and after trees (read with planner.core.treeview.trees_from); only from get().",
     )
 
     @property

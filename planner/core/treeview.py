@@ -1,11 +1,11 @@
 """The before and after folder trees of the area a plan touches, each row marked with what happens. Pure.
 
 *Before* is what the service keeps of the plan's footprint as read from the
-store when it was verified (``planner.footprint.reviewed``: the paths it
+store when it was verified (``planner.core.footprint.reviewed``: the paths it
 reads, their ancestors, all below what it reads whole, and their folders'
 other entries when there are not too many). *After* is that
 footprint with the verifier's own resolved changes carried out on it
-(``planner.ops.execute``, the interpreter the apply runs): no second
+(``planner.core.ops.execute``, the interpreter the apply runs): no second
 simulation, so the trees cannot show a result the apply would not give.
 The marks come from the report's effect. A moved document shows at both
 places; a chain of moves (a to b, b to c) shows as one move, a to c.
@@ -20,11 +20,11 @@ from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any, Literal, cast
 
-from planner.entry import Entry
-from planner.ops import Change, execute
-from planner.paths import rebase, split
-from planner.report import Effect
-from planner.tree import Tree
+from planner.core.entry import Entry
+from planner.core.ops import Change, execute
+from planner.core.paths import rebase, split
+from planner.core.report import Effect
+from planner.core.tree import Tree
 
 MarkKind = Literal["moves_away", "moved_here", "new", "replaced", "trash", "copied"]
 

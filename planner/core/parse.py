@@ -15,9 +15,9 @@ from typing import Any
 import jsonschema
 from pydantic import ValidationError
 
-from planner.errors import PlanSyntaxError, SchemaProblem
-from planner.plan import OP_KINDS, Plan
-from planner.schema import plan_json_schema
+from planner.core.errors import PlanSyntaxError, SchemaProblem
+from planner.core.plan import OP_KINDS, Plan
+from planner.core.schema import plan_json_schema
 
 MAX_PROBLEMS = 50  # enough to act on; a hostile document cannot flood the report
 

@@ -14,10 +14,10 @@ from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from planner.entry import Entry
-from planner.footprint import Read, read
-from planner.paths import RESERVED_ROOT, fold, join
-from planner.tree import Tree, tree_of
+from planner.core.entry import Entry
+from planner.core.footprint import Read, read
+from planner.core.paths import RESERVED_ROOT, fold, join
+from planner.core.tree import Tree, tree_of
 
 HASH_CHUNK = 1024 * 1024
 
@@ -101,7 +101,7 @@ def scan_tree(root: Path, *, hashed: bool = True) -> Tree:
 
 
 def read_footprint(root: Path, reads: Sequence[Read]) -> Tree:
-    """What a plan's reads need, by the one footprint reader (``planner.footprint.read``).
+    """What a plan's reads need, by the one footprint reader (``planner.core.footprint.read``).
 
     So verifying a plan costs what the plan touches, not what the store holds.
     Symlinks and special files are skipped, as ``scan`` skips them. This is
@@ -112,7 +112,7 @@ def read_footprint(root: Path, reads: Sequence[Read]) -> Tree:
 
 
 class FolderSource:
-    """The footprint reader's protocol (``planner.footprint.ReadSource``) on a folder."""
+    """The footprint reader's protocol (``planner.core.footprint.ReadSource``) on a folder."""
 
     def __init__(self, root: Path) -> None:
         self.root = root

@@ -14,9 +14,9 @@ import base64
 from collections.abc import Mapping, Sequence
 from typing import Any, Self
 
-from planner.entry import Entry
-from planner.parse import plan_from_document
-from planner.plan import PLAN_VERSION, Expect, Plan
+from planner.core.entry import Entry
+from planner.core.parse import plan_from_document
+from planner.core.plan import PLAN_VERSION, Expect, Plan
 
 ExpectLike = Expect | Mapping[str, Any] | Entry | None
 

@@ -6,9 +6,9 @@ from collections import Counter
 from collections.abc import Sequence
 from typing import assert_never
 
-from planner.ops import Change, CopyEntry, MakeDirs, MoveEntry, TrashEntry, WriteFile
-from planner.plan import OP_KINDS, Plan
-from planner.report import Effect
+from planner.core.ops import Change, CopyEntry, MakeDirs, MoveEntry, TrashEntry, WriteFile
+from planner.core.plan import OP_KINDS, Plan
+from planner.core.report import Effect
 
 
 def effect_of(plan: Plan, changes: Sequence[Change]) -> Effect:

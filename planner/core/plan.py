@@ -2,7 +2,7 @@
 
 A plan is a command, not an event: models are frozen, unknown fields are
 errors and nothing is coerced. Path *spelling* is not checked here but by the
-verifier (``planner.paths``), so that an agent gets every bad path back as a
+verifier (``planner.core.paths``), so that an agent gets every bad path back as a
 diagnostic at once instead of the first one as a parse error.
 
 digest: sha256 of the canonical encoding of the plan; it is the plan's

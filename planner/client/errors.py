@@ -17,8 +17,8 @@ from __future__ import annotations
 
 import httpx
 
-from planner.client_models import PlanStatus
-from planner.errors import PvaError, SchemaProblem
+from planner.client.models import PlanStatus
+from planner.core.errors import PvaError, SchemaProblem
 
 
 class ClientError(PvaError):

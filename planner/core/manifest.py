@@ -17,9 +17,9 @@ import json
 from collections.abc import Iterable, Iterator
 from typing import Any
 
-from planner.entry import Entry, Kind
-from planner.errors import ManifestError, TreeError
-from planner.tree import FileNode, Tree, TreeBuilder
+from planner.core.entry import Entry, Kind
+from planner.core.errors import ManifestError, TreeError
+from planner.core.tree import FileNode, Tree, TreeBuilder
 
 MANIFEST_VERSION = "manifest/v1"
 _FILE_FIELDS = frozenset({"path", "kind", "size", "sha256", "mtime", "generation", "md5", "crc32c"})

@@ -8,7 +8,7 @@ import tempfile
 from collections.abc import Iterable
 from pathlib import Path
 
-from planner.errors import PvaError
+from planner.core.errors import PvaError
 
 EXIT_OK = 0
 EXIT_DIAGNOSTICS = 1

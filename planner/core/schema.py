@@ -12,7 +12,7 @@ from __future__ import annotations
 from functools import cache
 from typing import Any
 
-from planner.plan import OP_KINDS, Plan
+from planner.core.plan import OP_KINDS, Plan
 
 SCHEMA_ID = "https://pva.invalid/schema/plan.v1.schema.json"
 

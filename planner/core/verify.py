@@ -11,14 +11,14 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
-from planner.effect import effect_of
-from planner.inverse import inverse_plan
-from planner.ops import Change, execute
-from planner.paths import contains, path_problem
-from planner.plan import Plan
-from planner.report import Code, Diagnostic, Report
-from planner.steps import Limits, Stepper
-from planner.tree import Tree
+from planner.core.effect import effect_of
+from planner.core.inverse import inverse_plan
+from planner.core.ops import Change, execute
+from planner.core.paths import contains, path_problem
+from planner.core.plan import Plan
+from planner.core.report import Code, Diagnostic, Report
+from planner.core.semantics import Limits, Stepper
+from planner.core.tree import Tree
 
 
 @dataclass(frozen=True)

@@ -17,15 +17,15 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any, Literal
 
-from planner.client import ClientError, PvaClient
-from planner.client_models import PlanStatus
-from planner.errors import ManifestError, PlanSyntaxError, TreeError
-from planner.manifest import read_manifest
-from planner.parse import parse_plan
-from planner.plan import Plan
-from planner.report import Code, Diagnostic, Report
-from planner.schema import plan_json_schema
-from planner.tree import Tree
+from planner.client.http_client import ClientError, PvaClient
+from planner.client.models import PlanStatus
+from planner.core.errors import ManifestError, PlanSyntaxError, TreeError
+from planner.core.manifest import read_manifest
+from planner.core.parse import parse_plan
+from planner.core.plan import Plan
+from planner.core.report import Code, Diagnostic, Report
+from planner.core.schema import plan_json_schema
+from planner.core.tree import Tree
 
 Format = Literal["openai", "anthropic"]
 FORMATS: tuple[Format, ...] = ("openai", "anthropic")

@@ -9,7 +9,7 @@ from __future__ import annotations
 import hashlib
 import json
 
-from planner.tree import Tree
+from planner.core.tree import Tree
 
 FINGERPRINT_VERSION = b"pva-state/v1\n"
 

@@ -15,9 +15,9 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Iterator
 
-from planner.entry import Blob, Entry, Kind
-from planner.errors import AlreadyExists, IsADirectory, NotADirectory, NotFound, TreeError
-from planner.paths import fold, is_strictly_inside, join, split
+from planner.core.entry import Blob, Entry, Kind
+from planner.core.errors import AlreadyExists, IsADirectory, NotADirectory, NotFound, TreeError
+from planner.core.paths import fold, is_strictly_inside, join, split
 
 FileNode = tuple[int | None, bytes | None, int | None]  # size, sha256 digest, generation
 _FOLDER_CACHE = 4096  # cached folder paths per tree; cleared wholesale when full

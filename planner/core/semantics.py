@@ -4,7 +4,7 @@
 diagnostics and, when there is no error, the resolved ``Change``. It is used
 by the verifier on the in-memory tree and by the apply engine on a live
 backend, so simulation and apply cannot drift. It never mutates the state;
-``planner.ops.execute`` does.
+``planner.core.ops.execute`` does.
 
 Checks come in order: path spelling and scope first (static; an op failing
 them is not simulated), then intra-plan conflicts, then the state.
@@ -17,9 +17,9 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Literal, assert_never
 
-from planner.entry import Blob, Entry
-from planner.ops import Change, CopyEntry, MakeDirs, MoveEntry, StoreView, TrashEntry, WriteFile
-from planner.paths import (
+from planner.core.entry import Blob, Entry
+from planner.core.ops import Change, CopyEntry, MakeDirs, MoveEntry, StoreView, TrashEntry, WriteFile
+from planner.core.paths import (
     MAX_PATH_BYTES,
     PathRuleError,
     check_name,
@@ -29,9 +29,9 @@ from planner.paths import (
     rebase,
     split,
 )
-from planner.paths import fold as fold_key
-from planner.plan import Copy, Delete, Expect, Mkdir, Move, Op, Rename, Write
-from planner.report import WARNINGS, Code, Diagnostic
+from planner.core.paths import fold as fold_key
+from planner.core.plan import Copy, Delete, Expect, Mkdir, Move, Op, Rename, Write
+from planner.core.report import WARNINGS, Code, Diagnostic
 
 
 @dataclass(frozen=True)

@@ -3,7 +3,7 @@
 The transport is swappable (``http=``: any ``httpx.Client``, fastapi's
 ``TestClient`` included), so tests talk to the real app in process. httpx's
 errors never escape: they become ``ClientError`` and its kinds
-(``planner.client_errors`` draws the tree; they are importable from here).
+(``planner.client.errors`` draws the tree; they are importable from here).
 """
 
 from __future__ import annotations
@@ -20,19 +20,19 @@ from typing import Any, Self, TypeVar
 import httpx
 from pydantic import BaseModel, ValidationError
 
-from planner.client_errors import (
+from planner.client.errors import (
     ClientError,
     InvalidArgument,
     SidecarUnreachable,
     WaitTimeout,
     answer_error,
 )
-from planner.client_models import PlanStatus, PlanSummary
-from planner.errors import PlanSyntaxError
-from planner.parse import plan_from_document
-from planner.plan import Plan
-from planner.report import Report
-from planner.states import PlanState
+from planner.client.models import PlanStatus, PlanSummary
+from planner.core.errors import PlanSyntaxError
+from planner.core.parse import plan_from_document
+from planner.core.plan import Plan
+from planner.core.report import Report
+from planner.core.states import PlanState
 
 __all__ = [
     "ClientError",

@@ -13,11 +13,11 @@ from __future__ import annotations
 from collections.abc import Iterator, Sequence
 from typing import Any, assert_never
 
-from planner.entry import Entry
-from planner.ops import Change, CopyEntry, MakeDirs, MoveEntry, TrashEntry, WriteFile
-from planner.paths import split
-from planner.plan import PLAN_VERSION, Plan
-from planner.report import Code, Diagnostic
+from planner.core.entry import Entry
+from planner.core.ops import Change, CopyEntry, MakeDirs, MoveEntry, TrashEntry, WriteFile
+from planner.core.paths import split
+from planner.core.plan import PLAN_VERSION, Plan
+from planner.core.report import Code, Diagnostic
 
 OpDoc = dict[str, Any]
 _ABSENT = {"absent": True}

@@ -14,10 +14,10 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, replace
 from typing import Protocol, assert_never
 
-from planner.entry import Entry
-from planner.paths import RESERVED_ROOT, contains, fold, join, path_problem, rebase, split
-from planner.plan import Copy, Delete, Expect, Mkdir, Move, Op, Plan, Rename, Write
-from planner.tree import Tree, tree_of
+from planner.core.entry import Entry
+from planner.core.paths import RESERVED_ROOT, contains, fold, join, path_problem, rebase, split
+from planner.core.plan import Copy, Delete, Expect, Mkdir, Move, Op, Plan, Rename, Write
+from planner.core.tree import Tree, tree_of
 
 
 @dataclass(frozen=True)

@@ -1,6 +1,6 @@
 """The file-operations protocol and the resolved changes that run against it.
 
-One interpreter, two targets: ``planner.steps`` decides what each op means
+One interpreter, two targets: ``planner.core.semantics`` decides what each op means
 against the current state (checks and a resolved ``Change``), and ``execute``
 carries a change out on any ``FileOps``: the in-memory ``Tree`` for
 simulation, a real backend for apply. A new change kind is a type error in
@@ -13,8 +13,8 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Protocol, assert_never
 
-from planner.entry import Blob, Entry
-from planner.tree import Tree
+from planner.core.entry import Blob, Entry
+from planner.core.tree import Tree
 
 
 class StoreView(Protocol):
