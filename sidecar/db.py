@@ -4,7 +4,8 @@ SQLite (the default, one file) runs in WAL mode with foreign keys on, a busy
 timeout and full fsync; PostgreSQL (production, shared by several sidecars)
 through psycopg 3. Nothing is built at import time: callers make an engine
 from a URL. Migrations live in the ``migrations/`` folder at the root of the
-checkout (or installed tree) beside ``sidecar/``; ``pva db upgrade`` runs them.
+checkout and ship inside the package as ``sidecar/migrations`` (a link in the
+checkout, a copy in the wheel); ``pva db upgrade`` runs them.
 """
 
 from __future__ import annotations
@@ -29,7 +30,8 @@ from sidecar.errors import AuditError, BadDatabaseUrl, NotMigrated
 # The newest migration; opening a store refuses a database at any other.
 # tests/audit/test_migrations.py checks it is the head of migrations/versions.
 SCHEMA_REVISION = "0003"
-MIGRATIONS = Path(sidecar.__file__).resolve().parent.parent / "migrations"
+# In a checkout, sidecar/migrations links to the top-level migrations/; a wheel holds a copy.
+MIGRATIONS = Path(sidecar.__file__).resolve().parent / "migrations"
 BUSY_TIMEOUT_MS = 30_000
 # pg_advisory_xact_lock key that serialises appends to the event chain ("pva-audit").
 EVENTS_LOCK_KEY = 0x7076612D6175
@@ -140,7 +142,7 @@ def check_schema(engine: Engine) -> None:
 def alembic_config(url: str) -> Config:
     """Alembic's configuration without an ini file: the migrations folder and the target URL."""
     if not (MIGRATIONS / "env.py").is_file():
-        raise AuditError(f"no migrations at {MIGRATIONS}: run the sidecar from a checkout that has them")
+        raise AuditError(f"no migrations at {MIGRATIONS}: reinstall pva (the sidecar extra ships them)")
     config = Config()
     config.set_main_option("script_location", str(MIGRATIONS))
     config.attributes["url"] = url

@@ -29,12 +29,19 @@ def free_port() -> int:
 
 @contextmanager
 def sidecar(
-    store: Path, database_url: str, log: Path, *, cwd: Path | None = None, **settings: str
+    store: Path,
+    database_url: str,
+    log: Path,
+    *,
+    cwd: Path | None = None,
+    pva: Path | None = None,
+    **settings: str,
 ) -> Iterator[str]:
     """A ``pva serve`` process over ``store`` and ``database_url`` (run in ``cwd``); yields its base URL.
 
     ``settings`` are more ``PVA_*`` variables (``auto_apply="false"``); the
-    rate limit is lifted unless given. The process is stopped by its id.
+    rate limit is lifted unless given. ``pva`` is the command (default: this
+    virtualenv's). The process is stopped by its id.
     """
     port = free_port()
     env = {key: value for key, value in os.environ.items() if not key.startswith("PVA_")}
@@ -46,9 +53,11 @@ def sidecar(
         "PVA_RATE_BURST": "100000",
     }
     env |= {f"PVA_{name.upper()}": value for name, value in settings.items()}
-    pva = str(Path(sys.executable).with_name("pva"))
+    command = str(pva or Path(sys.executable).with_name("pva"))
     with log.open("wb") as output:
-        process = subprocess.Popen([pva, "serve"], env=env, stdout=output, stderr=subprocess.STDOUT, cwd=cwd)
+        process = subprocess.Popen(
+            [command, "serve"], env=env, stdout=output, stderr=subprocess.STDOUT, cwd=cwd
+        )
     url = f"http://127.0.0.1:{port}"
     try:
         _wait_healthy(url, process, log)

@@ -43,15 +43,15 @@ class SchemaProblem:
 
 
 class PlanSyntaxError(PvaError):
-    """The input is not a well-formed plan; ``problems`` lists every reason found."""
+    """The input is not a well-formed plan (or ``what`` else); ``problems`` lists every reason found."""
 
     exit_code = 2
 
-    def __init__(self, problems: list[SchemaProblem]) -> None:
+    def __init__(self, problems: list[SchemaProblem], *, what: str = "plan") -> None:
         self.problems = problems
-        first = str(problems[0]) if problems else "malformed plan"
+        first = str(problems[0]) if problems else f"malformed {what}"
         more = f" (and {len(problems) - 1} more)" if len(problems) > 1 else ""
-        super().__init__(f"malformed plan: {first}{more}")
+        super().__init__(f"malformed {what}: {first}{more}")
 
 
 class ManifestError(PvaError):

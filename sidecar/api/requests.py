@@ -23,7 +23,7 @@ from sidecar.edge.state import app_state
 async def plan_body(request: Request) -> Plan:
     raw = await request.body()
     limits = app_state(request).limits
-    plan = await run_in_threadpool(lambda: plan_from_document(read_json(raw, limits)))
+    plan = await run_in_threadpool(lambda: plan_from_document(read_json(raw, limits, what="plan")))
     problems = storable_problems(plan)
     if problems:
         raise PlanSyntaxError(problems)
@@ -41,7 +41,7 @@ async def comment_body(request: Request) -> Comment:
             )
             for item in error.errors()
         ]
-        raise PlanSyntaxError(problems) from None
+        raise PlanSyntaxError(problems, what="request body") from None
 
 
 PlanBody = Annotated[Plan, Depends(plan_body)]

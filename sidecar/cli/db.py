@@ -1,7 +1,7 @@
 """``pva db upgrade [--db URL]``: migrate the audit database to the current schema.
 
 The only command that accepts an unmigrated database. Alembic runs without an
-ini file, from the ``migrations/`` folder beside ``sidecar/`` (see sidecar.db).
+ini file, from the migrations shipped in the sidecar package (see sidecar.db).
 """
 
 from __future__ import annotations

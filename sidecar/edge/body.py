@@ -97,13 +97,17 @@ async def _too_large(send: Send, limit: int) -> None:
     await send({"type": "http.response.body", "body": body})
 
 
-def read_json(raw: bytes, limits: JsonLimits) -> Any:
-    """Decode ``raw`` strictly and within ``limits``, or raise PlanSyntaxError naming the location."""
+def read_json(raw: bytes, limits: JsonLimits, *, what: str = "request body") -> Any:
+    """Decode ``raw`` (a plan, or ``what`` else) strictly and within ``limits``, or raise PlanSyntaxError."""
     if not raw.strip():
-        raise PlanSyntaxError([SchemaProblem("", "the request body is empty; send a JSON document")])
-    document = load_strict_json(raw)
+        empty = SchemaProblem("", "the request body is empty; send a JSON document")
+        raise PlanSyntaxError([empty], what=what)
+    try:
+        document = load_strict_json(raw)
+    except PlanSyntaxError as error:
+        raise PlanSyntaxError(error.problems, what=what) from None
     for location, problem in _oversized(document, limits):
-        raise PlanSyntaxError([SchemaProblem(location, problem)])
+        raise PlanSyntaxError([SchemaProblem(location, problem)], what=what)
     return document
 
 

@@ -117,6 +117,23 @@ def test_a_nul_in_a_comment_is_a_422_naming_it(api: Api, verb: str) -> None:
     assert api.show(plan_id)["state"] == "pending"
 
 
+@pytest.mark.parametrize(("body", "location"), [({}, "/comment"), ("not json", ""), ([1, 2], "/")])
+def test_a_bad_approval_body_is_called_a_request_body_not_a_plan(
+    api: Api, body: object, location: str
+) -> None:
+    """A malformed approve body is 'malformed request body' at its location: the caller sent no plan."""
+    plan_id = api.plan_in("pending")
+    content = body if isinstance(body, str) else None
+    response = api.post(
+        f"/v1/plans/{plan_id}/approve", "approver", **({"content": content} if content else {"json": body})
+    )
+    assert response.status_code == 422, response.text
+    error = response.json()["error"]
+    assert error["message"].startswith("malformed request body:"), error
+    assert location in [p["location"] for p in error["problems"]]
+    assert api.show(plan_id)["state"] == "pending"
+
+
 def test_a_nul_in_the_approve_form_is_a_422_page(api: Api) -> None:
     """The approval page's comment holding NUL is answered with the plan page and 422; nothing is decided."""
     plan_id = api.plan_in("pending")
