@@ -339,6 +339,18 @@ def touched_paths(plan: Plan) -> tuple[str, ...]:
     return tuple(seen)
 
 
+def named_paths(plan: Plan) -> tuple[str, ...]:
+    """What a plan names: the paths it touches, then the roots of its declared scope not among them.
+
+    The wall's paths (``PlanCase.paths``): who may propose, see, approve or
+    apply a plan must hold all of them, so a plan whose ops stay in one matter
+    but whose scope names another is not shown to people walled off from it
+    (its scope would reveal that matter's name).
+    """
+    touched = touched_paths(plan)
+    return touched + tuple(root for root in plan.scope if root not in touched)
+
+
 def _op_paths(op: Op) -> tuple[str, ...]:
     match op:
         case Mkdir() | Write() | Delete():

@@ -2,10 +2,12 @@
 
 A scope is a wall. The one rule, used by the service, the API, the approval
 page and (through the API) the CLI: a principal sees a plan only when every
-path it touches lies in their scopes (an agent, besides, only the plans it
-submitted). Whatever concerns a plan they may not see is hidden whole: its
-events, its history items, its id (prefixes resolve among visible plans
-only); never shown with its title, reasons, comments, names or digest.
+path it names lies in their scopes (an agent, besides, only the plans it
+submitted). A plan names its ops' paths and its declared scope's roots
+(``policy.named_paths``). Whatever concerns a plan they may not see is
+hidden whole: its events, its history items, its id (prefixes resolve among
+visible plans only); never shown with its title, reasons, comments, names or
+digest.
 Events that name no plan (tokens, incidents) are for whole-store readers.
 """
 

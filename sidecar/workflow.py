@@ -53,7 +53,7 @@ from planner.core.errors import PvaError
 from planner.core.plan import Plan
 from planner.core.report import Diagnostic, Report
 from planner.core.states import PlanState
-from sidecar.policy import Decision, Policy, decide, touched_paths
+from sidecar.policy import Decision, Policy, decide, named_paths
 
 SUBMITTING_ROLES = frozenset({"agent", "approver", "admin"})
 APPROVING_ROLES = frozenset({"approver", "admin"})  # also the roles that may reject
@@ -236,7 +236,7 @@ class PlanCase:
     digest: str
     state: State
     authors: tuple[str, ...]  # everyone who submitted this digest, the first first; none may approve it
-    paths: tuple[str, ...]  # every path the plan touches (policy.touched_paths)
+    paths: tuple[str, ...]  # every path the plan names: touched, and its scope's roots (policy.named_paths)
     fingerprint: str  # the base state of the latest submission: approvals bind to it
     decision: Decision | None  # the policy's; None when verification refused the plan
     submitted: datetime  # the latest submission
@@ -315,7 +315,7 @@ def submit(
     if report.digest != digest or (existing is not None and existing.digest != digest):
         raise ValueError("the report and the existing case must be of the plan submitted")
     _check_time(now, ttl)
-    paths = touched_paths(plan)
+    paths = named_paths(plan)
     check_proposer(author, paths)
     if existing is not None and not resubmittable(existing):
         return replace(existing, authors=_added(existing.authors, author.name))

@@ -30,7 +30,7 @@ from sidecar.apply.engine import Engine
 from sidecar.audit.payloads import approval_payload, workflow_payload
 from sidecar.audit.records import ApplyRecord
 from sidecar.errors import LockTimeout, UnknownPlan
-from sidecar.policy import Policy, touched_paths
+from sidecar.policy import Policy, named_paths
 from sidecar.service.cases import NO_PLAN, Conflict, Event, StoredCase
 from sidecar.service.codec import base_from, base_json
 from sidecar.service.contents import previews
@@ -83,12 +83,12 @@ class PlanService:
 
     def verify(self, plan: Plan, who: Principal) -> Report:
         """A dry run against the live store; stores nothing."""
-        check_proposer(who, touched_paths(plan))
+        check_proposer(who, named_paths(plan))
         return self.engine.examine(plan)[0].report
 
     def submit(self, plan: Plan, who: Principal, *, revert_of: str | None = None) -> StoredCase:
         """Verify, record and decide ``plan``; the same digest again returns the existing case."""
-        check_proposer(who, touched_paths(plan))
+        check_proposer(who, named_paths(plan))
         simulation, tree = self.engine.examine(plan)
         # Stored: what people review of the footprint read and the changes resolved over it (what
         # the trees replay); approvals bind to the fingerprint of its pinned part (what the ops name).

@@ -20,7 +20,7 @@ from sidecar.audit.store import SqlAuditStore
 from sidecar.audit.views import EventView, History
 from sidecar.backends.base import Backend
 from sidecar.errors import UnknownPlan
-from sidecar.policy import touched_paths
+from sidecar.policy import named_paths
 from sidecar.service.cases import SqlCaseStore
 from sidecar.service.plans import check_path_filter, visible
 from sidecar.tokens import Principal, Role
@@ -102,12 +102,12 @@ class RecordService:
         return sees
 
     def _paths(self, digest: str) -> tuple[str, ...] | None:
-        """The paths the plan touches; None for a digest no plan has."""
+        """The paths the plan names (the wall's); None for a digest no plan has."""
         stored = self.cases.get(digest)
         if stored is not None:
             return stored.case.paths
         try:
-            return touched_paths(self.audit.plan(digest))
+            return named_paths(self.audit.plan(digest))
         except UnknownPlan:
             return None
 

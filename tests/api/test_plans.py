@@ -200,7 +200,11 @@ def test_show_gives_the_plan_report_and_decision(api: Api) -> None:
     assert shown["plan"]["title"] == MOVE_TO_ALICE["title"]
     assert shown["plan"]["ops"][0]["dst"] == "matters/acme/custodians/alice/0001.pdf"
     assert shown["report"]["digest"] == plan_id
-    assert shown["paths"] == ["matters/acme/inbox/0001.pdf", "matters/acme/custodians/alice/0001.pdf"]
+    assert shown["paths"] == [  # what the ops name, then the root of the scope the plan declares
+        "matters/acme/inbox/0001.pdf",
+        "matters/acme/custodians/alice/0001.pdf",
+        "matters/acme",
+    ]
     assert api.show(plan_id[:8], "agent")["id"] == plan_id
 
 

@@ -37,6 +37,11 @@ COLLIDING_A = plan_doc({"op": "mkdir", "path": "matters/acme/prefix"}, title="co
 COLLIDING_B = plan_doc(
     {"op": "mkdir", "path": "matters/beta/prefix"}, title="collide 81608", scope=("matters/beta",)
 )
+DECLARES_BETA = plan_doc(
+    {"op": "mkdir", "path": "matters/acme/declared"},
+    title="acme work",
+    scope=("matters/acme", "matters/beta"),
+)
 ACME_ONLY = plan_doc({"op": "mkdir", "path": "matters/acme/by-all"}, title="acme filing by agent-all")
 
 
@@ -107,6 +112,8 @@ def _build(api: Api) -> World:
         ),
         "agent-all",
     )
+    # Its ops stay in A, but its declared scope names B: showing it would show B's name.
+    hidden["declares beta"] = _submit(api, DECLARES_BETA, "agent-all")
     hidden["colliding"] = _submit(api, COLLIDING_B, "agent-all")
     shown = {"colliding": _submit(api, COLLIDING_A, "agent")}
     assert hidden["colliding"].startswith(PREFIX)
@@ -359,3 +366,13 @@ def test_a_page_of_plans_is_full_though_hidden_plans_are_newer(matters: World) -
     assert len(page["plans"]) == 2
     assert page["next_before_id"] == page["plans"][-1]["id"]
     assert not any(plan["title"].startswith("newer") for plan in page["plans"])
+
+
+def test_a_plan_naming_another_matter_in_its_scope_is_refused_to_an_agent_walled_off_from_it(
+    matters: World,
+) -> None:
+    """An agent scoped to A may not submit or verify a plan whose scope names B, its ops all in A."""
+    for url in ("/v1/plans", "/v1/plans/verify"):
+        response = matters.api.post(url, "agent", json=DECLARES_BETA)
+        assert response.status_code == 403, response.text
+        assert "matters/beta" in response.json()["error"]["message"]

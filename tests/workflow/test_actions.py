@@ -111,4 +111,4 @@ def test_refusal_says_why_in_plain_words() -> None:
     assert isinstance(error, NotApproved)
     assert str(error).startswith("0 of the 1 approval needed still count")
     outside = str(refusal(case, EVIL_SCOPE, Verb.REJECT, now=T0, ttl=TTL))
-    assert "1 of its paths is outside their scope" in outside
+    assert "2 of its paths are outside their scope" in outside  # the file and the scope it declares
