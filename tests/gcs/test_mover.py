@@ -7,13 +7,15 @@ move's journal for a dead one, nor settle a journal twice.
 
 from __future__ import annotations
 
+import os
 import threading
+import time
 from pathlib import Path
 
 import pytest
 
 from sidecar.backends.gcs.backend import GcsBackend
-from sidecar.backends.gcs.mover import Mover, Pair
+from sidecar.backends.gcs.mover import ABANDONED_AFTER, Mover, Pair
 from tests.gcs.fixtures import bucket_state, seed
 from tests.gcs.server import GcsServer
 
@@ -72,7 +74,7 @@ def test_two_settles_of_one_dead_journal_settle_it_once(
     assert list((tmp_path / "moves").iterdir()) == []
 
 
-def test_a_journal_whose_maker_died_before_naming_it_is_removed(
+def test_a_journal_whose_maker_died_before_naming_it_is_removed_once_old(
     server: GcsServer, bucket: str, backend: GcsBackend, tmp_path: Path
 ) -> None:
     seed(server, bucket, "store", {f"m/in/{n}.txt": b"x" for n in range(3)})
@@ -84,7 +86,11 @@ def test_a_journal_whose_maker_died_before_naming_it_is_removed(
 
     with pytest.raises(Crash):
         Mover(backend.mover.objects, tmp_path / "moves", hook=die).move(_pairs(backend), None)
-    assert [path.name.endswith(".tmp") for path in (tmp_path / "moves").iterdir()] == [True]
+    (left,) = (tmp_path / "moves").iterdir()
+    assert left.name.endswith(".tmp")
+    assert Mover(backend.mover.objects, tmp_path / "moves").settle() == 0
+    assert left.exists()  # it may be a live maker's, not locked yet: only an old one is removed
+    os.utime(left, (time.time() - ABANDONED_AFTER - 1,) * 2)
     assert Mover(backend.mover.objects, tmp_path / "moves").settle() == 0
     assert list((tmp_path / "moves").iterdir()) == []
     assert bucket_state(server, bucket, "store") == before  # nothing moved

@@ -21,6 +21,7 @@ from __future__ import annotations
 import fcntl
 import json
 import os
+import time
 import uuid
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
@@ -56,6 +57,7 @@ class Pair:
 
 
 Hook = Callable[[str], None]
+ABANDONED_AFTER = 3600  # seconds: an unnamed journal this old was left by a maker that died
 
 
 def _no_hook(_label: str) -> None:
@@ -139,7 +141,7 @@ class Mover:
         if not self.folder.is_dir():
             return 0
         for left in self.folder.glob(".*.tmp"):  # a journal whose maker died before naming it: nothing moved
-            _remove_unheld(left)
+            _remove_abandoned(left)
         settled = 0
         for path in sorted(self.folder.glob("*.jsonl")):
             try:
@@ -219,18 +221,20 @@ class Mover:
             os.close(fd)
 
 
-def _remove_unheld(path: Path) -> None:
-    """Remove ``path`` unless a live process holds its lock."""
+def _remove_abandoned(path: Path) -> None:
+    """Remove an unnamed journal left long ago (never a new one: its maker may not have locked it yet)."""
     try:
         fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_CLOEXEC)
     except FileNotFoundError:
         return
     try:
+        if time.time() - os.fstat(fd).st_mtime < ABANDONED_AFTER:
+            return
         fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
         if _still_named(fd, path):
             path.unlink()
     except BlockingIOError:
-        pass  # being written by a live move
+        pass  # held: its maker is alive after all
     finally:
         os.close(fd)
 
