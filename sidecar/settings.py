@@ -91,6 +91,11 @@ class Settings(BaseSettings):
     session_secret: Annotated[SecretStr, Field(min_length=32)] | None = None
     session_ttl: Annotated[Duration, Field(gt=timedelta(0))] = timedelta(hours=8)  # a session's lifetime
 
+    # -- signed checkpoints of the audit (sidecar.audit.checkpoints; docs/operations.md) --
+    checkpoint_key: SecretStr | None = None  # PRIVATE+KEY+name+hash+key, from `pva audit key --new`
+    checkpoint_dir: str | None = None  # the folder `pva audit checkpoint` publishes to
+    checkpoint_origin: str | None = None  # the log's name on each checkpoint; none: the key's name
+
 
 def unsafe(settings: Settings, *, empty_policy: bool) -> tuple[list[str], list[str]]:
     """What is dangerous about ``settings``: (errors that stop production, warnings)."""
