@@ -95,6 +95,9 @@ class Settings(BaseSettings):
     checkpoint_key: SecretStr | None = None  # PRIVATE+KEY+name+hash+key, from `pva audit key --new`
     checkpoint_dir: str | None = None  # the folder `pva audit checkpoint` publishes to
     checkpoint_origin: str | None = None  # the log's name on each checkpoint; none: the key's name
+    # `pva serve` signs when both are set: at start, after this many new events, after this long, at stop
+    checkpoint_every: Positive = 1000
+    checkpoint_interval: Annotated[Duration, Field(gt=timedelta(0))] = timedelta(hours=1)
 
 
 def unsafe(settings: Settings, *, empty_policy: bool) -> tuple[list[str], list[str]]:

@@ -44,11 +44,27 @@ class Consistency:
 class SqlAuditTree(db.SqlStore):
     """The Merkle tree over the audit's events, for signing checkpoints and checking old ones."""
 
+    def size(self) -> int:
+        """How many events the tree holds now (one cheap query)."""
+        with self._sessions() as session:
+            return _size(session)
+
     def head(self) -> TreeHead:
         """The size and root of the tree of every event now recorded."""
         with self._sessions() as session:
             size = _size(session)
             return TreeHead(size, _range_root(session, 0, size))
+
+    def inclusion(self, seq: int, size: int) -> list[bytes]:
+        """The proof that the event of ``seq`` is leaf seq - 1 of the tree of the first ``size`` events.
+
+        ValueError when the seq is not within those events, or when ``size``
+        is larger than the tree now recorded.
+        """
+        with self._sessions() as session:
+            if size > _size(session):
+                raise ValueError(f"the audit holds fewer than {size} events")
+            return merkle.inclusion_proof(seq - 1, size, lambda lo, hi: _range_root(session, lo, hi))
 
     def consistency(self, old: TreeHead) -> Consistency:
         """Whether the tree now recorded extends ``old``, proven as a client would check it."""

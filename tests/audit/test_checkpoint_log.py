@@ -66,6 +66,30 @@ def test_the_tree_is_the_rfc6962_tree_of_the_chain_hashes(store: SqlAuditStore, 
         tree.close()
 
 
+def test_every_event_has_an_inclusion_proof_to_a_signed_size(store: SqlAuditStore, url: str) -> None:
+    """An event's inclusion proof from the database verifies against the tree head of a later size."""
+    add_plans(store, "a", "b", "c")
+    links = list(store.links())
+    tree = SqlAuditTree.open(url)
+    try:
+        head = tree.head()
+        for link in links:
+            leaf = merkle.leaf_hash(bytes.fromhex(link.hash))
+            proof = tree.inclusion(link.seq, head.size)
+            assert merkle.verify_inclusion(link.seq - 1, head.size, leaf, proof, head.root)
+        assert merkle.verify_inclusion(
+            1,
+            5,
+            merkle.leaf_hash(bytes.fromhex(links[1].hash)),
+            tree.inclusion(2, 5),
+            merkle.root(merkle.leaf_hash(bytes.fromhex(link.hash)) for link in links[:5]),
+        )
+        with pytest.raises(ValueError, match="fewer than 7 events"):
+            tree.inclusion(1, 7)
+    finally:
+        tree.close()
+
+
 def test_a_checkpoint_is_published_and_verifies_as_the_log_grows(
     store: SqlAuditStore, url: str, signing: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
