@@ -128,6 +128,10 @@ def unsafe(settings: Settings, *, empty_policy: bool) -> tuple[list[str], list[s
         )
     if settings.approval_ttl is None:
         warnings.append("approvals never expire (PVA_APPROVAL_TTL=none)")
+    if (settings.checkpoint_key is None) != (not settings.checkpoint_dir):
+        warnings.append(
+            "the sidecar signs no checkpoints: set both PVA_CHECKPOINT_KEY and PVA_CHECKPOINT_DIR"
+        )
     return errors, warnings
 
 

@@ -36,7 +36,16 @@ def test_the_reference_keys_and_signature_are_reproduced() -> None:
     assert str(signer.verifier) == GO_VERIFIER
     assert str(checkpoints.parse_verifier(GO_VERIFIER)) == GO_VERIFIER
     assert signer.signature_line(GO_TEXT) == GO_SIGNATURE
-    assert checkpoints._split_note(GO_TEXT + "\n" + GO_SIGNATURE)[0] == GO_TEXT
+
+
+def test_the_reference_note_verifies_and_an_edit_of_it_does_not() -> None:
+    """The Go note's signature checks (its text then is no checkpoint); one letter changed, it does not."""
+    note = GO_TEXT + "\n" + GO_SIGNATURE
+    verifier = checkpoints.parse_verifier(GO_VERIFIER)
+    with pytest.raises(CheckpointRefused, match="not a checkpoint"):  # past the signature, at the body
+        checkpoints.open_checkpoint(note, verifier)
+    with pytest.raises(CheckpointRefused, match="does not verify"):
+        checkpoints.open_checkpoint(note.replace("cryptography", "cryptographY"), verifier)
 
 
 def test_a_signed_checkpoint_has_the_c2sp_layout_and_opens() -> None:
