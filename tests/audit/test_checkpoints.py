@@ -9,6 +9,7 @@ so signing its text with its key must give its signature byte for byte.
 from __future__ import annotations
 
 import base64
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -80,11 +81,11 @@ def test_a_new_key_round_trips() -> None:
         (lambda n: n.replace("\n8\n", "\n08\n"), "does not verify"),
     ],
 )
-def test_an_edited_checkpoint_is_refused(edit: object, reason: str) -> None:
+def test_an_edited_checkpoint_is_refused(edit: Callable[[str], str], reason: str) -> None:
     """Editing the size, origin or root, or the signature line, is refused with the reason."""
     signer = checkpoints.parse_signer(GO_SIGNER)
     note = checkpoints.sign(HEAD, signer)
-    edited = edit(note)  # type: ignore[operator]
+    edited = edit(note)
     assert edited != note
     with pytest.raises(CheckpointRefused, match=reason):
         checkpoints.open_checkpoint(edited, signer.verifier)
