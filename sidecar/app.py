@@ -18,6 +18,7 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 from sidecar import db, web
 from sidecar.api import plans, records, system
 from sidecar.api.openapi import API_VERSION, openapi_document
+from sidecar.audit.signing import signing
 from sidecar.edge import problems
 from sidecar.edge.body import BodyLimit, JsonLimits
 from sidecar.edge.metrics import Metrics
@@ -65,7 +66,8 @@ def create_app(
                 metrics=metrics,
                 clock=clock,
             )
-            yield
+            async with signing(settings, live.audit.engine, clock):  # checkpoints, when configured
+                yield
         finally:
             if owned:
                 live.close()

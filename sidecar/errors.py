@@ -19,6 +19,7 @@ and no third-party exception escapes a backend: they are translated here::
     │   ├── NotMigrated          the database is not at the current migration (run pva db upgrade)
     │   ├── BadDatabaseUrl       the URL is unparseable, or names neither SQLite nor PostgreSQL
     │   ├── DamagedRow           a row holds a value pva never writes (a time that is no time)
+    │   ├── CheckpointError      (sidecar.audit.checkpoints) a checkpoint key or file that cannot be used
     │   └── UnknownPlan          no plan with that digest
     ├── TokenError               (sidecar.tokens) a token request was refused
     │   ├── InvalidTokenRequest  a bad role, name, scope or expiry

@@ -91,6 +91,14 @@ class Settings(BaseSettings):
     session_secret: Annotated[SecretStr, Field(min_length=32)] | None = None
     session_ttl: Annotated[Duration, Field(gt=timedelta(0))] = timedelta(hours=8)  # a session's lifetime
 
+    # -- signed checkpoints of the audit (sidecar.audit.checkpoints; docs/operations.md) --
+    checkpoint_key: SecretStr | None = None  # PRIVATE+KEY+name+hash+key, from `pva audit key --new`
+    checkpoint_dir: str | None = None  # the folder `pva audit checkpoint` publishes to
+    checkpoint_origin: str | None = None  # the log's name on each checkpoint; none: the key's name
+    # `pva serve` signs when both are set: at start, after this many new events, after this long, at stop
+    checkpoint_every: Positive = 1000
+    checkpoint_interval: Annotated[Duration, Field(gt=timedelta(0))] = timedelta(hours=1)
+
 
 def unsafe(settings: Settings, *, empty_policy: bool) -> tuple[list[str], list[str]]:
     """What is dangerous about ``settings``: (errors that stop production, warnings)."""
@@ -120,6 +128,10 @@ def unsafe(settings: Settings, *, empty_policy: bool) -> tuple[list[str], list[s
         )
     if settings.approval_ttl is None:
         warnings.append("approvals never expire (PVA_APPROVAL_TTL=none)")
+    if (settings.checkpoint_key is None) != (not settings.checkpoint_dir):
+        warnings.append(
+            "the sidecar signs no checkpoints: set both PVA_CHECKPOINT_KEY and PVA_CHECKPOINT_DIR"
+        )
     return errors, warnings
 
 

@@ -1,4 +1,4 @@
-"""``pva audit list|show|history|verify|export``: read and check the audit database.
+"""``pva audit list|show|history|verify|export|key|checkpoint``: read and check the audit database.
 
 Exit codes: 0 success; 1 ``verify`` found the audit broken; 2 misuse, an
 unknown plan, or a database that is not migrated; 3 a database that fails. Each
@@ -6,6 +6,8 @@ command has a human view and, with ``--json``, a versioned JSON view.
 
 With a server (``--server`` or ``PVA_URL``), ``list`` (then the audit's
 events) and ``history`` ask the sidecar instead (``planner.cli.remote``).
+Signed checkpoints (``key``, ``checkpoint``, ``verify --checkpoint``) are in
+``sidecar.cli.checkpoint``.
 """
 
 from __future__ import annotations
@@ -24,6 +26,7 @@ from sidecar import db
 from sidecar.audit.export import FORMATS
 from sidecar.audit.store import SqlAuditStore
 from sidecar.cli import audit_views as views
+from sidecar.cli import checkpoint
 from sidecar.cli.db import add_db_option, database
 
 
@@ -42,10 +45,12 @@ def register(commands: Any) -> None:
     history = _action(actions, "history", "a document's chain of custody, following moves", run_history)
     history.add_argument("path", help="the document's path, as it is now or as it was")
     remote.add_server_options(history)
-    _action(actions, "verify", "check the hash chain and every row derived from it", run_verify)
+    verify = _action(actions, "verify", "check the hash chain and every row derived from it", run_verify)
+    checkpoint.add_verify_options(verify)
     export = _action(actions, "export", "write every event, for archiving or offline checks", run_export)
     export.add_argument("--format", choices=FORMATS, default="jsonl", help="jsonl (default) or csv")
     export.add_argument("-o", "--output", metavar="FILE", help="write here instead of standard output")
+    checkpoint.add_actions(actions, _action)
 
 
 def _action(actions: Any, name: str, summary: str, run: Any) -> argparse.ArgumentParser:
@@ -101,6 +106,8 @@ def run_history(args: argparse.Namespace) -> int:
 
 
 def run_verify(args: argparse.Namespace) -> int:
+    if args.checkpoint is not None:
+        return checkpoint.run_verify(args)
     with opened(args) as store:
         report = store.check_chain()
     _emit(args, report.to_json(), views.chain(report))

@@ -24,6 +24,7 @@ from sidecar.tokens import TokenStore
         (Settings(), True, 0, 1),
         (Settings(environment="production"), True, 1, 2),
         (Settings(approval_ttl=None), False, 0, 1),
+        (Settings(checkpoint_dir="var/checkpoints"), False, 0, 1),  # a folder without a key
     ],
 )
 def test_unsafe_settings_are_errors_in_production_and_warnings_elsewhere(
