@@ -1,0 +1,38 @@
+"""The replicas' path locks: leases with fencing tokens (apply_locks).
+
+Revision ID: 0004
+Revises: 0003
+Create Date: 2026-12-04
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import sqlalchemy as sa
+from alembic import op
+
+revision: str = "0004"
+down_revision: str | None = "0003"
+branch_labels: str | Sequence[str] | None = None
+depends_on: str | Sequence[str] | None = None
+
+# Frozen copies of the models' types: a migration must not change when the models do.
+SEQ = sa.BigInteger().with_variant(sa.Integer(), "sqlite")
+NAME = sa.String(length=200)
+
+
+def upgrade() -> None:
+    op.create_table(
+        "apply_locks",
+        sa.Column("fence", SEQ, autoincrement=True, nullable=False),
+        sa.Column("holder", NAME, nullable=False),
+        sa.Column("paths", sa.Text(), nullable=False),
+        sa.Column("expires", sa.BigInteger(), nullable=False),
+        sa.PrimaryKeyConstraint("fence", name=op.f("pk_apply_locks")),
+        sqlite_autoincrement=True,
+    )
+
+
+def downgrade() -> None:
+    op.drop_table("apply_locks")
