@@ -17,6 +17,7 @@ from bench import (
     hotspots,
     http_service,
     manifest_load,
+    replicas,
     sandbox,
     throughput,
 )
@@ -33,8 +34,9 @@ BENCHMARKS: dict[str, Callable[[Sizes], Result]] = {
     "http": http_service.run_http,
     "clients": http_service.run_clients,
     "gcs": gcs_move.run,
+    "replicas": replicas.run,
 }
-DEFAULT = ("load", "memory", "verify", "bigmove", "sandbox", "apply", "http", "clients", "gcs")
+DEFAULT = ("load", "memory", "verify", "bigmove", "sandbox", "apply", "http", "clients", "gcs", "replicas")
 
 
 def main() -> None:

@@ -29,7 +29,7 @@ def free_port() -> int:
 
 @contextmanager
 def sidecar(
-    store: Path,
+    store: Path | str,
     database_url: str,
     log: Path,
     *,

@@ -2,8 +2,8 @@
 
 A folder on a flat bucket is many objects, so moving it is many calls. The
 mover writes the whole list of (source, destination) pairs to a journal file
-on local disk (fsynced, ``flock``-ed by the mover while it runs) before the
-first call, runs the pairs on a bounded thread pool (each call retried with
+on local disk (fsynced, ``flock``-ed by the mover while it runs, and named
+only once both hold) before the first call, runs the pairs on a bounded thread pool (each call retried with
 backoff on 429 and 503 by the client's retry policy), then the folder's own
 placeholder last, so that the destination folder appears only once it is
 complete. The journal is removed when the move is done.
@@ -21,6 +21,7 @@ from __future__ import annotations
 import fcntl
 import json
 import os
+import time
 import uuid
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
@@ -56,6 +57,7 @@ class Pair:
 
 
 Hook = Callable[[str], None]
+ABANDONED_AFTER = 3600  # seconds: an unnamed journal this old was left by a maker that died
 
 
 def _no_hook(_label: str) -> None:
@@ -138,17 +140,25 @@ class Mover:
         """Finish (or undo) every move a dead process left; return how many it settled."""
         if not self.folder.is_dir():
             return 0
+        for left in self.folder.glob(".*.tmp"):  # a journal whose maker died before naming it: nothing moved
+            _remove_abandoned(left)
         settled = 0
         for path in sorted(self.folder.glob("*.jsonl")):
-            with os_translated(str(path)):
-                fd = os.open(path, os.O_RDWR | os.O_NOFOLLOW | os.O_CLOEXEC)
             try:
+                fd = os.open(path, os.O_RDWR | os.O_NOFOLLOW | os.O_CLOEXEC)
+            except FileNotFoundError:
+                continue  # settled meanwhile by another thread or process
+            try:
+                self.hook("settle opened")
                 try:
                     fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
                 except BlockingIOError:
                     continue  # a live move
+                if not _still_named(fd, path):
+                    continue  # another settle finished it and removed it between our open and our lock
                 self._settle_one(fd)
-                path.unlink()
+                with os_translated(str(path)):
+                    path.unlink()
                 settled += 1
             finally:
                 os.close(fd)
@@ -174,14 +184,25 @@ class Mover:
 
     @contextmanager
     def _journal(self, pairs: Sequence[Pair], last: Pair | None) -> Iterator[tuple[int, Path]]:
+        """A new journal holding the intent, locked, under its name only once both are true.
+
+        It is written and locked under a temporary name that ``settle`` does not
+        read, then renamed into place: a settle in another thread or process
+        must never find it unlocked or without its intent, or it would take
+        it for a dead move's and remove it.
+        """
         self.folder.mkdir(parents=True, exist_ok=True)
-        path = self.folder / f"{uuid.uuid4().hex}.jsonl"
-        with os_translated(str(path)):
+        name = uuid.uuid4().hex
+        temporary, path = self.folder / f".{name}.tmp", self.folder / f"{name}.jsonl"
+        with os_translated(str(temporary)):
             fd = os.open(
-                path, os.O_RDWR | os.O_CREAT | os.O_EXCL | os.O_APPEND | os.O_NOFOLLOW | os.O_CLOEXEC, 0o600
+                temporary,
+                os.O_RDWR | os.O_CREAT | os.O_EXCL | os.O_APPEND | os.O_NOFOLLOW | os.O_CLOEXEC,
+                0o600,
             )
             fcntl.flock(fd, fcntl.LOCK_EX)
         try:
+            self.hook("journal created")
             intent = {
                 "type": "intent",
                 "pairs": [pair.to_json() for pair in pairs],
@@ -189,6 +210,7 @@ class Mover:
             }
             _append(fd, intent)
             with os_translated(str(self.folder)):
+                temporary.rename(path)  # a uuid: nothing is there to replace
                 dirfd = os.open(self.folder, os.O_RDONLY | os.O_DIRECTORY)
                 try:
                     os.fsync(dirfd)
@@ -197,6 +219,34 @@ class Mover:
             yield fd, path
         finally:
             os.close(fd)
+
+
+def _remove_abandoned(path: Path) -> None:
+    """Remove an unnamed journal left long ago (never a new one: its maker may not have locked it yet)."""
+    try:
+        fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_CLOEXEC)
+    except FileNotFoundError:
+        return
+    try:
+        if time.time() - os.fstat(fd).st_mtime < ABANDONED_AFTER:
+            return
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        if _still_named(fd, path):
+            path.unlink()
+    except BlockingIOError:
+        pass  # held: its maker is alive after all
+    finally:
+        os.close(fd)
+
+
+def _still_named(fd: int, path: Path) -> bool:
+    """True when ``path`` still names the file open at ``fd`` (it was not removed or replaced)."""
+    try:
+        named = path.stat()
+    except FileNotFoundError:
+        return False
+    mine = os.fstat(fd)
+    return (named.st_dev, named.st_ino) == (mine.st_dev, mine.st_ino)
 
 
 def _append(fd: int, record: Mapping[str, object]) -> None:
