@@ -23,6 +23,7 @@ from typing import Any
 
 from sqlalchemy import (
     BigInteger,
+    Boolean,
     CheckConstraint,
     DateTime,
     Dialect,
@@ -284,3 +285,29 @@ class ApplyLockRow(Base):
     expires: Mapped[int] = mapped_column(BigInteger)  # microseconds since the epoch, the database's clock
 
     __table_args__ = ({"sqlite_autoincrement": True},)
+
+
+# apply_journals, journal_records: the write-ahead journals of applies, when the replicas share the
+# database (sidecar.apply.sqljournals); every write is fenced by the writer's apply_locks lease.
+
+
+class ApplyJournalRow(Base):
+    """One apply's journal: its name (digest.attempt), the fence of its writer's lease, whether retired."""
+
+    __tablename__ = "apply_journals"
+
+    name: Mapped[str] = mapped_column(NAME, primary_key=True)
+    fence: Mapped[int] = mapped_column(SEQ)
+    done: Mapped[bool] = mapped_column(Boolean)
+
+    __table_args__ = (Index(None, "done", "name"),)
+
+
+class JournalRecordRow(Base):
+    """One record of a journal, in order (JSON, as the file journals write a line)."""
+
+    __tablename__ = "journal_records"
+
+    name: Mapped[str] = mapped_column(ForeignKey("apply_journals.name"), primary_key=True)
+    seq: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    body: Mapped[str] = mapped_column(Text)
