@@ -25,7 +25,7 @@ from sidecar.db import make_engine, upgrade
 ADMIN_URL = os.environ.get("PVA_TEST_POSTGRES", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
 TABLES = (
     "journal_records",
-    "apply_journals",
+    "journals",
     "apply_locks",
     "tokens",
     "plan_cases",

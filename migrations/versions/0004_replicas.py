@@ -33,26 +33,25 @@ def upgrade() -> None:
         sqlite_autoincrement=True,
     )
     op.create_table(
-        "apply_journals",
+        "journals",
         sa.Column("name", NAME, nullable=False),
+        sa.Column("kind", sa.String(length=8), nullable=False),
         sa.Column("fence", SEQ, nullable=False),
         sa.Column("done", sa.Boolean(), nullable=False),
-        sa.PrimaryKeyConstraint("name", name=op.f("pk_apply_journals")),
+        sa.PrimaryKeyConstraint("name", name=op.f("pk_journals")),
     )
-    op.create_index(op.f("ix_apply_journals_done_name"), "apply_journals", ["done", "name"])
+    op.create_index(op.f("ix_journals_kind_done_name"), "journals", ["kind", "done", "name"])
     op.create_table(
         "journal_records",
         sa.Column("name", NAME, nullable=False),
         sa.Column("seq", sa.Integer(), autoincrement=False, nullable=False),
         sa.Column("body", sa.Text(), nullable=False),
-        sa.ForeignKeyConstraint(
-            ["name"], ["apply_journals.name"], name=op.f("fk_journal_records_name_apply_journals")
-        ),
+        sa.ForeignKeyConstraint(["name"], ["journals.name"], name=op.f("fk_journal_records_name_journals")),
         sa.PrimaryKeyConstraint("name", "seq", name=op.f("pk_journal_records")),
     )
 
 
 def downgrade() -> None:
     op.drop_table("journal_records")
-    op.drop_table("apply_journals")
+    op.drop_table("journals")
     op.drop_table("apply_locks")

@@ -29,6 +29,7 @@ import threading
 import time
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
+from contextvars import ContextVar
 from dataclasses import dataclass, field
 from datetime import timedelta
 
@@ -82,6 +83,30 @@ class Lease:
         if self.lost.is_set() or not live(self.engine, self.fence):
             self.lost.set()
             raise LeaseLost(f"the lock lease {self.fence} ran out: another replica may own these paths now")
+
+
+@dataclass(frozen=True)
+class Work:
+    """The apply a thread works on (applying it, or settling it after a crash), and under which lease."""
+
+    lease: Lease
+    journal: str  # the apply journal's name
+
+
+# Set while a thread works on an apply: what the apply's folder moves are journaled under (their
+# journals are named after it) and which of them a settle may take over (only that apply's).
+working_on: ContextVar[Work | None] = ContextVar("working_on", default=None)
+
+
+@contextmanager
+def working(lease: Lease, journal: str) -> Iterator[Work]:
+    """Say, for the block, that this thread works on the apply ``journal`` under ``lease``."""
+    work = Work(lease, journal)
+    token = working_on.set(work)
+    try:
+        yield work
+    finally:
+        working_on.reset(token)
 
 
 def live(engine: Engine, fence: int) -> bool:

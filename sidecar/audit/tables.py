@@ -287,20 +287,25 @@ class ApplyLockRow(Base):
     __table_args__ = ({"sqlite_autoincrement": True},)
 
 
-# apply_journals, journal_records: the write-ahead journals of applies, when the replicas share the
-# database (sidecar.apply.sqljournals); every write is fenced by the writer's apply_locks lease.
+# journals, journal_records: the write-ahead journals of applies and of their GCS folder moves, when
+# the replicas share the database (sidecar.apply.sqljournals); every write is fenced by the writer's
+# apply_locks lease.
 
 
-class ApplyJournalRow(Base):
-    """One apply's journal: its name (digest.attempt), the fence of its writer's lease, whether retired."""
+class JournalRow(Base):
+    """One journal: its name, kind, the fence of its writer's lease, and whether it is retired.
 
-    __tablename__ = "apply_journals"
+    An apply's is named ``digest.attempt``; a folder move's ``digest.attempt/move/uuid``.
+    """
+
+    __tablename__ = "journals"
 
     name: Mapped[str] = mapped_column(NAME, primary_key=True)
+    kind: Mapped[str] = mapped_column(String(8))  # 'apply' or 'move'
     fence: Mapped[int] = mapped_column(SEQ)
     done: Mapped[bool] = mapped_column(Boolean)
 
-    __table_args__ = (Index(None, "done", "name"),)
+    __table_args__ = (Index(None, "kind", "done", "name"),)
 
 
 class JournalRecordRow(Base):
@@ -308,6 +313,6 @@ class JournalRecordRow(Base):
 
     __tablename__ = "journal_records"
 
-    name: Mapped[str] = mapped_column(ForeignKey("apply_journals.name"), primary_key=True)
+    name: Mapped[str] = mapped_column(ForeignKey("journals.name"), primary_key=True)
     seq: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
     body: Mapped[str] = mapped_column(Text)
