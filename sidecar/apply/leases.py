@@ -37,7 +37,7 @@ from sqlalchemy import Connection, Engine, text
 from sqlalchemy.exc import DBAPIError
 
 from planner.core.paths import fold
-from sidecar.apply.locks import overlaps
+from sidecar.apply.locks import Fenced, overlaps
 from sidecar.db import exclusive
 from sidecar.errors import LeaseLost, LockTimeout
 
@@ -89,7 +89,7 @@ class Lease:
 class Work:
     """The apply a thread works on (applying it, or settling it after a crash), and under which lease."""
 
-    lease: Lease
+    lease: Fenced | None  # None under locks that are not shared leases (a local store's)
     journal: str  # the apply journal's name
 
 
@@ -99,7 +99,7 @@ working_on: ContextVar[Work | None] = ContextVar("working_on", default=None)
 
 
 @contextmanager
-def working(lease: Lease, journal: str) -> Iterator[Work]:
+def working(lease: Fenced | None, journal: str) -> Iterator[Work]:
     """Say, for the block, that this thread works on the apply ``journal`` under ``lease``."""
     work = Work(lease, journal)
     token = working_on.set(work)

@@ -30,8 +30,9 @@ from contextlib import contextmanager
 
 from sqlalchemy import Connection, Engine, TextClause, text
 
-from sidecar.apply.journal import JournalBusy, Record
-from sidecar.apply.leases import Lease, Work, now_us, working_on
+from sidecar.apply.journal import Journal, JournalBusy, Record
+from sidecar.apply.leases import Work, now_us, working_on
+from sidecar.apply.locks import Fenced
 from sidecar.errors import LeaseLost
 
 # The statements, each with {clock} for the database's time (leases.now_us): a write is made only
@@ -114,8 +115,9 @@ class SqlJournal:
             ).scalars()
             return [json.loads(body) for body in bodies]
 
-    def claim(self, lease: Lease) -> None:
+    def claim(self, lease: Fenced | None) -> None:
         """Write from now on under ``lease`` (recovery's); JournalBusy if another replica claimed it first."""
+        lease = _shared(lease)
         with self.engine.begin() as connection:
             claimed = connection.execute(
                 _sql(CLAIM, connection), {"name": self.name, "old": self.fence, "new": lease.fence}
@@ -137,7 +139,10 @@ class SqlJournal:
         """Nothing to release: the lease is the hold."""
 
 
-def _create(engine: Engine, name: str, kind: str, intent: Mapping[str, object], lease: Lease) -> SqlJournal:
+def _create(
+    engine: Engine, name: str, kind: str, intent: Mapping[str, object], lease: Fenced | None
+) -> SqlJournal:
+    lease = _shared(lease)
     with engine.begin() as connection:
         made = connection.execute(
             _sql(CREATE, connection), {"name": name, "kind": kind, "fence": lease.fence}
@@ -168,7 +173,7 @@ class SqlJournals:
             return list(names.scalars())
 
     @contextmanager
-    def create(self, name: str, intent: Record, lease: Lease) -> Iterator[SqlJournal]:
+    def create(self, name: str, intent: Record, lease: Fenced | None) -> Iterator[SqlJournal]:
         """Create a journal holding ``intent``, written under ``lease``; LeaseLost if it already ran out."""
         yield _create(self.engine, name, "apply", intent, lease)
 
@@ -181,7 +186,8 @@ class SqlJournals:
             raise JournalBusy(name)  # retired (settled) meanwhile, or its writer is alive
         yield SqlJournal(self.engine, name, int(row.fence), int(row.records))
 
-    def retire(self, journal: SqlJournal) -> None:
+    def retire(self, journal: Journal) -> None:
+        assert isinstance(journal, SqlJournal)
         journal.retire()
 
 
@@ -214,11 +220,12 @@ class SqlMoveJournals:
             rows = connection.execute(
                 _sql(FIND_BELOW, connection), {"start": prefix, "end": prefix[:-1] + chr(ord("/") + 1)}
             ).all()
+        lease = _shared(work.lease)
         for row in rows:
-            if row.fence == work.lease.fence:
+            if row.fence == lease.fence:
                 continue  # a move of this very apply, under way
             journal = SqlJournal(self.engine, row.name, int(row.fence), int(row.records))
-            journal.claim(work.lease)  # its apply is settled under this lease now
+            journal.claim(lease)  # its apply is settled under this lease now
             yield journal
             journal.retire()
 
@@ -228,3 +235,10 @@ def _work() -> Work:
     if work is None:
         raise RuntimeError("a folder move outside an apply: nothing holds its paths")
     return work
+
+
+def _shared(lease: Fenced | None) -> Fenced:
+    """The lease journals in the database are written under: the shared locks' (SqlLocks) always give one."""
+    if lease is None:
+        raise RuntimeError("journals in the database need the database's locks (SqlLocks), not local ones")
+    return lease
