@@ -3,11 +3,15 @@
 Nothing is built at import time. Given ``services``, the app uses them and
 leaves closing them to the caller; otherwise it opens them from
 ``settings`` when it starts (and sweeps applies a stopped sidecar left) and
-closes them when it stops.
+closes them when it stops. When replicas share the journals (a ``gs://``
+store on PostgreSQL), it sweeps again every lock lease, so an apply whose
+replica died is settled by another within about two leases.
 """
 
 from __future__ import annotations
 
+import logging
+import threading
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from datetime import datetime
@@ -18,6 +22,7 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 from sidecar import db, web
 from sidecar.api import plans, records, system
 from sidecar.api.openapi import API_VERSION, openapi_document
+from sidecar.apply.sqljournals import SqlJournals
 from sidecar.audit.signing import signing
 from sidecar.edge import problems
 from sidecar.edge.body import BodyLimit, JsonLimits
@@ -32,6 +37,9 @@ the sidecar verifies them against the live store, people (or the policy) approve
 and the sidecar applies them all or nothing and audits every change. docs/api.md has examples."""
 
 
+log = logging.getLogger(__name__)
+
+
 class _Metered:
     """``Metrics.middleware`` in the form ``add_middleware`` takes (a class called with the app)."""
 
@@ -40,6 +48,31 @@ class _Metered:
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         await self.app(scope, receive, send)
+
+
+class _Sweeper:
+    """Sweeps every ``interval`` seconds: settles what a replica that died left (its lease ran out)."""
+
+    def __init__(self, services: Services, interval: float) -> None:
+        self.services = services
+        self.interval = interval
+        self.stopping = threading.Event()
+        self.thread = threading.Thread(target=self._run, name="pva-sweeper", daemon=True)
+
+    def start(self) -> None:
+        self.thread.start()
+
+    def stop(self) -> None:
+        self.stopping.set()
+        if self.thread.is_alive():
+            self.thread.join()
+
+    def _run(self) -> None:
+        while not self.stopping.wait(self.interval):
+            try:
+                self.services.plans.sweep()
+            except Exception:  # the next sweep tries again; an operator reads the log
+                log.exception("the sweep for interrupted applies failed")
 
 
 def create_app(
@@ -54,8 +87,11 @@ def create_app(
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         owned = services is None
         live = open_services(settings, clock=clock) if services is None else services
+        sweeper = _Sweeper(live, settings.lock_lease.total_seconds())
         try:
             live.plans.sweep()
+            if isinstance(live.store.journals, SqlJournals):  # replicas share the journals: take over theirs
+                sweeper.start()
             app.state.pva = AppState(
                 settings=settings,
                 services=live,
@@ -69,6 +105,7 @@ def create_app(
             async with signing(settings, live.audit.engine, clock):  # checkpoints, when configured
                 yield
         finally:
+            sweeper.stop()
             if owned:
                 live.close()
 

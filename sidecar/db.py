@@ -29,7 +29,7 @@ from sidecar.errors import AuditError, BadDatabaseUrl, NotMigrated
 
 # The newest migration; opening a store refuses a database at any other.
 # tests/audit/test_migrations.py checks it is the head of migrations/versions.
-SCHEMA_REVISION = "0003"
+SCHEMA_REVISION = "0004"
 # In a checkout, sidecar/migrations links to the top-level migrations/; a wheel holds a copy.
 MIGRATIONS = Path(sidecar.__file__).resolve().parent / "migrations"
 BUSY_TIMEOUT_MS = 30_000
@@ -118,6 +118,19 @@ def appending(sessions: sessionmaker[Session]) -> Iterator[Session]:
         if connection.dialect.name == "postgresql":
             connection.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": EVENTS_LOCK_KEY})
         yield session
+
+
+@contextmanager
+def exclusive(engine: Engine, key: int) -> Iterator[Connection]:
+    """A transaction that holds the database's writer lock named ``key`` until it commits.
+
+    PostgreSQL: a transaction-scoped advisory lock (each key its own); SQLite:
+    ``BEGIN IMMEDIATE``, the one write lock of the file.
+    """
+    with engine.connect().execution_options(**{_IMMEDIATE: True}) as connection, connection.begin():
+        if connection.dialect.name == "postgresql":
+            connection.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": key})
+        yield connection
 
 
 def current_revision(engine: Engine) -> str | None:

@@ -13,6 +13,7 @@ and no third-party exception escapes a backend: they are translated here::
     │   └── ContentMismatch      a stored copy (trash, blob) no longer holds the content its sha256 names
     ├── ApplyError               the apply engine stopped
     │   ├── LockTimeout          the plan's paths stayed locked by another apply
+    │   ├── LeaseLost            a replica's lock lease ran out while it held it (sidecar.apply.leases)
     │   ├── CommittedError       the plan is applied (past its commit point), but what follows stopped
     │   └── RecoveryError        recovery found a state it cannot explain: an operator must look
     ├── AuditError               the audit database
@@ -89,6 +90,14 @@ class ApplyError(PvaError):
 
 class LockTimeout(ApplyError):
     """The plan's paths stayed locked by another apply past the timeout."""
+
+
+class LeaseLost(ApplyError):
+    """A lock lease ran out while its holder held it: another replica may own the paths now.
+
+    The holder must write nothing more (its journal refuses to); whoever takes
+    the paths next settles the apply from its journal.
+    """
 
 
 class CommittedError(ApplyError):

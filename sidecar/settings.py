@@ -67,6 +67,9 @@ class Settings(BaseSettings):
     approval_ttl: Duration | None = timedelta(days=7)  # a duration; "none": never
     auto_apply: bool = True  # approved plans apply at once; else on POST /v1/plans/{id}/apply
     apply_lease: Duration = timedelta(minutes=30)  # an apply still 'applying' after this was abandoned
+    # Replicas sharing PostgreSQL (gs:// store): a lock lease's length, renewed every third of it; a dead
+    # replica's paths and applies are taken over this long after its last renewal.
+    lock_lease: Annotated[Duration, Field(ge=timedelta(seconds=1))] = timedelta(seconds=10)
 
     # -- limits on what a request may carry --
     max_body_bytes: Positive = 64 * MIB

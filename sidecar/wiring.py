@@ -75,7 +75,13 @@ def open_services(
         audit = SqlAuditStore(engine, clock=clock)
         tokens = TokenStore(engine, clock=clock)
         cases = SqlCaseStore(engine, clock=clock)
-        store = open_store(settings.store, create=create_store, state_dir=Path(settings.state_dir))
+        store = open_store(
+            settings.store,
+            create=create_store,
+            state_dir=Path(settings.state_dir),
+            database=engine,
+            lease=settings.lock_lease,
+        )
     except BaseException:
         engine.dispose()
         raise

@@ -37,8 +37,9 @@ from planner.core.verify import Simulation, simulate
 from sidecar.apply.batches import plan_batches
 from sidecar.apply.compile import StepRecorder, run_step
 from sidecar.apply.finisher import Finisher, Hook
-from sidecar.apply.journal import FileJournals, Journal, Record
-from sidecar.apply.locks import Locks, PathLocks
+from sidecar.apply.journal import Journal, JournalStore, Record
+from sidecar.apply.leases import working
+from sidecar.apply.locks import Fenced, Locks, PathLocks
 from sidecar.apply.outcome import (
     entry_json,
     op_records,
@@ -66,7 +67,7 @@ class Engine:
 
     backend: Backend
     audit: AuditLog
-    journals: FileJournals
+    journals: JournalStore
     locks: Locks = field(default_factory=PathLocks)
     clock: Callable[[], datetime] = _utcnow
     lock_timeout: float = 60.0
@@ -93,11 +94,11 @@ class Engine:
         digest = plan.digest()
         self.audit.record_plan(plan, author=author or actor)
         reads = footprint(plan)
-        with self.locks.hold([read.path for read in reads], timeout=self.lock_timeout):
+        with self.locks.hold([read.path for read in reads], timeout=self.lock_timeout) as lease:
             earlier = self.audit.outcome(digest)
             if earlier is not None and earlier.status == "applied":
                 return earlier  # idempotent: a retried apply never applies twice
-            return _Attempt(self, plan, actor, reads).run(base)
+            return _Attempt(self, plan, actor, reads, lease).run(base)
 
     def verify(self, plan: Plan) -> Report:
         """Verify against the live store without changing anything (a dry run)."""
@@ -172,8 +173,11 @@ class Engine:
 class _Attempt:
     """One apply of one plan, under its lock."""
 
-    def __init__(self, engine: Engine, plan: Plan, actor: str, reads: list[Read]) -> None:
+    def __init__(
+        self, engine: Engine, plan: Plan, actor: str, reads: list[Read], lease: Fenced | None
+    ) -> None:
         self.engine = engine
+        self.lease = lease  # the lock it runs under; a shared journal writes only while it is live
         self.backend = engine.backend
         self.plan = plan
         self.digest = plan.digest()
@@ -201,7 +205,10 @@ class _Attempt:
             recorder.op = change.index
             execute(change, recorder)
         intent = self._intent(simulation, recorder)
-        with self.engine.journals.create(f"{self.digest}.{self.id}", intent) as journal:
+        with (
+            self.engine.journals.create(f"{self.digest}.{self.id}", intent, self.lease) as journal,
+            working(self.lease, journal.name),
+        ):
             self.engine.hook("intent")
             return self._run_steps(journal, intent, recorder)
 

@@ -15,7 +15,7 @@ from datetime import datetime
 from planner.core.entry import Entry
 from planner.core.footprint import Read
 from planner.core.report import Diagnostic
-from sidecar.apply.journal import FileJournals, Journal, Record
+from sidecar.apply.journal import Journal, JournalStore, Record
 from sidecar.apply.outcome import entry_from, ops_from, trashed_from
 from sidecar.audit.api import AuditLog
 from sidecar.audit.records import ApplyRecord, ApplyStatus, Incident
@@ -31,7 +31,7 @@ class Finisher:
 
     backend: Backend
     audit: AuditLog
-    journals: FileJournals
+    journals: JournalStore
     clock: Callable[[], datetime]
     hook: Hook
 

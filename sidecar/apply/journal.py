@@ -29,10 +29,11 @@ import fcntl
 import json
 import os
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
+from sidecar.apply.locks import Fenced
 from sidecar.apply.reserved import folder
 from sidecar.backends.base import JOURNAL
 from sidecar.errors import translated
@@ -44,8 +45,31 @@ class JournalBusy(Exception):  # control flow, never leaves this package
     """Another live process holds this journal."""
 
 
-class Journal:
-    """One apply's journal, held open and locked by its owner."""
+class Journal(Protocol):
+    """One apply's journal, as the engine and recovery write and read it."""
+
+    name: str
+
+    @property
+    def kinds(self) -> set[str]: ...
+    def append(self, record: Record) -> None: ...
+    def records(self) -> list[Record]: ...
+    def claim(self, lease: Fenced | None) -> None:
+        """Write from now on under ``lease``, the settling replica's (JournalBusy if another claimed it)."""
+        ...
+
+
+class JournalStore(Protocol):
+    """Where a store's apply journals live: files in its reserved area, or the shared database."""
+
+    def names(self) -> list[str]: ...
+    def create(self, name: str, intent: Record, lease: Fenced | None) -> AbstractContextManager[Journal]: ...
+    def hold(self, name: str) -> AbstractContextManager[Journal]: ...
+    def retire(self, journal: Journal) -> None: ...
+
+
+class FileJournal:
+    """One apply's journal file, held open and locked by its owner."""
 
     def __init__(self, name: str, fd: int, *, new: bool = False) -> None:
         self.name = name
@@ -80,6 +104,9 @@ class Journal:
                 break  # only the last line can be torn: appends are sequential
         return records
 
+    def claim(self, lease: Fenced | None) -> None:
+        """Nothing to do: the ``flock`` this process holds is the claim."""
+
     def close(self) -> None:
         os.close(self._fd)  # releases the flock
 
@@ -97,7 +124,7 @@ class FileJournals:
             return sorted(name.removesuffix(".jsonl") for name in os.listdir(fd) if name.endswith(".jsonl"))
 
     @contextmanager
-    def create(self, name: str, intent: Record) -> Iterator[Journal]:
+    def create(self, name: str, intent: Record, lease: Fenced | None = None) -> Iterator[FileJournal]:  # noqa: ARG002  # the flock is the hold
         """Create a journal holding ``intent``, durably, and hold it for the block.
 
         The journal is written and locked under a temporary name, then renamed
@@ -109,7 +136,7 @@ class FileJournals:
         with folder(self.root, *self.parts) as where, translated(f"journal {name}"):
             fd = os.open(temporary, _CREATE, 0o600, dir_fd=where)
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)  # a new file: nobody else can hold it
-        journal = Journal(name, fd, new=True)
+        journal = FileJournal(name, fd, new=True)
         try:
             journal.append(intent)
             with folder(self.root, *self.parts) as where, translated(f"journal {name}"):
@@ -121,11 +148,11 @@ class FileJournals:
             journal.close()
 
     @contextmanager
-    def hold(self, name: str) -> Iterator[Journal]:
+    def hold(self, name: str) -> Iterator[FileJournal]:
         """Hold an existing journal; JournalBusy if a live process holds it."""
         with folder(self.root, *self.parts) as where, translated(f"journal {name}"):
             fd = os.open(f"{name}.jsonl", _OPEN, dir_fd=where)
-        journal = Journal(name, fd)
+        journal = FileJournal(name, fd)
         try:
             try:
                 fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
@@ -137,6 +164,7 @@ class FileJournals:
 
     def retire(self, journal: Journal) -> None:
         """Move a finished journal to ``done/`` (kept: it is part of the record)."""
+        assert isinstance(journal, FileJournal)
         name = f"{journal.name}.jsonl"
         with (
             folder(self.root, *self.parts) as here,

@@ -27,10 +27,17 @@ from sidecar.backends.base import RESERVED
 from sidecar.errors import LockTimeout, translated
 
 
-class Locks(Protocol):
-    """What the engine needs of a lock manager."""
+class Fenced(Protocol):
+    """A held lock set with a fencing token (``leases.Lease``): what the shared journals write under."""
 
-    def hold(self, paths: Iterable[str], *, timeout: float) -> AbstractContextManager[None]: ...
+    @property
+    def fence(self) -> int: ...
+
+
+class Locks(Protocol):
+    """What the engine needs of a lock manager: a hold on paths, fenced when the locks are shared leases."""
+
+    def hold(self, paths: Iterable[str], *, timeout: float) -> AbstractContextManager[Fenced | None]: ...
 
 
 def overlaps(mine: frozenset[str], theirs: frozenset[str]) -> bool:

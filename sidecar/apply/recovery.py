@@ -18,7 +18,8 @@ from typing import Any
 
 from sidecar.apply.compile import Step, took_effect, undo_step
 from sidecar.apply.finisher import Finisher, Hook
-from sidecar.apply.journal import FileJournals, Journal, JournalBusy, Record
+from sidecar.apply.journal import Journal, JournalBusy, JournalStore, Record
+from sidecar.apply.leases import working
 from sidecar.apply.locks import Locks
 from sidecar.backends.base import Backend
 from sidecar.errors import RecoveryError
@@ -92,7 +93,7 @@ def _undo_if_done(backend: Backend, step: Step) -> None:
 
 
 def recover(
-    journals: FileJournals, locks: Locks, finisher: Finisher, *, lock_timeout: float
+    journals: JournalStore, locks: Locks, finisher: Finisher, *, lock_timeout: float
 ) -> list[Recovered]:
     """Settle every interrupted apply that no live process holds, each under its journal's path locks."""
     settled = []
@@ -112,16 +113,18 @@ def _settle(journal: Journal, locks: Locks, finisher: Finisher, lock_timeout: fl
         finisher.journals.retire(journal)
         return Recovered(journal.name.split(".")[0], "discarded: interrupted before it began")
     intent = records[0]
-    kinds = {record["type"] for record in records}
-    steps = [Step.from_json(body) for body in intent["steps"]]
-    batches = [(start, end) for start, end in intent["batches"]]
-    with locks.hold(intent["locks"], timeout=lock_timeout):
-        if "commit" in kinds:
-            finisher.finish(journal, intent, status="applied", recovered=True)
-            return Recovered(intent["digest"], "rolled forward")
-        roll_back(finisher.backend, journal, steps, batches, finisher.hook)
-        finisher.finish(journal, intent, status="failed", recovered=True, message=_why(records))
-        return Recovered(intent["digest"], "rolled back")
+    with locks.hold(intent["locks"], timeout=lock_timeout) as lease:
+        journal.claim(lease)  # JournalBusy when another replica took it first
+        records = journal.records()  # as it stands now that nobody else may write it
+        with working(lease, journal.name):
+            if "commit" in {record["type"] for record in records}:
+                finisher.finish(journal, intent, status="applied", recovered=True)
+                return Recovered(intent["digest"], "rolled forward")
+            steps = [Step.from_json(body) for body in intent["steps"]]
+            batches = [(start, end) for start, end in intent["batches"]]
+            roll_back(finisher.backend, journal, steps, batches, finisher.hook)
+            finisher.finish(journal, intent, status="failed", recovered=True, message=_why(records))
+            return Recovered(intent["digest"], "rolled back")
 
 
 def _why(records: list[Record]) -> str:

@@ -7,7 +7,8 @@ only column ever updated), ``plan_scopes``, ``op_records`` and
 ``trashed_files`` (only for applies that took effect) and ``approvals``.
 Two tables are not projections: ``plan_cases`` and ``tokens`` are updated in
 place, and every change to them appends an event in the same transaction
-(``pva audit verify`` checks them against those events: ``mutable``). All
+(``pva audit verify`` checks them against those events: ``mutable``).
+``apply_locks`` is no record at all: the replicas' path locks. All
 the tables are here, so the one metadata (what the migrations are compared
 with) always holds every one.
 Times are UTC and timezone-aware. Store paths sort byte-wise on PostgreSQL
@@ -22,6 +23,7 @@ from typing import Any
 
 from sqlalchemy import (
     BigInteger,
+    Boolean,
     CheckConstraint,
     DateTime,
     Dialect,
@@ -266,3 +268,51 @@ class TokenRow(Base):
 
     # The database refuses a role sidecar.tokens.Role does not name (tests check they agree).
     __table_args__ = (CheckConstraint("role IN ('agent', 'approver', 'auditor', 'admin')", name="role"),)
+
+
+# apply_locks: the path locks of every replica sharing the database (sidecar.apply.leases); rows
+# come and go as locks are taken and released, outside the audit.
+
+
+class ApplyLockRow(Base):
+    """One held lock set: its fencing token, folded paths, holder, and its lease's end."""
+
+    __tablename__ = "apply_locks"
+
+    fence: Mapped[int] = mapped_column(SEQ, primary_key=True, autoincrement=True)  # never reused
+    holder: Mapped[str] = mapped_column(NAME)  # host:pid, for people reading the table
+    paths: Mapped[str] = mapped_column(Text)  # JSON array of folded store paths
+    expires: Mapped[int] = mapped_column(BigInteger)  # microseconds since the epoch, the database's clock
+
+    __table_args__ = ({"sqlite_autoincrement": True},)
+
+
+# journals, journal_records: the write-ahead journals of applies and of their GCS folder moves, when
+# the replicas share the database (sidecar.apply.sqljournals); every write is fenced by the writer's
+# apply_locks lease.
+
+
+class JournalRow(Base):
+    """One journal: its name, kind, the fence of its writer's lease, and whether it is retired.
+
+    An apply's is named ``digest.attempt``; a folder move's ``digest.attempt/move/uuid``.
+    """
+
+    __tablename__ = "journals"
+
+    name: Mapped[str] = mapped_column(NAME, primary_key=True)
+    kind: Mapped[str] = mapped_column(String(8))  # 'apply' or 'move'
+    fence: Mapped[int] = mapped_column(SEQ)
+    done: Mapped[bool] = mapped_column(Boolean)
+
+    __table_args__ = (Index(None, "kind", "done", "name"),)
+
+
+class JournalRecordRow(Base):
+    """One record of a journal, in order (JSON, as the file journals write a line)."""
+
+    __tablename__ = "journal_records"
+
+    name: Mapped[str] = mapped_column(ForeignKey("journals.name"), primary_key=True)
+    seq: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    body: Mapped[str] = mapped_column(Text)

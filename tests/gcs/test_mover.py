@@ -15,7 +15,8 @@ from pathlib import Path
 import pytest
 
 from sidecar.backends.gcs.backend import GcsBackend
-from sidecar.backends.gcs.mover import ABANDONED_AFTER, Mover, Pair
+from sidecar.backends.gcs.movejournals import ABANDONED_AFTER
+from sidecar.backends.gcs.mover import Mover, Pair
 from tests.gcs.fixtures import bucket_state, seed
 from tests.gcs.server import GcsServer
 

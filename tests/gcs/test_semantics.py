@@ -20,6 +20,7 @@ from sidecar.apply.direct import DirectOps
 from sidecar.backends.base import STAGING
 from sidecar.backends.gcs.backend import GcsBackend
 from sidecar.backends.gcs.location import GcsLocation
+from sidecar.backends.gcs.movejournals import FileMoveJournals
 from sidecar.errors import StoreFault
 from tests.gcs.fixtures import bucket_state, open_gcs, put, seed
 from tests.gcs.server import Fault, GcsServer
@@ -113,7 +114,9 @@ def test_a_folder_move_that_fails_half_way_moves_everything_back(
         seeded.rename("m/in", "m/out/in")
     assert caught.value.errno == errno.EACCES
     assert bucket_state(server, bucket, "store") == before
-    assert list((seeded.mover.folder).glob("*.jsonl")) == []
+    journals = seeded.mover.journals
+    assert isinstance(journals, FileMoveJournals)
+    assert list(journals.folder.glob("*.jsonl")) == []
 
 
 def test_a_folder_of_many_objects_moves_whole(server: GcsServer, bucket: str, seeded: GcsBackend) -> None:

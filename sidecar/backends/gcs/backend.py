@@ -32,6 +32,7 @@ from sidecar.backends.base import STAGING
 from sidecar.backends.gcs.errors import changed
 from sidecar.backends.gcs.folders import Folders, Memo, reserved
 from sidecar.backends.gcs.hns import FolderRenamer
+from sidecar.backends.gcs.movejournals import MoveJournals
 from sidecar.backends.gcs.mover import Mover, Pair
 from sidecar.backends.gcs.objects import Obj, Objects
 from sidecar.backends.gcs.reads import Reader
@@ -45,7 +46,7 @@ class GcsBackend:
         self,
         objects: Objects,
         prefix: str,
-        state: Path,
+        journals: Path | MoveJournals,
         *,
         implicit: bool = False,
         mover: Mover | None = None,
@@ -54,7 +55,9 @@ class GcsBackend:
         self.objects = objects
         self.hns = hns  # set for a bucket with hierarchical namespace
         self.folders = Folders(objects, prefix, implicit=implicit)
-        self.mover = mover if mover is not None else Mover(objects, state / "moves")
+        # ``journals``: a state folder (its folder moves journaled in moves/ below it), or elsewhere
+        moves = journals / "moves" if isinstance(journals, Path) else journals
+        self.mover = mover if mover is not None else Mover(objects, moves)
         self.seen: dict[str, int] = {}  # object name -> the generation pva last read
         self._seen_lock = threading.Lock()
         self.reader = Reader(self.folders, self._saw)

@@ -21,6 +21,7 @@ from requests.adapters import HTTPAdapter
 from sidecar.backends.gcs.backend import GcsBackend
 from sidecar.backends.gcs.errors import Missing, translated
 from sidecar.backends.gcs.hns import FolderRenamer
+from sidecar.backends.gcs.movejournals import MoveJournals
 from sidecar.backends.gcs.mover import Mover
 from sidecar.backends.gcs.objects import Objects
 from sidecar.errors import StoreFault
@@ -65,9 +66,16 @@ class GcsLocation:
 
 
 def open_backend(
-    location: GcsLocation, state: Path, *, client: storage.Client | None = None, retry: Retry | None = None
+    location: GcsLocation,
+    journals: Path | MoveJournals,
+    *,
+    client: storage.Client | None = None,
+    retry: Retry | None = None,
 ) -> GcsBackend:
-    """The backend on ``location``, its move journals in ``state``; checks the bucket is there."""
+    """The backend on ``location``, its move journals in ``journals`` (a state folder, or elsewhere).
+
+    Checks the bucket is there.
+    """
     with translated(location.url):
         client = client if client is not None else storage.Client()
         # One pooled connection per worker, or the pool discards connections under a parallel move.
@@ -79,7 +87,8 @@ def open_backend(
         except Missing:
             raise StoreFault(location.url, f"the bucket {location.bucket} does not exist") from None
     objects = Objects(bucket, retry or DEFAULT_RETRY)
-    mover = Mover(objects, state / "moves", workers=location.workers)
+    moves = journals / "moves" if isinstance(journals, Path) else journals
+    mover = Mover(objects, moves, workers=location.workers)
     hns = FolderRenamer(location.bucket) if bucket.hierarchical_namespace_enabled else None
     implicit = location.implicit or hns is not None  # HNS folders are real, placeholder or not
-    return GcsBackend(objects, location.prefix, state, implicit=implicit, mover=mover, hns=hns)
+    return GcsBackend(objects, location.prefix, journals, implicit=implicit, mover=mover, hns=hns)

@@ -1,12 +1,13 @@
-"""Moves and copies of many objects: journaled on local disk, in bounded parallel, resumable after a crash.
+"""Moves and copies of many objects: journaled, in bounded parallel, resumable after a crash.
 
 A folder on a flat bucket is many objects, so moving it is many calls. The
-mover writes the whole list of (source, destination) pairs to a journal file
-on local disk (fsynced, ``flock``-ed by the mover while it runs, and named
-only once both hold) before the first call, runs the pairs on a bounded thread pool (each call retried with
-backoff on 429 and 503 by the client's retry policy), then the folder's own
-placeholder last, so that the destination folder appears only once it is
-complete. The journal is removed when the move is done.
+mover writes the whole list of (source, destination) pairs to a journal
+(``movejournals``: a file on the VM's disk, or rows in the database shared
+by the replicas) before the first call, runs the pairs on a bounded thread
+pool (each call retried with backoff on 429 and 503 by the client's retry
+policy), then the folder's own placeholder last, so that the destination
+folder appears only once it is complete. The journal is removed when the
+move is done.
 
 A journal nobody holds belongs to a crashed process: ``settle`` rolls it
 forward, pair by pair, reading each pair's state from the bucket (source
@@ -18,21 +19,15 @@ place afterwards, which is what the engine's recovery reads.
 
 from __future__ import annotations
 
-import fcntl
-import json
-import os
-import time
-import uuid
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
 from planner.core.errors import AlreadyExists, PvaError
+from sidecar.backends.gcs.movejournals import FileMoveJournals, Hook, MoveJournal, MoveJournals, no_hook
 from sidecar.backends.gcs.objects import Obj, Objects
 from sidecar.errors import StoreFault
-from sidecar.errors import translated as os_translated
 
 
 @dataclass(frozen=True, slots=True)
@@ -56,20 +51,15 @@ class Pair:
         return [self.src, self.dst, self.generation, self.size, self.crc32c]
 
 
-Hook = Callable[[str], None]
-ABANDONED_AFTER = 3600  # seconds: an unnamed journal this old was left by a maker that died
-
-
-def _no_hook(_label: str) -> None:
-    """Crash points: the crash test passes a hook that kills the process at one of them."""
-
-
 class Mover:
     """Many object moves as one resumable operation; copies as one all-or-nothing operation."""
 
-    def __init__(self, objects: Objects, folder: Path, *, workers: int = 32, hook: Hook = _no_hook) -> None:
+    def __init__(
+        self, objects: Objects, journals: MoveJournals | Path, *, workers: int = 32, hook: Hook = no_hook
+    ) -> None:
         self.objects = objects
-        self.folder = folder
+        # A folder: journals on this VM's disk (FileMoveJournals); else, wherever the caller keeps them.
+        self.journals = FileMoveJournals(journals, hook=hook) if isinstance(journals, Path) else journals
         self.workers = workers
         self.hook = hook
         self._pool: ThreadPoolExecutor | None = None
@@ -96,7 +86,12 @@ class Mover:
 
     def move(self, pairs: Sequence[Pair], last: Pair | None) -> None:
         """Move every pair, then ``last``; on a failure, move back what moved and raise it."""
-        with self._journal(pairs, last) as (journal, path):
+        intent = {
+            "type": "intent",
+            "pairs": [pair.to_json() for pair in pairs],
+            "last": last.to_json() if last else None,
+        }
+        with self.journals.started(intent) as journal:
             self.hook("move journaled")
             try:
                 self.map(self._move_known, pairs)
@@ -104,11 +99,11 @@ class Mover:
                 if last is not None:
                     self._move_known(last)
             except PvaError:
-                _append(journal, {"type": "reverse"})
+                journal.append({"type": "reverse"})
                 self._reverse(pairs, last)
-                path.unlink()
+                self.journals.finished(journal)
                 raise
-            path.unlink()  # done: nothing left to settle
+            self.journals.finished(journal)  # done: nothing left to settle
 
     def _move_known(self, pair: Pair) -> None:
         self.objects.move(pair.source(), pair.dst)
@@ -138,39 +133,19 @@ class Mover:
 
     def settle(self) -> int:
         """Finish (or undo) every move a dead process left; return how many it settled."""
-        if not self.folder.is_dir():
-            return 0
-        for left in self.folder.glob(".*.tmp"):  # a journal whose maker died before naming it: nothing moved
-            _remove_abandoned(left)
         settled = 0
-        for path in sorted(self.folder.glob("*.jsonl")):
-            try:
-                fd = os.open(path, os.O_RDWR | os.O_NOFOLLOW | os.O_CLOEXEC)
-            except FileNotFoundError:
-                continue  # settled meanwhile by another thread or process
-            try:
-                self.hook("settle opened")
-                try:
-                    fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-                except BlockingIOError:
-                    continue  # a live move
-                if not _still_named(fd, path):
-                    continue  # another settle finished it and removed it between our open and our lock
-                self._settle_one(fd)
-                with os_translated(str(path)):
-                    path.unlink()
-                settled += 1
-            finally:
-                os.close(fd)
+        for journal in self.journals.dead():
+            self._settle_one(journal)
+            settled += 1
         return settled
 
-    def _settle_one(self, fd: int) -> None:
-        records = _records(fd)
+    def _settle_one(self, journal: MoveJournal) -> None:
+        records = journal.records()
         if not records:
             return  # died before its intent was written: nothing moved
         intent = records[0]
-        pairs = [Pair(*body) for body in intent["pairs"]]  # type: ignore[attr-defined]
-        last = Pair(*intent["last"]) if intent["last"] else None  # type: ignore[misc]
+        pairs = [Pair(*body) for body in intent["pairs"]]
+        last = Pair(*intent["last"]) if intent["last"] else None
         if any(record["type"] == "reverse" for record in records):
             self._reverse(pairs, last)
             return
@@ -179,88 +154,5 @@ class Mover:
             if last is not None:
                 self._advance(last)
         except AlreadyExists:
-            _append(fd, {"type": "reverse"})
+            journal.append({"type": "reverse"})
             self._reverse(pairs, last)
-
-    @contextmanager
-    def _journal(self, pairs: Sequence[Pair], last: Pair | None) -> Iterator[tuple[int, Path]]:
-        """A new journal holding the intent, locked, under its name only once both are true.
-
-        It is written and locked under a temporary name that ``settle`` does not
-        read, then renamed into place: a settle in another thread or process
-        must never find it unlocked or without its intent, or it would take
-        it for a dead move's and remove it.
-        """
-        self.folder.mkdir(parents=True, exist_ok=True)
-        name = uuid.uuid4().hex
-        temporary, path = self.folder / f".{name}.tmp", self.folder / f"{name}.jsonl"
-        with os_translated(str(temporary)):
-            fd = os.open(
-                temporary,
-                os.O_RDWR | os.O_CREAT | os.O_EXCL | os.O_APPEND | os.O_NOFOLLOW | os.O_CLOEXEC,
-                0o600,
-            )
-            fcntl.flock(fd, fcntl.LOCK_EX)
-        try:
-            self.hook("journal created")
-            intent = {
-                "type": "intent",
-                "pairs": [pair.to_json() for pair in pairs],
-                "last": last.to_json() if last else None,
-            }
-            _append(fd, intent)
-            with os_translated(str(self.folder)):
-                temporary.rename(path)  # a uuid: nothing is there to replace
-                dirfd = os.open(self.folder, os.O_RDONLY | os.O_DIRECTORY)
-                try:
-                    os.fsync(dirfd)
-                finally:
-                    os.close(dirfd)
-            yield fd, path
-        finally:
-            os.close(fd)
-
-
-def _remove_abandoned(path: Path) -> None:
-    """Remove an unnamed journal left long ago (never a new one: its maker may not have locked it yet)."""
-    try:
-        fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_CLOEXEC)
-    except FileNotFoundError:
-        return
-    try:
-        if time.time() - os.fstat(fd).st_mtime < ABANDONED_AFTER:
-            return
-        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        if _still_named(fd, path):
-            path.unlink()
-    except BlockingIOError:
-        pass  # held: its maker is alive after all
-    finally:
-        os.close(fd)
-
-
-def _still_named(fd: int, path: Path) -> bool:
-    """True when ``path`` still names the file open at ``fd`` (it was not removed or replaced)."""
-    try:
-        named = path.stat()
-    except FileNotFoundError:
-        return False
-    mine = os.fstat(fd)
-    return (named.st_dev, named.st_ino) == (mine.st_dev, mine.st_ino)
-
-
-def _append(fd: int, record: Mapping[str, object]) -> None:
-    with os_translated("a GCS move journal"):
-        os.write(fd, json.dumps(record, separators=(",", ":")).encode() + b"\n")
-        os.fsync(fd)
-
-
-def _records(fd: int) -> list[dict[str, object]]:
-    size = os.fstat(fd).st_size
-    records = []
-    for line in os.pread(fd, size, 0).split(b"\n"):
-        try:
-            records.append(json.loads(line))
-        except ValueError:
-            break  # a torn last line
-    return records
