@@ -10,7 +10,7 @@ from planner.core.parse import plan_from_document
 from planner.core.plan import Plan
 from planner.core.report import Code
 from sidecar.apply.outcome import ops_json, trashed_json
-from sidecar.audit.api import AuditLog
+from sidecar.audit.log import AuditLog
 from sidecar.audit.records import ApplyRecord
 
 
