@@ -22,7 +22,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
 from planner.core.entry import Blob, Entry
@@ -39,7 +39,7 @@ from sidecar.apply.finisher import Finisher, Hook
 from sidecar.apply.journal import Journal, JournalStore
 from sidecar.apply.journal_records import Audited, Batch, Commit, Intent, Rollback, Staged
 from sidecar.apply.locks import Locks, PathLocks
-from sidecar.apply.outcome import op_records
+from sidecar.apply.outcome import kept, op_records
 from sidecar.apply.recovery import Recovered, recover, roll_back
 from sidecar.audit.log import AuditLog
 from sidecar.audit.records import ApplyRecord, ApplyStatus, Incident
@@ -320,12 +320,7 @@ def _prediction(simulation: Simulation) -> dict[str, Entry | None]:
     paths.update(t.dst for t in effect.moved)
     paths.update(t.src for t in effect.moved)
     paths.update(t.dst for t in effect.copied)
-    return {path: _kept(simulation.tree.stat(path)) for path in sorted(paths)}
-
-
-def _kept(entry: Entry | None) -> Entry | None:
-    """The entry as the journal keeps it: without its (informational) mtime."""
-    return entry if entry is None or entry.mtime is None else replace(entry, mtime=None)
+    return {path: kept(simulation.tree.stat(path)) for path in sorted(paths)}
 
 
 def _drift(before: dict[str, Entry], after: dict[str, Entry]) -> list[Diagnostic]:

@@ -28,8 +28,16 @@ from typing import Any, assert_never
 from planner.core.entry import Entry
 from planner.core.report import Diagnostic
 from sidecar.apply.compile import Step, step_from, step_json
-from sidecar.apply.outcome import entry_from, entry_json, ops_from, ops_json, trashed_from, trashed_json
-from sidecar.audit.records import OpRecord, TrashedFile
+from sidecar.audit.records import (
+    OpRecord,
+    TrashedFile,
+    entry_from,
+    entry_json,
+    ops_from,
+    ops_json,
+    trashed_from,
+    trashed_json,
+)
 from sidecar.errors import RecoveryError
 
 

@@ -11,6 +11,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from planner import Plan
 from planner.core.entry import Entry
 from planner.core.report import Code, Diagnostic
 from sidecar.apply.compile import MakeDir, Rename, StageCopy
@@ -34,6 +35,7 @@ from sidecar.apply.journal_records import (
 from sidecar.apply.recovery import Recovered
 from sidecar.audit.memory import MemoryAudit
 from sidecar.audit.records import OpRecord, TrashedFile
+from sidecar.backends.local import LocalBackend
 from sidecar.backends.memory import MemoryBackend
 from sidecar.errors import RecoveryError
 
@@ -231,3 +233,35 @@ def _intent() -> Intent:
     decoded = decode(OLD_INTENT)
     assert isinstance(decoded, Intent)
     return decoded
+
+
+def test_the_outcome_recorded_is_the_one_the_journal_holds(tmp_path: Path) -> None:
+    """An apply's outcome, as returned and as audited, holds exactly the ops its journal holds."""
+    root = tmp_path / "store"
+    (root / "m").mkdir(parents=True)
+    (root / "m" / "a.txt").write_bytes(b"old")
+    audit = MemoryAudit()
+    with LocalBackend(root) as backend:
+        pva = Engine(backend, audit, FileJournals(tmp_path, "journal"))
+        the_plan = Plan.model_validate(
+            {
+                "pva": "plan/v1",
+                "title": "t",
+                "scope": ["m"],
+                "ops": [{"op": "delete", "path": "m/a.txt"}],
+            }
+        )
+        record = pva.apply(the_plan, actor="ops")
+    assert record.status == "applied", record.message
+    [line] = [
+        body
+        for path in (tmp_path / "journal" / "done").glob("*.jsonl")
+        for body in map(json.loads, path.read_text().splitlines())
+        if body["type"] == "intent"
+    ]
+    intent = decode(line)
+    assert isinstance(intent, Intent)
+    assert record.ops == intent.ops == tuple(audit.applies[0].ops)
+    [op] = record.ops
+    assert op.before is not None
+    assert (op.before.size, op.before.mtime) == (3, None)
