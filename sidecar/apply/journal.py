@@ -1,4 +1,4 @@
-"""The write-ahead journal of applies: one JSON-lines file per apply, next to the store.
+"""The write-ahead journal of applies: the ``JournalStore`` protocol, and its files next to the store.
 
 Why a file in the store's reserved area and not the audit database: the
 journal must be durable in the same place as the changes it describes, on
@@ -58,7 +58,12 @@ class Journal(Protocol):
 
 
 class JournalStore(Protocol):
-    """Where applies keep their journals: one per apply, held by one process at a time."""
+    """Where applies keep their journals: one per apply, held by one process at a time.
+
+    A journal is held by the apply that creates it until it is retired; one
+    that nobody holds belongs to a crashed apply, and recovery holds it to
+    settle it. Every appended record is durable before ``append`` returns.
+    """
 
     def names(self) -> list[str]:
         """Journals not yet retired: applies in progress or interrupted."""
