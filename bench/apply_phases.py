@@ -20,7 +20,8 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import Any
 
-from sidecar.apply.journal import FileJournals, Journal, Record
+from sidecar.apply.journal import FileJournal, FileJournals, Journal
+from sidecar.apply.journal_records import Intent, JournalRecord
 
 # Phases in the order an apply meets them; the table lists them so.
 PHASES = (
@@ -130,14 +131,14 @@ class TimedAudit:
 class _TimedJournal:
     """A held journal whose appends are timed; everything else is the real journal's."""
 
-    def __init__(self, journal: Journal, phases: Phases) -> None:
+    def __init__(self, journal: FileJournal, phases: Phases) -> None:
         self._journal = journal
         self.phases = phases
 
     def __getattr__(self, name: str) -> Any:
         return getattr(self._journal, name)
 
-    def append(self, record: Record) -> None:
+    def append(self, record: JournalRecord) -> None:
         self.phases.timed(PHASES[7], self._journal.append)(record)
 
 
@@ -149,7 +150,7 @@ class TimedJournals(FileJournals):
         self.phases = phases
 
     @contextmanager
-    def create(self, name: str, intent: Record) -> Iterator[Journal]:
+    def create(self, name: str, intent: Intent) -> Iterator[FileJournal]:
         self.phases.intent_start = time.perf_counter()
         start = self.phases.intent_start
         with super().create(name, intent) as journal:

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from sidecar.apply.compile import Step
+from sidecar.apply.compile import Step, step_paths
 
 
 def ancestors(path: str) -> list[str]:
@@ -26,7 +26,7 @@ def plan_batches(steps: Sequence[Step]) -> list[tuple[int, int]]:
     touched: set[str] = set()
     above: set[str] = set()  # every ancestor of a touched path
     for index, step in enumerate(steps):
-        paths = step.paths()
+        paths = step_paths(step)
         if any(_related(path, touched, above) for path in paths):
             batches.append((start, index))
             start, touched, above = index, set(), set()

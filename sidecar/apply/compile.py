@@ -11,39 +11,78 @@ is renamed into ``.pva/trash/<digest>/<n>/``.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Literal
+from typing import assert_never
 
 from planner.core.entry import Blob
 from planner.core.paths import split
 from sidecar.backends.base import STAGING, TRASH, Backend
 
 
-@dataclass(frozen=True)
-class Step:
-    """One primitive: make the folder ``dst``, rename ``src`` to ``dst``, or copy it to staging ``dst``."""
+@dataclass(frozen=True, slots=True)
+class MakeDir:
+    """Make the folder ``dst`` (its parent exists)."""
 
-    kind: Literal["mkdir", "rename", "copy"]
     dst: str
-    src: str | None = None
     op: int = -1  # the plan op this step belongs to
 
-    def to_json(self) -> dict[str, object]:
-        body: dict[str, object] = {"kind": self.kind, "dst": self.dst, "op": self.op}
-        if self.src is not None:
-            body["src"] = self.src
-        return body
 
-    @classmethod
-    def from_json(cls, body: dict[str, object]) -> Step:
-        kind, dst, src, op = body["kind"], body["dst"], body.get("src"), body["op"]
-        if kind not in ("mkdir", "rename", "copy") or not isinstance(dst, str) or not isinstance(op, int):
-            raise ValueError(f"not a journal step: {body!r}")
-        if src is not None and not isinstance(src, str):
-            raise ValueError(f"not a journal step: {body!r}")
-        return cls(kind, dst, src, op)
+@dataclass(frozen=True, slots=True)
+class Rename:
+    """Rename ``src`` to ``dst``, never replacing."""
 
-    def paths(self) -> tuple[str, ...]:
-        return (self.dst,) if self.src is None else (self.src, self.dst)
+    dst: str
+    src: str
+    op: int = -1
+
+
+@dataclass(frozen=True, slots=True)
+class StageCopy:
+    """Copy ``src`` to the staging path ``dst`` (a rename puts it in place later)."""
+
+    dst: str
+    src: str
+    op: int = -1
+
+
+Step = MakeDir | Rename | StageCopy
+"""One primitive step: a new kind is a type error until every ``match`` below handles it."""
+
+
+def step_paths(step: Step) -> tuple[str, ...]:
+    """The paths a step touches."""
+    match step:
+        case MakeDir(dst=dst):
+            return (dst,)
+        case Rename(dst=dst, src=src) | StageCopy(dst=dst, src=src):
+            return (src, dst)
+        case _:
+            assert_never(step)
+
+
+def step_json(step: Step) -> dict[str, object]:
+    """The step's journal form: ``{"kind", "dst", "op"}``, and ``"src"`` for a rename or a copy."""
+    match step:
+        case MakeDir(dst=dst, op=op):
+            return {"kind": "mkdir", "dst": dst, "op": op}
+        case Rename(dst=dst, src=src, op=op):
+            return {"kind": "rename", "dst": dst, "op": op, "src": src}
+        case StageCopy(dst=dst, src=src, op=op):
+            return {"kind": "copy", "dst": dst, "op": op, "src": src}
+        case _:
+            assert_never(step)
+
+
+def step_from(body: object) -> Step:
+    """A step from its journal form; ValueError if it is not one."""
+    match body:
+        case {"kind": "mkdir", "dst": str(dst), "op": int(op), **rest} if not rest:
+            return MakeDir(dst, op)
+        case {"kind": "rename", "dst": str(dst), "src": str(src), "op": int(op)}:
+            return Rename(dst, src, op)
+        case {"kind": "copy", "dst": str(dst), "src": str(src), "op": int(op)}:
+            return StageCopy(dst, src, op)
+        case _:
+            raise ValueError(f"not a journal step: {body!r}")
 
 
 @dataclass
@@ -63,9 +102,6 @@ class StepRecorder:
     op: int = -1  # set by the engine before each change
     _staged: int = 0
 
-    def _add(self, kind: Literal["mkdir", "rename", "copy"], dst: str, src: str | None = None) -> None:
-        self.steps.append(Step(kind, dst, src, self.op))
-
     def _staging_path(self) -> str:
         self._staged += 1
         return f"{STAGING}/{self.digest}/{self._staged}"
@@ -75,27 +111,27 @@ class StepRecorder:
         self.trash_dirs.append(folder)
         where = f"{folder}/{split(path)[1]}"
         self.trashed.append((self.op, path, where))
-        self._add("rename", where, path)
+        self.steps.append(Rename(where, path, self.op))
 
     def make_dir(self, path: str) -> None:
-        self._add("mkdir", path)
+        self.steps.append(MakeDir(path, self.op))
 
     def move(self, src: str, dst: str, *, replace: bool = False) -> None:
         if replace:
             self._to_trash(dst)
-        self._add("rename", dst, src)
+        self.steps.append(Rename(dst, src, self.op))
 
     def copy(self, src: str, dst: str) -> None:
         staged = self._staging_path()
-        self._add("copy", staged, src)
-        self._add("rename", dst, staged)
+        self.steps.append(StageCopy(staged, src, self.op))
+        self.steps.append(Rename(dst, staged, self.op))
 
     def write_file(self, path: str, blob: Blob, *, replace: bool = False) -> None:
         staged = self._staging_path()
         self.blobs.append((staged, blob))
         if replace:
             self._to_trash(path)
-        self._add("rename", path, staged)
+        self.steps.append(Rename(path, staged, self.op))
 
     def delete(self, path: str) -> None:
         self._to_trash(path)
@@ -103,26 +139,28 @@ class StepRecorder:
 
 def run_step(backend: Backend, step: Step) -> None:
     """Carry out one step."""
-    if step.kind == "mkdir":
-        backend.mkdir(step.dst)
-        return
-    assert step.src is not None
-    if step.kind == "copy":
-        backend.stage_copy(step.dst, step.src)
-    else:
-        backend.rename(step.src, step.dst)
+    match step:
+        case MakeDir(dst=dst):
+            backend.mkdir(dst)
+        case Rename(dst=dst, src=src):
+            backend.rename(src, dst)
+        case StageCopy(dst=dst, src=src):
+            backend.stage_copy(dst, src)
+        case _:
+            assert_never(step)
 
 
 def undo_step(backend: Backend, step: Step) -> None:
     """Reverse one step that took effect."""
-    if step.kind == "mkdir":
-        backend.rmdir(step.dst)
-        return
-    assert step.src is not None
-    if step.kind == "copy":
-        backend.discard(step.dst)
-    else:
-        backend.rename(step.dst, step.src)
+    match step:
+        case MakeDir(dst=dst):
+            backend.rmdir(dst)
+        case Rename(dst=dst, src=src):
+            backend.rename(dst, src)
+        case StageCopy(dst=dst):
+            backend.discard(dst)
+        case _:
+            assert_never(step)
 
 
 def took_effect(backend: Backend, step: Step) -> bool | None:
@@ -131,10 +169,11 @@ def took_effect(backend: Backend, step: Step) -> bool | None:
     Sound only when no other step of its batch touches its paths (the engine's
     batches guarantee it).
     """
-    if step.kind in ("mkdir", "copy"):  # a copy appears at its staging path whole, or not at all
-        return backend.exists(step.dst)
-    assert step.src is not None
-    here, there = backend.exists(step.src), backend.exists(step.dst)
-    if here != there:
-        return there
-    return None
+    match step:
+        case MakeDir(dst=dst) | StageCopy(dst=dst):  # a copy appears at its staging path whole, or not at all
+            return backend.exists(dst)
+        case Rename(dst=dst, src=src):
+            here, there = backend.exists(src), backend.exists(dst)
+            return there if here != there else None
+        case _:
+            assert_never(step)

@@ -24,7 +24,6 @@ import uuid
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any
 
 from planner.core.entry import Blob, Entry
 from planner.core.errors import NotFound, PvaError, TreeError
@@ -35,19 +34,15 @@ from planner.core.report import Code, Diagnostic, Report
 from planner.core.tree import Tree
 from planner.core.verify import Simulation, simulate
 from sidecar.apply.batches import plan_batches
-from sidecar.apply.compile import StepRecorder, run_step
+from sidecar.apply.compile import Rename, StepRecorder, run_step
 from sidecar.apply.finisher import Finisher, Hook
-from sidecar.apply.journal import Journal, JournalStore, Record
+from sidecar.apply.journal import Journal, JournalStore
+from sidecar.apply.journal_records import Audited, Batch, Commit, Intent, Rollback, Staged
 from sidecar.apply.leases import working
 from sidecar.apply.locks import Fenced, Locks, PathLocks
-from sidecar.apply.outcome import (
-    entry_json,
-    op_records,
-    ops_json,
-    trashed_json,
-)
+from sidecar.apply.outcome import kept, op_records
 from sidecar.apply.recovery import Recovered, recover, roll_back
-from sidecar.audit.api import AuditLog
+from sidecar.audit.log import AuditLog
 from sidecar.audit.records import ApplyRecord, ApplyStatus, Incident
 from sidecar.backends.base import BLOBS, STAGING, Backend
 from sidecar.errors import CommittedError, ContentMismatch, StoreError
@@ -216,7 +211,7 @@ class _Attempt:
         """Stage new content and make trash folders; the 'staged' record says it is done."""
         self.backend.discard(f"{STAGING}/{self.digest}")  # leftovers of an attempt that died staging
         self.backend.ensure_dir(f"{STAGING}/{self.digest}")
-        targets = {step.src: step.dst for step in recorder.steps if step.kind == "rename"}
+        targets = {step.src: step.dst for step in recorder.steps if isinstance(step, Rename)}
         for path, blob in recorder.blobs:
             try:
                 altered = self.engine.stage_blob(path, blob, within=self.plan.scope, target=targets.get(path))
@@ -232,16 +227,16 @@ class _Attempt:
         for folder in recorder.trash_dirs:
             self.backend.ensure_dir(folder)
         self.backend.sync()  # every staged byte is durable before the record says so
-        journal.append({"type": "staged"})
+        journal.append(Staged())
         self.engine.hook("staged")
 
     def _incident(self, message: str, paths: tuple[str, ...]) -> None:
         self.engine.audit.record_incident(Incident(self.digest, message, paths))
         self.incidents.append(message)
 
-    def _run_steps(self, journal: Journal, intent: Record, recorder: StepRecorder) -> ApplyRecord:
+    def _run_steps(self, journal: Journal, intent: Intent, recorder: StepRecorder) -> ApplyRecord:
         hook = self.engine.hook
-        batches = [(start, end) for start, end in intent["batches"]]
+        batches = intent.batches
         ran = 0  # steps that completed: exactly what a failure must undo
         try:
             self._stage(journal, recorder)
@@ -251,10 +246,10 @@ class _Attempt:
                     ran = index + 1
                     hook(f"step {index}")
                 self.backend.sync()
-                journal.append({"type": "batch", "n": number})
+                journal.append(Batch(number))
                 hook(f"batch {number}")
         except (StoreError, TreeError) as error:
-            journal.append({"type": "rollback", "error": str(error)})
+            journal.append(Rollback(str(error)))
             roll_back(self.backend, journal, recorder.steps, batches, hook, ran=ran)
             return self.engine.finisher.finish(
                 journal,
@@ -264,7 +259,7 @@ class _Attempt:
                 message=f"rolled back: {error}",
                 incidents=tuple(self.incidents),
             )
-        journal.append({"type": "commit"})
+        journal.append(Commit())
         try:
             hook("commit")
             return self.engine.finisher.finish(
@@ -279,7 +274,7 @@ class _Attempt:
         """What holds when an apply stops after its commit point: applied, audited or not yet."""
         audited = (
             "and audited"
-            if "audited" in journal.kinds
+            if Audited in journal.kinds
             else "but not audited yet: recovery records it in the audit"
         )
         return (
@@ -287,23 +282,22 @@ class _Attempt:
             "recovery (the next apply, 'pva recover' or a sidecar start) finishes what is left"
         )
 
-    def _intent(self, simulation: Simulation, recorder: StepRecorder) -> Record:
+    def _intent(self, simulation: Simulation, recorder: StepRecorder) -> Intent:
         ops, trashed = op_records(simulation.changes, recorder.trashed)
-        return {
-            "type": "intent",
-            "digest": self.digest,
-            "attempt": self.id,
-            "actor": self.actor,
-            "started": self.started.isoformat(),
-            "locks": [read.path for read in self.reads],
-            "steps": [step.to_json() for step in recorder.steps],
-            "batches": plan_batches(recorder.steps),
-            "ops": ops_json(ops),
-            "trashed": trashed_json(trashed),
-            "warnings": [d.model_dump(mode="json") for d in simulation.report.warnings],
-            "prediction": _prediction(simulation),
-            "inverse": simulation.report.inverse,
-        }
+        return Intent(
+            digest=self.digest,
+            attempt=self.id,
+            actor=self.actor,
+            started=self.started,
+            locks=tuple(read.path for read in self.reads),
+            steps=tuple(recorder.steps),
+            batches=tuple(plan_batches(recorder.steps)),
+            ops=tuple(ops),
+            trashed=tuple(trashed),
+            warnings=tuple(simulation.report.warnings),
+            prediction=_prediction(simulation),
+            inverse=simulation.report.inverse,
+        )
 
     def _refuse(self, report: Report, found: list[Diagnostic]) -> ApplyRecord:
         diagnostics = (*found, *(d for d in report.diagnostics if d.code != Code.UNVERIFIED))
@@ -326,14 +320,14 @@ class _Attempt:
         return record
 
 
-def _prediction(simulation: Simulation) -> dict[str, Any]:
+def _prediction(simulation: Simulation) -> dict[str, Entry | None]:
     """What each path the plan produced or removed should hold afterwards."""
     effect = simulation.report.effect
     paths = {*effect.created, *effect.written, *effect.overwritten, *effect.deleted}
     paths.update(t.dst for t in effect.moved)
     paths.update(t.src for t in effect.moved)
     paths.update(t.dst for t in effect.copied)
-    return {path: entry_json(simulation.tree.stat(path)) for path in sorted(paths)}
+    return {path: kept(simulation.tree.stat(path)) for path in sorted(paths)}
 
 
 def _drift(before: dict[str, Entry], after: dict[str, Entry]) -> list[Diagnostic]:

@@ -14,10 +14,9 @@ from datetime import datetime
 
 from planner.core.entry import Entry
 from planner.core.footprint import Read
-from planner.core.report import Diagnostic
-from sidecar.apply.journal import Journal, JournalStore, Record
-from sidecar.apply.outcome import entry_from, ops_from, trashed_from
-from sidecar.audit.api import AuditLog
+from sidecar.apply.journal import Journal, JournalStore
+from sidecar.apply.journal_records import Audited, Checked, Done, Intent
+from sidecar.audit.log import AuditLog
 from sidecar.audit.records import ApplyRecord, ApplyStatus, Incident
 from sidecar.backends.base import STAGING, Backend
 from sidecar.errors import StoreError
@@ -38,7 +37,7 @@ class Finisher:
     def finish(
         self,
         journal: Journal,
-        intent: Record,
+        intent: Intent,
         *,
         status: ApplyStatus,
         recovered: bool,
@@ -53,36 +52,36 @@ class Finisher:
         kinds = journal.kinds
         applied = status == "applied"
         record = ApplyRecord(
-            digest=intent["digest"],
+            digest=intent.digest,
             status=status,
-            actor=intent["actor"],
-            started=datetime.fromisoformat(intent["started"]),
+            actor=intent.actor,
+            started=intent.started,
             finished=self.clock(),
-            ops=tuple(ops_from(intent["ops"])) if applied else (),
-            trashed=tuple(trashed_from(intent["trashed"])) if applied else (),
-            diagnostics=tuple(Diagnostic.model_validate(d) for d in intent["warnings"]) if applied else (),
+            ops=intent.ops if applied else (),
+            trashed=intent.trashed if applied else (),
+            diagnostics=intent.warnings if applied else (),
             message=message or ("applied" if applied else "rolled back"),
             store=self.backend.name,
             recovered=recovered,
-            attempt=intent["attempt"],
-            inverse=intent["inverse"] if applied else None,
+            attempt=intent.attempt,
+            inverse=intent.inverse if applied else None,
         )
-        if "audited" not in kinds:
+        if Audited not in kinds:
             self.audit.record_apply(record)
             self.hook("audited")
-            journal.append({"type": "audited"})
-        if applied and "checked" not in kinds:
-            wrong = self._after_commit(intent["digest"], "read back", lambda: self._check_prediction(intent))
+            journal.append(Audited())
+        if applied and Checked not in kinds:
+            wrong = self._after_commit(intent.digest, "read back", lambda: self._check_prediction(intent))
             incidents = (*incidents, *([wrong] if wrong else []))
-            journal.append({"type": "checked"})
+            journal.append(Checked())
             self.hook("checked")
-        staging = f"{STAGING}/{intent['digest']}"
+        staging = f"{STAGING}/{intent.digest}"
         if applied:
-            left = self._after_commit(intent["digest"], "cleaned up", lambda: self.backend.discard(staging))
+            left = self._after_commit(intent.digest, "cleaned up", lambda: self.backend.discard(staging))
             incidents = (*incidents, *([left] if left else []))
         else:
             self.backend.discard(staging)
-        journal.append({"type": "done"})
+        journal.append(Done())
         self.hook("done")
         self.journals.retire(journal)
         return replace(record, incidents=incidents) if incidents else record
@@ -100,9 +99,9 @@ class Finisher:
             self.audit.record_incident(Incident(digest, message, (error.path,)))
             return message
 
-    def _check_prediction(self, intent: Record) -> str | None:
+    def _check_prediction(self, intent: Intent) -> str | None:
         """Read the touched paths back; a difference from the prediction is an incident (its message)."""
-        predicted = {path: entry_from(body) for path, body in intent["prediction"].items()}
+        predicted = intent.prediction
         # Hash only what the prediction can be compared with (a moved file's hash may be unknown).
         reads = [
             Read(path, hashed=entry is not None and entry.sha256 is not None)
@@ -112,7 +111,7 @@ class Finisher:
         wrong = sorted(path for path, entry in predicted.items() if not _same(entry, actual.stat(path)))
         if wrong:
             message = f"after apply, {len(wrong)} paths differ from the verified prediction: {wrong[:10]}"
-            self.audit.record_incident(Incident(intent["digest"], message, tuple(wrong)))
+            self.audit.record_incident(Incident(intent.digest, message, tuple(wrong)))
             return message
         return None
 

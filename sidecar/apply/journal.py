@@ -1,4 +1,4 @@
-"""The write-ahead journal of applies: one JSON-lines file per apply, next to the store.
+"""The write-ahead journal of applies: the ``JournalStore`` protocol, and its files next to the store.
 
 Why a file in the store's reserved area and not the audit database: the
 journal must be durable in the same place as the changes it describes, on
@@ -7,17 +7,9 @@ and only then is the batch's record appended (and fsynced), so a recorded
 batch is a durable batch. Recovery needs only the store to decide (ADR 0002).
 The audit database records outcomes.
 
-Records, in order (each appended and fsynced before the next step)::
-
-    {"type": "intent", ...}        the steps and batches; written before the first change
-    {"type": "staged"}             new content is staged; steps may run from here on
-    {"type": "batch", "n": k}      batch k is durable
-    {"type": "commit"}             the commit point: the plan is applied
-    {"type": "rollback"}           recovery or a failure is undoing the apply
-    {"type": "undone", "n": k}     batch k is undone
-    {"type": "rolled_back"}        nothing of the plan remains
-    {"type": "audited"}            the outcome is in the audit database
-    {"type": "done"}               staging cleaned up; the journal is archived next
+The records, in order, are ``sidecar.apply.journal_records`` (typed, one JSON
+form each). ``JournalStore`` and ``Journal`` are what the engine and recovery
+depend on; ``FileJournals`` is the file implementation.
 
 The applying process holds an exclusive ``flock`` on its journal for the
 whole apply: a journal nobody holds belongs to a crashed apply.
@@ -31,14 +23,15 @@ import os
 from collections.abc import Iterator
 from contextlib import AbstractContextManager, contextmanager
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Protocol
 
+from sidecar.apply.journal_records import Intent, JournalRecord, decode, encode
 from sidecar.apply.locks import Fenced
 from sidecar.apply.reserved import folder
 from sidecar.backends.base import JOURNAL
 from sidecar.errors import translated
 
-Record = dict[str, Any]
+RecordType = type[JournalRecord]
 
 
 class JournalBusy(Exception):  # control flow, never leaves this package
@@ -46,26 +39,56 @@ class JournalBusy(Exception):  # control flow, never leaves this package
 
 
 class Journal(Protocol):
-    """One apply's journal, as the engine and recovery write and read it."""
-
-    name: str
+    """One apply's journal, held by its owner: records are only ever appended."""
 
     @property
-    def kinds(self) -> set[str]: ...
-    def append(self, record: Record) -> None: ...
-    def records(self) -> list[Record]: ...
+    def name(self) -> str: ...
+
+    @property
+    def kinds(self) -> set[RecordType]:
+        """The types of the records it holds."""
+        ...
+
+    def append(self, record: JournalRecord) -> None:
+        """Append one record durably."""
+        ...
+
+    def records(self) -> list[JournalRecord]:
+        """Every complete record, in order."""
+        ...
+
     def claim(self, lease: Fenced | None) -> None:
         """Write from now on under ``lease``, the settling replica's (JournalBusy if another claimed it)."""
         ...
 
 
 class JournalStore(Protocol):
-    """Where a store's apply journals live: files in its reserved area, or the shared database."""
+    """Where applies keep their journals: one per apply, held by one process at a time.
 
-    def names(self) -> list[str]: ...
-    def create(self, name: str, intent: Record, lease: Fenced | None) -> AbstractContextManager[Journal]: ...
-    def hold(self, name: str) -> AbstractContextManager[Journal]: ...
-    def retire(self, journal: Journal) -> None: ...
+    A journal is held by the apply that creates it until it is retired; one
+    that nobody holds belongs to a crashed apply, and recovery holds it to
+    settle it. Every appended record is durable before ``append`` returns.
+    """
+
+    def names(self) -> list[str]:
+        """Journals not yet retired: applies in progress or interrupted."""
+        ...
+
+    def create(self, name: str, intent: Intent, lease: Fenced | None) -> AbstractContextManager[Journal]:
+        """Create a journal holding ``intent``, durably, and hold it for the block.
+
+        ``lease``: the lock it is written under; a store shared by replicas
+        writes only while that lease is live (``sqljournals``).
+        """
+        ...
+
+    def hold(self, name: str) -> AbstractContextManager[Journal]:
+        """Hold an existing journal; JournalBusy if a live process holds it."""
+        ...
+
+    def retire(self, journal: Journal) -> None:
+        """Set a finished journal aside (kept: it is part of the record)."""
+        ...
 
 
 class FileJournal:
@@ -74,35 +97,38 @@ class FileJournal:
     def __init__(self, name: str, fd: int, *, new: bool = False) -> None:
         self.name = name
         self._fd = fd
-        self._kinds: set[str] | None = set() if new else None  # read lazily for an old journal
+        self._kinds: set[RecordType] | None = set() if new else None  # read lazily for an old journal
 
     @property
-    def kinds(self) -> set[str]:
-        """The types of the records it holds (without parsing a large intent again)."""
+    def kinds(self) -> set[RecordType]:
+        """The types of the records it holds (read once for a journal opened again)."""
         if self._kinds is None:
-            self._kinds = {record["type"] for record in self.records()}
+            self._kinds = {type(record) for record in self.records()}
         return self._kinds
 
-    def append(self, record: Record) -> None:
+    def append(self, record: JournalRecord) -> None:
         """Append one record durably."""
-        line = json.dumps(record, sort_keys=True, separators=(",", ":")).encode() + b"\n"
+        line = json.dumps(encode(record), sort_keys=True, separators=(",", ":")).encode() + b"\n"
         with translated(f"journal {self.name}"):
             os.write(self._fd, line)
             os.fsync(self._fd)
-        self.kinds.add(record["type"])
+        self.kinds.add(type(record))
 
-    def records(self) -> list[Record]:
-        """Every complete record; a torn last line (a crash mid-write) is ignored."""
+    def records(self) -> list[JournalRecord]:
+        """Every complete record; a torn last line (a crash mid-write) is ignored.
+
+        A complete line that is not a record pva writes is a RecoveryError.
+        """
         with translated(f"journal {self.name}"):
             size = os.fstat(self._fd).st_size
             lines = os.pread(self._fd, size, 0).split(b"\n")
-        records = []
+        bodies = []
         for line in lines:
             try:
-                records.append(json.loads(line))
+                bodies.append(json.loads(line))
             except ValueError:
                 break  # only the last line can be torn: appends are sequential
-        return records
+        return [decode(body) for body in bodies]
 
     def claim(self, lease: Fenced | None) -> None:
         """Nothing to do: the ``flock`` this process holds is the claim."""
@@ -112,7 +138,7 @@ class FileJournal:
 
 
 class FileJournals:
-    """Journals as files in the store's reserved area (``.pva/journal``), opened by descriptor."""
+    """A ``JournalStore``: journals as files in the store's reserved area (``.pva/journal``)."""
 
     def __init__(self, root: Path, under: str = JOURNAL) -> None:
         self.root = root
@@ -124,7 +150,7 @@ class FileJournals:
             return sorted(name.removesuffix(".jsonl") for name in os.listdir(fd) if name.endswith(".jsonl"))
 
     @contextmanager
-    def create(self, name: str, intent: Record, lease: Fenced | None = None) -> Iterator[FileJournal]:  # noqa: ARG002  # the flock is the hold
+    def create(self, name: str, intent: Intent, lease: Fenced | None = None) -> Iterator[FileJournal]:  # noqa: ARG002  # the flock is the hold
         """Create a journal holding ``intent``, durably, and hold it for the block.
 
         The journal is written and locked under a temporary name, then renamed
@@ -164,7 +190,6 @@ class FileJournals:
 
     def retire(self, journal: Journal) -> None:
         """Move a finished journal to ``done/`` (kept: it is part of the record)."""
-        assert isinstance(journal, FileJournal)
         name = f"{journal.name}.jsonl"
         with (
             folder(self.root, *self.parts) as here,

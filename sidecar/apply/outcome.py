@@ -1,9 +1,10 @@
-"""Audit records from resolved changes, and their journal (JSON) form. Pure."""
+"""Audit records from resolved changes. Pure."""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any, assert_never
+from dataclasses import replace
+from typing import assert_never
 
 from planner.core.entry import Entry
 from planner.core.ops import Change, CopyEntry, MakeDirs, MoveEntry, TrashEntry, WriteFile
@@ -35,16 +36,16 @@ def _record(change: Change, where: dict[tuple[int, str], str]) -> OpRecord:
             after = Entry(dst, entry.kind, entry.size, entry.sha256)
             trash = where.get((index, dst))
             if rename:
-                return OpRecord(index, "rename", dst, src, replaced, after, trash)
-            return OpRecord(index, "move", dst, src, replaced, after, trash)
+                return OpRecord(index, "rename", dst, src, kept(replaced), after, trash)
+            return OpRecord(index, "move", dst, src, kept(replaced), after, trash)
         case WriteFile(path=path, blob=blob, replaced=replaced):
             after = Entry(path, "file", blob.size, blob.sha256)
-            return OpRecord(index, "write", path, None, replaced, after, where.get((index, path)))
+            return OpRecord(index, "write", path, None, kept(replaced), after, where.get((index, path)))
         case CopyEntry(src=src, dst=dst, entries=entries):
             first = entries[0]
             return OpRecord(index, "copy", dst, src, None, Entry(dst, first.kind, first.size, first.sha256))
         case TrashEntry(path=path, removed=removed):
-            return OpRecord(index, "delete", path, None, removed[0], None, where.get((index, path)))
+            return OpRecord(index, "delete", path, None, kept(removed[0]), None, where.get((index, path)))
         case _:
             assert_never(change)
 
@@ -63,47 +64,6 @@ def _trashed(change: Change, where: dict[tuple[int, str], str]) -> list[tuple[En
             return []
 
 
-# -- journal form ------------------------------------------------------------
-
-
-def entry_json(entry: Entry | None) -> dict[str, Any] | None:
-    if entry is None:
-        return None
-    known = (("size", entry.size), ("sha256", entry.sha256), ("generation", entry.generation))
-    return {"path": entry.path, "kind": entry.kind} | {
-        key: value for key, value in known if value is not None
-    }  # built by hand: dataclasses.asdict deep-copies (a sixth of a large apply's time)
-
-
-def entry_from(body: dict[str, Any] | None) -> Entry | None:
-    return None if body is None else Entry(**body)
-
-
-def ops_json(ops: Sequence[OpRecord]) -> list[dict[str, Any]]:
-    return [
-        {
-            "index": op.index,
-            "kind": op.kind,
-            "path": op.path,
-            "src": op.src,
-            "before": entry_json(op.before),
-            "after": entry_json(op.after),
-            "trash": op.trash,
-        }
-        for op in ops
-    ]
-
-
-def ops_from(bodies: Sequence[dict[str, Any]]) -> list[OpRecord]:
-    return [
-        OpRecord(**{**body, "before": entry_from(body["before"]), "after": entry_from(body["after"])})
-        for body in bodies
-    ]
-
-
-def trashed_json(files: Sequence[TrashedFile]) -> list[dict[str, Any]]:
-    return [{"path": f.path, "trash": f.trash, "sha256": f.sha256, "size": f.size} for f in files]
-
-
-def trashed_from(bodies: Sequence[dict[str, Any]]) -> list[TrashedFile]:
-    return [TrashedFile(**body) for body in bodies]
+def kept(entry: Entry | None) -> Entry | None:
+    """An entry as records keep it: without its mtime (informational, never compared, never written down)."""
+    return entry if entry is None or entry.mtime is None else replace(entry, mtime=None)

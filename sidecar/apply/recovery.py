@@ -14,11 +14,20 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any
 
-from sidecar.apply.compile import Step, took_effect, undo_step
+from sidecar.apply.compile import Step, step_paths, took_effect, undo_step
 from sidecar.apply.finisher import Finisher, Hook
-from sidecar.apply.journal import Journal, JournalBusy, JournalStore, Record
+from sidecar.apply.journal import Journal, JournalBusy, JournalStore
+from sidecar.apply.journal_records import (
+    Batch,
+    Commit,
+    Intent,
+    JournalRecord,
+    Rollback,
+    RolledBack,
+    Staged,
+    Undone,
+)
 from sidecar.apply.leases import working
 from sidecar.apply.locks import Locks
 from sidecar.backends.base import Backend
@@ -50,21 +59,21 @@ def roll_back(
     each step's fate is read from the store.
     """
     records = journal.records()
-    kinds = {record["type"] for record in records}
-    if "rolled_back" in kinds:
+    kinds = {type(record) for record in records}
+    if RolledBack in kinds:
         return
-    if "rollback" not in kinds:
-        journal.append({"type": "rollback"})
+    if Rollback not in kinds:
+        journal.append(Rollback())
         hook("rollback")
-    if "staged" not in kinds:  # no step ran before staging finished: only staging to drop
-        journal.append({"type": "rolled_back"})
+    if Staged not in kinds:  # no step ran before staging finished: only staging to drop
+        journal.append(RolledBack())
         hook("rolled back")
         return
-    undone = {record["n"] for record in records if record["type"] == "undone"}
+    undone = {record.n for record in records if isinstance(record, Undone)}
     # Batch n+1 starts only once batch n's record is durable, so no batch past
     # the one after the last recorded can have run: those are not inspected
     # (their steps' sources may be made by steps that never ran either).
-    durable = [record["n"] for record in records if record["type"] == "batch"]
+    durable = [record.n for record in records if isinstance(record, Batch)]
     started = min(len(batches), max(durable, default=-1) + 2)
     for number in reversed(range(started)):
         if number in undone:
@@ -77,16 +86,16 @@ def roll_back(
                 undo_step(backend, steps[index])
             hook(f"undo {index}")
         backend.sync()
-        journal.append({"type": "undone", "n": number})
+        journal.append(Undone(number))
         hook(f"undone {number}")
-    journal.append({"type": "rolled_back"})
+    journal.append(RolledBack())
     hook("rolled back")
 
 
 def _undo_if_done(backend: Backend, step: Step) -> None:
     done = took_effect(backend, step)
     if done is None:
-        where = step.dst if step.src is None else f"{step.src} -> {step.dst}"
+        where = " -> ".join(step_paths(step))
         raise RecoveryError(f"cannot tell whether step {where} took effect: both or neither path exist")
     if done:
         undo_step(backend, step)
@@ -108,27 +117,25 @@ def recover(
 
 def _settle(journal: Journal, locks: Locks, finisher: Finisher, lock_timeout: float) -> Recovered:
     records = journal.records()
-    if not records or records[0].get("type") != "intent":
+    intent = records[0] if records else None
+    if not isinstance(intent, Intent):
         # The apply died before its intent was durable: no step can have run.
         finisher.journals.retire(journal)
         return Recovered(journal.name.split(".")[0], "discarded: interrupted before it began")
-    intent = records[0]
-    with locks.hold(intent["locks"], timeout=lock_timeout) as lease:
+    with locks.hold(list(intent.locks), timeout=lock_timeout) as lease:
         journal.claim(lease)  # JournalBusy when another replica took it first
         records = journal.records()  # as it stands now that nobody else may write it
         with working(lease, journal.name):
-            if "commit" in {record["type"] for record in records}:
+            if any(isinstance(record, Commit) for record in records):
                 finisher.finish(journal, intent, status="applied", recovered=True)
-                return Recovered(intent["digest"], "rolled forward")
-            steps = [Step.from_json(body) for body in intent["steps"]]
-            batches = [(start, end) for start, end in intent["batches"]]
-            roll_back(finisher.backend, journal, steps, batches, finisher.hook)
+                return Recovered(intent.digest, "rolled forward")
+            roll_back(finisher.backend, journal, intent.steps, intent.batches, finisher.hook)
             finisher.finish(journal, intent, status="failed", recovered=True, message=_why(records))
-            return Recovered(intent["digest"], "rolled back")
+            return Recovered(intent.digest, "rolled back")
 
 
-def _why(records: list[Record]) -> str:
-    failures: list[Any] = [r.get("error") for r in records if r["type"] == "rollback" and r.get("error")]
+def _why(records: list[JournalRecord]) -> str:
+    failures = [r.error for r in records if isinstance(r, Rollback) and r.error]
     if failures:
         return f"rolled back: {failures[0]}"
     return "rolled back after the apply was interrupted"

@@ -27,10 +27,12 @@ import json
 import uuid
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
+from typing import Any
 
 from sqlalchemy import Connection, Engine, TextClause, text
 
-from sidecar.apply.journal import Journal, JournalBusy, Record
+from sidecar.apply.journal import Journal, JournalBusy, RecordType
+from sidecar.apply.journal_records import Intent, JournalRecord, decode, encode
 from sidecar.apply.leases import Work, now_us, working_on
 from sidecar.apply.locks import Fenced
 from sidecar.errors import LeaseLost
@@ -75,40 +77,34 @@ def _sql(template: str, connection: Connection) -> TextClause:
     return text(template.format(clock=now_us(connection)))
 
 
+Record = dict[str, Any]  # one JSON object, as stored
+
+
 def _body(record: Mapping[str, object]) -> str:
     return json.dumps(record, sort_keys=True, separators=(",", ":"))
 
 
-class SqlJournal:
-    """One journal in the database, written under its holder's lease."""
+class SqlRows:
+    """A journal's rows in the database, written under its holder's lease: records as JSON objects."""
 
     def __init__(self, engine: Engine, name: str, fence: int, records: int) -> None:
         self.engine = engine
         self.name = name
         self.fence = fence  # the lease this journal is written under
         self._next = records  # the sequence number of the next record
-        self._kinds: set[str] | None = None
 
-    @property
-    def kinds(self) -> set[str]:
-        """The types of the records it holds."""
-        if self._kinds is None:
-            self._kinds = {record["type"] for record in self.records()}
-        return self._kinds
-
-    def append(self, record: Mapping[str, object]) -> None:
+    def append_body(self, body: Mapping[str, object]) -> None:
         """Append one record durably, if this journal's lease is still live; else LeaseLost."""
         with self.engine.begin() as connection:
             added = connection.execute(
                 _sql(APPEND, connection),
-                {"name": self.name, "seq": self._next, "body": _body(record), "fence": self.fence},
+                {"name": self.name, "seq": self._next, "body": _body(body), "fence": self.fence},
             ).rowcount
         if added != 1:
             raise LeaseLost(f"journal {self.name}: its lock lease {self.fence} ran out; no more records")
         self._next += 1
-        self.kinds.add(str(record["type"]))
 
-    def records(self) -> list[Record]:
+    def bodies(self) -> list[Record]:
         with self.engine.connect() as connection:
             bodies = connection.execute(
                 text("SELECT body FROM journal_records WHERE name = :name ORDER BY seq"), {"name": self.name}
@@ -135,13 +131,41 @@ class SqlJournal:
         if retired != 1:
             raise LeaseLost(f"journal {self.name}: its lock lease {self.fence} ran out before it retired")
 
-    def close(self) -> None:
-        """Nothing to release: the lease is the hold."""
+
+class SqlJournal(SqlRows):
+    """An apply's journal in the database (``journal.Journal``): its typed records, one JSON form each."""
+
+    def __init__(self, engine: Engine, name: str, fence: int, records: int) -> None:
+        super().__init__(engine, name, fence, records)
+        self._kinds: set[RecordType] | None = None
+
+    @property
+    def kinds(self) -> set[RecordType]:
+        """The types of the records it holds."""
+        if self._kinds is None:
+            self._kinds = {type(record) for record in self.records()}
+        return self._kinds
+
+    def append(self, record: JournalRecord) -> None:
+        self.append_body(encode(record))
+        self.kinds.add(type(record))
+
+    def records(self) -> list[JournalRecord]:
+        return [decode(body) for body in self.bodies()]
 
 
-def _create(
-    engine: Engine, name: str, kind: str, intent: Mapping[str, object], lease: Fenced | None
-) -> SqlJournal:
+class SqlMoveJournal(SqlRows):
+    """A folder move's journal in the database (``movejournals.MoveJournal``)."""
+
+    def append(self, record: Mapping[str, object]) -> None:
+        self.append_body(record)
+
+    def records(self) -> list[Record]:
+        return self.bodies()
+
+
+def _create(engine: Engine, name: str, kind: str, intent: Mapping[str, object], lease: Fenced | None) -> int:
+    """Make the journal's row and its first record, under ``lease``; the lease's fence."""
     lease = _shared(lease)
     with engine.begin() as connection:
         made = connection.execute(
@@ -153,9 +177,7 @@ def _create(
             text("INSERT INTO journal_records (name, seq, body) VALUES (:name, 0, :body)"),
             {"name": name, "body": _body(intent)},
         )
-    journal = SqlJournal(engine, name, lease.fence, 1)
-    journal._kinds = {str(intent["type"])}  # noqa: SLF001  # a new journal knows what it holds
-    return journal
+    return lease.fence
 
 
 class SqlJournals:
@@ -173,9 +195,11 @@ class SqlJournals:
             return list(names.scalars())
 
     @contextmanager
-    def create(self, name: str, intent: Record, lease: Fenced | None) -> Iterator[SqlJournal]:
+    def create(self, name: str, intent: Intent, lease: Fenced | None) -> Iterator[SqlJournal]:
         """Create a journal holding ``intent``, written under ``lease``; LeaseLost if it already ran out."""
-        yield _create(self.engine, name, "apply", intent, lease)
+        journal = SqlJournal(self.engine, name, _create(self.engine, name, "apply", encode(intent), lease), 1)
+        journal.kinds.add(Intent)
+        yield journal
 
     @contextmanager
     def hold(self, name: str) -> Iterator[SqlJournal]:
@@ -203,15 +227,16 @@ class SqlMoveJournals:
         self.engine = engine
 
     @contextmanager
-    def started(self, intent: Mapping[str, object]) -> Iterator[SqlJournal]:
+    def started(self, intent: Mapping[str, object]) -> Iterator[SqlMoveJournal]:
         work = _work()
-        yield _create(self.engine, f"{work.journal}/move/{uuid.uuid4().hex}", "move", intent, work.lease)
+        name = f"{work.journal}/move/{uuid.uuid4().hex}"
+        yield SqlMoveJournal(self.engine, name, _create(self.engine, name, "move", intent, work.lease), 1)
 
     def finished(self, journal: object) -> None:
-        assert isinstance(journal, SqlJournal)
+        assert isinstance(journal, SqlMoveJournal)
         journal.retire()
 
-    def dead(self) -> Iterator[SqlJournal]:
+    def dead(self) -> Iterator[SqlMoveJournal]:
         work = working_on.get()
         if work is None:
             return  # outside an apply: its own settling will settle its moves, under its locks
@@ -224,7 +249,7 @@ class SqlMoveJournals:
         for row in rows:
             if row.fence == lease.fence:
                 continue  # a move of this very apply, under way
-            journal = SqlJournal(self.engine, row.name, int(row.fence), int(row.records))
+            journal = SqlMoveJournal(self.engine, row.name, int(row.fence), int(row.records))
             journal.claim(lease)  # its apply is settled under this lease now
             yield journal
             journal.retire()

@@ -90,3 +90,65 @@ class Incident:
 def inside(path: str, within: Sequence[str] | None) -> bool:
     """True when ``within`` is None (no limit) or ``path`` lies in one of its subtrees."""
     return within is None or any(contains(root, path) for root in within)
+
+
+# -- the one JSON form of each (the journal's intent, the CLI's outcome, snapshots) --
+
+
+def entry_json(entry: Entry | None) -> dict[str, Any] | None:
+    """An entry's JSON form: path, kind, and whichever of size, sha256, generation are known (no mtime)."""
+    if entry is None:
+        return None
+    known = (("size", entry.size), ("sha256", entry.sha256), ("generation", entry.generation))
+    return {"path": entry.path, "kind": entry.kind} | {
+        key: value for key, value in known if value is not None
+    }  # built by hand: dataclasses.asdict deep-copies (a sixth of a large apply's time)
+
+
+def entry_from(body: dict[str, Any] | None) -> Entry | None:
+    """The entry ``entry_json`` wrote."""
+    if body is None:
+        return None
+    return Entry(body["path"], body["kind"], body.get("size"), body.get("sha256"), body.get("generation"))
+
+
+def ops_json(ops: Sequence[OpRecord]) -> list[dict[str, Any]]:
+    """Each op's JSON form (every field, null when absent)."""
+    return [
+        {
+            "index": op.index,
+            "kind": op.kind,
+            "path": op.path,
+            "src": op.src,
+            "before": entry_json(op.before),
+            "after": entry_json(op.after),
+            "trash": op.trash,
+        }
+        for op in ops
+    ]
+
+
+def ops_from(bodies: Sequence[dict[str, Any]]) -> list[OpRecord]:
+    """The ops ``ops_json`` wrote."""
+    return [
+        OpRecord(
+            body["index"],
+            body["kind"],
+            body["path"],
+            body.get("src"),
+            entry_from(body.get("before")),
+            entry_from(body.get("after")),
+            body.get("trash"),
+        )
+        for body in bodies
+    ]
+
+
+def trashed_json(files: Sequence[TrashedFile]) -> list[dict[str, Any]]:
+    """Each trashed file's JSON form."""
+    return [{"path": f.path, "trash": f.trash, "sha256": f.sha256, "size": f.size} for f in files]
+
+
+def trashed_from(bodies: Sequence[dict[str, Any]]) -> list[TrashedFile]:
+    """The trashed files ``trashed_json`` wrote."""
+    return [TrashedFile(body["path"], body["trash"], body.get("sha256"), body.get("size")) for body in bodies]

@@ -9,9 +9,8 @@ from typing import Any
 from planner.core.parse import plan_from_document
 from planner.core.plan import Plan
 from planner.core.report import Code
-from sidecar.apply.outcome import ops_json, trashed_json
-from sidecar.audit.api import AuditLog
-from sidecar.audit.records import ApplyRecord
+from sidecar.audit.log import AuditLog
+from sidecar.audit.records import ApplyRecord, ops_json, trashed_json
 
 
 def _utc(moment: datetime) -> str:

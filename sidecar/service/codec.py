@@ -14,8 +14,8 @@ from planner.core.entry import Blob, Entry
 from planner.core.ops import Change, CopyEntry, MakeDirs, MoveEntry, TrashEntry, WriteFile
 from planner.core.report import Diagnostic
 from planner.core.tree import Tree, tree_of
-from sidecar.apply.outcome import entry_from, entry_json
 from sidecar.audit.chain import iso, parse_iso
+from sidecar.audit.records import entry_from, entry_json
 from sidecar.policy import Decision
 from sidecar.workflow import Approval, PlanCase, Rejection, State
 

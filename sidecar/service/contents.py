@@ -26,7 +26,7 @@ from planner.core.ops import WriteFile
 from planner.core.plan import Plan, Write
 from planner.core.preview import MAX_SHOWN_BYTES, Preview, Version, preview, version_of
 from planner.core.verify import simulate
-from sidecar.audit.api import AuditLog
+from sidecar.audit.log import AuditLog
 from sidecar.backends.base import BLOBS, Backend
 from sidecar.errors import StoreError
 from sidecar.service.codec import base_changes, base_from

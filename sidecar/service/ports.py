@@ -13,7 +13,7 @@ from datetime import datetime
 from typing import Any, Protocol
 
 from planner.core.plan import Plan
-from sidecar.audit.api import AuditLog
+from sidecar.audit.log import AuditLog
 from sidecar.service.cases import Event, StoredCase
 from sidecar.workflow import State
 

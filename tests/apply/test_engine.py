@@ -13,7 +13,7 @@ import pytest
 from planner import Plan, simulate
 from planner.core.footprint import footprint
 from sidecar.apply.batches import plan_batches
-from sidecar.apply.compile import Step
+from sidecar.apply.compile import MakeDir, Rename, Step
 from sidecar.apply.engine import Engine
 from sidecar.apply.journal import FileJournals
 from sidecar.apply.locks import PathLocks
@@ -264,13 +264,13 @@ def test_recovery_settles_an_interrupted_apply(tmp_path: Path, label: str) -> No
 
 def test_batches_never_hold_related_steps() -> None:
     """No two steps of a batch touch the same path, or a path and its ancestor."""
-    steps = [
-        Step("mkdir", "m/c"),
-        Step("mkdir", "m/c/alice"),
-        Step("mkdir", "m/c/bob"),
-        Step("rename", "m/c/alice/1.pdf", "m/inbox/1.pdf"),
-        Step("rename", "m/c/bob/2.pdf", "m/inbox/2.pdf"),
-        Step("rename", "m/archive", "m/inbox"),
+    steps: list[Step] = [
+        MakeDir("m/c"),
+        MakeDir("m/c/alice"),
+        MakeDir("m/c/bob"),
+        Rename("m/c/alice/1.pdf", "m/inbox/1.pdf"),
+        Rename("m/c/bob/2.pdf", "m/inbox/2.pdf"),
+        Rename("m/archive", "m/inbox"),
     ]
     assert plan_batches(steps) == [(0, 1), (1, 3), (3, 5), (5, 6)]
     assert plan_batches([]) == []

@@ -9,17 +9,32 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from contextlib import ExitStack
+from datetime import UTC, datetime
 
 import pytest
 from sqlalchemy import Engine, text
 
 from sidecar.apply.journal import JournalBusy
+from sidecar.apply.journal_records import Batch, Commit, Intent, Rollback, RolledBack, Staged
 from sidecar.apply.leases import SqlLocks
 from sidecar.apply.sqljournals import SqlJournals
 from sidecar.db import make_engine
 from sidecar.errors import LeaseLost
 
-INTENT = {"type": "intent", "digest": "d" * 64, "locks": ["matters/acme"], "steps": [], "batches": []}
+INTENT = Intent(
+    digest="d" * 64,
+    attempt="a1",
+    actor="ops",
+    started=datetime(2026, 12, 4, tzinfo=UTC),
+    locks=("matters/acme",),
+    steps=(),
+    batches=(),
+    ops=(),
+    trashed=(),
+    warnings=(),
+    prediction={},
+    inverse=None,
+)
 
 
 @pytest.fixture
@@ -39,11 +54,11 @@ def test_a_journal_keeps_its_records_in_order_until_retired(engine: Engine) -> N
     journals = SqlJournals(engine)
     with SqlLocks(engine).hold(["matters/acme"], timeout=5) as lease:
         with journals.create("d.1", INTENT, lease) as journal:
-            journal.append({"type": "staged"})
-            journal.append({"type": "batch", "n": 0})
-            assert journal.kinds == {"intent", "staged", "batch"}
+            journal.append(Staged())
+            journal.append(Batch(0))
+            assert journal.kinds == {Intent, Staged, Batch}
         assert journals.names() == ["d.1"]
-        assert [record["type"] for record in journal.records()] == ["intent", "staged", "batch"]
+        assert journal.records() == [INTENT, Staged(), Batch(0)]
         journals.retire(journal)
     assert journals.names() == []
 
@@ -67,14 +82,14 @@ def test_a_writer_whose_lease_ran_out_writes_nothing_more(engine: Engine) -> Non
         SqlLocks(engine).hold(["matters/acme"], timeout=5) as lease,
         journals.create("d.1", INTENT, lease) as journal,
     ):
-        journal.append({"type": "staged"})
+        journal.append(Staged())
         _expire(engine, lease.fence)
         with pytest.raises(LeaseLost):
-            journal.append({"type": "commit"})
+            journal.append(Commit())
         with pytest.raises(LeaseLost):
             journals.retire(journal)
     with journals.hold("d.1") as found:
-        assert [record["type"] for record in found.records()] == ["intent", "staged"]
+        assert found.records() == [INTENT, Staged()]
     with SqlLocks(engine).hold(["matters/beta"], timeout=5) as lease:
         _expire(engine, lease.fence)
         with pytest.raises(LeaseLost), journals.create("d.2", INTENT, lease):
@@ -98,9 +113,9 @@ def test_one_replica_claims_a_dead_journal_and_the_dead_writer_is_fenced_off(eng
             with pytest.raises(JournalBusy):
                 second.claim(lease)  # the fence moved on: the first replica settles it
             with pytest.raises(LeaseLost):
-                dead_writer.append({"type": "commit"})  # it woke up: too late
-            first.append({"type": "rollback"})
-            first.append({"type": "rolled_back"})
+                dead_writer.append(Commit())  # it woke up: too late
+            first.append(Rollback(None))
+            first.append(RolledBack())
             journals.retire(first)
-    assert [record["type"] for record in first.records()] == ["intent", "rollback", "rolled_back"]
+    assert first.records() == [INTENT, Rollback(None), RolledBack()]
     assert journals.names() == []
