@@ -22,6 +22,7 @@ from sidecar.settings import Settings
 from sidecar.tokens import TokenStore
 from sidecar.wiring import open_services
 from tests.servers import serving
+from tests.support.apps import as_httpx
 
 URL = "http://testserver"
 MATTER = "matters/acme"
@@ -64,7 +65,7 @@ def app(settings: Settings) -> Iterator[FastAPI]:
 def as_(app: FastAPI, tokens: dict[str, str]) -> Iterator[dict[str, PvaClient]]:
     """A client per token name, over the app in process."""
     with TestClient(app) as http:
-        yield {name: PvaClient(URL, secret, http=http) for name, secret in tokens.items()}
+        yield {name: PvaClient(URL, secret, http=as_httpx(http)) for name, secret in tokens.items()}
 
 
 @pytest.fixture

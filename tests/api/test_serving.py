@@ -26,7 +26,12 @@ def served(tmp_path: Path, **overrides: Any) -> Iterator[str]:
     (tmp_path / "store").mkdir(exist_ok=True)
     url = f"sqlite:///{tmp_path / 'pva.db'}"
     upgrade(url)
-    values = {"store": str(tmp_path / "store"), "database_url": url, "rate_limit": 1, "rate_burst": BURST}
+    values: dict[str, Any] = {
+        "store": str(tmp_path / "store"),
+        "database_url": url,
+        "rate_limit": 1,
+        "rate_burst": BURST,
+    }
     settings = Settings(**(values | overrides))
     config = server_config(create_app(settings), settings)
     server = uvicorn.Server(config)

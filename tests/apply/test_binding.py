@@ -34,7 +34,7 @@ class Scene:
     """A backend holding FILES, and a backdoor that rewrites a file behind its back."""
 
     backend: Backend
-    rewrite: Callable[[str, bytes], None]
+    rewrite: Callable[[str, bytes], object]
     journals: Path
 
 

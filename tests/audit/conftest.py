@@ -8,7 +8,7 @@ If the server is down the PostgreSQL cases fail, they are never skipped.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -61,7 +61,7 @@ def tamper(url: str) -> Callable[..., None]:
     return run
 
 
-def make_plan(*ops: dict[str, object], title: str = "t", scope: str = "m") -> Plan:
+def make_plan(*ops: Mapping[str, object], title: str = "t", scope: str = "m") -> Plan:
     return Plan.model_validate({"pva": "plan/v1", "title": title, "scope": [scope], "ops": list(ops)})
 
 

@@ -8,7 +8,7 @@ must cross a real socket.
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from pathlib import Path
 
 import pytest
@@ -22,6 +22,7 @@ from sidecar.settings import Settings
 from sidecar.tokens import TokenStore
 from sidecar.wiring import open_services
 from tests.servers import serving
+from tests.support.apps import as_httpx
 
 URL = "http://testserver"
 TOKENS = {  # name: (role, scopes)
@@ -87,7 +88,7 @@ def http(app: FastAPI) -> Iterator[TestClient]:
 @pytest.fixture
 def as_(http: TestClient, tokens: dict[str, str]) -> Iterator[dict[str, PvaClient]]:
     """A client per token name, over the app in process."""
-    clients = {name: PvaClient(URL, secret, http=http) for name, secret in tokens.items()}
+    clients = {name: PvaClient(URL, secret, http=as_httpx(http)) for name, secret in tokens.items()}
     yield clients
     for client in clients.values():
         client.close()
@@ -100,7 +101,7 @@ def server(app: FastAPI) -> Iterator[str]:
         yield url
 
 
-def write_plan(folder: Path, document: dict[str, object]) -> str:
+def write_plan(folder: Path, document: Mapping[str, object]) -> str:
     path = folder / f"plan-{len(list(folder.glob('plan-*.json')))}.json"
     path.write_text(json.dumps(document), encoding="utf-8")
     return str(path)

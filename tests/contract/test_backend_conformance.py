@@ -15,6 +15,7 @@ import hashlib
 import os
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field, replace
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -452,7 +453,7 @@ def gcs_harness(tmp_path: Path, *, implicit: bool = False) -> Harness:
 
     def put(path: str, data: bytes | None) -> None:
         parts = path.split("/")
-        folders = {"/".join(parts[:depth]): None for depth in range(1, len(parts))}
+        folders: dict[str, bytes | None] = {"/".join(parts[:depth]): None for depth in range(1, len(parts))}
         seed(server, bucket, "store", folders | {path: data})
 
     return Harness(backend, put, lambda: bucket_state(server, bucket, "store", reserved=True), backend.close)
@@ -607,7 +608,7 @@ def test_discard_refuses_anything_outside_the_staging_area(harness: Harness) -> 
     harness.backend.ensure_dir(f"{RESERVED}/trash/t")
     harness.backend.ensure_dir(STAGING)
     for path in ("a", "c.txt", f"{RESERVED}/trash/t", STAGING, RESERVED, "", f"{STAGING}/../../a"):
-        unchanged(harness, StoreError, lambda path=path: harness.backend.discard(path))
+        unchanged(harness, StoreError, partial(harness.backend.discard, path))
 
 
 def test_ensure_dir_creates_missing_parents_and_is_idempotent(harness: Harness) -> None:

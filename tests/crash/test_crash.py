@@ -67,7 +67,7 @@ def make_store(root: Path) -> None:
 
 def visible(root: Path) -> list[tuple[str, str]]:
     """Every store entry outside .pva/, as (path, sha256 or 'dir')."""
-    found = []
+    found: list[tuple[str, str]] = []
     for folder, dirs, files in os.walk(root):
         rel = Path(folder).relative_to(root)
         if rel.parts[:1] == (".pva",):

@@ -61,7 +61,9 @@ class Scene:
         self.base = base
         self.server = shared_server()
         self.bucket = new_bucket(self.server)
-        files = {f"m/inbox/{n:04}.pdf": f"document {n}".encode() for n in range(FILES)}
+        files: dict[str, bytes | None] = {
+            f"m/inbox/{n:04}.pdf": f"document {n}".encode() for n in range(FILES)
+        }
         seed(self.server, self.bucket, "store", {"m": None, "m/inbox": None, "m/Thumbs.db": b"junk"} | files)
         self.database = base / "pristine.db"
         db.upgrade(f"sqlite:///{self.database}")

@@ -623,7 +623,7 @@ _HOSTILE = list(
 _SEGMENTS = st.sampled_from(
     ["..", ".", "", ".pva", "CON", "nul.txt", "acme", "acme-evil", "%2e%2e", "a" * 256]
 )
-_ANY_TEXT = st.text(st.characters(exclude_categories=("Cs",)), max_size=60)
+_ANY_TEXT = st.text(st.characters(exclude_categories=["Cs"]), max_size=60)
 _HOSTILE_TEXT = st.text(st.sampled_from(_HOSTILE), max_size=40)
 _JOINED = st.lists(st.one_of(_SEGMENTS, _HOSTILE_TEXT), min_size=1, max_size=6).map("/".join)
 # Printable names (letters, marks, digits, punctuation, symbols, spaces): mostly valid.

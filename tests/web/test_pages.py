@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import re
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -62,7 +62,7 @@ def _sign_in(site: Site, who: str) -> str:
     return found.group(1)
 
 
-def _submit(site: Site, plan: dict[str, object]) -> str:
+def _submit(site: Site, plan: Mapping[str, object]) -> str:
     answer = site.client.post(
         "/v1/plans", json=plan, headers={"Authorization": f"Bearer {site.secrets['agent']}"}
     )
