@@ -1,5 +1,11 @@
 """What the test suites share, one module per kind of helper.
 
-- ``apps``: a sidecar for a test (settings, a migrated SQLite database, the app) and its
-  TestClient as an httpx client.
+- ``apps``: a migrated SQLite database, the app over a test's settings, a TestClient as an httpx client.
+- ``clocks``: a clock that ticks a fixed step per reading, and one that stands still.
+- ``files``: a store folder written from ``{path: content}``.
+- ``plans``: a plan/v1 document from its ops, and its ``Plan``.
+- ``tokens``: principals to act as, and secrets issued to named people.
+
+Fixtures pytest must discover stay in the suites' ``conftest.py`` files; their
+bodies call these helpers.
 """
