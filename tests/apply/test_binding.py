@@ -25,6 +25,7 @@ from sidecar.backends.base import Backend
 from sidecar.backends.local import LocalBackend
 from sidecar.backends.memory import MemoryBackend
 from tests.gcs.fixtures import new_bucket, open_gcs, put, seed, shared_server
+from tests.support.plans import make_plan
 
 FILES = {"m/in/1.pdf": b"one!", "m/in/2.pdf": b"two!", "m/done/z.pdf": b"zulu"}
 
@@ -80,7 +81,7 @@ def scene(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Scene]:
 
 
 def plan(*ops: dict[str, Any]) -> Plan:
-    return Plan.model_validate({"pva": "plan/v1", "title": "t", "scope": ["m"], "ops": list(ops)})
+    return make_plan(*ops, scope=["m"])
 
 
 def state(backend: Backend) -> dict[str, str | None]:

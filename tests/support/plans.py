@@ -9,14 +9,12 @@ from planner.core.plan import Plan
 
 
 def plan_doc(
-    *ops: Mapping[str, object], title: str = "a plan", scope: Sequence[str] = ("matters/acme",)
+    *ops: Mapping[str, object], title: str = "t", scope: Sequence[str] = ("matters/acme",)
 ) -> dict[str, Any]:
     """A plan document (plan/v1), as an agent would send it."""
     return {"pva": "plan/v1", "title": title, "scope": list(scope), "ops": list(ops)}
 
 
-def make_plan(
-    *ops: Mapping[str, object], title: str = "a plan", scope: Sequence[str] = ("matters/acme",)
-) -> Plan:
+def make_plan(*ops: Mapping[str, object], title: str = "t", scope: Sequence[str] = ("matters/acme",)) -> Plan:
     """The ``Plan`` of ``plan_doc``."""
     return Plan.model_validate(plan_doc(*ops, title=title, scope=scope))

@@ -28,6 +28,7 @@ from planner.core.paths import (
     is_strictly_inside,
     path_problem,
 )
+from tests.support.plans import make_plan
 
 SCOPE = "matters/acme"
 SOURCE = "matters/acme/inbox/a.pdf"
@@ -52,7 +53,7 @@ def _tree(*extra: Entry) -> Tree:
 
 
 def _plan(*ops: dict[str, Any], scope: tuple[str, ...] = (SCOPE,)) -> Plan:
-    return Plan.model_validate({"pva": "plan/v1", "title": "hostile", "scope": list(scope), "ops": list(ops)})
+    return make_plan(*ops, title="hostile", scope=scope)
 
 
 def _write(path: str) -> dict[str, Any]:
