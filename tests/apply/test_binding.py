@@ -25,6 +25,7 @@ from sidecar.backends.base import Backend
 from sidecar.backends.local import LocalBackend
 from sidecar.backends.memory import MemoryBackend
 from tests.gcs.fixtures import new_bucket, open_gcs, put, seed, shared_server
+from tests.support.files import write_files
 from tests.support.plans import make_plan
 
 FILES = {"m/in/1.pdf": b"one!", "m/in/2.pdf": b"two!", "m/done/z.pdf": b"zulu"}
@@ -53,10 +54,7 @@ def memory_scene(tmp_path: Path) -> Iterator[Scene]:
 
 
 def local_scene(tmp_path: Path) -> Iterator[Scene]:
-    root = tmp_path / "store"
-    for path, data in FILES.items():
-        (root / path).parent.mkdir(parents=True, exist_ok=True)
-        (root / path).write_bytes(data)
+    root = write_files(tmp_path / "store", FILES)
     with LocalBackend(root) as backend:
         yield Scene(backend, lambda path, data: (root / path).write_bytes(data), root)
 
