@@ -16,12 +16,10 @@ from fastapi.testclient import TestClient
 
 from examples.custodians.seed import seed
 from planner.client.http_client import PvaClient
-from sidecar import db
-from sidecar.app import create_app
 from sidecar.settings import Settings
-from sidecar.tokens import TokenStore
-from sidecar.wiring import open_services
 from tests.servers import serving
+from tests.support.apps import as_httpx, migrated_sqlite, open_app
+from tests.support.tokens import create_tokens
 
 URL = "http://testserver"
 MATTER = "matters/acme"
@@ -42,29 +40,27 @@ def store(tmp_path: Path) -> Path:
 
 @pytest.fixture
 def settings(tmp_path: Path, store: Path) -> Settings:
-    url = f"sqlite:///{tmp_path / 'audit.db'}"
-    db.upgrade(url)
+    url = migrated_sqlite(tmp_path)
     return Settings(store=str(store), database_url=url, state_dir=str(tmp_path / "state"), auto_apply=False)
 
 
 @pytest.fixture
 def tokens(settings: Settings) -> dict[str, str]:
     """A secret per name of TOKENS."""
-    with db.opened(TokenStore, settings.database_url) as created:
-        return {name: created.create(role, name, scopes)[1] for name, (role, scopes) in TOKENS.items()}
+    return create_tokens(settings.database_url, TOKENS)
 
 
 @pytest.fixture
 def app(settings: Settings) -> Iterator[FastAPI]:
-    with open_services(settings) as services:
-        yield create_app(settings, services=services)
+    with open_app(settings) as app:
+        yield app
 
 
 @pytest.fixture
 def as_(app: FastAPI, tokens: dict[str, str]) -> Iterator[dict[str, PvaClient]]:
     """A client per token name, over the app in process."""
     with TestClient(app) as http:
-        yield {name: PvaClient(URL, secret, http=http) for name, secret in tokens.items()}
+        yield {name: PvaClient(URL, secret, http=as_httpx(http)) for name, secret in tokens.items()}
 
 
 @pytest.fixture

@@ -85,7 +85,7 @@ class FakeRunLoop:
         self.upload_length: str | None = None
         self.errors: list[str] = []  # requests refused as malformed: a test expects none
         self._ids = itertools.count(1)
-        self._routes: list[tuple[str, re.Pattern[str], Callable[..., Any]]] = [
+        self._routes: list[tuple[str, re.Pattern[str], Callable[..., Iterable[bytes]]]] = [
             ("POST", re.compile(r"/v1/objects"), self._create_object),
             ("PUT", re.compile(r"/upload/(?P<oid>[\w-]+)"), self._upload),
             ("POST", re.compile(r"/v1/objects/(?P<oid>[\w-]+)/complete"), self._complete),

@@ -12,7 +12,8 @@ from pathlib import Path
 
 import pytest
 
-from tests.api.support import Api, MakeApi, Opener, empty, seed
+from tests.api.support import SEED, Api, MakeApi, Opener, empty
+from tests.support.files import write_files
 
 
 @pytest.fixture
@@ -26,7 +27,7 @@ def api_url(migrated_url: str) -> str:
 def make_api(api_url: str, tmp_path: Path) -> Iterator[MakeApi]:
     """Open apps (``make_api(**settings)``) over this test's seeded store and empty database."""
     root = tmp_path / "store"
-    seed(root)
+    write_files(root, SEED)
     opener = Opener(root, api_url, tmp_path)
     yield opener.open
     opener.close()
@@ -49,7 +50,7 @@ def opener(migrated_url: str, tmp_path_factory: pytest.TempPathFactory) -> Itera
     """One seeded store and database for a whole module (do not mix with ``make_api`` in one module)."""
     work = tmp_path_factory.mktemp("world")
     root = work / "store"
-    seed(root)
+    write_files(root, SEED)
     empty(migrated_url)
     opener = Opener(root, migrated_url, work)
     yield opener

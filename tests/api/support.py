@@ -1,4 +1,4 @@
-"""What the API tests share: people and their tokens, the seeded store, the policy, a clock, and ``Api``.
+"""What the API tests share: people, the seeded store, the policy, and ``Api``.
 
 ``Opener.open(**settings)`` opens the services from ``Settings``
 (``open_services``), builds the app with ``create_app(settings, services=...)``
@@ -26,6 +26,9 @@ from sidecar.app import create_app
 from sidecar.audit.tables import Base
 from sidecar.settings import Settings
 from sidecar.wiring import Services, open_services
+from tests.support.clocks import TickingClock
+from tests.support.plans import plan_doc
+from tests.support.tokens import issue
 
 T0 = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)
 
@@ -89,43 +92,14 @@ class Response(Protocol):
     @property
     def text(self) -> str: ...
     @property
+    def content(self) -> bytes: ...
+    @property
     def headers(self) -> Mapping[str, str]: ...
     def json(self, **kwargs: Any) -> Any: ...
 
 
-class Clock:
-    """A settable clock that ticks one millisecond per reading, so every event has its own time."""
-
-    def __init__(self, start: datetime = T0) -> None:
-        self.now = start
-
-    def __call__(self) -> datetime:
-        self.now += timedelta(milliseconds=1)
-        return self.now
-
-    def advance(self, delta: timedelta) -> None:
-        self.now += delta
-
-
 def sha256(content: bytes) -> str:
     return hashlib.sha256(content).hexdigest()
-
-
-def plan_doc(
-    *ops: dict[str, Any], title: str = "a plan", scope: tuple[str, ...] = ("matters/acme",)
-) -> dict[str, Any]:
-    """A plan document (plan/v1), as an agent would send it."""
-    return {"pva": "plan/v1", "title": title, "scope": list(scope), "ops": list(ops)}
-
-
-def seed(root: Path) -> None:
-    for path, content in SEED.items():
-        target = root / path
-        if content is None:
-            target.mkdir(parents=True, exist_ok=True)
-        else:
-            target.parent.mkdir(parents=True, exist_ok=True)
-            target.write_bytes(content)
 
 
 def tree(root: Path) -> dict[str, bytes | None]:
@@ -147,7 +121,7 @@ class Api:
     services: Services
     settings: Settings
     root: Path
-    clock: Clock
+    clock: TickingClock
     secrets: dict[str, str]
     counter: Iterator[int] = field(default_factory=itertools.count)
 
@@ -221,16 +195,12 @@ def empty(url: str) -> None:
     engine.dispose()
 
 
-def make_tokens(services: Services) -> dict[str, str]:
-    return {name: services.tokens.create(role, name, scopes)[1] for name, (role, scopes) in PEOPLE.items()}
-
-
 class Opener:
     """Opens apps over one store, database, policy and clock; closes them all at the end."""
 
     def __init__(self, root: Path, url: str, work: Path) -> None:
         self.root, self.url, self.work = root, url, work
-        self.clock = Clock()
+        self.clock = TickingClock(T0, timedelta(milliseconds=1))  # every event has its own time
         self.secrets: dict[str, str] = {}
         self.policy = work / "policy.toml"
         self.policy.write_text(POLICY, encoding="utf-8")
@@ -252,7 +222,7 @@ class Opener:
         settings = self.settings(**overrides)
         services = self._stack.enter_context(open_services(settings, clock=self.clock))
         if not self.secrets:
-            self.secrets.update(make_tokens(services))
+            self.secrets.update(issue(services.tokens, PEOPLE))
         app = create_app(settings, services=services, clock=self.clock)
         client = self._stack.enter_context(TestClient(app, raise_server_exceptions=False))
         return Api(client, services, settings, self.root, self.clock, self.secrets)

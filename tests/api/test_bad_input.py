@@ -11,7 +11,8 @@ from typing import Any
 
 import pytest
 
-from tests.api.support import Api, plan_doc
+from tests.api.support import Api
+from tests.support.plans import plan_doc
 
 ORIGIN = {"Origin": "http://testserver"}
 

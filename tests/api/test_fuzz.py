@@ -25,7 +25,8 @@ from hypothesis import strategies as st
 
 from sidecar.app import create_app
 from sidecar.settings import Settings
-from tests.api.support import Api, Opener, Response, plan_doc
+from tests.api.support import Api, Opener, Response
+from tests.support.plans import plan_doc
 
 DEEP = os.environ.get("HYPOTHESIS_PROFILE") == "deep"
 EXAMPLES = 300 if DEEP else 6

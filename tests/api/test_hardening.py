@@ -9,7 +9,8 @@ from fastapi import Request
 
 from sidecar.edge.problems import pva_error
 from sidecar.errors import CommittedError
-from tests.api.support import SEED, Api, plan_doc, sha256, tree
+from tests.api.support import SEED, Api, sha256, tree
+from tests.support.plans import plan_doc
 from tests.unit.test_deep_paths import shallow_stack
 
 DEEP = "matters/acme/" + "a/" * 499 + "a"  # 501 segments below matters/acme, under 1,024 bytes

@@ -12,7 +12,8 @@ from typing import Any
 
 import pytest
 
-from tests.api.support import Api, Opener, plan_doc, tree
+from tests.api.support import Api, Opener, tree
+from tests.support.plans import plan_doc
 
 BODY_LIMIT = 2048
 SMALL = {

@@ -6,7 +6,8 @@ from concurrent.futures import ThreadPoolExecutor
 from datetime import timedelta
 from typing import Any
 
-from tests.api.support import SEED, Api, plan_doc, sha256, tree
+from tests.api.support import SEED, Api, sha256, tree
+from tests.support.plans import plan_doc
 
 MOVE_TO_ALICE = plan_doc(
     {

@@ -7,7 +7,8 @@ import json
 from datetime import timedelta
 from typing import Any
 
-from tests.api.support import SEED, Api, plan_doc, sha256
+from tests.api.support import SEED, Api, sha256
+from tests.support.plans import plan_doc
 
 FILE_AND_RENAME = plan_doc(
     {"op": "move", "src": "matters/acme/inbox/0001.pdf", "dst": "matters/acme/custodians/alice/0001.pdf"},

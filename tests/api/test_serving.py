@@ -13,9 +13,9 @@ import pytest
 import uvicorn
 
 from sidecar.app import create_app
-from sidecar.db import upgrade
 from sidecar.serving import redacted, server_config
 from sidecar.settings import Settings
+from tests.support.apps import migrated_sqlite
 
 BURST = 5
 
@@ -24,9 +24,13 @@ BURST = 5
 def served(tmp_path: Path, **overrides: Any) -> Iterator[str]:
     """The sidecar under ``server_config`` in a thread on a free port of 127.0.0.1; yields its URL."""
     (tmp_path / "store").mkdir(exist_ok=True)
-    url = f"sqlite:///{tmp_path / 'pva.db'}"
-    upgrade(url)
-    values = {"store": str(tmp_path / "store"), "database_url": url, "rate_limit": 1, "rate_burst": BURST}
+    url = migrated_sqlite(tmp_path, "pva.db")
+    values: dict[str, Any] = {
+        "store": str(tmp_path / "store"),
+        "database_url": url,
+        "rate_limit": 1,
+        "rate_burst": BURST,
+    }
     settings = Settings(**(values | overrides))
     config = server_config(create_app(settings), settings)
     server = uvicorn.Server(config)

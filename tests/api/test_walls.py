@@ -18,7 +18,8 @@ from typing import Any
 import pytest
 from starlette.routing import BaseRoute, Route
 
-from tests.api.support import Api, Opener, Response, plan_doc
+from tests.api.support import Api, Opener, Response
+from tests.support.plans import plan_doc
 
 CANARY = "zqxc"  # in every string of matter B; compared case-insensitively
 ORIGIN = {"Origin": "http://testserver"}

@@ -25,6 +25,8 @@ from sidecar.backends.base import Backend
 from sidecar.backends.local import LocalBackend
 from sidecar.backends.memory import MemoryBackend
 from tests.gcs.fixtures import new_bucket, open_gcs, put, seed, shared_server
+from tests.support.files import write_files
+from tests.support.plans import make_plan
 
 FILES = {"m/in/1.pdf": b"one!", "m/in/2.pdf": b"two!", "m/done/z.pdf": b"zulu"}
 
@@ -34,7 +36,7 @@ class Scene:
     """A backend holding FILES, and a backdoor that rewrites a file behind its back."""
 
     backend: Backend
-    rewrite: Callable[[str, bytes], None]
+    rewrite: Callable[[str, bytes], object]
     journals: Path
 
 
@@ -52,10 +54,7 @@ def memory_scene(tmp_path: Path) -> Iterator[Scene]:
 
 
 def local_scene(tmp_path: Path) -> Iterator[Scene]:
-    root = tmp_path / "store"
-    for path, data in FILES.items():
-        (root / path).parent.mkdir(parents=True, exist_ok=True)
-        (root / path).write_bytes(data)
+    root = write_files(tmp_path / "store", FILES)
     with LocalBackend(root) as backend:
         yield Scene(backend, lambda path, data: (root / path).write_bytes(data), root)
 
@@ -80,7 +79,7 @@ def scene(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Scene]:
 
 
 def plan(*ops: dict[str, Any]) -> Plan:
-    return Plan.model_validate({"pva": "plan/v1", "title": "t", "scope": ["m"], "ops": list(ops)})
+    return make_plan(*ops, scope=["m"])
 
 
 def state(backend: Backend) -> dict[str, str | None]:

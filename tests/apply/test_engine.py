@@ -20,6 +20,7 @@ from sidecar.apply.locks import PathLocks
 from sidecar.audit.memory import MemoryAudit
 from sidecar.backends.memory import MemoryBackend
 from sidecar.errors import LockTimeout, StoreFault
+from tests.support.plans import make_plan
 
 
 def sha(data: bytes) -> str:
@@ -27,7 +28,7 @@ def sha(data: bytes) -> str:
 
 
 def plan(*ops: dict[str, Any], title: str = "t") -> Plan:
-    return Plan.model_validate({"pva": "plan/v1", "title": title, "scope": ["m"], "ops": list(ops)})
+    return make_plan(*ops, title=title, scope=["m"])
 
 
 def scene() -> MemoryBackend:

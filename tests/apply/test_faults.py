@@ -23,6 +23,7 @@ from sidecar.backends.base import JOURNAL
 from sidecar.backends.local import LocalBackend
 from sidecar.errors import StoreError
 from tests.backends.faults import Fault, FaultyCalls
+from tests.support.files import store_state, write_files
 
 PLAN = Plan.model_validate(
     {
@@ -47,30 +48,16 @@ PLAN = Plan.model_validate(
 )
 
 
+FILES = {
+    "m/inbox/1.pdf": b"contract",
+    "m/notes.txt": b"old notes",
+    "m/templates/cover.docx": b"cover",
+    "m/Thumbs.db": b"junk",
+}
+
+
 def make_store(root: Path) -> Path:
-    for path, data in {
-        "m/inbox/1.pdf": b"contract",
-        "m/notes.txt": b"old notes",
-        "m/templates/cover.docx": b"cover",
-        "m/Thumbs.db": b"junk",
-    }.items():
-        (root / path).parent.mkdir(parents=True, exist_ok=True)
-        (root / path).write_bytes(data)
-    return root
-
-
-def visible(root: Path) -> dict[str, str]:
-    """The store outside .pva/: path -> sha256, or 'dir'."""
-    state = {}
-    for folder, dirs, files in os.walk(root):
-        rel = Path(folder).relative_to(root)
-        if rel.parts[:1] == (".pva",):
-            continue
-        state.update({str(rel / d): "dir" for d in dirs if not (rel == Path() and d == ".pva")})
-        state.update(
-            {str(rel / f): hashlib.sha256((Path(folder) / f).read_bytes()).hexdigest() for f in files}
-        )
-    return state
+    return write_files(root, FILES)
 
 
 def engine(root: Path, calls: FaultyCalls, audit: MemoryAudit | None = None) -> Engine:
@@ -83,11 +70,11 @@ def reference(
 ) -> tuple[dict[str, str], dict[str, str], dict[str, int]]:
     """The before and after states of the plan, and how many calls of each kind a clean apply makes."""
     root = make_store(tmp_path_factory.mktemp("clean"))
-    before = visible(root)
+    before = store_state(root)
     calls = FaultyCalls(durable=False)
     record = engine(root, calls).apply(PLAN, actor="test")
     assert record.status == "applied", record.message
-    return before, visible(root), dict(calls.counts)
+    return before, store_state(root), dict(calls.counts)
 
 
 SWEPT = [
@@ -114,9 +101,9 @@ def test_a_fault_at_any_call_leaves_before_or_after(
         except StoreError:
             # The fault hit cleanup after the commit point: the plan is applied; recovery finishes it.
             engine(root, FaultyCalls(durable=False)).recover()
-            assert visible(root) == after, f"{method} #{nth}"
+            assert store_state(root) == after, f"{method} #{nth}"
             continue
-        state = visible(root)
+        state = store_state(root)
         if record.status == "applied":
             assert state == after, f"{method} #{nth}"
         else:
@@ -142,5 +129,5 @@ def test_a_fault_that_breaks_rollback_leaves_it_to_recovery(
     assert audit.applies == []  # no outcome claimed while the store is half done
     assert len(list((root / JOURNAL).glob("*.jsonl"))) == 1
     engine(root, FaultyCalls(durable=False), audit).recover()
-    assert visible(root) == before
+    assert store_state(root) == before
     assert [record.status for record in audit.applies] == ["failed"]

@@ -8,7 +8,7 @@ If the server is down the PostgreSQL cases fail, they are never skipped.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -20,25 +20,18 @@ from planner.core.plan import Plan
 from sidecar.audit.records import ApplyRecord, OpRecord, TrashedFile
 from sidecar.audit.store import SqlAuditStore
 from sidecar.db import database_url
+from tests.support import plans
+from tests.support.clocks import TickingClock
 
 # The database fixtures (url, migrated_url, empty_url) come from tests/databases.py,
 # registered for every suite in tests/conftest.py.
 
 
-class Clock:
-    """A clock that ticks one second per reading, from a fixed start."""
-
-    def __init__(self) -> None:
-        self.now = datetime(2026, 1, 5, 9, 0, tzinfo=UTC)
-
-    def __call__(self) -> datetime:
-        self.now += timedelta(seconds=1)
-        return self.now
-
-
 @pytest.fixture
 def store(url: str) -> Iterator[SqlAuditStore]:
-    audit = SqlAuditStore.open(url, clock=Clock())
+    audit = SqlAuditStore.open(
+        url, clock=TickingClock(datetime(2026, 1, 5, 9, 0, tzinfo=UTC), timedelta(seconds=1))
+    )
     yield audit
     audit.close()
 
@@ -61,8 +54,9 @@ def tamper(url: str) -> Callable[..., None]:
     return run
 
 
-def make_plan(*ops: dict[str, object], title: str = "t", scope: str = "m") -> Plan:
-    return Plan.model_validate({"pva": "plan/v1", "title": title, "scope": [scope], "ops": list(ops)})
+def make_plan(*ops: Mapping[str, object], title: str = "t", scope: str = "m") -> Plan:
+    """A plan of ``ops`` over one scope, m unless given."""
+    return plans.make_plan(*ops, title=title, scope=[scope])
 
 
 def file(path: str, content: str) -> Entry:

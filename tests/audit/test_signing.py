@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from fastapi.testclient import TestClient
@@ -14,7 +14,8 @@ from sidecar.audit.signing import Publisher
 from sidecar.audit.store import SqlAuditStore
 from sidecar.audit.tree import SqlAuditTree
 from sidecar.settings import Settings
-from tests.audit.conftest import Clock, make_plan, record
+from tests.audit.conftest import make_plan, record
+from tests.support.clocks import TickingClock
 
 KEY = checkpoints.new_signer_key("firm.example/pva")
 VERIFIER = checkpoints.parse_signer(KEY).verifier
@@ -37,7 +38,7 @@ def sizes(folder: Path) -> list[int]:
 
 def test_checkpoints_are_signed_when_due(store: SqlAuditStore, url: str, tmp_path: Path) -> None:
     """First when there are events, then after every N new events or once the interval has passed."""
-    clock = Clock()
+    clock = TickingClock(datetime(2026, 1, 5, 9, 0, tzinfo=UTC), timedelta(seconds=1))
     tree = SqlAuditTree.open(url)
     publisher = Publisher(
         tree,
@@ -86,7 +87,7 @@ def test_a_conflicting_checkpoint_is_logged_not_replaced(
             folder=tmp_path,
             every=1,
             interval=timedelta(hours=1),
-            clock=Clock(),
+            clock=TickingClock(datetime(2026, 1, 5, 9, 0, tzinfo=UTC), timedelta(seconds=1)),
         )
         assert publisher.sign_if_due() is None
     finally:

@@ -9,6 +9,7 @@ from collections.abc import Callable
 from dataclasses import replace
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -141,7 +142,13 @@ def test_events_are_hash_chained_with_utc_times(store: SqlAuditStore) -> None:
     assert second.prev_hash == first.hash
     assert first.time.tzinfo is UTC
     payload = json.dumps(second.payload, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
-    fields = {"seq": 2, "time": second.time, "kind": "apply", "digest": second.digest, "actor": "operator"}
+    fields: dict[str, Any] = {
+        "seq": 2,
+        "time": second.time,
+        "kind": "apply",
+        "digest": second.digest,
+        "actor": "operator",
+    }
     assert event_hash(**fields, payload=payload, prev_hash=first.hash) == second.hash
 
 

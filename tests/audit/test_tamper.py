@@ -171,10 +171,9 @@ def test_an_edited_plan_author_or_body_is_found(
     assert broken_at(chain, url, capsys)[0] == 1
     tamper("UPDATE plans SET author = 'agent', body = replace(body, 'm/0', 'm/9') WHERE title = 'plan 0'")
     seq, problem = broken_at(chain, url, capsys)
-    assert (seq, problem) == (
-        1,
-        f"plans.body of {chain.events()[0].digest[:12]} is not the plan with that digest",
-    )
+    digest = chain.events()[0].digest
+    assert digest is not None
+    assert (seq, problem) == (1, f"plans.body of {digest[:12]} is not the plan with that digest")
 
 
 def test_a_truncated_head_with_orphans_is_found(

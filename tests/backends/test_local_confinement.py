@@ -13,6 +13,7 @@ import socket
 import stat
 import tempfile
 from collections.abc import Callable
+from functools import partial
 from pathlib import Path
 
 import pytest
@@ -77,7 +78,7 @@ def assert_all_refused(backend: LocalBackend, hostile: str, *, deny: Path | None
     ops = DirectOps(backend)
     wrong = {}
     for label, action in actions(hostile).items():
-        error = run_guarded(lambda action=action: action(backend, ops))
+        error = run_guarded(partial(action, backend, ops))
         if not isinstance(error, Refused) or not error.path or not contains(error.path, hostile):
             wrong[label] = repr(error)
     assert wrong == {}

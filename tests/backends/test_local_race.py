@@ -94,7 +94,7 @@ def escaped(result: object) -> bool:
     """Whether a read returned the canary's bytes."""
     entries = result if isinstance(result, list) else [result]
     if hasattr(result, "walk"):
-        entries = list(result.walk())  # type: ignore[attr-defined]
+        entries = list(result.walk())
     return any(isinstance(e, Entry) and e.sha256 == sha(OUTSIDE) for e in entries)
 
 

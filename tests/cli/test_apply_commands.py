@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+from collections.abc import Mapping
 from pathlib import Path
 
 import pytest
@@ -15,7 +16,7 @@ def options(site: dict[str, str]) -> list[str]:
     return ["--store", site["store"], "--db", site["db"], "--actor", "paralegal"]
 
 
-def plan_file(site: dict[str, str], *ops: dict[str, object]) -> str:
+def plan_file(site: dict[str, str], *ops: Mapping[str, object]) -> str:
     path = Path(site["tmp"]) / f"plan{len(list(Path(site['tmp']).glob('plan*.json')))}.json"
     path.write_text(
         json.dumps({"pva": "plan/v1", "title": "File the inbox", "scope": ["m"], "ops": list(ops)})

@@ -12,6 +12,7 @@ from sidecar import db
 from sidecar.cli.serve import ADMIN_TOKEN_FILE, admin_token
 from sidecar.settings import Settings, unsafe
 from sidecar.tokens import TokenStore
+from tests.support.apps import migrated_sqlite
 
 
 @pytest.mark.parametrize(
@@ -66,8 +67,7 @@ def test_an_invalid_policy_file_stops_the_start(
     """A policy file that is not policy/v1 is refused at start, naming the problem."""
     policy = tmp_path / "policy.toml"
     policy.write_text('version = "policy/v1"\n[[rules]]\nname = "x"\noutcome = "deny"\n')
-    url = f"sqlite:///{tmp_path / 'pva.db'}"
-    db.upgrade(url)
+    url = migrated_sqlite(tmp_path, "pva.db")
     monkeypatch.setenv("PVA_POLICY", str(policy))
     assert main(["serve", "--db", url, "--store", str(tmp_path)]) == 2
     assert "invalid policy" in capsys.readouterr().err

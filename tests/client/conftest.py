@@ -8,7 +8,7 @@ must cross a real socket.
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from pathlib import Path
 
 import pytest
@@ -16,12 +16,11 @@ from fastapi import FastAPI
 from fastapi.testclient import TestClient
 
 from planner.client.http_client import PvaClient
-from sidecar import db
-from sidecar.app import create_app
 from sidecar.settings import Settings
-from sidecar.tokens import TokenStore
-from sidecar.wiring import open_services
 from tests.servers import serving
+from tests.support.apps import as_httpx, migrated_sqlite, open_app
+from tests.support.files import write_files
+from tests.support.tokens import create_tokens
 
 URL = "http://testserver"
 TOKENS = {  # name: (role, scopes)
@@ -54,12 +53,8 @@ def auto_apply() -> bool:
 @pytest.fixture
 def settings(tmp_path: Path, auto_apply: bool) -> Settings:
     """A store with an inbox, and a migrated, empty SQLite audit database."""
-    store = tmp_path / "store"
-    (store / "m" / "inbox").mkdir(parents=True)
-    (store / "m" / "inbox" / "1.pdf").write_bytes(b"contract")
-    (store / "m" / "notes.txt").write_bytes(b"old notes")
-    url = f"sqlite:///{tmp_path / 'audit.db'}"
-    db.upgrade(url)
+    store = write_files(tmp_path / "store", {"m/inbox/1.pdf": b"contract", "m/notes.txt": b"old notes"})
+    url = migrated_sqlite(tmp_path)
     return Settings(
         store=str(store), database_url=url, state_dir=str(tmp_path / "state"), auto_apply=auto_apply
     )
@@ -68,14 +63,13 @@ def settings(tmp_path: Path, auto_apply: bool) -> Settings:
 @pytest.fixture
 def tokens(settings: Settings) -> dict[str, str]:
     """A secret per name of TOKENS."""
-    with db.opened(TokenStore, settings.database_url) as store:
-        return {name: store.create(role, name, scopes)[1] for name, (role, scopes) in TOKENS.items()}
+    return create_tokens(settings.database_url, TOKENS)
 
 
 @pytest.fixture
 def app(settings: Settings) -> Iterator[FastAPI]:
-    with open_services(settings) as services:
-        yield create_app(settings, services=services)
+    with open_app(settings) as app:
+        yield app
 
 
 @pytest.fixture
@@ -87,7 +81,7 @@ def http(app: FastAPI) -> Iterator[TestClient]:
 @pytest.fixture
 def as_(http: TestClient, tokens: dict[str, str]) -> Iterator[dict[str, PvaClient]]:
     """A client per token name, over the app in process."""
-    clients = {name: PvaClient(URL, secret, http=http) for name, secret in tokens.items()}
+    clients = {name: PvaClient(URL, secret, http=as_httpx(http)) for name, secret in tokens.items()}
     yield clients
     for client in clients.values():
         client.close()
@@ -100,7 +94,7 @@ def server(app: FastAPI) -> Iterator[str]:
         yield url
 
 
-def write_plan(folder: Path, document: dict[str, object]) -> str:
+def write_plan(folder: Path, document: Mapping[str, object]) -> str:
     path = folder / f"plan-{len(list(folder.glob('plan-*.json')))}.json"
     path.write_text(json.dumps(document), encoding="utf-8")
     return str(path)

@@ -6,6 +6,7 @@ import argparse
 import hashlib
 import json
 import threading
+from collections.abc import Mapping
 from pathlib import Path
 
 import pytest
@@ -33,7 +34,7 @@ def pva(capsys: pytest.CaptureFixture[str], server: str, token: str, *argv: str)
     return code, captured.out, captured.err
 
 
-def submitted(server: str, token: str, document: dict[str, object] = FILE_IT) -> str:
+def submitted(server: str, token: str, document: Mapping[str, object] = FILE_IT) -> str:
     with PvaClient(server, token) as client:
         return client.submit(document).id
 

@@ -15,6 +15,7 @@ import hashlib
 import os
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field, replace
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -38,6 +39,7 @@ from sidecar.errors import StoreError
 from tests.backends.faults import FaultyCalls
 from tests.gcs.fixtures import bucket_state, new_bucket, open_gcs, seed, shared_server
 from tests.gcs.fixtures import staged as gcs_staged
+from tests.support.files import write_files
 
 State = dict[str, str]  # path -> "dir", or the sha256 of the file
 
@@ -74,16 +76,6 @@ def without(state: State, path: str) -> State:
 
 def copied(state: State, src: str, dst: str) -> State:
     return state | {rebase(p, src, dst): value for p, value in state.items() if contains(src, p)}
-
-
-def seed_disk(root: Path, content: dict[str, bytes | None]) -> None:
-    root.mkdir(exist_ok=True)
-    for path, data in content.items():
-        if data is None:
-            (root / path).mkdir(parents=True, exist_ok=True)
-        else:
-            (root / path).parent.mkdir(parents=True, exist_ok=True)
-            (root / path).write_bytes(data)
 
 
 def disk_state(root: Path, *, reserved: bool = False) -> State:
@@ -133,7 +125,7 @@ def tree_target(_tmp_path: Path) -> Target:
 
 def local_target(tmp_path: Path, *, openat2: bool = True) -> Target:
     root = tmp_path / "store"
-    seed_disk(root, SEED)
+    write_files(root, SEED)
     backend = LocalBackend(root, openat2=openat2)
     return Target(
         "local", DirectOps(backend), lambda: disk_state(root), lambda: staged(root), backend.close, local=True
@@ -403,7 +395,7 @@ class Harness:
     """A backend under test and its backdoor (seeding and reading real state, reserved area included)."""
 
     backend: Backend
-    put: Callable[[str, bytes | None], None]
+    put: Callable[[str, bytes | None], object]
     state: Callable[[], State]
     close: Callable[[], None] = lambda: None
     counts: Callable[[], dict[str, int]] = field(default=dict)
@@ -411,12 +403,12 @@ class Harness:
 
 def local_harness(tmp_path: Path, *, openat2: bool = True) -> Harness:
     root = tmp_path / "store"
-    seed_disk(root, SEED)
+    write_files(root, SEED)
     calls = FaultyCalls()  # no faults: it only counts
     backend = LocalBackend(root, calls=calls, openat2=openat2)
     return Harness(
         backend,
-        lambda path, data: seed_disk(root, {path: data}),
+        lambda path, data: write_files(root, {path: data}),
         lambda: disk_state(root, reserved=True),
         backend.close,
         lambda: dict(calls.counts),
@@ -452,7 +444,7 @@ def gcs_harness(tmp_path: Path, *, implicit: bool = False) -> Harness:
 
     def put(path: str, data: bytes | None) -> None:
         parts = path.split("/")
-        folders = {"/".join(parts[:depth]): None for depth in range(1, len(parts))}
+        folders: dict[str, bytes | None] = {"/".join(parts[:depth]): None for depth in range(1, len(parts))}
         seed(server, bucket, "store", folders | {path: data})
 
     return Harness(backend, put, lambda: bucket_state(server, bucket, "store", reserved=True), backend.close)
@@ -607,7 +599,7 @@ def test_discard_refuses_anything_outside_the_staging_area(harness: Harness) -> 
     harness.backend.ensure_dir(f"{RESERVED}/trash/t")
     harness.backend.ensure_dir(STAGING)
     for path in ("a", "c.txt", f"{RESERVED}/trash/t", STAGING, RESERVED, "", f"{STAGING}/../../a"):
-        unchanged(harness, StoreError, lambda path=path: harness.backend.discard(path))
+        unchanged(harness, StoreError, partial(harness.backend.discard, path))
 
 
 def test_ensure_dir_creates_missing_parents_and_is_idempotent(harness: Harness) -> None:
@@ -749,7 +741,7 @@ def test_every_store_reads_the_same_footprint_and_fingerprint(
     """
     reads = footprint(plans()[name].build())
     disk = tmp_path / "reference"
-    seed_disk(disk, SEED)
+    write_files(disk, SEED)
     folder = read_footprint(disk, reads)
     manifest = read(TreeSource(read_manifest(manifest_lines(scan(disk), str(disk), hashed=True))), reads)
     mine = harness.backend.read_tree(reads)

@@ -52,4 +52,5 @@ def main(mode: str, url: str, bucket: str, state: str, database: str, plan_file:
 
 
 if __name__ == "__main__":
-    main(*sys.argv[1:7], int(sys.argv[7]))  # type: ignore[call-arg]
+    mode, url, bucket, state, database, plan_file = sys.argv[1:7]
+    main(mode, url, bucket, state, database, plan_file, int(sys.argv[7]))

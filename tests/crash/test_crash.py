@@ -9,23 +9,17 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 import shutil
-import subprocess
-import sys
 from collections import Counter
 from pathlib import Path
 
 import pytest
 
 from sidecar import db
-from sidecar.apply.engine import Engine
-from sidecar.apply.journal import FileJournals
-from sidecar.audit.store import SqlAuditStore
 from sidecar.backends.base import JOURNAL
 from sidecar.backends.local import LocalBackend
-
-REPO = Path(__file__).parents[2]
+from tests.support.files import store_state, write_files
+from tests.support.scenes import CrashRun
 
 PLAN = {
     "pva": "plan/v1",
@@ -50,33 +44,20 @@ PLAN = {
 }
 
 
-def make_store(root: Path) -> None:
-    files = {
-        "m/inbox/1.pdf": b"contract",
-        "m/inbox/2.pdf": b"letter",
-        "m/inbox/sub/3.pdf": b"memo",
-        "m/notes.txt": b"old notes",
-        "m/templates/cover.docx": b"cover",
-        "m/templates/letterhead.docx": b"letterhead",
-        "m/Thumbs.db": b"junk",
-    }
-    for path, data in files.items():
-        (root / path).parent.mkdir(parents=True, exist_ok=True)
-        (root / path).write_bytes(data)
+FILES = {
+    "m/inbox/1.pdf": b"contract",
+    "m/inbox/2.pdf": b"letter",
+    "m/inbox/sub/3.pdf": b"memo",
+    "m/notes.txt": b"old notes",
+    "m/templates/cover.docx": b"cover",
+    "m/templates/letterhead.docx": b"letterhead",
+    "m/Thumbs.db": b"junk",
+}
 
 
 def visible(root: Path) -> list[tuple[str, str]]:
     """Every store entry outside .pva/, as (path, sha256 or 'dir')."""
-    found = []
-    for folder, dirs, files in os.walk(root):
-        rel = Path(folder).relative_to(root)
-        if rel.parts[:1] == (".pva",):
-            continue
-        found.extend((str(rel / d), "dir") for d in dirs if not (rel == Path() and d == ".pva"))
-        found.extend(
-            (str(rel / f), hashlib.sha256((Path(folder) / f).read_bytes()).hexdigest()) for f in files
-        )
-    return sorted(found)
+    return sorted(store_state(root).items())
 
 
 def trashed(root: Path) -> list[str]:
@@ -97,9 +78,7 @@ class Scene:
 
     def __init__(self, base: Path) -> None:
         self.base = base
-        self.store = base / "pristine" / "store"
-        self.store.mkdir(parents=True)
-        make_store(self.store)
+        self.store = write_files(base / "pristine" / "store", FILES)
         self.database = base / "pristine" / "audit.db"
         db.upgrade(f"sqlite:///{self.database}")
         self.plan = base / "plan.json"
@@ -119,42 +98,24 @@ class Scene:
         return Run(target / "store", target / "audit.db", self.plan)
 
 
-class Run:
-    """One copy of the scene, driven by child processes."""
+class Run(CrashRun):
+    """One copy of the scene: a store folder and its SQLite audit, driven by tests.crash.runner."""
+
+    runner = "tests.crash.runner"
+    timeout = 60
 
     def __init__(self, store: Path, database: Path, plan: Path) -> None:
-        self.store, self.database, self.plan = store, database, plan
+        super().__init__(f"sqlite:///{database}", plan)
+        self.store = store
 
-    @property
-    def url(self) -> str:
-        return f"sqlite:///{self.database}"
+    def where(self) -> list[str]:
+        return [str(self.store)]
 
-    def run(self, mode: str, kill_at: int) -> subprocess.CompletedProcess[str]:
-        command = [
-            sys.executable,
-            "-m",
-            "tests.crash.runner",
-            mode,
-            str(self.store),
-            self.url,
-            str(self.plan),
-            str(kill_at),
-        ]
-        return subprocess.run(command, cwd=REPO, capture_output=True, text=True, timeout=60, check=False)
+    def backend(self) -> LocalBackend:
+        return LocalBackend(self.store)
 
-    def recover_here(self) -> None:
-        audit = SqlAuditStore.open(self.url)
-        try:
-            Engine(LocalBackend(self.store), audit, FileJournals(self.store)).recover()
-        finally:
-            audit.close()
-
-    def outcomes(self) -> list[str]:
-        audit = SqlAuditStore.open(self.url)
-        try:
-            return [f"apply:{e.payload['status']}" for e in audit.events() if e.kind == "apply"]
-        finally:
-            audit.close()
+    def journals(self) -> Path:
+        return self.store
 
 
 @pytest.fixture(scope="module")

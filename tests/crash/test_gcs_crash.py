@@ -13,22 +13,19 @@ from __future__ import annotations
 import hashlib
 import json
 import shutil
-import subprocess
-import sys
 from collections import Counter
+from contextlib import closing
 from pathlib import Path
 
 import pytest
 
 from sidecar import db
-from sidecar.apply.engine import Engine
-from sidecar.apply.journal import FileJournals
-from sidecar.audit.store import SqlAuditStore
 from sidecar.backends.base import JOURNAL
+from sidecar.backends.gcs.backend import GcsBackend
 from tests.gcs.fixtures import bucket_state, new_bucket, open_gcs, seed, shared_server
 from tests.gcs.server import GcsServer
+from tests.support.scenes import CrashRun
 
-REPO = Path(__file__).parents[2]
 FILES = 1000
 PLAN = {
     "pva": "plan/v1",
@@ -61,7 +58,9 @@ class Scene:
         self.base = base
         self.server = shared_server()
         self.bucket = new_bucket(self.server)
-        files = {f"m/inbox/{n:04}.pdf": f"document {n}".encode() for n in range(FILES)}
+        files: dict[str, bytes | None] = {
+            f"m/inbox/{n:04}.pdf": f"document {n}".encode() for n in range(FILES)
+        }
         seed(self.server, self.bucket, "store", {"m": None, "m/inbox": None, "m/Thumbs.db": b"junk"} | files)
         self.database = base / "pristine.db"
         db.upgrade(f"sqlite:///{self.database}")
@@ -86,33 +85,24 @@ class Scene:
         return Run(self.server, bucket, folder, self.plan)
 
 
-class Run:
-    """One copy of the scene, driven by child processes."""
+class Run(CrashRun):
+    """One copy of the scene: a bucket, a state folder and a SQLite audit, driven by gcs_runner."""
+
+    runner = "tests.crash.gcs_runner"
+    timeout = 120
 
     def __init__(self, server: GcsServer, bucket: str, folder: Path, plan: Path) -> None:
-        self.server, self.bucket, self.folder, self.plan = server, bucket, folder, plan
-        self.url = f"sqlite:///{folder / 'audit.db'}"
+        super().__init__(f"sqlite:///{folder / 'audit.db'}", plan)
+        self.server, self.bucket, self.folder = server, bucket, folder
 
-    def run(self, mode: str, kill_at: int) -> subprocess.CompletedProcess[str]:
-        command = [sys.executable, "-m", "tests.crash.gcs_runner", mode, self.server.url, self.bucket]
-        command += [str(self.folder / "state"), self.url, str(self.plan), str(kill_at)]
-        return subprocess.run(command, cwd=REPO, capture_output=True, text=True, timeout=120, check=False)
+    def where(self) -> list[str]:
+        return [self.server.url, self.bucket, str(self.folder / "state")]
 
-    def recover_here(self) -> None:
-        backend = open_gcs(self.server, self.bucket, self.folder / "state")  # settles the folder move
-        audit = SqlAuditStore.open(self.url)
-        try:
-            Engine(backend, audit, FileJournals(self.folder / "state")).recover()
-        finally:
-            audit.close()
-            backend.close()
+    def backend(self) -> closing[GcsBackend]:
+        return closing(open_gcs(self.server, self.bucket, self.folder / "state"))  # settles the folder move
 
-    def outcomes(self) -> list[str]:
-        audit = SqlAuditStore.open(self.url)
-        try:
-            return [f"apply:{e.payload['status']}" for e in audit.events() if e.kind == "apply"]
-        finally:
-            audit.close()
+    def journals(self) -> Path:
+        return self.folder / "state"
 
 
 @pytest.fixture(scope="module")

@@ -29,6 +29,7 @@ from sidecar import db
 from sidecar.tokens import TokenStore
 from tests.docs.test_docs_examples import BLOCKS, ROOT, VARYING, Block, _files_of, _tree_for, _vary
 from tests.servers import sidecar
+from tests.support.apps import migrated_sqlite
 
 API_DOC = ROOT / "docs" / "api.md"
 ELIDED = "..."
@@ -97,8 +98,7 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Path, dic
             target.mkdir(parents=True)
         else:
             target.write_bytes(files.get(entry.path, bytes(entry.size or 0)))
-    url = f"sqlite:///{folder / 'pva.db'}"
-    db.upgrade(url)
+    url = migrated_sqlite(folder, "pva.db")
     with db.opened(TokenStore, url) as tokens:
         env = {name: tokens.create(role, label, scopes)[1] for name, (role, label, scopes) in ROLES.items()}
     for block in BLOCKS:

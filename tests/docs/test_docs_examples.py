@@ -226,7 +226,10 @@ def test_every_json_block_is_tagged() -> None:
 
 def test_every_checked_block_tag_is_known() -> None:
     """Python, sh and console blocks carry only the tags this module acts on, so a typo is caught."""
-    known = {"python": ({None}, set(), set()), "sh": ({None}, set(), set())}
+    known: dict[str, tuple[set[str | None], set[str], set[str]]] = {
+        "python": ({None}, set(), set()),
+        "sh": ({None}, set(), set()),
+    }
     known["console"] = ({None, "run", "curl"}, {"exit", "setup", "vary"}, {"head"})
     problems = []
     for block in BLOCKS:
@@ -545,7 +548,7 @@ def test_cli_doc_shows_every_command() -> None:
         for command in _simple_commands(line)
         if _is_pva(command[0]) and len(command) > 1
     }
-    wanted = set()
+    wanted: set[tuple[str, ...]] = set()
     absent = {name for name, module in _plugins() if module is None}  # entry point without its module
     for name, parser in _subcommands(build_parser()).items():
         if name in absent:

@@ -19,9 +19,9 @@ import httpx
 import pytest
 from playwright.sync_api import Browser, BrowserContext, Page, Playwright, sync_playwright
 
-from sidecar.db import make_engine, upgrade
-from sidecar.tokens import TokenStore
 from tests import servers
+from tests.support.apps import migrated_sqlite
+from tests.support.tokens import create_tokens
 
 TOKENS = {  # name: (role, scopes)
     "alice": ("approver", ["matters"]),
@@ -72,12 +72,8 @@ def sidecar(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Sidecar]:
     home = tmp_path_factory.mktemp("sidecar")
     store = home / "projects"
     store.mkdir()
-    database = f"sqlite:///{home / 'pva.db'}"
-    upgrade(database)
-    engine = make_engine(database)
-    tokens = TokenStore(engine)
-    secrets = {name: tokens.create(role, name, scopes)[1] for name, (role, scopes) in TOKENS.items()}
-    engine.dispose()
+    database = migrated_sqlite(home, "pva.db")
+    secrets = create_tokens(database, TOKENS)
     policy = home / "policy.toml"
     policy.write_text(BOARD_POLICY, encoding="utf-8")
     with servers.sidecar(store, database, home / "sidecar.log", cwd=home, policy=str(policy)) as url:

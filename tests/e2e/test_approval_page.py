@@ -10,9 +10,10 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
+from typing import Any
 
 import pytest
-from playwright.sync_api import BrowserContext, Page, expect
+from playwright.sync_api import BrowserContext, Dialog, Locator, Page, expect
 
 from tests.e2e.conftest import BOARD, Sidecar, sign_in
 
@@ -25,7 +26,7 @@ def _sha(text: str) -> str:
     return hashlib.sha256(text.encode()).hexdigest()
 
 
-def _filing_plan() -> dict[str, object]:
+def _filing_plan() -> dict[str, Any]:
     inbox, alice = f"{SMITH}/inbox", f"{SMITH}/custodians/alice"
     return {
         "pva": "plan/v1",
@@ -68,7 +69,7 @@ def _seed_smith(sidecar: Sidecar) -> None:
     sidecar.put(f"{SMITH}/drafts/old-2.docx", "draft two")
 
 
-def _cleanup_plan() -> dict[str, object]:
+def _cleanup_plan() -> dict[str, Any]:
     return {
         "pva": "plan/v1",
         "title": "Remove superseded drafts",
@@ -80,7 +81,7 @@ def _cleanup_plan() -> dict[str, object]:
     }
 
 
-def _move_plan(folder: str, title: str) -> dict[str, object]:
+def _move_plan(folder: str, title: str) -> dict[str, Any]:
     return {
         "pva": "plan/v1",
         "title": title,
@@ -92,7 +93,19 @@ def _move_plan(folder: str, title: str) -> dict[str, object]:
     }
 
 
-def _row(page: Page, plan_id: str) -> object:
+def _dismissed_dialogs(page: Page) -> list[str]:
+    """Dismiss every dialog the page opens; the list of their messages (a script that ran would open one)."""
+    dialogs: list[str] = []
+
+    def dismiss(dialog: Dialog) -> None:
+        dialogs.append(dialog.message)
+        dialog.dismiss()
+
+    page.on("dialog", dismiss)
+    return dialogs
+
+
+def _row(page: Page, plan_id: str) -> Locator:
     return page.locator(f'tr[data-plan="{plan_id}"]')
 
 
@@ -277,7 +290,7 @@ def test_html_and_script_in_a_plan_show_as_text_and_never_run(page: Page, sideca
     ]
     for name in names:
         sidecar.put(f"{folder}/{name}", "x")
-    plan = {
+    plan: dict[str, Any] = {
         "pva": "plan/v1",
         "title": HOSTILE,
         "scope": [folder],
@@ -289,8 +302,7 @@ def test_html_and_script_in_a_plan_show_as_text_and_never_run(page: Page, sideca
     plan["ops"].insert(0, {"op": "mkdir", "path": f"{folder}/filed", "reason": '"><svg onload=alert(1)>'})
     plan_id = sidecar.submit(plan)
     assert sidecar.state(plan_id) == "pending"
-    dialogs: list[str] = []
-    page.on("dialog", lambda dialog: (dialogs.append(dialog.message), dialog.dismiss()))
+    dialogs = _dismissed_dialogs(page)
 
     sign_in(page, sidecar, "alice")
     page.goto(f"/?path={folder}")
@@ -377,8 +389,7 @@ def test_an_overwrite_shows_its_diff_and_a_new_file_its_lines_as_text(page: Page
             ],
         }
     )
-    dialogs: list[str] = []
-    page.on("dialog", lambda dialog: (dialogs.append(dialog.message), dialog.dismiss()))
+    dialogs = _dismissed_dialogs(page)
     sign_in(page, sidecar, "alice")
     page.goto(f"/plans/{plan_id}")
     index = page.locator("#content-0")

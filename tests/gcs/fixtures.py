@@ -13,8 +13,8 @@ from pathlib import Path
 
 from google.api_core.retry import Retry
 from google.auth.credentials import AnonymousCredentials
-from google.cloud import storage
-from google.cloud.storage.retry import _should_retry
+from google.cloud import storage  # type: ignore[attr-defined,import-untyped,unused-ignore]  # no stubs
+from google.cloud.storage.retry import _should_retry  # type: ignore[import-untyped]
 
 from planner.core.paths import fold
 from sidecar.backends.base import RESERVED
@@ -43,7 +43,9 @@ def shared_server() -> GcsServer:
 
 def client_for(url: str) -> storage.Client:
     return storage.Client(
-        project="pva-test", credentials=AnonymousCredentials(), client_options={"api_endpoint": url}
+        project="pva-test",
+        credentials=AnonymousCredentials(),  # type: ignore[no-untyped-call]  # google-auth leaves it untyped
+        client_options={"api_endpoint": url},
     )
 
 

@@ -17,6 +17,7 @@ import pytest
 from planner.core.errors import AlreadyExists
 from planner.core.footprint import Read
 from sidecar.apply.direct import DirectOps
+from sidecar.apply.journal import FileJournals
 from sidecar.backends.base import STAGING
 from sidecar.backends.gcs.backend import GcsBackend
 from sidecar.backends.gcs.location import GcsLocation
@@ -231,6 +232,7 @@ def test_open_store_opens_a_bucket_with_its_journals_on_local_disk(
     parts = open_store(f"gs://{bucket}/store", state_dir=tmp_path)
     try:
         assert parts.backend.name == f"gs://{bucket}/store/"
+        assert isinstance(parts.journals, FileJournals)  # SQLite (no database given): on local disk
         assert parts.journals.root.is_relative_to(tmp_path)
         assert parts.journals.names() == []
     finally:

@@ -30,18 +30,8 @@ from sidecar.service.memory import MemoryCaseStore
 from sidecar.service.ports import CaseStore
 from sidecar.workflow import State
 from tests.databases import TABLES, postgres_database
+from tests.support.clocks import TickingClock
 from tests.workflow.cases import FILE_INBOX, T0, plan, submitted
-
-
-class Clock:
-    """A clock that moves one second each time it is read."""
-
-    def __init__(self) -> None:
-        self.now = T0
-
-    def __call__(self) -> datetime:
-        self.now += timedelta(seconds=1)
-        return self.now
 
 
 @dataclass
@@ -68,7 +58,7 @@ def postgresql_url() -> Iterator[str]:
 
 @pytest.fixture(params=["memory", "sqlite", "postgresql"])
 def stores(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Stores]:
-    clock = Clock()
+    clock = TickingClock(T0, timedelta(seconds=1))
     if request.param == "memory":
         audit = MemoryAudit()
 

@@ -10,22 +10,20 @@ import pytest
 from sqlalchemy import text
 
 from planner.core.plan import Plan
-from sidecar import db
 from sidecar.settings import Settings
-from sidecar.tokens import Principal, Role
 from sidecar.wiring import Services, open_services
+from tests.support.apps import migrated_sqlite
+from tests.support.files import write_files
+from tests.support.plans import make_plan
+from tests.support.tokens import AGENT, ALICE
 
-AGENT = Principal("tok_000000000001", "agent-1", Role.AGENT, ("matters",))
-ALICE = Principal("tok_000000000002", "alice", Role.APPROVER, ("matters",))
 MOVE = {"op": "move", "src": "matters/acme/inbox/a.pdf", "dst": "matters/acme/a.pdf"}
 
 
 @pytest.fixture
 def services(tmp_path: Path) -> Iterator[Services]:
-    (tmp_path / "store" / "matters" / "acme" / "inbox").mkdir(parents=True)
-    (tmp_path / "store" / "matters" / "acme" / "inbox" / "a.pdf").write_bytes(b"a")
-    url = f"sqlite:///{tmp_path / 'pva.db'}"
-    db.upgrade(url)
+    write_files(tmp_path / "store", {"matters/acme/inbox/a.pdf": b"a"})
+    url = migrated_sqlite(tmp_path, "pva.db")
     settings = Settings(store=str(tmp_path / "store"), database_url=url, auto_apply=False)
     with open_services(settings) as live:
         live.tokens.create("approver", "alice", ["matters"])
@@ -33,7 +31,7 @@ def services(tmp_path: Path) -> Iterator[Services]:
 
 
 def _plan(title: str) -> Plan:
-    return Plan.model_validate({"pva": "plan/v1", "title": title, "scope": ["matters/acme"], "ops": [MOVE]})
+    return make_plan(MOVE, title=title)
 
 
 def _sql(services: Services, statement: str, **values: object) -> None:

@@ -11,50 +11,35 @@ from typing import Any
 import pytest
 
 from planner.core.plan import Plan
-from sidecar import db
 from sidecar.audit.records import ApplyRecord
 from sidecar.service.cases import Conflict, Event, StoredCase
 from sidecar.settings import Settings
-from sidecar.tokens import Principal, Role
 from sidecar.wiring import Services, open_services
 from sidecar.workflow import State
-
-AGENT = Principal("tok_000000000001", "agent-1", Role.AGENT, ("matters",))
-ALICE = Principal("tok_000000000002", "alice", Role.APPROVER, ("matters",))
-
-
-class Clock:
-    """A clock the test moves by hand."""
-
-    def __init__(self) -> None:
-        self.now = datetime(2026, 11, 29, 12, 0, tzinfo=UTC)
-
-    def __call__(self) -> datetime:
-        self.now += timedelta(microseconds=1)
-        return self.now
+from tests.support.apps import migrated_sqlite
+from tests.support.clocks import TickingClock
+from tests.support.files import write_files
+from tests.support.plans import make_plan
+from tests.support.tokens import AGENT, ALICE
 
 
 @pytest.fixture
-def clock() -> Clock:
-    return Clock()
+def clock() -> TickingClock:
+    """A clock that moves a microsecond per reading; the test moves it further by hand."""
+    return TickingClock(datetime(2026, 11, 29, 12, 0, tzinfo=UTC), timedelta(microseconds=1))
 
 
 @pytest.fixture
-def services(tmp_path: Path, clock: Clock) -> Iterator[Services]:
-    store = tmp_path / "store"
-    for name in ("a.pdf", "b.pdf"):
-        (store / "matters" / "acme" / "inbox").mkdir(parents=True, exist_ok=True)
-        (store / "matters" / "acme" / "inbox" / name).write_bytes(name.encode())
-    url = f"sqlite:///{tmp_path / 'pva.db'}"
-    db.upgrade(url)
+def services(tmp_path: Path, clock: TickingClock) -> Iterator[Services]:
+    files = {f"matters/acme/inbox/{name}": name.encode() for name in ("a.pdf", "b.pdf")}
+    store = write_files(tmp_path / "store", files)
+    url = migrated_sqlite(tmp_path, "pva.db")
     with open_services(Settings(store=str(store), database_url=url, auto_apply=False), clock=clock) as live:
         yield live
 
 
 def plan(*ops: dict[str, Any], title: str = "file") -> Plan:
-    return Plan.model_validate(
-        {"pva": "plan/v1", "title": title, "scope": ["matters/acme"], "ops": list(ops)}
-    )
+    return make_plan(*ops, title=title)
 
 
 FILE_A = {"op": "move", "src": "matters/acme/inbox/a.pdf", "dst": "matters/acme/a.pdf"}
@@ -75,7 +60,7 @@ def test_history_names_who_approved_a_plan_applied_through_the_workflow(services
 
 
 def test_an_apply_a_stopped_sidecar_left_becomes_failed_after_its_lease(
-    services: Services, clock: Clock
+    services: Services, clock: TickingClock
 ) -> None:
     """A plan left 'applying' with no recorded outcome is settled as failed once its lease runs out."""
     stored = approved(services, plan(FILE_A))
@@ -91,7 +76,7 @@ def test_an_apply_a_stopped_sidecar_left_becomes_failed_after_its_lease(
 
 
 def test_asking_again_for_an_apply_abandoned_past_its_lease_applies_it(
-    services: Services, clock: Clock
+    services: Services, clock: TickingClock
 ) -> None:
     """Applying a plan stuck 'applying' past its lease settles the abandoned apply, then applies the plan."""
     stored = approved(services, plan(FILE_A))
@@ -104,7 +89,7 @@ def test_asking_again_for_an_apply_abandoned_past_its_lease_applies_it(
 
 
 def test_an_apply_recorded_before_the_sidecar_stopped_is_settled_from_the_audit(
-    services: Services, clock: Clock
+    services: Services, clock: TickingClock
 ) -> None:
     """A plan left 'applying' whose outcome the audit holds takes that outcome at the sweep."""
     stored = approved(services, plan(FILE_A))

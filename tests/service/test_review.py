@@ -12,22 +12,22 @@ import hashlib
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any
 
 import pytest
 
 from planner.core.footprint import SHOWN_LISTING
 from planner.core.plan import Plan
 from planner.core.treeview import TreeRow, Trees, changed_only
-from sidecar import db
 from sidecar.service.cases import StoredCase, case_trees
 from sidecar.settings import Settings
-from sidecar.tokens import Principal, Role
 from sidecar.wiring import Services, open_services
 from sidecar.workflow import State
+from tests.support.apps import migrated_sqlite
+from tests.support.clocks import TickingClock
+from tests.support.files import write_files
+from tests.support.plans import make_plan
+from tests.support.tokens import AGENT, ALICE
 
-AGENT = Principal("tok_000000000001", "agent-1", Role.AGENT, ("matters",))
-ALICE = Principal("tok_000000000002", "alice", Role.APPROVER, ("matters",))
 FILES = {
     "matters/acme/inbox/a.pdf": b"alpha",
     "matters/acme/inbox/b.pdf": b"bravo",
@@ -38,37 +38,17 @@ FILES = {
 }
 
 
-class Clock:
-    """A clock that moves a microsecond per reading."""
-
-    def __init__(self) -> None:
-        self.now = datetime(2026, 12, 1, 12, 0, tzinfo=UTC)
-
-    def __call__(self) -> datetime:
-        self.now += timedelta(microseconds=1)
-        return self.now
-
-
 @pytest.fixture
 def store(tmp_path: Path) -> Path:
-    root = tmp_path / "store"
-    for path, data in FILES.items():
-        (root / path).parent.mkdir(parents=True, exist_ok=True)
-        (root / path).write_bytes(data)
-    return root
+    return write_files(tmp_path / "store", FILES)
 
 
 @pytest.fixture
 def services(tmp_path: Path, store: Path) -> Iterator[Services]:
-    url = f"sqlite:///{tmp_path / 'pva.db'}"
-    db.upgrade(url)
-    settings = Settings(store=str(store), database_url=url, auto_apply=False)
-    with open_services(settings, clock=Clock()) as live:
+    settings = Settings(store=str(store), database_url=migrated_sqlite(tmp_path, "pva.db"), auto_apply=False)
+    clock = TickingClock(datetime(2026, 12, 1, 12, 0, tzinfo=UTC), timedelta(microseconds=1))
+    with open_services(settings, clock=clock) as live:
         yield live
-
-
-def plan(*ops: dict[str, Any]) -> Plan:
-    return Plan.model_validate({"pva": "plan/v1", "title": "t", "scope": ["matters/acme"], "ops": list(ops)})
 
 
 def rows(shown: tuple[TreeRow, ...]) -> dict[str, TreeRow]:
@@ -109,7 +89,7 @@ def test_a_move_into_an_existing_folder_shows_the_file_in_that_folder(
 ) -> None:
     """A move into a folder the plan did not create shows in After in that folder, beside what it holds."""
     move = {"op": "move", "src": "matters/acme/inbox/a.pdf", "dst": "matters/acme/done/a.pdf"}
-    _, shown = reviewed(services, store, plan(move))
+    _, shown = reviewed(services, store, make_plan(move))
     after = rows(shown.after)
     assert [m.label for m in after["matters/acme/done/a.pdf"].marks] == ["moved"]
     assert "matters/acme/done/z.pdf" in after
@@ -122,7 +102,7 @@ def test_a_moved_then_renamed_file_shows_under_its_final_name(services: Services
     _, shown = reviewed(
         services,
         store,
-        plan(
+        make_plan(
             {"op": "move", "src": "matters/acme/inbox/a.pdf", "dst": "matters/acme/done/a.pdf"},
             {"op": "rename", "path": "matters/acme/done/a.pdf", "name": "0001 Alpha.pdf"},
         ),
@@ -140,7 +120,7 @@ def test_a_chain_of_moves_and_a_copy_show_where_each_ends(services: Services, st
     _, shown = reviewed(
         services,
         store,
-        plan(
+        make_plan(
             {"op": "move", "src": "matters/acme/inbox/b.pdf", "dst": "matters/acme/done/b.pdf"},
             {"op": "move", "src": "matters/acme/done/b.pdf", "dst": "matters/acme/old/b.pdf"},
             {"op": "copy", "src": "matters/acme/old", "dst": "matters/acme/done/old-copy"},
@@ -157,7 +137,7 @@ def test_an_overwrite_shows_the_new_content_size(services: Services, store: Path
     old, new = FILES["matters/acme/index.csv"], b"x,y,z\n1,2,3\n"
     expect = {"sha256": hashlib.sha256(old).hexdigest()}
     write = {"op": "write", "path": "matters/acme/index.csv", "content": new.decode()}
-    _, shown = reviewed(services, store, plan(write | {"overwrite": True, "expect": expect}))
+    _, shown = reviewed(services, store, make_plan(write | {"overwrite": True, "expect": expect}))
     assert rows(shown.before)["matters/acme/index.csv"].sha256 == hashlib.sha256(old).hexdigest()
     assert rows(shown.after)["matters/acme/index.csv"].sha256 == hashlib.sha256(new).hexdigest()
     assert rows(shown.after)["matters/acme/index.csv"].size == len(new)
@@ -165,7 +145,7 @@ def test_an_overwrite_shows_the_new_content_size(services: Services, store: Path
 
 def test_a_folder_delete_and_its_revert_show_the_folder_whole(services: Services, store: Path) -> None:
     """Deleting a folder empties After there; its revert plan's After shows the folder with its files back."""
-    applied, shown = reviewed(services, store, plan({"op": "delete", "path": "matters/acme/old"}))
+    applied, shown = reviewed(services, store, make_plan({"op": "delete", "path": "matters/acme/old"}))
     assert not any(row.path.startswith("matters/acme/old") for row in shown.after)
     assert rows(shown.before)["matters/acme/old"].marks[0].label == "to trash"
     assert rows(shown.before)["matters/acme/old/n2.txt"].within == "goes to trash with its folder"
@@ -182,7 +162,7 @@ def test_a_document_filed_beside_the_target_neither_voids_nor_haunts_the_approva
 ) -> None:
     """A new file in the destination folder after approval: the plan applies, no 'appeared' line."""
     move = {"op": "move", "src": "matters/acme/inbox/a.pdf", "dst": "matters/acme/done/a.pdf"}
-    submitted = services.plans.submit(plan(move), AGENT)
+    submitted = services.plans.submit(make_plan(move), AGENT)
     services.plans.approve(submitted.digest, ALICE, "fine")
     (store / "matters/acme/done/new.pdf").write_bytes(b"new")
     result = services.plans.apply(submitted.digest, ALICE)
@@ -194,7 +174,7 @@ def test_a_moved_file_rewritten_with_the_same_size_after_approval_makes_the_plan
 ) -> None:
     """Approval binds to the content of what a move names: a same-size rewrite is stale, nothing moves."""
     move = {"op": "move", "src": "matters/acme/inbox/a.pdf", "dst": "matters/acme/done/a.pdf"}
-    submitted = services.plans.submit(plan(move), AGENT)
+    submitted = services.plans.submit(make_plan(move), AGENT)
     services.plans.approve(submitted.digest, ALICE, "fine")
     (store / "matters/acme/inbox/a.pdf").write_bytes(b"ALPHA")  # same size, other content
     before = store_state(store)
@@ -214,7 +194,7 @@ def test_a_file_filed_from_a_large_folder_keeps_only_what_the_plan_names_of_it(
     for number in range(SHOWN_LISTING):
         (inbox / f"{number:05}.pdf").write_bytes(b"x")
     move = {"op": "move", "src": "matters/acme/inbox/a.pdf", "dst": "matters/acme/done/a.pdf"}
-    applied, shown = reviewed(services, store, plan(move))
+    applied, shown = reviewed(services, store, make_plan(move))
     kept = {entry["path"] for entry in applied.base["entries"]}
     assert not any(path.startswith("matters/acme/inbox/0") for path in kept)
     assert {"matters", "matters/acme", "matters/acme/inbox", "matters/acme/inbox/a.pdf"} <= kept

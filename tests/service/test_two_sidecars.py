@@ -134,17 +134,16 @@ def test_two_sidecars_serialise_overlapping_plans_and_never_apply_twice(
             "bob": token_store.create("approver", "bob", ["matters"])[1],
         }
     plans, rivals = _plans()
-    settings = {"auto_apply": "false"}
     with (
-        sidecar(store, postgres_url, tmp_path / "one.log", **settings) as one,
-        sidecar(store, postgres_url, tmp_path / "two.log", **settings) as two,
+        sidecar(store, postgres_url, tmp_path / "one.log", auto_apply="false") as one,
+        sidecar(store, postgres_url, tmp_path / "two.log", auto_apply="false") as two,
         ThreadPoolExecutor(WORKERS) as pool,
     ):
         # Every plan is submitted and approved before any applies: a rival applied first would make
         # the other's submit a refusal (its file is gone), and which one that is depends on timing.
         urls = [one, two]
         proposed = list(pool.map(lambda pair: _propose(pair[1], urls, tokens, pair[0]), enumerate(plans)))
-        raced = list(pool.map(lambda chosen: _race(*chosen, urls, tokens), proposed))
+        raced = list(pool.map(lambda chosen: _race(chosen[0], chosen[1], urls, tokens), proposed))
         results = [(plan_id, outcomes) for (plan_id, _), outcomes in zip(proposed, raced, strict=True)]
 
     ids = [plan_id for plan_id, _ in results]

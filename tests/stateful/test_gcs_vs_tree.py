@@ -85,7 +85,7 @@ GCS_FILE_OPS_SETTINGS = settings(FILE_OPS_SETTINGS, max_examples=max(10, BUDGET 
 GCS_PLAN_SETTINGS = settings(PLAN_SETTINGS, max_examples=max(5, BUDGET // 40))
 
 
-class TestGcsVsTree(GcsVsTree.TestCase):
+class TestGcsVsTree(GcsVsTree.TestCase):  # type: ignore[misc,valid-type]  # hypothesis types TestCase as an attribute
     """DirectOps over the GCS backend agrees with the in-memory tree after every random op."""
 
     settings = GCS_FILE_OPS_SETTINGS
@@ -143,7 +143,7 @@ class GcsPlansThroughEngine(PlansThroughEngine):
         assert staged(self.server, self.bucket, "store") == []
 
 
-class TestGcsPlansThroughEngine(GcsPlansThroughEngine.TestCase):
+class TestGcsPlansThroughEngine(GcsPlansThroughEngine.TestCase):  # type: ignore[misc,valid-type]  # hypothesis types TestCase as an attribute
     """The engine applies to a bucket exactly what the verifier predicts, and nothing when it refuses."""
 
     settings = GCS_PLAN_SETTINGS

@@ -242,7 +242,7 @@ class LocalVsTree(RuleBasedStateMachine):
         assert leftovers(self.root) == []
 
 
-class TestLocalVsTree(LocalVsTree.TestCase):
+class TestLocalVsTree(LocalVsTree.TestCase):  # type: ignore[misc,valid-type]  # hypothesis types TestCase as an attribute
     """DirectOps over the local backend agrees with the in-memory tree after every random op."""
 
     settings = FILE_OPS_SETTINGS
@@ -433,7 +433,7 @@ class PlansThroughEngine(RuleBasedStateMachine):
         assert leftovers(self.root) == []
 
 
-class TestPlansThroughEngine(PlansThroughEngine.TestCase):
+class TestPlansThroughEngine(PlansThroughEngine.TestCase):  # type: ignore[misc,valid-type]  # hypothesis types TestCase as an attribute
     """The engine applies exactly what the verifier predicts, and nothing when it refuses a plan."""
 
     settings = PLAN_SETTINGS

@@ -24,27 +24,19 @@ from sidecar.tokens import (
     TokenStore,
     UnknownToken,
 )
+from tests.support.clocks import StillClock
 
 START = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)
 
 
-class Clock:
+@pytest.fixture
+def clock() -> StillClock:
     """A clock that stands still until a test moves it."""
-
-    def __init__(self) -> None:
-        self.now = START
-
-    def __call__(self) -> datetime:
-        return self.now
+    return StillClock(START)
 
 
 @pytest.fixture
-def clock() -> Clock:
-    return Clock()
-
-
-@pytest.fixture
-def tokens(url: str, clock: Clock) -> Iterator[TokenStore]:
+def tokens(url: str, clock: StillClock) -> Iterator[TokenStore]:
     store = TokenStore.open(url, clock=clock)
     yield store
     store.close()
@@ -121,7 +113,7 @@ def test_a_revoked_token_fails_at_once(tokens: TokenStore) -> None:
     assert tokens.authenticate(secret) is None
 
 
-def test_an_expired_token_fails(tokens: TokenStore, clock: Clock) -> None:
+def test_an_expired_token_fails(tokens: TokenStore, clock: StillClock) -> None:
     """A token authenticates until its expiry and never from that instant on."""
     _, secret = tokens.create("agent", "temp", ["m"], expires=START + timedelta(hours=1))
     clock.now = START + timedelta(minutes=59)
@@ -146,7 +138,7 @@ def test_an_expiry_must_be_a_future_aware_time(tokens: TokenStore, expires: date
     assert tokens.list() == []
 
 
-def test_last_used_is_recorded_at_most_once_a_minute(tokens: TokenStore, clock: Clock) -> None:
+def test_last_used_is_recorded_at_most_once_a_minute(tokens: TokenStore, clock: StillClock) -> None:
     """Authentication records when a token was last used, rewriting it only when a minute has passed."""
     _, secret = tokens.create("agent", "busy", ["m"])
     assert tokens.get("busy").last_used is None
@@ -174,7 +166,7 @@ def test_list_never_shows_a_secret_or_its_hash(tokens: TokenStore) -> None:
     assert not any("secret" in field or "hash" in field for field in TokenInfo.__dataclass_fields__)
 
 
-def test_list_shows_every_token_with_its_status(tokens: TokenStore, clock: Clock) -> None:
+def test_list_shows_every_token_with_its_status(tokens: TokenStore, clock: StillClock) -> None:
     """list gives all tokens oldest first, each active, revoked or expired, with who made and revoked it."""
     tokens.create("admin", "boss", created_by="alice")
     clock.now += timedelta(seconds=1)
@@ -204,7 +196,7 @@ def test_revoke_by_id_and_by_name(tokens: TokenStore) -> None:
     assert [tokens.authenticate(s) is None for s in (first, second, third)] == [True, True, False]
 
 
-def test_revoking_again_keeps_the_first_revocation(tokens: TokenStore, clock: Clock) -> None:
+def test_revoking_again_keeps_the_first_revocation(tokens: TokenStore, clock: StillClock) -> None:
     """A second revoke changes nothing: the first time and actor stay."""
     tokens.create("agent", "bot", ["m"])
     tokens.revoke("bot", revoked_by="alice")

@@ -6,6 +6,7 @@ import io
 import json
 import subprocess
 import sys
+from collections.abc import Mapping
 from pathlib import Path
 
 import pytest
@@ -25,7 +26,7 @@ def store(tmp_path: Path) -> Path:
     return root
 
 
-def write_plan(tmp_path: Path, *ops: dict[str, object]) -> Path:
+def write_plan(tmp_path: Path, *ops: Mapping[str, object]) -> Path:
     path = tmp_path / "plan.json"
     path.write_text(json.dumps({"pva": "plan/v1", "title": "t", "scope": ["m"], "ops": list(ops)}))
     return path

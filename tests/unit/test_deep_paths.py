@@ -16,6 +16,7 @@ from pathlib import Path
 from planner import Entry, Plan, tree_of, verify
 from planner.agent.snapshot import scan
 from planner.core.paths import MAX_PATH_BYTES, path_problem
+from tests.support.plans import make_plan
 
 DEEP = "matters/acme/" + "a/" * 499 + "a"  # 501 segments below matters/acme, 1,011 bytes
 
@@ -33,8 +34,7 @@ def shallow_stack(headroom: int = 150) -> Iterator[None]:
 
 
 def _plan(*ops: dict[str, object]) -> Plan:
-    doc = {"pva": "plan/v1", "title": "deep", "scope": ["matters/acme"], "ops": list(ops)}
-    return Plan.model_validate(doc)
+    return make_plan(*ops, title="deep")
 
 
 def test_a_deep_path_is_valid_and_checked_without_recursion() -> None:

@@ -476,7 +476,7 @@ def test_arbitrary_op_fields_only_raise_plan_syntax_error(
 # -- canonical encoding and digest ----------------------------------------------------
 
 
-BASE = {
+BASE: dict[str, Any] = {
     "pva": "plan/v1",
     "title": "File inbox \u2013 caf\u00e9",
     "scope": ["matters/acme"],

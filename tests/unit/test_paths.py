@@ -28,6 +28,7 @@ from planner.core.paths import (
     is_strictly_inside,
     path_problem,
 )
+from tests.support.plans import make_plan
 
 SCOPE = "matters/acme"
 SOURCE = "matters/acme/inbox/a.pdf"
@@ -52,7 +53,7 @@ def _tree(*extra: Entry) -> Tree:
 
 
 def _plan(*ops: dict[str, Any], scope: tuple[str, ...] = (SCOPE,)) -> Plan:
-    return Plan.model_validate({"pva": "plan/v1", "title": "hostile", "scope": list(scope), "ops": list(ops)})
+    return make_plan(*ops, title="hostile", scope=scope)
 
 
 def _write(path: str) -> dict[str, Any]:
@@ -623,7 +624,7 @@ _HOSTILE = list(
 _SEGMENTS = st.sampled_from(
     ["..", ".", "", ".pva", "CON", "nul.txt", "acme", "acme-evil", "%2e%2e", "a" * 256]
 )
-_ANY_TEXT = st.text(st.characters(exclude_categories=("Cs",)), max_size=60)
+_ANY_TEXT = st.text(st.characters(exclude_categories=["Cs"]), max_size=60)
 _HOSTILE_TEXT = st.text(st.sampled_from(_HOSTILE), max_size=40)
 _JOINED = st.lists(st.one_of(_SEGMENTS, _HOSTILE_TEXT), min_size=1, max_size=6).map("/".join)
 # Printable names (letters, marks, digits, punctuation, symbols, spaces): mostly valid.

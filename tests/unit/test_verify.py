@@ -9,6 +9,7 @@ import pytest
 
 from planner import Code, Entry, Limits, Plan, PlanBuilder, PlanSyntaxError, Report, simulate, tree_of, verify
 from planner.core.tree import Tree
+from tests.support.plans import make_plan
 
 
 def sha(text: str) -> str:
@@ -29,7 +30,7 @@ def store() -> Tree:
 
 
 def plan(*ops: dict[str, Any], scope: tuple[str, ...] = ("m",)) -> Plan:
-    return Plan.model_validate({"pva": "plan/v1", "title": "t", "scope": list(scope), "ops": list(ops)})
+    return make_plan(*ops, scope=scope)
 
 
 def codes(report: Report) -> list[tuple[str, int | None]]:

@@ -4,20 +4,28 @@ from __future__ import annotations
 
 import hashlib
 import re
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from types import MappingProxyType
+from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
 
 from sidecar.app import create_app
-from sidecar.db import make_engine, upgrade
+from sidecar.db import make_engine
 from sidecar.settings import Settings
 from sidecar.tokens import TokenStore
 from sidecar.web.render import CSP
+from tests.support.apps import migrated_sqlite
+from tests.support.files import write_files
+from tests.support.plans import plan_doc
+from tests.support.tokens import People, issue
 
 ORIGIN = {"Origin": "http://testserver"}
+DELETE_A = plan_doc({"op": "delete", "path": "m/a.pdf"}, title="T", scope=["m"])
 TWO_APPROVALS = (
     '[[rules]]\nname = "two"\nops_any = ["delete"]\noutcome = "require_approvals"\napprovals = 2\n'
 )
@@ -31,20 +39,42 @@ class Site:
     store: Path
 
 
-@pytest.fixture
-def site(tmp_path: Path) -> Iterator[Site]:
-    store = tmp_path / "store"
-    (store / "m").mkdir(parents=True)
-    url = f"sqlite:///{tmp_path / 'pva.db'}"
-    upgrade(url)
+@contextmanager
+def _opened_site(
+    tmp_path: Path,
+    people: People,
+    *,
+    files: Mapping[str, bytes | None] = MappingProxyType({}),
+    base_url: str = "http://testserver",
+    **settings: Any,
+) -> Iterator[Site]:
+    """The app over a store holding m (and ``files``), a fresh SQLite database, tokens for ``people``."""
+    store = write_files(tmp_path / "store", {"m": None, **files})
+    url = migrated_sqlite(tmp_path, "pva.db")
     engine = make_engine(url)
     tokens = TokenStore(engine)
-    roles = {"alice": ("approver", ["m"]), "agent": ("agent", ["m"])}
-    secrets = {name: tokens.create(role, name, scopes)[1] for name, (role, scopes) in roles.items()}
-    app = create_app(Settings(store=str(store), database_url=url))
-    with TestClient(app, base_url="http://testserver", follow_redirects=False) as client:
+    secrets = issue(tokens, people)
+    app = create_app(Settings(store=str(store), database_url=url, **settings))
+    with TestClient(app, base_url=base_url, follow_redirects=False) as client:
         yield Site(client, secrets, tokens, store)
     engine.dispose()
+
+
+@contextmanager
+def _deleting_under_two_approvals(
+    tmp_path: Path, people: People, **settings: Any
+) -> Iterator[tuple[Site, str]]:
+    """A site whose policy wants two approvals for a delete; the id of a submitted plan deleting m/a.pdf."""
+    (tmp_path / "policy.toml").write_text(TWO_APPROVALS)
+    policy = str(tmp_path / "policy.toml")
+    with _opened_site(tmp_path, people, files={"m/a.pdf": b"a"}, policy=policy, **settings) as site:
+        yield site, _submit(site, DELETE_A)
+
+
+@pytest.fixture
+def site(tmp_path: Path) -> Iterator[Site]:
+    with _opened_site(tmp_path, {"alice": ("approver", ["m"]), "agent": ("agent", ["m"])}) as opened:
+        yield opened
 
 
 def _sign_in(site: Site, who: str) -> str:
@@ -62,7 +92,7 @@ def _sign_in(site: Site, who: str) -> str:
     return found.group(1)
 
 
-def _submit(site: Site, plan: dict[str, object]) -> str:
+def _submit(site: Site, plan: Mapping[str, object]) -> str:
     answer = site.client.post(
         "/v1/plans", json=plan, headers={"Authorization": f"Bearer {site.secrets['agent']}"}
     )
@@ -129,9 +159,7 @@ def test_revoking_the_token_ends_the_session(site: Site) -> None:
 def test_posts_need_this_origin_and_the_session_csrf_token(site: Site) -> None:
     """A post without the session's CSRF token, or from another origin, is refused (403); nothing changes."""
     (site.store / "m" / "a.pdf").write_text("a")
-    plan_id = _submit(
-        site, {"pva": "plan/v1", "title": "T", "scope": ["m"], "ops": [{"op": "delete", "path": "m/a.pdf"}]}
-    )
+    plan_id = _submit(site, DELETE_A)
     csrf = _sign_in(site, "alice")
     url = f"/plans/{plan_id}/approve"
     assert site.client.post(url, data={"comment": "ok"}, headers=ORIGIN).status_code == 403
@@ -147,9 +175,7 @@ def test_posts_need_this_origin_and_the_session_csrf_token(site: Site) -> None:
 def test_an_empty_comment_is_refused_and_the_plan_stays_pending(site: Site) -> None:
     """Approving needs a comment: a blank one shows the plan again with the reason, and nothing is decided."""
     (site.store / "m" / "a.pdf").write_text("a")
-    plan_id = _submit(
-        site, {"pva": "plan/v1", "title": "T", "scope": ["m"], "ops": [{"op": "delete", "path": "m/a.pdf"}]}
-    )
+    plan_id = _submit(site, DELETE_A)
     csrf = _sign_in(site, "alice")
     answer = site.client.post(
         f"/plans/{plan_id}/approve", data={"comment": "  ", "csrf": csrf}, headers=ORIGIN
@@ -185,17 +211,9 @@ HTTPS_ORIGIN = {"Origin": "https://testserver"}
 @pytest.fixture
 def behind_tls(tmp_path: Path) -> Iterator[tuple[TestClient, dict[str, str]]]:
     """The page as a TLS proxy serves it (PVA_TLS_PROXY=true, https), and the secrets of two approvers."""
-    store = tmp_path / "store"
-    (store / "m").mkdir(parents=True)
-    url = f"sqlite:///{tmp_path / 'pva.db'}"
-    upgrade(url)
-    engine = make_engine(url)
-    tokens = TokenStore(engine)
-    secrets = {name: tokens.create("approver", name, ["m"])[1] for name in ("alice", "mallory")}
-    app = create_app(Settings(store=str(store), database_url=url, tls_proxy=True))
-    with TestClient(app, base_url="https://testserver", follow_redirects=False) as client:
-        yield client, secrets
-    engine.dispose()
+    people = {name: ("approver", ["m"]) for name in ("alice", "mallory")}
+    with _opened_site(tmp_path, people, base_url="https://testserver", tls_proxy=True) as site:
+        yield site.client, site.secrets
 
 
 def _session_cookie(client: TestClient, secret: str) -> str:
@@ -267,25 +285,10 @@ def _allowed(site: Site, plan_id: str, who: str) -> set[str]:
 
 def test_the_page_offers_exactly_the_actions_the_workflow_allows(tmp_path: Path) -> None:
     """At each step of a two-approval plan, for each person, the page's buttons are the API's actions."""
-    store = tmp_path / "store"
-    (store / "m").mkdir(parents=True)
-    (store / "m" / "a.pdf").write_text("a")
-    (tmp_path / "policy.toml").write_text(TWO_APPROVALS)
-    url = f"sqlite:///{tmp_path / 'pva.db'}"
-    upgrade(url)
-    engine = make_engine(url)
-    tokens = TokenStore(engine)
     roles = {"alice": "approver", "bob": "approver", "agent": "agent", "other": "agent"}
-    secrets = {name: tokens.create(role, name, ["m"])[1] for name, role in roles.items()}
-    settings = Settings(
-        store=str(store), database_url=url, auto_apply=False, policy=str(tmp_path / "policy.toml")
-    )
-    with TestClient(create_app(settings), base_url="http://testserver", follow_redirects=False) as client:
-        site = Site(client, secrets, tokens, store)
-        plan_id = _submit(
-            site,
-            {"pva": "plan/v1", "title": "T", "scope": ["m"], "ops": [{"op": "delete", "path": "m/a.pdf"}]},
-        )
+    people = {name: (role, ["m"]) for name, role in roles.items()}
+    with _deleting_under_two_approvals(tmp_path, people, auto_apply=False) as (site, plan_id):
+        client, store = site.client, site.store
         steps = [("alice", "approve"), ("bob", "approve"), ("agent", "apply"), ("alice", "revert")]
         for actor, verb in [(None, None), *steps]:
             if actor is not None:
@@ -299,15 +302,12 @@ def test_the_page_offers_exactly_the_actions_the_workflow_allows(tmp_path: Path)
         client.cookies.clear()
         _sign_in(site, "alice")
         assert "undone by" in client.get(f"/plans/{plan_id}").text  # the revert exists now
-    engine.dispose()
 
 
 def test_the_page_links_only_to_plans_that_exist(site: Site) -> None:
     """An applied plan does not link to the plan that would undo it until a revert submits that plan."""
     (site.store / "m" / "a.pdf").write_text("a")
-    plan_id = _submit(
-        site, {"pva": "plan/v1", "title": "T", "scope": ["m"], "ops": [{"op": "delete", "path": "m/a.pdf"}]}
-    )
+    plan_id = _submit(site, DELETE_A)
     csrf = _sign_in(site, "alice")
     site.client.post(f"/plans/{plan_id}/approve", data={"comment": "ok", "csrf": csrf}, headers=ORIGIN)
     page = site.client.get(f"/plans/{plan_id}").text
@@ -318,25 +318,9 @@ def test_the_page_links_only_to_plans_that_exist(site: Site) -> None:
 
 def test_a_second_approval_by_the_same_person_is_refused_on_the_page(tmp_path: Path) -> None:
     """An approver who approved is told so, offered no second Approve, and a replayed form gets a 409 page."""
-    store = tmp_path / "store"
-    (store / "m").mkdir(parents=True)
-    (store / "m" / "a.pdf").write_text("a")
-    (tmp_path / "policy.toml").write_text(TWO_APPROVALS)
-    url = f"sqlite:///{tmp_path / 'pva.db'}"
-    upgrade(url)
-    engine = make_engine(url)
-    tokens = TokenStore(engine)
-    secrets = {
-        name: tokens.create(role, name, ["m"])[1]
-        for name, role in (("alice", "approver"), ("agent", "agent"))
-    }
-    settings = Settings(store=str(store), database_url=url, policy=str(tmp_path / "policy.toml"))
-    with TestClient(create_app(settings), base_url="http://testserver", follow_redirects=False) as client:
-        site = Site(client, secrets, tokens, store)
-        plan_id = _submit(
-            site,
-            {"pva": "plan/v1", "title": "T", "scope": ["m"], "ops": [{"op": "delete", "path": "m/a.pdf"}]},
-        )
+    people = {"alice": ("approver", ["m"]), "agent": ("agent", ["m"])}
+    with _deleting_under_two_approvals(tmp_path, people) as (site, plan_id):
+        client = site.client
         csrf = _sign_in(site, "alice")
         form = {"comment": "ok", "csrf": csrf}
         assert client.post(f"/plans/{plan_id}/approve", data=form, headers=ORIGIN).status_code == 303
@@ -346,7 +330,6 @@ def test_a_second_approval_by_the_same_person_is_refused_on_the_page(tmp_path: P
         again = client.post(f"/plans/{plan_id}/approve", data=form, headers=ORIGIN)
         assert again.status_code == 409
         assert "you already approved this plan" in again.text
-    engine.dispose()
 
 
 def _write_plan(store: Path) -> dict[str, object]:
@@ -458,9 +441,7 @@ def test_a_content_ref_write_shows_the_referenced_blob(site: Site) -> None:
 def test_a_failed_revert_of_an_altered_trash_copy_shows_its_incident_on_the_page(site: Site) -> None:
     """The plan page of a revert refused because its trash copy was altered names the incident."""
     (site.store / "m" / "a.pdf").write_text("original")
-    plan_id = _submit(
-        site, {"pva": "plan/v1", "title": "T", "scope": ["m"], "ops": [{"op": "delete", "path": "m/a.pdf"}]}
-    )
+    plan_id = _submit(site, DELETE_A)
     csrf = _sign_in(site, "alice")
     site.client.post(f"/plans/{plan_id}/approve", data={"comment": "ok", "csrf": csrf}, headers=ORIGIN)
     (copy,) = (site.store / ".pva" / "trash").rglob("a.pdf")

@@ -66,7 +66,7 @@ def test_pages_are_clamped_and_say_which_items_they_hold() -> None:
     last = page(items, 99, 100)
     assert (last.number, last.pages, last.first, last.last, len(last.items)) == (3, 3, 201, 250, 50)
     assert page(items, 0, 100).items[0] == 0
-    empty = page([], 1, 100)
+    empty = page(list[int](), 1, 100)
     assert (empty.pages, empty.first, empty.last) == (1, 0, 0)
 
 

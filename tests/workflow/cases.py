@@ -4,13 +4,13 @@ from __future__ import annotations
 
 import hashlib
 from datetime import UTC, datetime, timedelta
-from typing import Any
 
 from planner import Entry, Plan, Report, Tree, tree_of, verify
 from planner.core.fingerprint import fingerprint
 from sidecar.policy import Policy
 from sidecar.tokens import Principal, Role
 from sidecar.workflow import PlanCase, submit
+from tests.support.plans import make_plan
 
 T0 = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)
 TTL = timedelta(hours=24)
@@ -50,8 +50,7 @@ def filed() -> Tree:
     return tree
 
 
-def plan(*ops: dict[str, Any], scope: tuple[str, ...] = ("matters/acme",), title: str = "t") -> Plan:
-    return Plan.model_validate({"pva": "plan/v1", "title": title, "scope": list(scope), "ops": list(ops)})
+plan = make_plan
 
 
 FILE_INBOX = plan(

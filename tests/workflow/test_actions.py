@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import replace
 from datetime import timedelta
 
@@ -87,7 +88,7 @@ def test_every_allowed_action_is_accepted_and_every_other_refused(state: State, 
     """What allowed_actions offers the workflow accepts; what it leaves out the workflow refuses."""
     case = _case(state, approved_by=ALICE)
     allowed = allowed_actions(case, who, T0, ttl=TTL)
-    attempts = {
+    attempts: dict[Verb, Callable[[], object]] = {
         Verb.APPROVE: lambda: approve(case, who, now=T0, ttl=TTL),
         Verb.REJECT: lambda: reject(case, who, now=T0),
         Verb.APPLY: lambda: start_apply(case, who, now=T0, ttl=TTL),
