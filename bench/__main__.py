@@ -19,6 +19,7 @@ from bench import (
     manifest_load,
     replicas,
     sandbox,
+    takeover,
     throughput,
 )
 from bench.harness import FULL, QUICK, Result, Sizes, machine, print_table, write_json
@@ -35,8 +36,21 @@ BENCHMARKS: dict[str, Callable[[Sizes], Result]] = {
     "clients": http_service.run_clients,
     "gcs": gcs_move.run,
     "replicas": replicas.run,
+    "takeover": takeover.run,
 }
-DEFAULT = ("load", "memory", "verify", "bigmove", "sandbox", "apply", "http", "clients", "gcs", "replicas")
+DEFAULT = (
+    "load",
+    "memory",
+    "verify",
+    "bigmove",
+    "sandbox",
+    "apply",
+    "http",
+    "clients",
+    "gcs",
+    "replicas",
+    "takeover",
+)
 
 
 def main() -> None:

@@ -3,9 +3,10 @@
 Nothing is built at import time. Given ``services``, the app uses them and
 leaves closing them to the caller; otherwise it opens them from
 ``settings`` when it starts (and sweeps applies a stopped sidecar left) and
-closes them when it stops. When replicas share the journals (a ``gs://``
-store on PostgreSQL), it sweeps again every lock lease, so an apply whose
-replica died is settled by another within about two leases.
+closes them when it stops. Having opened them, it sweeps again every lock
+lease: an apply whose process died is settled by another process on the
+same store folder, or by another replica when they share the journals (a
+``gs://`` store on PostgreSQL), within about two leases.
 """
 
 from __future__ import annotations
@@ -22,7 +23,6 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 from sidecar import db, web
 from sidecar.api import plans, records, system
 from sidecar.api.openapi import API_VERSION, openapi_document
-from sidecar.apply.sqljournals import SqlJournals
 from sidecar.audit.signing import signing
 from sidecar.edge import problems
 from sidecar.edge.body import BodyLimit, JsonLimits
@@ -90,7 +90,7 @@ def create_app(
         sweeper = _Sweeper(live, settings.lock_lease.total_seconds())
         try:
             live.plans.sweep()
-            if isinstance(live.store.journals, SqlJournals):  # replicas share the journals: take over theirs
+            if owned:  # pva serve: take over what another process or replica left when it died
                 sweeper.start()
             app.state.pva = AppState(
                 settings=settings,

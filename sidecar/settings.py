@@ -68,7 +68,8 @@ class Settings(BaseSettings):
     auto_apply: bool = True  # approved plans apply at once; else on POST /v1/plans/{id}/apply
     apply_lease: Duration = timedelta(minutes=30)  # an apply still 'applying' after this was abandoned
     # Replicas sharing PostgreSQL (gs:// store): a lock lease's length, renewed every third of it; a dead
-    # replica's paths and applies are taken over this long after its last renewal.
+    # replica's paths and applies are taken over this long after its last renewal. pva serve also
+    # sweeps for applies another process left (its interval).
     lock_lease: Annotated[Duration, Field(ge=timedelta(seconds=1))] = timedelta(seconds=10)
 
     # -- limits on what a request may carry --

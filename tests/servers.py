@@ -102,3 +102,69 @@ def serving(app: FastAPI) -> Iterator[str]:
         running.should_exit = True
         thread.join(timeout=10)
         listener.close()
+
+
+@contextmanager
+def gcs_server(bucket: str, *, latency: float = 0.0) -> Iterator[str]:
+    """The faithful GCS test server in its own process, holding ``bucket``; yields its URL."""
+    command = [sys.executable, "-m", "tests.gcs.server", "--latency", str(latency), bucket]
+    server = subprocess.Popen(command, stdout=subprocess.PIPE, text=True)
+    assert server.stdout is not None
+    try:
+        yield server.stdout.readline().strip()
+    finally:
+        server.terminate()
+        server.wait()
+        server.stdout.close()
+
+
+def replica_env(store: str, database_url: str, **settings: str) -> dict[str, str]:
+    """The environment of a ``pva serve`` replica: this one's minus its PVA_ settings, then these."""
+    env = {key: value for key, value in os.environ.items() if not key.startswith("PVA_")}
+    env |= {"PVA_STORE": store, "PVA_DATABASE_URL": database_url, "PVA_RATE_LIMIT": "100000"}
+    env |= {"PVA_RATE_BURST": "100000"}
+    return env | {f"PVA_{name.upper()}": value for name, value in settings.items()}
+
+
+class Replica:
+    """One ``pva serve`` process: its own folder (a VM), restartable after a kill."""
+
+    def __init__(self, home: Path, env: dict[str, str]) -> None:
+        self.home = home
+        self.env = env
+        self.port = free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        self.process: subprocess.Popen[bytes] | None = None
+        home.mkdir()
+
+    def start(self) -> None:
+        pva = str(Path(sys.executable).with_name("pva"))
+        env = self.env | {"PVA_PORT": str(self.port), "PVA_STATE_DIR": str(self.home / "state")}
+        with (self.home / "serve.log").open("ab") as log:
+            self.process = subprocess.Popen(
+                [pva, "serve"], env=env, cwd=self.home, stdout=log, stderr=subprocess.STDOUT
+            )
+        deadline = time.monotonic() + START_SECONDS
+        while time.monotonic() < deadline:
+            assert self.process.poll() is None, (self.home / "serve.log").read_text()
+            try:
+                if httpx.get(f"{self.url}/healthz", timeout=2).status_code == 200:
+                    return
+            except httpx.HTTPError:
+                pass
+            time.sleep(0.1)
+        raise AssertionError(f"{self.url} did not start:\n{(self.home / 'serve.log').read_text()}")
+
+    def kill(self) -> None:
+        assert self.process is not None
+        self.process.kill()
+        self.process.wait()
+
+    def stop(self) -> None:
+        if self.process is not None and self.process.poll() is None:
+            self.process.send_signal(signal.SIGTERM)
+            try:
+                self.process.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait()
