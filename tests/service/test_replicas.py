@@ -26,12 +26,14 @@ from typing import Any, Protocol
 import httpx
 import pytest
 from sqlalchemy import text
+from sqlalchemy.engine import make_url
 
 from sidecar import db
 from sidecar.audit.store import SqlAuditStore
 from sidecar.tokens import TokenStore
 from tests.databases import postgres_database
 from tests.gcs.fixtures import client_for
+from tests.netproxy import Proxy
 from tests.servers import Replica, gcs_server, replica_env
 
 BUCKET = "replicas"
@@ -223,3 +225,62 @@ def test_a_replica_killed_mid_apply_is_taken_over_and_nothing_is_lost(
             ]
     assert len(outcomes) == rounds
     assert len(set(outcomes)) == rounds  # exactly one outcome for each plan
+
+
+def test_a_replica_cut_off_from_the_database_mid_apply_stops_and_the_apply_is_finished_once(
+    tmp_path: Path,
+) -> None:
+    """The applying replica's database connections drop mid-move (a proxy cuts them) and come back later.
+
+    Its journal writes fail, so it stops; its lease runs out, and the other
+    replica settles the apply. Afterwards the folder is whole in one place,
+    the plan has exactly one outcome, and the chain verifies.
+    """
+    files = 500
+    with ExitStack() as stack:
+        url = stack.enter_context(postgres_database())
+        db.upgrade(url)
+        gcs_url = stack.enter_context(gcs_server(BUCKET))
+        store = Bucket(gcs_url, url)
+        store.seed(files)
+        with db.opened(TokenStore, url) as tokens:
+            agent = tokens.create("agent", "agent", ["m"])[1]
+            approver = tokens.create("approver", "partner", ["m"])[1]
+        target = make_url(url)
+        proxy = stack.enter_context(Proxy((target.host or "127.0.0.1", target.port or 5432)))
+        through = target.set(host="127.0.0.1", port=proxy.port).render_as_string(hide_password=False)
+        extra = {"STORAGE_EMULATOR_HOST": gcs_url}
+        cut_off = Replica(tmp_path / "vm0", replica_env(store.name, through, lock_lease=LEASE) | extra)
+        other = Replica(tmp_path / "vm1", replica_env(store.name, url, lock_lease=LEASE) | extra)
+        for replica in (cut_off, other):
+            replica.start()
+            stack.callback(replica.stop)
+        plan = store.plan(0, "m/in", "m/out", files)
+        answer = httpx.post(f"{other.url}/v1/plans", json=plan, headers=_auth(agent), timeout=60)
+        plan_id = answer.json()["id"]
+        with ThreadPoolExecutor(1) as approving:
+            approving.submit(
+                httpx.post,
+                f"{cut_off.url}/v1/plans/{plan_id}/approve",
+                json={"comment": "checked"},
+                headers=_auth(approver),
+                timeout=300,
+            )
+            deadline = time.monotonic() + 120
+            while not store.moving():
+                assert time.monotonic() < deadline, "the apply never began"
+                time.sleep(0.01)
+            proxy.cut()
+            state = _settled(other, plan_id, approver)
+            proxy.mend()
+        time.sleep(float(LEASE.removesuffix("s")) * 2)  # the cut-off replica's own sweeps run again
+        assert store.where() == ({"m/out": files} if state == "applied" else {"m/in": files})
+        assert _settled(cut_off, plan_id, approver) == state  # it sees the one outcome too
+        with db.opened(SqlAuditStore, url) as audit:
+            assert audit.verify_chain() is None
+            outcomes = [
+                event.digest
+                for event in audit.events(limit=100_000)
+                if event.kind == "apply" and event.payload["status"] in SETTLED
+            ]
+    assert len(outcomes) == 1  # one outcome, whoever settled it
