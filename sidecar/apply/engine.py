@@ -78,16 +78,25 @@ class Engine:
         return recover(self.journals, self.locks, self.finisher, lock_timeout=self.lock_timeout)
 
     def apply(
-        self, plan: Plan, *, actor: str, author: str | None = None, base: Tree | None = None
+        self,
+        plan: Plan,
+        *,
+        actor: str,
+        author: str | None = None,
+        base: Tree | None = None,
+        recorded: bool = False,
     ) -> ApplyRecord:
         """Apply ``plan`` as ``actor``; ``base`` is the state it was approved against, if any.
 
         Only what ``footprint.bound`` keeps of ``base`` counts: any difference
-        from the same view of the live store makes the apply stale.
+        from the same view of the live store makes the apply stale. The plan is
+        recorded in the audit first (by ``author``), unless it is ``recorded``
+        already (the service records it at submit).
         """
         self.recover()
         digest = plan.digest()
-        self.audit.record_plan(plan, author=author or actor)
+        if not recorded:
+            self.audit.record_plan(plan, author=author or actor)
         reads = footprint(plan)
         with self.locks.hold([read.path for read in reads], timeout=self.lock_timeout) as lease:
             earlier = self.audit.outcome(digest)

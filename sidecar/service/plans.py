@@ -14,6 +14,7 @@ and id prefixes resolve among the plans they see, so its existence does not leak
 from __future__ import annotations
 
 import logging
+import re
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
@@ -56,6 +57,7 @@ from sidecar.workflow import (
 
 T = TypeVar("T")
 log = logging.getLogger("pva.service")
+FULL_ID = re.compile(r"[0-9a-f]{64}")  # a plan's whole id, its digest
 RETRIES = 20  # compare-and-swap rounds before giving up: each lost round means another writer won one
 
 
@@ -158,10 +160,12 @@ class PlanService:
     # -- deciding -----------------------------------------------------------------
 
     def approve(self, ref: str, who: Principal, comment: str) -> StoredCase:
-        """``who`` approves; with enough approvals the plan is approved (and applied, if configured)."""
+        """``who`` approves; with enough approvals the plan is approved (and applied, if configured).
 
-        def once() -> StoredCase:
-            stored = self._load(ref, who)
+        The case is read once and handed on: to the approval, then to the apply.
+        """
+
+        def once(stored: StoredCase) -> StoredCase:
             now = self.clock()
             case = approve(
                 refresh(stored.case, now=now, ttl=self.settings.approval_ttl),
@@ -173,18 +177,17 @@ class PlanService:
             payload = approval_payload(who.name, "approved", comment, case.state.value)
             return self.cases.update(stored, Event("approval", who.name, payload), case=case)
 
-        return self._auto_apply(self._retrying(once), who)
+        return self._auto_apply(self._changing(self._load(ref, who), once), who)
 
     def reject(self, ref: str, who: Principal, comment: str) -> StoredCase:
         """``who`` rejects the plan, for good."""
 
-        def once() -> StoredCase:
-            stored = self._load(ref, who)
+        def once(stored: StoredCase) -> StoredCase:
             case = reject(stored.case, who, now=self.clock(), comment=comment)
             payload = approval_payload(who.name, "rejected", comment, case.state.value)
             return self.cases.update(stored, Event("approval", who.name, payload), case=case)
 
-        return self._retrying(once)
+        return self._changing(self._load(ref, who), once)
 
     # -- applying -----------------------------------------------------------------
 
@@ -193,16 +196,19 @@ class PlanService:
 
         An apply abandoned past its lease is swept first, so asking again unsticks it.
         """
-        stored = self._load(ref, who)
+        return self._apply(self._load(ref, who), who)
+
+    def _apply(self, stored: StoredCase, who: Principal) -> StoredCase:
+        """Claim and run the apply of a case already read (read again only when another writer moved it)."""
         if stored.case.state is State.APPLYING and self._abandoned(stored):
             self.sweep()
-        claimed = self._retrying(lambda: self._claim(ref, who))
+            stored = self._reload(stored)
+        claimed = self._changing(stored, lambda current: self._claim(current, who))
         if claimed.case.state is not State.APPLYING or claimed.claimed is None:
             return claimed
         return self._run(claimed, who)
 
-    def _claim(self, ref: str, who: Principal) -> StoredCase:
-        stored = self._load(ref, who)
+    def _claim(self, stored: StoredCase, who: Principal) -> StoredCase:
         if stored.case.state in (State.APPLYING, State.APPLIED, State.REVERTED):
             return replace(stored, claimed=None)  # someone else's apply: report, do not run
         now, ttl = self.clock(), self.settings.approval_ttl
@@ -225,7 +231,10 @@ class PlanService:
         plan = self.audit.plan(claimed.digest)
         try:
             record = self.engine.apply(
-                plan, actor=who.name, author=claimed.case.author, base=base_from(claimed.base)
+                plan,
+                actor=who.name,
+                base=base_from(claimed.base),
+                recorded=True,  # at submit
             )
         except LockTimeout as error:  # nothing was done: the plan may apply again later
             record = _failed(claimed, who, self.clock(), str(error), self.engine.backend.name)
@@ -233,10 +242,7 @@ class PlanService:
         return self._settle(claimed, record)
 
     def _settle(self, claimed: StoredCase, record: ApplyRecord) -> StoredCase:
-        def once() -> StoredCase:
-            stored = self.cases.get(claimed.digest)
-            if stored is None:
-                raise UnknownPlan(f"no plan {claimed.digest}")
+        def once(stored: StoredCase) -> StoredCase:
             if stored.case.state is not State.APPLYING:  # a sweep settled it meanwhile: show what it says
                 log.warning(
                     "plan %s was settled as %s while its apply ran", claimed.digest, stored.case.state
@@ -248,7 +254,7 @@ class PlanService:
                 stored, Event("workflow", record.actor, payload), case=case, claimed=None
             )
 
-        settled = self._retrying(once)
+        settled = self._changing(claimed, once)  # as claimed, unless a sweep moved it on meanwhile
         if settled.case.state is State.APPLIED and settled.revert_of is not None:
             self._mark_reverted(settled)
         return settled
@@ -270,7 +276,7 @@ class PlanService:
         if not self.settings.auto_apply or stored.case.state is not State.APPROVED:
             return stored
         try:
-            return self.apply(stored.digest, who)
+            return self._apply(stored, who)  # the case just approved: not read again
         except IllegalTransition:
             return self.cases.get(stored.digest) or stored  # another writer moved it on meanwhile
 
@@ -369,10 +375,17 @@ class PlanService:
         return any(name.split(".")[0] == digest for name in self.engine.journals.names())
 
     def _load(self, ref: str, who: Principal) -> StoredCase:
-        stored = self.cases.get(self.resolve(ref, who))
+        """The case ``ref`` names for ``who``: one read for a whole id, a lookup first for a prefix."""
+        stored = self.cases.get(ref if FULL_ID.fullmatch(ref) else self.resolve(ref, who))
         if stored is None or not visible(stored, who):
             raise UnknownPlan(NO_PLAN)
         return stored
+
+    def _reload(self, stored: StoredCase) -> StoredCase:
+        current = self.cases.get(stored.digest)
+        if current is None:
+            raise UnknownPlan(NO_PLAN)
+        return current
 
     def resolve(self, ref: str, who: Principal) -> str:
         """The digest of the one plan ``who`` sees whose id starts with ``ref`` (hidden ones never count)."""
@@ -382,6 +395,15 @@ class PlanService:
         """True when ``who`` may see the plan with this digest (False for a digest no case has)."""
         stored = self.cases.get(digest)
         return stored is not None and visible(stored, who)
+
+    def _changing(self, stored: StoredCase, change: Callable[[StoredCase], T]) -> T:
+        """``change`` the case as read; when another writer moved it on (Conflict), read it anew, retry."""
+        for _ in range(RETRIES):
+            try:
+                return change(stored)
+            except Conflict:
+                stored = self._reload(stored)
+        raise Conflict("the plan kept changing under this request; try again")
 
     def _retrying(self, once: Callable[[], T]) -> T:
         for _ in range(RETRIES):
