@@ -55,9 +55,9 @@ def _service(tmp_path: Path) -> tuple[PlanService, Counting, Counting]:
     backend.put("matters/acme/inbox/a.pdf", b"a")
     audit = Counting(MemoryAudit(), ("record_plan", "plan"))
     cases = Counting(MemoryCaseStore(audit.inner, clock), ("get", "resolve", "find"))
-    engine = Engine(backend, audit, FileJournals(tmp_path), clock=clock)  # type: ignore[arg-type]
+    engine = Engine(backend, audit, FileJournals(tmp_path), clock=clock)
     settings = WorkflowSettings(approval_ttl=timedelta(days=1), auto_apply=True)
-    service = PlanService(engine, audit, cases, Policy(), clock, settings)  # type: ignore[arg-type]
+    service = PlanService(engine, audit, cases, Policy(), clock, settings)
     return service, cases, audit
 
 
