@@ -53,8 +53,12 @@ def create_app(
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         owned = services is None
         live = open_services(settings, clock=clock) if services is None else services
+        worker = None
         try:
             live.plans.sweep()
+            worker = live.worker(settings)  # PVA_APPLY_MODE=jobs: this process takes apply jobs too
+            if worker is not None:
+                worker.start()
             app.state.pva = AppState(
                 settings=settings,
                 services=live,
@@ -67,6 +71,8 @@ def create_app(
             )
             yield
         finally:
+            if worker is not None:
+                worker.stop()
             if owned:
                 live.close()
 

@@ -67,6 +67,9 @@ class Settings(BaseSettings):
     approval_ttl: Duration | None = timedelta(days=7)  # a duration; "none": never
     auto_apply: bool = True  # approved plans apply at once; else on POST /v1/plans/{id}/apply
     apply_lease: Duration = timedelta(minutes=30)  # an apply still 'applying' after this was abandoned
+    # 'request': the request that starts an apply runs it; 'jobs': it enqueues a job a worker runs (202)
+    apply_mode: Literal["request", "jobs"] = "request"
+    job_heartbeat: Duration = timedelta(seconds=10)  # jobs on PostgreSQL: a worker silent 3 beats is dead
 
     # -- limits on what a request may carry --
     max_body_bytes: Positive = 64 * MIB
