@@ -26,6 +26,8 @@ from sidecar.service.plans import PlanService
 
 log = logging.getLogger("pva.jobs")
 TASK = "pva.apply"
+# A job that raised (the database or the store failing for a while) runs again: ``work`` is idempotent.
+RETRY = procrastinate.RetryStrategy(max_attempts=5, exponential_wait=2)
 
 
 def conninfo(database_url: str) -> str:
@@ -103,7 +105,7 @@ class PostgresWorker:
         app = _app(self.database_url)
         plans = self.plans
 
-        @app.task(name=TASK)
+        @app.task(name=TASK, retry=RETRY)
         def apply(digest: str, actor: str) -> None:
             plans.work(digest, actor)
 
