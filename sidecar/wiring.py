@@ -45,7 +45,9 @@ class Services:
         if isinstance(self.jobs, LocalQueue):
             return ThreadWorker(self.jobs, self.plans)
         if isinstance(self.jobs, PostgresQueue):
-            return PostgresWorker(self.database_url, self.plans, heartbeat=settings.job_heartbeat, name=name)
+            return PostgresWorker(
+                self.database_url, self.plans, self.jobs, heartbeat=settings.job_heartbeat, name=name
+            )
         return None
 
     @property

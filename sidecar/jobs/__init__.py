@@ -14,6 +14,8 @@ from __future__ import annotations
 
 from typing import Protocol
 
+RESUMED_BY = "pva"  # the actor of an apply re-taken at start (the one who asked is in the case's events)
+
 
 class Worker(Protocol):
     """Something that runs queued applies until stopped."""

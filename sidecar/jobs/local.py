@@ -14,10 +14,10 @@ import logging
 import queue
 import threading
 
+from sidecar.jobs import RESUMED_BY
 from sidecar.service.plans import PlanService
 
 log = logging.getLogger("pva.jobs")
-RESUMED_BY = "pva"  # the actor of an apply re-taken at start (the one who asked is in the case's events)
 
 
 class LocalQueue:

@@ -1,7 +1,9 @@
 """The apply queue on PostgreSQL: Procrastinate's jobs, taken by every ``pva serve`` and ``pva worker``.
 
 A job is ``pva.apply(digest, actor)``, locked by the plan's digest so two
-jobs of one plan never run at once (and queued at most once). Each worker
+jobs of one plan never run at once; a second job of a plan is harmless (it
+finds the plan settled), so a worker starting enqueues one for every plan
+left ``applying`` (claimed by a process that died before it enqueued). Each worker
 heartbeats (Procrastinate's ``update_heartbeat_interval``) and, as often,
 looks for jobs left ``doing`` by workers whose heartbeat is older than
 ``stalled_after``: it puts them back to ``todo``, and whichever worker takes
@@ -19,9 +21,10 @@ import threading
 from datetime import timedelta
 
 import procrastinate
-from procrastinate.exceptions import AlreadyEnqueued, ProcrastinateException
+from procrastinate.exceptions import ProcrastinateException
 from sqlalchemy.engine import make_url
 
+from sidecar.jobs import RESUMED_BY
 from sidecar.service.plans import PlanService
 
 log = logging.getLogger("pva.jobs")
@@ -53,9 +56,8 @@ class PostgresQueue:
             if not self._opened:
                 self.app.open()
                 self._opened = True
-        task = self.app.configure_task(TASK, lock=digest, queueing_lock=digest)
-        with contextlib.suppress(AlreadyEnqueued):  # one waits already: it will run the apply
-            task.defer(digest=digest, actor=actor)
+        # No queueing lock: a stalled job put back to 'todo' must never clash with a newer one.
+        self.app.configure_task(TASK, lock=digest).defer(digest=digest, actor=actor)
 
     def close(self) -> None:
         if self._opened:
@@ -66,10 +68,17 @@ class PostgresWorker:
     """A Procrastinate worker in a thread: runs apply jobs, heartbeats, and retries stalled ones."""
 
     def __init__(
-        self, database_url: str, plans: PlanService, *, heartbeat: timedelta, name: str = "pva"
+        self,
+        database_url: str,
+        plans: PlanService,
+        jobs: PostgresQueue,
+        *,
+        heartbeat: timedelta,
+        name: str = "pva",
     ) -> None:
         self.database_url = database_url
         self.plans = plans
+        self.jobs = jobs
         self.heartbeat = heartbeat.total_seconds()
         self.name = name
         self.thread = threading.Thread(target=self._thread, name="pva-apply-worker", daemon=True)
@@ -83,6 +92,7 @@ class PostgresWorker:
         return 3 * self.heartbeat
 
     def start(self) -> None:
+        self.resume()
         self.thread.start()
         self._started.wait()
 
@@ -93,7 +103,13 @@ class PostgresWorker:
 
     def run(self) -> None:
         """Run in this thread until cancelled (``pva worker``)."""
+        self.resume()
         asyncio.run(self._serve())
+
+    def resume(self) -> None:
+        """Enqueue a job for every plan left ``applying``: one its claimer never enqueued runs too."""
+        for stored in self.plans.cases.applying():
+            self.jobs.enqueue(stored.digest, RESUMED_BY)
 
     def _thread(self) -> None:
         asyncio.run(self._serve())
