@@ -97,8 +97,9 @@ class PostgresWorker:
         self._started.wait()
 
     def stop(self) -> None:
-        if self._loop is not None and self._main is not None:
-            self._loop.call_soon_threadsafe(self._main.cancel)
+        if self.thread.is_alive() and self._loop is not None and self._main is not None:
+            with contextlib.suppress(RuntimeError):  # the loop closed meanwhile: the worker ended on its own
+                self._loop.call_soon_threadsafe(self._main.cancel)
         self.thread.join()
 
     def run(self) -> None:
