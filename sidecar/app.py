@@ -88,10 +88,14 @@ def create_app(
         owned = services is None
         live = open_services(settings, clock=clock) if services is None else services
         sweeper = _Sweeper(live, settings.lock_lease.total_seconds())
+        worker = None
         try:
             live.plans.sweep()
             if owned:  # pva serve: take over what another process or replica left when it died
                 sweeper.start()
+            worker = live.worker(settings)  # PVA_APPLY_MODE=jobs: this process takes apply jobs too
+            if worker is not None:
+                worker.start()
             app.state.pva = AppState(
                 settings=settings,
                 services=live,
@@ -105,6 +109,8 @@ def create_app(
             async with signing(settings, live.audit.engine, clock):  # checkpoints, when configured
                 yield
         finally:
+            if worker is not None:
+                worker.stop()
             sweeper.stop()
             if owned:
                 live.close()

@@ -15,6 +15,9 @@ from sidecar.apply.engine import Engine
 from sidecar.audit.store import SqlAuditStore
 from sidecar.backends.base import Backend
 from sidecar.errors import StoreFault
+from sidecar.jobs import Worker
+from sidecar.jobs.local import LocalQueue, ThreadWorker
+from sidecar.jobs.postgres import PostgresQueue, PostgresWorker
 from sidecar.policy import Policy, parse_policy
 from sidecar.service.cases import SqlCaseStore
 from sidecar.service.plans import PlanService, WorkflowSettings
@@ -34,6 +37,18 @@ class Services:
     engine: Engine
     plans: PlanService
     records: RecordService
+    jobs: LocalQueue | PostgresQueue | None = None  # PVA_APPLY_MODE=jobs: where applies wait for a worker
+    database_url: str = ""
+
+    def worker(self, settings: Settings, *, name: str = "pva") -> Worker | None:
+        """A worker that runs this process's share of the queued applies (none in 'request' mode)."""
+        if isinstance(self.jobs, LocalQueue):
+            return ThreadWorker(self.jobs, self.plans)
+        if isinstance(self.jobs, PostgresQueue):
+            return PostgresWorker(
+                self.database_url, self.plans, self.jobs, heartbeat=settings.job_heartbeat, name=name
+            )
+        return None
 
     @property
     def backend(self) -> Backend:
@@ -44,6 +59,8 @@ class Services:
         return self.plans.policy
 
     def close(self) -> None:
+        if isinstance(self.jobs, PostgresQueue):
+            self.jobs.close()
         self.store.close()
         self.audit.close()  # the database's stores share one engine: disposing it once is enough
 
@@ -89,6 +106,16 @@ def open_services(
     workflow = WorkflowSettings(
         approval_ttl=settings.approval_ttl, auto_apply=settings.auto_apply, apply_lease=settings.apply_lease
     )
-    plans = PlanService(apply_engine, audit, cases, policy, clock, workflow)
+    jobs = apply_queue(settings)
+    plans = PlanService(apply_engine, audit, cases, policy, clock, workflow, queue=jobs)
     records = RecordService(audit, cases, store.backend)
-    return Services(store, audit, tokens, apply_engine, plans, records)
+    return Services(store, audit, tokens, apply_engine, plans, records, jobs, settings.database_url)
+
+
+def apply_queue(settings: Settings) -> LocalQueue | PostgresQueue | None:
+    """Where applies wait: Procrastinate's on PostgreSQL, a thread's on SQLite; none in 'request' mode."""
+    if settings.apply_mode == "request":
+        return None
+    if db.database_url(settings.database_url).get_backend_name() == "postgresql":
+        return PostgresQueue(settings.database_url)
+    return LocalQueue()

@@ -53,6 +53,9 @@ def _out(
     return json_response(out, status)
 
 
+QUEUED = {"model": PlanOut, "description": "Applying: a worker applies it (PVA_APPLY_MODE=jobs)"}
+
+
 def _counted(request: Request, stored: StoredCase, who: Principal, status: int = 200) -> Response:
     app_state(request).metrics.plans.labels(stored.case.state.value).inc()
     return _out(request, stored, who, status=status)
@@ -130,12 +133,13 @@ def get_plan(request: Request, who: Caller, plan_id: PlanId) -> Response:
     "/{plan_id}/approve",
     operation_id="approvePlan",
     response_model=PlanOut,
-    responses=ERRORS,
+    responses={202: QUEUED, **ERRORS},
     openapi_extra=body_schema("Comment"),
     summary="Approve a plan (never by its author)",
 )
 def approve_plan(request: Request, who: Caller, plan_id: PlanId, body: CommentBody) -> Response:
-    return _counted(request, app_state(request).services.plans.approve(plan_id, who, body.comment), who)
+    stored = app_state(request).services.plans.approve(plan_id, who, body.comment)
+    return _counted(request, stored, who, _queued(request, stored))
 
 
 @router.post(
@@ -154,11 +158,18 @@ def reject_plan(request: Request, who: Caller, plan_id: PlanId, body: CommentBod
     "/{plan_id}/apply",
     operation_id="applyPlan",
     response_model=PlanOut,
-    responses=ERRORS,
+    responses={202: QUEUED, **ERRORS},
     summary="Apply an approved plan (idempotent: never twice)",
 )
 def apply_plan(request: Request, who: Caller, plan_id: PlanId) -> Response:
-    return _counted(request, app_state(request).services.plans.apply(plan_id, who), who)
+    stored = app_state(request).services.plans.apply(plan_id, who)
+    return _counted(request, stored, who, _queued(request, stored))
+
+
+def _queued(request: Request, stored: StoredCase) -> int:
+    """202 when a worker applies the plan (PVA_APPLY_MODE=jobs) and it is not done yet, else 200."""
+    jobs = app_state(request).settings.apply_mode == "jobs"
+    return 202 if jobs and stored.case.state is State.APPLYING else 200
 
 
 @router.post(

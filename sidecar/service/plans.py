@@ -35,7 +35,7 @@ from sidecar.policy import Policy, named_paths
 from sidecar.service.cases import NO_PLAN, Conflict, Event, StoredCase
 from sidecar.service.codec import base_from, base_json
 from sidecar.service.contents import previews
-from sidecar.service.ports import CaseStore, PlanAudit
+from sidecar.service.ports import ApplyQueue, CaseStore, PlanAudit
 from sidecar.tokens import Principal, Role
 from sidecar.walls import sees_plan
 from sidecar.workflow import (
@@ -80,6 +80,9 @@ class PlanService:
     policy: Policy
     clock: Callable[[], datetime]
     settings: WorkflowSettings = WorkflowSettings()
+    queue: ApplyQueue | None = (
+        None  # set: applies are jobs a worker runs (``work``); None: the request runs them
+    )
 
     # -- proposing ----------------------------------------------------------------
 
@@ -206,7 +209,27 @@ class PlanService:
         claimed = self._changing(stored, lambda current: self._claim(current, who))
         if claimed.case.state is not State.APPLYING or claimed.claimed is None:
             return claimed
-        return self._run(claimed, who)
+        if self.queue is not None:
+            self.queue.enqueue(claimed.digest, who.name)
+            return claimed
+        return self._run(claimed, who.name)
+
+    def work(self, digest: str, actor: str) -> StoredCase | None:
+        """Run the queued apply of ``digest`` (a worker's job): settle what a dead worker left, then apply.
+
+        Recovery first rolls forward or back the journal of a worker that died
+        mid-apply and records its outcome; that outcome settles the plan. A
+        plan no longer ``applying`` (settled, swept) is left as it is: a job
+        that runs twice applies once.
+        """
+        self.engine.recover()
+        stored = self.cases.get(digest)
+        if stored is None or stored.case.state is not State.APPLYING:
+            return stored
+        record = self.audit.outcome(digest)
+        if record is not None and stored.claimed is not None and record.finished >= stored.claimed:
+            return self._settle(stored, record)
+        return self._run(stored, actor)
 
     def _claim(self, stored: StoredCase, who: Principal) -> StoredCase:
         if stored.case.state in (State.APPLYING, State.APPLIED, State.REVERTED):
@@ -227,17 +250,17 @@ class PlanService:
             claimed=now,
         )
 
-    def _run(self, claimed: StoredCase, who: Principal) -> StoredCase:
+    def _run(self, claimed: StoredCase, actor: str) -> StoredCase:
         plan = self.audit.plan(claimed.digest)
         try:
             record = self.engine.apply(
                 plan,
-                actor=who.name,
+                actor=actor,
                 base=base_from(claimed.base),
-                recorded=True,  # at submit
+                recorded=True,  # recorded at submit
             )
         except LockTimeout as error:  # nothing was done: the plan may apply again later
-            record = _failed(claimed, who, self.clock(), str(error), self.engine.backend.name)
+            record = _failed(claimed, actor, self.clock(), str(error), self.engine.backend.name)
             self.audit.record_apply(record)
         return self._settle(claimed, record)
 
@@ -359,7 +382,7 @@ class PlanService:
                 settled.append(self._settle(stale, record))
             elif now - claimed > self.settings.apply_lease and not self._journaled(stale.digest):
                 message = "the sidecar applying it stopped; nothing changed"
-                failed = _failed(stale, None, now, message, self.engine.backend.name)
+                failed = _failed(stale, "pva", now, message, self.engine.backend.name)
                 self.audit.record_apply(failed)
                 settled.append(self._settle(stale, failed))
         return settled
@@ -432,13 +455,11 @@ def visible(stored: StoredCase, who: Principal) -> bool:
     return sees_plan(who, authors=stored.case.authors, paths=stored.case.paths)
 
 
-def _failed(
-    stored: StoredCase, who: Principal | None, now: datetime, message: str, store: str
-) -> ApplyRecord:
+def _failed(stored: StoredCase, actor: str, now: datetime, message: str, store: str) -> ApplyRecord:
     return ApplyRecord(
         digest=stored.digest,
         status="failed",
-        actor="pva" if who is None else who.name,
+        actor=actor,
         started=stored.claimed or now,
         finished=now,
         message=f"failed, nothing changed: {message}",

@@ -1,4 +1,4 @@
-"""What ``PlanService`` needs of its stores: the case store and the audit, as small protocols.
+"""What ``PlanService`` needs of its stores (the case store, the audit) and of the apply queue, as protocols.
 
 ``SqlCaseStore`` and ``SqlAuditStore`` are the stores the sidecar runs on;
 ``MemoryCaseStore`` and ``MemoryAudit`` hold the same in memory, so the
@@ -52,6 +52,14 @@ class CaseStore(Protocol):
 
     def applying(self) -> list[StoredCase]:
         """Cases an apply took."""
+        ...
+
+
+class ApplyQueue(Protocol):
+    """Where a claimed apply waits for a worker (sidecar.jobs): the worker calls ``PlanService.work``."""
+
+    def enqueue(self, digest: str, actor: str) -> None:
+        """Queue the apply of the plan ``digest``, claimed by ``actor`` (a job run twice applies once)."""
         ...
 
 
