@@ -21,7 +21,7 @@ from sidecar.jobs.postgres import PostgresQueue, PostgresWorker
 from sidecar.policy import Policy, parse_policy
 from sidecar.service.cases import SqlCaseStore
 from sidecar.service.plans import PlanService, WorkflowSettings
-from sidecar.service.records import RecordService
+from sidecar.service.reads import ReadService
 from sidecar.settings import Settings
 from sidecar.stores import StoreParts, open_store
 from sidecar.tokens import TokenStore
@@ -36,7 +36,7 @@ class Services:
     tokens: TokenStore
     engine: Engine
     plans: PlanService
-    records: RecordService
+    reads: ReadService
     jobs: LocalQueue | PostgresQueue | None = None  # PVA_APPLY_MODE=jobs: where applies wait for a worker
     database_url: str = ""
 
@@ -108,8 +108,8 @@ def open_services(
     )
     jobs = apply_queue(settings)
     plans = PlanService(apply_engine, audit, cases, policy, clock, workflow, queue=jobs)
-    records = RecordService(audit, cases, store.backend)
-    return Services(store, audit, tokens, apply_engine, plans, records, jobs, settings.database_url)
+    reads = ReadService(audit, cases, store.backend)
+    return Services(store, audit, tokens, apply_engine, plans, reads, jobs, settings.database_url)
 
 
 def apply_queue(settings: Settings) -> LocalQueue | PostgresQueue | None:

@@ -1,6 +1,6 @@
 """The approval page: server-rendered HTML for the people who approve plans (docs/approval-page.md).
 
-Routes are thin: they call the same ``PlanService`` and ``RecordService`` as
+Routes are thin: they call the same ``PlanService`` and ``ReadService`` as
 the API, so every rule (roles, scopes, visibility, the workflow) holds here
 as it does there. The pure parts, unit-tested, are ``session`` (signed
 cookies, CSRF), ``treeview`` (the before and after trees) and ``views``

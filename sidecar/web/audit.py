@@ -72,7 +72,7 @@ def audit(
     until: Annotated[Storable, Query(max_length=40)] = "",
     after: Annotated[int, Query(ge=0, le=2**62)] = 0,
 ) -> Response:
-    records = app_state(request).services.records
+    records = app_state(request).services.reads
     custody: History | None = None
     events: list[EventView] = []
     error = ""

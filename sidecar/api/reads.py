@@ -40,7 +40,7 @@ def list_audit_events(
     after: Annotated[int, Query(ge=0, le=2**62, description="Events after this seq (paging)")] = 0,
     limit: Annotated[int, Query(ge=1, le=1000)] = 100,
 ) -> EventList:
-    events = app_state(request).services.records.events(
+    events = app_state(request).services.reads.events(
         who, path=path, plan=plan, actor=actor, since=since, until=until, after=after, limit=limit
     )
     return EventList(
@@ -57,7 +57,7 @@ def list_audit_events(
     summary="A document's chain of custody, following moves",
 )
 def get_history(request: Request, who: Caller, path: StorePath) -> HistoryOut:
-    return history_out(app_state(request).services.records.history(who, path))
+    return history_out(app_state(request).services.reads.history(who, path))
 
 
 @router.get(
@@ -75,7 +75,7 @@ def get_snapshot(
     who: Caller,
     prefix: Annotated[str, Query(max_length=4096, description="'' for the whole store")] = "",
 ) -> StreamingResponse:
-    lines = app_state(request).services.records.snapshot(who, prefix)
+    lines = app_state(request).services.reads.snapshot(who, prefix)
     first = next(lines)  # errors (scope, path) surface here, before the response starts
     return StreamingResponse(_chain(first, lines), media_type="application/x-ndjson")
 

@@ -1,4 +1,4 @@
-"""``RecordService``: what principals may read of the audit and the store (events, history, snapshot).
+"""``ReadService``: what principals may read of the audit and the store (events, history, snapshot).
 
 Scope rules: a principal reads only inside its scope, behind the ethical
 wall (``sidecar.walls``). The audit's events are for approvers, auditors and
@@ -32,7 +32,7 @@ MAX_EVENTS = 1000
 
 
 @dataclass
-class RecordService:
+class ReadService:
     """Reads of the audit and the store, within the reader's role and scope."""
 
     audit: SqlAuditStore
