@@ -13,8 +13,15 @@ from planner.core.entry import Entry
 from planner.core.report import Code, Diagnostic
 from sidecar.audit.chain import GENESIS, canonical, make_link
 from sidecar.audit.payloads import (
+    Approval,
+    SecretBinding,
+    TokenChange,
+    Workflow,
     apply_payload,
+    apply_record,
     approval_payload,
+    decode,
+    encode,
     incident_payload,
     plan_payload,
     workflow_payload,
@@ -67,14 +74,18 @@ def applied() -> ApplyRecord:
 
 def test_plan_recorded_payload_is_pinned() -> None:
     """A 'plan_recorded' payload: author, title, pending status."""
-    payload = plan_payload("Tidy Zoë's files", author="alice")
+    typed = plan_payload("Tidy Zoë's files", author="alice")
+    payload = encode(typed)
+    assert decode("plan_recorded", payload) == typed
     assert canonical(payload) == PLAN
     assert chain_hash("plan_recorded", payload) == PLAN_HASH
 
 
 def test_apply_payload_is_pinned() -> None:
     """An 'apply' payload: every field of the outcome, ops and trashed files compact (no nulls)."""
-    payload = apply_payload(applied())
+    typed = apply_payload(applied())
+    payload = encode(typed)
+    assert decode("apply", payload) == typed
     assert canonical(payload) == APPLY
     assert chain_hash("apply", payload) == APPLY_HASH
 
@@ -82,14 +93,17 @@ def test_apply_payload_is_pinned() -> None:
 def test_a_bare_apply_payload_is_pinned() -> None:
     """A stale apply with nothing in it keeps its empty lists and null inverse."""
     record = ApplyRecord(digest=DIGEST, status="stale", actor="bob", started=T, finished=T)
-    payload = apply_payload(record)
+    payload = encode(apply_payload(record))
+    assert apply_record(DIGEST, "bob", payload) == record
     assert canonical(payload) == BARE_APPLY
     assert chain_hash("apply", payload) == BARE_APPLY_HASH
 
 
 def test_incident_payload_is_pinned() -> None:
     """An 'incident' payload: the message and the paths."""
-    payload = incident_payload(Incident(DIGEST, "store differs", ("/a", "/b")))
+    typed = incident_payload(Incident(DIGEST, "store differs", ("/a", "/b")))
+    payload = encode(typed)
+    assert decode("incident", payload) == typed
     assert canonical(payload) == INCIDENT
     assert chain_hash("incident", payload) == INCIDENT_HASH
 
@@ -98,6 +112,7 @@ def test_approval_payload_is_pinned() -> None:
     """An 'approval' payload: approver, decision, comment, status."""
     payload = approval_payload("carol", "approved", "fine by me", "approved")
     assert canonical(payload) == APPROVAL
+    assert decode("approval", payload) == Approval("carol", "approved", "fine by me", "approved")
     assert chain_hash("approval", payload) == APPROVAL_HASH
 
 
@@ -118,6 +133,7 @@ def test_workflow_payloads_are_pinned() -> None:
     assert canonical(workflow_payload("expire", "expired")) == '{"action":"expire","status":"expired"}'
     reverted = workflow_payload("revert_applied", "reverted", inverse="cd" * 32)
     assert canonical(reverted) == WORKFLOW_REVERT
+    assert decode("workflow", reverted) == Workflow("revert_applied", "reverted", {"inverse": "cd" * 32})
     failed = workflow_payload("failed", "approved", message="disk full")
     assert canonical(failed) == '{"action":"failed","message":"disk full","status":"approved"}'
 
@@ -160,3 +176,17 @@ WORKFLOW_REVERT = (
     '{"action":"revert_applied","inverse":"cdcdcdcdcdcdcdcdcdcdcdcdcdcdcdcdcdcdcdcdcdcdcdcdcdcd'
     'cdcdcdcdcdcd","status":"reverted"}'
 )
+
+
+def test_token_payloads_are_pinned() -> None:
+    """A 'token' payload: action, token, name, role; a 'created' one its scopes, secret check and expiry."""
+    binding = SecretBinding("ef" * 32, None)
+    created = TokenChange("created", "tok_1", "ci", "agent", ("/a", "/b"), binding)
+    assert canonical(encode(created)) == (
+        '{"action":"created","expires":null,"name":"ci","role":"agent","scopes":["/a","/b"],'
+        '"secret_check":"efefefefefefefefefefefefefefefefefefefefefefefefefefefefefefefef","token":"tok_1"}'
+    )
+    assert decode("token", encode(created)) == created
+    revoked = TokenChange("revoked", "tok_1", "ci", "agent")
+    assert canonical(encode(revoked)) == '{"action":"revoked","name":"ci","role":"agent","token":"tok_1"}'
+    assert decode("token", encode(revoked)) == revoked
