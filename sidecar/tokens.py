@@ -28,6 +28,7 @@ from planner.core.errors import PvaError
 from planner.core.paths import contains, path_problem
 from sidecar import db
 from sidecar.audit.chain import iso
+from sidecar.audit.payloads import SecretBinding, TokenChange
 from sidecar.audit.store import append_event
 from sidecar.audit.tables import TokenRow
 
@@ -299,14 +300,14 @@ class TokenStore(db.SqlStore):
 
     def _record(self, session: Session, action: str, actor: str, token_id: str, row: dict[str, Any]) -> None:
         """A 'token' event in the audit's hash chain: who made or revoked which token (never its secret)."""
-        payload = {"action": action, "token": token_id, "name": row["name"], "role": row["role"]}
-        if "scopes" in row:
-            payload["scopes"] = json.loads(row["scopes"])
+        scopes = tuple(json.loads(row["scopes"])) if "scopes" in row else None
+        binding = None
         if "secret_sha256" in row:
             # What the row may hold, bound in the chain: the expiry, and a hash of the
             # secret's hash (so the chain never holds the lookup key itself).
-            payload["secret_check"] = secret_check(row["secret_sha256"])
-            payload["expires"] = None if row["expires"] is None else iso(row["expires"])
+            expires = None if row["expires"] is None else iso(row["expires"])
+            binding = SecretBinding(secret_check(row["secret_sha256"]), expires)
+        payload = TokenChange(action, token_id, row["name"], row["role"], scopes, binding)
         append_event(session, self._now(), kind="token", digest=None, actor=actor, payload=payload)
 
     def _now(self) -> datetime:

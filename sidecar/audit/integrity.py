@@ -88,29 +88,31 @@ class _Checker:
             return Break(link.seq, f"malformed {link.kind} payload ({type(error).__name__}: {error})")
 
     def _projection_problem(self, link: Link) -> Break | None:
-        payload = parse_payload(link.payload)
+        payload = payloads.decode(link.kind, parse_payload(link.payload))
         digest = link.digest or ""
         expected: dict[str, list[Row]] = {"op_records": [], "trashed_files": [], "approvals": []}
-        if link.kind == "plan_recorded":
-            problem = self._plan_problem(link, payload)
-            if problem is not None:
-                return Break(link.seq, problem)
-        elif link.kind == "apply":
-            if digest not in self.statuses:
-                return Break(link.seq, f"an apply of plan {digest[:12]}, which no earlier event recorded")
-            expected["op_records"] = payloads.op_rows(link.seq, digest, link.time, payload)
-            expected["trashed_files"] = payloads.trashed_rows(link.seq, digest, payload)
-        elif link.kind == "approval":
-            expected["approvals"] = [payloads.approval_row(link.seq, digest, link.time, payload)]
-        if link.digest is not None and "status" in payload:
-            self.statuses[link.digest] = (payload["status"], link.seq)
+        match payload:
+            case payloads.PlanRecorded():
+                problem = self._plan_problem(link, payload)
+                if problem is not None:
+                    return Break(link.seq, problem)
+            case payloads.ApplyOutcome():
+                if digest not in self.statuses:
+                    return Break(link.seq, f"an apply of plan {digest[:12]}, which no earlier event recorded")
+                expected["op_records"] = payloads.op_rows(link.seq, digest, link.time, payload)
+                expected["trashed_files"] = payloads.trashed_rows(link.seq, digest, payload)
+            case payloads.Approval():
+                expected["approvals"] = [payloads.approval_row(link.seq, digest, link.time, payload)]
+        status = payloads.status_of(payload)
+        if link.digest is not None and status is not None:
+            self.statuses[link.digest] = (status, link.seq)
         for table, rows in expected.items():
             problem = _diff(table, rows, self._projected(table, link.seq))
             if problem is not None:
                 return Break(link.seq, f"{table} do not match the event: {problem}")
         return None
 
-    def _plan_problem(self, link: Link, payload: dict[str, Any]) -> str | None:
+    def _plan_problem(self, link: Link, payload: payloads.PlanRecorded) -> str | None:
         digest = link.digest or ""
         if digest in self.statuses:
             return f"plan {digest[:12]} recorded a second time"

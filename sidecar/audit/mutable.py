@@ -21,6 +21,7 @@ from typing import Any
 from sqlalchemy import String, Table, select, type_coerce
 from sqlalchemy.orm import Session
 
+from sidecar.audit import payloads
 from sidecar.audit.chain import Break, iso
 from sidecar.audit.tables import Base, EventRow
 from sidecar.audit.views import parse_payload
@@ -35,15 +36,21 @@ def _table(name: str) -> Table:
     return Base.metadata.tables[name]
 
 
-def _events(session: Session, kind: str) -> list[tuple[str | None, str, dict[str, Any]]]:
-    query = select(EventRow.digest, EventRow.actor, EventRow.payload).where(EventRow.kind == kind)
-    return [(digest, actor, parse_payload(payload)) for digest, actor, payload in session.execute(query)]
+def _approvals(session: Session) -> list[tuple[str | None, str, payloads.Approval]]:
+    query = select(EventRow.digest, EventRow.actor, EventRow.payload).where(EventRow.kind == "approval")
+    rows = session.execute(query)
+    return [(digest, actor, payloads.decode_approval(parse_payload(body))) for digest, actor, body in rows]
+
+
+def _token_changes(session: Session) -> list[payloads.TokenChange]:
+    query = select(EventRow.payload).where(EventRow.kind == "token")
+    return [payloads.decode_token(parse_payload(body)) for body in session.scalars(query)]
 
 
 def _case_problem(session: Session, statuses: dict[str, tuple[str, int]]) -> Break | None:
     decided: Counter[tuple[str, str, str, str]] = Counter()
-    for digest, actor, payload in _events(session, "approval"):
-        decided[(digest or "", actor, payload["decision"], payload["comment"])] += 1
+    for digest, actor, approval in _approvals(session):
+        decided[(digest or "", actor, approval.decision, approval.comment)] += 1
     cases = _table("plan_cases")
     for digest, state, body in session.execute(select(cases.c.digest, cases.c.state, cases.c.case)):
         case = json.loads(body)
@@ -70,13 +77,13 @@ def _case_problem(session: Session, statuses: dict[str, tuple[str, int]]) -> Bre
 
 
 def _token_problem(session: Session) -> Break | None:
-    created: dict[str, dict[str, Any]] = {}
+    created: dict[str, payloads.TokenChange] = {}
     revoked: set[str] = set()
-    for _, _, payload in _events(session, "token"):
-        if payload["action"] == "created":
-            created[payload["token"]] = payload
-        elif payload["action"] == "revoked":
-            revoked.add(payload["token"])
+    for change in _token_changes(session):
+        if change.action == "created":
+            created[change.token] = change
+        elif change.action == "revoked":
+            revoked.add(change.token)
     tokens = _table("tokens")
     columns = ("id", "name", "role", "scopes", "revoked", "secret_sha256", "expires")
     rows = session.execute(select(*(_as_stored(tokens, column) for column in columns))).all()
@@ -96,7 +103,7 @@ def _token_problem(session: Session) -> Break | None:
         if token_id not in present:
             return Break(
                 None,
-                f"token {token_id} ({event['name']}) was made by a 'token' event, but its row is missing",
+                f"token {token_id} ({event.name}) was made by a 'token' event, but its row is missing",
             )
     return None
 
@@ -107,19 +114,23 @@ def _as_stored(table: Table, column: str) -> Any:
     return type_coerce(found, String).label(column) if column in ("expires", "revoked") else found
 
 
-def _token_row_problem(event: dict[str, Any], row: tuple[str, str, str, str, object]) -> str | None:
+def _token_row_problem(event: payloads.TokenChange, row: tuple[str, str, str, str, object]) -> str | None:
     """How a token's row (name, role, scopes, secret hash, expiry) differs from its 'created' event."""
     name, role, scopes, secret, expires = row
     try:
         listed = json.loads(scopes)
     except ValueError:
         return f"has scopes {scopes[:40]!r}, which pva never writes"
-    if (event["name"], event["role"], event.get("scopes")) != (name, role, listed):
+    made_with = None if event.scopes is None else list(event.scopes)
+    if (event.name, event.role, made_with) != (name, role, listed):
         return "differs from the event that made it"
-    if "secret_check" in event and hashlib.sha256(secret.encode()).hexdigest() != event["secret_check"]:
+    binding = event.binding
+    if binding is None:
+        return None
+    if hashlib.sha256(secret.encode()).hexdigest() != binding.secret_check:
         return "has a secret hash that is not the one it was made with (a forged secret)"
-    if "expires" in event and _stored_iso(expires) != event["expires"]:
-        return f"has expiry {_stored_iso(expires)}, but the event that made it says {event['expires']}"
+    if _stored_iso(expires) != binding.expires:
+        return f"has expiry {_stored_iso(expires)}, but the event that made it says {binding.expires}"
     return None
 
 

@@ -8,7 +8,7 @@ Opening a store checks the schema once: an unmigrated database is refused.
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import asdict
 from datetime import UTC, datetime
 from typing import Any, TextIO
@@ -60,7 +60,7 @@ class SqlAuditStore(db.SqlStore):
             if session.get(PlanRow, digest) is not None:
                 return
             payload = payloads.plan_payload(plan.title, author=author)
-            link = self._append(session, "plan_recorded", digest, author, payload)
+            link = self._append(session, digest, author, payload)
             session.execute(insert(PlanRow), [payloads.plan_row(digest, body, payload, link.time)])
             session.execute(insert(PlanScopeRow), payloads.scope_rows(digest, json.loads(body)))
 
@@ -76,22 +76,16 @@ class SqlAuditStore(db.SqlStore):
             if record.attempt and record.attempt in _attempts(session, record.digest):
                 return
             payload = payloads.apply_payload(record)
-            link = self._append(session, "apply", record.digest, record.actor, payload)
+            link = self._append(session, record.digest, record.actor, payload)
             insert_projections(session, link, payload)
 
     def record_incident(self, incident: Incident) -> None:
         with db.appending(self._sessions) as session:
             payload = payloads.incident_payload(incident)
-            self._append(session, "incident", incident.digest, payloads.SYSTEM_ACTOR, payload)
+            self._append(session, incident.digest, payloads.SYSTEM_ACTOR, payload)
 
-    def _append(
-        self,
-        session: Session,
-        kind: payloads.EventKind,
-        digest: str | None,
-        actor: str,
-        payload: dict[str, Any],
-    ) -> Link:
+    def _append(self, session: Session, digest: str | None, actor: str, payload: payloads.Payload) -> Link:
+        kind = payloads.kind_of(payload)
         return append_event(session, self._clock(), kind=kind, digest=digest, actor=actor, payload=payload)
 
     # -- reading for the engine ----------------------------------------------
@@ -272,15 +266,20 @@ def append_event(
     kind: payloads.EventKind,
     digest: str | None,
     actor: str,
-    payload: dict[str, Any],
+    payload: payloads.Payload | Mapping[str, Any],
 ) -> Link:
-    """Append the next event of the chain; ``session`` must hold the chain's lock (``db.appending``)."""
+    """Append the next event of the chain; ``session`` must hold the chain's lock (``db.appending``).
+
+    ``payload`` is typed, or already its JSON (``payloads.encode``'s form) where a
+    caller builds it as such (the plan service's workflow and approval events).
+    """
     last = session.execute(select(EventRow.seq, EventRow.hash).order_by(EventRow.seq.desc()).limit(1)).first()
     seq, prev = (1, chain.GENESIS) if last is None else (last.seq + 1, last.hash)
     if time.tzinfo is None:
         raise ValueError("the audit clock must return timezone-aware times")
+    body = dict(payload) if isinstance(payload, Mapping) else payloads.encode(payload)
     link = chain.make_link(
-        seq=seq, time=time.astimezone(UTC), kind=kind, digest=digest, actor=actor, payload=payload, prev=prev
+        seq=seq, time=time.astimezone(UTC), kind=kind, digest=digest, actor=actor, payload=body, prev=prev
     )
     session.execute(insert(EventRow), [event_row(link)])
     return link
@@ -290,7 +289,7 @@ def event_row(link: Link) -> dict[str, Any]:
     return asdict(link)  # the events table's columns are the link's fields
 
 
-def insert_projections(session: Session, link: Link, payload: dict[str, Any]) -> None:
+def insert_projections(session: Session, link: Link, payload: payloads.ApplyOutcome) -> None:
     """The rows an 'apply' event projects: its ops, its trashed files, its plan's status."""
     assert link.digest is not None
     ops = payloads.op_rows(link.seq, link.digest, link.time, payload)
@@ -299,13 +298,13 @@ def insert_projections(session: Session, link: Link, payload: dict[str, Any]) ->
     trashed = payloads.trashed_rows(link.seq, link.digest, payload)
     if trashed:
         session.execute(insert(TrashedFileRow), trashed)
-    session.execute(update(PlanRow).where(PlanRow.digest == link.digest).values(status=payload["status"]))
+    session.execute(update(PlanRow).where(PlanRow.digest == link.digest).values(status=payload.status))
 
 
 def _attempts(session: Session, digest: str) -> set[str]:
     """The attempts of a plan's recorded applies (a plan has few: read their payloads)."""
     query = select(EventRow.payload).where(EventRow.digest == digest, EventRow.kind == "apply")
-    return {parse_payload(payload).get("attempt", "") for payload in session.scalars(query)}
+    return {payloads.apply_outcome(parse_payload(payload)).attempt for payload in session.scalars(query)}
 
 
 def overlaps(column: Any, path: str) -> Any:

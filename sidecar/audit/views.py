@@ -32,7 +32,11 @@ class PlanSummary:
 
 @dataclass(frozen=True)
 class EventView:
-    """One event of the chain, its payload parsed."""
+    """One event of the chain, its payload parsed.
+
+    ``payload`` is the stored JSON as is, not ``payloads.decode``'s model: a view
+    shows what was hashed, including an event verify would call malformed.
+    """
 
     seq: int
     time: datetime

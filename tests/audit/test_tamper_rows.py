@@ -9,6 +9,7 @@ import pytest
 from sqlalchemy.exc import DBAPIError
 
 from planner.cli.main import main
+from sidecar.audit.chain import Link, canonical
 from sidecar.audit.store import SqlAuditStore
 from sidecar.tokens import TokenStore
 from tests.audit.conftest import applied, make_plan
@@ -100,3 +101,19 @@ def test_scopes_that_are_not_json_are_reported_not_a_traceback(
     assert "Traceback" not in listed.err
     assert "ci" in listed.out
     assert "ops" in listed.out
+
+
+def test_a_rehashed_token_event_pva_never_writes_is_reported_by_its_seq(
+    tokens: SqlAuditStore, tamper: Tamper, url: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """The last event, a token's, rewritten with a numeric name and rehashed: verify names it malformed."""
+    event = tokens.events()[-1]
+    assert event.kind == "token"
+    payload = canonical(event.payload | {"name": 7})
+    forged = Link(event.seq, event.time, event.kind, event.digest, event.actor, payload, event.prev_hash, "")
+    quoted = payload.replace(":", "\\:")  # text() reads a bare colon as a bind parameter
+    tamper(
+        f"UPDATE events SET payload = '{quoted}', hash = '{forged.computed_hash()}' WHERE seq = {event.seq}"  # noqa: S608
+    )
+    out = verify_says(url, capsys)
+    assert f"audit chain broken at seq {event.seq}: malformed token payload" in out
