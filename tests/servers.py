@@ -144,16 +144,7 @@ class Replica:
             self.process = subprocess.Popen(
                 [pva, "serve"], env=env, cwd=self.home, stdout=log, stderr=subprocess.STDOUT
             )
-        deadline = time.monotonic() + START_SECONDS
-        while time.monotonic() < deadline:
-            assert self.process.poll() is None, (self.home / "serve.log").read_text()
-            try:
-                if httpx.get(f"{self.url}/healthz", timeout=2).status_code == 200:
-                    return
-            except httpx.HTTPError:
-                pass
-            time.sleep(0.1)
-        raise AssertionError(f"{self.url} did not start:\n{(self.home / 'serve.log').read_text()}")
+        _wait_healthy(self.url, self.process, self.home / "serve.log")
 
     def kill(self) -> None:
         assert self.process is not None

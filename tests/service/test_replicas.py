@@ -144,6 +144,24 @@ def replicas(tmp_path: Path, env: dict[str, str], count: int) -> Iterator[list[R
             replica.stop()
 
 
+@contextmanager
+def applying(store: Store, replica: Replica, plan_id: str, approver: str) -> Iterator[None]:
+    """Approve the plan through ``replica`` in the background (its request applies it); yield once it runs."""
+    with ThreadPoolExecutor(1) as approving:
+        approving.submit(
+            httpx.post,
+            f"{replica.url}/v1/plans/{plan_id}/approve",
+            json={"comment": "checked"},
+            headers=_auth(approver),
+            timeout=300,
+        )
+        deadline = time.monotonic() + 120
+        while not store.moving():
+            assert time.monotonic() < deadline, "the apply never began"
+            time.sleep(0.01)
+        yield
+
+
 def _settled(replica: Replica, plan_id: str, token: str) -> str:
     deadline = time.monotonic() + 180
     while time.monotonic() < deadline:
@@ -196,18 +214,7 @@ def test_a_replica_killed_mid_apply_is_taken_over_and_nothing_is_lost(
             answer = httpx.post(f"{other.url}/v1/plans", json=plan, headers=_auth(agent), timeout=60)
             assert answer.status_code == 201, answer.text
             plan_id = answer.json()["id"]
-            with ThreadPoolExecutor(1) as approving:  # the approval applies, in the victim's request
-                approving.submit(
-                    httpx.post,
-                    f"{victim.url}/v1/plans/{plan_id}/approve",
-                    json={"comment": "checked"},
-                    headers=_auth(approver),
-                    timeout=300,
-                )
-                deadline = time.monotonic() + 120
-                while not store.moving():
-                    assert time.monotonic() < deadline, "the apply never began"
-                    time.sleep(0.01)
+            with applying(store, victim, plan_id, approver):
                 time.sleep(rng.uniform(0, 0.5))  # somewhere in the middle of the apply
                 victim.kill()
             state = _settled(other, plan_id, approver)
@@ -258,18 +265,7 @@ def test_a_replica_cut_off_from_the_database_mid_apply_stops_and_the_apply_is_fi
         plan = store.plan(0, "m/in", "m/out", files)
         answer = httpx.post(f"{other.url}/v1/plans", json=plan, headers=_auth(agent), timeout=60)
         plan_id = answer.json()["id"]
-        with ThreadPoolExecutor(1) as approving:
-            approving.submit(
-                httpx.post,
-                f"{cut_off.url}/v1/plans/{plan_id}/approve",
-                json={"comment": "checked"},
-                headers=_auth(approver),
-                timeout=300,
-            )
-            deadline = time.monotonic() + 120
-            while not store.moving():
-                assert time.monotonic() < deadline, "the apply never began"
-                time.sleep(0.01)
+        with applying(store, cut_off, plan_id, approver):
             proxy.cut()
             state = _settled(other, plan_id, approver)
             proxy.mend()
