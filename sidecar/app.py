@@ -51,7 +51,7 @@ class _Metered:
 
 
 class _Sweeper:
-    """Sweeps every ``interval`` seconds: settles what a replica that died left (its lease ran out)."""
+    """Sweeps every ``interval`` seconds: settles the applies a process or replica that died left."""
 
     def __init__(self, services: Services, interval: float) -> None:
         self.services = services
