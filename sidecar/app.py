@@ -3,10 +3,10 @@
 Nothing is built at import time. Given ``services``, the app uses them and
 leaves closing them to the caller; otherwise it opens them from
 ``settings`` when it starts (and sweeps applies a stopped sidecar left) and
-closes them when it stops. Having opened them, it sweeps again every lock
-lease: an apply whose process died is settled by another process on the
+closes them when it stops. Having opened them, it sweeps again every half
+lock lease: an apply whose process died is settled by another process on the
 same store folder, or by another replica when they share the journals (a
-``gs://`` store on PostgreSQL), within about two leases.
+``gs://`` store on PostgreSQL), within about one and a half leases.
 """
 
 from __future__ import annotations
@@ -87,7 +87,7 @@ def create_app(
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         owned = services is None
         live = open_services(settings, clock=clock) if services is None else services
-        sweeper = _Sweeper(live, settings.lock_lease.total_seconds())
+        sweeper = _Sweeper(live, settings.lock_lease.total_seconds() / 2)
         worker = None
         try:
             live.plans.sweep()
