@@ -251,6 +251,8 @@ class _Attempt:
             self._stage(journal, recorder)
             for number, (start, end) in enumerate(batches):
                 for index in range(start, end):
+                    if self.lease is not None:  # a replica whose lease ran out does nothing more
+                        self.lease.check()
                     run_step(self.backend, recorder.steps[index])
                     ran = index + 1
                     hook(f"step {index}")

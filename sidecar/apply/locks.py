@@ -33,6 +33,10 @@ class Fenced(Protocol):
     @property
     def fence(self) -> int: ...
 
+    def check(self) -> None:
+        """LeaseLost unless the lease is still held (asked of the database)."""
+        ...
+
 
 class Locks(Protocol):
     """What the engine needs of a lock manager: a hold on paths, fenced when the locks are shared leases."""

@@ -20,6 +20,7 @@ from sidecar.edge.ratelimit import RateLimited
 from sidecar.errors import (
     AuditError,
     CommittedError,
+    LeaseLost,
     LockTimeout,
     NotMigrated,
     Refused,
@@ -46,6 +47,7 @@ STATUS: tuple[tuple[type[PvaError], int, str], ...] = (
     (NotApproved, 409, "not_approved"),
     (Conflict, 409, "conflict"),
     (LockTimeout, 503, "busy"),
+    (LeaseLost, 503, "lease_lost"),  # another replica took the apply over: it settles it
     (CommittedError, 503, "applied_unfinished"),  # the message says the plan is applied
     (Refused, 409, "refused"),
     (TreeError, 409, "store_conflict"),

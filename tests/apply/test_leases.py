@@ -19,9 +19,14 @@ from pathlib import Path
 import pytest
 from sqlalchemy import Engine, text
 
+from sidecar.apply.engine import Engine as ApplyEngine
 from sidecar.apply.leases import SqlLocks, live
+from sidecar.apply.sqljournals import SqlJournals
+from sidecar.audit.memory import MemoryAudit
+from sidecar.backends.memory import MemoryBackend
 from sidecar.db import make_engine
 from sidecar.errors import LeaseLost, LockTimeout
+from tests.support.plans import make_plan
 
 ROOT = Path(__file__).resolve().parents[2]  # the checkout: the holder runs as tests.apply.lease_holder
 
@@ -135,3 +140,26 @@ def test_check_refuses_a_lease_that_is_gone(engines: tuple[Engine, Engine]) -> N
             connection.execute(text("DELETE FROM apply_locks"))
         with pytest.raises(LeaseLost):
             lease.check()
+
+
+def test_an_apply_whose_lease_runs_out_makes_no_further_step(url: str) -> None:
+    """The engine asks its lease before each step: once another replica removed it, the apply stops."""
+    engine = make_engine(url)
+    backend = MemoryBackend()
+    for name in ("a", "b", "c"):
+        backend.put(f"m/in/{name}.pdf", name.encode())
+    locks = SqlLocks(engine)
+
+    def lose_the_lease(label: str) -> None:
+        if label == "step 0":  # another replica took over after the first step
+            with engine.begin() as connection:
+                connection.execute(text("DELETE FROM apply_locks"))
+
+    applying = ApplyEngine(backend, MemoryAudit(), SqlJournals(engine), locks=locks, hook=lose_the_lease)
+    moves = ({"op": "move", "src": f"m/in/{n}.pdf", "dst": f"m/{n}.pdf"} for n in "abc")
+    plan = make_plan(*moves, scope=("m",))
+    with pytest.raises(LeaseLost):
+        applying.apply(plan, actor="ops")
+    moved = [name for name in ("a", "b", "c") if backend.exists(f"m/{name}.pdf")]
+    assert len(moved) == 1  # the step before the lease was lost, and no other
+    engine.dispose()
