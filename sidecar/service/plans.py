@@ -226,10 +226,8 @@ class PlanService:
         stored = self.cases.get(digest)
         if stored is None or stored.case.state is not State.APPLYING:
             return stored
-        record = self.audit.outcome(digest)
-        if record is not None and stored.claimed is not None and record.finished >= stored.claimed:
-            return self._settle(stored, record)
-        return self._run(stored, actor)
+        record = self._outcome_since_claim(stored, self.clock())
+        return self._run(stored, actor) if record is None else self._settle(stored, record)
 
     def _claim(self, stored: StoredCase, who: Principal) -> StoredCase:
         if stored.case.state in (State.APPLYING, State.APPLIED, State.REVERTED):
@@ -369,18 +367,20 @@ class PlanService:
 
         An apply whose lease ran out, that recorded no outcome and whose
         journal no live process holds did nothing (recovery rolled back
-        whatever it had started): it becomes ``failed``. On a ``gs://`` store
-        journals are per VM, so another VM's apply is seen only through its lease.
+        whatever it had started): it becomes ``failed``. A journal is seen
+        wherever it lives: the store folder, the shared database, or (a
+        ``gs://`` store on SQLite) this VM's state folder.
         """
         self.engine.recover()
         settled = []
         now = self.clock()
         for stale in self.cases.applying():
-            record = self.audit.outcome(stale.digest)
-            claimed = stale.claimed or now
-            if record is not None and record.finished >= claimed:
+            record = self._outcome_since_claim(stale, now)
+            if record is not None:
                 settled.append(self._settle(stale, record))
-            elif now - claimed > self.settings.apply_lease and not self._journaled(stale.digest):
+            elif now - (stale.claimed or now) > self.settings.apply_lease and not self._journaled(
+                stale.digest
+            ):
                 message = "the sidecar applying it stopped; nothing changed"
                 failed = _failed(stale, "pva", now, message, self.engine.backend.name)
                 self.audit.record_apply(failed)
@@ -388,6 +388,12 @@ class PlanService:
         return settled
 
     # -- helpers ------------------------------------------------------------------
+
+    def _outcome_since_claim(self, stored: StoredCase, now: datetime) -> ApplyRecord | None:
+        """The outcome the audit recorded for the apply that claimed ``stored`` (not an earlier one's)."""
+        record = self.audit.outcome(stored.digest)
+        claimed = stored.claimed or now
+        return record if record is not None and record.finished >= claimed else None
 
     def _abandoned(self, stored: StoredCase) -> bool:
         claimed = stored.claimed or stored.updated
