@@ -18,6 +18,7 @@ from sidecar.jobs import RESUMED_BY
 from sidecar.service.plans import PlanService
 
 log = logging.getLogger("pva.jobs")
+WAKE = 0.5  # seconds: the longest a stopped worker waits before it sees it was stopped
 
 
 class LocalQueue:
@@ -47,6 +48,7 @@ class ThreadWorker:
         self.jobs = jobs
         self.plans = plans
         self.thread = threading.Thread(target=self._run, name="pva-apply-worker", daemon=True)
+        self.stopping = threading.Event()
 
     def start(self) -> None:
         for stored in self.plans.cases.applying():
@@ -54,11 +56,20 @@ class ThreadWorker:
         self.thread.start()
 
     def stop(self) -> None:
-        self.jobs.pending.put(None)
+        self.stopping.set()
+        self.jobs.pending.put(None)  # wakes a waiting worker: this one, or another on the same queue
         self.thread.join()
 
     def _run(self) -> None:
-        while (job := self.jobs.pending.get()) is not None:
+        # Two workers may share a queue (one app served twice), so a wake-up may be taken by the
+        # other: each looks at its own flag at least every WAKE seconds.
+        while not self.stopping.is_set():
+            try:
+                job = self.jobs.pending.get(timeout=WAKE)
+            except queue.Empty:
+                continue
+            if job is None:
+                continue
             try:
                 self.plans.work(*job)
             except Exception:  # one failed job must not stop the worker: the plan stays applying, swept later

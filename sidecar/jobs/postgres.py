@@ -118,7 +118,6 @@ class PostgresWorker:
     async def _serve(self) -> None:
         self._loop = asyncio.get_running_loop()
         self._main = asyncio.current_task()
-        self._started.set()
         app = _app(self.database_url)
         plans = self.plans
 
@@ -127,18 +126,28 @@ class PostgresWorker:
             plans.work(digest, actor)
 
         with contextlib.suppress(asyncio.CancelledError):
-            async with app.open_async():
-                rescuing = asyncio.create_task(self._rescue(app), name="rescue stalled jobs")
-                try:
-                    await app.run_worker_async(
-                        name=self.name,
-                        install_signal_handlers=False,
-                        update_heartbeat_interval=self.heartbeat,
-                        stalled_worker_timeout=self.stalled_after,
-                        fetch_job_polling_interval=self.heartbeat,
-                    )
-                finally:
-                    rescuing.cancel()
+            try:
+                async with app.open_async():
+                    # Stoppable from here only: a cancel while the pool opens leaves the pool's
+                    # own tasks running, and this thread's event loop waits for them for ever.
+                    self._started.set()
+                    await self._work(app)
+            finally:
+                self._started.set()  # a pool that failed to open must not leave start() waiting
+
+    async def _work(self, app: procrastinate.App) -> None:
+        """Run the worker, and the rescue of stalled jobs beside it, until cancelled."""
+        rescuing = asyncio.create_task(self._rescue(app), name="rescue stalled jobs")
+        try:
+            await app.run_worker_async(
+                name=self.name,
+                install_signal_handlers=False,
+                update_heartbeat_interval=self.heartbeat,
+                stalled_worker_timeout=self.stalled_after,
+                fetch_job_polling_interval=self.heartbeat,
+            )
+        finally:
+            rescuing.cancel()
 
     async def _rescue(self, app: procrastinate.App) -> None:
         """Every heartbeat, put back to ``todo`` the apply jobs of workers that stopped heartbeating."""

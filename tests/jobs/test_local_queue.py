@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -20,6 +21,7 @@ from sidecar.workflow import State
 AGENT = Principal("tok_000000000001", "agent-1", Role.AGENT, ("matters",))
 ALICE = Principal("tok_000000000002", "alice", Role.APPROVER, ("matters",))
 NAMES = ("a.pdf", "b.pdf", "c.pdf")
+PATIENCE = 120.0  # seconds: a bound on a hung thread, never on a slow one
 
 
 class Died(BaseException):
@@ -123,3 +125,22 @@ def test_a_job_takes_over_the_apply_of_a_worker_that_died(
         assert len(outcomes(second, stored.digest)) == 1
         moved = [second.backend.stat(f"matters/acme/{n}") is not None for n in NAMES]
         assert moved == [state is State.APPLIED] * len(NAMES)
+
+
+def test_two_workers_on_one_queue_each_stop(services: Services) -> None:
+    """One app served twice (a test client and a server) has two workers on one queue: both stop.
+
+    Stopping one used to put a "stop" in the shared queue that the other
+    could take, leaving the first waiting for it for ever.
+    """
+    first, second = (
+        ThreadWorker(queue(services), services.plans),
+        ThreadWorker(queue(services), services.plans),
+    )
+    first.start()
+    second.start()
+    for worker in (second, first):  # the later waiter first: the "stop" goes to the earlier one
+        stopping = threading.Thread(target=worker.stop, daemon=True)
+        stopping.start()
+        stopping.join(PATIENCE)
+        assert not stopping.is_alive(), "a worker's thread did not end"

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 import time
 from collections.abc import Iterator
 from dataclasses import replace
@@ -13,6 +14,7 @@ import pytest
 from planner.core.plan import Plan
 from sidecar import db
 from sidecar.audit.payloads import workflow_payload
+from sidecar.jobs.postgres import PostgresWorker
 from sidecar.service.cases import Event, StoredCase
 from sidecar.settings import Settings
 from sidecar.tokens import Principal, Role
@@ -93,3 +95,21 @@ def claim(services: Services, stored: StoredCase) -> None:
     case = replace(stored.case, state=State.APPLYING)
     event = Event("workflow", "alice", workflow_payload("start_apply", State.APPLYING.value))
     services.plans.cases.update(stored, event, case=case, claimed=services.plans.clock())
+
+
+def test_a_worker_stopped_as_soon_as_it_started_stops(settings: Settings) -> None:
+    """Start then stop at once, over and over (an app that serves one request): the thread always ends.
+
+    A stop that cancelled the worker while its connection pool was still
+    opening left the pool's tasks running, and the worker's thread waited
+    for them for ever: every ``pva serve`` shutdown and test teardown hung.
+    """
+    with open_services(settings) as services:
+        for _ in range(10):
+            worker = services.worker(settings)
+            assert isinstance(worker, PostgresWorker)
+            worker.start()
+            stopping = threading.Thread(target=worker.stop, daemon=True)
+            stopping.start()
+            stopping.join(PATIENCE)
+            assert not stopping.is_alive(), "the worker's thread did not end"
