@@ -58,6 +58,10 @@ RETIRE = (
     "UPDATE journals SET done = TRUE WHERE name = :name AND fence = :fence"
     " AND EXISTS (SELECT 1 FROM apply_locks l WHERE l.fence = :fence AND l.expires >= {clock})"
 )
+REMOVE = (
+    "DELETE FROM journals WHERE name = :name AND fence = :fence"
+    " AND EXISTS (SELECT 1 FROM apply_locks l WHERE l.fence = :fence AND l.expires >= {clock})"
+)
 FIND = (
     "SELECT j.name, j.fence,"
     " EXISTS (SELECT 1 FROM apply_locks l WHERE l.fence = j.fence AND l.expires >= {clock}) AS live,"
@@ -159,6 +163,21 @@ class SqlMoveJournal(SqlRows):
 
     def append(self, record: Mapping[str, object]) -> None:
         self.append_body(record)
+
+    def retire(self) -> None:
+        """Remove it, under its lease (LeaseLost if that ran out): a finished move is no record.
+
+        Its apply's journal is (the steps, the batches, the outcome), as with
+        the move journals on a VM's disk, which are deleted when done; a
+        folder of 100,000 objects would otherwise leave 100,000 pairs behind.
+        """
+        with self.engine.begin() as connection:
+            connection.execute(text("DELETE FROM journal_records WHERE name = :name"), {"name": self.name})
+            removed = connection.execute(
+                _sql(REMOVE, connection), {"name": self.name, "fence": self.fence}
+            ).rowcount
+            if removed != 1:  # raised inside the transaction: the records stay too
+                raise LeaseLost(f"journal {self.name}: its lock lease {self.fence} ran out before it retired")
 
     def records(self) -> list[Record]:
         return self.bodies()

@@ -74,13 +74,22 @@ def test_a_move_under_an_apply_is_journaled_under_its_name_and_retired(
     server: GcsServer, bucket: str, backend: GcsBackend, engine: Engine
 ) -> None:
     seed(server, bucket, "store", dict.fromkeys(DOCUMENTS, b"x"))
-    mover = Mover(backend.mover.objects, SqlMoveJournals(engine))
+    during: list[list[tuple[str, bool]]] = []
+
+    def look(label: str) -> None:
+        if label == "moved":
+            during.append(_journals(engine))
+
+    mover = Mover(backend.mover.objects, SqlMoveJournals(engine), hook=look)
     with SqlLocks(engine).hold(["m"], timeout=5) as lease, working(lease, "d.1"):
         mover.move(_pairs(backend), None)
     assert sorted(bucket_state(server, bucket, "store")) == MOVED
-    ((name, done),) = _journals(engine)
+    (((name, done),),) = during
     assert name.startswith("d.1/move/")
-    assert done
+    assert not done
+    assert _journals(engine) == []  # done: removed, records and all
+    with engine.connect() as connection:
+        assert connection.execute(text("SELECT count(*) FROM journal_records")).scalar() == 0
 
 
 def test_a_move_outside_an_apply_is_refused_and_settles_nothing(
@@ -115,4 +124,4 @@ def test_the_replica_taking_over_an_apply_finishes_its_interrupted_move(
     with locks.hold(["m"], timeout=5) as taken, working(taken, "d.1"):
         assert settler.settle() == 1
     assert sorted(bucket_state(server, bucket, "store")) == MOVED
-    assert [done for _, done in _journals(engine)] == [True]
+    assert _journals(engine) == []  # settled: removed
