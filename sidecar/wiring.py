@@ -12,6 +12,7 @@ from typing import Self
 
 from sidecar import db
 from sidecar.apply.engine import Engine
+from sidecar.apply.progress import SqlProgress
 from sidecar.audit.store import SqlAuditStore
 from sidecar.backends.base import Backend
 from sidecar.errors import StoreFault
@@ -102,7 +103,14 @@ def open_services(
     except BaseException:
         engine.dispose()
         raise
-    apply_engine = Engine(store.backend, audit, store.journals, locks=store.locks, clock=clock)
+    apply_engine = Engine(
+        store.backend,
+        audit,
+        store.journals,
+        locks=store.locks,
+        clock=clock,
+        progress=SqlProgress(engine, clock=clock),
+    )
     workflow = WorkflowSettings(
         approval_ttl=settings.approval_ttl, auto_apply=settings.auto_apply, apply_lease=settings.apply_lease
     )

@@ -58,6 +58,8 @@ def status_view(status: PlanStatus) -> str:
         f"  submitted: {utc(status.submitted)}",
         f"  updated:   {utc(status.updated)}",
     ]
+    if status.progress is not None:
+        lines.append(f"  progress:  {status.progress}")
     if status.decision is not None:
         rule = f"rule {status.decision.rule_name!r}" if status.decision.rule_name else "default"
         outcome = status.decision.outcome.replace("_", " ")  # require_approvals: words, not a code

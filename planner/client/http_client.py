@@ -145,17 +145,18 @@ class PvaClient:
     ) -> PlanStatus:
         """The plan once it is no longer pending, approved or applying; WaitTimeout after ``timeout`` s.
 
-        ``on_change`` is called with the plan each time its state is seen to change (the first look included).
+        ``on_change`` is called with the plan each time its state or its apply's progress is seen to
+        change (the first look included).
         """
         deadline = time.monotonic() + timeout
         delay = max(poll, MIN_POLL)
-        seen = None
+        seen: tuple[object, ...] | None = None
         while True:
             status = self.get(plan_id)
             remaining = deadline - time.monotonic()
-            if on_change is not None and status.state != seen:
+            if on_change is not None and (status.state, status.progress) != seen:
                 on_change(status)
-            seen = status.state
+            seen = (status.state, status.progress)
             if not status.undecided:
                 return status
             if remaining <= 0:

@@ -49,6 +49,21 @@ class Rejection(_Answer):
     comment: str
 
 
+class ApplyProgress(_Answer):
+    """How far an apply has got: the plan's ops, and the store's objects (a bucket's folder is many)."""
+
+    ops_done: int
+    ops_total: int
+    objects_done: int
+    objects_total: int
+
+    def __str__(self) -> str:
+        return (
+            f"{self.ops_done} of {self.ops_total} op{'s' * (self.ops_total != 1)}, "
+            f"{self.objects_done} of {self.objects_total} object{'s' * (self.objects_total != 1)} done"
+        )
+
+
 class PlanSummary(_Answer):
     """A plan as the sidecar lists it."""
 
@@ -90,6 +105,7 @@ class PlanStatus(PlanSummary):
         None,
         description="Before and after trees (read with planner.core.treeview.trees_from); only from get().",
     )
+    progress: ApplyProgress | None = Field(None, description="How far its apply has got, once it started.")
 
     @property
     def errors(self) -> list[Diagnostic]:

@@ -14,6 +14,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from starlette.responses import Response
 
 from planner.core.report import Diagnostic, Report
+from sidecar.apply.progress import Progress
 from sidecar.audit.views import EventView, History
 from sidecar.policy import Decision
 from sidecar.service.cases import StoredCase
@@ -127,6 +128,15 @@ class TreesOut(_Out):
     after: list[TreeRowOut] = Field(description="Empty for a plan stored before its changes were kept.")
 
 
+class ProgressOut(_Out):
+    """How far an apply has got: the plan's ops, and the store's objects (a bucket's folder is many)."""
+
+    ops_done: int
+    ops_total: int
+    objects_done: int
+    objects_total: int = Field(description="Grows while a bucket's folders are listed for a move.")
+
+
 class PlanOut(PlanSummaryOut):
     """A submitted plan: where it stands, why, and what verification found."""
 
@@ -156,6 +166,11 @@ class PlanOut(PlanSummaryOut):
     trees: TreesOut | None = Field(None, description="Before and after trees, with the plan document.")
     incidents: list[IncidentOut] | None = Field(
         None, description="Only in GET /v1/plans/{id}: incidents recorded while it applied (the first 100)."
+    )
+    progress: ProgressOut | None = Field(
+        None,
+        description="How far its apply has got, posted about every second while it runs; null until "
+        "an apply starts its steps.",
     )
 
 
@@ -241,6 +256,7 @@ def plan_json(
     who: Actor,
     body: dict[str, Any] | None = None,
     trees: dict[str, Any] | None = None,
+    progress: Progress | None = None,
 ) -> dict[str, Any]:
     """A PlanOut as JSON values.
 
@@ -269,8 +285,9 @@ def plan_json(
         inverse_id=case.inverse_digest,
         actions=ordered_actions(case, who, now=now, ttl=ttl),
         report=None,
-    ).model_dump(mode="json", exclude={"contents", "incidents"})
-    return out | {"report": stored.report or None, "plan": body, "trees": trees}
+    ).model_dump(mode="json", exclude={"contents", "incidents", "progress"})
+    moved = None if progress is None else progress.to_json()
+    return out | {"report": stored.report or None, "plan": body, "trees": trees, "progress": moved}
 
 
 def ordered_actions(case: PlanCase, who: Actor, *, now: datetime, ttl: timedelta | None) -> list[Verb]:

@@ -41,10 +41,12 @@ from sidecar.apply.journal_records import Audited, Batch, Commit, Intent, Rollba
 from sidecar.apply.leases import working
 from sidecar.apply.locks import Fenced, Locks, PathLocks
 from sidecar.apply.outcome import kept, op_records
+from sidecar.apply.progress import MemoryProgress, ProgressBoard, Tracker
 from sidecar.apply.recovery import Recovered, recover, roll_back
 from sidecar.audit.log import AuditLog
 from sidecar.audit.records import ApplyRecord, ApplyStatus, Incident
 from sidecar.backends.base import BLOBS, STAGING, Backend
+from sidecar.backends.progress import counting
 from sidecar.errors import CommittedError, ContentMismatch, StoreError
 
 
@@ -67,6 +69,8 @@ class Engine:
     clock: Callable[[], datetime] = _utcnow
     lock_timeout: float = 60.0
     hook: Hook = _no_hook
+    progress: ProgressBoard = field(default_factory=MemoryProgress)  # where applies post how far they got
+    progress_interval: float = 1.0  # seconds between two posts of an apply's progress, at least
 
     @property
     def finisher(self) -> Finisher:
@@ -246,20 +250,29 @@ class _Attempt:
     def _run_steps(self, journal: Journal, intent: Intent, recorder: StepRecorder) -> ApplyRecord:
         hook = self.engine.hook
         batches = intent.batches
+        steps = recorder.steps
+        engine = self.engine
+        tracker = Tracker(
+            engine.progress, self.digest, steps, len(self.plan.ops), interval=engine.progress_interval
+        )
+        tracker.post()  # nothing done yet: readers see the totals at once
         ran = 0  # steps that completed: exactly what a failure must undo
         try:
             self._stage(journal, recorder)
-            for number, (start, end) in enumerate(batches):
-                for index in range(start, end):
-                    if self.lease is not None:  # a replica whose lease ran out does nothing more
-                        self.lease.check()
-                    run_step(self.backend, recorder.steps[index])
-                    ran = index + 1
-                    hook(f"step {index}")
-                self.backend.sync()
-                journal.append(Batch(number))
-                hook(f"batch {number}")
+            with counting(tracker):
+                for number, (start, end) in enumerate(batches):
+                    for index in range(start, end):
+                        if self.lease is not None:  # a replica whose lease ran out does nothing more
+                            self.lease.check()
+                        run_step(self.backend, steps[index])
+                        ran = index + 1
+                        tracker.stepped(index, steps[index])
+                        hook(f"step {index}")
+                    self.backend.sync()
+                    journal.append(Batch(number))
+                    hook(f"batch {number}")
         except (StoreError, TreeError) as error:
+            tracker.post()
             journal.append(Rollback(str(error)))
             roll_back(self.backend, journal, recorder.steps, batches, hook, ran=ran)
             return self.engine.finisher.finish(
@@ -270,6 +283,7 @@ class _Attempt:
                 message=f"rolled back: {error}",
                 incidents=tuple(self.incidents),
             )
+        tracker.post()
         journal.append(Commit())
         try:
             hook("commit")

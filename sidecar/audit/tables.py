@@ -8,9 +8,9 @@ only column ever updated), ``plan_scopes``, ``op_records`` and
 Two tables are not projections: ``plan_cases`` and ``tokens`` are updated in
 place, and every change to them appends an event in the same transaction
 (``pva audit verify`` checks them against those events: ``mutable``).
-``apply_locks`` is no record at all: the replicas' path locks. All
-the tables are here, so the one metadata (what the migrations are compared
-with) always holds every one.
+``apply_locks`` and ``apply_progress`` are no record at all: the replicas'
+path locks, and how far each apply has got. All the tables are here, so the
+one metadata (what the migrations are compared with) always holds every one.
 Times are UTC and timezone-aware. Store paths sort byte-wise on PostgreSQL
 (collation "C"), as on SQLite, so a folder's contents are one index range.
 """
@@ -316,3 +316,20 @@ class JournalRecordRow(Base):
     name: Mapped[str] = mapped_column(ForeignKey("journals.name"), primary_key=True)
     seq: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
     body: Mapped[str] = mapped_column(Text)
+
+
+# apply_progress: how far each apply has got (sidecar.apply.progress), posted by whichever replica
+# runs it and read by whichever serves the plan; no record either, the latest post only.
+
+
+class ApplyProgressRow(Base):
+    """The latest progress an apply posted: ops and store objects done of their totals."""
+
+    __tablename__ = "apply_progress"
+
+    digest: Mapped[str] = mapped_column(HEX64, primary_key=True)
+    ops_done: Mapped[int] = mapped_column(Integer)
+    ops_total: Mapped[int] = mapped_column(Integer)
+    objects_done: Mapped[int] = mapped_column(BigInteger)
+    objects_total: Mapped[int] = mapped_column(BigInteger)
+    updated: Mapped[datetime] = mapped_column(UtcDateTime())

@@ -28,6 +28,7 @@ from planner.core.plan import Plan
 from planner.core.preview import Preview
 from planner.core.report import Report
 from sidecar.apply.engine import Engine
+from sidecar.apply.progress import Progress
 from sidecar.audit.payloads import approval_payload, workflow_payload
 from sidecar.audit.records import ApplyRecord
 from sidecar.errors import LockTimeout, UnknownPlan
@@ -328,6 +329,12 @@ class PlanService:
 
     def get(self, ref: str, who: Principal) -> StoredCase:
         return self._load(ref, who)
+
+    def progress(self, stored: StoredCase) -> Progress | None:
+        """How far the plan's apply got (None before it was applied): the API's and the page's one answer."""
+        if stored.case.state not in {State.APPLYING, State.APPLIED, State.FAILED, State.REVERTED}:
+            return None
+        return self.engine.progress.read(stored.digest)
 
     def contents(self, ref: str, who: Principal, indexes: Iterable[int]) -> list[Preview]:
         """What the writes at ``indexes`` put in the store, against the versions they replace."""

@@ -97,6 +97,7 @@ def _render(
         changed=bool(pages["changed"]),
         approvals=[(a, a.approver in counted) for a in case.approvals],
         outcome=outcome,
+        progress=state.services.plans.progress(stored),
         incidents=state.services.audit.incidents(stored.digest) if outcome else [],
         mine=mine,
         approved_by_me=who.principal.name in counted,

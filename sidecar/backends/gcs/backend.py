@@ -33,7 +33,7 @@ from sidecar.backends.gcs.errors import changed
 from sidecar.backends.gcs.folders import Folders, Memo, reserved
 from sidecar.backends.gcs.hns import FolderRenamer
 from sidecar.backends.gcs.movejournals import MoveJournals
-from sidecar.backends.gcs.mover import Mover, Pair
+from sidecar.backends.gcs.mover import Counted, Mover, Pair
 from sidecar.backends.gcs.objects import Obj, Objects
 from sidecar.backends.gcs.reads import Reader
 from sidecar.errors import Refused, StoreError
@@ -241,12 +241,14 @@ class GcsBackend:
         start, target = self.folders.folder(src), self.folders.folder(path)
         pairs = [Pair.of(obj, target + obj.name[len(start) :]) for obj in self.objects.iterate(start)]
         inner = [pair for pair in pairs if pair.src != start]
+        counted = Counted(len(inner) + 1)
         try:
-            self.mover.map(lambda pair: self.objects.copy(pair.source(), pair.dst), inner)
+            self.mover.map(counted.each(lambda pair: self.objects.copy(pair.source(), pair.dst)), inner)
         except Exception:
             self._remove_below(target)
             raise
         self.objects.create(target, b"")  # the placeholder: now the copy exists, whole
+        counted.one()
 
     def _remove_below(self, start: str) -> None:
         """Delete every object whose name starts with ``start``, the placeholder ``start`` first."""

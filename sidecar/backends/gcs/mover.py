@@ -27,6 +27,7 @@ from pathlib import Path
 from planner.core.errors import AlreadyExists, PvaError
 from sidecar.backends.gcs.movejournals import FileMoveJournals, Hook, MoveJournal, MoveJournals, no_hook
 from sidecar.backends.gcs.objects import Obj, Objects
+from sidecar.backends.progress import counter
 from sidecar.errors import StoreFault
 
 
@@ -49,6 +50,31 @@ class Pair:
 
     def to_json(self) -> list[object]:
         return [self.src, self.dst, self.generation, self.size, self.crc32c]
+
+
+class Counted:
+    """The objects of the step in hand, counted for the apply's progress (``sidecar.backends.progress``).
+
+    Made in the step's thread, which has the counter; the pool's threads have none of their own.
+    """
+
+    def __init__(self, count: int) -> None:
+        self.objects = counter()
+        if self.objects is not None:
+            self.objects.found(count)
+
+    def each(self, action: Callable[[Pair], object]) -> Callable[[Pair], None]:
+        """``action``, counting one object done each time it returns."""
+
+        def counted(pair: Pair) -> None:
+            action(pair)
+            self.one()
+
+        return counted
+
+    def one(self) -> None:
+        if self.objects is not None:
+            self.objects.done()
 
 
 class Mover:
@@ -91,13 +117,14 @@ class Mover:
             "pairs": [pair.to_json() for pair in pairs],
             "last": last.to_json() if last else None,
         }
+        move = Counted(len(pairs) + (last is not None)).each(self._move_known)
         with self.journals.started(intent) as journal:
             self.hook("move journaled")
             try:
-                self.map(self._move_known, pairs)
+                self.map(move, pairs)
                 self.hook("moved")
                 if last is not None:
-                    self._move_known(last)
+                    move(last)
             except PvaError:
                 journal.append({"type": "reverse"})
                 self._reverse(pairs, last)
