@@ -72,7 +72,7 @@ class Settings(BaseSettings):
     # sweeps for applies another process left (its interval).
     lock_lease: Annotated[Duration, Field(ge=timedelta(seconds=1))] = timedelta(seconds=10)
     # 'request': the request that starts an apply runs it; 'jobs': it enqueues a job a worker runs (202)
-    apply_mode: Literal["request", "jobs"] = "request"
+    apply_mode: Literal["request", "jobs"] = "jobs"
     job_heartbeat: Duration = timedelta(seconds=10)  # jobs on PostgreSQL: a worker silent 3 beats is dead
 
     # -- limits on what a request may carry --

@@ -1,8 +1,9 @@
 """``pva approve ID -m COMMENT`` and ``pva reject ID -m COMMENT``: a person's decision on the sidecar.
 
-Approve: exit 0 when the approval is recorded, 1 when the apply it started
-failed or was stale, 2 when refused (your own plan, not pending, out of
-scope). Reject: exit 0 when the rejection is recorded (for good), 2 when refused.
+Approve: exit 0 when the approval is recorded (and the apply it started, if
+any, is done), 1 when that apply failed or was stale (or is still running at
+the timeout), 2 when refused (your own plan, not pending, out of scope).
+Reject: exit 0 when the rejection is recorded (for good), 2 when refused.
 """
 
 from __future__ import annotations
@@ -10,7 +11,16 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
-from planner.cli.remote import ID_HELP, add_json_option, add_server_options, calling, connect, emit_status
+from planner.cli.remote import (
+    ID_HELP,
+    add_apply_wait_options,
+    add_json_option,
+    add_server_options,
+    calling,
+    connect,
+    emit_status,
+    until_applied,
+)
 from planner.cli.shell import EXIT_OK
 
 
@@ -18,10 +28,12 @@ def register(commands: Any) -> None:
     approve = commands.add_parser(
         "approve",
         help="approve a plan on the sidecar (over HTTP); never your own",
-        description="Exit 0 when the approval is recorded, 1 when the apply it started failed or was "
-        "stale, 2 when refused (your own plan, not pending, out of scope).",
+        description="Exit 0 when the approval is recorded (and the apply it started is done), 1 when "
+        "that apply failed, was stale or is still running at the timeout, 2 when refused (your own plan, "
+        "not pending, out of scope).",
     )
     _arguments(approve, "why: shown with the plan and audited", run_approve)
+    add_apply_wait_options(approve)
     reject = commands.add_parser(
         "reject",
         help="reject a plan on the sidecar (over HTTP), for good",
@@ -41,7 +53,7 @@ def _arguments(parser: argparse.ArgumentParser, why: str, run: Any) -> None:
 @calling
 def run_approve(args: argparse.Namespace) -> int:
     with connect(args) as client:
-        return emit_status(args, client.approve(args.id, args.comment))
+        return until_applied(args, client, client.approve(args.id, args.comment))
 
 
 @calling

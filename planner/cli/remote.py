@@ -20,11 +20,14 @@ from typing import Any
 from planner.cli.shell import EXIT_DIAGNOSTICS, EXIT_OK, UsageError
 from planner.cli.status_views import events_view, headline, history_view
 from planner.cli.text import terminal
+from planner.client.errors import WaitTimeout
 from planner.client.http_client import ClientError, PvaClient, plan_of
 from planner.client.models import REFUSED, PlanStatus
+from planner.core.states import PlanState
 
 Run = Callable[[argparse.Namespace], int]
 ID_HELP = "the plan's id: its digest, or the first 8+ hex digits of it"
+DEFAULT_TIMEOUT = 600.0  # seconds a command waits for a plan's apply (or decision) by default
 
 
 def add_server_options(parser: argparse.ArgumentParser) -> None:
@@ -37,6 +40,46 @@ def add_server_options(parser: argparse.ArgumentParser) -> None:
 
 def add_json_option(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--json", action="store_true", help="print the API's JSON answer")
+
+
+def add_apply_wait_options(parser: argparse.ArgumentParser) -> None:
+    """``--async`` and ``--timeout``: the options of commands whose answer may be an apply under way."""
+    parser.add_argument(
+        "--async",
+        dest="no_wait",
+        action="store_true",
+        help="if the plan's apply starts, return at once (it is 'applying'); default: wait for its end",
+    )
+    parser.add_argument(
+        "--timeout",
+        type=float,
+        metavar="S",
+        default=DEFAULT_TIMEOUT,
+        help=f"wait at most S seconds for the apply (default {DEFAULT_TIMEOUT:g})",
+    )
+
+
+def until_applied(args: argparse.Namespace, client: PvaClient, status: PlanStatus) -> int:
+    """Show ``status``, after waiting for the apply it started to end unless ``--async``; the exit code.
+
+    A worker applies the plan after the sidecar answered: the apply's
+    progress goes to standard error while it runs. Still applying at the
+    timeout: exit 1, and the plan goes on (look again with ``pva plans show``).
+    """
+    if status.state is PlanState.APPLYING and not args.no_wait:
+        try:
+            status = client.wait(status.id, timeout=args.timeout, on_change=say_progress)
+        except WaitTimeout as timeout:
+            emit_status(args, timeout.last)
+            print(f"pva: {timeout.message}; it goes on: see 'pva plans show'", file=sys.stderr)
+            return EXIT_DIAGNOSTICS
+    return emit_status(args, status)
+
+
+def say_progress(status: PlanStatus) -> None:
+    """One line on standard error each time a waited-for plan's state or its apply's progress changes."""
+    done = f": {status.progress}" if status.progress is not None and status.undecided else ""
+    print(f"pva: waiting: plan {status.id[:12]} is {status.state}{done}", file=sys.stderr, flush=True)
 
 
 def server_given(args: argparse.Namespace) -> bool:
@@ -104,7 +147,7 @@ def run_apply(args: argparse.Namespace) -> int:
     """``pva apply ID``: apply an approved plan on the sidecar."""
     refuse_local(args, dry_run="--dry-run", actor="--actor", store="--store", db="--db")
     with connect(args) as client:
-        return emit_status(args, client.apply(args.plan))
+        return until_applied(args, client, client.apply(args.plan))
 
 
 @calling
@@ -157,6 +200,7 @@ def add_event_filters(parser: argparse.ArgumentParser) -> None:
 def _register_apply(commands: Any) -> None:
     parser = commands.add_parser("apply", help="apply an approved plan on the sidecar (over HTTP)")
     parser.add_argument("plan", metavar="ID", help=ID_HELP)
+    add_apply_wait_options(parser)
     add_json_option(parser)
     add_server_options(parser)
     parser.set_defaults(run=run_apply)

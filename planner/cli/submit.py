@@ -6,13 +6,18 @@ import argparse
 import sys
 from typing import Any
 
-from planner.cli.remote import add_json_option, add_server_options, calling, connect, emit_status
+from planner.cli.remote import (
+    DEFAULT_TIMEOUT,
+    add_json_option,
+    add_server_options,
+    calling,
+    connect,
+    emit_status,
+    say_progress,
+)
 from planner.cli.shell import EXIT_DIAGNOSTICS, UsageError, read_input
 from planner.client.http_client import WaitTimeout
-from planner.client.models import PlanStatus
 from planner.core.parse import parse_plan
-
-DEFAULT_TIMEOUT = 600.0
 
 
 def register(commands: Any) -> None:
@@ -47,14 +52,9 @@ def run(args: argparse.Namespace) -> int:
         if not args.wait or not status.undecided:
             return emit_status(args, status)
         try:
-            status = client.wait(status.id, timeout=args.timeout or DEFAULT_TIMEOUT, on_change=_progress)
+            status = client.wait(status.id, timeout=args.timeout or DEFAULT_TIMEOUT, on_change=say_progress)
         except WaitTimeout as timeout:
             emit_status(args, timeout.last)
             print(f"pva: {timeout.message}", file=sys.stderr)
             return EXIT_DIAGNOSTICS
     return emit_status(args, status)
-
-
-def _progress(status: PlanStatus) -> None:
-    """One line on standard error each time the plan's state changes while --wait waits."""
-    print(f"pva: waiting: plan {status.id[:12]} is {status.state}", file=sys.stderr, flush=True)

@@ -5,10 +5,14 @@ Each parses, calls one ``PlanService`` use case and returns a response model.
 
 from __future__ import annotations
 
+import asyncio
 import json
+import time
+from functools import partial
 from typing import Annotated
 
 from fastapi import APIRouter, Path, Query, Request, Response
+from starlette.concurrency import run_in_threadpool
 
 from planner.core.treeview import trees_json
 from sidecar.api.models import (
@@ -35,6 +39,8 @@ ERRORS: dict[int | str, dict[str, object]] = {
     status: {"model": ErrorBody} for status in (401, 403, 404, 409, 413, 422, 429, 503)
 }
 NAME = r"^[^\x00-\x1f\x7f]+$"  # a name filter: no control characters (PostgreSQL refuses NUL)
+MAX_WAIT = 60.0  # seconds a GET of a plan may wait for its apply to end
+WAIT_POLL = 0.2  # seconds between two looks at a plan being waited for
 PlanId = Annotated[str, Path(pattern="^[0-9a-f]{8,64}$", description="The digest, or its first 8+ digits")]
 
 
@@ -45,7 +51,8 @@ def _out(
     body = json.loads(state.services.audit.plan(stored.digest).canonical_json()) if with_plan else None
     now, ttl = state.clock(), state.settings.approval_ttl
     trees = trees_json(case_trees(stored)) if with_plan else None
-    out = plan_json(stored, now=now, ttl=ttl, body=body, who=who, trees=trees)
+    progress = state.services.plans.progress(stored)
+    out = plan_json(stored, now=now, ttl=ttl, body=body, who=who, trees=trees, progress=progress)
     if with_plan:  # only the full view reads the store for the writes' contents
         found = state.services.plans.contents(stored.digest, who, range(len(body["ops"]) if body else 0))
         out["contents"] = [p.to_json() for p in found]
@@ -125,8 +132,27 @@ def list_plans(
 @router.get(
     "/{plan_id}", operation_id="getPlan", response_model=PlanOut, responses=ERRORS, summary="Show a plan"
 )
-def get_plan(request: Request, who: Caller, plan_id: PlanId) -> Response:
-    return _out(request, app_state(request).services.plans.get(plan_id, who), who, with_plan=True)
+async def get_plan(
+    request: Request,
+    who: Caller,
+    plan_id: PlanId,
+    wait: Annotated[
+        float,
+        Query(
+            ge=0,
+            le=MAX_WAIT,
+            description="Seconds to wait while the plan is 'applying' (a long poll): the answer comes "
+            "as soon as it is applied, failed or stale, or when the time is up, applying still.",
+        ),
+    ] = 0,
+) -> Response:
+    plans = app_state(request).services.plans
+    stored = await run_in_threadpool(plans.get, plan_id, who)
+    deadline = time.monotonic() + wait
+    while stored.case.state is State.APPLYING and time.monotonic() < deadline:
+        await asyncio.sleep(WAIT_POLL)  # no thread is held while waiting
+        stored = await run_in_threadpool(plans.get, stored.digest, who)
+    return await run_in_threadpool(partial(_out, request, stored, who, with_plan=True))
 
 
 @router.post(

@@ -33,12 +33,14 @@ def register(commands: Any) -> None:
     add_actor_option(parser)
     add_store_options(parser)
     remote.add_server_options(parser)
+    remote.add_apply_wait_options(parser)
     parser.set_defaults(run=run)
 
 
 def run(args: argparse.Namespace) -> int:
     if remote.server_given(args):
         return remote.run_apply(args)
+    remote.refuse_remote(args, no_wait="--async")  # here the command itself applies, and returns when done
     plan = parse_plan(read_input(args.plan))
     with open_services(settings_from(args)) as services:
         if args.dry_run:

@@ -54,7 +54,8 @@ def test_agent_plan_verify_submit_approve_apply_history(
     submitted = agent.submit(plan)
     assert (submitted.state, submitted.author) == ("pending", "agent")
     assert alice.approve(submitted.id, "custodians checked").state == "approved"
-    applied = alice.apply(submitted.id)
+    assert alice.apply(submitted.id).state == "applying"  # queued: a worker applies it
+    applied = alice.wait(submitted.id, timeout=120)
     assert applied.state == "applied"
 
     assert (store / SORTED / "alice" / "0001.eml").is_file()

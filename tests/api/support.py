@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import hashlib
 import itertools
+import re
+import time
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import ExitStack
 from dataclasses import dataclass, field
@@ -29,6 +31,9 @@ from sidecar.wiring import Services, open_services
 from tests.support.clocks import TickingClock
 from tests.support.plans import plan_doc
 from tests.support.tokens import issue
+
+ORIGIN = {"Origin": "http://testserver"}  # the page's forms need a same-origin request
+PATIENCE = 120.0  # seconds: a bound on a hung apply worker, never on a slow one (tests wait for a state)
 
 T0 = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)
 
@@ -149,16 +154,27 @@ class Api:
         return body
 
     def decide(self, plan_id: str, verb: str, who: str = "approver", comment: str = "ok") -> dict[str, Any]:
-        response = self.post(f"/v1/plans/{plan_id}/{verb}", who, json={"comment": comment})
-        assert response.status_code == 200, response.text
-        body: dict[str, Any] = response.json()
-        return body
+        """The decision's answer; once the apply it queued (202) is over, when it queued one."""
+        return self._settled(self.post(f"/v1/plans/{plan_id}/{verb}", who, json={"comment": comment}))
 
     def apply(self, plan_id: str, who: str = "admin") -> dict[str, Any]:
-        response = self.post(f"/v1/plans/{plan_id}/apply", who)
-        assert response.status_code == 200, response.text
+        """The plan once applied (or failed, or stale): the worker's apply is waited for."""
+        return self._settled(self.post(f"/v1/plans/{plan_id}/apply", who))
+
+    def _settled(self, response: Response) -> dict[str, Any]:
         body: dict[str, Any] = response.json()
+        if response.status_code == 202:  # queued: a worker applies it (PVA_APPLY_MODE=jobs)
+            assert body["state"] == "applying", response.text
+            return self.settle(body["id"])
+        assert response.status_code == 200, response.text
         return body
+
+    def settle(self, plan_id: str) -> dict[str, Any]:
+        """The plan once no longer 'applying' (its worker runs in another thread)."""
+        deadline = time.monotonic() + PATIENCE
+        while (shown := self.show(plan_id))["state"] == "applying" and time.monotonic() < deadline:
+            time.sleep(0.02)
+        return shown
 
     def show(self, plan_id: str, who: str = "admin") -> dict[str, Any]:
         response = self.get(f"/v1/plans/{plan_id}", who)
@@ -229,3 +245,21 @@ class Opener:
 
     def close(self) -> None:
         self._stack.close()
+
+
+def sign_in(api: Api, who: str) -> str:
+    """Sign ``who`` in through the approval page's form; return the session's CSRF token."""
+    form = api.client.get("/sign-in")
+    found = re.search(r'name="csrf" value="([0-9a-f]+)"', form.text)
+    assert found is not None
+    answer = api.client.post(
+        "/sign-in",
+        data={"token": api.secrets[who], "csrf": found.group(1), "next": "/"},
+        headers=ORIGIN,
+        follow_redirects=False,
+    )
+    assert answer.status_code == 303, answer.text
+    inbox = api.client.get("/")
+    found = re.search(r'name="csrf" value="([0-9a-f]+)"', inbox.text)
+    assert found is not None
+    return found.group(1)

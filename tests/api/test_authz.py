@@ -83,7 +83,7 @@ CALLS: dict[str, Call] = {
     "show": Call("pending", _get("/v1/plans/{plan_id}")),
     "approve": Call("pending", _post("/v1/plans/{plan_id}/approve", {"comment": "ok"})),
     "reject": Call("pending", _post("/v1/plans/{plan_id}/reject", {"comment": "no"})),
-    "apply": Call("approved", _post("/v1/plans/{plan_id}/apply")),
+    "apply": Call("approved", _post("/v1/plans/{plan_id}/apply"), 202),  # queued: a worker applies it
     "revert": Call("applied", _post("/v1/plans/{plan_id}/revert"), 201),
     "audit": Call(None, _get("/v1/audit", path="matters/acme")),
     "history": Call(None, _get("/v1/history", path="matters/acme/inbox/0001.pdf")),
@@ -114,7 +114,7 @@ def test_authorisation_matrix(world: Api, who: str, endpoint: str) -> None:
         assert response.status_code == int(expected), response.text
         assert response.json()["error"]["code"] in {"forbidden", "not_allowed", "not_found"}
     if plan_id:
-        state = world.show(plan_id)["state"]
+        state = world.settle(plan_id)["state"]
         assert state == (AFTER.get(endpoint, call.needs) if expected == "ok" else call.needs)
 
 

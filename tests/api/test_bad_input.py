@@ -11,29 +11,8 @@ from typing import Any
 
 import pytest
 
-from tests.api.support import Api
+from tests.api.support import ORIGIN, Api, sign_in
 from tests.support.plans import plan_doc
-
-ORIGIN = {"Origin": "http://testserver"}
-
-
-def sign_in(api: Api, who: str) -> str:
-    """Sign ``who`` in through the approval page's form; return the session's CSRF token."""
-    form = api.client.get("/sign-in")
-    found = re.search(r'name="csrf" value="([0-9a-f]+)"', form.text)
-    assert found is not None
-    answer = api.client.post(
-        "/sign-in",
-        data={"token": api.secrets[who], "csrf": found.group(1), "next": "/"},
-        headers=ORIGIN,
-        follow_redirects=False,
-    )
-    assert answer.status_code == 303, answer.text
-    inbox = api.client.get("/")
-    found = re.search(r'name="csrf" value="([0-9a-f]+)"', inbox.text)
-    assert found is not None
-    return found.group(1)
-
 
 # -- dates: a date or time without a zone is UTC ---------------------------------------------------
 

@@ -24,7 +24,9 @@ MOVE = {"op": "move", "src": "matters/acme/inbox/a.pdf", "dst": "matters/acme/a.
 def services(tmp_path: Path) -> Iterator[Services]:
     write_files(tmp_path / "store", {"matters/acme/inbox/a.pdf": b"a"})
     url = migrated_sqlite(tmp_path, "pva.db")
-    settings = Settings(store=str(tmp_path / "store"), database_url=url, auto_apply=False)
+    settings = Settings(
+        store=str(tmp_path / "store"), database_url=url, auto_apply=False, apply_mode="request"
+    )
     with open_services(settings) as live:
         live.tokens.create("approver", "alice", ["matters"])
         yield live

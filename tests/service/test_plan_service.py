@@ -34,7 +34,9 @@ def services(tmp_path: Path, clock: TickingClock) -> Iterator[Services]:
     files = {f"matters/acme/inbox/{name}": name.encode() for name in ("a.pdf", "b.pdf")}
     store = write_files(tmp_path / "store", files)
     url = migrated_sqlite(tmp_path, "pva.db")
-    with open_services(Settings(store=str(store), database_url=url, auto_apply=False), clock=clock) as live:
+    with open_services(
+        Settings(store=str(store), database_url=url, auto_apply=False, apply_mode="request"), clock=clock
+    ) as live:
         yield live
 
 

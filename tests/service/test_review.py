@@ -45,7 +45,12 @@ def store(tmp_path: Path) -> Path:
 
 @pytest.fixture
 def services(tmp_path: Path, store: Path) -> Iterator[Services]:
-    settings = Settings(store=str(store), database_url=migrated_sqlite(tmp_path, "pva.db"), auto_apply=False)
+    settings = Settings(
+        store=str(store),
+        database_url=migrated_sqlite(tmp_path, "pva.db"),
+        auto_apply=False,
+        apply_mode="request",  # the use cases run the apply themselves (tests/jobs: as a worker's job)
+    )
     clock = TickingClock(datetime(2026, 12, 1, 12, 0, tzinfo=UTC), timedelta(microseconds=1))
     with open_services(settings, clock=clock) as live:
         yield live

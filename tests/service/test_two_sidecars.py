@@ -70,6 +70,7 @@ def _plans() -> tuple[list[dict[str, Any]], list[tuple[int, int]]]:
 # plan as stale, and a stale plan does not apply (workflow.start_apply). Which request sees it
 # depends on timing alone (a busy machine finishes the first apply before the second arrives).
 STALE_REFUSAL = (409, "illegal_transition")
+ACCEPTED = (200, 202)  # applied (or found applied), or queued for a worker
 
 
 def _call(url: str, path: str, token: str, body: Any = None) -> tuple[int, dict[str, Any]]:
@@ -101,8 +102,21 @@ def _race(plan_id: str, approver: str, urls: list[str], tokens: dict[str, str]) 
             racing.map(lambda url: _call(url, f"/v1/plans/{plan_id}/apply", tokens[approver]), urls)
         )
     for status, body in outcomes:
-        assert status == 200 or (status, body["error"]["code"]) == STALE_REFUSAL, body
+        assert status in ACCEPTED or (status, body["error"]["code"]) == STALE_REFUSAL, body
     return outcomes
+
+
+def _settled(url: str, plan_id: str, token: str) -> str:
+    """The plan's state once no worker is applying it (each answer waits up to 30 s)."""
+    with httpx.Client(timeout=120) as http:
+        for _ in range(10):
+            answer = http.get(
+                f"{url}/v1/plans/{plan_id}", params={"wait": 30}, headers={"Authorization": f"Bearer {token}"}
+            )
+            state = str(answer.json()["state"])
+            if state != "applying":
+                return state
+    return state
 
 
 def _where(store: Path) -> Counter[str]:
@@ -145,6 +159,8 @@ def test_two_sidecars_serialise_overlapping_plans_and_never_apply_twice(
         proposed = list(pool.map(lambda pair: _propose(pair[1], urls, tokens, pair[0]), enumerate(plans)))
         raced = list(pool.map(lambda chosen: _race(chosen[0], chosen[1], urls, tokens), proposed))
         results = [(plan_id, outcomes) for (plan_id, _), outcomes in zip(proposed, raced, strict=True)]
+        for plan_id, _ in results:  # the workers apply after the answers: wait for every one to end
+            assert _settled(one, plan_id, tokens["alice"]) != "applying"
 
     ids = [plan_id for plan_id, _ in results]
     with db.opened(SqlAuditStore, postgres_url) as audit:
@@ -156,7 +172,7 @@ def test_two_sidecars_serialise_overlapping_plans_and_never_apply_twice(
         assert audit.verify_chain() is None
         statuses = {summary.digest: summary.status for summary in audit.list_plans(limit=1000)}
     assert max(applies.values()) == 1, "a plan was applied twice"
-    refused = {plan_id for plan_id, outcomes in results if any(status != 200 for status, _ in outcomes)}
+    refused = {plan_id for plan_id, outcomes in results if any(s not in ACCEPTED for s, _ in outcomes)}
     with db.opened(SqlCaseStore, postgres_url) as cases:
         states = {plan_id: cases.get(plan_id).case.state.value for plan_id in ids}  # type: ignore[union-attr]
     assert states == {plan_id: statuses[plan_id] for plan_id in ids}, "the workflow and the audit disagree"

@@ -2,22 +2,29 @@
 
 from __future__ import annotations
 
+import threading
 from datetime import datetime, timedelta
 
 
 class TickingClock:
-    """A clock that moves ``step`` forward at each reading, from ``start``; a test may also move ``now``."""
+    """A clock that moves ``step`` forward at each reading, from ``start``; a test may also move ``now``.
+
+    Thread-safe: an apply worker's thread reads it too, and no two readings are equal.
+    """
 
     def __init__(self, start: datetime, step: timedelta) -> None:
         self.now = start
         self.step = step
+        self._lock = threading.Lock()
 
     def __call__(self) -> datetime:
-        self.now += self.step
-        return self.now
+        with self._lock:
+            self.now += self.step
+            return self.now
 
     def advance(self, delta: timedelta) -> None:
-        self.now += delta
+        with self._lock:
+            self.now += delta
 
 
 class StillClock:

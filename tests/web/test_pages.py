@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import re
+import time
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -24,6 +25,8 @@ from tests.support.files import write_files
 from tests.support.plans import plan_doc
 from tests.support.tokens import People, issue
 
+PATIENCE = 120.0  # seconds: a bound on a hung apply worker, never on a slow one
+
 ORIGIN = {"Origin": "http://testserver"}
 DELETE_A = plan_doc({"op": "delete", "path": "m/a.pdf"}, title="T", scope=["m"])
 TWO_APPROVALS = (
@@ -37,6 +40,15 @@ class Site:
     secrets: dict[str, str]
     tokens: TokenStore
     store: Path
+
+    def settle(self, plan_id: str) -> str:
+        """The plan's state once its apply (a worker's job, after the page answered) is over."""
+        deadline = time.monotonic() + PATIENCE
+        auth = {"Authorization": f"Bearer {next(iter(self.secrets.values()))}"}
+        while True:
+            shown = self.client.get(f"/v1/plans/{plan_id}", params={"wait": 10}, headers=auth).json()
+            if shown["state"] != "applying" or time.monotonic() > deadline:
+                return str(shown["state"])
 
 
 @contextmanager
@@ -169,6 +181,7 @@ def test_posts_need_this_origin_and_the_session_csrf_token(site: Site) -> None:
     assert no_origin.status_code == 403
     assert (site.store / "m" / "a.pdf").exists()
     assert site.client.post(url, data={"comment": "ok", "csrf": csrf}, headers=ORIGIN).status_code == 303
+    assert site.settle(plan_id) == "applied"
     assert not (site.store / "m" / "a.pdf").exists()
 
 
@@ -295,6 +308,7 @@ def test_the_page_offers_exactly_the_actions_the_workflow_allows(tmp_path: Path)
                 csrf = _sign_in(site, actor)
                 data = {"csrf": csrf, "comment": "ok"}
                 assert client.post(f"/plans/{plan_id}/{verb}", data=data, headers=ORIGIN).status_code == 303
+                site.settle(plan_id)
             for who in roles:
                 _sign_in(site, who)
                 assert _offered(site, plan_id) == _allowed(site, plan_id, who), (actor, verb, who)
@@ -396,7 +410,8 @@ def test_the_replaced_version_shown_is_the_one_verified_never_a_later_one(site: 
     assert "no longer in the store" in text
     (site.store / "m" / "index.csv").write_text("file,custodian\n0001.pdf,alice\n0002.pdf,bob\n")
     site.client.post(f"/plans/{plan_id}/approve", data={"comment": "ok", "csrf": csrf}, headers=ORIGIN)
-    assert (site.store / "m" / "index.csv").read_text().endswith("carol\n")  # applied
+    assert site.settle(plan_id) == "applied"
+    assert (site.store / "m" / "index.csv").read_text().endswith("carol\n")
     assert ("removed", "3", "", "0002.pdf,bob") in _rows(site.client.get(f"/plans/{plan_id}").text, 0)
 
 
@@ -425,6 +440,7 @@ def test_a_content_ref_write_shows_the_referenced_blob(site: Site) -> None:
     plan_id = _submit(site, _write_plan(site.store))
     csrf = _sign_in(site, "alice")
     site.client.post(f"/plans/{plan_id}/approve", data={"comment": "ok", "csrf": csrf}, headers=ORIGIN)
+    assert site.settle(plan_id) == "applied"
     reverted = site.client.post(f"/plans/{plan_id}/revert", data={"csrf": csrf}, headers=ORIGIN)
     assert reverted.status_code == 303
     inverse = reverted.headers["location"].split("?")[0]
@@ -444,6 +460,7 @@ def test_a_failed_revert_of_an_altered_trash_copy_shows_its_incident_on_the_page
     plan_id = _submit(site, DELETE_A)
     csrf = _sign_in(site, "alice")
     site.client.post(f"/plans/{plan_id}/approve", data={"comment": "ok", "csrf": csrf}, headers=ORIGIN)
+    assert site.settle(plan_id) == "applied"
     (copy,) = (site.store / ".pva" / "trash").rglob("a.pdf")
     copy.write_text("forged")
     agent = _sign_in(site, "agent")  # the agent asks for the revert, so that alice may approve it
@@ -451,6 +468,7 @@ def test_a_failed_revert_of_an_altered_trash_copy_shows_its_incident_on_the_page
     inverse = reverted.headers["location"].split("?")[0]
     csrf = _sign_in(site, "alice")
     site.client.post(f"{inverse}/approve", data={"comment": "restore", "csrf": csrf}, headers=ORIGIN)
+    assert site.settle(inverse.rsplit("/", 1)[1]) == "failed"
     page = site.client.get(inverse).text
     assert "<dt>Incidents</dt>" in page
     assert "was altered" in page.split("<dt>Incidents</dt>", 1)[1]
