@@ -12,6 +12,7 @@ from typing import Self
 
 from sidecar import db
 from sidecar.apply.engine import Engine
+from sidecar.audit.custody_source import SqlCustody
 from sidecar.audit.store import SqlAuditStore
 from sidecar.backends.base import Backend
 from sidecar.errors import StoreFault
@@ -20,6 +21,7 @@ from sidecar.jobs.local import LocalQueue, ThreadWorker
 from sidecar.jobs.postgres import PostgresQueue, PostgresWorker
 from sidecar.policy import Policy, parse_policy
 from sidecar.service.cases import SqlCaseStore
+from sidecar.service.custody import CustodyService
 from sidecar.service.plans import PlanService, WorkflowSettings
 from sidecar.service.reads import ReadService
 from sidecar.settings import Settings
@@ -39,6 +41,7 @@ class Services:
     reads: ReadService
     jobs: LocalQueue | PostgresQueue | None = None  # PVA_APPLY_MODE=jobs: where applies wait for a worker
     database_url: str = ""
+    custody: CustodyService | None = None  # signed custody reports
 
     def worker(self, settings: Settings, *, name: str = "pva") -> Worker | None:
         """A worker that runs this process's share of the queued applies (none in 'request' mode)."""
@@ -109,7 +112,8 @@ def open_services(
     jobs = apply_queue(settings)
     plans = PlanService(apply_engine, audit, cases, policy, clock, workflow, queue=jobs)
     reads = ReadService(audit, cases, store.backend)
-    return Services(store, audit, tokens, apply_engine, plans, reads, jobs, settings.database_url)
+    custody = CustodyService.of(SqlCustody(engine, clock=clock), reads, settings, clock)
+    return Services(store, audit, tokens, apply_engine, plans, reads, jobs, settings.database_url, custody)
 
 
 def apply_queue(settings: Settings) -> LocalQueue | PostgresQueue | None:
