@@ -12,10 +12,12 @@ from __future__ import annotations
 import base64
 import copy
 import json
+from pathlib import Path
 from typing import Any
 
 import pytest
 
+from planner.cli.main import main
 from sidecar.audit import checkpoints, custody
 from sidecar.audit.chain import canonical
 from sidecar.audit.checkpoints import Checkpoint
@@ -205,3 +207,40 @@ def test_without_a_key_reports_are_unavailable(make_api: MakeApi) -> None:
     assert response.status_code == 503
     assert response.json()["error"]["code"] == "signing_unavailable"
     assert "PVA_CHECKPOINT_KEY" in response.json()["error"]["message"]
+
+
+def test_the_audit_page_offers_the_report_and_sends_it_to_the_signed_in_person(filed: Api) -> None:
+    """The audit page's custody section links to the report; the link sends a signed, verifying page."""
+    csrf_page = filed.client.get("/sign-in")
+    csrf = csrf_page.text.split('name="csrf" value="')[1].split('"')[0]
+    data = {"token": filed.secrets["auditor"], "csrf": csrf, "next": "/"}
+    headers = {"Origin": "http://testserver"}
+    assert (
+        filed.client.post("/sign-in", data=data, headers=headers, follow_redirects=False).status_code == 303
+    )
+    page = filed.client.get("/audit", params={"path": RENAMED})
+    assert "/custody?path=" in page.text
+    report = filed.client.get("/custody", params={"path": RENAMED, "format": "html"})
+    assert report.status_code == 200
+    assert check_file(report.content, VERIFIER).ok
+
+
+def test_pva_custody_report_and_verify(
+    filed: Api, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """``pva custody report`` writes a signed report from the database; ``verify``: 0, or 1 once edited."""
+    monkeypatch.delenv("PVA_SETTINGS_FILE", raising=False)
+    monkeypatch.setenv("PVA_CHECKPOINT_KEY", KEY)
+    monkeypatch.setenv("PVA_CHECKPOINT_DIR", str(tmp_path / "checkpoints"))
+    out = tmp_path / "report.html"
+    url = filed.settings.database_url
+    assert main(["custody", "report", RENAMED, "--db", url, "--format", "html", "-o", str(out)]) == 0
+    assert list((tmp_path / "checkpoints").glob("*.checkpoint"))  # the report's checkpoint is published
+    assert main(["custody", "verify", str(out), "--key", str(VERIFIER)]) == 0
+    assert "the report holds" in capsys.readouterr().out
+    page = out.read_text(encoding="utf-8")
+    out.write_text(page.replace("naming convention", "no convention", 1), "utf-8")  # the visible part
+    assert main(["custody", "verify", str(out), "--key", str(VERIFIER), "--json"]) == 1
+    body = json.loads(capsys.readouterr().out)
+    assert body["ok"] is False
+    assert body["problems"] == ["the HTML file is not the rendering of the report it carries: it was edited"]

@@ -238,6 +238,11 @@ def calls(world: World) -> dict[tuple[str, str], list[Call]]:
         ("GET", "/history"): [
             ("/history", {"params": q}) for q in ({}, {"state": "applied"}, {"q": "title"})
         ],
+        ("GET", "/custody"): [
+            ("/custody", {"params": {which: path, "format": fmt}})
+            for which, path in (("path", MOVED), ("matter", "matters/acme"))
+            for fmt in ("json", "html", "csv")
+        ],
         ("GET", "/audit"): [("/audit", {"params": query}) for query in audit_queries if "plan" not in query],
     }
 
