@@ -106,6 +106,10 @@ class Settings(BaseSettings):
     checkpoint_every: Positive = 1000
     checkpoint_interval: Annotated[Duration, Field(gt=timedelta(0))] = timedelta(hours=1)
 
+    # -- changes made outside pva (sidecar.service.watch; docs/operations.md) --
+    # `pva serve` scans the store this often and records each difference; None: it does not watch
+    watch_interval: Annotated[Duration, Field(gt=timedelta(0))] | None = None
+
 
 def unsafe(settings: Settings, *, empty_policy: bool) -> tuple[list[str], list[str]]:
     """What is dangerous about ``settings``: (errors that stop production, warnings)."""
