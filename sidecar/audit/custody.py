@@ -47,9 +47,11 @@ class Subject:
     since: datetime | None = None
     until: datetime | None = None
 
-    def touches(self, path: str | None) -> bool:
-        """Whether ``path`` is one of the names, inside one, or a folder above one."""
-        return path is not None and any(contains(name, path) or contains(path, name) for name in self.names)
+    def touches(self, path: str | None, *, above: bool = True) -> bool:
+        """Whether ``path`` is one of the names, inside one, or (``above``) a folder above one."""
+        if path is None:
+            return False
+        return any(contains(name, path) or (above and contains(path, name)) for name in self.names)
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -184,7 +186,7 @@ def _approval_rows(link: Link, payload: payloads.Approval, _: Subject, context: 
 def _workflow_rows(link: Link, payload: payloads.Workflow, _: Subject, context: Context) -> list[Row]:
     about = context.about(link.digest, link.seq)
     note = str(payload.facts.get("reason") or payload.facts.get("message") or "")
-    action = f"plan {payload.action} ({payload.status})"
+    action = f"plan {payload.action.replace('_', ' ')} ({payload.status})"
     return [Row(link.seq, link.time, link.kind, action, link.actor, note=note, **about)]
 
 
@@ -198,7 +200,12 @@ def _apply_rows(link: Link, payload: payloads.ApplyOutcome, subject: Subject, co
     if not payload.took_effect:
         action = f"apply {payload.status}, nothing changed"
         return [Row(link.seq, link.time, link.kind, action, link.actor, note=payload.message, **about)]
-    touching = [op for op in payload.ops if subject.touches(op.path) or subject.touches(op.src)]
+    # A folder made above a document says nothing about it; one moved, copied or deleted carries it.
+    touching = [
+        op
+        for op in payload.ops
+        if subject.touches(op.path, above=op.kind != "mkdir") or subject.touches(op.src)
+    ]
     return [_op_row(link, op, about) for op in touching]
 
 
