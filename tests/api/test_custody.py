@@ -22,6 +22,8 @@ from sidecar.audit import checkpoints, custody
 from sidecar.audit.chain import canonical
 from sidecar.audit.checkpoints import Checkpoint
 from sidecar.audit.custody_formats import check_file, read
+from sidecar.audit.watch_state import SqlWatchState
+from sidecar.service.watch import Watcher
 from tests.api.support import SEED, Api, MakeApi, sha256
 from tests.support.plans import plan_doc
 
@@ -244,3 +246,23 @@ def test_pva_custody_report_and_verify(
     body = json.loads(capsys.readouterr().out)
     assert body["ok"] is False
     assert body["problems"] == ["the HTML file is not the rendering of the report it carries: it was edited"]
+
+
+def test_changes_made_outside_pva_are_in_the_report_and_behind_the_wall(filed: Api) -> None:
+    """An edit behind pva's back is a verified row with both hashes; another matter's reader sees none."""
+    watch = Watcher(filed.services.backend, SqlWatchState(filed.services.audit.engine), clock=filed.clock)
+    watch.scan()
+    (filed.root / RENAMED).write_bytes(b"%PDF altered")
+    (filed.root / "matters/other/readme.txt").write_bytes(b"other, altered")
+    assert len(watch.scan()) == 2
+    document = json.loads(fetch(filed))
+    outside = [row for row in document["rows"] if row["event"] == "outside_change"]
+    assert [(r["action"], r["path_before"], r["path_after"]) for r in outside] == [
+        ("edited outside pva", RENAMED, RENAMED)
+    ]
+    assert outside[0]["before"]["sha256"] == sha256(SEED[FIRST] or b"")
+    assert outside[0]["after"]["sha256"] == sha256(b"%PDF altered")
+    assert custody.check(document, VERIFIER).ok
+    other = json.loads(fetch(filed, who="auditor-other", matter="matters/other"))
+    assert [row["path_after"] for row in other["rows"]] == ["matters/other/readme.txt"]
+    assert RENAMED not in json.dumps(other)
