@@ -152,6 +152,7 @@ STYLE = """
 @page { size: auto; margin: 14mm 12mm; }
 body { font: 10pt/1.35 system-ui, sans-serif; color: #111; margin: 0 auto; max-width: 60rem; padding: 1rem; }
 h1 { font-size: 15pt; margin: 0 0 .4rem; } h2 { font-size: 12pt; margin: 1.2rem 0 .4rem; }
+h1, p { overflow-wrap: anywhere; }
 dl { display: grid; grid-template-columns: max-content 1fr; gap: .1rem .8rem; margin: 0; }
 dt { font-weight: 600; } dd { margin: 0; overflow-wrap: anywhere; }
 table { width: 100%; border-collapse: collapse; table-layout: fixed; }
