@@ -33,6 +33,7 @@ from sidecar.edge.ratelimit import RateLimiter
 from sidecar.edge.state import AppState
 from sidecar.service.watch import Watcher, log_held, watching
 from sidecar.settings import Settings
+from sidecar.stores import checkpoint_destination
 from sidecar.wiring import Services, open_services
 
 DESCRIPTION = """Plan, verify, apply: agents propose changes to the firm's file store as plans;
@@ -110,8 +111,9 @@ def create_app(
                 clock=clock,
             )
             watcher = _watcher(settings, live, metrics, clock)  # outside changes, when configured
+            where = checkpoint_destination(settings.checkpoint_dir) if settings.checkpoint_dir else None
             async with (
-                signing(settings, live.audit.engine, clock),
+                signing(settings, live.audit.engine, clock, where),
                 watching(watcher, settings.watch_interval),
             ):
                 yield

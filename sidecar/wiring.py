@@ -25,7 +25,7 @@ from sidecar.service.custody import CustodyService
 from sidecar.service.plans import PlanService, WorkflowSettings
 from sidecar.service.reads import ReadService
 from sidecar.settings import Settings
-from sidecar.stores import StoreParts, open_store
+from sidecar.stores import StoreParts, checkpoint_destination, open_store
 from sidecar.tokens import TokenStore
 
 
@@ -112,7 +112,8 @@ def open_services(
     jobs = apply_queue(settings)
     plans = PlanService(apply_engine, audit, cases, policy, clock, workflow, queue=jobs)
     reads = ReadService(audit, cases, store.backend)
-    custody = CustodyService.of(SqlCustody(engine, clock=clock), reads, settings, clock)
+    where = checkpoint_destination(settings.checkpoint_dir) if settings.checkpoint_dir else None
+    custody = CustodyService.of(SqlCustody(engine, clock=clock), reads, settings, clock, where)
     return Services(store, audit, tokens, apply_engine, plans, reads, jobs, settings.database_url, custody)
 
 

@@ -24,6 +24,7 @@ import re
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Protocol
 
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
@@ -199,17 +200,37 @@ def parse_body(body: str) -> Checkpoint:
     return Checkpoint(origin, int(size), decoded)
 
 
-def publish(note: str, checkpoint: Checkpoint, folder: Path) -> Path:
-    """Write a signed checkpoint into ``folder`` as ``<size>.checkpoint``; return its path.
+class Destination(Protocol):
+    """Where checkpoints are published besides a folder (a GCS prefix): files created once, never replaced."""
+
+    def where(self, name: str) -> str:
+        """The file's address, for people."""
+        ...
+
+    def create(self, name: str, data: bytes) -> bytes | None:
+        """Create ``name`` holding ``data``: None when made, else the bytes a file of that name holds."""
+        ...
+
+
+def publish(note: str, checkpoint: Checkpoint, folder: Path | Destination) -> Path | str:
+    """Write a signed checkpoint into ``folder`` as ``<size>.checkpoint``; return where.
 
     A file of that name is never replaced: holding the same note it is left
     as is (signing a head twice gives the same bytes), holding another one
-    it is a CheckpointConflict. The write is whole or absent (a temporary file
-    linked into place).
+    it is a CheckpointConflict. The write is whole or absent (in a folder, a
+    temporary file linked into place; in a bucket, an object created once).
     """
+    name, data = f"{checkpoint.size:012d}.checkpoint", note.encode("utf-8")
+    if not isinstance(folder, Path):
+        found = folder.create(name, data)
+        if found is not None and found != data:
+            raise CheckpointConflict(
+                f"{folder.where(name)} already holds a different checkpoint of {checkpoint.size} events: "
+                "the log was rewritten since, or another key signed it"
+            )
+        return folder.where(name)
     folder.mkdir(parents=True, exist_ok=True)
-    target = folder / f"{checkpoint.size:012d}.checkpoint"
-    data = note.encode("utf-8")
+    target = folder / name
     fd, temporary = tempfile.mkstemp(dir=folder, prefix=".checkpoint.", suffix=".tmp")
     try:
         with os.fdopen(fd, "wb") as out:

@@ -116,7 +116,7 @@ def report(
     origin: str,
     made: datetime,
     made_by: str,
-    publish_to: Path | None = None,
+    publish_to: Path | checkpoints.Destination | None = None,
 ) -> dict[str, Any]:
     """The signed report on ``subject``: its events, each proven against a checkpoint signed now.
 

@@ -37,7 +37,7 @@ class Publisher:
         signer: Signer,
         *,
         origin: str,
-        folder: Path,
+        folder: Path | checkpoints.Destination,
         every: int,
         interval: timedelta,
         clock: Callable[[], datetime],
@@ -55,7 +55,7 @@ class Publisher:
             return True
         return size - self.last_size >= self.every or now - self.last_time >= self.interval
 
-    def sign(self) -> Path | None:
+    def sign(self) -> Path | str | None:
         """Sign and publish the current head (none for an empty audit); the path written."""
         head = self.tree.head()
         if head.size == 0:
@@ -65,7 +65,7 @@ class Publisher:
         self.last_size, self.last_time = head.size, self.clock()
         return path
 
-    def sign_if_due(self, *, final: bool = False) -> Path | None:
+    def sign_if_due(self, *, final: bool = False) -> Path | str | None:
         """Sign when due (``final``: whenever there are new events); failures are logged, not raised."""
         try:
             size = self.tree.size()
@@ -80,8 +80,17 @@ class Publisher:
         return None
 
 
-def publisher_for(settings: Settings, engine: Engine, clock: Callable[[], datetime]) -> Publisher | None:
-    """The publisher the settings ask for: None unless PVA_CHECKPOINT_KEY and PVA_CHECKPOINT_DIR are set."""
+def publisher_for(
+    settings: Settings,
+    engine: Engine,
+    clock: Callable[[], datetime],
+    destination: Path | checkpoints.Destination | None = None,
+) -> Publisher | None:
+    """The publisher the settings ask for: None unless PVA_CHECKPOINT_KEY and PVA_CHECKPOINT_DIR are set.
+
+    ``destination`` is where PVA_CHECKPOINT_DIR points, opened (``stores.checkpoint_destination``);
+    None: it is a folder.
+    """
     if settings.checkpoint_key is None or not settings.checkpoint_dir:
         return None
     try:
@@ -92,7 +101,7 @@ def publisher_for(settings: Settings, engine: Engine, clock: Callable[[], dateti
         SqlAuditTree(engine, clock=clock),  # shares the sidecar's engine; whoever made it disposes of it
         signer,
         origin=settings.checkpoint_origin or signer.name,
-        folder=Path(settings.checkpoint_dir),
+        folder=destination if destination is not None else Path(settings.checkpoint_dir),
         every=settings.checkpoint_every,
         interval=settings.checkpoint_interval,
         clock=clock,
@@ -100,9 +109,14 @@ def publisher_for(settings: Settings, engine: Engine, clock: Callable[[], dateti
 
 
 @contextlib.asynccontextmanager
-async def signing(settings: Settings, engine: Engine, clock: Callable[[], datetime]) -> AsyncIterator[None]:
+async def signing(
+    settings: Settings,
+    engine: Engine,
+    clock: Callable[[], datetime],
+    destination: Path | checkpoints.Destination | None = None,
+) -> AsyncIterator[None]:
     """For a running sidecar: sign at start, poll while it runs, sign what is new at stop."""
-    publisher = publisher_for(settings, engine, clock)
+    publisher = publisher_for(settings, engine, clock, destination)
     if publisher is None:
         yield
         return

@@ -15,7 +15,6 @@ import argparse
 import base64
 import json
 import sys
-from pathlib import Path
 from typing import Any
 
 from planner.cli.shell import EXIT_DIAGNOSTICS, EXIT_OK, UsageError, read_input
@@ -28,6 +27,7 @@ from sidecar.audit.tree import Consistency, SqlAuditTree, TreeHead
 from sidecar.cli import audit_views
 from sidecar.cli.db import database
 from sidecar.settings import Settings
+from sidecar.stores import checkpoint_destination
 
 NO_KEY = "PVA_CHECKPOINT_KEY is not set: make one with 'pva audit key --new --name NAME' (docs/operations.md)"
 
@@ -82,7 +82,8 @@ def run_checkpoint(args: argparse.Namespace) -> int:
     with db.opened(SqlAuditTree, database(args)) as tree:
         head = tree.head()
     checkpoint = Checkpoint(settings.checkpoint_origin or signer.name, head.size, head.root)
-    path = checkpoints.publish(checkpoints.sign(checkpoint, signer), checkpoint, Path(folder))
+    note = checkpoints.sign(checkpoint, signer)
+    path = checkpoints.publish(note, checkpoint, checkpoint_destination(folder))
     body = {"version": "audit-checkpoint/v1", "path": str(path), **checkpoint.to_json()}
     print(json.dumps(body, indent=2) if args.json else terminal(str(path)))
     return EXIT_OK

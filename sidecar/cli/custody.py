@@ -34,6 +34,7 @@ from sidecar.cli.checkpoint import NO_KEY
 from sidecar.cli.db import add_db_option, database
 from sidecar.cli.options import actor_from, add_actor_option
 from sidecar.settings import Settings
+from sidecar.stores import checkpoint_destination
 from sidecar.times import as_utc
 
 MAX_REPORT_BYTES = 512 * 1024 * 1024
@@ -81,7 +82,7 @@ def run_report(args: argparse.Namespace) -> int:
             origin=settings.checkpoint_origin or signer.name,
             made=db.utc_now(),
             made_by=actor_from(args),
-            publish_to=Path(settings.checkpoint_dir) if settings.checkpoint_dir else None,
+            publish_to=checkpoint_destination(settings.checkpoint_dir) if settings.checkpoint_dir else None,
         )
     text = render(document, args.format)
     if args.output is None:

@@ -19,7 +19,7 @@ from typing import Any
 
 from sidecar.audit import payloads
 from sidecar.audit.chain import Link
-from sidecar.audit.checkpoints import CheckpointError, Signer, parse_signer
+from sidecar.audit.checkpoints import CheckpointError, Destination, Signer, parse_signer
 from sidecar.audit.custody import SubjectKind
 from sidecar.audit.custody_formats import Format, render
 from sidecar.audit.custody_source import SqlCustody, report
@@ -45,19 +45,23 @@ class CustodyService:
     reads: ReadService
     signer: Signer | None
     origin: str
-    publish_to: Path | None
+    publish_to: Path | Destination | None
     clock: Callable[[], datetime]
 
     @classmethod
     def of(
-        cls, source: SqlCustody, reads: ReadService, settings: Settings, clock: Callable[[], datetime]
+        cls,
+        source: SqlCustody,
+        reads: ReadService,
+        settings: Settings,
+        clock: Callable[[], datetime],
+        publish_to: Path | Destination | None = None,
     ) -> CustodyService:
-        """The service the settings ask for (the checkpoint key signs; its folder gets the checkpoint)."""
+        """The service the settings ask for (the checkpoint key signs; ``publish_to`` gets the checkpoint)."""
         key = settings.checkpoint_key
         signer = None if key is None else parse_signer(key.get_secret_value())
         origin = settings.checkpoint_origin or (signer.name if signer else "")
-        folder = Path(settings.checkpoint_dir) if settings.checkpoint_dir else None
-        return cls(source, reads, signer, origin, folder, clock)
+        return cls(source, reads, signer, origin, publish_to, clock)
 
     def report(
         self,
