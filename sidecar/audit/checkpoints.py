@@ -220,15 +220,25 @@ def publish(note: str, checkpoint: Checkpoint, folder: Path | Destination) -> Pa
     it is a CheckpointConflict. The write is whole or absent (in a folder, a
     temporary file linked into place; in a bucket, an object created once).
     """
-    name, data = f"{checkpoint.size:012d}.checkpoint", note.encode("utf-8")
+    data = note.encode("utf-8")
+    where, found = create_once(folder, f"{checkpoint.size:012d}.checkpoint", data)
+    if found is not None and found != data:
+        raise CheckpointConflict(
+            f"{where} already holds a different checkpoint of {checkpoint.size} events: "
+            "the log was rewritten since, or another key signed it"
+        )
+    return where
+
+
+def publish_timestamp(reply: bytes, checkpoint: Checkpoint, folder: Path | Destination) -> Path | str:
+    """Write a checkpoint's RFC 3161 timestamp beside it as ``<size>.checkpoint.tsr``; the first one stays."""
+    return create_once(folder, f"{checkpoint.size:012d}.checkpoint.tsr", reply)[0]
+
+
+def create_once(folder: Path | Destination, name: str, data: bytes) -> tuple[Path | str, bytes | None]:
+    """Create ``name`` holding ``data`` unless it exists: where, and None, or the bytes it already held."""
     if not isinstance(folder, Path):
-        found = folder.create(name, data)
-        if found is not None and found != data:
-            raise CheckpointConflict(
-                f"{folder.where(name)} already holds a different checkpoint of {checkpoint.size} events: "
-                "the log was rewritten since, or another key signed it"
-            )
-        return folder.where(name)
+        return folder.where(name), folder.create(name, data)
     folder.mkdir(parents=True, exist_ok=True)
     target = folder / name
     fd, temporary = tempfile.mkstemp(dir=folder, prefix=".checkpoint.", suffix=".tmp")
@@ -240,14 +250,10 @@ def publish(note: str, checkpoint: Checkpoint, folder: Path | Destination) -> Pa
         try:
             os.link(temporary, target)
         except FileExistsError:
-            if target.read_bytes() != data:
-                raise CheckpointConflict(
-                    f"{target} already holds a different checkpoint of {checkpoint.size} events: "
-                    "the log was rewritten since, or another key signed it"
-                ) from None
+            return target, target.read_bytes()
     finally:
         os.unlink(temporary)
-    return target
+    return target, None
 
 
 def _split_note(note: str) -> tuple[str, list[tuple[str, bytes]]]:

@@ -19,8 +19,9 @@ from pathlib import Path
 
 from sqlalchemy import Engine
 
-from sidecar.audit import checkpoints
+from sidecar.audit import checkpoints, timestamps
 from sidecar.audit.checkpoints import Checkpoint, CheckpointConflict, Signer
+from sidecar.audit.timestamps import TimestampError
 from sidecar.audit.tree import SqlAuditTree
 from sidecar.settings import Settings
 
@@ -41,8 +42,10 @@ class Publisher:
         every: int,
         interval: timedelta,
         clock: Callable[[], datetime],
+        tsa_url: str | None = None,
     ) -> None:
         self.tree, self.signer, self.origin, self.folder = tree, signer, origin, folder
+        self.tsa_url = tsa_url  # None: no timestamps
         self.every, self.interval, self.clock = every, interval, clock
         self.last_size: int | None = None  # what this process signed last; None: nothing yet
         self.last_time: datetime | None = None
@@ -61,8 +64,18 @@ class Publisher:
         if head.size == 0:
             return None
         checkpoint = Checkpoint(self.origin, head.size, head.root)
-        path = checkpoints.publish(checkpoints.sign(checkpoint, self.signer), checkpoint, self.folder)
+        note = checkpoints.sign(checkpoint, self.signer)
+        path = checkpoints.publish(note, checkpoint, self.folder)
         self.last_size, self.last_time = head.size, self.clock()
+        if self.tsa_url is not None:
+            try:
+                reply = timestamps.stamp(self.tsa_url, note.encode("utf-8"))
+                log.info(
+                    "checkpoint timestamped: %s",
+                    checkpoints.publish_timestamp(reply, checkpoint, self.folder),
+                )
+            except TimestampError as error:  # the checkpoint stands; its timestamp is missing
+                log.error("checkpoint %s not timestamped: %s", path, error)  # noqa: TRY400  # the message is the news
         return path
 
     def sign_if_due(self, *, final: bool = False) -> Path | str | None:
@@ -105,6 +118,7 @@ def publisher_for(
         every=settings.checkpoint_every,
         interval=settings.checkpoint_interval,
         clock=clock,
+        tsa_url=settings.tsa_url,
     )
 
 
