@@ -164,4 +164,5 @@ def _watcher(
         clock=clock,
         on_held=held,
         on_change=lambda _: metrics.outside_changes.inc(),
+        busy=live.plans.paths_applying,
     )

@@ -42,7 +42,12 @@ def run_watch(args: argparse.Namespace) -> int:
     every = _every(args.every)
     settings = settings_from(args)
     with open_services(settings) as services:
-        watcher = Watcher(services.backend, SqlWatchState(services.audit.engine), clock=db.utc_now)
+        watcher = Watcher(
+            services.backend,
+            SqlWatchState(services.audit.engine),
+            clock=db.utc_now,
+            busy=services.plans.paths_applying,
+        )
         while True:
             _show(args, watcher.scan())
             if every is None:

@@ -9,7 +9,9 @@ it saw the new baseline, in one transaction (``SqlWatchState.settle``). So a
 second scan of an unchanged store records nothing, and a change is recorded
 once. The first scan of a store only sets its baseline: what changed before
 pva watched is not known. Paths an apply touched while the store was being
-listed are not judged this round; the audit's word stands for them.
+listed, and the paths of plans being applied then (``busy``: an apply
+changes the store before it records its event), are not judged this round;
+the audit's word stands for them.
 
 A change to a document under a legal hold is an alert: ``held`` says which
 paths are held (by default none: the holds live elsewhere) and ``on_held``
@@ -61,22 +63,26 @@ class Watcher:
         held: Held = no_holds,
         on_held: OnChange = log_held,
         on_change: OnChange | None = None,
+        busy: Callable[[], Iterable[str]] = tuple,
     ) -> None:
         self.backend, self.state, self.clock = backend, state, clock
         self.held, self.on_held, self.on_change = held, on_held, on_change
+        self.busy = busy  # the paths of plans being applied now
 
     def scan(self) -> list[OutsideChange]:
         """One scan: the changes recorded (none on a store's first scan, or when another scan won)."""
         store = self.backend.name
         base = self.state.baseline(store)
-        start = self.state.head()
+        start, applying = self.state.head(), list(self.busy())
         actual = {entry.path: entry for entry in self.backend.walk("") if not entry.is_dir}
         end = self.state.head()
+        applying.extend(self.busy())
         if base.mark is None:
             self.state.settle(store, read=base, mark=start, changes=[], files=actual)
             return []
         expected = replay(base.files, self.state.applied_ops(base.mark, end))
         racing = [p for op in self.state.applied_ops(start, end) for p in (op.path, op.src) if p is not None]
+        racing.extend(applying)
 
         def unsure(path: str) -> bool:
             return any(contains(p, path) for p in racing)

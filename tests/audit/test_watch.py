@@ -148,3 +148,14 @@ def test_two_watches_racing_record_a_change_once(
     assert not state.settle(LocalBackend(root).name, read=base, mark=0, changes=[], files={})
     assert second.scan() == []
     assert len(outside_events(store)) == 1
+
+
+def test_a_plan_being_applied_is_not_an_outside_change(root: Path, state: SqlWatchState) -> None:
+    """Paths of a plan being applied (changed, not yet recorded) wait for the next scan, then count."""
+    busy: list[str] = ["m/d"]
+    watch = Watcher(LocalBackend(root), state, clock=state._clock, busy=lambda: busy)
+    watch.scan()
+    (root / "m/d/e.txt").write_bytes(b"e, mid-apply")
+    assert watch.scan() == []
+    busy.clear()
+    assert [(c.change, c.path) for c in watch.scan()] == [("edited", "m/d/e.txt")]
