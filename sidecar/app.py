@@ -21,15 +21,19 @@ from fastapi import FastAPI
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from sidecar import db, web
-from sidecar.api import plans, reads, system
+from sidecar.api import custody, plans, reads, system
 from sidecar.api.openapi import API_VERSION, openapi_document
+from sidecar.audit.payloads import OutsideChange
 from sidecar.audit.signing import signing
+from sidecar.audit.watch_state import SqlWatchState
 from sidecar.edge import problems
 from sidecar.edge.body import BodyLimit, JsonLimits
 from sidecar.edge.metrics import Metrics
 from sidecar.edge.ratelimit import RateLimiter
 from sidecar.edge.state import AppState
+from sidecar.service.watch import Watcher, log_held, watching
 from sidecar.settings import Settings
+from sidecar.stores import checkpoint_destination
 from sidecar.wiring import Services, open_services
 
 DESCRIPTION = """Plan, verify, apply: agents propose changes to the firm's file store as plans;
@@ -106,7 +110,12 @@ def create_app(
                 metrics=metrics,
                 clock=clock,
             )
-            async with signing(settings, live.audit.engine, clock):  # checkpoints, when configured
+            watcher = _watcher(settings, live, metrics, clock)  # outside changes, when configured
+            where = checkpoint_destination(settings.checkpoint_dir) if settings.checkpoint_dir else None
+            async with (
+                signing(settings, live.audit.engine, clock, where),
+                watching(watcher, settings.watch_interval),
+            ):
                 yield
         finally:
             if worker is not None:
@@ -126,6 +135,7 @@ def create_app(
     )
     app.include_router(plans.router)
     app.include_router(reads.router)
+    app.include_router(custody.router)
     app.include_router(system.router)
     app.state.pva_web = web.state_for(settings)  # the approval page: its session key and templates
     app.include_router(web.router())  # the pages, and /docs
@@ -135,3 +145,24 @@ def create_app(
     app.add_middleware(_Metered, metrics=metrics)  # outermost: it counts the 413s too
     app.openapi = lambda: openapi_document(app)  # type: ignore[method-assign]
     return app
+
+
+def _watcher(
+    settings: Settings, live: Services, metrics: Metrics, clock: Callable[[], datetime]
+) -> Watcher | None:
+    """The watch ``pva serve`` runs when PVA_WATCH_INTERVAL is set: its changes and alerts are counted."""
+    if settings.watch_interval is None:
+        return None
+
+    def held(change: OutsideChange) -> None:
+        metrics.held_changes.inc()
+        log_held(change)
+
+    return Watcher(
+        live.backend,
+        SqlWatchState(live.audit.engine, clock=clock),
+        clock=clock,
+        on_held=held,
+        on_change=lambda _: metrics.outside_changes.inc(),
+        busy=live.plans.paths_applying,
+    )

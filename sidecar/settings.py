@@ -105,6 +105,13 @@ class Settings(BaseSettings):
     # `pva serve` signs when both are set: at start, after this many new events, after this long, at stop
     checkpoint_every: Positive = 1000
     checkpoint_interval: Annotated[Duration, Field(gt=timedelta(0))] = timedelta(hours=1)
+    # an RFC 3161 time-stamping authority: each checkpoint published gets its timestamp beside it
+    tsa_url: str | None = None
+    tsa_roots: str | None = None  # a PEM file of the TSA's root certificates, to check timestamps
+
+    # -- changes made outside pva (sidecar.service.watch; docs/operations.md) --
+    # `pva serve` scans the store this often and records each difference; None: it does not watch
+    watch_interval: Annotated[Duration, Field(gt=timedelta(0))] | None = None
 
 
 def unsafe(settings: Settings, *, empty_policy: bool) -> tuple[list[str], list[str]]:

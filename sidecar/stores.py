@@ -21,6 +21,7 @@ from sidecar.apply.journal import FileJournals, JournalStore
 from sidecar.apply.leases import DEFAULT_LEASE, SqlLocks
 from sidecar.apply.locks import FileLocks, Locks
 from sidecar.apply.sqljournals import SqlJournals, SqlMoveJournals
+from sidecar.audit.checkpoints import Destination
 from sidecar.backends.base import Backend
 from sidecar.backends.local import LocalBackend
 from sidecar.errors import StoreFault
@@ -76,3 +77,12 @@ def _open_gcs(store: str, state_dir: Path, shared: Engine | None, lease: timedel
     state = location.state_folder(state_dir)
     state.mkdir(parents=True, exist_ok=True, mode=0o700)
     return StoreParts(open_backend(location, state), FileJournals(state), FileLocks(state))
+
+
+def checkpoint_destination(where: str) -> Path | Destination:
+    """Where PVA_CHECKPOINT_DIR (or ``--dir``) points: a ``gs://BUCKET/PREFIX``, else a folder."""
+    if where.startswith("gs://"):
+        from sidecar.backends.gcs.publish import GcsPrefix  # noqa: PLC0415  # the GCS client only when asked for
+
+        return GcsPrefix(where)
+    return Path(where)

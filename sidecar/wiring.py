@@ -13,6 +13,7 @@ from typing import Self
 from sidecar import db
 from sidecar.apply.engine import Engine
 from sidecar.apply.progress import SqlProgress
+from sidecar.audit.custody_source import SqlCustody
 from sidecar.audit.store import SqlAuditStore
 from sidecar.backends.base import Backend
 from sidecar.errors import StoreFault
@@ -21,10 +22,11 @@ from sidecar.jobs.local import LocalQueue, ThreadWorker
 from sidecar.jobs.postgres import PostgresQueue, PostgresWorker
 from sidecar.policy import Policy, parse_policy
 from sidecar.service.cases import SqlCaseStore
+from sidecar.service.custody import CustodyService
 from sidecar.service.plans import PlanService, WorkflowSettings
 from sidecar.service.reads import ReadService
 from sidecar.settings import Settings
-from sidecar.stores import StoreParts, open_store
+from sidecar.stores import StoreParts, checkpoint_destination, open_store
 from sidecar.tokens import TokenStore
 
 
@@ -40,6 +42,7 @@ class Services:
     reads: ReadService
     jobs: LocalQueue | PostgresQueue | None = None  # PVA_APPLY_MODE=jobs: where applies wait for a worker
     database_url: str = ""
+    custody: CustodyService | None = None  # signed custody reports
 
     def worker(self, settings: Settings, *, name: str = "pva") -> Worker | None:
         """A worker that runs this process's share of the queued applies (none in 'request' mode)."""
@@ -117,7 +120,9 @@ def open_services(
     jobs = apply_queue(settings)
     plans = PlanService(apply_engine, audit, cases, policy, clock, workflow, queue=jobs)
     reads = ReadService(audit, cases, store.backend)
-    return Services(store, audit, tokens, apply_engine, plans, reads, jobs, settings.database_url)
+    where = checkpoint_destination(settings.checkpoint_dir) if settings.checkpoint_dir else None
+    custody = CustodyService.of(SqlCustody(engine, clock=clock), reads, settings, clock, where)
+    return Services(store, audit, tokens, apply_engine, plans, reads, jobs, settings.database_url, custody)
 
 
 def apply_queue(settings: Settings) -> LocalQueue | PostgresQueue | None:

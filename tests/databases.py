@@ -25,6 +25,8 @@ from sidecar.db import make_engine, upgrade
 ADMIN_URL = os.environ.get("PVA_TEST_POSTGRES", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
 TABLES = (
     "apply_progress",
+    "watch_files",
+    "watch_marks",
     "journal_records",
     "journals",
     "apply_locks",

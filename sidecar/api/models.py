@@ -15,6 +15,7 @@ from starlette.responses import Response
 
 from planner.core.report import Diagnostic, Report
 from sidecar.apply.progress import Progress
+from sidecar.audit.payloads import EventKind
 from sidecar.audit.views import EventView, History
 from sidecar.policy import Decision
 from sidecar.service.cases import StoredCase
@@ -187,7 +188,7 @@ class EventOut(_Out):
 
     seq: int
     time: datetime
-    kind: Literal["plan_recorded", "apply", "incident", "approval", "workflow", "token"]
+    kind: EventKind
     digest: str | None
     actor: str
     payload: dict[str, Any]

@@ -24,6 +24,7 @@ import re
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Protocol
 
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
@@ -199,17 +200,47 @@ def parse_body(body: str) -> Checkpoint:
     return Checkpoint(origin, int(size), decoded)
 
 
-def publish(note: str, checkpoint: Checkpoint, folder: Path) -> Path:
-    """Write a signed checkpoint into ``folder`` as ``<size>.checkpoint``; return its path.
+class Destination(Protocol):
+    """Where checkpoints are published besides a folder (a GCS prefix): files created once, never replaced."""
+
+    def where(self, name: str) -> str:
+        """The file's address, for people."""
+        ...
+
+    def create(self, name: str, data: bytes) -> bytes | None:
+        """Create ``name`` holding ``data``: None when made, else the bytes a file of that name holds."""
+        ...
+
+
+def publish(note: str, checkpoint: Checkpoint, folder: Path | Destination) -> Path | str:
+    """Write a signed checkpoint into ``folder`` as ``<size>.checkpoint``; return where.
 
     A file of that name is never replaced: holding the same note it is left
     as is (signing a head twice gives the same bytes), holding another one
-    it is a CheckpointConflict. The write is whole or absent (a temporary file
-    linked into place).
+    it is a CheckpointConflict. The write is whole or absent (in a folder, a
+    temporary file linked into place; in a bucket, an object created once).
     """
-    folder.mkdir(parents=True, exist_ok=True)
-    target = folder / f"{checkpoint.size:012d}.checkpoint"
     data = note.encode("utf-8")
+    where, found = create_once(folder, f"{checkpoint.size:012d}.checkpoint", data)
+    if found is not None and found != data:
+        raise CheckpointConflict(
+            f"{where} already holds a different checkpoint of {checkpoint.size} events: "
+            "the log was rewritten since, or another key signed it"
+        )
+    return where
+
+
+def publish_timestamp(reply: bytes, checkpoint: Checkpoint, folder: Path | Destination) -> Path | str:
+    """Write a checkpoint's RFC 3161 timestamp beside it as ``<size>.checkpoint.tsr``; the first one stays."""
+    return create_once(folder, f"{checkpoint.size:012d}.checkpoint.tsr", reply)[0]
+
+
+def create_once(folder: Path | Destination, name: str, data: bytes) -> tuple[Path | str, bytes | None]:
+    """Create ``name`` holding ``data`` unless it exists: where, and None, or the bytes it already held."""
+    if not isinstance(folder, Path):
+        return folder.where(name), folder.create(name, data)
+    folder.mkdir(parents=True, exist_ok=True)
+    target = folder / name
     fd, temporary = tempfile.mkstemp(dir=folder, prefix=".checkpoint.", suffix=".tmp")
     try:
         with os.fdopen(fd, "wb") as out:
@@ -219,14 +250,10 @@ def publish(note: str, checkpoint: Checkpoint, folder: Path) -> Path:
         try:
             os.link(temporary, target)
         except FileExistsError:
-            if target.read_bytes() != data:
-                raise CheckpointConflict(
-                    f"{target} already holds a different checkpoint of {checkpoint.size} events: "
-                    "the log was rewritten since, or another key signed it"
-                ) from None
+            return target, target.read_bytes()
     finally:
         os.unlink(temporary)
-    return target
+    return target, None
 
 
 def _split_note(note: str) -> tuple[str, list[tuple[str, bytes]]]:

@@ -9,6 +9,7 @@ reads it back given the event's kind)::
     Approval      'approval'       a person approved or rejected a plan
     Workflow      'workflow'       a plan changed state (submitted, expired, reverted...)
     TokenChange   'token'          an API token was made or revoked
+    OutsideChange 'outside_change' the store changed behind pva's back (``pva watch`` noticed)
 
 The encoded payload is hashed into the chain (``chain.make_link``), so its
 bytes are frozen: a change to ``encode`` would stop every existing audit from
@@ -31,7 +32,7 @@ from planner.core.report import Diagnostic
 from sidecar.audit.chain import iso, parse_iso
 from sidecar.audit.records import ApplyRecord, ApplyStatus, Incident, OpRecord, TrashedFile, trashed_from
 
-EventKind = Literal["plan_recorded", "apply", "incident", "approval", "workflow", "token"]
+EventKind = Literal["plan_recorded", "apply", "incident", "approval", "workflow", "token", "outside_change"]
 PENDING = "pending"
 SYSTEM_ACTOR = "pva"  # the actor of events no person caused (incidents)
 
@@ -154,10 +155,38 @@ class TokenChange:
     binding: SecretBinding | None = None
 
 
-Payload = PlanRecorded | ApplyOutcome | IncidentNote | Approval | Workflow | TokenChange
+OutsideKind = Literal["edited", "deleted", "added", "moved"]
 
 
-def encode(payload: Payload) -> dict[str, Any]:
+@dataclass(frozen=True)
+class OutsideChange:
+    """'outside_change': one difference between the store and what the audit expects, made outside pva.
+
+    ``path`` is where the document is now (``deleted``: where it was); ``src``
+    where it was before a ``moved`` (None otherwise). ``before`` is what the
+    audit expected there (None for ``added``), ``after`` what the store holds
+    (None for ``deleted``): size, sha256 and, on GCS, generation. ``noticed``
+    is when the watch saw it, not when it happened (the store does not say).
+    """
+
+    change: OutsideKind
+    path: str
+    src: str | None
+    before: Entry | None
+    after: Entry | None
+    noticed: datetime
+    store: str
+
+    @property
+    def paths(self) -> tuple[str, ...]:
+        """Every store path the change names."""
+        return (self.path,) if self.src is None else (self.src, self.path)
+
+
+Payload = PlanRecorded | ApplyOutcome | IncidentNote | Approval | Workflow | TokenChange | OutsideChange
+
+
+def encode(payload: Payload) -> dict[str, Any]:  # noqa: PLR0911  # one case a kind
     """The payload's one JSON form: the object an event hashes (canonically) and stores."""
     match payload:
         case PlanRecorded(author=author, title=title, status=status):
@@ -172,11 +201,13 @@ def encode(payload: Payload) -> dict[str, Any]:
             return {"action": action, "status": status} | {k: v for k, v in facts.items() if v is not None}
         case TokenChange():
             return _token_json(payload)
+        case OutsideChange():
+            return _outside_json(payload)
         case _:
             assert_never(payload)
 
 
-def decode(kind: str, body: Mapping[str, Any]) -> Payload:
+def decode(kind: str, body: Mapping[str, Any]) -> Payload:  # noqa: PLR0911  # one case a kind
     """The payload an event of ``kind`` holds; KeyError, TypeError or ValueError if pva never writes it."""
     match kind:
         case "plan_recorded":
@@ -192,6 +223,8 @@ def decode(kind: str, body: Mapping[str, Any]) -> Payload:
             return Workflow(_text(body["action"]), _text(body["status"]), facts)
         case "token":
             return decode_token(body)
+        case "outside_change":
+            return decode_outside(body)
     raise ValueError(f"no event kind {kind!r}")
 
 
@@ -202,7 +235,7 @@ def decode_approval(body: Mapping[str, Any]) -> Approval:
     )
 
 
-def kind_of(payload: Payload) -> EventKind:
+def kind_of(payload: Payload) -> EventKind:  # noqa: PLR0911  # one case a kind
     """The kind of event that carries ``payload``."""
     match payload:
         case PlanRecorded():
@@ -217,6 +250,8 @@ def kind_of(payload: Payload) -> EventKind:
             return "workflow"
         case TokenChange():
             return "token"
+        case OutsideChange():
+            return "outside_change"
         case _:
             assert_never(payload)
 
@@ -226,7 +261,7 @@ def status_of(payload: Payload) -> str | None:
     match payload:
         case PlanRecorded() | ApplyOutcome() | Approval() | Workflow():
             return payload.status
-        case IncidentNote() | TokenChange():
+        case IncidentNote() | TokenChange() | OutsideChange():
             return None
         case _:
             assert_never(payload)
@@ -468,6 +503,36 @@ def decode_token(body: Mapping[str, Any]) -> TokenChange:
         _text(body["role"]),
         None if scopes is None else tuple(_text(scope) for scope in scopes),
         binding,
+    )
+
+
+def _outside_json(change: OutsideChange) -> dict[str, Any]:
+    body = {
+        "change": change.change,
+        "path": change.path,
+        "src": change.src,
+        "before": _compact_entry_json(change.before),
+        "after": _compact_entry_json(change.after),
+        "noticed": iso(change.noticed),
+        "store": change.store,
+    }
+    return {key: value for key, value in body.items() if key != "src" or value is not None}
+
+
+def decode_outside(body: Mapping[str, Any]) -> OutsideChange:
+    """The OutsideChange an 'outside_change' payload holds."""
+    change = _text(body["change"])
+    if change not in ("edited", "deleted", "added", "moved"):
+        raise ValueError(f"no outside change {change!r}")
+    src = body.get("src")
+    return OutsideChange(
+        cast("OutsideKind", change),
+        _text(body["path"]),
+        None if src is None else _text(src),
+        _compact_entry_from(body["before"]),
+        _compact_entry_from(body["after"]),
+        parse_iso(_text(body["noticed"])),
+        _text(body["store"]),
     )
 
 

@@ -19,8 +19,9 @@ from pathlib import Path
 
 from sqlalchemy import Engine
 
-from sidecar.audit import checkpoints
+from sidecar.audit import checkpoints, timestamps
 from sidecar.audit.checkpoints import Checkpoint, CheckpointConflict, Signer
+from sidecar.audit.timestamps import TimestampError
 from sidecar.audit.tree import SqlAuditTree
 from sidecar.settings import Settings
 
@@ -37,12 +38,14 @@ class Publisher:
         signer: Signer,
         *,
         origin: str,
-        folder: Path,
+        folder: Path | checkpoints.Destination,
         every: int,
         interval: timedelta,
         clock: Callable[[], datetime],
+        tsa_url: str | None = None,
     ) -> None:
         self.tree, self.signer, self.origin, self.folder = tree, signer, origin, folder
+        self.tsa_url = tsa_url  # None: no timestamps
         self.every, self.interval, self.clock = every, interval, clock
         self.last_size: int | None = None  # what this process signed last; None: nothing yet
         self.last_time: datetime | None = None
@@ -55,17 +58,27 @@ class Publisher:
             return True
         return size - self.last_size >= self.every or now - self.last_time >= self.interval
 
-    def sign(self) -> Path | None:
+    def sign(self) -> Path | str | None:
         """Sign and publish the current head (none for an empty audit); the path written."""
         head = self.tree.head()
         if head.size == 0:
             return None
         checkpoint = Checkpoint(self.origin, head.size, head.root)
-        path = checkpoints.publish(checkpoints.sign(checkpoint, self.signer), checkpoint, self.folder)
+        note = checkpoints.sign(checkpoint, self.signer)
+        path = checkpoints.publish(note, checkpoint, self.folder)
         self.last_size, self.last_time = head.size, self.clock()
+        if self.tsa_url is not None:
+            try:
+                reply = timestamps.stamp(self.tsa_url, note.encode("utf-8"))
+                log.info(
+                    "checkpoint timestamped: %s",
+                    checkpoints.publish_timestamp(reply, checkpoint, self.folder),
+                )
+            except TimestampError as error:  # the checkpoint stands; its timestamp is missing
+                log.error("checkpoint %s not timestamped: %s", path, error)  # noqa: TRY400  # the message is the news
         return path
 
-    def sign_if_due(self, *, final: bool = False) -> Path | None:
+    def sign_if_due(self, *, final: bool = False) -> Path | str | None:
         """Sign when due (``final``: whenever there are new events); failures are logged, not raised."""
         try:
             size = self.tree.size()
@@ -80,8 +93,17 @@ class Publisher:
         return None
 
 
-def publisher_for(settings: Settings, engine: Engine, clock: Callable[[], datetime]) -> Publisher | None:
-    """The publisher the settings ask for: None unless PVA_CHECKPOINT_KEY and PVA_CHECKPOINT_DIR are set."""
+def publisher_for(
+    settings: Settings,
+    engine: Engine,
+    clock: Callable[[], datetime],
+    destination: Path | checkpoints.Destination | None = None,
+) -> Publisher | None:
+    """The publisher the settings ask for: None unless PVA_CHECKPOINT_KEY and PVA_CHECKPOINT_DIR are set.
+
+    ``destination`` is where PVA_CHECKPOINT_DIR points, opened (``stores.checkpoint_destination``);
+    None: it is a folder.
+    """
     if settings.checkpoint_key is None or not settings.checkpoint_dir:
         return None
     try:
@@ -92,17 +114,23 @@ def publisher_for(settings: Settings, engine: Engine, clock: Callable[[], dateti
         SqlAuditTree(engine, clock=clock),  # shares the sidecar's engine; whoever made it disposes of it
         signer,
         origin=settings.checkpoint_origin or signer.name,
-        folder=Path(settings.checkpoint_dir),
+        folder=destination if destination is not None else Path(settings.checkpoint_dir),
         every=settings.checkpoint_every,
         interval=settings.checkpoint_interval,
         clock=clock,
+        tsa_url=settings.tsa_url,
     )
 
 
 @contextlib.asynccontextmanager
-async def signing(settings: Settings, engine: Engine, clock: Callable[[], datetime]) -> AsyncIterator[None]:
+async def signing(
+    settings: Settings,
+    engine: Engine,
+    clock: Callable[[], datetime],
+    destination: Path | checkpoints.Destination | None = None,
+) -> AsyncIterator[None]:
     """For a running sidecar: sign at start, poll while it runs, sign what is new at stop."""
-    publisher = publisher_for(settings, engine, clock)
+    publisher = publisher_for(settings, engine, clock, destination)
     if publisher is None:
         yield
         return

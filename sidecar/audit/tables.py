@@ -333,3 +333,32 @@ class ApplyProgressRow(Base):
     objects_done: Mapped[int] = mapped_column(BigInteger)
     objects_total: Mapped[int] = mapped_column(BigInteger)
     updated: Mapped[datetime] = mapped_column(UtcDateTime())
+
+
+# watch_files, watch_marks: what `pva watch` last saw of the store (sidecar.service.watch), the
+# baseline its next scan compares with. Not a record: the truth is the outside_change events;
+# losing these tables costs one scan that records nothing and starts a new baseline.
+
+
+class WatchFileRow(Base):
+    """A file as the last watch scan saw it (or as an apply since left it)."""
+
+    __tablename__ = "watch_files"
+
+    store: Mapped[str] = mapped_column(String(1000), primary_key=True)  # Backend.name
+    path: Mapped[str] = mapped_column(PATH, primary_key=True)
+    size: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
+    sha256: Mapped[str | None] = mapped_column(HEX64, nullable=True)
+    generation: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
+
+
+class WatchMarkRow(Base):
+    """The audit seq a store's baseline reflects: applies after it are replayed onto it at the next scan."""
+
+    __tablename__ = "watch_marks"
+
+    store: Mapped[str] = mapped_column(String(1000), primary_key=True)
+    seq: Mapped[int] = mapped_column(SEQ)
+    scans: Mapped[int] = mapped_column(
+        BigInteger
+    )  # settled scans: a scan settles only if none did since it read

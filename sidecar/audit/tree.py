@@ -9,7 +9,7 @@ the whole table, linear in the events (docs/operations.md, checkpoints).
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 
 from sqlalchemy import func, select
@@ -66,6 +66,18 @@ class SqlAuditTree(db.SqlStore):
                 raise ValueError(f"the audit holds fewer than {size} events")
             return merkle.inclusion_proof(seq - 1, size, lambda lo, hi: _range_root(session, lo, hi))
 
+    def proofs(self, seqs: Iterable[int]) -> tuple[TreeHead, dict[int, list[bytes]]]:
+        """The head now, and each event's inclusion proof in it: one read of the table for them all.
+
+        The leaves are held in memory (32 bytes an event, twice over with
+        the perfect subtrees cached), so k proofs cost O(n + k log n), not k reads.
+        """
+        with self._sessions() as session:
+            size = _size(session)
+            cached = Cached(list(_leaf_hashes(session, size)))
+        head = TreeHead(size, cached.root(0, size) if size else merkle.EMPTY_ROOT)
+        return head, {seq: merkle.inclusion_proof(seq - 1, size, cached.root) for seq in seqs}
+
     def consistency(self, old: TreeHead) -> Consistency:
         """Whether the tree now recorded extends ``old``, proven as a client would check it."""
         with self._sessions() as session:
@@ -85,6 +97,30 @@ class SqlAuditTree(db.SqlStore):
             "an event was edited, dropped or replaced since"
         )
         return Consistency(old, new, proof, problem)
+
+
+class Cached:
+    """MTH of any range of leaves held in memory, each perfect aligned subtree hashed once."""
+
+    def __init__(self, hashed_leaves: list[bytes]) -> None:
+        self.levels = [hashed_leaves]  # levels[i][j]: MTH of leaves j * 2**i to (j + 1) * 2**i - 1
+        while len(self.levels[-1]) > 1:
+            below = self.levels[-1]
+            self.levels.append(
+                [merkle.node_hash(below[i], below[i + 1]) for i in range(0, len(below) - 1, 2)]
+            )
+
+    def root(self, lo: int, hi: int) -> bytes:
+        """MTH(D[lo:hi]), 0 <= lo < hi <= the leaves held."""
+        n = hi - lo
+        if n & (n - 1) == 0 and lo % n == 0:
+            return self.levels[n.bit_length() - 1][lo // n]
+        k = merkle.split(n)
+        return merkle.node_hash(self.root(lo, lo + k), self.root(lo + k, hi))
+
+
+def _leaf_hashes(session: Session, size: int) -> Iterator[bytes]:
+    return (merkle.leaf_hash(data) for data in _leaf_data(session, 0, size))
 
 
 def _size(session: Session) -> int:

@@ -15,19 +15,21 @@ import argparse
 import base64
 import json
 import sys
-from pathlib import Path
+from datetime import datetime
 from typing import Any
 
 from planner.cli.shell import EXIT_DIAGNOSTICS, EXIT_OK, UsageError, read_input
 from planner.cli.text import terminal
 from sidecar import db
-from sidecar.audit import checkpoints
+from sidecar.audit import checkpoints, timestamps
+from sidecar.audit.chain import iso
 from sidecar.audit.checkpoints import Checkpoint, Signer, Verifier
 from sidecar.audit.store import SqlAuditStore
 from sidecar.audit.tree import Consistency, SqlAuditTree, TreeHead
 from sidecar.cli import audit_views
 from sidecar.cli.db import database
 from sidecar.settings import Settings
+from sidecar.stores import checkpoint_destination
 
 NO_KEY = "PVA_CHECKPOINT_KEY is not set: make one with 'pva audit key --new --name NAME' (docs/operations.md)"
 
@@ -52,6 +54,12 @@ def add_verify_options(parser: argparse.ArgumentParser) -> None:
         "--key",
         metavar="VERIFIER",
         help="the checkpoint's verifier key (default: that of PVA_CHECKPOINT_KEY)",
+    )
+    parser.add_argument(
+        "--timestamp", metavar="TSR", help="also check this RFC 3161 timestamp of the checkpoint"
+    )
+    parser.add_argument(
+        "--tsa-roots", metavar="PEM", help="the TSA's root certificates (default: $PVA_TSA_ROOTS)"
     )
 
 
@@ -82,17 +90,24 @@ def run_checkpoint(args: argparse.Namespace) -> int:
     with db.opened(SqlAuditTree, database(args)) as tree:
         head = tree.head()
     checkpoint = Checkpoint(settings.checkpoint_origin or signer.name, head.size, head.root)
-    path = checkpoints.publish(checkpoints.sign(checkpoint, signer), checkpoint, Path(folder))
+    note = checkpoints.sign(checkpoint, signer)
+    where = checkpoint_destination(folder)
+    path = checkpoints.publish(note, checkpoint, where)
     body = {"version": "audit-checkpoint/v1", "path": str(path), **checkpoint.to_json()}
-    print(json.dumps(body, indent=2) if args.json else terminal(str(path)))
+    if settings.tsa_url:  # TimestampError: exit 1, the checkpoint already published
+        reply = timestamps.stamp(settings.tsa_url, note.encode("utf-8"))
+        body["timestamp"] = str(checkpoints.publish_timestamp(reply, checkpoint, where))
+    shown = "\n".join(str(p) for p in (body["path"], body.get("timestamp")) if p)
+    print(json.dumps(body, indent=2) if args.json else terminal(shown))
     return EXIT_OK
 
 
 def run_verify(args: argparse.Namespace) -> int:
     """``pva audit verify --checkpoint FILE``: the signature, the chain, then consistency."""
     verifier = _verifier(args)
-    note = read_input(args.checkpoint, limit=checkpoints.MAX_NOTE_BYTES).decode("utf-8", errors="replace")
-    signed = checkpoints.open_checkpoint(note, verifier)  # CheckpointRefused: exit 1, one line
+    raw = read_input(args.checkpoint, limit=checkpoints.MAX_NOTE_BYTES)
+    signed = checkpoints.open_checkpoint(raw.decode("utf-8", errors="replace"), verifier)  # refused: exit 1
+    stamped = None if args.timestamp is None else _stamped(args, raw)  # TimestampError: exit 1
     url = database(args)
     with db.opened(SqlAuditStore, url) as store:
         report = store.check_chain()
@@ -105,13 +120,26 @@ def run_verify(args: argparse.Namespace) -> int:
             "version": "audit-checkpoint-check/v1",
             "chain": report.to_json(),
             "checkpoint": signed.to_json(),
+            "timestamped": None if stamped is None else iso(stamped),
         }
         print(json.dumps(body | _consistency_json(found), indent=2, ensure_ascii=False))
     else:
+        when = "" if stamped is None else f"\nthe checkpoint existed by {iso(stamped)} (RFC 3161 timestamp)"
         print(
-            terminal(audit_views.chain(report) + ("" if found is None else "\n" + _consistency_text(found)))
+            terminal(
+                audit_views.chain(report) + ("" if found is None else "\n" + _consistency_text(found)) + when
+            )
         )
     return EXIT_OK if found is not None and found.problem is None else EXIT_DIAGNOSTICS
+
+
+def _stamped(args: argparse.Namespace, note: bytes) -> datetime:
+    """The time the timestamp given states for the checkpoint, checked against the TSA's roots."""
+    roots = args.tsa_roots or Settings.load().tsa_roots
+    if not roots:
+        raise UsageError("checking a timestamp needs the TSA's root certificates: --tsa-roots PEM")
+    reply = read_input(args.timestamp, limit=timestamps.MAX_REPLY)
+    return timestamps.check(reply, note, timestamps.load_roots(read_input(roots, limit=1024 * 1024)))
 
 
 def _signer(settings: Settings) -> Signer:

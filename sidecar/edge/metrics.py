@@ -35,6 +35,16 @@ class Metrics:
         self.plans = Counter(
             "pva_plans", "Plans that reached a state through this sidecar", ["state"], registry=self.registry
         )
+        self.outside_changes = Counter(
+            "pva_outside_changes",
+            "Changes made to the store outside pva, recorded by the watch",
+            registry=self.registry,
+        )
+        self.held_changes = Counter(
+            "pva_held_document_changes",
+            "Outside changes to documents under a legal hold (an alert)",
+            registry=self.registry,
+        )
 
     def render(self) -> bytes:
         return generate_latest(self.registry)

@@ -15,6 +15,8 @@ from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException
 
 from planner.core.errors import PlanSyntaxError, PvaError, TreeError
+from sidecar.audit.checkpoints import CheckpointError
+from sidecar.audit.custody_source import ReportTooLarge
 from sidecar.edge.auth import Forbidden, Unauthenticated
 from sidecar.edge.ratelimit import RateLimited
 from sidecar.errors import (
@@ -53,6 +55,8 @@ STATUS: tuple[tuple[type[PvaError], int, str], ...] = (
     (TreeError, 409, "store_conflict"),
     (NotMigrated, 503, "database_not_ready"),
     (StoreError, 503, "store_unavailable"),
+    (ReportTooLarge, 422, "report_too_large"),
+    (CheckpointError, 503, "signing_unavailable"),  # no key to sign a custody report with
     (AuditError, 503, "database_unavailable"),
 )
 

@@ -369,6 +369,10 @@ class PlanService:
             before, before_id = found[-1].case.submitted, found[-1].digest
         return shown[:limit]
 
+    def paths_applying(self) -> list[str]:
+        """The paths named by the plans being applied now (the watch leaves them for its next scan)."""
+        return [path for stored in self.cases.applying() for path in stored.case.paths]
+
     def sweep(self) -> list[StoredCase]:
         """Settle applies a stopped sidecar left ``applying``: after recovery, from the audit's outcome.
 

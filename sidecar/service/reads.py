@@ -82,6 +82,10 @@ class ReadService:
         _check_path(who, path)
         return walled_history(who, self.audit.history(path), self._plan_check(who))
 
+    def plan_check(self, who: Principal) -> Callable[[str], bool]:
+        """Whether ``who`` may see the plan of a digest (the wall); custody reports ask it too."""
+        return self._plan_check(who)
+
     def _plan_check(self, who: Principal) -> Callable[[str], bool]:
         """Whether every path of a plan lies in ``who``'s scope, by digest, each plan read once.
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Literal
 
 from fastapi import APIRouter, Query, Request
 from starlette.responses import Response
@@ -11,6 +11,7 @@ from sidecar.audit.views import EventView, History
 from sidecar.edge.params import Storable, UtcTime
 from sidecar.edge.state import app_state
 from sidecar.errors import UnknownPlan
+from sidecar.service.custody import custody_download
 from sidecar.service.plans import BadPath, check_path_filter
 from sidecar.web.guard import PageRoute, Viewer
 from sidecar.web.render import html
@@ -59,6 +60,28 @@ def history(
         q=q,
         next_before=found[-1].case.submitted.isoformat() if len(found) == HISTORY_PAGE else None,
     )
+
+
+@router.get("/custody")
+def custody_report(
+    request: Request,
+    who: Viewer,
+    *,
+    path: Text = "",
+    matter: Text = "",
+    format: Literal["json", "html", "csv"] = "html",  # noqa: A002  # the API's word
+) -> Response:
+    """A signed custody report to download: the API's, for the signed-in person."""
+    download = custody_download(
+        app_state(request).services.custody,
+        who.principal,
+        path=path or None,
+        matter=matter or None,
+        since=None,
+        until=None,
+        fmt=format,
+    )
+    return Response(download.body, media_type=download.media_type, headers=download.headers)
 
 
 @router.get("/audit")

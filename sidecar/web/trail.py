@@ -80,6 +80,9 @@ def event_text(event: EventView) -> str:
             return f"apply {status}: {ops} op{'s' if ops != 1 else ''}" + (f"; {message}" if message else "")
         case "workflow":
             return f"{str(payload.get('action', '')).replace('_', ' ')} (now {status})"
+        case "outside_change":
+            moved = f"{payload.get('src')} -> " if payload.get("src") else ""
+            return f"{payload.get('change', 'changed')} outside pva: {moved}{payload.get('path', '')}"
         case _:
             return str(payload.get("message") or event.kind)
 

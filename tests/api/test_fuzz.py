@@ -24,6 +24,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from sidecar.app import create_app
+from sidecar.audit.checkpoints import new_signer_key
 from sidecar.settings import Settings
 from tests.api.support import Api, Opener, Response
 from tests.support.plans import plan_doc
@@ -60,6 +61,7 @@ ROUTES = [
     Route("POST", "/v1/plans/{plan_id}/revert"),
     Route("GET", "/v1/audit", ("path", "plan", "actor", "since", "until", "after", "limit")),
     Route("GET", "/v1/history", ("path",)),
+    Route("GET", "/v1/custody", ("path", "matter", "from", "to", "format")),
     Route("GET", "/v1/snapshot", ("prefix",)),
     Route("GET", "/healthz"),
     Route("GET", "/metrics"),
@@ -72,6 +74,7 @@ ROUTES = [
     Route("POST", "/plans/{plan_id}/revert", body="form", page=True),
     Route("GET", "/history", ("state", "q", "before"), page=True),
     Route("GET", "/audit", ("path", "plan", "actor", "since", "until", "after"), page=True),
+    Route("GET", "/custody", ("path", "matter", "format"), page=True),
     Route("GET", "/sign-in", ("next",), page=True),
     Route("POST", "/sign-in", body="sign-in", page=True),
 ]
@@ -130,7 +133,7 @@ class Fuzzed:
 
 @pytest.fixture(scope="module")
 def fuzzed(opener: Opener) -> Fuzzed:
-    api = opener.open(auto_apply=False)
+    api = opener.open(auto_apply=False, checkpoint_key=new_signer_key("firm.example/pva"))
     client = api.client
     form = client.get("/sign-in")
     csrf = re.search(r'name="csrf" value="([0-9a-f]+)"', form.text)

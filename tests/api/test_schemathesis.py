@@ -26,6 +26,7 @@ from schemathesis.specs.openapi.checks import (
 )
 
 from sidecar.app import create_app
+from sidecar.audit.checkpoints import new_signer_key
 from sidecar.settings import Settings
 from tests.api.support import Api, Opener
 
@@ -47,7 +48,7 @@ schema = schemathesis.openapi.from_dict(create_app(Settings()).openapi())
 @pytest.fixture(scope="module")
 def fuzzed(opener: Opener) -> Iterator[Api]:
     """The app schemathesis calls (auto_apply off, no rate limit to speak of)."""
-    yield opener.open(auto_apply=False)
+    yield opener.open(auto_apply=False, checkpoint_key=new_signer_key("firm.example/pva"))
     # Schemathesis starts the app's lifespan once and keeps it for the process: end it with the module.
     asgi.shutdown_lifespans()
 

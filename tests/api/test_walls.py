@@ -10,6 +10,7 @@ may hold a canary, nor the id of a plan that touches B.
 
 from __future__ import annotations
 
+import base64
 import re
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
@@ -18,6 +19,8 @@ from typing import Any
 import pytest
 from starlette.routing import BaseRoute, Route
 
+from sidecar.audit.checkpoints import new_signer_key
+from sidecar.audit.custody_formats import CSV_MARK, read
 from tests.api.support import Api, Opener, Response
 from tests.support.plans import plan_doc
 
@@ -30,7 +33,10 @@ EXTRA_PEOPLE = {
     "approver-beta": ("approver", ("matters/beta",)),
     "agent-all": ("agent", ("*",)),
 }
-MOVED = "matters/acme/inbox/from-beta.txt"  # came from matter B in a plan touching both
+MOVED = "matters/acme/inbox/from-beta.txt"
+KEY = new_signer_key(
+    "firm.example/pva"
+)  # custody reports are signed  # came from matter B in a plan touching both
 
 # Two plans whose ids share their first 8 digits, one in each matter (found by a search, once).
 PREFIX = "8992c2fd"
@@ -142,7 +148,7 @@ def _build(api: Api) -> World:
 @pytest.fixture(scope="module")
 def matters(opener: Opener) -> World:
     """Both matters, their plans in every state, the people of both sides (auto_apply on)."""
-    return _build(opener.open())
+    return _build(opener.open(checkpoint_key=KEY))
 
 
 # -- the routes, and how each is called -----------------------------------------------
@@ -207,6 +213,15 @@ def calls(world: World) -> dict[tuple[str, str], list[Call]]:
         ("POST", "/v1/plans/{plan_id}/revert"): per_id("/v1/plans/{plan_id}/revert", acting=True),
         ("GET", "/v1/audit"): [("/v1/audit", {"params": query}) for query in audit_queries],
         ("GET", "/v1/history"): [("/v1/history", {"params": {"path": path}}) for path in paths_a],
+        ("GET", "/v1/custody"): [
+            ("/v1/custody", {"params": {which: path, "format": fmt}})
+            for which, path in (
+                ("path", MOVED),
+                ("path", "matters/acme/inbox/from-b.txt"),
+                ("matter", "matters/acme"),
+            )
+            for fmt in ("json", "html", "csv")
+        ],
         ("GET", "/v1/snapshot"): [("/v1/snapshot", {"params": {"prefix": p}}) for p in ("matters/acme", "")],
         ("GET", "/healthz"): [("/healthz", {})],
         ("GET", "/metrics"): [("/metrics", {})],
@@ -222,6 +237,11 @@ def calls(world: World) -> dict[tuple[str, str], list[Call]]:
         ("POST", "/plans/{plan_id}/revert"): per_id("/plans/{plan_id}/revert", acting=True, headers=ORIGIN),
         ("GET", "/history"): [
             ("/history", {"params": q}) for q in ({}, {"state": "applied"}, {"q": "title"})
+        ],
+        ("GET", "/custody"): [
+            ("/custody", {"params": {which: path, "format": fmt}})
+            for which, path in (("path", MOVED), ("matter", "matters/acme"))
+            for fmt in ("json", "html", "csv")
         ],
         ("GET", "/audit"): [("/audit", {"params": query}) for query in audit_queries if "plan" not in query],
     }
@@ -244,6 +264,10 @@ def _sign_in(api: Api, who: str) -> str:
 def _leaks(response: Response, world: World) -> list[str]:
     """What of matter B the response shows: canaries, and ids of plans touching B."""
     text = "\n".join([response.text, *(f"{k}: {v}" for k, v in response.headers.items())]).casefold()
+    mark = CSV_MARK.casefold() + ","
+    if mark in text:  # a custody report as CSV carries the signed report in base64: read it too
+        encoded = response.text.rstrip("\n").rsplit("\n", 1)[-1].split(",", 1)[1]
+        text += base64.b64decode(encoded).decode("utf-8").casefold()
     found = [CANARY] if CANARY in text else []
     return found + [plan_id[:12] for plan_id in world.hidden.values() if plan_id[:12] in text]
 
@@ -377,3 +401,20 @@ def test_a_plan_naming_another_matter_in_its_scope_is_refused_to_an_agent_walled
         response = matters.api.post(url, "agent", json=DECLARES_BETA)
         assert response.status_code == 403, response.text
         assert "matters/beta" in response.json()["error"]["message"]
+
+
+@pytest.mark.parametrize("fmt", ["json", "html", "csv"])
+def test_a_custody_report_for_a_reader_scoped_to_one_matter_holds_nothing_of_the_other(
+    matters: World, fmt: str
+) -> None:
+    """A report on a document moved in from B holds, scoped to A, only A's plan, in any format."""
+    api, path = matters.api, "matters/acme/inbox/from-b.txt"
+    scoped = api.get("/v1/custody", "auditor-acme", params={"path": path, "format": fmt})
+    assert scoped.status_code == 200, scoped.text
+    assert not _leaks(scoped, matters)
+    document, _ = read(scoped.content)
+    assert {event["digest"] for event in document["events"]} == {matters.shown["moved on"]}
+    assert document["subject"]["names"] == [path, MOVED]
+    whole, _ = read(api.get("/v1/custody", "auditor", params={"path": path, "format": fmt}).content)
+    assert matters.hidden["mixed applied"] in {event["digest"] for event in whole["events"]}
+    assert "matters/beta/ZQXC-brief.txt" in whole["subject"]["names"]

@@ -76,7 +76,7 @@ def test_a_conflicting_checkpoint_is_logged_not_replaced(
     add_plans(store, "a")
     other = checkpoints.Checkpoint("firm.example/pva", 2, bytes(32))
     signer = checkpoints.parse_signer(KEY)
-    existing = checkpoints.publish(checkpoints.sign(other, signer), other, tmp_path)
+    existing = Path(checkpoints.publish(checkpoints.sign(other, signer), other, tmp_path))
     before = existing.read_bytes()
     tree = SqlAuditTree.open(url)
     try:

@@ -26,6 +26,7 @@ from typing import Any
 import pytest
 
 from sidecar import db
+from sidecar.audit.checkpoints import new_signer_key
 from sidecar.tokens import TokenStore
 from tests.docs.test_docs_examples import BLOCKS, ROOT, VARYING, Block, _files_of, _tree_for, _vary
 from tests.servers import sidecar
@@ -104,7 +105,8 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Path, dic
     for block in BLOCKS:
         if block.document == API_DOC and "file" in block.options:
             (folder / block.options["file"]).write_text(block.text + "\n", encoding="utf-8")
-    with sidecar(Path("store"), url, folder / "serve.log", cwd=folder) as address:  # shown as local:store
+    key = new_signer_key("firm.example/pva")  # signs the custody reports
+    with sidecar(Path("store"), url, folder / "serve.log", cwd=folder, checkpoint_key=key) as address:
         yield folder, env | {"PVA_URL": address}
 
 
