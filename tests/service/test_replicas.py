@@ -15,6 +15,7 @@ chain verifies.
 
 from __future__ import annotations
 
+import os
 import random
 import time
 from collections.abc import Iterator
@@ -49,6 +50,7 @@ class Store(Protocol):
     def seed(self, files: int) -> None: ...
     def where(self) -> dict[str, int]: ...
     def moving(self) -> bool: ...
+    def applier(self, replicas: list[Replica]) -> Replica | None: ...
     def plan(self, number: int, here: str, there: str, files: int) -> dict[str, Any]: ...
 
 
@@ -73,6 +75,17 @@ class Bucket:
 
     def moving(self) -> bool:
         return moving(self.database_url)
+
+    def applier(self, replicas: list[Replica]) -> Replica | None:
+        """The replica whose worker holds the apply's lock lease (its holder is host:pid)."""
+        engine = db.make_engine(self.database_url)
+        try:
+            with engine.connect() as connection:
+                holders = connection.execute(text("SELECT holder FROM apply_locks")).scalars().all()
+        finally:
+            engine.dispose()
+        pids = {int(holder.rsplit(":", 1)[1]) for holder in holders}
+        return next((r for r in replicas if r.process is not None and r.process.pid in pids), None)
 
     def plan(self, number: int, here: str, there: str, files: int) -> dict[str, Any]:  # noqa: ARG002
         return _plan(number, [{"op": "move", "src": here, "dst": there}])
@@ -101,6 +114,20 @@ class Folder:
 
     def moving(self) -> bool:
         return any((self.root / ".pva/journal").glob("*.jsonl"))
+
+    def applier(self, replicas: list[Replica]) -> Replica | None:
+        """The replica with the apply's journal open (the process writing it)."""
+        journals = {path.resolve() for path in (self.root / ".pva/journal").glob("*.jsonl")}
+        for replica in replicas:
+            if replica.process is None:
+                continue
+            for fd in Path(f"/proc/{replica.process.pid}/fd").glob("*"):
+                try:
+                    if Path(os.readlink(fd)) in journals:
+                        return replica
+                except OSError:  # closed meanwhile
+                    continue
+        return None
 
     def plan(self, number: int, here: str, there: str, files: int) -> dict[str, Any]:
         ops = [
@@ -146,7 +173,7 @@ def replicas(tmp_path: Path, env: dict[str, str], count: int) -> Iterator[list[R
 
 @contextmanager
 def applying(store: Store, replica: Replica, plan_id: str, approver: str) -> Iterator[None]:
-    """Approve the plan through ``replica`` in the background (its request applies it); yield once it runs."""
+    """Approve the plan through ``replica`` in the background; yield once some replica's worker applies it."""
     with ThreadPoolExecutor(1) as approving:
         approving.submit(
             httpx.post,
@@ -209,14 +236,16 @@ def test_a_replica_killed_mid_apply_is_taken_over_and_nothing_is_lost(
         running = stack.enter_context(replicas(tmp_path, env, 3))
         here, there = "m/in", "m/out"
         for number in range(rounds):
-            victim, other = running[number % 3], running[(number + 1) % 3]
+            asked = running[number % 3]
             plan = store.plan(number, here, there, files)
-            answer = httpx.post(f"{other.url}/v1/plans", json=plan, headers=_auth(agent), timeout=60)
+            answer = httpx.post(f"{asked.url}/v1/plans", json=plan, headers=_auth(agent), timeout=60)
             assert answer.status_code == 201, answer.text
             plan_id = answer.json()["id"]
-            with applying(store, victim, plan_id, approver):
+            with applying(store, asked, plan_id, approver):
                 time.sleep(rng.uniform(0, 0.5))  # somewhere in the middle of the apply
+                victim = store.applier(running) or asked  # the worker's replica (any of the three)
                 victim.kill()
+            other = next(replica for replica in running if replica is not victim)
             state = _settled(other, plan_id, approver)
             victim.start()  # the VM comes back for the next round
             where = store.where()
