@@ -21,6 +21,8 @@ from tests.e2e.conftest import BOARD, Sidecar, sign_in
 IMAGES = Path(os.environ.get("PVA_SCREENSHOTS") or Path(tempfile.gettempdir()) / "pva-screenshots")
 SMITH = "matters/smith-v-jones"
 
+PAGE_PATIENCE = 60_000  # ms: a bound on a hung apply worker (the page reloads every 5 s)
+
 
 def _sha(text: str) -> str:
     return hashlib.sha256(text.encode()).hexdigest()
@@ -149,7 +151,8 @@ def test_approver_signs_in_sees_pending_plans_approves_one_and_it_is_applied(
 
     page.get_by_label("Comment").fill("Checked against the custodian list.")
     page.get_by_role("button", name="Approve and apply").click()
-    expect(page.locator(".state").first).to_have_text("applied")
+    # A worker applies it after the page answered: the page shows 'applying' and reloads itself.
+    expect(page.locator(".state").first).to_have_text("applied", timeout=PAGE_PATIENCE)
     expect(page.get_by_role("status")).to_contain_text("You approved this plan")
     assert (sidecar.store / SMITH / "custodians/alice/0001 Email re contract.pdf").read_text() == "email one"
     assert not (sidecar.store / SMITH / "inbox/0001.pdf").exists()

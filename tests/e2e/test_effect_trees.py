@@ -9,6 +9,8 @@ from tests.e2e.conftest import Sidecar, sign_in
 MOVES = "matters/e2e-trees-move"
 DELETES = "matters/e2e-trees-delete"
 
+PAGE_PATIENCE = 60_000  # ms: a bound on a hung apply worker (the page reloads every 5 s)
+
 
 def _row(tree: Locator, path: str) -> Locator:
     """The row of ``path`` in a tree (its name carries the full path as its title)."""
@@ -67,7 +69,8 @@ def test_a_folder_delete_and_its_revert_show_the_folder_going_and_coming_back(
     expect(_row(after, f"{DELETES}/keep.txt")).to_be_visible()
     page.get_by_label("Comment").fill("Old notes are superseded.")
     page.get_by_role("button", name="Approve and apply").click()
-    expect(page.locator(".state").first).to_have_text("applied")
+    # A worker applies it after the page answered: the page shows 'applying' and reloads itself.
+    expect(page.locator(".state").first).to_have_text("applied", timeout=PAGE_PATIENCE)
     assert not (sidecar.store / DELETES / "old").exists()
 
     page.get_by_role("button", name="Revert: submit the plan that undoes this one").click()
