@@ -28,7 +28,7 @@ from sidecar import db
 from sidecar.tokens import TokenStore
 from tests.databases import postgres_database
 from tests.servers import Replica, gcs_server, replica_env
-from tests.service.test_replicas import BUCKET, moving, seed_inbox
+from tests.service.test_replicas import BUCKET, Bucket, moving, seed_inbox
 
 RUNS = 3
 
@@ -55,8 +55,8 @@ def _takeover(objects: int, number: int) -> float:
             agent = tokens.create("agent", "agent", ["m"])[1]
             approver = tokens.create("approver", "partner", ["m"])[1]
         env = replica_env(f"gs://{BUCKET}/store", url) | {"STORAGE_EMULATOR_HOST": gcs_url}
-        victim, other = (Replica(Path(folder) / name, env) for name in ("vm0", "vm1"))
-        victim.start()
+        asked, other = (Replica(Path(folder) / name, env) for name in ("vm0", "vm1"))
+        asked.start()
         other.start()
         try:
             plan = {
@@ -67,23 +67,26 @@ def _takeover(objects: int, number: int) -> float:
             }
             headers = {"Authorization": f"Bearer {agent}"}
             plan_id = httpx.post(f"{other.url}/v1/plans", json=plan, headers=headers, timeout=60).json()["id"]
-            approve = [sys.executable, "-c", _APPROVE, victim.url, plan_id, approver]
+            approve = [sys.executable, "-c", _APPROVE, asked.url, plan_id, approver]
             approving = subprocess.Popen(approve, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
             while not moving(url):
                 time.sleep(0.01)
+            # Either replica's worker may have taken the job: kill the one holding the apply's lease.
+            victim = Bucket(gcs_url, url).applier([asked, other]) or asked
+            survivor = other if victim is asked else asked
             victim.kill()
             killed = time.perf_counter()
             approving.wait()
             headers = {"Authorization": f"Bearer {approver}"}
             while True:
-                state = httpx.get(f"{other.url}/v1/plans/{plan_id}", headers=headers, timeout=60).json()[
+                state = httpx.get(f"{survivor.url}/v1/plans/{plan_id}", headers=headers, timeout=60).json()[
                     "state"
                 ]
                 if state in ("applied", "failed"):
                     return time.perf_counter() - killed
                 time.sleep(0.05)
         finally:
-            victim.stop()
+            asked.stop()
             other.stop()
 
 
