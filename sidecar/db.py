@@ -29,7 +29,7 @@ from sidecar.errors import AuditError, BadDatabaseUrl, NotMigrated
 
 # The newest migration; opening a store refuses a database at any other.
 # tests/audit/test_migrations.py checks it is the head of migrations/versions.
-SCHEMA_REVISION = "0005"
+SCHEMA_REVISION = "0009"
 # In a checkout, sidecar/migrations links to the top-level migrations/; a wheel holds a copy.
 MIGRATIONS = Path(sidecar.__file__).resolve().parent / "migrations"
 BUSY_TIMEOUT_MS = 30_000
@@ -118,6 +118,17 @@ def appending(sessions: sessionmaker[Session]) -> Iterator[Session]:
         if connection.dialect.name == "postgresql":
             connection.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": EVENTS_LOCK_KEY})
         yield session
+
+
+@contextmanager
+def writing(engine: Engine) -> Iterator[Connection]:
+    """A write transaction: ``BEGIN IMMEDIATE`` on SQLite (never upgrading a read lock), plain elsewhere.
+
+    For writers that lock their own rows (``SELECT ... FOR UPDATE SKIP LOCKED``
+    on PostgreSQL) rather than one key of the whole database.
+    """
+    with engine.connect().execution_options(**{_IMMEDIATE: True}) as connection, connection.begin():
+        yield connection
 
 
 @contextmanager

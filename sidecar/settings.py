@@ -75,6 +75,16 @@ class Settings(BaseSettings):
     apply_mode: Literal["request", "jobs"] = "request"
     job_heartbeat: Duration = timedelta(seconds=10)  # jobs on PostgreSQL: a worker silent 3 beats is dead
 
+    # -- notifications (sidecar.notify; docs/operations.md) --
+    # The sidecar's address as people reach it (https://pva.firm.example): notices link to plan pages
+    # under it; none: they carry no link.
+    public_url: Annotated[str, Field(pattern=r"^https?://[^\s]+$")] | None = None
+    notify: bool = True  # pva serve runs the notification worker (every replica may)
+    notify_interval: Annotated[Duration, Field(gt=timedelta(0))] = timedelta(seconds=2)  # between rounds
+    webhook_backoff: Annotated[Duration, Field(gt=timedelta(0))] = timedelta(seconds=10)  # doubles each retry
+    webhook_attempts: Positive = 10  # tries before a delivery is given up
+    webhook_timeout: Annotated[Duration, Field(gt=timedelta(0))] = timedelta(seconds=10)
+
     # -- limits on what a request may carry --
     max_body_bytes: Positive = 64 * MIB
     max_json_depth: Positive = 32

@@ -18,6 +18,8 @@ from sidecar.errors import StoreFault
 from sidecar.jobs import Worker
 from sidecar.jobs.local import LocalQueue, ThreadWorker
 from sidecar.jobs.postgres import PostgresQueue, PostgresWorker
+from sidecar.notify.outbox import SqlOutbox
+from sidecar.notify.worker import Deliverer, DeliverySettings
 from sidecar.policy import Policy, parse_policy
 from sidecar.service.cases import SqlCaseStore
 from sidecar.service.plans import PlanService, WorkflowSettings
@@ -37,6 +39,7 @@ class Services:
     engine: Engine
     plans: PlanService
     reads: ReadService
+    outbox: SqlOutbox  # notifications: the events the case store writes, webhooks, deliveries
     jobs: LocalQueue | PostgresQueue | None = None  # PVA_APPLY_MODE=jobs: where applies wait for a worker
     database_url: str = ""
 
@@ -49,6 +52,12 @@ class Services:
                 self.database_url, self.plans, self.jobs, heartbeat=settings.job_heartbeat, name=name
             )
         return None
+
+    def deliverer(self, settings: Settings, clock: db.Clock = db.utc_now) -> Deliverer | None:
+        """This process's notification worker (every process may run one); None when PVA_NOTIFY is off."""
+        if not settings.notify:
+            return None
+        return Deliverer(self.outbox, delivery_settings(settings), clock)
 
     @property
     def backend(self) -> Backend:
@@ -92,6 +101,7 @@ def open_services(
         audit = SqlAuditStore(engine, clock=clock)
         tokens = TokenStore(engine, clock=clock)
         cases = SqlCaseStore(engine, clock=clock)
+        outbox = SqlOutbox(engine, clock=clock)
         store = open_store(
             settings.store,
             create=create_store,
@@ -109,7 +119,18 @@ def open_services(
     jobs = apply_queue(settings)
     plans = PlanService(apply_engine, audit, cases, policy, clock, workflow, queue=jobs)
     reads = ReadService(audit, cases, store.backend)
-    return Services(store, audit, tokens, apply_engine, plans, reads, jobs, settings.database_url)
+    return Services(store, audit, tokens, apply_engine, plans, reads, outbox, jobs, settings.database_url)
+
+
+def delivery_settings(settings: Settings) -> DeliverySettings:
+    """How notifications are delivered, from the PVA_* settings."""
+    return DeliverySettings(
+        interval=settings.notify_interval,
+        backoff=settings.webhook_backoff,
+        attempts=settings.webhook_attempts,
+        timeout=settings.webhook_timeout,
+        public_url=settings.public_url,
+    )
 
 
 def apply_queue(settings: Settings) -> LocalQueue | PostgresQueue | None:

@@ -24,6 +24,9 @@ from sidecar.db import make_engine, upgrade
 
 ADMIN_URL = os.environ.get("PVA_TEST_POSTGRES", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
 TABLES = (
+    "deliveries",
+    "webhooks",
+    "outbox",
     "journal_records",
     "journals",
     "apply_locks",

@@ -14,6 +14,7 @@ from fastapi import FastAPI
 from fastapi.openapi.utils import get_openapi
 
 from planner.core.schema import plan_json_schema
+from sidecar.api.webhooks import WebhookIn
 from sidecar.edge.params import Comment
 
 API_VERSION = "1.0.0"
@@ -37,6 +38,7 @@ def openapi_document(app: FastAPI) -> dict[str, Any]:
     plan.pop("$id", None)
     components["Plan"] = plan
     components["Comment"] = Comment.model_json_schema()
+    components["WebhookIn"] = WebhookIn.model_json_schema(ref_template="#/components/schemas/{model}")
     document["components"]["securitySchemes"] = {"bearer": {"type": "http", "scheme": "bearer"}}
     document["security"] = [{"bearer": []}]
     # /healthz answers without a token (liveness probes send none): the document must say so.
