@@ -18,6 +18,7 @@ from sidecar.errors import StoreFault
 from sidecar.jobs import Worker
 from sidecar.jobs.local import LocalQueue, ThreadWorker
 from sidecar.jobs.postgres import PostgresQueue, PostgresWorker
+from sidecar.notify.mail import MailSettings
 from sidecar.notify.outbox import SqlOutbox
 from sidecar.notify.worker import Deliverer, DeliverySettings
 from sidecar.policy import Policy, parse_policy
@@ -130,7 +131,15 @@ def delivery_settings(settings: Settings) -> DeliverySettings:
         attempts=settings.webhook_attempts,
         timeout=settings.webhook_timeout,
         public_url=settings.public_url,
+        mail=mail_settings(settings),
     )
+
+
+def mail_settings(settings: Settings) -> MailSettings | None:
+    """Where mail to approvers goes out (PVA_SMTP_URL, PVA_MAIL_FROM); None unless both are set."""
+    if settings.smtp_url is None or not settings.mail_from:
+        return None
+    return MailSettings.from_url(settings.smtp_url.get_secret_value(), settings.mail_from)
 
 
 def apply_queue(settings: Settings) -> LocalQueue | PostgresQueue | None:

@@ -43,6 +43,7 @@ WEBHOOK_PREFIX = "whk_"
 SECRET_PREFIX = "whsec_"  # noqa: S105  # a prefix, not a secret: recognisable in logs and by scanners
 MAX_URL = 2000
 MAX_ERROR = 500
+MAIL_LOCK_KEY = 0x7076612D6D6C  # pg_advisory_xact_lock key of mail claims ("pva-ml")
 _WEBHOOK_ID = re.compile(r"whk_[0-9a-f]{12}")
 _URL = re.compile(r"https?://[^\s/?#@]+(?:[/?#]\S*)?", re.IGNORECASE)
 
@@ -280,18 +281,22 @@ class SqlOutbox(db.SqlStore):
             if session.scalar(select(DeliveryRow.id).where(*due).limit(1)) is None:
                 return {}
         claim = secrets.token_hex(8)
-        recent = (
+        recent = (  # mailed within ``every``, or being mailed now
             select(DeliveryRow.target)
-            .where(DeliveryRow.channel == "mail", DeliveryRow.delivered > now - every)
+            .where(
+                DeliveryRow.channel == "mail",
+                or_(DeliveryRow.delivered > now - every, DeliveryRow.lease_until >= now),
+            )
             .distinct()
         )
-        with db.writing(self.engine) as connection:
+        # One claimer of mail at a time (an advisory lock on PostgreSQL), so two workers never
+        # both see an address as not mailed this minute.
+        with db.exclusive(self.engine, MAIL_LOCK_KEY) as connection:
             ids = connection.scalars(
                 select(DeliveryRow.id)
                 .where(*due, DeliveryRow.target.not_in(recent))
                 .order_by(DeliveryRow.target, DeliveryRow.id)
                 .limit(limit)
-                .with_for_update(skip_locked=True)
             ).all()
             batches: dict[str, list[Claimed]] = {}
             for taken in self._take(connection, ids, claim, now + lease):

@@ -1,7 +1,9 @@
 """``Deliverer``: the notification worker ``pva serve`` runs in a thread, safe to run in every replica.
 
 Each round it fans new outbox events out into deliveries, then sends the
-webhook deliveries that are due, then the mail (``sidecar.notify.mail``).
+webhook deliveries that are due, then the mail (``sidecar.notify.mail``):
+one mail per approver, listing what became pending for them, at most one
+a minute.
 A try that fails is tried again after an exponential backoff (``backoff``,
 doubling up to an hour) until ``attempts`` tries, then given up: ``pva
 webhook deliveries`` shows it failed, with the last error. Several
@@ -12,6 +14,7 @@ outbox's row claims; none sends a delivery another holds.
 from __future__ import annotations
 
 import logging
+import smtplib
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -19,7 +22,8 @@ from datetime import datetime, timedelta
 
 import httpx
 
-from sidecar.notify import webhooks
+from sidecar.notify import mail, webhooks
+from sidecar.notify.mail import MailSettings
 from sidecar.notify.notices import plan_link
 from sidecar.notify.outbox import Claimed, SqlOutbox
 
@@ -36,6 +40,8 @@ class DeliverySettings:
     attempts: int = 10  # tries before a delivery is given up
     timeout: timedelta = timedelta(seconds=10)  # one webhook request's
     public_url: str | None = None  # PVA_PUBLIC_URL: the plan pages' links start with it
+    mail: MailSettings | None = None  # PVA_SMTP_URL and PVA_MAIL_FROM; None: no mail
+    mail_every: timedelta = timedelta(minutes=1)  # at most one mail per approver this often
 
 
 def retry_delay(attempts: int, backoff: timedelta) -> timedelta:
@@ -70,16 +76,39 @@ class Deliverer:
 
     def run_once(self) -> int:
         """One round: dispatch new events, send what is due; how many deliveries were tried."""
-        self.outbox.dispatch(mail=False)
+        mailing = self.settings.mail
+        self.outbox.dispatch(mail=mailing is not None)
         tried = 0
         for taken in self.outbox.claim("webhook", lease=self.lease):
             link = plan_link(self.settings.public_url, taken.notice.digest)
             answer = webhooks.send(self.client, taken, link=link, now=self.clock())
-            self._finish(taken, answer.delivered, answer.status, answer.error)
+            self._finish(taken, delivered=answer.delivered, status=answer.status, error=answer.error)
             tried += 1
+        if mailing is not None:
+            for address, batch in self.outbox.claim_mail(
+                lease=self.lease, every=self.settings.mail_every
+            ).items():
+                self._mail(mailing, address, batch)
+                tried += len(batch)
         return tried
 
-    def _finish(self, taken: Claimed, delivered: bool, status: int | None, error: str | None) -> None:
+    def _mail(self, mailing: MailSettings, address: str, batch: list[Claimed]) -> None:
+        """One mail to ``address`` listing the batch's plans; each delivery settled by how it went."""
+        notices = [taken.notice for taken in batch]
+        message = mail.compose(
+            mailing, address, notices, public_url=self.settings.public_url, now=self.clock()
+        )
+        try:
+            mail.send(mailing, message)
+        except (smtplib.SMTPException, OSError) as error:
+            code = error.smtp_code if isinstance(error, smtplib.SMTPResponseException) else None
+            for taken in batch:
+                self._finish(taken, delivered=False, status=code, error=f"{type(error).__name__}: {error}")
+            return
+        for taken in batch:
+            self._finish(taken, delivered=True, status=250, error=None)
+
+    def _finish(self, taken: Claimed, *, delivered: bool, status: int | None, error: str | None) -> None:
         retry_at = None
         if not delivered and taken.attempts < self.settings.attempts:
             retry_at = self.clock() + retry_delay(taken.attempts, self.settings.backoff)
