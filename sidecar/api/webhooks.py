@@ -1,7 +1,9 @@
-"""Routes of ``/v1/webhooks`` (admins only): add, list and remove webhooks; their deliveries.
+"""Routes of ``/v1/webhooks`` (whole-store admins): add, list and remove webhooks; their deliveries.
 
 Adding one answers its signing secret, this once. The deliveries list shows
-each event sent or to send, its tries and its last error.
+each event sent or to send, its tries and its last error. Only an admin
+scoped to the whole store may: a webhook may hear of any matter, and the
+deliveries name plans of every matter (the ethical wall).
 """
 
 from __future__ import annotations
@@ -18,13 +20,21 @@ from sidecar.edge.auth import Caller, require
 from sidecar.edge.body import read_json
 from sidecar.edge.state import app_state
 from sidecar.notify.notices import KINDS, NoticeKind
-from sidecar.tokens import Role
+from sidecar.tokens import Principal, Role
+from sidecar.workflow import NotAllowed
 
 router = APIRouter(prefix="/v1/webhooks", tags=["webhooks"])
 ERRORS: dict[int | str, dict[str, object]] = {
     status: {"model": ErrorBody} for status in (401, 403, 404, 413, 422, 429, 503)
 }
 WebhookId = Annotated[str, Path(pattern="^whk_[0-9a-f]{12}$", description="The webhook's id")]
+
+
+def _admin(who: Principal) -> None:
+    """Forbidden unless ``who`` is an admin, NotAllowed unless their scope is the whole store."""
+    require(who, Role.ADMIN)
+    if not who.whole_store:
+        raise NotAllowed(f"{who.name} is scoped to {', '.join(who.scopes)}: webhooks cover the whole store")
 
 
 class WebhookIn(BaseModel):
@@ -117,7 +127,7 @@ async def webhook_body(request: Request) -> WebhookIn:
     summary="Add a webhook; the answer holds its signing secret, this once",
 )
 def add_webhook(request: Request, who: Caller, body: Annotated[WebhookIn, Depends(webhook_body)]) -> Response:
-    require(who, Role.ADMIN)
+    _admin(who)
     outbox = app_state(request).services.outbox
     hook, secret = outbox.add_webhook(
         body.url, events=body.events, scopes=body.scopes, format=body.format, created_by=who.name
@@ -133,7 +143,7 @@ def add_webhook(request: Request, who: Caller, body: Annotated[WebhookIn, Depend
     summary="The webhooks (never their secrets)",
 )
 def list_webhooks(request: Request, who: Caller) -> Response:
-    require(who, Role.ADMIN)
+    _admin(who)
     hooks = app_state(request).services.outbox.webhooks()
     return json_response({"webhooks": [hook.to_json() for hook in hooks]})
 
@@ -152,7 +162,7 @@ def list_deliveries(
     status: Literal["pending", "delivered", "failed"] | None = None,
     limit: Annotated[int, Query(ge=1, le=1000)] = 100,
 ) -> Response:
-    require(who, Role.ADMIN)
+    _admin(who)
     found = app_state(request).services.outbox.deliveries(target=webhook, status=status, limit=limit)
     return json_response({"deliveries": [delivery.to_json() for delivery in found]})
 
@@ -165,6 +175,6 @@ def list_deliveries(
     summary="Remove a webhook: it hears nothing more, and what was still due to it is given up",
 )
 def remove_webhook(request: Request, who: Caller, webhook_id: WebhookId) -> Response:
-    require(who, Role.ADMIN)
+    _admin(who)
     hook = app_state(request).services.outbox.remove_webhook(webhook_id)
     return json_response({"webhook": hook.to_json()})

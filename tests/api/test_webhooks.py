@@ -9,7 +9,8 @@ import pytest
 from sqlalchemy import Engine, text
 
 from sidecar.notify.worker import Deliverer, DeliverySettings
-from tests.api.support import Api
+from tests.api.support import SEED, Api, MakeApi, sha256
+from tests.api.test_jobs import MOVE_TO_ALICE, settled
 from tests.notify.receiver import Receiver, serve
 from tests.support.plans import plan_doc
 
@@ -181,3 +182,43 @@ def _failing_outbox(dialect: str) -> list[str]:
             ),
         ]
     return ["CREATE TRIGGER refuse_outbox BEFORE INSERT ON outbox BEGIN SELECT RAISE(ABORT, 'refused'); END"]
+
+
+def test_an_apply_a_job_worker_runs_is_told_applied_and_one_the_store_moved_under_is_told_stale(
+    make_api: MakeApi, receiver: Receiver
+) -> None:
+    """In jobs mode the outcome the worker records is told (applying is not); a changed source tells stale."""
+    api = make_api(apply_mode="jobs", job_heartbeat=timedelta(seconds=1))
+    add_hook(api, receiver, events=["plan.applied", "plan.stale", "plan.failed"])
+    source = "matters/acme/inbox/0002.pdf"
+    doc = plan_doc(
+        {
+            "op": "move",
+            "src": source,
+            "dst": "matters/acme/custodians/alice/0002.pdf",
+            "expect": {"sha256": sha256(SEED[source] or b"")},
+        },
+        title="File 0002",
+    )
+    filed = api.submit(doc)["id"]
+    assert api.post(f"/v1/plans/{filed}/approve", "approver", json={"comment": "ok"}).status_code == 202
+    assert settled(api, filed) == "applied"
+    moved = api.submit(MOVE_TO_ALICE)["id"]
+    (api.root / "matters/acme/inbox/0001.pdf").write_bytes(b"changed behind pva's back")
+    api.post(f"/v1/plans/{moved}/approve", "approver", json={"comment": "ok"})
+    assert settled(api, moved) == "stale"
+    worker = deliverer(api)
+    drain(worker, lambda: len(receiver.accepted()) == 2)
+    worker.run_once()
+    worker.client.close()
+    assert sorted((r.event, r.document["plan"]["id"]) for r in receiver.received) == sorted(
+        [("plan.applied", filed), ("plan.stale", moved)]
+    )
+
+
+def test_an_admin_scoped_to_one_matter_may_not_manage_webhooks(make_api: MakeApi) -> None:
+    """Webhooks and deliveries span every matter: an admin scoped to matters/acme is refused (403)."""
+    api = make_api()
+    api.secrets["admin-acme"] = api.services.tokens.create("admin", "admin-acme", ["matters/acme"])[1]
+    assert api.get("/v1/webhooks/deliveries", "admin-acme").status_code == 403
+    assert api.post("/v1/webhooks", "admin-acme", json={"url": "https://x.example/h"}).status_code == 403
