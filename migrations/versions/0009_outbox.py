@@ -1,4 +1,7 @@
-"""Notifications: the outbox of plan events, webhooks and their deliveries; approvers' e-mail addresses.
+"""Notifications and requests for changes.
+
+The outbox of plan events, webhooks and their deliveries; approvers' e-mail
+addresses; the plan state ``changes_requested``.
 
 Revision ID: 0009
 Revises: 0005
@@ -22,9 +25,30 @@ SEQ = sa.BigInteger().with_variant(sa.Integer(), "sqlite")
 TIME = sa.DateTime(timezone=True)
 HEX64 = sa.String(length=64)
 NAME = sa.String(length=200)
+OLD_STATES = "('pending', 'approved', 'rejected', 'applying', 'applied', 'failed', 'stale', 'reverted')"
+STATES = OLD_STATES[:-1] + ", 'changes_requested')"
+
+
+def _states(allowed: str) -> None:
+    with op.batch_alter_table("plan_cases") as cases:
+        cases.drop_constraint(op.f("ck_plan_cases_state"), type_="check")
+        cases.create_check_constraint(op.f("ck_plan_cases_state"), f"state IN {allowed}")
+
+
+def _widths(length: int) -> None:
+    """Plan states and decisions of ``length`` characters on PostgreSQL ("changes_requested" has 17).
+
+    SQLite never enforces a length; widening there would rebuild ``plans``, which other tables reference.
+    """
+    if op.get_bind().dialect.name != "postgresql":
+        return
+    for table, column in (("plans", "status"), ("plan_cases", "state"), ("approvals", "decision")):
+        op.alter_column(table, column, type_=sa.String(length=length), existing_nullable=False)
 
 
 def upgrade() -> None:
+    _widths(32)
+    _states(STATES)  # a person may ask for changes: a state of its own
     with op.batch_alter_table("tokens") as tokens:
         tokens.add_column(sa.Column("email", sa.String(length=254), nullable=True))
     op.create_table(
@@ -87,3 +111,8 @@ def downgrade() -> None:
     op.drop_table("outbox")
     with op.batch_alter_table("tokens") as tokens:
         tokens.drop_column("email")
+    op.execute("UPDATE plan_cases SET state = 'rejected' WHERE state = 'changes_requested'")
+    op.execute("UPDATE plans SET status = 'rejected' WHERE status = 'changes_requested'")
+    op.execute("UPDATE approvals SET decision = 'rejected' WHERE decision = 'changes_requested'")
+    _states(OLD_STATES)
+    _widths(16)

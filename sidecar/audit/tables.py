@@ -46,6 +46,10 @@ NAME = String(200)
 # Byte-wise ordering on both databases: 'a/b' < 'a/b/c' < 'a/b0', so "below a/b" is a range.
 PATH = Text().with_variant(Text(collation="C"), "postgresql")
 SEQ = BigInteger().with_variant(Integer(), "sqlite")
+# A plan state or decision ("changes_requested" is 17 characters). Widened from 16 on PostgreSQL by
+# migration 0009; SQLite never enforces a length, and widening there would rebuild the plans table
+# that others reference, so it keeps the declared 16.
+STATE = String(32).with_variant(String(16), "sqlite")
 
 NAMING = {
     "ix": "ix_%(table_name)s_%(column_0_N_name)s",
@@ -125,7 +129,7 @@ class PlanRow(Base):
     author: Mapped[str] = mapped_column(NAME)
     body: Mapped[str] = mapped_column(Text)
     created: Mapped[datetime] = mapped_column(UtcDateTime())
-    status: Mapped[str] = mapped_column(String(16))  # the latest status an event gave it
+    status: Mapped[str] = mapped_column(STATE)  # the latest status an event gave it
 
     __table_args__ = (
         Index(None, "status", "created"),
@@ -199,7 +203,7 @@ class ApprovalRow(Base):
     event_seq: Mapped[int] = mapped_column(ForeignKey("events.seq"), primary_key=True)
     digest: Mapped[str] = mapped_column(HEX64)
     approver: Mapped[str] = mapped_column(NAME)
-    decision: Mapped[str] = mapped_column(String(16))
+    decision: Mapped[str] = mapped_column(STATE)
     comment: Mapped[str] = mapped_column(Text)
     time: Mapped[datetime] = mapped_column(UtcDateTime())
 
@@ -224,7 +228,7 @@ class PlanCaseRow(Base):
     __tablename__ = "plan_cases"
 
     digest: Mapped[str] = mapped_column(ForeignKey("plans.digest"), primary_key=True)
-    state: Mapped[str] = mapped_column(String(16))
+    state: Mapped[str] = mapped_column(STATE)
     version: Mapped[int] = mapped_column(Integer)
     author: Mapped[str] = mapped_column(NAME)  # the first submitter (the case lists them all)
     title: Mapped[str] = mapped_column(Text)

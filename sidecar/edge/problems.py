@@ -29,7 +29,7 @@ from sidecar.errors import (
 )
 from sidecar.notify.outbox import UnknownWebhook, WebhookError
 from sidecar.service.cases import Conflict
-from sidecar.service.plans import BadPath
+from sidecar.service.plans import BadOp, BadPath
 from sidecar.workflow import AlreadyApproved, IllegalTransition, NotAllowed, NotApproved
 
 log = logging.getLogger("pva.api")
@@ -38,6 +38,7 @@ log = logging.getLogger("pva.api")
 STATUS: tuple[tuple[type[PvaError], int, str], ...] = (
     (PlanSyntaxError, 422, "invalid_request"),
     (BadPath, 422, "invalid_path"),
+    (BadOp, 422, "invalid_request"),
     (Unauthenticated, 401, "unauthenticated"),
     (Forbidden, 403, "forbidden"),
     (NotAllowed, 403, "not_allowed"),

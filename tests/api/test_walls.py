@@ -203,6 +203,9 @@ def calls(world: World) -> dict[tuple[str, str], list[Call]]:
             "/v1/plans/{plan_id}/approve", acting=True, **comment
         ),
         ("POST", "/v1/plans/{plan_id}/reject"): per_id("/v1/plans/{plan_id}/reject", acting=True, **comment),
+        ("POST", "/v1/plans/{plan_id}/request-changes"): per_id(
+            "/v1/plans/{plan_id}/request-changes", acting=True, **comment
+        ),
         ("POST", "/v1/plans/{plan_id}/apply"): per_id("/v1/plans/{plan_id}/apply", acting=True),
         ("POST", "/v1/plans/{plan_id}/revert"): per_id("/v1/plans/{plan_id}/revert", acting=True),
         ("GET", "/v1/audit"): [("/v1/audit", {"params": query}) for query in audit_queries],
