@@ -112,7 +112,11 @@ def test_a_webhook_scoped_to_a_matter_never_hears_of_another(api: Api, receiver:
 
 
 def test_a_change_that_rolls_back_tells_nobody(api: Api, receiver: Receiver) -> None:
-    """When the approval's transaction fails, the plan stays pending and no 'approved' is ever sent."""
+    """When the approval's transaction fails, the plan stays pending and no 'approved' is ever sent.
+
+    On PostgreSQL it fails at commit, after the notice was written (a deferred trigger on
+    plan_cases); on SQLite, on writing the notice itself.
+    """
     add_hook(api, receiver, events=["plan.approved"])
     plan_id = api.submit(api.fresh_mkdir())["id"]
     engine = api.services.audit.engine
@@ -122,7 +126,9 @@ def test_a_change_that_rolls_back_tells_nobody(api: Api, receiver: Receiver) -> 
     assert api.post(f"/v1/plans/{plan_id}/approve", "approver", json={"comment": "ok"}).status_code == 500
     with engine.begin() as connection:
         connection.execute(
-            text("DROP TRIGGER refuse_outbox ON outbox" if _pg(engine) else "DROP TRIGGER refuse_outbox")
+            text(
+                "DROP TRIGGER refuse_at_commit ON plan_cases" if _pg(engine) else "DROP TRIGGER refuse_outbox"
+            )
         )
     assert api.show(plan_id)["state"] == "pending"
     worker = deliverer(api)
@@ -173,12 +179,12 @@ def _failing_outbox(dialect: str) -> list[str]:
     if dialect == "postgresql":
         return [
             (
-                "CREATE OR REPLACE FUNCTION refuse_outbox() RETURNS trigger AS "
+                "CREATE OR REPLACE FUNCTION refuse_at_commit() RETURNS trigger AS "
                 "$$ BEGIN RAISE EXCEPTION 'refused by the test'; END $$ LANGUAGE plpgsql"
             ),
             (
-                "CREATE TRIGGER refuse_outbox BEFORE INSERT ON outbox FOR EACH ROW "
-                "EXECUTE FUNCTION refuse_outbox()"
+                "CREATE CONSTRAINT TRIGGER refuse_at_commit AFTER UPDATE ON plan_cases "
+                "DEFERRABLE INITIALLY DEFERRED FOR EACH ROW EXECUTE FUNCTION refuse_at_commit()"
             ),
         ]
     return ["CREATE TRIGGER refuse_outbox BEFORE INSERT ON outbox BEGIN SELECT RAISE(ABORT, 'refused'); END"]
