@@ -21,7 +21,7 @@ from fastapi import FastAPI
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from sidecar import db, web
-from sidecar.api import custody, plans, reads, system
+from sidecar.api import custody, plans, reads, system, webhooks
 from sidecar.api.openapi import API_VERSION, openapi_document
 from sidecar.audit.payloads import OutsideChange
 from sidecar.audit.signing import signing
@@ -92,7 +92,7 @@ def create_app(
         owned = services is None
         live = open_services(settings, clock=clock) if services is None else services
         sweeper = _Sweeper(live, settings.lock_lease.total_seconds() / 2)
-        worker = None
+        worker = deliverer = None
         try:
             live.plans.sweep()
             if owned:  # pva serve: take over what another process or replica left when it died
@@ -100,6 +100,9 @@ def create_app(
             worker = live.worker(settings)  # PVA_APPLY_MODE=jobs: this process takes apply jobs too
             if worker is not None:
                 worker.start()
+            deliverer = live.deliverer(settings, clock)  # notifications: safe in every replica
+            if deliverer is not None:
+                deliverer.start()
             app.state.pva = AppState(
                 settings=settings,
                 services=live,
@@ -118,6 +121,8 @@ def create_app(
             ):
                 yield
         finally:
+            if deliverer is not None:
+                deliverer.stop()
             if worker is not None:
                 worker.stop()
             sweeper.stop()
@@ -137,6 +142,7 @@ def create_app(
     app.include_router(reads.router)
     app.include_router(custody.router)
     app.include_router(system.router)
+    app.include_router(webhooks.router)
     app.state.pva_web = web.state_for(settings)  # the approval page: its session key and templates
     app.include_router(web.router())  # the pages, and /docs
     app.mount("/static", web.StaticAssets(), name="static")

@@ -121,6 +121,17 @@ def appending(sessions: sessionmaker[Session]) -> Iterator[Session]:
 
 
 @contextmanager
+def writing(engine: Engine) -> Iterator[Connection]:
+    """A write transaction: ``BEGIN IMMEDIATE`` on SQLite (never upgrading a read lock), plain elsewhere.
+
+    For writers that lock their own rows (``SELECT ... FOR UPDATE SKIP LOCKED``
+    on PostgreSQL) rather than one key of the whole database.
+    """
+    with engine.connect().execution_options(**{_IMMEDIATE: True}) as connection, connection.begin():
+        yield connection
+
+
+@contextmanager
 def exclusive(engine: Engine, key: int) -> Iterator[Connection]:
     """A transaction that holds the database's writer lock named ``key`` until it commits.
 

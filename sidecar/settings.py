@@ -75,6 +75,20 @@ class Settings(BaseSettings):
     apply_mode: Literal["request", "jobs"] = "jobs"
     job_heartbeat: Duration = timedelta(seconds=10)  # jobs on PostgreSQL: a worker silent 3 beats is dead
 
+    # -- notifications (sidecar.notify; docs/operations.md) --
+    # The sidecar's address as people reach it (https://pva.firm.example): notices link to plan pages
+    # under it; none: they carry no link.
+    public_url: Annotated[str, Field(pattern=r"^https?://[^\s]+$")] | None = None
+    notify: bool = True  # pva serve runs the notification worker (every replica may)
+    notify_interval: Annotated[Duration, Field(gt=timedelta(0))] = timedelta(seconds=2)  # between rounds
+    webhook_backoff: Annotated[Duration, Field(gt=timedelta(0))] = timedelta(seconds=10)  # doubles each retry
+    webhook_attempts: Positive = 10  # tries before a delivery is given up
+    webhook_timeout: Annotated[Duration, Field(gt=timedelta(0))] = timedelta(seconds=10)
+    # Mail to approvers: smtp://[user:password@]host[:port] (STARTTLS when offered) or smtps://...;
+    # sent only when both are set.
+    smtp_url: SecretStr | None = None
+    mail_from: str | None = None  # the From: address, e.g. pva@firm.example
+
     # -- limits on what a request may carry --
     max_body_bytes: Positive = 64 * MIB
     max_json_depth: Positive = 32
@@ -142,6 +156,8 @@ def unsafe(settings: Settings, *, empty_policy: bool) -> tuple[list[str], list[s
         )
     if settings.approval_ttl is None:
         warnings.append("approvals never expire (PVA_APPROVAL_TTL=none)")
+    if (settings.smtp_url is None) != (not settings.mail_from):
+        warnings.append("the sidecar sends no mail: set both PVA_SMTP_URL and PVA_MAIL_FROM")
     if (settings.checkpoint_key is None) != (not settings.checkpoint_dir):
         warnings.append(
             "the sidecar signs no checkpoints: set both PVA_CHECKPOINT_KEY and PVA_CHECKPOINT_DIR"

@@ -42,7 +42,9 @@ MAX_ACTOR = 200  # tables.NAME
 
 _ID = re.compile(r"tok_[0-9a-f]{12}")
 _NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._@+-]{0,99}")
-_SECRET = re.compile(r"pva_[A-Za-z0-9_-]{43}")  # token_urlsafe(32): 43 base64url characters
+_SECRET = re.compile(r"pva_[A-Za-z0-9_-]{43}")
+_EMAIL = re.compile(r"[^@\s<>,;\x00-\x1f\x7f]+@[^@\s<>,;\x00-\x1f\x7f]+\.[^@\s<>,;\x00-\x1f\x7f]+")
+MAX_EMAIL = 254  # token_urlsafe(32): 43 base64url characters
 
 TokenStatus = Literal["active", "expired", "revoked"]
 
@@ -113,6 +115,7 @@ class TokenInfo:
     revoked: datetime | None
     revoked_by: str | None
     status: TokenStatus  # at the time it was read
+    email: str | None = None  # where pending plans in its scope are mailed (approvers and admins)
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -127,6 +130,7 @@ class TokenInfo:
             "last_used": _iso(self.last_used),
             "revoked": _iso(self.revoked),
             "revoked_by": self.revoked_by,
+            "email": self.email,
         }
 
 
@@ -171,6 +175,19 @@ def checked_scopes(role: Role, scopes: Iterable[str]) -> tuple[str, ...]:
         return (WHOLE_STORE,)
     unique = sorted(set(given))
     return tuple(s for s in unique if not any(o != s and contains(o, s) for o in unique))
+
+
+def checked_email(email: str | None, role: Role) -> str | None:
+    """A token's e-mail address: one ``@``, no spaces, 254 characters at most; approvers and admins only."""
+    if email is None:
+        return None
+    if role not in (Role.APPROVER, Role.ADMIN):
+        raise InvalidTokenRequest(
+            f"only approvers and admins are mailed: a token with role {role} takes no e-mail"
+        )
+    if not _EMAIL.fullmatch(email) or len(email) > MAX_EMAIL:
+        raise InvalidTokenRequest(f"e-mail {email[:60]!r}: give one address, name@domain, without spaces")
+    return email
 
 
 def checked_actor(actor: str) -> str:
@@ -218,8 +235,12 @@ class TokenStore(db.SqlStore):
         *,
         expires: datetime | None = None,
         created_by: str = "pva",
+        email: str | None = None,
     ) -> tuple[str, str]:
-        """Make a token; return (id, secret). The secret is not kept: this is its only showing."""
+        """Make a token; return (id, secret). The secret is not kept: this is its only showing.
+
+        ``email``: where pending plans it may approve are mailed (approvers and admins).
+        """
         checked, token_id = checked_role(role), ID_PREFIX + secrets.token_hex(6)
         row = {
             "id": token_id,
@@ -229,6 +250,7 @@ class TokenStore(db.SqlStore):
             "created": self._now(),
             "created_by": checked_actor(created_by),
             "expires": self._checked_expiry(expires),
+            "email": checked_email(email, checked),
         }
         secret = SECRET_PREFIX + secrets.token_urlsafe(SECRET_BYTES)
         try:
@@ -356,6 +378,7 @@ def _info(row: TokenRow, now: datetime) -> TokenInfo:
         row.revoked,
         row.revoked_by,
         _status(row, now),
+        row.email,
     )
 
 

@@ -20,6 +20,9 @@ from sidecar.errors import StoreFault
 from sidecar.jobs import Worker
 from sidecar.jobs.local import LocalQueue, ThreadWorker
 from sidecar.jobs.postgres import PostgresQueue, PostgresWorker
+from sidecar.notify.mail import MailSettings
+from sidecar.notify.outbox import SqlOutbox
+from sidecar.notify.worker import Deliverer, DeliverySettings
 from sidecar.policy import Policy, parse_policy
 from sidecar.service.cases import SqlCaseStore
 from sidecar.service.custody import CustodyService
@@ -40,6 +43,7 @@ class Services:
     engine: Engine
     plans: PlanService
     reads: ReadService
+    outbox: SqlOutbox  # notifications: the events the case store writes, webhooks, deliveries
     jobs: LocalQueue | PostgresQueue | None = None  # PVA_APPLY_MODE=jobs: where applies wait for a worker
     database_url: str = ""
     custody: CustodyService | None = None  # signed custody reports
@@ -53,6 +57,12 @@ class Services:
                 self.database_url, self.plans, self.jobs, heartbeat=settings.job_heartbeat, name=name
             )
         return None
+
+    def deliverer(self, settings: Settings, clock: db.Clock = db.utc_now) -> Deliverer | None:
+        """This process's notification worker (every process may run one); None when PVA_NOTIFY is off."""
+        if not settings.notify:
+            return None
+        return Deliverer(self.outbox, delivery_settings(settings), clock)
 
     @property
     def backend(self) -> Backend:
@@ -96,6 +106,7 @@ def open_services(
         audit = SqlAuditStore(engine, clock=clock)
         tokens = TokenStore(engine, clock=clock)
         cases = SqlCaseStore(engine, clock=clock)
+        outbox = SqlOutbox(engine, clock=clock)
         store = open_store(
             settings.store,
             create=create_store,
@@ -122,7 +133,28 @@ def open_services(
     reads = ReadService(audit, cases, store.backend)
     where = checkpoint_destination(settings.checkpoint_dir) if settings.checkpoint_dir else None
     custody = CustodyService.of(SqlCustody(engine, clock=clock), reads, settings, clock, where)
-    return Services(store, audit, tokens, apply_engine, plans, reads, jobs, settings.database_url, custody)
+    return Services(
+        store, audit, tokens, apply_engine, plans, reads, outbox, jobs, settings.database_url, custody
+    )
+
+
+def delivery_settings(settings: Settings) -> DeliverySettings:
+    """How notifications are delivered, from the PVA_* settings."""
+    return DeliverySettings(
+        interval=settings.notify_interval,
+        backoff=settings.webhook_backoff,
+        attempts=settings.webhook_attempts,
+        timeout=settings.webhook_timeout,
+        public_url=settings.public_url,
+        mail=mail_settings(settings),
+    )
+
+
+def mail_settings(settings: Settings) -> MailSettings | None:
+    """Where mail to approvers goes out (PVA_SMTP_URL, PVA_MAIL_FROM); None unless both are set."""
+    if settings.smtp_url is None or not settings.mail_from:
+        return None
+    return MailSettings.from_url(settings.smtp_url.get_secret_value(), settings.mail_from)
 
 
 def apply_queue(settings: Settings) -> LocalQueue | PostgresQueue | None:

@@ -8,7 +8,7 @@ store or a database. docs/workflow.md draws the states and the table.
 ``TRANSITIONS`` is the whole state machine: (state, action) to the states the
 action may lead to; ``None`` is a plan never submitted. ``transition`` refuses
 every other pair. The functions below (``submit``, ``approve``, ``reject``,
-``refresh``, ``start_apply``, ``settle``, ``mark_stale``, ``revert_submitted``,
+``request_changes``, ``refresh``, ``start_apply``, ``settle``, ``mark_stale``, ``revert_submitted``,
 ``revert_applied``) check who may act and pick the target state.
 
 ``allowed_actions`` says which of the things a person can ask for (``Verb``:
@@ -68,6 +68,7 @@ class Action(StrEnum):
     SUBMIT = "submit"
     APPROVE = "approve"
     REJECT = "reject"
+    REQUEST_CHANGES = "request_changes"
     EXPIRE = "expire"  # approvals lapsed or were voided: back to pending
     START_APPLY = "start_apply"
     APPLIED = "applied"
@@ -81,7 +82,7 @@ class Verb(StrEnum):
     """What a person can ask for on a submitted plan (the page's buttons, the API's ``actions``)."""
 
     APPROVE = "approve"
-    REJECT = "reject"
+    REJECT = "reject"  # also: request changes (the same people, in the same states)
     APPLY = "apply"
     REVERT = "revert"
 
@@ -90,6 +91,7 @@ _WORDS = {  # each action in the words a person reads in a refusal
     Action.SUBMIT: "submit",
     Action.APPROVE: "approve",
     Action.REJECT: "reject",
+    Action.REQUEST_CHANGES: "request changes to",
     Action.EXPIRE: "let the approvals lapse on",
     Action.START_APPLY: "apply",
     Action.APPLIED: "record as applied",
@@ -115,6 +117,8 @@ TRANSITIONS: Mapping[tuple[State | None, Action], frozenset[State]] = MappingPro
         (State.PENDING, Action.APPROVE): _to(State.PENDING, State.APPROVED),
         (State.PENDING, Action.REJECT): _to(State.REJECTED),
         (State.APPROVED, Action.REJECT): _to(State.REJECTED),
+        (State.PENDING, Action.REQUEST_CHANGES): _to(State.CHANGES_REQUESTED),
+        (State.APPROVED, Action.REQUEST_CHANGES): _to(State.CHANGES_REQUESTED),
         (State.APPROVED, Action.EXPIRE): _to(State.PENDING),
         (State.APPROVED, Action.START_APPLY): _to(State.APPLYING),
         (State.FAILED, Action.START_APPLY): _to(State.APPLYING),  # a retry: nothing changed
@@ -221,12 +225,24 @@ class Approval:
 
 
 @dataclass(frozen=True)
+class OpComment:
+    """What a person asks to change in one op (``op``: its 0-based index, as in the plan's JSON)."""
+
+    op: int
+    comment: str
+
+
+@dataclass(frozen=True)
 class Rejection:
-    """A person's rejection: final, the plan cannot be submitted again."""
+    """A person's rejection, or request for changes (``ops``: per op): final for this digest.
+
+    The author revises the plan and submits the new version (another digest).
+    """
 
     actor: str
     time: datetime
     comment: str = ""
+    ops: tuple[OpComment, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -375,6 +391,7 @@ def refusal(
             )
         case Verb.REJECT:
             return _state_refusal(case, Action.REJECT) or _judge_refusal(case, actor, "reject")
+
         case Verb.APPLY:
             return _state_refusal(case, Action.START_APPLY) or _applier_refusal(case, actor, now, ttl)
         case Verb.REVERT:
@@ -444,6 +461,19 @@ def reject(case: PlanCase, actor: Actor, *, now: datetime, comment: str = "") ->
     _raise(refusal(case, actor, Verb.REJECT, now=now, ttl=None))
     state = transition(case.state, Action.REJECT)
     return replace(case, state=state, rejection=Rejection(actor.name, now, comment))
+
+
+def request_changes(
+    case: PlanCase, actor: Actor, *, now: datetime, comment: str, ops: Iterable[OpComment] = ()
+) -> PlanCase:
+    """A person asks for changes to a pending or approved plan, per op: ``changes_requested``, for good.
+
+    The same people as ``reject`` may. The author revises the plan and
+    submits the new version; this digest stays as it is.
+    """
+    _raise(_state_refusal(case, Action.REQUEST_CHANGES) or _judge_refusal(case, actor, "request changes to"))
+    state = transition(case.state, Action.REQUEST_CHANGES)
+    return replace(case, state=state, rejection=Rejection(actor.name, now, comment, tuple(ops)))
 
 
 def refresh(case: PlanCase, *, now: datetime, ttl: timedelta | None) -> PlanCase:

@@ -214,6 +214,9 @@ NEXT_STEP = {
     "failed": "the apply failed and nothing changed: read the diagnostics and submit a corrected plan",
     "stale": "the store changed under the plan: list the folders again and re-plan",
     "reverted": "it was applied and then undone",
+    "changes_requested": (
+        "an approver asked for changes: read the rejection's comments (per op), revise the plan and submit it"
+    ),
 }
 
 
@@ -231,6 +234,8 @@ def status_answer(status: PlanStatus) -> dict[str, Any]:
         body["decision"] = {"outcome": status.decision.outcome, "reason": status.decision.reason}
     if status.rejection is not None:
         body["rejection"] = {"by": status.rejection.actor, "comment": status.rejection.comment}
+        if status.rejection.ops:  # a request for changes: what to change, op by op (0-based)
+            body["rejection"]["ops"] = [{"op": c.op, "comment": c.comment} for c in status.rejection.ops]
     return body
 
 

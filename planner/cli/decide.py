@@ -4,6 +4,9 @@ Approve: exit 0 when the approval is recorded (and the apply it started, if
 any, is done), 1 when that apply failed or was stale (or is still running at
 the timeout), 2 when refused (your own plan, not pending, out of scope).
 Reject: exit 0 when the rejection is recorded (for good), 2 when refused.
+``pva reject ID -m COMMENT --request-changes [--op N:COMMENT ...]`` asks the
+author for changes instead, with comments on ops numbered from 1 (as people
+see them; JSON keeps the 0-based ``op``).
 """
 
 from __future__ import annotations
@@ -21,7 +24,7 @@ from planner.cli.remote import (
     emit_status,
     until_applied,
 )
-from planner.cli.shell import EXIT_OK
+from planner.cli.shell import EXIT_OK, UsageError
 
 
 def register(commands: Any) -> None:
@@ -40,6 +43,18 @@ def register(commands: Any) -> None:
         description="Exit 0 when the rejection is recorded, 2 when refused (not pending, out of scope).",
     )
     _arguments(reject, "why: shown to the author and audited", run_reject)
+    reject.add_argument(
+        "--request-changes",
+        action="store_true",
+        help="ask the author for changes (state changes_requested) rather than reject outright",
+    )
+    reject.add_argument(
+        "--op",
+        action="append",
+        default=[],
+        metavar="N:COMMENT",
+        help="with --request-changes: what to change in op N (numbered from 1); repeatable",
+    )
 
 
 def _arguments(parser: argparse.ArgumentParser, why: str, run: Any) -> None:
@@ -58,6 +73,23 @@ def run_approve(args: argparse.Namespace) -> int:
 
 @calling
 def run_reject(args: argparse.Namespace) -> int:
+    notes = op_comments(args.op)
+    if notes and not args.request_changes:
+        raise UsageError("--op goes with --request-changes")
     with connect(args) as client:
-        emit_status(args, client.reject(args.id, args.comment))
+        if args.request_changes:
+            emit_status(args, client.request_changes(args.id, args.comment, notes))
+        else:
+            emit_status(args, client.reject(args.id, args.comment))
     return EXIT_OK  # the rejection asked for is done
+
+
+def op_comments(given: list[str]) -> dict[int, str]:
+    """``N:COMMENT`` options (N counted from 1, as people see ops) by 0-based op index."""
+    notes: dict[int, str] = {}
+    for item in given:
+        number, _, comment = item.partition(":")
+        if not number.strip().isdigit() or int(number) < 1 or not comment.strip():
+            raise UsageError(f"--op {item!r}: give N:COMMENT, N the op's number from 1")
+        notes[int(number) - 1] = comment.strip()
+    return notes

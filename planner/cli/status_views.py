@@ -21,6 +21,7 @@ _SAYS = {
     PlanState.FAILED: "failed, nothing changed",
     PlanState.STALE: "stale (the store changed under it), nothing changed",
     PlanState.REVERTED: "applied, then reverted",
+    PlanState.CHANGES_REQUESTED: "changes requested, nothing changed",
 }
 
 
@@ -33,7 +34,10 @@ def headline(status: PlanStatus) -> str:
     """``Plan 'title' (digest12): pending, waiting for approval (0 of 1)``, then why if it was refused."""
     lines = [f"Plan {status.title!r} ({status.id[:12]}): {_where(status)}"]
     if status.rejection is not None:
-        lines.append(f"  rejected by {status.rejection.actor}: {status.rejection.comment}")
+        asked = status.state is PlanState.CHANGES_REQUESTED
+        verb = "changes requested by" if asked else "rejected by"
+        lines.append(f"  {verb} {status.rejection.actor}: {status.rejection.comment}")
+        lines.extend(f"    op {c.op + 1}: {c.comment}" for c in status.rejection.ops)  # people count from 1
     elif status.state is PlanState.REJECTED and status.decision is not None and not status.errors:
         lines.append(f"  by policy: {status.decision.reason}")
     lines.extend(f"  {d}" for d in status.diagnostics)

@@ -127,6 +127,12 @@ class PvaClient:
         """Reject the plan, for good."""
         return self._decide(plan_id, "reject", comment)
 
+    def request_changes(self, plan_id: str, comment: str, ops: Mapping[int, str] | None = None) -> PlanStatus:
+        """Ask the author for changes: an overall comment, and comments by op (0-based op index)."""
+        notes = [{"op": op, "comment": text} for op, text in sorted((ops or {}).items())]
+        body = json.dumps({"comment": comment, "ops": notes}).encode("utf-8")
+        return _model(PlanStatus, self._call("POST", _plan_path(plan_id, "request-changes"), content=body))
+
     def apply(self, plan_id: str) -> PlanStatus:
         """Apply an approved plan; an applied one comes back as it is (never twice)."""
         return _model(PlanStatus, self._call("POST", _plan_path(plan_id, "apply")))

@@ -16,7 +16,9 @@ from planner.core.report import Diagnostic, Report
 from planner.core.states import PlanState
 
 UNDECIDED = frozenset({PlanState.PENDING, PlanState.APPROVED, PlanState.APPLYING})
-REFUSED = frozenset({PlanState.REJECTED, PlanState.FAILED, PlanState.STALE})  # nothing changed
+REFUSED = frozenset(  # nothing changed
+    {PlanState.REJECTED, PlanState.FAILED, PlanState.STALE, PlanState.CHANGES_REQUESTED}
+)
 
 
 class _Answer(BaseModel):
@@ -41,12 +43,20 @@ class Approval(_Answer):
     counts: bool = True
 
 
+class OpComment(_Answer):
+    """What a person asked to change in one op: ``op`` is 0-based, as in the plan's ``ops``."""
+
+    op: int
+    comment: str
+
+
 class Rejection(_Answer):
-    """Who rejected the plan, and why."""
+    """Who rejected the plan (or asked for changes, per op: state changes_requested), and why."""
 
     actor: str
     time: datetime
     comment: str
+    ops: list[OpComment] = Field(default_factory=list)
 
 
 class ApplyProgress(_Answer):

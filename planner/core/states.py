@@ -16,3 +16,4 @@ class PlanState(StrEnum):
     FAILED = "failed"  # the apply stopped and nothing changed
     STALE = "stale"  # the store changed under it; re-verify and submit again
     REVERTED = "reverted"  # its inverse plan was applied
+    CHANGES_REQUESTED = "changes_requested"  # a person asked for changes (per op): revise and submit anew

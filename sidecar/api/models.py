@@ -60,12 +60,20 @@ class ApprovalOut(_Out):
     counts: bool = Field(description="Whether it still counts: same digest and state, not expired.")
 
 
+class OpCommentOut(_Out):
+    """What a person asked to change in one op (``op``: 0-based, as in the plan's ``ops``)."""
+
+    op: int
+    comment: str
+
+
 class RejectionOut(_Out):
-    """The person who rejected the plan, and why."""
+    """The person who rejected the plan (or asked for changes: state changes_requested), and why."""
 
     actor: str
     time: datetime
     comment: str
+    ops: list[OpCommentOut] = Field(description="Per-op comments of a request for changes; else empty.")
 
 
 class PlanSummaryOut(_Out):
@@ -280,7 +288,10 @@ def plan_json(
         rejection=None
         if case.rejection is None
         else RejectionOut(
-            actor=case.rejection.actor, time=case.rejection.time, comment=case.rejection.comment
+            actor=case.rejection.actor,
+            time=case.rejection.time,
+            comment=case.rejection.comment,
+            ops=[OpCommentOut(op=c.op, comment=c.comment) for c in case.rejection.ops],
         ),
         diagnostics=list(case.diagnostics),
         inverse_id=case.inverse_digest,

@@ -14,7 +14,8 @@ from fastapi import FastAPI
 from fastapi.openapi.utils import get_openapi
 
 from planner.core.schema import plan_json_schema
-from sidecar.edge.params import Comment
+from sidecar.api.webhooks import WebhookIn
+from sidecar.edge.params import ChangesRequest, Comment
 
 API_VERSION = "1.0.0"
 
@@ -37,6 +38,13 @@ def openapi_document(app: FastAPI) -> dict[str, Any]:
     plan.pop("$id", None)
     components["Plan"] = plan
     components["Comment"] = Comment.model_json_schema()
+    components["ChangesRequest"] = ChangesRequest.model_json_schema(
+        ref_template="#/components/schemas/{model}"
+    )
+    components.update(
+        ChangesRequest.model_json_schema(ref_template="#/components/schemas/{model}").pop("$defs")
+    )
+    components["WebhookIn"] = WebhookIn.model_json_schema(ref_template="#/components/schemas/{model}")
     document["components"]["securitySchemes"] = {"bearer": {"type": "http", "scheme": "bearer"}}
     document["security"] = [{"bearer": []}]
     # /healthz answers without a token (liveness probes send none): the document must say so.

@@ -1,4 +1,4 @@
-"""Routes of ``/v1/plans``: verify, submit, list, show, approve, reject, apply, revert.
+"""Routes of ``/v1/plans``: verify, submit, list, show, approve, reject, request changes, apply, revert.
 
 Each parses, calls one ``PlanService`` use case and returns a response model.
 """
@@ -25,14 +25,14 @@ from sidecar.api.models import (
     plan_json,
     plan_summary,
 )
-from sidecar.api.requests import CommentBody, PlanBody, body_schema
+from sidecar.api.requests import ChangesBody, CommentBody, PlanBody, body_schema
 from sidecar.edge.auth import Caller
 from sidecar.edge.params import Storable, UtcTime
 from sidecar.edge.state import app_state
 from sidecar.service.cases import StoredCase, case_trees
 from sidecar.service.plans import check_path_filter
 from sidecar.tokens import Principal
-from sidecar.workflow import State
+from sidecar.workflow import OpComment, State
 
 router = APIRouter(prefix="/v1/plans", tags=["plans"])
 ERRORS: dict[int | str, dict[str, object]] = {
@@ -178,6 +178,20 @@ def approve_plan(request: Request, who: Caller, plan_id: PlanId, body: CommentBo
 )
 def reject_plan(request: Request, who: Caller, plan_id: PlanId, body: CommentBody) -> Response:
     return _counted(request, app_state(request).services.plans.reject(plan_id, who, body.comment), who)
+
+
+@router.post(
+    "/{plan_id}/request-changes",
+    operation_id="requestChanges",
+    response_model=PlanOut,
+    responses=ERRORS,
+    openapi_extra=body_schema("ChangesRequest"),
+    summary="Ask the author for changes, per op (0-based indexes); the plan is changes_requested",
+)
+def request_changes(request: Request, who: Caller, plan_id: PlanId, body: ChangesBody) -> Response:
+    notes = [OpComment(note.op, note.comment) for note in body.ops]
+    stored = app_state(request).services.plans.request_changes(plan_id, who, body.comment, notes)
+    return _counted(request, stored, who)
 
 
 @router.post(

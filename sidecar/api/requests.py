@@ -6,7 +6,7 @@ and the event loop must keep answering other requests meanwhile.
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, TypeVar
 
 from fastapi import Depends, Request
 from pydantic import ValidationError
@@ -16,8 +16,10 @@ from planner.core.errors import PlanSyntaxError, SchemaProblem
 from planner.core.parse import plan_from_document
 from planner.core.plan import Plan
 from sidecar.edge.body import read_json
-from sidecar.edge.params import Comment, storable_problems
+from sidecar.edge.params import ChangesRequest, Comment, storable_problems
 from sidecar.edge.state import app_state
+
+CommentT = TypeVar("CommentT", bound=Comment)
 
 
 async def plan_body(request: Request) -> Plan:
@@ -31,9 +33,16 @@ async def plan_body(request: Request) -> Plan:
 
 
 async def comment_body(request: Request) -> Comment:
-    document = read_json(await request.body(), app_state(request).limits)
+    return _validated(Comment, read_json(await request.body(), app_state(request).limits))
+
+
+async def changes_body(request: Request) -> ChangesRequest:
+    return _validated(ChangesRequest, read_json(await request.body(), app_state(request).limits))
+
+
+def _validated(model: type[CommentT], document: object) -> CommentT:
     try:
-        return Comment.model_validate(document)
+        return model.model_validate(document)
     except ValidationError as error:
         problems = [
             SchemaProblem(
@@ -46,6 +55,7 @@ async def comment_body(request: Request) -> Comment:
 
 PlanBody = Annotated[Plan, Depends(plan_body)]
 CommentBody = Annotated[Comment, Depends(comment_body)]
+ChangesBody = Annotated[ChangesRequest, Depends(changes_body)]
 
 
 def body_schema(name: str) -> dict[str, object]:

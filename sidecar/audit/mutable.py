@@ -66,7 +66,8 @@ def _case_problem(session: Session, statuses: dict[str, tuple[str, int]]) -> Bre
         )
         if case["rejection"] is not None:
             rejection = case["rejection"]
-            wanted[(digest, rejection["actor"], "rejected", rejection["comment"])] += 1
+            decision = "changes_requested" if state == "changes_requested" else "rejected"
+            wanted[(digest, rejection["actor"], decision, rejection["comment"])] += 1
         missing = wanted - decided
         if missing:
             (_, who, decision, _), *_ = missing

@@ -34,6 +34,7 @@ from sqlalchemy import (
     String,
     Text,
     TypeDecorator,
+    UniqueConstraint,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
@@ -45,6 +46,10 @@ NAME = String(200)
 # Byte-wise ordering on both databases: 'a/b' < 'a/b/c' < 'a/b0', so "below a/b" is a range.
 PATH = Text().with_variant(Text(collation="C"), "postgresql")
 SEQ = BigInteger().with_variant(Integer(), "sqlite")
+# A plan state or decision ("changes_requested" is 17 characters). Widened from 16 on PostgreSQL by
+# migration 0009; SQLite never enforces a length, and widening there would rebuild the plans table
+# that others reference, so it keeps the declared 16.
+STATE = String(32).with_variant(String(16), "sqlite")
 
 NAMING = {
     "ix": "ix_%(table_name)s_%(column_0_N_name)s",
@@ -124,7 +129,7 @@ class PlanRow(Base):
     author: Mapped[str] = mapped_column(NAME)
     body: Mapped[str] = mapped_column(Text)
     created: Mapped[datetime] = mapped_column(UtcDateTime())
-    status: Mapped[str] = mapped_column(String(16))  # the latest status an event gave it
+    status: Mapped[str] = mapped_column(STATE)  # the latest status an event gave it
 
     __table_args__ = (
         Index(None, "status", "created"),
@@ -198,7 +203,7 @@ class ApprovalRow(Base):
     event_seq: Mapped[int] = mapped_column(ForeignKey("events.seq"), primary_key=True)
     digest: Mapped[str] = mapped_column(HEX64)
     approver: Mapped[str] = mapped_column(NAME)
-    decision: Mapped[str] = mapped_column(String(16))
+    decision: Mapped[str] = mapped_column(STATE)
     comment: Mapped[str] = mapped_column(Text)
     time: Mapped[datetime] = mapped_column(UtcDateTime())
 
@@ -223,7 +228,7 @@ class PlanCaseRow(Base):
     __tablename__ = "plan_cases"
 
     digest: Mapped[str] = mapped_column(ForeignKey("plans.digest"), primary_key=True)
-    state: Mapped[str] = mapped_column(String(16))
+    state: Mapped[str] = mapped_column(STATE)
     version: Mapped[int] = mapped_column(Integer)
     author: Mapped[str] = mapped_column(NAME)  # the first submitter (the case lists them all)
     title: Mapped[str] = mapped_column(Text)
@@ -265,6 +270,7 @@ class TokenRow(Base):
     last_used: Mapped[datetime | None] = mapped_column(UtcDateTime())
     revoked: Mapped[datetime | None] = mapped_column(UtcDateTime())
     revoked_by: Mapped[str | None] = mapped_column(NAME)
+    email: Mapped[str | None] = mapped_column(String(254))  # where pending plans are mailed (approvers)
 
     # The database refuses a role sidecar.tokens.Role does not name (tests check they agree).
     __table_args__ = (CheckConstraint("role IN ('agent', 'approver', 'auditor', 'admin')", name="role"),)
@@ -362,3 +368,68 @@ class WatchMarkRow(Base):
     scans: Mapped[int] = mapped_column(
         BigInteger
     )  # settled scans: a scan settles only if none did since it read
+
+
+# outbox, webhooks, deliveries: notifications (sidecar.notify). An outbox row is written in the
+# transaction that changes a plan's case (so none is lost and none is sent for a change that rolled
+# back); a worker fans it out into deliveries, one per (event, channel, target), and sends them.
+
+
+class OutboxRow(Base):
+    """One event to tell people about (``plan.pending``...): what it says, and the paths it concerns."""
+
+    __tablename__ = "outbox"
+
+    id: Mapped[int] = mapped_column(SEQ, primary_key=True, autoincrement=True)
+    time: Mapped[datetime] = mapped_column(UtcDateTime())
+    kind: Mapped[str] = mapped_column(String(32))
+    digest: Mapped[str] = mapped_column(HEX64)
+    paths: Mapped[str] = mapped_column(Text)  # JSON: every path the plan names (who may hear of it)
+    authors: Mapped[str] = mapped_column(Text)  # JSON: the plan's authors (never mailed to approve it)
+    payload: Mapped[str] = mapped_column(Text)  # JSON: the notice (notify.notices.Notice)
+    dispatched: Mapped[datetime | None] = mapped_column(UtcDateTime())  # fanned out into deliveries
+
+    __table_args__ = (Index(None, "dispatched", "id"), {"sqlite_autoincrement": True})
+
+
+class WebhookRow(Base):
+    """A URL told of events: which kinds, within which scopes, signed with its secret."""
+
+    __tablename__ = "webhooks"
+
+    id: Mapped[str] = mapped_column(String(16), primary_key=True)  # "whk_" and 12 hex digits
+    url: Mapped[str] = mapped_column(Text)
+    events: Mapped[str] = mapped_column(Text)  # JSON array of event kinds
+    scopes: Mapped[str] = mapped_column(Text)  # JSON array of store paths, or ["*"]
+    format: Mapped[str] = mapped_column(String(8))  # 'json' or 'slack'
+    # Kept in clear: the sidecar signs each delivery with it (HMAC), so it cannot keep only a hash.
+    secret: Mapped[str] = mapped_column(String(100))
+    created: Mapped[datetime] = mapped_column(UtcDateTime())
+    created_by: Mapped[str] = mapped_column(NAME)
+    removed: Mapped[datetime | None] = mapped_column(UtcDateTime())
+
+
+class DeliveryRow(Base):
+    """One event sent (or to send) to one target: a webhook, or an e-mail address."""
+
+    __tablename__ = "deliveries"
+
+    id: Mapped[str] = mapped_column(String(24), primary_key=True)  # "dlv_" and 16 hex digits
+    event_id: Mapped[int] = mapped_column(ForeignKey("outbox.id"))
+    channel: Mapped[str] = mapped_column(String(8))  # 'webhook' or 'mail'
+    target: Mapped[str] = mapped_column(String(254))  # the webhook's id, or the address
+    status: Mapped[str] = mapped_column(String(12))  # pending, delivered, failed (gave up)
+    attempts: Mapped[int] = mapped_column(Integer)
+    next_at: Mapped[datetime] = mapped_column(UtcDateTime())  # not tried again before
+    claim: Mapped[str | None] = mapped_column(String(32))  # the worker trying it now, until lease_until
+    lease_until: Mapped[datetime | None] = mapped_column(UtcDateTime())
+    last_status: Mapped[int | None] = mapped_column(Integer)  # the HTTP status or SMTP code of the last try
+    last_error: Mapped[str | None] = mapped_column(Text)
+    created: Mapped[datetime] = mapped_column(UtcDateTime())
+    delivered: Mapped[datetime | None] = mapped_column(UtcDateTime())
+
+    __table_args__ = (
+        UniqueConstraint("event_id", "channel", "target"),  # one delivery per event and target, ever
+        Index(None, "status", "channel", "next_at"),
+        Index(None, "target", "created"),
+    )

@@ -40,6 +40,11 @@ def register(commands: Any) -> None:
         help="a subtree it may touch (repeatable); '*' is the whole store, the default for admins only",
     )
     create.add_argument("--expires", metavar="WHEN", help="30d, 12h, 30m, or an ISO time (UTC if no zone)")
+    create.add_argument(
+        "--email",
+        metavar="ADDRESS",
+        help="approvers and admins: mail the pending plans they may approve here",
+    )
     add_actor_option(create)
     _action(actions, "list", "every token (never a secret): role, scopes, status, use", run_list)
     revoke = _action(actions, "revoke", "revoke a token at once, for good", run_revoke)
@@ -75,7 +80,7 @@ def run_create(args: argparse.Namespace) -> int:
     expires = None if args.expires is None else expiry(args.expires, datetime.now(UTC))
     with opened(args) as store:
         token_id, secret = store.create(
-            args.role, args.name, args.scope, expires=expires, created_by=actor_from(args)
+            args.role, args.name, args.scope, expires=expires, created_by=actor_from(args), email=args.email
         )
         info = store.get(token_id)
     if args.json:
@@ -112,7 +117,8 @@ def run_revoke(args: argparse.Namespace) -> int:
 
 def _describe(info: TokenInfo) -> str:
     expires = "" if info.expires is None else f", expires {iso(info.expires)[:19]}Z"
-    return f"token {info.id} {info.name!r}: {info.role} on {', '.join(info.scopes)}{expires}"
+    mailed = "" if info.email is None else f", mailed at {info.email}"
+    return f"token {info.id} {info.name!r}: {info.role} on {', '.join(info.scopes)}{expires}{mailed}"
 
 
 def _table(tokens: list[TokenInfo]) -> str:

@@ -54,3 +54,18 @@ class Comment(BaseModel):
     model_config = ConfigDict(extra="forbid", strict=True)
 
     comment: Annotated[str, Field(min_length=1, max_length=2000, pattern=r"\S"), AfterValidator(storable)]
+
+
+class OpNote(BaseModel):
+    """What to change in one op: its 0-based index in the plan's ``ops``, and the comment."""
+
+    model_config = ConfigDict(extra="forbid", strict=True)
+
+    op: Annotated[int, Field(ge=0, le=1_000_000)]
+    comment: Annotated[str, Field(min_length=1, max_length=2000, pattern=r"\S"), AfterValidator(storable)]
+
+
+class ChangesRequest(Comment):
+    """A request for changes: the overall comment, and per-op comments (0-based op indexes)."""
+
+    ops: Annotated[list[OpNote], Field(max_length=1000)] = []

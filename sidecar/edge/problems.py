@@ -29,8 +29,9 @@ from sidecar.errors import (
     StoreError,
     UnknownPlan,
 )
+from sidecar.notify.outbox import UnknownWebhook, WebhookError
 from sidecar.service.cases import Conflict
-from sidecar.service.plans import BadPath
+from sidecar.service.plans import BadOp, BadPath
 from sidecar.workflow import AlreadyApproved, IllegalTransition, NotAllowed, NotApproved
 
 log = logging.getLogger("pva.api")
@@ -39,11 +40,14 @@ log = logging.getLogger("pva.api")
 STATUS: tuple[tuple[type[PvaError], int, str], ...] = (
     (PlanSyntaxError, 422, "invalid_request"),
     (BadPath, 422, "invalid_path"),
+    (BadOp, 422, "invalid_request"),
     (Unauthenticated, 401, "unauthenticated"),
     (Forbidden, 403, "forbidden"),
     (NotAllowed, 403, "not_allowed"),
     (RateLimited, 429, "rate_limited"),
     (UnknownPlan, 404, "not_found"),
+    (UnknownWebhook, 404, "not_found"),
+    (WebhookError, 422, "invalid_request"),
     (AlreadyApproved, 409, "already_approved"),
     (IllegalTransition, 409, "illegal_transition"),
     (NotApproved, 409, "not_approved"),

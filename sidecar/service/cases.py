@@ -5,7 +5,9 @@ was read at, and raises ``Conflict`` when another writer (a thread, another
 sidecar on the same PostgreSQL) got there first; the service then reads the
 row again and decides anew. Each change appends its event to the hash chain
 and sets ``plans.status`` in the same transaction, so the chain, the plan's
-status and the case never disagree.
+status and the case never disagree; a change people are told of
+(``notify.notices.notice_kind``) adds its notice to the outbox in that
+transaction too, so no notice is lost and none tells of a change that rolled back.
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any
 
+from pydantic import ValidationError
 from sqlalchemy import and_, exists, insert, or_, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
@@ -28,6 +31,8 @@ from sidecar.audit import payloads
 from sidecar.audit.store import append_event, overlaps
 from sidecar.audit.tables import ApprovalRow, PlanCaseRow, PlanRow, PlanScopeRow
 from sidecar.errors import UnknownPlan
+from sidecar.notify import outbox
+from sidecar.notify.notices import Notice, NoticeKind, notice, notice_kind
 from sidecar.service.codec import base_changes, base_from, case_from, case_json
 from sidecar.workflow import PlanCase, State
 
@@ -66,6 +71,33 @@ class StoredCase:
     @property
     def digest(self) -> str:
         return self.case.digest
+
+
+def notice_of(
+    kind: NoticeKind, stored: StoredCase, report: dict[str, Any], event: Event, now: datetime
+) -> Notice:
+    """The notice of a change of ``stored`` that ``event`` records (its actor, and their comment if any).
+
+    A stored report that does not read as one (never written by pva) gives a notice without counts:
+    the change is told all the same.
+    """
+    comment = event.payload.get("comment")
+    try:
+        verified: Report | None = Report.model_validate(report)
+    except ValidationError:
+        verified = None
+    return notice(
+        kind,
+        digest=stored.digest,
+        time=now,
+        title=stored.title,
+        author=stored.case.author,
+        state=stored.case.state.value,
+        actor=event.actor,
+        comment=comment if isinstance(comment, str) else "",
+        report=verified,
+        decision=stored.case.decision,
+    )
 
 
 def check_ref(ref: str) -> None:
@@ -165,7 +197,7 @@ class SqlCaseStore(db.SqlStore):
         try:
             with db.appending(self._sessions) as session:
                 session.execute(insert(PlanCaseRow), [row])
-                self._record(session, stored.case, event)
+                self._record(session, None, stored, event)
         except IntegrityError as error:
             raise Conflict(stored.digest) from error
         return replace(stored, version=1, updated=now)
@@ -189,10 +221,12 @@ class SqlCaseStore(db.SqlStore):
         with db.appending(self._sessions) as session:
             if session.execute(update(PlanCaseRow).where(*where).values(values)).rowcount != 1:  # type: ignore[attr-defined]
                 raise Conflict(stored.digest)
-            self._record(session, new.case, event)
+            self._record(session, stored.case.state, new, event)
         return new
 
-    def _record(self, session: Session, case: PlanCase, event: Event) -> None:
+    def _record(self, session: Session, before: State | None, stored: StoredCase, event: Event) -> None:
+        """Append ``event``, project it, set the plan's status and, if the change is news, add its notice."""
+        case = stored.case
         payload = event.payload | {"status": case.state.value}
         link = append_event(
             session, self._clock(), kind=event.kind, digest=case.digest, actor=event.actor, payload=payload
@@ -202,6 +236,13 @@ class SqlCaseStore(db.SqlStore):
                 insert(ApprovalRow), [payloads.approval_row(link.seq, case.digest, link.time, payload)]
             )
         session.execute(update(PlanRow).where(PlanRow.digest == case.digest).values(status=case.state.value))
+        kind = notice_kind(None if before is None else before.value, case.state.value)
+        if kind is not None:
+            report = stored.report or json.loads(
+                session.scalar(select(PlanCaseRow.report).where(PlanCaseRow.digest == case.digest)) or "{}"
+            )
+            told = notice_of(kind, stored, report, event, self._clock())
+            outbox.record(session, told, paths=case.paths, authors=case.authors)
 
     def find(
         self,

@@ -17,7 +17,7 @@ from planner.core.tree import Tree, tree_of
 from sidecar.audit.chain import iso, parse_iso
 from sidecar.audit.records import entry_from, entry_json
 from sidecar.policy import Decision
-from sidecar.workflow import Approval, PlanCase, Rejection, State
+from sidecar.workflow import Approval, OpComment, PlanCase, Rejection, State
 
 
 def case_json(case: PlanCase) -> dict[str, Any]:
@@ -70,11 +70,19 @@ def _approval(body: dict[str, Any]) -> Approval:
 
 
 def _rejection_json(rejection: Rejection) -> dict[str, Any]:
-    return {"actor": rejection.actor, "time": iso(rejection.time), "comment": rejection.comment}
+    body: dict[str, Any] = {
+        "actor": rejection.actor,
+        "time": iso(rejection.time),
+        "comment": rejection.comment,
+    }
+    if rejection.ops:  # only a request for changes has them; a rejection's JSON stays as it was
+        body["ops"] = [{"op": c.op, "comment": c.comment} for c in rejection.ops]
+    return body
 
 
 def _rejection(body: dict[str, Any]) -> Rejection:
-    return Rejection(body["actor"], parse_iso(body["time"]), body["comment"])
+    ops = tuple(OpComment(int(c["op"]), c["comment"]) for c in body.get("ops", ()))
+    return Rejection(body["actor"], parse_iso(body["time"]), body["comment"], ops)
 
 
 def base_json(tree: Tree, changes: Sequence[Change] | None = None) -> dict[str, Any]:

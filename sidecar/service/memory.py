@@ -5,7 +5,8 @@ first), the same resolution of id prefixes among visible cases, the same
 order and paging of lists (``tests/service/test_case_store_conformance.py``
 holds both to it). A plan's scope, which the path filter reads, comes from
 the ``MemoryAudit`` the plan was recorded in, as the SQL store reads the
-audit's ``plan_scopes``. The events that record each change are kept in a list.
+audit's ``plan_scopes``. The events that record each change are kept in a
+list, and so are the notices the SQL store would add to its outbox.
 """
 
 from __future__ import annotations
@@ -19,7 +20,8 @@ from typing import Any
 from planner.core.paths import contains
 from sidecar.audit.memory import MemoryAudit
 from sidecar.db import Clock, utc_now
-from sidecar.service.cases import MAX_LIST, Conflict, Event, StoredCase, check_ref, the_one
+from sidecar.notify.notices import Notice, notice_kind
+from sidecar.service.cases import MAX_LIST, Conflict, Event, StoredCase, check_ref, notice_of, the_one
 from sidecar.service.ports import CaseStore, PlanAudit
 from sidecar.workflow import State
 
@@ -31,6 +33,7 @@ class MemoryCaseStore:
     audit: MemoryAudit
     clock: Clock = utc_now
     events: list[tuple[str, Event]] = field(default_factory=list)  # (digest, event), in order
+    notices: list[Notice] = field(default_factory=list)  # what the SQL store's outbox would hold, in order
     _cases: dict[str, StoredCase] = field(default_factory=dict)
     _lock: threading.Lock = field(default_factory=threading.Lock)
 
@@ -49,7 +52,7 @@ class MemoryCaseStore:
             if stored.digest in self._cases:
                 raise Conflict(stored.digest)
             new = replace(stored, version=1, updated=self.clock())
-            self._save(new, event)
+            self._save(None, new, event)
         return new
 
     def update(self, stored: StoredCase, event: Event, **changes: Any) -> StoredCase:
@@ -59,13 +62,17 @@ class MemoryCaseStore:
                 raise Conflict(stored.digest)
             new = replace(stored, **changes, version=stored.version + 1, updated=self.clock())
             kept = {"report": current.report, "base": current.base}  # unchanged unless given, as in SQL
-            self._save(replace(new, **(kept | {k: v for k, v in changes.items() if k in kept})), event)
+            saved = replace(new, **(kept | {k: v for k, v in changes.items() if k in kept}))
+            self._save(current.case.state, saved, event)
         return new
 
-    def _save(self, stored: StoredCase, event: Event) -> None:
+    def _save(self, before: State | None, stored: StoredCase, event: Event) -> None:
         self._cases[stored.digest] = stored
         status = {"status": stored.case.state.value}
         self.events.append((stored.digest, replace(event, payload=event.payload | status)))
+        kind = notice_kind(None if before is None else before.value, stored.case.state.value)
+        if kind is not None:
+            self.notices.append(notice_of(kind, stored, stored.report, event, self.clock()))
 
     def find(
         self,

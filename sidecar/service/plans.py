@@ -43,12 +43,14 @@ from sidecar.workflow import (
     Action,
     IllegalTransition,
     NotApproved,
+    OpComment,
     State,
     approve,
     check_proposer,
     check_revert,
     refresh,
     reject,
+    request_changes,
     revert_applied,
     revert_submitted,
     settle,
@@ -192,6 +194,22 @@ class PlanService:
             return self.cases.update(stored, Event("approval", who.name, payload), case=case)
 
         return self._changing(self._load(ref, who), once)
+
+    def request_changes(self, ref: str, who: Principal, comment: str, ops: Iterable[OpComment]) -> StoredCase:
+        """``who`` asks the author for changes, per op (0-based indexes of the plan's ops), for good."""
+        asked = tuple(ops)
+        stored = self._load(ref, who)
+        count = len(self.audit.plan(stored.digest).ops)
+        outside = sorted({c.op for c in asked if not 0 <= c.op < count})
+        if outside:
+            raise BadOp(f"the plan has ops 0 to {count - 1}; no op {', '.join(map(str, outside))}")
+
+        def once(current: StoredCase) -> StoredCase:
+            case = request_changes(current.case, who, now=self.clock(), comment=comment, ops=asked)
+            payload = approval_payload(who.name, "changes_requested", comment, case.state.value)
+            return self.cases.update(current, Event("approval", who.name, payload), case=case)
+
+        return self._changing(stored, once)
 
     # -- applying -----------------------------------------------------------------
 
@@ -452,6 +470,12 @@ class PlanService:
             except Conflict:
                 continue
         raise Conflict("the plan kept changing under this request; try again")
+
+
+class BadOp(PvaError):
+    """A comment names an op the plan does not have (HTTP 422)."""
+
+    exit_code = 2
 
 
 class BadPath(PvaError):

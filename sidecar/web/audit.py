@@ -20,7 +20,7 @@ from sidecar.web.trail import BadDate, day_window, decided_by, event_text
 from sidecar.workflow import State, Verb, WorkflowError, allowed_actions
 
 router = APIRouter(route_class=PageRoute, include_in_schema=False)
-DECIDED = (State.APPLIED, State.FAILED, State.STALE, State.REJECTED, State.REVERTED)
+DECIDED = (State.APPLIED, State.FAILED, State.STALE, State.REJECTED, State.REVERTED, State.CHANGES_REQUESTED)
 HISTORY_PAGE = 50
 EVENTS_PAGE = 100
 Text = Annotated[Storable, Query(max_length=400)]

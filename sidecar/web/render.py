@@ -18,7 +18,8 @@ from starlette.responses import HTMLResponse, Response
 from starlette.staticfiles import StaticFiles
 from starlette.types import Scope
 
-from sidecar.web.views import size_text, time_text
+from sidecar.risks import size_text
+from sidecar.web.views import time_text
 
 HERE = os.path.dirname(__file__)
 

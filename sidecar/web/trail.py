@@ -51,7 +51,8 @@ def _day(text: str, which: str) -> date | None:
 def decided_by(case: PlanCase) -> str:
     """Who decided the plan, in words: the people who approved or rejected it, or the policy."""
     if case.rejection is not None:
-        return f"rejected by {case.rejection.actor}"
+        asked = case.state is State.CHANGES_REQUESTED
+        return f"{'changes requested' if asked else 'rejected'} by {case.rejection.actor}"
     if case.decision is None:
         return "rejected by verification" if case.state is State.REJECTED else ""
     rule = f"rule '{case.decision.rule_name}'" if case.decision.rule_name else "the default policy"

@@ -1,4 +1,6 @@
-"""What the approval page shows, built from the service's values: inbox rows, risk flags, ops, pages. Pure.
+"""What the approval page shows, built from the service's values: inbox rows, ops, pages. Pure.
+
+The risk flags are ``sidecar.risks``'s, which the notifications name too.
 
 Nothing here decides who may do what (``sidecar.workflow`` does); it only
 says what to show. Values are plain strings and numbers: the templates
@@ -15,26 +17,15 @@ from typing import Generic, TypeVar
 from planner.core.plan import Copy, Delete, Expect, Mkdir, Move, Op, Plan, Rename, Write
 from planner.core.report import Diagnostic, Report
 from planner.core.treeview import TreeRow, Trees, changed_only
-from sidecar.policy import Decision
+from sidecar.risks import Flag, flags
 from sidecar.service.cases import StoredCase, case_trees
 
 T = TypeVar("T")
 
-MANY_OPS = 100  # a plan this long is flagged: nobody reads every line of it
-MANY_FILES = 100  # files deleted, moved or created
-BIG_BYTES = 100 * 1024 * 1024
 OPS_PER_PAGE = 100
 ROWS_PER_PAGE = 300
 DIFF_LINES = 200  # lines of one write's diff (or new file) a page shows
 MAX_DIAGNOSTICS = 200
-
-
-@dataclass(frozen=True)
-class Flag:
-    """A risk an approver should see before reading on: a kind (for the icon) and plain words."""
-
-    kind: str  # delete, overwrite, many, bytes, rule, no_undo, errors
-    text: str
 
 
 @dataclass(frozen=True)
@@ -140,32 +131,6 @@ def summary(stored: StoredCase, plan: Plan) -> Summary:
     )
 
 
-def flags(report: Report, decision: Decision | None, ops: int) -> tuple[Flag, ...]:
-    """The risks of a plan, most serious first."""
-    effect = report.effect
-    found: list[Flag] = []
-    if report.errors:
-        found.append(Flag("errors", f"{_n(len(report.errors), 'verification error')}: it cannot apply"))
-    if effect.deleted:
-        found.append(
-            Flag("delete", f"deletes {_n(len(effect.deleted), 'path')} ({_n(effect.files_deleted, 'file')})")
-        )
-    if effect.overwritten:
-        found.append(Flag("overwrite", f"overwrites {_n(len(effect.overwritten), 'file')}"))
-    touched = len(effect.created) + len(effect.moved) + effect.files_deleted
-    if ops >= MANY_OPS or touched >= MANY_FILES:
-        found.append(Flag("many", f"many changes: {_n(ops, 'op')}, {_n(touched, 'path')}"))
-    written = effect.bytes_written + effect.bytes_copied
-    if written >= BIG_BYTES:
-        found.append(Flag("bytes", f"writes {size_text(written)}"))
-    if any(d.code == "no_inverse" for d in report.diagnostics):
-        found.append(Flag("no_undo", "cannot be fully undone"))
-    if decision is not None and decision.outcome == "require_approvals":
-        rule = f"rule '{decision.rule_name}'" if decision.rule_name else "the default policy"
-        found.append(Flag("rule", f"{rule} requires {_n(decision.approvals_needed, 'approval')}"))
-    return tuple(found)
-
-
 def plan_view(stored: StoredCase, plan: Plan) -> PlanView:
     report = Report.model_validate(stored.report)
     by_op: dict[int, list[Diagnostic]] = {}
@@ -222,22 +187,6 @@ def _expect_text(expect: Expect | None, path: str) -> list[str]:
     return [f"{path} has {', '.join(facts)}"]
 
 
-def size_text(size: int | None) -> str:
-    """A byte count for people: 0 bytes, 12.3 KB, 4.0 MB (powers of 1024)."""
-    if size is None:
-        return ""
-    value = float(size)
-    for unit in ("bytes", "KB", "MB", "GB"):
-        if value < 1024 or unit == "GB":
-            return f"{size:,} bytes" if unit == "bytes" else f"{value:.1f} {unit}"
-        value /= 1024
-    return f"{value:.1f} TB"  # pragma: no cover  # the loop returns at GB
-
-
 def time_text(time: datetime | None) -> str:
     """A time for people, in UTC and saying so: 2026-03-02 09:00 UTC."""
     return "" if time is None else time.strftime("%Y-%m-%d %H:%M UTC")
-
-
-def _n(count: int, noun: str) -> str:
-    return f"{count:,} {noun}{'' if count == 1 else 's'}"

@@ -231,6 +231,7 @@ class Opener:
             "approval_ttl": timedelta(hours=24),
             "rate_limit": 1_000_000,
             "rate_burst": 1_000_000,
+            "notify": False,  # tests that notify run the deliverer's rounds themselves
         }
         return Settings(**(values | overrides))
 

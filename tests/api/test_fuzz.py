@@ -33,6 +33,7 @@ DEEP = os.environ.get("HYPOTHESIS_PROFILE") == "deep"
 EXAMPLES = 300 if DEEP else 6
 ORIGIN = {"Origin": "http://testserver"}
 PLAN_QUERY = ("state", "author", "path", "before", "before_id", "limit")
+NO_WEBHOOK = "whk_000000000000"
 
 
 @dataclass(frozen=True)
@@ -42,7 +43,7 @@ class Route:
     method: str
     path: str
     query: tuple[str, ...] = ()
-    body: str | None = None  # "plan", "comment" (JSON), "form" (a page form), "sign-in"
+    body: str | None = None  # "plan", "comment", "webhook" (JSON), "form" (a page form), "sign-in"
     page: bool = False
 
     @property
@@ -57,6 +58,7 @@ ROUTES = [
     Route("GET", "/v1/plans/{plan_id}"),
     Route("POST", "/v1/plans/{plan_id}/approve", body="comment"),
     Route("POST", "/v1/plans/{plan_id}/reject", body="comment"),
+    Route("POST", "/v1/plans/{plan_id}/request-changes", body="comment"),
     Route("POST", "/v1/plans/{plan_id}/apply"),
     Route("POST", "/v1/plans/{plan_id}/revert"),
     Route("GET", "/v1/audit", ("path", "plan", "actor", "since", "until", "after", "limit")),
@@ -65,6 +67,10 @@ ROUTES = [
     Route("GET", "/v1/snapshot", ("prefix",)),
     Route("GET", "/healthz"),
     Route("GET", "/metrics"),
+    Route("POST", "/v1/webhooks", body="webhook"),
+    Route("GET", "/v1/webhooks"),
+    Route("GET", "/v1/webhooks/deliveries", ("webhook", "status", "limit")),
+    Route("DELETE", "/v1/webhooks/{webhook_id}"),
     Route("GET", "/", ("state", "q", "author", "path"), page=True),
     Route("GET", "/inbox/rows", ("state", "q", "author", "path"), page=True),
     Route("GET", "/plans/{plan_id}", ("op", "bp", "ap", "changed", "done"), page=True),
@@ -161,6 +167,9 @@ def _request(fuzzed: Fuzzed, route: Route, data: st.DataObject) -> Response:
     path = route.path
     if "{plan_id}" in path:
         path = path.replace("{plan_id}", _encoded(data.draw(_plan_id(fuzzed), label="plan_id")))
+    if "{webhook_id}" in path:
+        hook = data.draw(st.one_of(st.just(NO_WEBHOOK), ODD_TEXT), label="webhook_id")
+        path = path.replace("{webhook_id}", _encoded(hook))
     chosen = (
         data.draw(st.lists(st.sampled_from(route.query), unique=True), label="params") if route.query else []
     )
@@ -168,8 +177,11 @@ def _request(fuzzed: Fuzzed, route: Route, data: st.DataObject) -> Response:
     url = _url(path, query)
     client = fuzzed.api.client
     headers = {} if route.page else fuzzed.api.auth("admin")
-    if route.method == "GET":
-        return client.get(url, headers=headers, follow_redirects=False)
+    if route.method in ("GET", "DELETE"):
+        return client.request(route.method, url, headers=headers, follow_redirects=False)
+    if route.body == "webhook":
+        drawn = data.draw(st.one_of(ODD_TEXT, st.just("https://hooks.example/h")), label="url")
+        return _post_json(fuzzed, url, {"url": drawn, "scopes": [data.draw(ODD_TEXT, label="scope")]})
     if route.body == "plan":
         doc = plan_doc(
             {
@@ -242,13 +254,15 @@ def test_no_value_of_the_corpus_makes_a_server_error(fuzzed: Fuzzed, route: Rout
 def _corpus_request(fuzzed: Fuzzed, route: Route, slot: str, value: str) -> Response:
     """The route with ``value`` in ``slot`` and plain values elsewhere."""
     plan_id = value if slot == "plan_id" else fuzzed.plan_ids[0]
-    url = _url(
-        route.path.replace("{plan_id}", _encoded(plan_id)), {slot: value} if slot in route.query else {}
-    )
+    path = route.path.replace("{plan_id}", _encoded(plan_id)).replace("{webhook_id}", NO_WEBHOOK)
+    url = _url(path, {slot: value} if slot in route.query else {})
     client = fuzzed.api.client
-    if route.method == "GET":
-        return client.get(url, headers={} if route.page else fuzzed.api.auth("admin"), follow_redirects=False)
+    if route.method in ("GET", "DELETE"):
+        headers = {} if route.page else fuzzed.api.auth("admin")
+        return client.request(route.method, url, headers=headers, follow_redirects=False)
     text = value if slot == route.body else "ok"
+    if route.body == "webhook":
+        return _post_json(fuzzed, url, {"url": text, "scopes": [text]})
     if route.body == "plan":
         return _post_json(fuzzed, url, plan_doc({"op": "mkdir", "path": "matters/acme/fuzz"}, title=text))
     if route.body == "comment":

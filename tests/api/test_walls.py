@@ -209,6 +209,9 @@ def calls(world: World) -> dict[tuple[str, str], list[Call]]:
             "/v1/plans/{plan_id}/approve", acting=True, **comment
         ),
         ("POST", "/v1/plans/{plan_id}/reject"): per_id("/v1/plans/{plan_id}/reject", acting=True, **comment),
+        ("POST", "/v1/plans/{plan_id}/request-changes"): per_id(
+            "/v1/plans/{plan_id}/request-changes", acting=True, **comment
+        ),
         ("POST", "/v1/plans/{plan_id}/apply"): per_id("/v1/plans/{plan_id}/apply", acting=True),
         ("POST", "/v1/plans/{plan_id}/revert"): per_id("/v1/plans/{plan_id}/revert", acting=True),
         ("GET", "/v1/audit"): [("/v1/audit", {"params": query}) for query in audit_queries],
@@ -224,6 +227,10 @@ def calls(world: World) -> dict[tuple[str, str], list[Call]]:
         ],
         ("GET", "/v1/snapshot"): [("/v1/snapshot", {"params": {"prefix": p}}) for p in ("matters/acme", "")],
         ("GET", "/healthz"): [("/healthz", {})],
+        ("POST", "/v1/webhooks"): [("/v1/webhooks", {"json": {"url": "https://hooks.example/h"}})],
+        ("GET", "/v1/webhooks"): [("/v1/webhooks", {})],
+        ("GET", "/v1/webhooks/deliveries"): [("/v1/webhooks/deliveries", {})],
+        ("DELETE", "/v1/webhooks/{webhook_id}"): [("/v1/webhooks/whk_000000000000", {})],
         ("GET", "/metrics"): [("/metrics", {})],
         ("GET", "/sign-in"): [("/sign-in", {"params": {"next": "/audit"}})],
         ("POST", "/sign-in"): [("/sign-in", {"data": {"token": "pva_wrong"}, "headers": ORIGIN})],

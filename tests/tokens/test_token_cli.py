@@ -224,3 +224,18 @@ def test_the_database_defaults_to_the_settings(
     assert run(capsys, "token", "create", "--role", "admin", "--name", "env")[0] == 0
     _, out, _ = run(capsys, "token", "list", "--json")
     assert [t["name"] for t in json.loads(out)["tokens"]] == ["env"]
+
+
+def test_create_with_email_keeps_the_address_approvers_are_mailed_at(
+    url: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """--email is kept and listed for an approver; an agent's, or a malformed address, is refused (exit 2)."""
+    argv = ["token", "create", "--db", url, "--role", "approver", "--name", "alice", "--scope", "matters"]
+    code, _, err = run(capsys, *argv, "--email", "alice@firm.example")
+    assert code == 0
+    assert "mailed at alice@firm.example" in err
+    code, out, _ = run(capsys, "token", "list", "--db", url, "--json")
+    assert [t["email"] for t in json.loads(out)["tokens"]] == ["alice@firm.example"]
+    agent = ["token", "create", "--db", url, "--role", "agent", "--name", "bot", "--scope", "matters"]
+    assert run(capsys, *agent, "--email", "bot@firm.example")[0] == 2
+    assert run(capsys, *argv[:-3], "bob", "--scope", "matters", "--email", "bob at firm")[0] == 2

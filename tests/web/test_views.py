@@ -10,8 +10,9 @@ from planner import Entry, PlanBuilder, tree_of, verify
 from sidecar.audit.payloads import approval_payload
 from sidecar.audit.views import EventView
 from sidecar.policy import Decision
+from sidecar.risks import flags, size_text
 from sidecar.web.trail import BadDate, day_window, event_text
-from sidecar.web.views import flags, op_row, page, size_text
+from sidecar.web.views import op_row, page
 
 STORE = tree_of([Entry("m/a.pdf", "file", 3, "a" * 64), Entry("m/b.csv", "file", 4, "b" * 64)])
 

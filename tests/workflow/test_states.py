@@ -76,6 +76,8 @@ SPEC: dict[tuple[str | None, str], set[str]] = {
     ("pending", "approve"): {"pending", "approved"},
     ("pending", "reject"): {"rejected"},
     ("approved", "reject"): {"rejected"},
+    ("pending", "request_changes"): {"changes_requested"},  # issue 12: the review loop
+    ("approved", "request_changes"): {"changes_requested"},
     ("approved", "expire"): {"pending"},
     ("approved", "start_apply"): {"applying"},
     ("failed", "start_apply"): {"applying"},
@@ -96,12 +98,13 @@ def _spec(state: State | None, action: Action) -> set[str] | None:
 
 
 def test_states_and_actions_are_the_documented_ones() -> None:
-    """The eight plan states of the brief and the ten actions, spelled as the API shows them."""
+    """The brief's eight states, changes_requested (issue 12) and eleven actions, as the API spells them."""
     assert [s.value for s in State] == [
         "pending", "approved", "rejected", "applying", "applied", "failed", "stale", "reverted",
+        "changes_requested",
     ]  # fmt: skip
-    assert len(Action) == 10
-    assert len(PAIRS) == 90
+    assert len(Action) == 11
+    assert len(PAIRS) == 110
 
 
 @pytest.mark.parametrize(("state", "action"), PAIRS, ids=[f"{s}-{a}" for s, a in PAIRS])
