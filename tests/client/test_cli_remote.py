@@ -188,6 +188,7 @@ def test_revert_by_id_submits_the_inverse(
     plan_id = submitted(server, tokens["agent"])
     with PvaClient(server, tokens["alice"]) as alice:
         alice.approve(plan_id, "ok")
+        assert alice.wait(plan_id, timeout=120).state == "applied"  # a worker applies it
     inverse = tmp_path / "undo.json"
     code, out, _ = pva(capsys, server, tokens["agent"], "revert", plan_id, "-o", str(inverse))
     assert code == 0
@@ -209,6 +210,7 @@ def test_audit_list_and_history_over_http(
     plan_id = submitted(server, tokens["agent"])
     with PvaClient(server, tokens["alice"]) as alice:
         alice.approve(plan_id, "ok")
+        assert alice.wait(plan_id, timeout=120).state == "applied"  # a worker applies it
     code, out, _ = pva(capsys, server, tokens["auditor"], "audit", "list", "--plan", plan_id, "--json")
     body = json.loads(out)
     assert (code, body["version"]) == (0, "audit-events/v1")
