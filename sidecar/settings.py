@@ -83,6 +83,11 @@ class Settings(BaseSettings):
     rate_limit: Positive = 600  # requests per minute per token
     rate_burst: Positive = 120
 
+    # -- reads and uploads (GET /v1/files, POST /v1/blobs) --
+    # Which file reads become 'read' events in the audit: "whole" files (the default), "all"
+    # (ranges too), or "off".
+    audit_reads: Literal["off", "whole", "all"] = "whole"
+
     @classmethod
     def load(cls, **overrides: Any) -> Settings:
         """Settings from the environment and ``PVA_SETTINGS_FILE`` (if set), then ``overrides``."""

@@ -108,7 +108,7 @@ def open_services(
     )
     jobs = apply_queue(settings)
     plans = PlanService(apply_engine, audit, cases, policy, clock, workflow, queue=jobs)
-    reads = ReadService(audit, cases, store.backend)
+    reads = ReadService(audit, cases, store.backend, settings.audit_reads)
     return Services(store, audit, tokens, apply_engine, plans, reads, jobs, settings.database_url)
 
 

@@ -9,6 +9,7 @@ reads it back given the event's kind)::
     Approval      'approval'       a person approved or rejected a plan
     Workflow      'workflow'       a plan changed state (submitted, expired, reverted...)
     TokenChange   'token'          an API token was made or revoked
+    DocumentRead  'read'           someone read a document through the sidecar (PVA_AUDIT_READS)
 
 The encoded payload is hashed into the chain (``chain.make_link``), so its
 bytes are frozen: a change to ``encode`` would stop every existing audit from
@@ -31,7 +32,7 @@ from planner.core.report import Diagnostic
 from sidecar.audit.chain import iso, parse_iso
 from sidecar.audit.records import ApplyRecord, ApplyStatus, Incident, OpRecord, TrashedFile, trashed_from
 
-EventKind = Literal["plan_recorded", "apply", "incident", "approval", "workflow", "token"]
+EventKind = Literal["plan_recorded", "apply", "incident", "approval", "workflow", "token", "read"]
 PENDING = "pending"
 SYSTEM_ACTOR = "pva"  # the actor of events no person caused (incidents)
 
@@ -154,10 +155,20 @@ class TokenChange:
     binding: SecretBinding | None = None
 
 
-Payload = PlanRecorded | ApplyOutcome | IncidentNote | Approval | Workflow | TokenChange
+@dataclass(frozen=True)
+class DocumentRead:
+    """'read': who read which version of a document, and how much of it (custody: who saw what, when)."""
+
+    path: str
+    version: str  # the sha256 of the content, or "generation:N" on a bucket
+    size: int  # bytes served
+    part: str | None = None  # "bytes=START-END" for a range; None: the whole file
 
 
-def encode(payload: Payload) -> dict[str, Any]:
+Payload = PlanRecorded | ApplyOutcome | IncidentNote | Approval | Workflow | TokenChange | DocumentRead
+
+
+def encode(payload: Payload) -> dict[str, Any]:  # noqa: PLR0911  # one return per event kind
     """The payload's one JSON form: the object an event hashes (canonically) and stores."""
     match payload:
         case PlanRecorded(author=author, title=title, status=status):
@@ -172,11 +183,13 @@ def encode(payload: Payload) -> dict[str, Any]:
             return {"action": action, "status": status} | {k: v for k, v in facts.items() if v is not None}
         case TokenChange():
             return _token_json(payload)
+        case DocumentRead(path=path, version=version, size=size, part=part):
+            return {"path": path, "version": version, "size": size} | _compact({"part": part})
         case _:
             assert_never(payload)
 
 
-def decode(kind: str, body: Mapping[str, Any]) -> Payload:
+def decode(kind: str, body: Mapping[str, Any]) -> Payload:  # noqa: PLR0911  # one return per event kind
     """The payload an event of ``kind`` holds; KeyError, TypeError or ValueError if pva never writes it."""
     match kind:
         case "plan_recorded":
@@ -192,6 +205,14 @@ def decode(kind: str, body: Mapping[str, Any]) -> Payload:
             return Workflow(_text(body["action"]), _text(body["status"]), facts)
         case "token":
             return decode_token(body)
+        case "read":
+            part = body.get("part")
+            return DocumentRead(
+                _text(body["path"]),
+                _text(body["version"]),
+                _count(body["size"]),
+                None if part is None else _text(part),
+            )
     raise ValueError(f"no event kind {kind!r}")
 
 
@@ -202,7 +223,7 @@ def decode_approval(body: Mapping[str, Any]) -> Approval:
     )
 
 
-def kind_of(payload: Payload) -> EventKind:
+def kind_of(payload: Payload) -> EventKind:  # noqa: PLR0911  # one return per event kind
     """The kind of event that carries ``payload``."""
     match payload:
         case PlanRecorded():
@@ -217,6 +238,8 @@ def kind_of(payload: Payload) -> EventKind:
             return "workflow"
         case TokenChange():
             return "token"
+        case DocumentRead():
+            return "read"
         case _:
             assert_never(payload)
 
@@ -226,7 +249,7 @@ def status_of(payload: Payload) -> str | None:
     match payload:
         case PlanRecorded() | ApplyOutcome() | Approval() | Workflow():
             return payload.status
-        case IncidentNote() | TokenChange():
+        case IncidentNote() | TokenChange() | DocumentRead():
             return None
         case _:
             assert_never(payload)
@@ -478,4 +501,10 @@ def _compact(body: dict[str, Any]) -> dict[str, Any]:
 def _text(value: object) -> str:
     if not isinstance(value, str):
         raise TypeError(f"expected a string, got {type(value).__name__}")
+    return value
+
+
+def _count(value: object) -> int:
+    if not isinstance(value, int) or isinstance(value, bool) or value < 0:
+        raise TypeError(f"expected a count, got {value!r}")
     return value

@@ -84,6 +84,11 @@ class SqlAuditStore(db.SqlStore):
             payload = payloads.incident_payload(incident)
             self._append(session, incident.digest, payloads.SYSTEM_ACTOR, payload)
 
+    def record_read(self, read: payloads.DocumentRead, *, actor: str) -> None:
+        """A 'read' event: ``actor`` read (part of) a document through the sidecar."""
+        with db.appending(self._sessions) as session:
+            self._append(session, None, actor, read)
+
     def _append(self, session: Session, digest: str | None, actor: str, payload: payloads.Payload) -> Link:
         kind = payloads.kind_of(payload)
         return append_event(session, self._clock(), kind=kind, digest=digest, actor=actor, payload=payload)

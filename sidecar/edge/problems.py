@@ -22,6 +22,7 @@ from sidecar.errors import (
     CommittedError,
     LeaseLost,
     LockTimeout,
+    NotInStore,
     NotMigrated,
     Refused,
     StoreError,
@@ -49,6 +50,7 @@ STATUS: tuple[tuple[type[PvaError], int, str], ...] = (
     (LockTimeout, 503, "busy"),
     (LeaseLost, 503, "lease_lost"),  # another replica took the apply over: it settles it
     (CommittedError, 503, "applied_unfinished"),  # the message says the plan is applied
+    (NotInStore, 404, "not_found"),
     (Refused, 409, "refused"),
     (TreeError, 409, "store_conflict"),
     (NotMigrated, 503, "database_not_ready"),

@@ -31,6 +31,7 @@ from tests.support.plans import plan_doc
 DEEP = os.environ.get("HYPOTHESIS_PROFILE") == "deep"
 EXAMPLES = 300 if DEEP else 6
 ORIGIN = {"Origin": "http://testserver"}
+FILE = "matters/acme/inbox/0001.pdf"
 PLAN_QUERY = ("state", "author", "path", "before", "before_id", "limit")
 
 
@@ -61,6 +62,9 @@ ROUTES = [
     Route("GET", "/v1/audit", ("path", "plan", "actor", "since", "until", "after", "limit")),
     Route("GET", "/v1/history", ("path",)),
     Route("GET", "/v1/snapshot", ("prefix",)),
+    Route("GET", "/v1/tree", ("path", "depth", "after", "limit")),
+    Route("GET", "/v1/manifest", ("path", "hash")),
+    Route("GET", "/v1/files/{path}"),
     Route("GET", "/healthz"),
     Route("GET", "/metrics"),
     Route("GET", "/", ("state", "q", "author", "path"), page=True),
@@ -158,6 +162,8 @@ def _request(fuzzed: Fuzzed, route: Route, data: st.DataObject) -> Response:
     path = route.path
     if "{plan_id}" in path:
         path = path.replace("{plan_id}", _encoded(data.draw(_plan_id(fuzzed), label="plan_id")))
+    if "{path}" in path:
+        path = path.replace("{path}", _encoded(data.draw(st.one_of(ODD_TEXT, st.just(FILE)), label="path")))
     chosen = (
         data.draw(st.lists(st.sampled_from(route.query), unique=True), label="params") if route.query else []
     )
@@ -226,6 +232,7 @@ def test_no_value_of_the_corpus_makes_a_server_error(fuzzed: Fuzzed, route: Rout
     slots = [
         *route.query,
         *(["plan_id"] if "{plan_id}" in route.path else []),
+        *(["file"] if "{path}" in route.path else []),
         *([route.body] if route.body else []),
     ]
     for slot in slots:
@@ -239,9 +246,9 @@ def test_no_value_of_the_corpus_makes_a_server_error(fuzzed: Fuzzed, route: Rout
 def _corpus_request(fuzzed: Fuzzed, route: Route, slot: str, value: str) -> Response:
     """The route with ``value`` in ``slot`` and plain values elsewhere."""
     plan_id = value if slot == "plan_id" else fuzzed.plan_ids[0]
-    url = _url(
-        route.path.replace("{plan_id}", _encoded(plan_id)), {slot: value} if slot in route.query else {}
-    )
+    file = value if slot == "file" else FILE
+    path = route.path.replace("{plan_id}", _encoded(plan_id)).replace("{path}", _encoded(file))
+    url = _url(path, {slot: value} if slot in route.query else {})
     client = fuzzed.api.client
     if route.method == "GET":
         return client.get(url, headers={} if route.page else fuzzed.api.auth("admin"), follow_redirects=False)

@@ -116,7 +116,11 @@ def test_api_doc_shows_every_operation() -> None:
     document = create_app(Settings()).openapi()
     paths = set(document["paths"])
     shown = {
-        re.sub(r"/[0-9a-f]{8,64}(?=/|$)", "/{plan_id}", match.group(1))
+        re.sub(
+            r"^/v1/files/.+",
+            "/v1/files/{path}",
+            re.sub(r"/[0-9a-f]{8,64}(?=/|$)", "/{plan_id}", match.group(1)),
+        )
         for block in _curl_blocks()
         for command, _ in _steps(block)
         for match in [re.search(r'\$PVA_URL(/[^?" ]*)', command)]
