@@ -21,7 +21,7 @@ from fastapi import FastAPI
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from sidecar import db, web
-from sidecar.api import plans, reads, system
+from sidecar.api import blobs, plans, reads, system
 from sidecar.api.openapi import API_VERSION, openapi_document
 from sidecar.audit.signing import signing
 from sidecar.edge import problems
@@ -126,12 +126,15 @@ def create_app(
     )
     app.include_router(plans.router)
     app.include_router(reads.router)
+    app.include_router(blobs.router)
     app.include_router(system.router)
     app.state.pva_web = web.state_for(settings)  # the approval page: its session key and templates
     app.include_router(web.router())  # the pages, and /docs
     app.mount("/static", web.StaticAssets(), name="static")
     problems.install(app)
-    app.add_middleware(BodyLimit, limit=settings.max_body_bytes)
+    app.add_middleware(
+        BodyLimit, limit=settings.max_body_bytes, uploads={"/v1/blobs": settings.max_blob_bytes}
+    )
     app.add_middleware(_Metered, metrics=metrics)  # outermost: it counts the 413s too
     app.openapi = lambda: openapi_document(app)  # type: ignore[method-assign]
     return app

@@ -87,6 +87,9 @@ class Settings(BaseSettings):
     # Which file reads become 'read' events in the audit: "whole" files (the default), "all"
     # (ranges too), or "off".
     audit_reads: Literal["off", "whole", "all"] = "whole"
+    max_blob_bytes: Positive = 1024 * MIB  # one uploaded blob
+    blob_quota_bytes: Positive = 10 * 1024 * MIB  # what one token's uncollected blobs may hold at once
+    blob_retention: Duration = timedelta(days=7)  # a blob no plan names is collected after this
 
     @classmethod
     def load(cls, **overrides: Any) -> Settings:

@@ -19,6 +19,7 @@ from sidecar.jobs import Worker
 from sidecar.jobs.local import LocalQueue, ThreadWorker
 from sidecar.jobs.postgres import PostgresQueue, PostgresWorker
 from sidecar.policy import Policy, parse_policy
+from sidecar.service.blobs import BlobLimits, BlobService, SqlBlobs
 from sidecar.service.cases import SqlCaseStore
 from sidecar.service.plans import PlanService, WorkflowSettings
 from sidecar.service.reads import ReadService
@@ -39,6 +40,7 @@ class Services:
     reads: ReadService
     jobs: LocalQueue | PostgresQueue | None = None  # PVA_APPLY_MODE=jobs: where applies wait for a worker
     database_url: str = ""
+    blobs: BlobService | None = None  # uploads for content_ref writes
 
     def worker(self, settings: Settings, *, name: str = "pva") -> Worker | None:
         """A worker that runs this process's share of the queued applies (none in 'request' mode)."""
@@ -49,6 +51,12 @@ class Services:
                 self.database_url, self.plans, self.jobs, heartbeat=settings.job_heartbeat, name=name
             )
         return None
+
+    def require_blobs(self) -> BlobService:
+        """The blob service (every sidecar has one; tests may wire services without it)."""
+        if self.blobs is None:
+            raise StoreFault("", "this sidecar takes no uploads")
+        return self.blobs
 
     @property
     def backend(self) -> Backend:
@@ -109,7 +117,9 @@ def open_services(
     jobs = apply_queue(settings)
     plans = PlanService(apply_engine, audit, cases, policy, clock, workflow, queue=jobs)
     reads = ReadService(audit, cases, store.backend, settings.audit_reads)
-    return Services(store, audit, tokens, apply_engine, plans, reads, jobs, settings.database_url)
+    limits = BlobLimits(settings.max_blob_bytes, settings.blob_quota_bytes, settings.blob_retention)
+    blobs = BlobService(SqlBlobs(engine, clock=clock), store.backend, limits)
+    return Services(store, audit, tokens, apply_engine, plans, reads, jobs, settings.database_url, blobs)
 
 
 def apply_queue(settings: Settings) -> LocalQueue | PostgresQueue | None:

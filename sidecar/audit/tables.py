@@ -270,6 +270,25 @@ class TokenRow(Base):
     __table_args__ = (CheckConstraint("role IN ('agent', 'approver', 'auditor', 'admin')", name="role"),)
 
 
+class BlobRow(Base):
+    """An uploaded blob, once per token that uploaded it: the bytes are stored once, at .pva/blobs/SHA256.
+
+    Outside the audit's chain: an upload changes nothing in the store until a
+    plan names the blob and is applied (then the apply event records it).
+    """
+
+    __tablename__ = "blobs"
+
+    sha256: Mapped[str] = mapped_column(HEX64, primary_key=True)
+    token: Mapped[str] = mapped_column(String(16), primary_key=True)  # whose quota it counts against
+    actor: Mapped[str] = mapped_column(NAME)
+    scopes: Mapped[str] = mapped_column(Text)  # the uploader's scopes, JSON: where plans may use it
+    size: Mapped[int] = mapped_column(BigInteger)
+    uploaded: Mapped[datetime] = mapped_column(UtcDateTime())
+
+    __table_args__ = (Index(None, "token"), Index(None, "uploaded"))
+
+
 # apply_locks: the path locks of every replica sharing the database (sidecar.apply.leases); rows
 # come and go as locks are taken and released, outside the audit.
 

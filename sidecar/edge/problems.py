@@ -28,6 +28,7 @@ from sidecar.errors import (
     StoreError,
     UnknownPlan,
 )
+from sidecar.service.blobs import BlobMismatch, BlobTooLarge
 from sidecar.service.cases import Conflict
 from sidecar.service.plans import BadPath
 from sidecar.workflow import AlreadyApproved, IllegalTransition, NotAllowed, NotApproved
@@ -38,6 +39,8 @@ log = logging.getLogger("pva.api")
 STATUS: tuple[tuple[type[PvaError], int, str], ...] = (
     (PlanSyntaxError, 422, "invalid_request"),
     (BadPath, 422, "invalid_path"),
+    (BlobMismatch, 422, "blob_mismatch"),
+    (BlobTooLarge, 413, "too_large"),
     (Unauthenticated, 401, "unauthenticated"),
     (Forbidden, 403, "forbidden"),
     (NotAllowed, 403, "not_allowed"),
@@ -76,6 +79,8 @@ def pva_error(_request: Request, error: Exception) -> JSONResponse:
         if isinstance(error, PlanSyntaxError)
         else None
     )
+    if isinstance(error, BlobTooLarge):
+        code = error.code  # too_large, or over_quota
     response = problem(status, code, str(error), details)
     if isinstance(error, RateLimited):
         response.headers["Retry-After"] = str(max(1, round(error.retry_after + 0.5)))

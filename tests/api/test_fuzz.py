@@ -65,6 +65,7 @@ ROUTES = [
     Route("GET", "/v1/tree", ("path", "depth", "after", "limit")),
     Route("GET", "/v1/manifest", ("path", "hash")),
     Route("GET", "/v1/files/{path}"),
+    Route("POST", "/v1/blobs", ("sha256",)),
     Route("GET", "/healthz"),
     Route("GET", "/metrics"),
     Route("GET", "/", ("state", "q", "author", "path"), page=True),

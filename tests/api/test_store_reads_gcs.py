@@ -1,7 +1,8 @@
-"""The read endpoints on a bucket (the GCS test server): listings, files by generation, ranges, manifests."""
+"""The read endpoints and uploads on a bucket (the GCS test server): listings, files, manifests, blobs."""
 
 from __future__ import annotations
 
+import hashlib
 import json
 from collections.abc import Iterator
 from pathlib import Path
@@ -10,6 +11,7 @@ import pytest
 
 from tests.api.support import SEED, Api, Opener, empty
 from tests.gcs.fixtures import new_bucket, seed, shared_server
+from tests.support.plans import plan_doc
 
 FILE = "matters/acme/inbox/0001.pdf"
 CONTENT = SEED[FILE] or b""
@@ -58,3 +60,18 @@ def test_a_bucket_manifest_and_scope(gcs_api: Api) -> None:
     assert gcs_api.get("/v1/files/matters/globex/inbox/g-0001.pdf", "agent").status_code == 403
     assert gcs_api.get("/v1/tree", "agent", params={"path": "matters/globex"}).status_code == 403
     assert gcs_api.get("/v1/files/matters/acme/nope", "agent").status_code == 404
+
+
+def test_a_write_is_applied_from_an_uploaded_blob_on_a_bucket(gcs_api: Api) -> None:
+    """On a bucket, an uploaded blob is named by a content_ref write, applied, and read back whole."""
+    data = b"%PDF " + b"y" * 300_000
+    sha = hashlib.sha256(data).hexdigest()
+    upload = gcs_api.client.post(
+        "/v1/blobs", params={"sha256": sha}, content=data, headers=gcs_api.auth("agent")
+    )
+    assert upload.status_code == 201, upload.text
+    doc = plan_doc({"op": "write", "path": "matters/acme/big.pdf", "content_ref": sha}, title="big")
+    plan_id = gcs_api.submit(doc)["id"]
+    gcs_api.decide(plan_id, "approve")
+    assert gcs_api.show(plan_id)["state"] == "applied"
+    assert gcs_api.get("/v1/files/matters/acme/big.pdf", "agent").content == data

@@ -10,6 +10,7 @@ may hold a canary, nor the id of a plan that touches B.
 
 from __future__ import annotations
 
+import hashlib
 import re
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
@@ -224,6 +225,12 @@ def calls(world: World) -> dict[tuple[str, str], list[Call]]:
             (f"/v1/files/{path}", {"headers": headers})
             for path in ("matters/acme/inbox/0001.pdf", "matters/acme", "matters/beta", "matters/beta/x.txt")
             for headers in ({}, {"Range": "bytes=0-3"}, {"If-None-Match": "*"})
+        ],
+        ("POST", "/v1/blobs"): [
+            (
+                "/v1/blobs",
+                {"params": {"sha256": hashlib.sha256(b"acme note").hexdigest()}, "content": b"acme note"},
+            )
         ],
         ("GET", "/healthz"): [("/healthz", {})],
         ("GET", "/metrics"): [("/metrics", {})],
