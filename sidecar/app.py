@@ -51,7 +51,10 @@ class _Metered:
 
 
 class _Sweeper:
-    """Sweeps every ``interval`` seconds: settles the applies a process or replica that died left."""
+    """Sweeps every ``interval`` seconds: settles the applies a process or replica that died left.
+
+    And collects the uploaded blobs no plan names once past their retention.
+    """
 
     def __init__(self, services: Services, interval: float) -> None:
         self.services = services
@@ -73,6 +76,11 @@ class _Sweeper:
                 self.services.plans.sweep()
             except Exception:  # the next sweep tries again; an operator reads the log
                 log.exception("the sweep for interrupted applies failed")
+            try:
+                if self.services.blobs is not None:
+                    self.services.blobs.collect()
+            except Exception:
+                log.exception("collecting unnamed blobs failed")
 
 
 def create_app(

@@ -72,6 +72,9 @@ class BlobLimits:
 class SqlBlobs(db.SqlStore):
     """The ``blobs`` table."""
 
+    def now(self) -> datetime:
+        return self._clock()
+
     def held(self, token: str) -> int:
         with self._sessions() as session:
             return int(
@@ -151,8 +154,12 @@ class BlobService:
             if self.backend.exists(staged):
                 self.backend.discard(staged)
 
-    def collect(self, now: datetime) -> list[str]:
-        """Remove the blobs past the retention that no recorded plan names; return their sha256."""
+    def collect(self, now: datetime | None = None) -> list[str]:
+        """Remove the blobs past the retention that no recorded plan names; return their sha256.
+
+        ``now``: the database's clock unless given. ``pva serve`` runs it as it sweeps.
+        """
+        now = self.blobs.now() if now is None else now
         removed = []
         for sha256, token in self.blobs.expired(now - self.limits.retention):
             if self.blobs.forget(sha256, token) and self.backend.exists(f"{BLOBS}/{sha256}"):
