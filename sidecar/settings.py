@@ -90,6 +90,8 @@ class Settings(BaseSettings):
     max_blob_bytes: Positive = 1024 * MIB  # one uploaded blob
     blob_quota_bytes: Positive = 10 * 1024 * MIB  # what one token's uncollected blobs may hold at once
     blob_retention: Duration = timedelta(days=7)  # a blob no plan names is collected after this
+    # The longest a read-only token (one handed to a sandbox) may live: pva token create --read-only.
+    sandbox_token_ttl: Annotated[Duration, Field(gt=timedelta(0))] = timedelta(hours=24)
 
     @classmethod
     def load(cls, **overrides: Any) -> Settings:

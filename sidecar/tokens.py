@@ -82,6 +82,7 @@ class Principal:
     name: str
     role: Role
     scopes: tuple[str, ...]  # minimal, sorted store paths; or ("*",) for the whole store
+    read_only: bool = False  # read and verify only: no submit, upload, apply or revert
 
     @property
     def whole_store(self) -> bool:
@@ -113,6 +114,7 @@ class TokenInfo:
     revoked: datetime | None
     revoked_by: str | None
     status: TokenStatus  # at the time it was read
+    read_only: bool = False
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -127,6 +129,7 @@ class TokenInfo:
             "last_used": _iso(self.last_used),
             "revoked": _iso(self.revoked),
             "revoked_by": self.revoked_by,
+            "read_only": self.read_only,
         }
 
 
@@ -218,9 +221,17 @@ class TokenStore(db.SqlStore):
         *,
         expires: datetime | None = None,
         created_by: str = "pva",
+        read_only: bool = False,
+        max_ttl: timedelta | None = None,
     ) -> tuple[str, str]:
-        """Make a token; return (id, secret). The secret is not kept: this is its only showing."""
+        """Make a token; return (id, secret). The secret is not kept: this is its only showing.
+
+        ``read_only``: an agent token that reads and verifies, and nothing else; it
+        must expire, within ``max_ttl`` when given (a token handed to a sandbox).
+        """
         checked, token_id = checked_role(role), ID_PREFIX + secrets.token_hex(6)
+        if read_only:
+            self._check_sandbox(checked, expires, max_ttl)
         row = {
             "id": token_id,
             "name": checked_name(name),
@@ -229,6 +240,7 @@ class TokenStore(db.SqlStore):
             "created": self._now(),
             "created_by": checked_actor(created_by),
             "expires": self._checked_expiry(expires),
+            "read_only": read_only,
         }
         secret = SECRET_PREFIX + secrets.token_urlsafe(SECRET_BYTES)
         try:
@@ -264,7 +276,7 @@ class TokenStore(db.SqlStore):
         scopes = stored_scopes(row.scopes)
         if scopes is None:
             return None  # a damaged row grants nothing; 'pva audit verify' names it
-        return Principal(row.id, row.name, Role(row.role), scopes)
+        return Principal(row.id, row.name, Role(row.role), scopes, read_only=row.read_only)
 
     def list(self) -> builtins.list[TokenInfo]:
         """Every token, revoked and expired ones included, oldest first."""
@@ -307,8 +319,20 @@ class TokenStore(db.SqlStore):
             # secret's hash (so the chain never holds the lookup key itself).
             expires = None if row["expires"] is None else iso(row["expires"])
             binding = SecretBinding(secret_check(row["secret_sha256"]), expires)
-        payload = TokenChange(action, token_id, row["name"], row["role"], scopes, binding)
+        read_only = bool(row.get("read_only", False))
+        payload = TokenChange(action, token_id, row["name"], row["role"], scopes, binding, read_only)
         append_event(session, self._now(), kind="token", digest=None, actor=actor, payload=payload)
+
+    def _check_sandbox(self, role: Role, expires: datetime | None, max_ttl: timedelta | None) -> None:
+        """A read-only token is an agent's, and expires (within ``max_ttl``, when given)."""
+        if role is not Role.AGENT:
+            raise InvalidTokenRequest(f"only agent tokens are read-only, not {role.value} tokens")
+        if expires is None:
+            raise InvalidTokenRequest("a read-only token must expire: give --expires")
+        if max_ttl is not None and expires > self._now() + max_ttl:
+            raise InvalidTokenRequest(
+                f"a read-only token lives at most {max_ttl} (PVA_SANDBOX_TOKEN_TTL): give a nearer --expires"
+            )
 
     def _now(self) -> datetime:
         now = self._clock()
@@ -356,6 +380,7 @@ def _info(row: TokenRow, now: datetime) -> TokenInfo:
         row.revoked,
         row.revoked_by,
         _status(row, now),
+        row.read_only,
     )
 
 

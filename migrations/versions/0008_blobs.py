@@ -1,4 +1,4 @@
-"""Uploaded blobs: content for plans' content_ref writes, by sha256, per uploading token.
+"""Uploaded blobs (content for plans' content_ref writes, by sha256, per token) and read-only tokens.
 
 Revision ID: 0008
 Revises: 0005
@@ -36,9 +36,13 @@ def upgrade() -> None:
     )
     op.create_index(op.f("ix_blobs_token"), "blobs", ["token"])
     op.create_index(op.f("ix_blobs_uploaded"), "blobs", ["uploaded"])
+    with op.batch_alter_table("tokens") as batch:
+        batch.add_column(sa.Column("read_only", sa.Boolean(), nullable=False, server_default=sa.false()))
 
 
 def downgrade() -> None:
+    with op.batch_alter_table("tokens") as batch:
+        batch.drop_column("read_only")
     op.drop_index(op.f("ix_blobs_uploaded"), table_name="blobs")
     op.drop_index(op.f("ix_blobs_token"), table_name="blobs")
     op.drop_table("blobs")

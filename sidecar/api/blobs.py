@@ -21,6 +21,7 @@ from sidecar.api.models import ErrorBody, json_response
 from sidecar.backends.base import CHUNK
 from sidecar.edge.auth import Caller, require
 from sidecar.edge.state import app_state
+from sidecar.service.plans import check_writer
 from sidecar.tokens import Role
 
 router = APIRouter(prefix="/v1", tags=["blobs"])
@@ -54,6 +55,7 @@ async def upload_blob(
     sha256: Annotated[str, Query(min_length=64, max_length=64, description="The sha256 of the body, hex")],
 ) -> Response:
     require(who, Role.AGENT, Role.APPROVER, Role.ADMIN)
+    check_writer(who)
     with tempfile.TemporaryFile() as spool:
         async for chunk in request.stream():
             spool.write(chunk)

@@ -153,6 +153,7 @@ class TokenChange:
     role: str
     scopes: tuple[str, ...] | None = None
     binding: SecretBinding | None = None
+    read_only: bool = False  # recorded only when True, so earlier events keep their bytes
 
 
 @dataclass(frozen=True)
@@ -474,6 +475,8 @@ def _token_json(change: TokenChange) -> dict[str, Any]:
     if change.binding is not None:
         body["secret_check"] = change.binding.secret_check
         body["expires"] = change.binding.expires
+    if change.read_only:
+        body["read_only"] = True
     return body
 
 
@@ -491,6 +494,7 @@ def decode_token(body: Mapping[str, Any]) -> TokenChange:
         _text(body["role"]),
         None if scopes is None else tuple(_text(scope) for scope in scopes),
         binding,
+        body.get("read_only") is True,
     )
 
 

@@ -34,6 +34,7 @@ from sqlalchemy import (
     String,
     Text,
     TypeDecorator,
+    false,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
@@ -265,6 +266,8 @@ class TokenRow(Base):
     last_used: Mapped[datetime | None] = mapped_column(UtcDateTime())
     revoked: Mapped[datetime | None] = mapped_column(UtcDateTime())
     revoked_by: Mapped[str | None] = mapped_column(NAME)
+    # Read and verify only: no submit, upload, apply or revert (tokens handed to sandboxes).
+    read_only: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
 
     # The database refuses a role sidecar.tokens.Role does not name (tests check they agree).
     __table_args__ = (CheckConstraint("role IN ('agent', 'approver', 'auditor', 'admin')", name="role"),)
