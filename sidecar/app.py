@@ -21,7 +21,7 @@ from fastapi import FastAPI
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from sidecar import db, web
-from sidecar.api import blobs, plans, reads, system
+from sidecar.api import blobs, plans, reads, system, tokens
 from sidecar.api.openapi import API_VERSION, openapi_document
 from sidecar.audit.signing import signing
 from sidecar.edge import problems
@@ -135,6 +135,7 @@ def create_app(
     app.include_router(plans.router)
     app.include_router(reads.router)
     app.include_router(blobs.router)
+    app.include_router(tokens.router)
     app.include_router(system.router)
     app.state.pva_web = web.state_for(settings)  # the approval page: its session key and templates
     app.include_router(web.router())  # the pages, and /docs

@@ -254,6 +254,41 @@ class TokenStore(db.SqlStore):
             ) from None
         return token_id, secret
 
+    def sandbox(
+        self, who: Principal, scopes: Iterable[str], ttl: timedelta, *, max_ttl: timedelta
+    ) -> tuple[TokenInfo, str]:
+        """A read-only agent token, narrower than ``who``'s, for a sandbox: (its info, its secret).
+
+        Its scopes lie inside ``who``'s, it expires after ``ttl`` (at most
+        ``max_ttl``), and it is named after ``who``, who made it (and may revoke
+        it). A read-only token makes none: no token widens itself.
+        """
+        if who.read_only:
+            raise InvalidTokenRequest(f"{who.name} is a read-only token: it makes no tokens")
+        wanted = checked_scopes(Role.AGENT, scopes)
+        outside = [
+            scope
+            for scope in wanted
+            if not (who.whole_store or (scope != WHOLE_STORE and who.may_touch(scope)))
+        ]
+        if outside:
+            raise InvalidTokenRequest(f"{', '.join(outside)} lies outside {who.name}'s scope")
+        if ttl <= timedelta(0):
+            raise InvalidTokenRequest("a sandbox token's lifetime must be above zero")
+        expires = self._now() + min(ttl, max_ttl)
+        name = f"{who.name[:80]}.sandbox-{secrets.token_hex(4)}"
+        token_id, secret = self.create(
+            Role.AGENT.value, name, wanted, expires=expires, created_by=who.name, read_only=True
+        )
+        return self.get(token_id), secret
+
+    def revoke_own(self, token_id: str, who: Principal) -> TokenInfo:
+        """Revoke a token ``who`` made (an admin: any); another's is UnknownToken, as if there were none."""
+        info = self.get(token_id) if _ID.fullmatch(token_id) else None
+        if info is None or (info.created_by != who.name and who.role is not Role.ADMIN):
+            raise UnknownToken(_unknown(token_id))
+        return self.revoke(token_id, revoked_by=who.name)
+
     def authenticate(self, secret: str) -> Principal | None:
         """The principal of a live token with this secret; None if unknown, revoked or expired.
 

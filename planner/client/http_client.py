@@ -11,6 +11,7 @@ from __future__ import annotations
 import builtins
 import hashlib
 import json
+import math
 import os
 import re
 import time
@@ -250,6 +251,18 @@ class PvaClient:
         self._send(request, stream=False)
         return sha256
 
+    def sandbox_token(self, scopes: Sequence[str], *, ttl: float) -> dict[str, Any]:
+        """A read-only token for a sandbox, inside this token's scope, living ``ttl`` seconds at most.
+
+        The answer holds ``id``, ``secret`` (shown only here), ``scopes`` and ``expires``.
+        """
+        body = json.dumps({"scopes": list(scopes), "ttl_seconds": max(1, math.ceil(ttl))}).encode()
+        return self._json("POST", "/v1/tokens/sandbox", content=body)
+
+    def revoke_token(self, token_id: str) -> None:
+        """Revoke a token this token made (a sandbox's, when its run ends)."""
+        self._call("POST", f"/v1/tokens/{quote(token_id, safe='')}/revoke")
+
     def builder(self, title: str, *, scope: Sequence[str]) -> PlanBuilder:
         """A ``PlanBuilder`` that uploads large write content through this client."""
         return PlanBuilder(title, scope=scope, upload=self.upload)
@@ -274,8 +287,10 @@ class PvaClient:
         body = json.dumps({"comment": comment}).encode("utf-8")
         return _model(PlanStatus, self._call("POST", _plan_path(plan_id, action), content=body))
 
-    def _json(self, method: str, path: str, *, params: dict[str, Any] | None = None) -> dict[str, Any]:
-        body = self._call(method, path, params=params)
+    def _json(
+        self, method: str, path: str, *, params: dict[str, Any] | None = None, content: bytes | None = None
+    ) -> dict[str, Any]:
+        body = self._call(method, path, params=params, content=content)
         if not isinstance(body, dict):
             raise ClientError(f"{self.url}{path} answered with JSON that is not an object", code="bad_answer")
         return body

@@ -31,6 +31,7 @@ from sidecar.errors import (
 from sidecar.service.blobs import BlobMismatch, BlobTooLarge
 from sidecar.service.cases import Conflict
 from sidecar.service.plans import BadPath
+from sidecar.tokens import InvalidTokenRequest, UnknownToken
 from sidecar.workflow import AlreadyApproved, IllegalTransition, NotAllowed, NotApproved
 
 log = logging.getLogger("pva.api")
@@ -39,6 +40,8 @@ log = logging.getLogger("pva.api")
 STATUS: tuple[tuple[type[PvaError], int, str], ...] = (
     (PlanSyntaxError, 422, "invalid_request"),
     (BadPath, 422, "invalid_path"),
+    (InvalidTokenRequest, 422, "invalid_request"),
+    (UnknownToken, 404, "not_found"),
     (BlobMismatch, 422, "blob_mismatch"),
     (BlobTooLarge, 413, "too_large"),
     (Unauthenticated, 401, "unauthenticated"),

@@ -66,6 +66,8 @@ ROUTES = [
     Route("GET", "/v1/manifest", ("path", "hash")),
     Route("GET", "/v1/files/{path}"),
     Route("POST", "/v1/blobs", ("sha256",)),
+    Route("POST", "/v1/tokens/sandbox"),
+    Route("POST", "/v1/tokens/{token_id}/revoke"),
     Route("GET", "/healthz"),
     Route("GET", "/metrics"),
     Route("GET", "/", ("state", "q", "author", "path"), page=True),
@@ -165,6 +167,8 @@ def _request(fuzzed: Fuzzed, route: Route, data: st.DataObject) -> Response:
         path = path.replace("{plan_id}", _encoded(data.draw(_plan_id(fuzzed), label="plan_id")))
     if "{path}" in path:
         path = path.replace("{path}", _encoded(data.draw(st.one_of(ODD_TEXT, st.just(FILE)), label="path")))
+    if "{token_id}" in path:
+        path = path.replace("{token_id}", _encoded(data.draw(ODD_TEXT, label="token_id")) or "x")
     chosen = (
         data.draw(st.lists(st.sampled_from(route.query), unique=True), label="params") if route.query else []
     )
@@ -234,6 +238,7 @@ def test_no_value_of_the_corpus_makes_a_server_error(fuzzed: Fuzzed, route: Rout
         *route.query,
         *(["plan_id"] if "{plan_id}" in route.path else []),
         *(["file"] if "{path}" in route.path else []),
+        *(["token_id"] if "{token_id}" in route.path else []),
         *([route.body] if route.body else []),
     ]
     for slot in slots:
@@ -249,6 +254,7 @@ def _corpus_request(fuzzed: Fuzzed, route: Route, slot: str, value: str) -> Resp
     plan_id = value if slot == "plan_id" else fuzzed.plan_ids[0]
     file = value if slot == "file" else FILE
     path = route.path.replace("{plan_id}", _encoded(plan_id)).replace("{path}", _encoded(file))
+    path = path.replace("{token_id}", _encoded(value) or "x" if slot == "token_id" else "tok_000000000000")
     url = _url(path, {slot: value} if slot in route.query else {})
     client = fuzzed.api.client
     if route.method == "GET":

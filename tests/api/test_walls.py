@@ -232,6 +232,11 @@ def calls(world: World) -> dict[tuple[str, str], list[Call]]:
                 {"params": {"sha256": hashlib.sha256(b"acme note").hexdigest()}, "content": b"acme note"},
             )
         ],
+        ("POST", "/v1/tokens/sandbox"): [
+            ("/v1/tokens/sandbox", {"json": {"scopes": [scope], "ttl_seconds": 60}})
+            for scope in ("matters/acme", "matters/beta", "matters")
+        ],
+        ("POST", "/v1/tokens/{token_id}/revoke"): [("/v1/tokens/tok_000000000000/revoke", {})],
         ("GET", "/healthz"): [("/healthz", {})],
         ("GET", "/metrics"): [("/metrics", {})],
         ("GET", "/sign-in"): [("/sign-in", {"params": {"next": "/audit"}})],
