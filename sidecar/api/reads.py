@@ -29,6 +29,7 @@ from sidecar.edge.ranges import Unsatisfiable, byte_range, etag, not_modified
 from sidecar.edge.state import app_state
 
 log = logging.getLogger("pva.api")
+BATCH = 64 * 1024  # characters of manifest lines sent at once
 router = APIRouter(prefix="/v1", tags=["audit"])
 ERRORS: dict[int | str, dict[str, object]] = {
     status: {"model": ErrorBody} for status in (401, 403, 404, 422, 429)
@@ -231,9 +232,16 @@ def _chain(first: str, rest: Iterator[str]) -> Iterator[str]:
     no manifest line, so a reader of the manifest fails rather than taking
     a cut-off listing for a whole one.
     """
-    yield first
+    batch, size = [first], len(first)
     try:
-        yield from rest
+        for line in rest:  # sent in batches: one line per send costs a thread hop each
+            batch.append(line)
+            size += len(line)
+            if size >= BATCH:
+                yield "".join(batch)
+                batch, size = [], 0
+        yield "".join(batch)
     except PvaError as error:
+        yield "".join(batch)
         log.warning("a manifest stopped: %s", error)
         yield json.dumps({"error": {"code": "stopped", "message": str(error)}}) + "\n"
