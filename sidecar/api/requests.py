@@ -6,10 +6,10 @@ and the event loop must keep answering other requests meanwhile.
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, TypeVar
 
 from fastapi import Depends, Request
-from pydantic import ValidationError
+from pydantic import BaseModel, ValidationError
 from starlette.concurrency import run_in_threadpool
 
 from planner.core.errors import PlanSyntaxError, SchemaProblem
@@ -18,6 +18,8 @@ from planner.core.plan import Plan
 from sidecar.edge.body import read_json
 from sidecar.edge.params import Comment, storable_problems
 from sidecar.edge.state import app_state
+
+M = TypeVar("M", bound=BaseModel)
 
 
 async def plan_body(request: Request) -> Plan:
@@ -31,9 +33,14 @@ async def plan_body(request: Request) -> Plan:
 
 
 async def comment_body(request: Request) -> Comment:
+    return await json_body(request, Comment)
+
+
+async def json_body(request: Request, kind: type[M]) -> M:
+    """A small JSON body, strictly decoded within limits and validated as ``kind`` (422 otherwise)."""
     document = read_json(await request.body(), app_state(request).limits)
     try:
-        return Comment.model_validate(document)
+        return kind.model_validate(document)
     except ValidationError as error:
         problems = [
             SchemaProblem(

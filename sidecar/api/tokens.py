@@ -12,11 +12,12 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from typing import Annotated
 
-from fastapi import APIRouter, Path, Request
+from fastapi import APIRouter, Depends, Path, Request
 from pydantic import BaseModel, ConfigDict, Field
 from starlette.responses import Response
 
 from sidecar.api.models import ErrorBody, json_response
+from sidecar.api.requests import json_body
 from sidecar.edge.auth import Caller, require
 from sidecar.edge.state import app_state
 from sidecar.tokens import Role
@@ -34,6 +35,10 @@ class SandboxIn(BaseModel):
 
     scopes: list[Annotated[str, Field(max_length=4096)]] = Field(min_length=1, max_length=100)
     ttl_seconds: int = Field(ge=1, le=2**31, description="Its lifetime (capped at PVA_SANDBOX_TOKEN_TTL)")
+
+
+async def sandbox_body(request: Request) -> SandboxIn:
+    return await json_body(request, SandboxIn)
 
 
 class SandboxOut(BaseModel):
@@ -64,9 +69,17 @@ class RevokedOut(BaseModel):
     status_code=201,
     response_model=SandboxOut,
     responses=ERRORS,
+    openapi_extra={
+        "requestBody": {
+            "required": True,
+            "content": {"application/json": {"schema": SandboxIn.model_json_schema()}},
+        }
+    },
     summary="A read-only token, narrower than the caller's, for an agent in a sandbox",
 )
-def create_sandbox_token(request: Request, who: Caller, body: SandboxIn) -> Response:
+def create_sandbox_token(
+    request: Request, who: Caller, body: Annotated[SandboxIn, Depends(sandbox_body)]
+) -> Response:
     require(who, Role.AGENT, Role.APPROVER, Role.ADMIN)
     state = app_state(request)
     ttl, most = timedelta(seconds=body.ttl_seconds), state.settings.sandbox_token_ttl
