@@ -18,6 +18,7 @@ from bench import (
     http_service,
     manifest_load,
     replicas,
+    runloop_view,
     sandbox,
     takeover,
     throughput,
@@ -37,6 +38,7 @@ BENCHMARKS: dict[str, Callable[[Sizes], Result]] = {
     "gcs": gcs_move.run,
     "replicas": replicas.run,
     "takeover": takeover.run,
+    "runloop_view": runloop_view.run,
 }
 DEFAULT = (
     "load",
@@ -50,6 +52,7 @@ DEFAULT = (
     "gcs",
     "replicas",
     "takeover",
+    "runloop_view",
 )
 
 

@@ -21,7 +21,7 @@ from fastapi import FastAPI
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from sidecar import db, web
-from sidecar.api import custody, plans, reads, system, webhooks
+from sidecar.api import blobs, custody, plans, reads, system, tokens, webhooks
 from sidecar.api.openapi import API_VERSION, openapi_document
 from sidecar.audit.payloads import OutsideChange
 from sidecar.audit.signing import signing
@@ -55,7 +55,10 @@ class _Metered:
 
 
 class _Sweeper:
-    """Sweeps every ``interval`` seconds: settles the applies a process or replica that died left."""
+    """Sweeps every ``interval`` seconds: settles the applies a process or replica that died left.
+
+    And collects the uploaded blobs no plan names once past their retention.
+    """
 
     def __init__(self, services: Services, interval: float) -> None:
         self.services = services
@@ -77,6 +80,11 @@ class _Sweeper:
                 self.services.plans.sweep()
             except Exception:  # the next sweep tries again; an operator reads the log
                 log.exception("the sweep for interrupted applies failed")
+            try:
+                if self.services.blobs is not None:
+                    self.services.blobs.collect()
+            except Exception:
+                log.exception("collecting unnamed blobs failed")
 
 
 def create_app(
@@ -141,13 +149,17 @@ def create_app(
     app.include_router(plans.router)
     app.include_router(reads.router)
     app.include_router(custody.router)
+    app.include_router(blobs.router)
+    app.include_router(tokens.router)
     app.include_router(system.router)
     app.include_router(webhooks.router)
     app.state.pva_web = web.state_for(settings)  # the approval page: its session key and templates
     app.include_router(web.router())  # the pages, and /docs
     app.mount("/static", web.StaticAssets(), name="static")
     problems.install(app)
-    app.add_middleware(BodyLimit, limit=settings.max_body_bytes)
+    app.add_middleware(
+        BodyLimit, limit=settings.max_body_bytes, uploads={"/v1/blobs": settings.max_blob_bytes}
+    )
     app.add_middleware(_Metered, metrics=metrics)  # outermost: it counts the 413s too
     app.openapi = lambda: openapi_document(app)  # type: ignore[method-assign]
     return app

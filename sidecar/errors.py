@@ -9,6 +9,7 @@ and no third-party exception escapes a backend: they are translated here::
     ├── TreeError ...            (planner.core.errors) the state makes the operation impossible
     ├── StoreError               a backend could not do what was asked
     │   ├── Refused              confinement: a symlink, a hard link, a special file
+    │   ├── NotInStore           a read names no such file or folder (the read endpoints: 404)
     │   ├── StoreFault           the storage failed (EIO, ENOSPC, EACCES, ...); errno kept
     │   └── ContentMismatch      a stored copy (trash, blob) no longer holds the content its sha256 names
     ├── ApplyError               the apply engine stopped
@@ -54,6 +55,12 @@ class StoreError(PvaError):
 
 class Refused(StoreError):
     """The path crosses a symlink, or names a hard-linked or special file: pva will not touch it."""
+
+
+class NotInStore(StoreError):
+    """A read names no file (or no folder) of the store: HTTP 404 from the read endpoints."""
+
+    exit_code = 2  # the user named the path
 
 
 class StoreFault(StoreError):

@@ -97,6 +97,16 @@ class Settings(BaseSettings):
     rate_limit: Positive = 600  # requests per minute per token
     rate_burst: Positive = 120
 
+    # -- reads and uploads (GET /v1/files, POST /v1/blobs) --
+    # Which file reads become 'read' events in the audit: "whole" files (the default), "all"
+    # (ranges too), or "off".
+    audit_reads: Literal["off", "whole", "all"] = "whole"
+    max_blob_bytes: Positive = 1024 * MIB  # one uploaded blob
+    blob_quota_bytes: Positive = 10 * 1024 * MIB  # what one token's uncollected blobs may hold at once
+    blob_retention: Duration = timedelta(days=7)  # a blob no plan names is collected after this
+    # The longest a read-only token (one handed to a sandbox) may live: pva token create --read-only.
+    sandbox_token_ttl: Annotated[Duration, Field(gt=timedelta(0))] = timedelta(hours=24)
+
     @classmethod
     def load(cls, **overrides: Any) -> Settings:
         """Settings from the environment and ``PVA_SETTINGS_FILE`` (if set), then ``overrides``."""

@@ -84,6 +84,7 @@ class Principal:
     name: str
     role: Role
     scopes: tuple[str, ...]  # minimal, sorted store paths; or ("*",) for the whole store
+    read_only: bool = False  # read and verify only: no submit, upload, apply or revert
 
     @property
     def whole_store(self) -> bool:
@@ -116,6 +117,7 @@ class TokenInfo:
     revoked_by: str | None
     status: TokenStatus  # at the time it was read
     email: str | None = None  # where pending plans in its scope are mailed (approvers and admins)
+    read_only: bool = False
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -131,6 +133,7 @@ class TokenInfo:
             "revoked": _iso(self.revoked),
             "revoked_by": self.revoked_by,
             "email": self.email,
+            "read_only": self.read_only,
         }
 
 
@@ -236,12 +239,18 @@ class TokenStore(db.SqlStore):
         expires: datetime | None = None,
         created_by: str = "pva",
         email: str | None = None,
+        read_only: bool = False,
+        max_ttl: timedelta | None = None,
     ) -> tuple[str, str]:
         """Make a token; return (id, secret). The secret is not kept: this is its only showing.
 
         ``email``: where pending plans it may approve are mailed (approvers and admins).
+        ``read_only``: an agent token that reads and verifies, and nothing else; it
+        must expire, within ``max_ttl`` when given (a token handed to a sandbox).
         """
         checked, token_id = checked_role(role), ID_PREFIX + secrets.token_hex(6)
+        if read_only:
+            self._check_sandbox(checked, expires, max_ttl)
         row = {
             "id": token_id,
             "name": checked_name(name),
@@ -251,6 +260,7 @@ class TokenStore(db.SqlStore):
             "created_by": checked_actor(created_by),
             "expires": self._checked_expiry(expires),
             "email": checked_email(email, checked),
+            "read_only": read_only,
         }
         secret = SECRET_PREFIX + secrets.token_urlsafe(SECRET_BYTES)
         try:
@@ -263,6 +273,41 @@ class TokenStore(db.SqlStore):
                 f"a token named {name!r} exists (names stay taken after revocation: the audit uses them)"
             ) from None
         return token_id, secret
+
+    def sandbox(
+        self, who: Principal, scopes: Iterable[str], ttl: timedelta, *, max_ttl: timedelta
+    ) -> tuple[TokenInfo, str]:
+        """A read-only agent token, narrower than ``who``'s, for a sandbox: (its info, its secret).
+
+        Its scopes lie inside ``who``'s, it expires after ``ttl`` (at most
+        ``max_ttl``), and it is named after ``who``, who made it (and may revoke
+        it). A read-only token makes none: no token widens itself.
+        """
+        if who.read_only:
+            raise InvalidTokenRequest(f"{who.name} is a read-only token: it makes no tokens")
+        wanted = checked_scopes(Role.AGENT, scopes)
+        outside = [
+            scope
+            for scope in wanted
+            if not (who.whole_store or (scope != WHOLE_STORE and who.may_touch(scope)))
+        ]
+        if outside:
+            raise InvalidTokenRequest(f"{', '.join(outside)} lies outside {who.name}'s scope")
+        if ttl <= timedelta(0):
+            raise InvalidTokenRequest("a sandbox token's lifetime must be above zero")
+        expires = self._now() + min(ttl, max_ttl)
+        name = f"{who.name[:80]}.sandbox-{secrets.token_hex(4)}"
+        token_id, secret = self.create(
+            Role.AGENT.value, name, wanted, expires=expires, created_by=who.name, read_only=True
+        )
+        return self.get(token_id), secret
+
+    def revoke_own(self, token_id: str, who: Principal) -> TokenInfo:
+        """Revoke a token ``who`` made (an admin: any); another's is UnknownToken, as if there were none."""
+        info = self.get(token_id) if _ID.fullmatch(token_id) else None
+        if info is None or (info.created_by != who.name and who.role is not Role.ADMIN):
+            raise UnknownToken(_unknown(token_id))
+        return self.revoke(token_id, revoked_by=who.name)
 
     def authenticate(self, secret: str) -> Principal | None:
         """The principal of a live token with this secret; None if unknown, revoked or expired.
@@ -286,7 +331,7 @@ class TokenStore(db.SqlStore):
         scopes = stored_scopes(row.scopes)
         if scopes is None:
             return None  # a damaged row grants nothing; 'pva audit verify' names it
-        return Principal(row.id, row.name, Role(row.role), scopes)
+        return Principal(row.id, row.name, Role(row.role), scopes, read_only=row.read_only)
 
     def list(self) -> builtins.list[TokenInfo]:
         """Every token, revoked and expired ones included, oldest first."""
@@ -329,8 +374,20 @@ class TokenStore(db.SqlStore):
             # secret's hash (so the chain never holds the lookup key itself).
             expires = None if row["expires"] is None else iso(row["expires"])
             binding = SecretBinding(secret_check(row["secret_sha256"]), expires)
-        payload = TokenChange(action, token_id, row["name"], row["role"], scopes, binding)
+        read_only = bool(row.get("read_only", False))
+        payload = TokenChange(action, token_id, row["name"], row["role"], scopes, binding, read_only)
         append_event(session, self._now(), kind="token", digest=None, actor=actor, payload=payload)
+
+    def _check_sandbox(self, role: Role, expires: datetime | None, max_ttl: timedelta | None) -> None:
+        """A read-only token is an agent's, and expires (within ``max_ttl``, when given)."""
+        if role is not Role.AGENT:
+            raise InvalidTokenRequest(f"only agent tokens are read-only, not {role.value} tokens")
+        if expires is None:
+            raise InvalidTokenRequest("a read-only token must expire: give --expires")
+        if max_ttl is not None and expires > self._now() + max_ttl:
+            raise InvalidTokenRequest(
+                f"a read-only token lives at most {max_ttl} (PVA_SANDBOX_TOKEN_TTL): give a nearer --expires"
+            )
 
     def _now(self) -> datetime:
         now = self._clock()
@@ -379,6 +436,7 @@ def _info(row: TokenRow, now: datetime) -> TokenInfo:
         row.revoked_by,
         _status(row, now),
         row.email,
+        row.read_only,
     )
 
 

@@ -24,6 +24,7 @@ from sidecar.notify.mail import MailSettings
 from sidecar.notify.outbox import SqlOutbox
 from sidecar.notify.worker import Deliverer, DeliverySettings
 from sidecar.policy import Policy, parse_policy
+from sidecar.service.blobs import BlobLimits, BlobService, SqlBlobs
 from sidecar.service.cases import SqlCaseStore
 from sidecar.service.custody import CustodyService
 from sidecar.service.plans import PlanService, WorkflowSettings
@@ -47,6 +48,7 @@ class Services:
     jobs: LocalQueue | PostgresQueue | None = None  # PVA_APPLY_MODE=jobs: where applies wait for a worker
     database_url: str = ""
     custody: CustodyService | None = None  # signed custody reports
+    blobs: BlobService | None = None  # uploads for content_ref writes
 
     def worker(self, settings: Settings, *, name: str = "pva") -> Worker | None:
         """A worker that runs this process's share of the queued applies (none in 'request' mode)."""
@@ -63,6 +65,12 @@ class Services:
         if not settings.notify:
             return None
         return Deliverer(self.outbox, delivery_settings(settings), clock)
+
+    def require_blobs(self) -> BlobService:
+        """The blob service (every sidecar has one; tests may wire services without it)."""
+        if self.blobs is None:
+            raise StoreFault("", "this sidecar takes no uploads")
+        return self.blobs
 
     @property
     def backend(self) -> Backend:
@@ -130,11 +138,13 @@ def open_services(
     )
     jobs = apply_queue(settings)
     plans = PlanService(apply_engine, audit, cases, policy, clock, workflow, queue=jobs)
-    reads = ReadService(audit, cases, store.backend)
+    reads = ReadService(audit, cases, store.backend, settings.audit_reads)
     where = checkpoint_destination(settings.checkpoint_dir) if settings.checkpoint_dir else None
     custody = CustodyService.of(SqlCustody(engine, clock=clock), reads, settings, clock, where)
+    limits = BlobLimits(settings.max_blob_bytes, settings.blob_quota_bytes, settings.blob_retention)
+    blobs = BlobService(SqlBlobs(engine, clock=clock), store.backend, limits)
     return Services(
-        store, audit, tokens, apply_engine, plans, reads, outbox, jobs, settings.database_url, custody
+        store, audit, tokens, apply_engine, plans, reads, outbox, jobs, settings.database_url, custody, blobs
     )
 
 

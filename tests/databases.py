@@ -30,6 +30,7 @@ TABLES = (
     "deliveries",
     "webhooks",
     "outbox",
+    "blobs",
     "journal_records",
     "journals",
     "apply_locks",

@@ -1,4 +1,6 @@
-"""An MCP server with pva's agent tools (verify, submit, status, list a folder, history) and the plan schema.
+"""An MCP server with pva's agent tools and the plan schema.
+
+The tools: verify, submit, status, list a folder, read a file, search names, history.
 
 Built on the official ``mcp`` SDK's low-level ``Server``, so each tool's input
 schema is exactly the one ``planner.agent.tools`` generates from the plan schema.

@@ -1,6 +1,12 @@
-"""Run an agent in a RunLoop devbox over a read-only snapshot of a subtree, and submit the plan it writes.
+"""Run an agent in a RunLoop devbox over a read-only view of a subtree, and submit the plan it writes.
 
-``run_agent``: snapshot the subtree (its files and a manifest) into a tar.gz,
+Two views. ``lazy`` (``run_lazy``, the CLI's default): no document leaves the
+store up front. The devbox gets the subtree's manifest (a listing, nothing
+hashed) and a read-only agent token limited to the subtree, made for the run
+by the caller's token (``POST /v1/tokens/sandbox``) and expiring with it
+(revoked when the run ends); the agent reads what it needs through the
+sidecar, each whole-file read recorded in the audit. ``copy``
+(``run_agent``): snapshot the subtree (its files and a manifest) into a tar.gz,
 upload it as a storage object, create a devbox with it mounted, make the copy
 read-only (root owns it, ``chmod a-w``) and run the agent command as a
 non-root user with the manifest's path and the sidecar's URL in its
@@ -26,7 +32,7 @@ import tempfile
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import IO, Any
+from typing import IO, Any, Literal
 
 import httpx
 from runloop_api_client import APIError, APIStatusError, Runloop, omit
@@ -51,6 +57,7 @@ AGENT_USER = "pva-agent"
 MAX_PLAN_BYTES = 16 * 1024 * 1024
 MAX_KEEP_ALIVE = 172_800  # RunLoop's ceiling: 48 hours
 CHUNK = 1024 * 1024
+View = Literal["lazy", "copy"]
 
 
 class RunError(PvaError):
@@ -104,6 +111,12 @@ class RunSpec:
     boot_timeout: float = 600.0  # the devbox reaching 'running'
     poll: float = 1.0
     max_plan_bytes: int = MAX_PLAN_BYTES
+    view: View = "copy"  # lazy: the manifest and a read-only token; copy: every byte of the subtree
+
+    @property
+    def lifetime(self) -> float:
+        """Seconds the run may last: the lazy view's token expires after them."""
+        return self.boot_timeout + self.timeout + 300
 
     def polling(self, seconds: float) -> PollingConfig:
         """Polling that stops after ``seconds``, not after the client's default 120 attempts."""
@@ -223,12 +236,17 @@ def setup_command(has_files: bool) -> str:
     return "; ".join(steps)
 
 
-def agent_command(spec: RunSpec) -> str:
-    """The agent's command, as the non-root user, with its environment spelled out."""
+def agent_command(spec: RunSpec, token: str | None = None) -> str:
+    """The agent's command, as the non-root user, with its environment spelled out.
+
+    ``token``: the lazy view's read-only token (``PVA_TOKEN``); the copy view has the copy instead.
+    """
+    view = {"PVA_STORE_COPY": f"{SNAPSHOT_DIR}/store"} if token is None else {"PVA_TOKEN": token}
     env = {
         "PVA_URL": spec.sidecar_url,
         "PVA_MANIFEST": f"{SNAPSHOT_DIR}/manifest.jsonl",
-        "PVA_STORE_COPY": f"{SNAPSHOT_DIR}/store",
+        **view,
+        "PVA_VIEW": spec.view,
         "PVA_SUBTREE": spec.subtree,
         "PVA_PLAN": PLAN_PATH,
         **spec.env,
@@ -249,16 +267,48 @@ def run_agent(runloop: Runloop, spec: RunSpec, *, on_step: Callable[[str], None]
         stored = _upload(runloop, archive, size, spec)
     say(f"uploaded as storage object {stored.id}")
     try:
-        return _in_devbox(runloop, spec, stored.id, say)
+        mount = {"type": "object_mount", "object_id": stored.id, "object_path": SNAPSHOT_DIR}
+        return _in_devbox(runloop, spec, [mount], say)
     finally:
         _quietly(lambda: runloop.objects.delete(stored.id))
+
+
+def run_lazy(
+    runloop: Runloop, spec: RunSpec, client: PvaClient, *, on_step: Callable[[str], None] | None = None
+) -> RunResult:
+    """Run the agent over the lazy view: the manifest and a read-only token; no document bytes up front."""
+    say = on_step or (lambda _message: None)
+    problem = path_problem(spec.subtree)
+    if problem is not None:
+        raise RunError(f"--subtree {spec.subtree!r}: {problem}")
+    manifest = "".join(f"{line}\n" for line in client.manifest(spec.subtree))
+    say(f"manifest of {spec.subtree}: {manifest.count(chr(10)) - 1} entries, {len(manifest)} bytes")
+    token = client.sandbox_token([spec.subtree], ttl=spec.lifetime)
+    say(f"read-only token {token['id']} for {spec.subtree}, until {token['expires']}")
+    try:
+        mounts = [{"type": "file_mount", "target": f"{SNAPSHOT_DIR}/manifest.jsonl", "content": manifest}]
+        return _in_devbox(runloop, spec, mounts, say, token=str(token["secret"]))
+    finally:
+        with contextlib.suppress(PvaError):  # it expires with the run anyway
+            client.revoke_token(str(token["id"]))
+
+
+def run_view(
+    runloop: Runloop, spec: RunSpec, client: PvaClient | None, *, on_step: Callable[[str], None] | None = None
+) -> RunResult:
+    """Run the agent over ``spec.view``: lazy needs the client (its token makes the sandbox's)."""
+    if spec.view == "copy":
+        return run_agent(runloop, spec, on_step=on_step)
+    if client is None:
+        raise RunError("the lazy view needs the sidecar (PVA_URL, PVA_TOKEN) to make the devbox's token")
+    return run_lazy(runloop, spec, client, on_step=on_step)
 
 
 def run_and_submit(
     runloop: Runloop, spec: RunSpec, client: PvaClient, *, on_step: Callable[[str], None] | None = None
 ) -> tuple[RunResult, PlanStatus]:
-    """``run_agent``, then submit its plan as the client's (the agent's) token."""
-    result = run_agent(runloop, spec, on_step=on_step)
+    """Run the agent over ``spec.view``, then submit its plan as the client's (the agent's) token."""
+    result = run_view(runloop, spec, client, on_step=on_step)
     return result, client.submit(result.plan())
 
 
@@ -282,13 +332,21 @@ def _chunks(handle: IO[bytes]) -> Iterator[bytes]:
         yield chunk
 
 
-def _in_devbox(runloop: Runloop, spec: RunSpec, object_id: str, say: Callable[[str], None]) -> RunResult:
+def _in_devbox(
+    runloop: Runloop,
+    spec: RunSpec,
+    view: list[Any],
+    say: Callable[[str], None],
+    *,
+    token: str | None = None,
+) -> RunResult:
+    """The run in a new devbox with ``view`` mounted; shut down whatever happens."""
     try:
-        devbox_id = _create(runloop, spec, object_id)
+        devbox_id = _create(runloop, spec, view)
     except APIError as error:
         raise RunLoopFailure(f"RunLoop: creating the devbox failed: {error}") from None
     try:
-        result = _run_in(runloop, spec, devbox_id, say)
+        result = _run_in(runloop, spec, devbox_id, say, token)
     except BaseException as error:
         say(f"shutting devbox {devbox_id} down")
         problem = _shutdown(runloop, devbox_id)
@@ -302,14 +360,16 @@ def _in_devbox(runloop: Runloop, spec: RunSpec, object_id: str, say: Callable[[s
     return result
 
 
-def _run_in(runloop: Runloop, spec: RunSpec, devbox_id: str, say: Callable[[str], None]) -> RunResult:
+def _run_in(
+    runloop: Runloop, spec: RunSpec, devbox_id: str, say: Callable[[str], None], token: str | None
+) -> RunResult:
     try:
         say(f"devbox {devbox_id} created; waiting for it to run")
         runloop.devboxes.await_running(devbox_id, polling_config=spec.polling(spec.boot_timeout))
         _setup(runloop, spec, devbox_id)
         say(f"running the agent: {spec.command}")
         execution = runloop.devboxes.execute_and_await_completion(
-            devbox_id, command=agent_command(spec), polling_config=spec.polling(spec.timeout)
+            devbox_id, command=agent_command(spec, token), polling_config=spec.polling(spec.timeout)
         )
         stdout, stderr = execution.stdout or "", execution.stderr or ""
         if execution.exit_status != 0:
@@ -329,8 +389,8 @@ def _run_in(runloop: Runloop, spec: RunSpec, devbox_id: str, say: Callable[[str]
         raise RunLoopFailure(f"RunLoop: {error}", devbox_id=devbox_id) from None
 
 
-def _create(runloop: Runloop, spec: RunSpec, object_id: str) -> str:
-    mounts: list[Any] = [{"type": "object_mount", "object_id": object_id, "object_path": SNAPSHOT_DIR}]
+def _create(runloop: Runloop, spec: RunSpec, view: list[Any]) -> str:
+    mounts: list[Any] = list(view)
     mounts += [
         {"type": "file_mount", "target": f"{AGENT_DIR}/{name}", "content": text}
         for name, text in sorted(spec.files.items())

@@ -12,6 +12,8 @@ agents can only propose.
 
 from __future__ import annotations
 
+import fnmatch
+import itertools
 import json
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
@@ -19,8 +21,7 @@ from typing import Any, Literal
 
 from planner.client.http_client import ClientError, PvaClient
 from planner.client.models import PlanStatus
-from planner.core.errors import ManifestError, PlanSyntaxError, TreeError
-from planner.core.manifest import read_manifest
+from planner.core.errors import PlanSyntaxError, TreeError
 from planner.core.parse import parse_plan
 from planner.core.plan import Plan
 from planner.core.report import Code, Diagnostic, Report
@@ -30,6 +31,7 @@ from planner.core.tree import Tree
 Format = Literal["openai", "anthropic"]
 FORMATS: tuple[Format, ...] = ("openai", "anthropic")
 MAX_LISTED = 500  # entries of one folder returned to a model; more is noise in its context
+READ_CAP, MAX_READ_CAP = 64 * 1024, 1024 * 1024  # bytes of a file a model reads: by default, at most
 MAX_DIAGNOSTICS = 50  # the first ones; the count says how many more
 
 # How to fix each diagnostic, for a model that reads only the answer. Every code has one (tested).
@@ -131,6 +133,49 @@ def tools() -> list[Tool]:
             "List one folder of the store as the planner sees it: each entry's name, kind, size and "
             "sha256 (put the sha256 in 'expect' when you move or delete the file).",
             _one_string("path", "A folder relative to the store root, e.g. 'matters/acme/inbox'."),
+        ),
+        Tool(
+            "pva_read_file",
+            "Read a file of the store as text (UTF-8; undecodable bytes become U+FFFD), at most "
+            "'max_bytes' of it ('truncated' says if there was more). Read only what you need: every "
+            "read is recorded in the audit.",
+            {
+                "type": "object",
+                "properties": {
+                    "path": {
+                        "type": "string",
+                        "description": "A file's path, e.g. 'matters/acme/inbox/1.pdf'.",
+                    },
+                    "max_bytes": {
+                        "type": "integer",
+                        "minimum": 1,
+                        "maximum": MAX_READ_CAP,
+                        "description": f"The most bytes to return (default {READ_CAP}).",
+                    },
+                },
+                "required": ["path"],
+                "additionalProperties": False,
+            },
+        ),
+        Tool(
+            "pva_search_names",
+            "Find files and folders below a folder whose name (or path below it) matches a glob, "
+            "e.g. '*.pdf' or 'inbox/*invoice*'. Returns paths, kinds and sizes, at most 500.",
+            {
+                "type": "object",
+                "properties": {
+                    "pattern": {
+                        "type": "string",
+                        "description": "A glob: * ? [abc], matched case-insensitively.",
+                    },
+                    "path": {
+                        "type": "string",
+                        "description": "The folder to search below ('' for your scope's root).",
+                    },
+                },
+                "required": ["pattern", "path"],
+                "additionalProperties": False,
+            },
         ),
         Tool(
             "pva_document_history",
@@ -257,7 +302,8 @@ class ToolBox:
     """Runs tool calls against one sidecar, as the agent's token.
 
     ``tree`` is what ``pva_list_folder`` lists (the agent's manifest or scan);
-    without it, the folder is read from the sidecar's snapshot.
+    without it, the sidecar lists the folder (``GET /v1/tree``). Files are
+    read and names searched through the sidecar, inside the token's scope.
     """
 
     def __init__(self, client: PvaClient, *, tree: Tree | None = None) -> None:
@@ -268,6 +314,8 @@ class ToolBox:
             "pva_submit_plan": self._submit,
             "pva_plan_status": self._status,
             "pva_list_folder": self._list_folder,
+            "pva_read_file": self._read_file,
+            "pva_search_names": self._search_names,
             "pva_document_history": self._history,
         }
 
@@ -308,29 +356,69 @@ class ToolBox:
 
     def _list_folder(self, arguments: Mapping[str, Any]) -> dict[str, Any]:
         path = _string(arguments, "path", empty=True).strip("/")
-        tree = self.tree if self.tree is not None else self._remote_tree(path)
+        if self.tree is None:  # the sidecar lists it (GET /v1/tree): nothing is hashed to answer
+            found = self.client.list_folder(path, all_pages=False, limit=MAX_LISTED + 1)
+            keep = ("name", "kind", "size", "sha256")
+            entries = [{k: e[k] for k in keep if e.get(k) is not None} for e in found[:MAX_LISTED]]
+            return _listed(path, entries, len(found))
         try:
-            names = tree.names(path)
+            names = self.tree.names(path)
         except TreeError as error:
             return error_answer("not_found", str(error), hint="list the parent folder to find the right name")
         entries = []
         for name in names[:MAX_LISTED]:
-            entry = tree.stat(f"{path}/{name}" if path else name)
+            entry = self.tree.stat(f"{path}/{name}" if path else name)
             assert entry is not None
             item = {"name": name, "kind": entry.kind, "size": entry.size, "sha256": entry.sha256}
             entries.append({key: value for key, value in item.items() if value is not None})
-        body: dict[str, Any] = {"ok": True, "path": path, "entries": entries}
-        if len(names) > MAX_LISTED:
-            body["more_entries"] = len(names) - MAX_LISTED
+        return _listed(path, entries, len(names))
+
+    def _read_file(self, arguments: Mapping[str, Any]) -> dict[str, Any]:
+        """A whole-file read, cut off after the cap: the sidecar records the read as a custody event."""
+        path = _string(arguments, "path").strip("/")
+        cap = arguments.get("max_bytes", READ_CAP)
+        if not isinstance(cap, int) or isinstance(cap, bool) or not 1 <= cap <= MAX_READ_CAP:
+            raise ArgumentError(f"'max_bytes' must be a whole number from 1 to {MAX_READ_CAP}")
+        data = b""
+        chunks = self.client.read_chunks(path)
+        try:
+            for chunk in chunks:
+                data += chunk
+                if len(data) > cap:
+                    break
+        finally:
+            chunks.close()  # type: ignore[attr-defined]  # a generator: closing it ends the download
+        return {
+            "ok": True,
+            "path": path,
+            "text": data[:cap].decode("utf-8", "replace"),
+            "truncated": len(data) > cap,
+        }
+
+    def _search_names(self, arguments: Mapping[str, Any]) -> dict[str, Any]:
+        path = _string(arguments, "path", empty=True).strip("/")
+        pattern = _string(arguments, "pattern").casefold()
+        base = len(path) + 1 if path else 0
+        found = []
+        for line in itertools.islice(self.client.manifest(path), 1, None):
+            entry = json.loads(line)
+            rest = str(entry.get("path", ""))[base:]
+            name = rest.rsplit("/", 1)[-1]
+            if fnmatch.fnmatchcase(name.casefold(), pattern) or fnmatch.fnmatchcase(rest.casefold(), pattern):
+                found.append({k: entry[k] for k in ("path", "kind", "size") if k in entry})
+                if len(found) > MAX_LISTED:
+                    break
+        body: dict[str, Any] = {"ok": True, "path": path, "pattern": pattern, "matches": found[:MAX_LISTED]}
+        if len(found) > MAX_LISTED:
+            body["more_matches"] = True
         return body
 
-    def _remote_tree(self, path: str) -> Tree:
-        try:
-            return read_manifest(self.client.snapshot(path))
-        except ManifestError as error:
-            raise ClientError(
-                f"the sidecar's snapshot is not a manifest: {error}", code="bad_answer"
-            ) from None
+
+def _listed(path: str, entries: list[dict[str, Any]], total: int) -> dict[str, Any]:
+    body: dict[str, Any] = {"ok": True, "path": path, "entries": entries}
+    if total > len(entries):
+        body["more_entries"] = total - len(entries)
+    return body
 
 
 class ArgumentError(ValueError):

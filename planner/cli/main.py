@@ -28,6 +28,7 @@ from planner.cli import (  # the agent side's commands
     runloop,
     schema,
     snapshot,
+    store,
     submit,
     tools,
     verify,
@@ -36,7 +37,7 @@ from planner.cli.shell import EXIT_USAGE, UsageError
 from planner.cli.text import terminal
 from planner.core.errors import PlanSyntaxError, PvaError
 
-COMMANDS = (verify, snapshot, schema, digest, submit, plans, decide, tools, mcp, runloop)
+COMMANDS = (verify, snapshot, schema, digest, submit, plans, decide, tools, mcp, runloop, store)
 EXIT_BROKEN_PIPE = 141
 PLUGIN_GROUP = "pva.commands"
 

@@ -1,8 +1,11 @@
-"""``pva runloop run``: run an agent in a RunLoop devbox over a read-only snapshot, then submit its plan.
+"""``pva runloop run``: run an agent in a RunLoop devbox over a read-only view of a subtree; submit its plan.
 
 Needs the ``agent`` extra (``runloop-api-client``), imported only when the
 command runs, and ``RUNLOOP_API_KEY``. The plan is submitted to ``PVA_URL`` as
-``PVA_TOKEN`` (the agent's token); the devbox never sees the token.
+``PVA_TOKEN`` (the agent's token), which the devbox never sees. ``--view
+lazy`` (the default) gives the devbox the subtree's manifest and a read-only
+token for the subtree that expires with the run; the agent reads documents
+through the sidecar. ``--view copy`` copies every byte of the subtree in.
 """
 
 from __future__ import annotations
@@ -33,6 +36,13 @@ def register(commands: Any) -> None:
         description=__doc__,
     )
     run_parser.add_argument("--subtree", required=True, help="what the agent sees, e.g. matters/acme")
+    run_parser.add_argument(
+        "--view",
+        choices=["lazy", "copy"],
+        default="lazy",
+        help="lazy (default): a manifest and a read-only token, documents read on demand; "
+        "copy: every byte of the subtree copied into the devbox",
+    )
     run_parser.add_argument("--command", required=True, help="the agent command, e.g. 'python agent.py'")
     run_parser.add_argument(
         "--store",
@@ -64,10 +74,11 @@ def run(args: argparse.Namespace) -> int:
     try:
         from runloop_api_client import Runloop, RunloopError  # noqa: PLC0415  # the agent extra
 
-        from planner.agent.runloop import RunSpec, run_agent  # noqa: PLC0415
+        from planner.agent.runloop import RunSpec, run_view  # noqa: PLC0415
     except ModuleNotFoundError as error:
         raise UsageError(f"'pva runloop' needs runloop-api-client ({error.name}): {AGENT_EXTRA}") from None
-    client = None if args.no_submit else PvaClient.from_env()
+    # The lazy view needs the client even without submitting: its token makes the devbox's.
+    client = None if args.no_submit and args.view == "copy" else PvaClient.from_env()
     url = args.agent_url or os.environ.get("PVA_URL", "")
     spec = RunSpec(
         store=args.store or Path(os.environ.get("PVA_STORE") or "var/projects"),
@@ -80,16 +91,20 @@ def run(args: argparse.Namespace) -> int:
         timeout=args.timeout,
         boot_timeout=args.boot_timeout,
         max_plan_bytes=args.max_plan_bytes,
+        view=args.view,
     )
     try:
         runloop = Runloop()
     except RunloopError as error:
         raise UsageError(f"RunLoop: {error} (set RUNLOOP_API_KEY)") from None
-    result = run_agent(runloop, spec, on_step=lambda step: print(f"pva: {step}", file=sys.stderr))
+
+    result = run_view(runloop, spec, client, on_step=lambda step: print(f"pva: {step}", file=sys.stderr))
     plan = result.plan()
     if args.out is not None:
         args.out.write_text(plan.to_json() + "\n", encoding="utf-8")
-    if client is None:
+    if client is None or args.no_submit:
+        if client is not None:
+            client.close()
         print(plan.digest())
         return EXIT_OK
     with client:

@@ -9,13 +9,16 @@ errors never escape: they become ``ClientError`` and its kinds
 from __future__ import annotations
 
 import builtins
+import hashlib
 import json
+import math
 import os
 import re
 import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from datetime import datetime
 from typing import Any, Self, TypeVar
+from urllib.parse import quote
 
 import httpx
 from pydantic import BaseModel, ValidationError
@@ -28,6 +31,7 @@ from planner.client.errors import (
     answer_error,
 )
 from planner.client.models import PlanStatus, PlanSummary
+from planner.core.builder import PlanBuilder
 from planner.core.errors import PlanSyntaxError
 from planner.core.parse import plan_from_document
 from planner.core.plan import Plan
@@ -206,11 +210,76 @@ class PvaClient:
                 return events
             params["after"] = page["next_after"]
 
+    # -- the store ----------------------------------------------------------------
+
+    def list_folder(
+        self, path: str = "", *, depth: int = 1, all_pages: bool = True, limit: int = 500
+    ) -> builtins.list[dict[str, Any]]:
+        """The entries below a folder (tree/v1's), ``depth`` levels down: every page, or the first."""
+        params: dict[str, Any] = {"path": path, "depth": depth, "limit": limit}
+        entries: builtins.list[dict[str, Any]] = []
+        while True:
+            page = self._json("GET", "/v1/tree", params=params)
+            entries.extend(page.get("entries", []))
+            if not all_pages or page.get("next_after") is None:
+                return entries
+            params["after"] = page["next_after"]
+
+    def read(self, path: str, *, start: int | None = None, stop: int | None = None) -> bytes:
+        """A file's bytes (``[start, stop)`` when given: a range request)."""
+        return b"".join(self.read_chunks(path, start=start, stop=stop))
+
+    def read_chunks(self, path: str, *, start: int | None = None, stop: int | None = None) -> Iterator[bytes]:
+        """A file's bytes as they stream, in constant memory."""
+        headers = dict(self._headers)
+        if start is not None or stop is not None:
+            headers["Range"] = f"bytes={start or 0}-" + ("" if stop is None else str(stop - 1))
+        url = f"{self.url}/v1/files/{quote(path, safe='/')}"
+        response = self._send(self._http.build_request("GET", url, headers=headers), stream=True)
+        try:
+            yield from response.iter_bytes()
+        except httpx.TransportError as error:
+            raise self._unreachable(error) from None
+        finally:
+            response.close()
+
+    def manifest(self, path: str = "", *, hashed: bool = False) -> Iterator[str]:
+        """A folder's manifest/v1 lines as they stream; files hashed only with ``hashed``."""
+        params = {"path": path, "hash": "true" if hashed else "false"}
+        return self._lines("/v1/manifest", params)
+
+    def upload(self, data: bytes) -> str:
+        """Upload ``data`` as a blob; return its sha256, to name in a write as ``content_ref``."""
+        sha256 = hashlib.sha256(data).hexdigest()
+        headers = {**self._headers, "Content-Type": "application/octet-stream"}
+        request = self._http.build_request(
+            "POST", f"{self.url}/v1/blobs", params={"sha256": sha256}, content=data, headers=headers
+        )
+        self._send(request, stream=False)
+        return sha256
+
+    def sandbox_token(self, scopes: Sequence[str], *, ttl: float) -> dict[str, Any]:
+        """A read-only token for a sandbox, inside this token's scope, living ``ttl`` seconds at most.
+
+        The answer holds ``id``, ``secret`` (shown only here), ``scopes`` and ``expires``.
+        """
+        body = json.dumps({"scopes": list(scopes), "ttl_seconds": max(1, math.ceil(ttl))}).encode()
+        return self._json("POST", "/v1/tokens/sandbox", content=body)
+
+    def revoke_token(self, token_id: str) -> None:
+        """Revoke a token this token made (a sandbox's, when its run ends)."""
+        self._call("POST", f"/v1/tokens/{quote(token_id, safe='')}/revoke")
+
+    def builder(self, title: str, *, scope: Sequence[str]) -> PlanBuilder:
+        """A ``PlanBuilder`` that uploads large write content through this client."""
+        return PlanBuilder(title, scope=scope, upload=self.upload)
+
     def snapshot(self, prefix: str = "") -> Iterator[str]:
         """The live store's manifest/v1 below ``prefix``, lines as they stream (errors show on first next)."""
-        request = self._http.build_request(
-            "GET", f"{self.url}/v1/snapshot", params={"prefix": prefix}, headers=self._headers
-        )
+        return self._lines("/v1/snapshot", {"prefix": prefix})
+
+    def _lines(self, path: str, params: dict[str, Any]) -> Iterator[str]:
+        request = self._http.build_request("GET", f"{self.url}{path}", params=params, headers=self._headers)
         response = self._send(request, stream=True)
         try:
             yield from (line for line in response.iter_lines() if line)
@@ -225,8 +294,10 @@ class PvaClient:
         body = json.dumps({"comment": comment}).encode("utf-8")
         return _model(PlanStatus, self._call("POST", _plan_path(plan_id, action), content=body))
 
-    def _json(self, method: str, path: str, *, params: dict[str, Any] | None = None) -> dict[str, Any]:
-        body = self._call(method, path, params=params)
+    def _json(
+        self, method: str, path: str, *, params: dict[str, Any] | None = None, content: bytes | None = None
+    ) -> dict[str, Any]:
+        body = self._call(method, path, params=params, content=content)
         if not isinstance(body, dict):
             raise ClientError(f"{self.url}{path} answered with JSON that is not an object", code="bad_answer")
         return body

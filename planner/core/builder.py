@@ -6,12 +6,16 @@ plan = (
     .move("matters/acme/inbox/1.pdf", "matters/acme/alice/1.pdf", reason="From: Alice")
     .build()
 )
+
+Given ``upload`` (``PvaClient.upload``, or ``PvaClient.builder`` wires it),
+``write`` hands content over ``inline_limit`` bytes to it and names the
+returned sha256 as ``content_ref``: the plan stays small, whatever it writes.
 """
 
 from __future__ import annotations
 
 import base64
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any, Self
 
 from planner.core.entry import Entry
@@ -19,15 +23,26 @@ from planner.core.parse import plan_from_document
 from planner.core.plan import PLAN_VERSION, Expect, Plan
 
 ExpectLike = Expect | Mapping[str, Any] | Entry | None
+Uploader = Callable[[bytes], str]  # content -> the sha256 it is stored under (a content_ref)
+INLINE_LIMIT = 1024 * 1024  # bytes written inline; larger goes to the uploader, when there is one
 
 
 class PlanBuilder:
     """Accumulates ops; ``build()`` validates them into a ``Plan``."""
 
-    def __init__(self, title: str, *, scope: Sequence[str]) -> None:
+    def __init__(
+        self,
+        title: str,
+        *,
+        scope: Sequence[str],
+        upload: Uploader | None = None,
+        inline_limit: int = INLINE_LIMIT,
+    ) -> None:
         self._title = title
         self._scope = list(scope)
         self._ops: list[dict[str, Any]] = []
+        self._upload = upload
+        self._inline_limit = inline_limit
 
     def _add(self, op: str, reason: str | None, expect: ExpectLike, **fields: Any) -> Self:
         body: dict[str, Any] = {"op": op}
@@ -70,8 +85,15 @@ class PlanBuilder:
         reason: str | None = None,
         expect: ExpectLike = None,
     ) -> Self:
-        """Write text (UTF-8), bytes (sent as base64) or an uploaded blob's sha256."""
+        """Write text (UTF-8), bytes (sent as base64) or an uploaded blob's sha256.
+
+        With an uploader, content over the inline limit is uploaded here and named by ``content_ref``.
+        """
         encoding = None
+        if content is not None and self._upload is not None:
+            data = content.encode("utf-8") if isinstance(content, str) else content
+            if len(data) > self._inline_limit:
+                content, content_ref = None, self._upload(data)
         if isinstance(content, bytes):
             content, encoding = base64.b64encode(content).decode("ascii"), "base64"
         return self._add(

@@ -19,6 +19,7 @@ from sidecar.audit.payloads import EventKind
 from sidecar.audit.views import EventView, History
 from sidecar.policy import Decision
 from sidecar.service.cases import StoredCase
+from sidecar.service.reads import TreePage
 from sidecar.workflow import Actor, PlanCase, State, Verb, allowed_actions, counted_approvers
 
 
@@ -209,6 +210,43 @@ class EventList(_Out):
 
     events: list[EventOut]
     next_after: int | None = Field(description="Pass as 'after' for the next page; null at the end.")
+
+
+class EntryOut(_Out):
+    """One entry of a folder's listing; a file's sha256 only where the store knows it."""
+
+    path: str
+    name: str
+    kind: Literal["file", "dir"]
+    size: int | None = None
+    sha256: str | None = None
+    generation: int | None = None
+    mtime: float | None = None
+
+
+class TreeOut(_Out):
+    """A page of a folder's listing (tree/v1): parents first, by name."""
+
+    version: Literal["tree/v1"] = "tree/v1"
+    path: str
+    entries: list[EntryOut]
+    next_after: str | None = Field(description="Pass as 'after' for the next page; null at the end.")
+
+
+def tree_out(page: TreePage) -> TreeOut:
+    entries = [
+        EntryOut(
+            path=e.path,
+            name=e.path.rsplit("/", 1)[-1],
+            kind=e.kind,
+            size=e.size,
+            sha256=e.sha256,
+            generation=e.generation,
+            mtime=e.mtime,
+        )
+        for e in page.entries
+    ]
+    return TreeOut(path=page.path, entries=entries, next_after=page.next_after)
 
 
 class HistoryOut(_Out):

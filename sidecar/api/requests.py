@@ -9,7 +9,7 @@ from __future__ import annotations
 from typing import Annotated, TypeVar
 
 from fastapi import Depends, Request
-from pydantic import ValidationError
+from pydantic import BaseModel, ValidationError
 from starlette.concurrency import run_in_threadpool
 
 from planner.core.errors import PlanSyntaxError, SchemaProblem
@@ -19,7 +19,7 @@ from sidecar.edge.body import read_json
 from sidecar.edge.params import ChangesRequest, Comment, storable_problems
 from sidecar.edge.state import app_state
 
-CommentT = TypeVar("CommentT", bound=Comment)
+M = TypeVar("M", bound=BaseModel)
 
 
 async def plan_body(request: Request) -> Plan:
@@ -33,16 +33,18 @@ async def plan_body(request: Request) -> Plan:
 
 
 async def comment_body(request: Request) -> Comment:
-    return _validated(Comment, read_json(await request.body(), app_state(request).limits))
+    return await json_body(request, Comment)
 
 
 async def changes_body(request: Request) -> ChangesRequest:
-    return _validated(ChangesRequest, read_json(await request.body(), app_state(request).limits))
+    return await json_body(request, ChangesRequest)
 
 
-def _validated(model: type[CommentT], document: object) -> CommentT:
+async def json_body(request: Request, kind: type[M]) -> M:
+    """A small JSON body, strictly decoded within limits and validated as ``kind`` (422 otherwise)."""
+    document = read_json(await request.body(), app_state(request).limits)
     try:
-        return model.model_validate(document)
+        return kind.model_validate(document)
     except ValidationError as error:
         problems = [
             SchemaProblem(

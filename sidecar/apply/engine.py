@@ -139,7 +139,8 @@ class Engine:
         return sizes
 
     def _blob_sources(self, sha256: str, within: Sequence[str]) -> list[str]:
-        found = [f"{BLOBS}/{sha256}"] if self.backend.exists(f"{BLOBS}/{sha256}") else []
+        uploaded = f"{BLOBS}/{sha256}"  # counts only while it holds the content its name says
+        found = [uploaded] if self.backend.staged_sha256(uploaded) == sha256 else []
         trashed = self.audit.trash_locations(sha256, within=within)
         return found + [where for where in trashed if self.backend.exists(where)]
 

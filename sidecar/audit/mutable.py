@@ -86,14 +86,14 @@ def _token_problem(session: Session) -> Break | None:
         elif change.action == "revoked":
             revoked.add(change.token)
     tokens = _table("tokens")
-    columns = ("id", "name", "role", "scopes", "revoked", "secret_sha256", "expires")
+    columns = ("id", "name", "role", "scopes", "revoked", "secret_sha256", "expires", "read_only")
     rows = session.execute(select(*(_as_stored(tokens, column) for column in columns))).all()
-    for token_id, name, role, scopes, when, secret, expires in rows:
+    for token_id, name, role, scopes, when, secret, expires, read_only in rows:
         event = created.get(token_id)
         who = f"token {token_id} ({name})"
         if event is None:
             return Break(None, f"{who} has no 'token' event: it was not made by pva")
-        problem = _token_row_problem(event, (name, role, scopes, secret, expires))
+        problem = _token_row_problem(event, (name, role, scopes, secret, expires, read_only))
         if problem is not None:
             return Break(None, f"{who} {problem}")
         if (when is not None) != (token_id in revoked):
@@ -115,16 +115,18 @@ def _as_stored(table: Table, column: str) -> Any:
     return type_coerce(found, String).label(column) if column in ("expires", "revoked") else found
 
 
-def _token_row_problem(event: payloads.TokenChange, row: tuple[str, str, str, str, object]) -> str | None:
-    """How a token's row (name, role, scopes, secret hash, expiry) differs from its 'created' event."""
-    name, role, scopes, secret, expires = row
+def _token_row_problem(
+    event: payloads.TokenChange, row: tuple[str, str, str, str, object, object]
+) -> str | None:
+    """How a token's row (name, role, scopes, secret hash, expiry, read-only) differs from its event."""
+    name, role, scopes, secret, expires, read_only = row
     try:
         listed = json.loads(scopes)
     except ValueError:
         return f"has scopes {scopes[:40]!r}, which pva never writes"
     made_with = None if event.scopes is None else list(event.scopes)
-    if (event.name, event.role, made_with) != (name, role, listed):
-        return "differs from the event that made it"
+    if (event.name, event.role, made_with, event.read_only) != (name, role, listed, bool(read_only)):
+        return "differs from the event that made it"  # a read-only token made writable, say
     binding = event.binding
     if binding is None:
         return None

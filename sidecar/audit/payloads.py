@@ -10,6 +10,7 @@ reads it back given the event's kind)::
     Workflow      'workflow'       a plan changed state (submitted, expired, reverted...)
     TokenChange   'token'          an API token was made or revoked
     OutsideChange 'outside_change' the store changed behind pva's back (``pva watch`` noticed)
+    DocumentRead  'read'           someone read a document through the sidecar (PVA_AUDIT_READS)
 
 The encoded payload is hashed into the chain (``chain.make_link``), so its
 bytes are frozen: a change to ``encode`` would stop every existing audit from
@@ -32,7 +33,9 @@ from planner.core.report import Diagnostic
 from sidecar.audit.chain import iso, parse_iso
 from sidecar.audit.records import ApplyRecord, ApplyStatus, Incident, OpRecord, TrashedFile, trashed_from
 
-EventKind = Literal["plan_recorded", "apply", "incident", "approval", "workflow", "token", "outside_change"]
+EventKind = Literal[
+    "plan_recorded", "apply", "incident", "approval", "workflow", "token", "outside_change", "read"
+]
 PENDING = "pending"
 SYSTEM_ACTOR = "pva"  # the actor of events no person caused (incidents)
 
@@ -153,6 +156,7 @@ class TokenChange:
     role: str
     scopes: tuple[str, ...] | None = None
     binding: SecretBinding | None = None
+    read_only: bool = False  # recorded only when True, so earlier events keep their bytes
 
 
 OutsideKind = Literal["edited", "deleted", "added", "moved"]
@@ -183,7 +187,26 @@ class OutsideChange:
         return (self.path,) if self.src is None else (self.src, self.path)
 
 
-Payload = PlanRecorded | ApplyOutcome | IncidentNote | Approval | Workflow | TokenChange | OutsideChange
+@dataclass(frozen=True)
+class DocumentRead:
+    """'read': who read which version of a document, and how much of it (custody: who saw what, when)."""
+
+    path: str
+    version: str  # the sha256 of the content, or "generation:N" on a bucket
+    size: int  # bytes served
+    part: str | None = None  # "bytes=START-END" for a range; None: the whole file
+
+
+Payload = (
+    PlanRecorded
+    | ApplyOutcome
+    | IncidentNote
+    | Approval
+    | Workflow
+    | TokenChange
+    | OutsideChange
+    | DocumentRead
+)
 
 
 def encode(payload: Payload) -> dict[str, Any]:  # noqa: PLR0911  # one case a kind
@@ -203,6 +226,8 @@ def encode(payload: Payload) -> dict[str, Any]:  # noqa: PLR0911  # one case a k
             return _token_json(payload)
         case OutsideChange():
             return _outside_json(payload)
+        case DocumentRead(path=path, version=version, size=size, part=part):
+            return {"path": path, "version": version, "size": size} | _compact({"part": part})
         case _:
             assert_never(payload)
 
@@ -225,6 +250,14 @@ def decode(kind: str, body: Mapping[str, Any]) -> Payload:  # noqa: PLR0911  # o
             return decode_token(body)
         case "outside_change":
             return decode_outside(body)
+        case "read":
+            part = body.get("part")
+            return DocumentRead(
+                _text(body["path"]),
+                _text(body["version"]),
+                _count(body["size"]),
+                None if part is None else _text(part),
+            )
     raise ValueError(f"no event kind {kind!r}")
 
 
@@ -252,6 +285,8 @@ def kind_of(payload: Payload) -> EventKind:  # noqa: PLR0911  # one case a kind
             return "token"
         case OutsideChange():
             return "outside_change"
+        case DocumentRead():
+            return "read"
         case _:
             assert_never(payload)
 
@@ -261,7 +296,7 @@ def status_of(payload: Payload) -> str | None:
     match payload:
         case PlanRecorded() | ApplyOutcome() | Approval() | Workflow():
             return payload.status
-        case IncidentNote() | TokenChange() | OutsideChange():
+        case IncidentNote() | TokenChange() | OutsideChange() | DocumentRead():
             return None
         case _:
             assert_never(payload)
@@ -486,6 +521,8 @@ def _token_json(change: TokenChange) -> dict[str, Any]:
     if change.binding is not None:
         body["secret_check"] = change.binding.secret_check
         body["expires"] = change.binding.expires
+    if change.read_only:
+        body["read_only"] = True
     return body
 
 
@@ -503,6 +540,7 @@ def decode_token(body: Mapping[str, Any]) -> TokenChange:
         _text(body["role"]),
         None if scopes is None else tuple(_text(scope) for scope in scopes),
         binding,
+        body.get("read_only") is True,
     )
 
 
@@ -543,4 +581,10 @@ def _compact(body: dict[str, Any]) -> dict[str, Any]:
 def _text(value: object) -> str:
     if not isinstance(value, str):
         raise TypeError(f"expected a string, got {type(value).__name__}")
+    return value
+
+
+def _count(value: object) -> int:
+    if not isinstance(value, int) or isinstance(value, bool) or value < 0:
+        raise TypeError(f"expected a count, got {value!r}")
     return value

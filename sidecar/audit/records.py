@@ -6,6 +6,7 @@ each, plus indexed rows for queries). Nothing here does I/O.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -152,3 +153,19 @@ def trashed_json(files: Sequence[TrashedFile]) -> list[dict[str, Any]]:
 def trashed_from(bodies: Sequence[dict[str, Any]]) -> list[TrashedFile]:
     """The trashed files ``trashed_json`` wrote."""
     return [TrashedFile(body["path"], body["trash"], body.get("sha256"), body.get("size")) for body in bodies]
+
+
+def covers(scopes: str, within: Sequence[str] | None) -> bool:
+    """True when the scopes (a JSON list, ``["*"]`` for the whole store) hold every root of ``within``.
+
+    ``within`` None: no plan scope to hold (the whole store), so only whole-store scopes cover it.
+    """
+    try:
+        roots = json.loads(scopes)
+    except ValueError:
+        return False
+    if not isinstance(roots, list):
+        return False
+    if "*" in roots:
+        return True
+    return within is not None and all(any(inside(path, [root]) for root in roots) for path in within)

@@ -25,9 +25,10 @@ from sidecar.audit.export import write_csv, write_jsonl
 from sidecar.audit.history import Who, ancestry
 from sidecar.audit.history import history as walk_history
 from sidecar.audit.integrity import check, stream_links
-from sidecar.audit.records import ApplyRecord, Incident, inside
+from sidecar.audit.records import ApplyRecord, Incident, covers, inside
 from sidecar.audit.tables import (
     ApprovalRow,
+    BlobRow,
     EventRow,
     OpRecordRow,
     PlanRow,
@@ -84,6 +85,11 @@ class SqlAuditStore(db.SqlStore):
             payload = payloads.incident_payload(incident)
             self._append(session, incident.digest, payloads.SYSTEM_ACTOR, payload)
 
+    def record_read(self, read: payloads.DocumentRead, *, actor: str) -> None:
+        """A 'read' event: ``actor`` read (part of) a document through the sidecar."""
+        with db.appending(self._sessions) as session:
+            self._append(session, None, actor, read)
+
     def _append(self, session: Session, digest: str | None, actor: str, payload: payloads.Payload) -> Link:
         kind = payloads.kind_of(payload)
         return append_event(session, self._clock(), kind=kind, digest=digest, actor=actor, payload=payload)
@@ -116,14 +122,23 @@ class SqlAuditStore(db.SqlStore):
             return [trash for path, trash in session.execute(query) if inside(path, within)]
 
     def blob_size(self, sha256: str, *, within: Sequence[str] | None = None) -> int | None:
-        """The size of the newest trashed file with this content (``within`` as above), if any is known."""
+        """The size of the newest trashed file with this content (``within`` as above), if any is known.
+
+        Else of an uploaded blob (``POST /v1/blobs``) whose uploader's scopes
+        cover every root of ``within``: content uploaded from one matter is
+        not for a plan in another.
+        """
         query = (
             select(TrashedFileRow.path, TrashedFileRow.size)
             .where(TrashedFileRow.sha256 == sha256, TrashedFileRow.size.is_not(None))
             .order_by(TrashedFileRow.event_seq.desc(), TrashedFileRow.ordinal.desc())
         )
+        uploads = select(BlobRow.scopes, BlobRow.size).where(BlobRow.sha256 == sha256)
         with self._sessions() as session:
-            return next((size for path, size in session.execute(query) if inside(path, within)), None)
+            trashed = next((size for path, size in session.execute(query) if inside(path, within)), None)
+            if trashed is not None:
+                return trashed
+            return next((size for scopes, size in session.execute(uploads) if covers(scopes, within)), None)
 
     # -- queries ------------------------------------------------------------------
 

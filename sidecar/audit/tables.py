@@ -35,6 +35,7 @@ from sqlalchemy import (
     Text,
     TypeDecorator,
     UniqueConstraint,
+    false,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
@@ -271,9 +272,30 @@ class TokenRow(Base):
     revoked: Mapped[datetime | None] = mapped_column(UtcDateTime())
     revoked_by: Mapped[str | None] = mapped_column(NAME)
     email: Mapped[str | None] = mapped_column(String(254))  # where pending plans are mailed (approvers)
+    # Read and verify only: no submit, upload, apply or revert (tokens handed to sandboxes).
+    read_only: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
 
     # The database refuses a role sidecar.tokens.Role does not name (tests check they agree).
     __table_args__ = (CheckConstraint("role IN ('agent', 'approver', 'auditor', 'admin')", name="role"),)
+
+
+class BlobRow(Base):
+    """An uploaded blob, once per token that uploaded it: the bytes are stored once, at .pva/blobs/SHA256.
+
+    Outside the audit's chain: an upload changes nothing in the store until a
+    plan names the blob and is applied (then the apply event records it).
+    """
+
+    __tablename__ = "blobs"
+
+    sha256: Mapped[str] = mapped_column(HEX64, primary_key=True)
+    token: Mapped[str] = mapped_column(String(16), primary_key=True)  # whose quota it counts against
+    actor: Mapped[str] = mapped_column(NAME)
+    scopes: Mapped[str] = mapped_column(Text)  # the uploader's scopes, JSON: where plans may use it
+    size: Mapped[int] = mapped_column(BigInteger)
+    uploaded: Mapped[datetime] = mapped_column(UtcDateTime())
+
+    __table_args__ = (Index(None, "token"), Index(None, "uploaded"))
 
 
 # apply_locks: the path locks of every replica sharing the database (sidecar.apply.leases); rows

@@ -17,7 +17,7 @@ Errors: the ``planner.core.errors`` tree errors and ``sidecar.errors.StoreError`
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from typing import Protocol
 
 from planner.core.entry import Entry
@@ -29,6 +29,26 @@ STAGING = f"{RESERVED}/staging"
 TRASH = f"{RESERVED}/trash"
 BLOBS = f"{RESERVED}/blobs"
 JOURNAL = f"{RESERVED}/journal"
+CHUNK = 1024 * 1024  # bytes per chunk when streaming a file to a reader
+
+
+class FileStream(Protocol):
+    """One file opened for reading: what it is, and its bytes in chunks, in constant memory.
+
+    ``entry`` carries the size and what names this version of the content:
+    its sha256 (a folder on disk, memory) or its generation (a bucket), for
+    an ETag. The bytes streamed are those of that version (an open
+    descriptor; a generation-pinned download). ``close`` is idempotent.
+    """
+
+    @property
+    def entry(self) -> Entry: ...
+
+    def chunks(self, start: int, stop: int) -> Iterator[bytes]:
+        """The bytes in ``[start, stop)``, in chunks of at most ``CHUNK``."""
+        ...
+
+    def close(self) -> None: ...
 
 
 class Backend(Protocol):
@@ -51,6 +71,20 @@ class Backend(Protocol):
 
     def read_tree(self, reads: Sequence[Read]) -> Tree:
         """A tree holding what the reads need (see ``planner.core.footprint``), nothing more."""
+        ...
+
+    def entries(self, path: str, *, depth: int | None = None, hashed: bool = False) -> Iterator[Entry]:
+        """What lies below the folder ``path`` (not itself), parents first, by name, ``depth`` levels deep.
+
+        ``depth`` None: everything below. Files carry their sha256 when the
+        store already knows it, or when ``hashed`` asks for it (reading every
+        byte); nothing below the reserved area. NotFound when ``path`` is no
+        folder.
+        """
+        ...
+
+    def open_read(self, path: str) -> FileStream:
+        """The store file at ``path`` opened for streaming (NotFound when no file is there); never a link."""
         ...
 
     def read_file(self, path: str, limit: int) -> bytes:
@@ -88,6 +122,14 @@ class Backend(Protocol):
 
         Durable before returning, unless ``durable`` is False: then only after
         the next ``sync()`` (the engine stages many files, then syncs once).
+        """
+        ...
+
+    def stage_stream(self, path: str, chunks: Iterable[bytes]) -> None:
+        """Create the reserved file ``path`` from ``chunks``, durably, whole or not at all.
+
+        Constant memory: for uploads larger than a request body may be held.
+        An exception raised by ``chunks`` leaves nothing behind and propagates.
         """
         ...
 

@@ -130,6 +130,9 @@ class SysCalls:
     def read(self, fd: int, size: int) -> bytes:
         return os.read(fd, size)
 
+    def pread(self, fd: int, size: int, offset: int) -> bytes:
+        return os.pread(fd, size, offset)
+
     def write(self, fd: int, data: bytes | memoryview) -> int:
         return os.write(fd, data)
 

@@ -21,20 +21,21 @@ store's filesystem).
 from __future__ import annotations
 
 import errno
+import hashlib
 import os
 import stat
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from contextlib import AbstractContextManager, suppress
 from pathlib import Path
 from types import TracebackType
 from typing import Self
 
 from planner.core.entry import Entry
-from planner.core.errors import AlreadyExists, NotADirectory, NotFound, PvaError, TreeError
+from planner.core.errors import AlreadyExists, IsADirectory, NotADirectory, NotFound, PvaError, TreeError
 from planner.core.footprint import Read, read
 from planner.core.paths import fold, is_strictly_inside, join, split
 from planner.core.tree import Tree
-from sidecar.backends.base import RESERVED, STAGING, Backend
+from sidecar.backends.base import CHUNK, RESERVED, STAGING, Backend, FileStream
 from sidecar.backends.confined import Confined, segments, temporary_name, translate, translated
 from sidecar.backends.fd import SysCalls
 from sidecar.errors import Refused
@@ -97,8 +98,11 @@ class LocalBackend:
     def _entry(self, dirfd: int, name: str, path: str, info: os.stat_result, *, hashed: bool) -> Entry:
         if stat.S_ISDIR(info.st_mode):
             return Entry(path, "dir", mtime=info.st_mtime)
-        if not hashed:
-            return Entry(path, "file", info.st_size, mtime=info.st_mtime)
+        if not hashed:  # a hash already known (the cache) comes along for free
+            key = (info.st_dev, info.st_ino, info.st_size, info.st_mtime_ns, info.st_ctime_ns)
+            known = self._hashes.get(key)
+            sha = None if known is None else known[0]
+            return Entry(path, "file", info.st_size, sha, mtime=info.st_mtime)
         digest, size = self._hash(dirfd, name, path, info)
         return Entry(path, "file", size, digest, mtime=info.st_mtime)
 
@@ -158,6 +162,49 @@ class LocalBackend:
         except NotADirectory as error:
             raise NotFound(path, f"{path!r} is not a file") from error
 
+    def entries(self, path: str, *, depth: int | None = None, hashed: bool = False) -> Iterator[Entry]:
+        """What lies below the folder ``path``, parents first, by name (``Backend.entries``)."""
+        if _reserved(path):
+            raise NotFound(path, f"folder {path!r} does not exist")
+        try:
+            fd = self._fs.open_dir(path)
+        except NotADirectory as error:
+            raise NotFound(path, f"{path!r} is a file, not a folder") from error
+        return self._below(fd, path, hashed=hashed, depth=depth)
+
+    def open_read(self, path: str) -> FileStream:
+        """The file at ``path`` open through its descriptor, hashed once (the cache keeps it)."""
+        if not path:
+            raise IsADirectory(path, "the store root is a folder")
+        if _reserved(path):
+            raise NotFound(path, f"{path!r} is not a file")
+        parent, name = _split(path)
+        try:
+            dirfd = self._fs.open_dir(parent)
+        except NotADirectory as error:
+            raise NotFound(path, f"{path!r} is not a file") from error
+        with self._fs.opened(dirfd):
+            info = self._fs.lstat(dirfd, name, path)
+            if info is None:
+                raise NotFound(path, f"{path!r} does not exist")
+            if stat.S_ISDIR(info.st_mode):
+                raise IsADirectory(path, f"{path!r} is a folder")
+            fd = self._fs.open_file(dirfd, name, path, info)
+        stream = _LocalStream(self._fs, fd, Entry(path, "file", info.st_size, mtime=info.st_mtime))
+        try:
+            key = (info.st_dev, info.st_ino, info.st_size, info.st_mtime_ns, info.st_ctime_ns)
+            known = self._hashes.get(key)
+            if known is None:
+                known = stream.hash()
+                if len(self._hashes) >= HASH_CACHE:
+                    self._hashes.clear()
+                self._hashes[key] = known
+        except BaseException:
+            stream.close()
+            raise
+        stream.entry = Entry(path, "file", known[1], known[0], mtime=info.st_mtime)
+        return stream
+
     def deepest(self, path: str) -> int:
         base = len(path.encode()) + 1 if path else 0
         lengths = (len(e.path.encode()) - base for e in self._walk(path, hashed=False) if e.path != path)
@@ -182,10 +229,11 @@ class LocalBackend:
             if stat.S_ISDIR(info.st_mode):
                 yield from self._below(self._fs.open_child(fd, name, path), path, hashed=hashed)
 
-    def _below(self, fd: int, path: str, *, hashed: bool) -> Iterator[Entry]:
+    def _below(self, fd: int, path: str, *, hashed: bool, depth: int | None = None) -> Iterator[Entry]:
         """Everything below the folder open as ``fd`` (closed here), parents first, by name.
 
         Iterative, one open descriptor per level: depth costs no recursion.
+        ``depth`` levels only, when given (1: the folder's own children).
         """
         # A descriptor joins the stack before its listing, so a failing listing still closes it.
         stack: list[tuple[int, str, Iterator[str]]] = [(fd, path, iter(()))]
@@ -204,7 +252,7 @@ class LocalBackend:
                 if info is None:
                     continue  # removed since the listing
                 yield self._entry(dirfd, name, child, info, hashed=hashed)
-                if stat.S_ISDIR(info.st_mode):
+                if stat.S_ISDIR(info.st_mode) and (depth is None or len(stack) < depth):
                     try:
                         childfd = self._fs.open_child(dirfd, name, child)
                     except NotFound:
@@ -353,6 +401,27 @@ class LocalBackend:
             self._fs.write_file(dirfd, temp, path, data, fsync=durable)
             self._place(dirfd, temp, name, path, folder=False, fsync=durable)
 
+    def stage_stream(self, path: str, chunks: Iterable[bytes]) -> None:
+        """Create the reserved file ``path`` from ``chunks``: durable and whole, or absent."""
+        _reserved_only(path)
+        parent, name = _split(path)
+        with self._fs.folder(parent) as dirfd:
+            self._absent(dirfd, name, path)
+            temp = temporary_name()
+            fd, own = self._fs.create_file(dirfd, temp, path)
+            try:
+                for chunk in chunks:
+                    with translated(path):
+                        self._fs.write_all(fd, chunk)
+                with translated(path):
+                    self._fs.calls.fsync(fd)
+            except BaseException:
+                self._fs.close_quietly(fd)
+                self._fs.unlink_own(dirfd, temp, own)
+                raise
+            self._fs.close_quietly(fd)
+            self._place(dirfd, temp, name, path, folder=False)
+
     def stage_copy(self, path: str, src: str) -> None:
         """Copy the file or folder ``src`` to the new reserved ``path``; durable and whole, or absent."""
         _reserved_only(path)
@@ -449,6 +518,38 @@ class _Source:
 
     def hashed(self, entry: Entry) -> Entry | None:
         return self.backend._hashed(entry)  # noqa: SLF001
+
+
+class _LocalStream:
+    """A file open by descriptor (``FileStream``): what ``open_read`` checked is what is read."""
+
+    def __init__(self, fs: Confined, fd: int, entry: Entry) -> None:
+        self._fs, self._fd, self.entry = fs, fd, entry
+
+    def hash(self) -> tuple[str, int]:
+        """The sha256 and size of the bytes behind the descriptor."""
+        digest, size = hashlib.sha256(), 0
+        for chunk in self.chunks(0, None):
+            digest.update(chunk)
+            size += len(chunk)
+        return digest.hexdigest(), size
+
+    def chunks(self, start: int, stop: int | None) -> Iterator[bytes]:
+        """The bytes in ``[start, stop)`` (to the end for None), read with pread, at most CHUNK at a time."""
+        offset = start
+        while stop is None or offset < stop:
+            want = CHUNK if stop is None else min(CHUNK, stop - offset)
+            with translated(self.entry.path):
+                chunk = self._fs.calls.pread(self._fd, want, offset)
+            if not chunk:
+                return
+            offset += len(chunk)
+            yield chunk
+
+    def close(self) -> None:
+        if self._fd >= 0:
+            self._fs.close_quietly(self._fd)
+            self._fd = -1
 
 
 def _conforms(backend: LocalBackend) -> Backend:

@@ -8,14 +8,14 @@ replacing, discard only in staging) so the engine cannot tell it from a disk.
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 
 from planner.core.entry import Entry
-from planner.core.errors import AlreadyExists, NotADirectory, NotFound
+from planner.core.errors import AlreadyExists, IsADirectory, NotADirectory, NotFound
 from planner.core.footprint import Read, TreeSource, read
 from planner.core.paths import fold, is_strictly_inside, split
 from planner.core.tree import Tree
-from sidecar.backends.base import RESERVED, STAGING
+from sidecar.backends.base import CHUNK, RESERVED, STAGING, FileStream
 from sidecar.errors import Refused, StoreError
 
 
@@ -49,6 +49,21 @@ class MemoryBackend:
     def read_tree(self, reads: Sequence[Read]) -> Tree:
         """What the reads need, by the one footprint reader (``planner.core.footprint.read``)."""
         return read(TreeSource(self.tree), reads)
+
+    def entries(self, path: str, *, depth: int | None = None, hashed: bool = False) -> Iterator[Entry]:  # noqa: ARG002  # memory knows every hash
+        if _reserved(path) or self.tree.kind(path) != "dir":
+            raise NotFound(path, f"folder {path!r} does not exist")
+        base = path.count("/") + 1 if path else 0
+        below = (e for e in self.tree.walk(path) if e.path != path and not _reserved(e.path))
+        return (e for e in below if depth is None or e.path.count("/") - base < depth)
+
+    def open_read(self, path: str) -> FileStream:
+        entry = None if _reserved(path) else self.tree.stat(path)
+        if entry is None:
+            raise NotFound(path, f"{path!r} does not exist")
+        if entry.is_dir:
+            raise IsADirectory(path, f"{path!r} is a folder")
+        return _MemoryStream(entry, self.read_bytes(path))
 
     def read_file(self, path: str, limit: int) -> bytes:
         return self.read_bytes(path)[: limit + 1]
@@ -96,6 +111,12 @@ class MemoryBackend:
         self.tree.put_file(path, len(data), digest)
         self.contents[digest] = data
 
+    def stage_stream(self, path: str, chunks: Iterable[bytes]) -> None:
+        _reserved_only(path)
+        if self.tree.kind(path) is not None:
+            raise AlreadyExists(path, f"{path!r} already exists")
+        self.stage_bytes(path, b"".join(chunks))
+
     def stage_copy(self, path: str, src: str) -> None:
         _reserved_only(path)
         self.tree.copy(src, path)
@@ -129,6 +150,21 @@ class MemoryBackend:
         digest = hashlib.sha256(data).hexdigest()
         self.tree.put_file(path, len(data), digest)
         self.contents[digest] = data
+
+
+class _MemoryStream:
+    """A file's bytes held in memory (``FileStream``)."""
+
+    def __init__(self, entry: Entry, data: bytes) -> None:
+        self.entry, self._data = entry, data
+
+    def chunks(self, start: int, stop: int | None) -> Iterator[bytes]:
+        end = len(self._data) if stop is None else min(stop, len(self._data))
+        for offset in range(start, end, CHUNK):
+            yield self._data[offset : min(end, offset + CHUNK)]
+
+    def close(self) -> None:
+        """Nothing is held open."""
 
 
 def _plain(path: str) -> None:

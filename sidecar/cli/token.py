@@ -22,6 +22,7 @@ from sidecar import db
 from sidecar.audit.chain import iso
 from sidecar.cli.db import add_db_option, database
 from sidecar.cli.options import actor_from, add_actor_option
+from sidecar.settings import Settings
 from sidecar.times import DURATION_FORMS, as_utc, short_duration
 from sidecar.tokens import Role, TokenInfo, TokenStore
 
@@ -44,6 +45,12 @@ def register(commands: Any) -> None:
         "--email",
         metavar="ADDRESS",
         help="approvers and admins: mail the pending plans they may approve here",
+    )
+    create.add_argument(
+        "--read-only",
+        action="store_true",
+        help="an agent token that reads and verifies only (for sandboxes): it must expire, "
+        "within PVA_SANDBOX_TOKEN_TTL (default 24h)",
     )
     add_actor_option(create)
     _action(actions, "list", "every token (never a secret): role, scopes, status, use", run_list)
@@ -80,7 +87,14 @@ def run_create(args: argparse.Namespace) -> int:
     expires = None if args.expires is None else expiry(args.expires, datetime.now(UTC))
     with opened(args) as store:
         token_id, secret = store.create(
-            args.role, args.name, args.scope, expires=expires, created_by=actor_from(args), email=args.email
+            args.role,
+            args.name,
+            args.scope,
+            expires=expires,
+            created_by=actor_from(args),
+            email=args.email,
+            read_only=args.read_only,
+            max_ttl=Settings.load().sandbox_token_ttl if args.read_only else None,
         )
         info = store.get(token_id)
     if args.json:

@@ -11,7 +11,7 @@ nested too deep, with too long an array or too long a string.
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -41,17 +41,19 @@ class JsonLimits:
 class BodyLimit:
     """Refuse request bodies over ``limit`` bytes with 413, counting as they stream in."""
 
-    def __init__(self, app: ASGIApp, *, limit: int) -> None:
+    def __init__(self, app: ASGIApp, *, limit: int, uploads: Mapping[str, int] | None = None) -> None:
         self.app = app
-        self.limit = limit
+        self.default = limit
+        self.uploads = dict(uploads or {})  # path -> its own limit (blob uploads stream to disk)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
+        limit = self.uploads.get(scope.get("path", ""), self.default)
         declared = _content_length(scope)
-        if declared is not None and declared > self.limit:
-            await _too_large(send, self.limit)
+        if declared is not None and declared > limit:
+            await _too_large(send, limit)
             return
         seen = 0
         started = False
@@ -61,8 +63,8 @@ class BodyLimit:
             message = await receive()
             if message["type"] == "http.request":
                 seen += len(message.get("body", b""))
-                if seen > self.limit:
-                    raise BodyTooLarge(self.limit)
+                if seen > limit:
+                    raise BodyTooLarge(limit)
             return message
 
         async def watching_send(message: Message) -> None:
@@ -75,7 +77,7 @@ class BodyLimit:
         except BodyTooLarge:
             if started:
                 raise
-            await _too_large(send, self.limit)
+            await _too_large(send, limit)
 
 
 def _content_length(scope: Scope) -> int | None:

@@ -32,6 +32,12 @@ class Metrics:
         self.latency = Histogram(
             "pva_http_request_seconds", "Time to answer an HTTP request", ["route"], registry=self.registry
         )
+        self.read_bytes = Counter(
+            "pva_read_bytes", "Bytes of store files served to readers", registry=self.registry
+        )
+        self.reads = Counter(
+            "pva_reads", "Store reads served, by what was read", ["what"], registry=self.registry
+        )
         self.plans = Counter(
             "pva_plans", "Plans that reached a state through this sidecar", ["state"], registry=self.registry
         )

@@ -24,14 +24,17 @@ from sidecar.errors import (
     CommittedError,
     LeaseLost,
     LockTimeout,
+    NotInStore,
     NotMigrated,
     Refused,
     StoreError,
     UnknownPlan,
 )
 from sidecar.notify.outbox import UnknownWebhook, WebhookError
+from sidecar.service.blobs import BlobMismatch, BlobTooLarge
 from sidecar.service.cases import Conflict
 from sidecar.service.plans import BadOp, BadPath
+from sidecar.tokens import InvalidTokenRequest, UnknownToken
 from sidecar.workflow import AlreadyApproved, IllegalTransition, NotAllowed, NotApproved
 
 log = logging.getLogger("pva.api")
@@ -41,6 +44,10 @@ STATUS: tuple[tuple[type[PvaError], int, str], ...] = (
     (PlanSyntaxError, 422, "invalid_request"),
     (BadPath, 422, "invalid_path"),
     (BadOp, 422, "invalid_request"),
+    (InvalidTokenRequest, 422, "invalid_request"),
+    (UnknownToken, 404, "not_found"),
+    (BlobMismatch, 422, "blob_mismatch"),
+    (BlobTooLarge, 413, "too_large"),
     (Unauthenticated, 401, "unauthenticated"),
     (Forbidden, 403, "forbidden"),
     (NotAllowed, 403, "not_allowed"),
@@ -55,6 +62,7 @@ STATUS: tuple[tuple[type[PvaError], int, str], ...] = (
     (LockTimeout, 503, "busy"),
     (LeaseLost, 503, "lease_lost"),  # another replica took the apply over: it settles it
     (CommittedError, 503, "applied_unfinished"),  # the message says the plan is applied
+    (NotInStore, 404, "not_found"),
     (Refused, 409, "refused"),
     (TreeError, 409, "store_conflict"),
     (NotMigrated, 503, "database_not_ready"),
@@ -82,6 +90,8 @@ def pva_error(_request: Request, error: Exception) -> JSONResponse:
         if isinstance(error, PlanSyntaxError)
         else None
     )
+    if isinstance(error, BlobTooLarge):
+        code = error.code  # too_large, or over_quota
     response = problem(status, code, str(error), details)
     if isinstance(error, RateLimited):
         response.headers["Retry-After"] = str(max(1, round(error.retry_after + 0.5)))

@@ -42,6 +42,7 @@ from sidecar.walls import sees_plan
 from sidecar.workflow import (
     Action,
     IllegalTransition,
+    NotAllowed,
     NotApproved,
     OpComment,
     State,
@@ -96,6 +97,7 @@ class PlanService:
 
     def submit(self, plan: Plan, who: Principal, *, revert_of: str | None = None) -> StoredCase:
         """Verify, record and decide ``plan``; the same digest again returns the existing case."""
+        check_writer(who)
         check_proposer(who, named_paths(plan))
         simulation, tree = self.engine.examine(plan)
         # Stored: what people review of the footprint read and the changes resolved over it (what
@@ -217,7 +219,9 @@ class PlanService:
         """Apply an approved plan; an applied or applying plan comes back as it is (never twice).
 
         An apply abandoned past its lease is swept first, so asking again unsticks it.
+        A read-only token applies nothing.
         """
+        check_writer(who)
         return self._apply(self._load(ref, who), who)
 
     def _apply(self, stored: StoredCase, who: Principal) -> StoredCase:
@@ -324,6 +328,7 @@ class PlanService:
 
     def revert(self, ref: str, who: Principal) -> StoredCase:
         """Submit the inverse of an applied plan for approval; the original stays applied until it runs."""
+        check_writer(who)
         stored = self._load(ref, who)
         check_revert(stored.case, who, now=self.clock())
         record = self.audit.outcome(stored.digest)
@@ -482,6 +487,12 @@ class BadPath(PvaError):
     """A path given to filter or read by is not a store path (HTTP 422)."""
 
     exit_code = 2
+
+
+def check_writer(who: Principal) -> None:
+    """NotAllowed for a read-only token: it reads and verifies, and changes nothing."""
+    if who.read_only:
+        raise NotAllowed(f"{who.name} is a read-only token: it may read and verify, not submit or change")
 
 
 def check_path_filter(path: str) -> None:

@@ -14,6 +14,7 @@ import io
 import itertools
 import json
 import re
+import shlex
 import tarfile
 import types
 import typing
@@ -56,6 +57,9 @@ class Scenario:
     plan: bytes | None = b""
     stdout: str = "done\n"
     stderr: str = ""
+    # Run in place of the agent command: given its environment and the devbox's mounts, it returns
+    # the plan file's bytes (overriding ``plan``): an agent that really calls the sidecar.
+    agent: Callable[[dict[str, str], list[dict[str, Any]]], bytes] | None = None
 
 
 @dataclass
@@ -84,6 +88,7 @@ class FakeRunLoop:
         self.plan_chunks_served = 0
         self.upload_length: str | None = None
         self.errors: list[str] = []  # requests refused as malformed: a test expects none
+        self.ran: dict[str, bytes] = {}  # execution id -> the plan the scenario's agent wrote
         self._ids = itertools.count(1)
         self._routes: list[tuple[str, re.Pattern[str], Callable[..., Iterable[bytes]]]] = [
             ("POST", re.compile(r"/v1/objects"), self._create_object),
@@ -233,6 +238,8 @@ class FakeRunLoop:
         if not self.scenario.finishes:
             return view | {"status": "running"}
         scenario = self.scenario
+        if scenario.agent is not None and eid not in self.ran:
+            self.ran[eid] = scenario.agent(agent_env(command), self.devboxes[did].body.get("mounts", []))
         return view | {
             "exit_status": scenario.exit_status,
             "stdout": scenario.stdout,
@@ -249,10 +256,11 @@ class FakeRunLoop:
         body = checked(raw, devbox_download_file_params.DevboxDownloadFileParams)
         if self.devboxes[did].status != "running":
             raise BadRequest(f"devbox {did} is not running")
-        if self.scenario.plan is None:
+        plan = next(iter(self.ran.values())) if self.ran else self.scenario.plan
+        if plan is None:
             return _answer(start, 404, {"error": f"{body['path']}: no such file"})
         start("200 OK", [("Content-Type", "application/octet-stream")])
-        return self._chunks(self.scenario.plan)
+        return self._chunks(plan)
 
     def _chunks(self, data: bytes) -> Iterator[bytes]:
         for offset in range(0, len(data), CHUNK):
@@ -265,6 +273,14 @@ class FakeRunLoop:
         box.status = "shutdown"
         self.shutdowns.append(did)
         return _answer(start, 200, self._devbox_view(box), DevboxView)
+
+
+def agent_env(command: str) -> dict[str, str]:
+    """The environment the runner's ``runuser ... -- env A=B ... sh -c ...`` command gives the agent."""
+    words = shlex.split(command)
+    start = words.index("env") + 1
+    assignments = itertools.takewhile(lambda word: word != "sh", words[start:])
+    return dict(word.split("=", 1) for word in assignments)
 
 
 def _answer(

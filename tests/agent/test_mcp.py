@@ -49,13 +49,20 @@ def _session(server: str, token: str) -> dict[str, Any]:
             plan_id = seen["submit"].structured_content["id"]
             seen["status"] = await client.call_tool("pva_plan_status", {"id": plan_id})
             seen["approve"] = await client.call_tool("pva_approve_plan", {"id": plan_id})
+            seen["listed"] = await client.call_tool("pva_list_folder", {"path": "matters/acme/discovery"})
+            seen["read"] = await client.call_tool(
+                "pva_read_file", {"path": "matters/acme/discovery/inbox/0001.eml", "max_bytes": 5}
+            )
+            seen["search"] = await client.call_tool(
+                "pva_search_names", {"path": "matters/acme", "pattern": "*.eml"}
+            )
 
     anyio.run(main)
     return seen
 
 
 def test_mcp_over_stdio_proposes_but_cannot_approve(server: str, tokens: dict[str, str]) -> None:
-    """Over stdio: five tools, none approving, and the schema; verify, submit and status work, approve not."""
+    """Over stdio: the tools, none approving, and the schema; verify, submit, status and reads work."""
     seen = _session(server, tokens["agent"])
     names = {tool.name for tool in seen["tools"]}
     assert names == {
@@ -63,6 +70,8 @@ def test_mcp_over_stdio_proposes_but_cannot_approve(server: str, tokens: dict[st
         "pva_submit_plan",
         "pva_plan_status",
         "pva_list_folder",
+        "pva_read_file",
+        "pva_search_names",
         "pva_document_history",
     }
     assert seen["schema"] == plan_json_schema()
@@ -72,3 +81,6 @@ def test_mcp_over_stdio_proposes_but_cannot_approve(server: str, tokens: dict[st
     assert (submitted["state"], submitted["id"]) == ("pending", verified["digest"])
     assert seen["status"].structured_content["state"] == "pending"
     assert seen["approve"].is_error
+    assert [e["name"] for e in seen["listed"].structured_content["entries"]] == ["inbox"]
+    assert seen["read"].structured_content["truncated"] is True
+    assert len(seen["search"].structured_content["matches"]) > 1

@@ -9,7 +9,9 @@ examples/custodians/agent.py --blueprint <an image with pva installed>``
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -23,9 +25,10 @@ from planner.agent.runloop import (
     RunTimeout,
     run_agent,
     run_and_submit,
+    run_view,
 )
 from planner.agent.snapshot import scan
-from planner.client.http_client import PvaClient
+from planner.client.http_client import ClientError, PvaClient
 from planner.core.manifest import read_entries
 from tests.agent.conftest import MATTER
 from tests.agent.fake_runloop import CHUNK, FakeRunLoop, Scenario
@@ -149,3 +152,69 @@ def test_run_and_submit_submits_as_the_agent(store: Path, as_: dict[str, PvaClie
     assert status.id == result.plan().digest()
     assert (status.state, status.author) == ("pending", "agent")
     _finished_cleanly(fake)
+
+
+def _lazy_agent(
+    seen: dict[str, Any],
+) -> Callable[[dict[str, str], list[dict[str, Any]]], bytes]:
+    """An agent that reads two files of the manifest through the sidecar, as the token it was given."""
+
+    def agent(env: dict[str, str], mounts: list[dict[str, Any]]) -> bytes:
+        manifest = next(m["content"] for m in mounts if m.get("target", "").endswith("manifest.jsonl"))
+        files = [e.path for e in read_entries(manifest.splitlines()) if e.kind == "file"]
+        seen["env"], seen["mounts"] = env, mounts
+        with PvaClient(env["PVA_URL"], env["PVA_TOKEN"]) as client:
+            seen["read"] = {path: client.read(path) for path in files[:2]}
+            try:
+                client.submit(PLAN)
+            except ClientError as refused:
+                seen["submit"] = refused.status
+        return json.dumps(PLAN).encode()
+
+    return agent
+
+
+def test_the_lazy_view_sends_no_document_and_the_agent_reads_through_the_sidecar(
+    store: Path, server: str, as_: dict[str, PvaClient]
+) -> None:
+    """--view lazy: a manifest and a read-only token, no bytes up front; two reads; the plan is submitted."""
+    seen: dict[str, Any] = {}
+    fake = FakeRunLoop(Scenario(agent=_lazy_agent(seen)))
+    spec = _spec(store, view="lazy", sidecar_url=server)
+    result, status = run_and_submit(fake.client(), spec, as_["agent"])
+    assert fake.uploads == {}  # no snapshot object: no document left the store up front
+    mounts = seen["mounts"]
+    assert [m["type"] for m in mounts] == ["file_mount", "file_mount"]
+    manifest = mounts[0]["content"]
+    documents = {p: (store / p).read_bytes() for p in seen["read"]}
+    assert seen["read"] == documents
+    assert len(documents) == 2
+    assert not any(content.decode() in manifest for content in documents.values())
+    assert "PVA_STORE_COPY" not in seen["env"]
+    assert seen["env"]["PVA_TOKEN"] != ""
+    assert seen["submit"] == 403  # the devbox's token reads and verifies only
+    assert (status.state, status.author, status.id) == ("pending", "agent", result.plan().digest())
+    with PvaClient(server, seen["env"]["PVA_TOKEN"]) as gone, pytest.raises(ClientError) as revoked:
+        gone.list_folder(MATTER)
+    assert revoked.value.status == 401  # revoked when the run ended
+    _finished_cleanly(fake)
+
+
+def test_the_lazy_token_is_limited_to_the_subtree(
+    store: Path, server: str, as_: dict[str, PvaClient]
+) -> None:
+    """The devbox's token reads its subtree only, not the rest of the runner's scope."""
+    seen: dict[str, Any] = {}
+
+    def agent(env: dict[str, str], _mounts: list[dict[str, Any]]) -> bytes:
+        with PvaClient(env["PVA_URL"], env["PVA_TOKEN"]) as client:
+            try:
+                client.list_folder(MATTER)  # the runner's scope, above the run's subtree
+            except ClientError as refused:
+                seen["outside"] = refused.status
+        return json.dumps(PLAN).encode()
+
+    fake = FakeRunLoop(Scenario(agent=agent))
+    spec = _spec(store, view="lazy", sidecar_url=server, subtree=f"{MATTER}/discovery")
+    run_view(fake.client(), spec, as_["agent"])
+    assert seen["outside"] == 403

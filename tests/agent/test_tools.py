@@ -40,8 +40,8 @@ def test_every_code_has_a_hint() -> None:
 
 
 @pytest.mark.parametrize("form", ["openai", "anthropic"])
-def test_definitions_name_the_five_tools_and_no_approval(form: str) -> None:
-    """Both formats list verify, submit, status, list-folder and history; nothing approves or applies."""
+def test_definitions_name_the_tools_and_no_approval(form: str) -> None:
+    """Both formats list verify, submit, status, list, read, search and history; none approves or applies."""
     found = definitions(form)  # type: ignore[arg-type]
     names = [d["function"]["name"] if form == "openai" else d["name"] for d in found]
     assert names == [
@@ -49,6 +49,8 @@ def test_definitions_name_the_five_tools_and_no_approval(form: str) -> None:
         "pva_submit_plan",
         "pva_plan_status",
         "pva_list_folder",
+        "pva_read_file",
+        "pva_search_names",
         "pva_document_history",
     ]
     assert not [n for n in names if "approve" in n or "apply" in n or "reject" in n]
@@ -116,7 +118,7 @@ def test_refusals_and_unknown_tools_are_answers(as_: dict[str, PvaClient]) -> No
 
 
 def test_list_folder_from_a_local_tree_or_the_sidecar(as_: dict[str, PvaClient], store: Path) -> None:
-    """pva_list_folder lists the agent's own tree when it has one, else the sidecar's snapshot, alike."""
+    """pva_list_folder lists the agent's own tree when it has one, else the sidecar's listing, alike."""
     local = ToolBox(as_["agent"], tree=scan_tree(store)).call("pva_list_folder", {"path": INBOX})
     remote = ToolBox(as_["agent"]).call("pva_list_folder", {"path": INBOX})
     assert [e["name"] for e in local["entries"]] == [e["name"] for e in remote["entries"]]
@@ -126,3 +128,24 @@ def test_list_folder_from_a_local_tree_or_the_sidecar(as_: dict[str, PvaClient],
     assert len(first["sha256"]) == 64
     missing = ToolBox(as_["agent"], tree=scan_tree(store)).call("pva_list_folder", {"path": "nowhere"})
     assert missing["error"]["code"] == "not_found"
+
+
+def test_read_file_answers_text_up_to_a_cap(as_: dict[str, PvaClient], store: Path) -> None:
+    """pva_read_file gives a file's text, cut at max_bytes with 'truncated'; out of scope is an answer."""
+    box = ToolBox(as_["agent"])
+    text = (store / INBOX / "0001.eml").read_text(encoding="utf-8")
+    whole = box.call("pva_read_file", {"path": f"{INBOX}/0001.eml"})
+    assert whole == {"ok": True, "path": f"{INBOX}/0001.eml", "text": text, "truncated": False}
+    cut = box.call("pva_read_file", {"path": f"{INBOX}/0001.eml", "max_bytes": 10})
+    assert cut["text"] == text.encode()[:10].decode("utf-8", "replace")
+    assert cut["truncated"] is True
+    assert box.call("pva_read_file", {"path": "matters/other/x.txt"})["error"]["code"] == "not_allowed"
+    assert box.call("pva_read_file", {"path": f"{INBOX}/0001.eml", "max_bytes": 0})["ok"] is False
+
+
+def test_search_names_matches_a_glob_below_a_folder(as_: dict[str, PvaClient], store: Path) -> None:
+    """pva_search_names finds the names matching a glob below a folder, case-insensitively."""
+    answer = ToolBox(as_["agent"]).call("pva_search_names", {"path": MATTER, "pattern": "0001.EML"})
+    assert [m["path"] for m in answer["matches"]] == [f"{INBOX}/0001.eml"]
+    every = ToolBox(as_["agent"]).call("pva_search_names", {"path": MATTER, "pattern": "discovery/inbox/*"})
+    assert {m["path"] for m in every["matches"]} == {f"{INBOX}/{p.name}" for p in (store / INBOX).iterdir()}

@@ -32,6 +32,7 @@ from tests.support.plans import plan_doc
 DEEP = os.environ.get("HYPOTHESIS_PROFILE") == "deep"
 EXAMPLES = 300 if DEEP else 6
 ORIGIN = {"Origin": "http://testserver"}
+FILE = "matters/acme/inbox/0001.pdf"
 PLAN_QUERY = ("state", "author", "path", "before", "before_id", "limit")
 NO_WEBHOOK = "whk_000000000000"
 
@@ -65,6 +66,12 @@ ROUTES = [
     Route("GET", "/v1/history", ("path",)),
     Route("GET", "/v1/custody", ("path", "matter", "from", "to", "format")),
     Route("GET", "/v1/snapshot", ("prefix",)),
+    Route("GET", "/v1/tree", ("path", "depth", "after", "limit")),
+    Route("GET", "/v1/manifest", ("path", "hash")),
+    Route("GET", "/v1/files/{path}"),
+    Route("POST", "/v1/blobs", ("sha256",)),
+    Route("POST", "/v1/tokens/sandbox"),
+    Route("POST", "/v1/tokens/{token_id}/revoke"),
     Route("GET", "/healthz"),
     Route("GET", "/metrics"),
     Route("POST", "/v1/webhooks", body="webhook"),
@@ -170,6 +177,10 @@ def _request(fuzzed: Fuzzed, route: Route, data: st.DataObject) -> Response:
     if "{webhook_id}" in path:
         hook = data.draw(st.one_of(st.just(NO_WEBHOOK), ODD_TEXT), label="webhook_id")
         path = path.replace("{webhook_id}", _encoded(hook))
+    if "{path}" in path:
+        path = path.replace("{path}", _encoded(data.draw(st.one_of(ODD_TEXT, st.just(FILE)), label="path")))
+    if "{token_id}" in path:
+        path = path.replace("{token_id}", _encoded(data.draw(ODD_TEXT, label="token_id")) or "x")
     chosen = (
         data.draw(st.lists(st.sampled_from(route.query), unique=True), label="params") if route.query else []
     )
@@ -241,6 +252,8 @@ def test_no_value_of_the_corpus_makes_a_server_error(fuzzed: Fuzzed, route: Rout
     slots = [
         *route.query,
         *(["plan_id"] if "{plan_id}" in route.path else []),
+        *(["file"] if "{path}" in route.path else []),
+        *(["token_id"] if "{token_id}" in route.path else []),
         *([route.body] if route.body else []),
     ]
     for slot in slots:
@@ -254,7 +267,10 @@ def test_no_value_of_the_corpus_makes_a_server_error(fuzzed: Fuzzed, route: Rout
 def _corpus_request(fuzzed: Fuzzed, route: Route, slot: str, value: str) -> Response:
     """The route with ``value`` in ``slot`` and plain values elsewhere."""
     plan_id = value if slot == "plan_id" else fuzzed.plan_ids[0]
-    path = route.path.replace("{plan_id}", _encoded(plan_id)).replace("{webhook_id}", NO_WEBHOOK)
+    file = value if slot == "file" else FILE
+    path = route.path.replace("{plan_id}", _encoded(plan_id)).replace("{path}", _encoded(file))
+    path = path.replace("{token_id}", _encoded(value) or "x" if slot == "token_id" else "tok_000000000000")
+    path = path.replace("{webhook_id}", NO_WEBHOOK)
     url = _url(path, {slot: value} if slot in route.query else {})
     client = fuzzed.api.client
     if route.method in ("GET", "DELETE"):

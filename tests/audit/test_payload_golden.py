@@ -14,6 +14,7 @@ from planner.core.report import Code, Diagnostic
 from sidecar.audit.chain import GENESIS, canonical, make_link
 from sidecar.audit.payloads import (
     Approval,
+    DocumentRead,
     SecretBinding,
     TokenChange,
     Workflow,
@@ -190,3 +191,15 @@ def test_token_payloads_are_pinned() -> None:
     revoked = TokenChange("revoked", "tok_1", "ci", "agent")
     assert canonical(encode(revoked)) == '{"action":"revoked","name":"ci","role":"agent","token":"tok_1"}'
     assert decode("token", encode(revoked)) == revoked
+
+
+def test_read_payloads_are_pinned() -> None:
+    """A 'read' payload: path, version and size; a range's part only when there is one."""
+    whole = DocumentRead("matters/a.pdf", "cd" * 32, 10)
+    assert canonical(encode(whole)) == f'{{"path":"matters/a.pdf","size":10,"version":"{"cd" * 32}"}}'
+    assert decode("read", encode(whole)) == whole
+    part = DocumentRead("matters/a.pdf", "generation:7", 2, "bytes=0-1")
+    assert canonical(encode(part)) == (
+        '{"part":"bytes=0-1","path":"matters/a.pdf","size":2,"version":"generation:7"}'
+    )
+    assert decode("read", encode(part)) == part

@@ -27,6 +27,7 @@ def tokens(url: str, store: SqlAuditStore) -> SqlAuditStore:
     try:
         made.create("agent", "ci", ["m"], expires=datetime.now(UTC) + timedelta(days=30))
         made.create("admin", "ops")
+        made.create("agent", "sandbox", ["m"], expires=datetime.now(UTC) + timedelta(hours=1), read_only=True)
     finally:
         made.close()
     assert store.verify_chain() is None
@@ -50,6 +51,10 @@ def verify_says(url: str, capsys: pytest.CaptureFixture[str]) -> str:
         ),
         pytest.param(("UPDATE tokens SET expires = NULL WHERE name = 'ci'", "expiry"), id="expiry-cleared"),
         pytest.param(("DELETE FROM tokens WHERE name = 'ci'", "row is missing"), id="row-deleted"),
+        pytest.param(
+            ("UPDATE tokens SET read_only = false WHERE name = 'sandbox'", "differs from the event"),
+            id="read-only-lifted",
+        ),
     ],
 )
 @pytest.mark.usefixtures("tokens")

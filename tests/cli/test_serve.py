@@ -9,7 +9,7 @@ import pytest
 
 from planner.cli.main import main
 from sidecar import db
-from sidecar.cli.serve import ADMIN_TOKEN_FILE, admin_token
+from sidecar.cli.serve import ADMIN_TOKEN_FILE, admin_token, listening
 from sidecar.settings import Settings, unsafe
 from sidecar.tokens import TokenStore
 from tests.support.apps import migrated_sqlite
@@ -139,3 +139,17 @@ def test_init_replaces_a_kept_token_that_was_revoked(tmp_path: Path, monkeypatch
     second = admin_token(settings, rotate=False)
     assert second.fresh
     assert _active_admins(settings.database_url) == [second.name]
+
+
+def test_accepted_connections_send_without_waiting_for_acks() -> None:
+    """The listener's connections have TCP_NODELAY: a response's body never waits on a delayed ACK."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    with (
+        listening(Settings(host="127.0.0.1", port=port)) as listener,
+        socket.create_connection(("127.0.0.1", port)),
+    ):
+        accepted, _ = listener.accept()
+        with accepted:
+            assert accepted.getsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY) != 0

@@ -328,3 +328,26 @@ def test_plans_show_prints_the_trees_of_a_move_into_an_existing_folder(
         "    alice/",
         "      1.pdf  [MOVED from m/inbox/1.pdf]",
     ]
+
+
+def test_ls_cat_and_manifest_read_the_store_over_http(
+    server: str, tokens: dict[str, str], capsysbinary: pytest.CaptureFixture[bytes], tmp_path: Path
+) -> None:
+    """pva ls lists a folder, pva cat prints a file (or a range, or to a file), pva manifest streams lines."""
+    token = tokens["agent"]
+    assert main(["ls", "m", "--depth", "2", "--server", server, "--token", token]) == 0
+    listed = capsysbinary.readouterr().out.decode()
+    assert "m/inbox/" in listed
+    assert "m/inbox/1.pdf" in listed
+    assert main(["cat", "m/inbox/1.pdf", "--server", server, "--token", token]) == 0
+    assert capsysbinary.readouterr().out == b"contract"
+    assert main(["cat", "m/inbox/1.pdf", "--range", "0-3", "--server", server, "--token", token]) == 0
+    assert capsysbinary.readouterr().out == b"cont"
+    out = tmp_path / "copy.pdf"
+    assert main(["cat", "m/inbox/1.pdf", "-o", str(out), "--server", server, "--token", token]) == 0
+    assert out.read_bytes() == b"contract"
+    assert main(["manifest", "m", "--server", server, "--token", token]) == 0
+    lines = capsysbinary.readouterr().out.decode().splitlines()
+    assert json.loads(lines[0])["hashed"] is False
+    assert main(["cat", "m/inbox/1.pdf", "--server", server, "--token", tokens["outsider"]]) == 2
+    assert b"outside their scope" in capsysbinary.readouterr().err

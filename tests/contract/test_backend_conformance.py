@@ -775,3 +775,76 @@ def test_move_of_a_file_onto_itself_with_replace_changes_nothing(target: Target)
     """A file moved onto itself with replace stays where it is, bytes and all."""
     target.ops.move("c.txt", "c.txt", replace=True)
     assert target.state() == initial()
+
+
+# -- streaming reads and writes (the read endpoints and blob uploads) ----------
+
+
+def test_entries_list_a_folder_parents_first_to_a_depth(harness: Harness) -> None:
+    """entries lists below a folder, parents first by name, as deep as asked; never the reserved area."""
+    harness.backend.ensure_dir(STAGING)
+    everything = [e.path for e in harness.backend.entries("")]
+    assert everything == sorted(SEED, key=lambda p: p.split("/"))
+    assert [e.path for e in harness.backend.entries("", depth=1)] == ["a", "b", "c.txt"]
+    assert [e.path for e in harness.backend.entries("a", depth=2)] == [
+        "a/Résumé.pdf",
+        "a/sub",
+        "a/sub/deep",
+        "a/sub/y.txt",
+        "a/x.txt",
+    ]
+    sizes = {e.path: e.size for e in harness.backend.entries("a", depth=1) if not e.is_dir}
+    assert sizes == {"a/Résumé.pdf": 2, "a/x.txt": 5}
+    for missing in ("nope", "c.txt", RESERVED):
+        with pytest.raises(NotFound):
+            list(harness.backend.entries(missing))
+
+
+def test_entries_hash_files_when_asked(harness: Harness) -> None:
+    """entries(hashed=True) gives every file its sha256."""
+    hashed = {e.path: e.sha256 for e in harness.backend.entries("a/sub", hashed=True) if not e.is_dir}
+    assert hashed == {"a/sub/deep/z.txt": sha(b"gamma"), "a/sub/y.txt": sha(b"beta")}
+
+
+def test_open_read_streams_a_file_and_any_part_of_it(harness: Harness) -> None:
+    """open_read names the content's version (sha256 or generation) and streams any byte range of it."""
+    stream = harness.backend.open_read("a/x.txt")
+    try:
+        assert stream.entry.size == 5
+        assert stream.entry.sha256 == sha(b"alpha") or stream.entry.generation is not None
+        assert b"".join(stream.chunks(0, 5)) == b"alpha"
+        assert b"".join(stream.chunks(1, 3)) == b"lp"
+        assert b"".join(stream.chunks(4, 5)) == b"a"
+    finally:
+        stream.close()
+    stream.close()  # closing twice is fine
+
+
+def test_open_read_refuses_folders_missing_and_reserved_files(harness: Harness) -> None:
+    """open_read of a folder (the root too) is IsADirectory; of a missing or reserved file NotFound."""
+    harness.backend.ensure_dir(BLOBS)
+    harness.put(f"{BLOBS}/{sha(b'blob')}", b"blob")
+    for folder in ("a", ""):
+        with pytest.raises(IsADirectory):
+            harness.backend.open_read(folder)
+    for missing in ("nope", "a/nope", "c.txt/x", f"{BLOBS}/{sha(b'blob')}"):
+        with pytest.raises(NotFound):
+            harness.backend.open_read(missing)
+
+
+def test_stage_stream_creates_a_reserved_file_whole_or_not_at_all(harness: Harness) -> None:
+    """stage_stream writes its chunks to a new reserved file; a failing stream leaves nothing; no replace."""
+    harness.backend.ensure_dir(f"{STAGING}/t")
+    harness.backend.stage_stream(f"{STAGING}/t/1", iter([b"one ", b"two"]))
+    assert harness.state()[f"{STAGING}/t/1"] == sha(b"one two")
+
+    def failing() -> Iterator[bytes]:
+        yield b"half"
+        raise OSError("the client went away")
+
+    before = harness.state()
+    with pytest.raises(OSError, match="went away"):
+        harness.backend.stage_stream(f"{STAGING}/t/2", failing())
+    assert harness.state() == before
+    unchanged(harness, AlreadyExists, lambda: harness.backend.stage_stream(f"{STAGING}/t/1", iter([b"x"])))
+    unchanged(harness, StoreError, lambda: harness.backend.stage_stream("b/new", iter([b"x"])))

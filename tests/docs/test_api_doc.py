@@ -110,6 +110,14 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Path, dic
         yield folder, env | {"PVA_URL": address}
 
 
+def _template(path: str) -> str:
+    """The OpenAPI path a curl example calls: plan, token and webhook ids and file paths as parameters."""
+    path = re.sub(r"/[0-9a-f]{8,64}(?=/|$)", "/{plan_id}", path)
+    path = re.sub(r"/tok_[0-9a-f]{12}(?=/|$)", "/{token_id}", path)
+    path = re.sub(r"/whk_[0-9a-f]{12}$", "/{webhook_id}", path)
+    return re.sub(r"^/v1/files/.+", "/v1/files/{path}", path)
+
+
 def test_api_doc_shows_every_operation() -> None:
     """Every operation of the OpenAPI document has a curl example in docs/api.md."""
     from sidecar.app import create_app
@@ -118,11 +126,7 @@ def test_api_doc_shows_every_operation() -> None:
     document = create_app(Settings()).openapi()
     paths = set(document["paths"])
     shown = {
-        re.sub(
-            r"/whk_[0-9a-f]{12}$",
-            "/{webhook_id}",
-            re.sub(r"/[0-9a-f]{8,64}(?=/|$)", "/{plan_id}", match.group(1)),
-        )
+        _template(match.group(1))
         for block in _curl_blocks()
         for command, _ in _steps(block)
         for match in [re.search(r'\$PVA_URL(/[^?" ]*)', command)]

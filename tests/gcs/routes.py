@@ -14,6 +14,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import json
+import re
 from typing import TYPE_CHECKING, Any
 from urllib.parse import unquote
 
@@ -82,7 +83,7 @@ class Api:
             case "POST", ["upload", "storage", "v1", "b", bucket, "o"]:
                 return self.insert(bucket, query, body, headers.get("Content-Type", ""))
             case "GET", ["storage" | "download", *_, "b", bucket, "o", name]:
-                return self.get(bucket, name, query)
+                return self.get(bucket, name, query, headers.get("Range"))
             case "DELETE", ["storage", "v1", "b", bucket, "o", name]:
                 return self.delete(bucket, name, query)
             case "POST", [
@@ -134,7 +135,7 @@ class Api:
             {},
         )
 
-    def get(self, bucket: str, name: str, query: dict[str, str]) -> Answer:
+    def get(self, bucket: str, name: str, query: dict[str, str], byte_range: str | None = None) -> Answer:
         self.count("GET object")
         obj = self.live(bucket, name, query)
         try:
@@ -146,7 +147,14 @@ class Api:
         if query.get("alt") == "media":
             resource = obj.resource(bucket)
             hashes = f"crc32c={resource['crc32c']},md5={resource['md5Hash']}"
-            return 200, obj.data, {"X-Goog-Hash": hashes, "X-Goog-Generation": str(obj.generation)}
+            headers = {"X-Goog-Hash": hashes, "X-Goog-Generation": str(obj.generation)}
+            ranged = re.fullmatch(r"bytes=(\d+)-(\d*)", byte_range or "")
+            if ranged is None:
+                return 200, obj.data, headers
+            start, end = int(ranged[1]), int(ranged[2] or len(obj.data) - 1)  # one range, as the client sends
+            end = min(end, len(obj.data) - 1)
+            headers["Content-Range"] = f"bytes {start}-{end}/{len(obj.data)}"
+            return 206, obj.data[start : end + 1], headers
         return 200, obj.resource(bucket), {}
 
     def delete(self, bucket: str, name: str, query: dict[str, str]) -> Answer:

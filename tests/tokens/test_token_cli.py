@@ -239,3 +239,17 @@ def test_create_with_email_keeps_the_address_approvers_are_mailed_at(
     agent = ["token", "create", "--db", url, "--role", "agent", "--name", "bot", "--scope", "matters"]
     assert run(capsys, *agent, "--email", "bot@firm.example")[0] == 2
     assert run(capsys, *argv[:-3], "bob", "--scope", "matters", "--email", "bob at firm")[0] == 2
+
+
+def test_read_only_tokens_must_expire_within_the_sandbox_maximum(
+    url: str, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """pva token create --read-only needs --expires within PVA_SANDBOX_TOKEN_TTL; the token says read_only."""
+    monkeypatch.setenv("PVA_SANDBOX_TOKEN_TTL", "2h")
+    base = ["token", "create", "--db", url, "--role", "agent", "--scope", "m", "--read-only", "--json"]
+    assert main([*base, "--name", "box-long", "--expires", "3h"]) == 2
+    assert "at most" in capsys.readouterr().err
+    assert main([*base, "--name", "box-none"]) == 2
+    assert "must expire" in capsys.readouterr().err
+    assert main([*base, "--name", "box", "--expires", "1h"]) == 0
+    assert json.loads(capsys.readouterr().out)["token"]["read_only"] is True

@@ -19,16 +19,16 @@ replica replaced it fails (``StoreFault``) instead of moving the newer one.
 from __future__ import annotations
 
 import threading
-from collections.abc import Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from contextlib import suppress
 from pathlib import Path
 
 from planner.core.entry import Entry
-from planner.core.errors import AlreadyExists, NotADirectory, NotFound, TreeError
+from planner.core.errors import AlreadyExists, IsADirectory, NotADirectory, NotFound, TreeError
 from planner.core.footprint import Read
 from planner.core.paths import fold, is_strictly_inside, join, split
 from planner.core.tree import Tree
-from sidecar.backends.base import STAGING
+from sidecar.backends.base import CHUNK, STAGING, FileStream
 from sidecar.backends.gcs.errors import changed
 from sidecar.backends.gcs.folders import Folders, Memo, reserved
 from sidecar.backends.gcs.hns import FolderRenamer
@@ -100,6 +100,25 @@ class GcsBackend:
         base = len(path.encode()) + 1 if path else 0
         entries = self.reader.walk(path, hashed=False)
         return max((len(e.path.encode()) - base for e in entries if e.path != path), default=0)
+
+    def entries(self, path: str, *, depth: int | None = None, hashed: bool = False) -> Iterator[Entry]:
+        """What lies below the folder ``path``, parents first, by name (``Backend.entries``)."""
+        if reserved(path) or self.folders.kind(path) != "dir":
+            raise NotFound(path, f"folder {path!r} does not exist")
+        base = path.count("/") + 1 if path else 0
+        below = (e for e in self.reader.walk(path, hashed=hashed, known=True) if e.path != path)
+        return (e for e in below if depth is None or e.path.count("/") - base < depth)
+
+    def open_read(self, path: str) -> FileStream:
+        """The object of the file ``path``, its generation pinned for every chunk read."""
+        kind = "dir" if not path else None if reserved(path) else self.folders.kind(path)
+        if kind == "dir":
+            raise IsADirectory(path, f"{path!r} is a folder")
+        obj = self.objects.get(self.folders.name(path)) if kind == "file" else None
+        if obj is None:
+            raise NotFound(path, f"{path!r} does not exist")
+        entry = Entry(path, "file", obj.size, obj.sha256, obj.generation, obj.updated)
+        return _GcsStream(self.objects, obj, entry)
 
     def read_file(self, path: str, limit: int) -> bytes:
         obj = self.objects.get(self.folders.name(path)) if path else None
@@ -221,6 +240,12 @@ class GcsBackend:
         self._absent(path)
         self._saw(self.objects.create(self.folders.name(path), data))
 
+    def stage_stream(self, path: str, chunks: Iterable[bytes]) -> None:
+        _reserved_only(path)
+        self._need_folder(split(path)[0], path)
+        self._absent(path)
+        self._saw(self.objects.create_streamed(self.folders.name(path), chunks))
+
     def stage_copy(self, path: str, src: str) -> None:
         """Copy a file or folder to a new reserved path; a folder's placeholder last, so it appears whole."""
         _reserved_only(path)
@@ -275,6 +300,21 @@ class GcsBackend:
 
     def sync(self) -> None:
         """Nothing to do: every GCS write is durable once acknowledged."""
+
+
+class _GcsStream:
+    """One generation of an object, downloaded a chunk per request (``FileStream``)."""
+
+    def __init__(self, objects: Objects, obj: Obj, entry: Entry) -> None:
+        self._objects, self._obj, self.entry = objects, obj, entry
+
+    def chunks(self, start: int, stop: int | None) -> Iterator[bytes]:
+        end = self._obj.size if stop is None else min(stop, self._obj.size)
+        for offset in range(start, end, CHUNK):
+            yield self._objects.download_range(self._obj, offset, min(end, offset + CHUNK))
+
+    def close(self) -> None:
+        """Nothing is held open between requests."""
 
 
 def _reserved_only(path: str) -> None:

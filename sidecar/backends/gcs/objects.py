@@ -18,8 +18,9 @@ from __future__ import annotations
 
 import base64
 import hashlib
+import tempfile
 import threading
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -136,6 +137,15 @@ class Objects:
             )
         return data
 
+    def download_range(self, obj: Obj, start: int, stop: int) -> bytes:
+        """The bytes ``[start, stop)`` of that generation of the object (``stop`` > ``start``)."""
+        with translated(obj.name):
+            blob = self.bucket.blob(obj.name, generation=obj.generation)
+            data: bytes = blob.download_as_bytes(
+                start=start, end=stop - 1, if_generation_match=obj.generation, retry=self.retry
+            )
+        return data
+
     def sha256(self, obj: Obj) -> str:
         """The object's sha256: pva's bound metadata, else hashed from a download of that generation."""
         if obj.sha256 is not None:
@@ -171,6 +181,27 @@ class Objects:
                 if there is not None and (there.size, there.crc32c) == (len(data), crc):
                     return there  # a retry met its own earlier success
                 raise
+        return obj_of(blob)
+
+    def create_streamed(self, name: str, chunks: Iterable[bytes]) -> Obj:
+        """Create ``name`` from ``chunks`` (never replacing), spooled through a local temporary file.
+
+        Constant memory: the chunks are hashed (sha256, crc32c) on their way
+        to the spool, then uploaded in one conditional call.
+        """
+        sha, crc, size = hashlib.sha256(), 0, 0
+        with tempfile.TemporaryFile() as spool:
+            for chunk in chunks:
+                spool.write(chunk)
+                sha.update(chunk)
+                crc = google_crc32c.extend(crc, chunk)
+                size += len(chunk)
+            spool.seek(0)
+            blob = self.bucket.blob(name)
+            bound = base64.b64encode(crc.to_bytes(4, "big")).decode()
+            blob.metadata = {SHA256: sha.hexdigest(), BOUND: bound}
+            with translated(name):
+                blob.upload_from_file(spool, size=size, if_generation_match=0, retry=self.conditional)
         return obj_of(blob)
 
     def delete(self, obj: Obj) -> None:

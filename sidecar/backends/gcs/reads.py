@@ -27,11 +27,12 @@ class Reader:
         self.objects = folders.objects
         self.saw = saw
 
-    def entry(self, path: str, obj: Obj | None, *, hashed: bool) -> Entry:
+    def entry(self, path: str, obj: Obj | None, *, hashed: bool, known: bool = False) -> Entry:
+        """The entry of ``path``; ``known``: unhashed, but with the sha256 pva's metadata holds."""
         if obj is None:
             return Entry(path, "dir")
         self.saw(obj)
-        sha = self.objects.sha256(obj) if hashed else None
+        sha = self.objects.sha256(obj) if hashed else obj.sha256 if known else None
         return Entry(path, "file", obj.size, sha, obj.generation, obj.updated)
 
     def stat(self, path: str, memo: Memo | None = None, *, hashed: bool = True) -> Entry | None:
@@ -43,7 +44,7 @@ class Reader:
         obj = self.objects.get(self.folders.name(path))
         return None if obj is None else self.entry(path, obj, hashed=hashed)
 
-    def walk(self, path: str, *, hashed: bool) -> Iterator[Entry]:
+    def walk(self, path: str, *, hashed: bool, known: bool = False) -> Iterator[Entry]:
         """The path and everything visible below it, parents first, by name."""
         top = self.stat(path, hashed=hashed)
         if top is None:
@@ -54,7 +55,7 @@ class Reader:
             return
         below = sorted(self.folders.below(path), key=lambda item: item[0].split("/"))
         for rest, obj in below:
-            yield self.entry(join(path, rest), obj, hashed=hashed)
+            yield self.entry(join(path, rest), obj, hashed=hashed, known=known)
 
     def read_tree(self, reads: Sequence[Read]) -> Tree:
         """What the reads need, by the one footprint reader (``planner.core.footprint.read``)."""

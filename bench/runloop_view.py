@@ -1,0 +1,124 @@
+"""Benchmark ``runloop_view``: time to first plan, ``pva runloop run --view lazy`` against ``--view copy``.
+
+An agent reads 40 documents of a 20,000-file subtree and writes a plan,
+which the runner submits. Both views run in the same process against the
+same real sidecar (``pva serve``, SQLite) and the fake RunLoop API of the
+tests (``tests/agent/fake_runloop.py``), whose "agent" is a function run
+in place of the devbox command. Lazy: the runner fetches the manifest
+(unhashed) and a read-only token; the agent reads its 40 documents over
+HTTP with that token. Copy: the runner hashes and archives every byte of
+the subtree and uploads it (to the fake: in memory, so no network time is
+counted); the agent then reads its 40 documents from the local store
+(extraction in the devbox is not counted either). Both omissions favour
+the copy, so the ratio is a floor. Documents are 8 KiB of random bytes
+(incompressible, like the PDFs and e-mails of a matter); the issue's
+matter averages 1.5 MB a document, where the copy costs far more.
+"""
+
+from __future__ import annotations
+
+import json
+import random
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from bench.corpus import data_dir
+from bench.harness import Goal, Result, Sizes, median
+from planner.agent.runloop import RunSpec, View, run_and_submit
+from planner.client.http_client import PvaClient
+from planner.core.manifest import read_entries
+from sidecar import db
+from sidecar.tokens import TokenStore
+from tests.agent.fake_runloop import FakeRunLoop, Scenario
+from tests.servers import sidecar
+
+SUBTREE = "matters/acme"
+DOC_BYTES = 8 * 1024
+READS = 40
+VIEWS: tuple[View, View] = ("lazy", "copy")
+SPEEDUP_GOAL = Goal(20, at_least=True)  # lazy at least 20 times faster to the first plan
+
+
+def run(sizes: Sizes) -> Result:
+    files = 20_000 if sizes.repeats >= 3 else 2_000
+    result = Result("runloop_view", f"first plan: {READS} reads of a {files:,}-file subtree, lazy vs copy")
+    store = _store(files)
+    work = data_dir() / f"runloop-view-work-{files}"
+    work.mkdir(exist_ok=True)
+    url = f"sqlite:///{work / 'pva.db'}"
+    (work / "pva.db").unlink(missing_ok=True)
+    db.upgrade(url)
+    with db.opened(TokenStore, url) as tokens:
+        secret = tokens.create("agent", "runner", [SUBTREE])[1]
+    times: dict[str, list[float]] = {"lazy": [], "copy": [], "lazy, reads not audited": []}
+    uploaded: list[int] = []
+    with sidecar(store, url, work / "serve.log") as server, PvaClient(server, secret, timeout=600) as client:
+        for attempt in range(sizes.repeats):
+            for view in VIEWS:
+                seconds, sent = _first_plan(view, store, server, client, attempt)
+                times[view].append(seconds)
+                uploaded.append(sent)
+    with (
+        sidecar(store, url, work / "serve-off.log", audit_reads="off") as server,
+        PvaClient(server, secret, timeout=600) as client,
+    ):
+        for attempt in range(sizes.repeats):
+            times["lazy, reads not audited"].append(
+                _first_plan("lazy", store, server, client, 100 + attempt)[0]
+            )
+    lazy, copy = median(times["lazy"]), median(times["copy"])
+    result.add("lazy: time to first plan", lazy, "s")
+    result.add("copy: time to first plan", copy, "s")
+    result.add("copy / lazy", copy / lazy, "x", SPEEDUP_GOAL)
+    result.add("copy: bytes uploaded (info)", max(uploaded), "B")
+    off = median(times["lazy, reads not audited"])
+    result.add("lazy, PVA_AUDIT_READS=off (info)", off, "s")
+    result.add("copy / lazy with reads not audited (info)", copy / off, "x")
+    result.data.update(files=files, doc_bytes=DOC_BYTES, reads=READS, times=times, uploaded=max(uploaded))
+    return result
+
+
+def _first_plan(view: View, store: Path, server: str, client: PvaClient, attempt: int) -> tuple[float, int]:
+    """Seconds from the run's start to its plan submitted, and the bytes uploaded to RunLoop."""
+    fake = FakeRunLoop(Scenario(agent=_agent(view, store, attempt)))
+    spec = RunSpec(store=store, subtree=SUBTREE, command="agent", sidecar_url=server, poll=0.01, view=view)
+    start = time.perf_counter()
+    _, status = run_and_submit(fake.client(), spec, client)
+    seconds = time.perf_counter() - start
+    assert str(status.state) == "pending", status.state
+    return seconds, sum(len(data) for data in fake.uploads.values())
+
+
+def _agent(view: str, store: Path, attempt: int) -> Callable[[dict[str, str], list[dict[str, Any]]], bytes]:
+    """The agent: pick 40 documents from the manifest, read them, propose a folder for them."""
+
+    def agent(env: dict[str, str], mounts: list[dict[str, Any]]) -> bytes:
+        if view == "lazy":
+            text = next(m["content"] for m in mounts if m.get("target", "").endswith("manifest.jsonl"))
+            chosen = [e.path for e in read_entries(text.splitlines()) if e.kind == "file"][:READS]
+            with PvaClient(env["PVA_URL"], env["PVA_TOKEN"]) as reader:
+                read = sum(len(reader.read(path)) for path in chosen)
+        else:  # the copy: read from disk (standing in for the devbox's extracted copy)
+            chosen = sorted(str(p.relative_to(store)) for p in (store / SUBTREE / "inbox").iterdir())[:READS]
+            read = sum(len((store / path).read_bytes()) for path in chosen)
+        assert read == READS * DOC_BYTES
+        folder = f"{SUBTREE}/reviewed-{view}-{attempt}"
+        plan = {"pva": "plan/v1", "title": f"Review ({view} {attempt})", "scope": [SUBTREE]}
+        return json.dumps(plan | {"ops": [{"op": "mkdir", "path": folder}]}).encode()
+
+    return agent
+
+
+def _store(files: int) -> Path:
+    """A store with ``files`` documents in one subtree, written once and reused."""
+    root = data_dir() / f"runloop-view-{files}"
+    inbox = root / SUBTREE / "inbox"
+    if inbox.is_dir() and sum(1 for _ in inbox.iterdir()) == files:
+        return root
+    inbox.mkdir(parents=True, exist_ok=True)
+    noise = random.Random(files)  # test data, not secrets
+    for number in range(files):
+        (inbox / f"DOC-{number:05}.pdf").write_bytes(noise.randbytes(DOC_BYTES))
+    return root

@@ -1,0 +1,256 @@
+"""The store's read endpoints: /v1/tree, /v1/files/{path} and /v1/manifest, on a local store.
+
+Scope (a canary from a matter the reader may not see is in no answer),
+links and special files never followed, ranges and ETags, the audit of
+whole-file reads, the counters, and the rate limit.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import tracemalloc
+from pathlib import Path
+
+import pytest
+
+from tests.api.support import SEED, Api, MakeApi, sha256
+
+CANARY = b"QWKZ-canary"  # only in matters/globex (names and contents) and outside the store
+FILE = "matters/acme/inbox/0001.pdf"
+CONTENT = SEED[FILE] or b""
+
+
+@pytest.fixture
+def canaried(api: Api) -> Api:
+    """The seeded store, with a canary in matter globex's names and contents, and one outside the store."""
+    globex = api.root / "matters/globex"
+    (globex / "QWKZ-canary-memo.txt").write_bytes(CANARY + b" privileged memo")
+    (api.root.parent / "outside.txt").write_bytes(CANARY + b" outside the store")
+    return api
+
+
+def _leak(api: Api, url: str, **kwargs: object) -> tuple[int, bool]:
+    response = api.client.get(url, headers=api.auth("agent"), **kwargs)  # type: ignore[arg-type]
+    text = response.content + "".join(f"{k}: {v}" for k, v in response.headers.items()).encode()
+    return response.status_code, CANARY.lower() in text.lower()
+
+
+def test_a_folder_lists_its_entries_levels_deep_and_pages(api: Api) -> None:
+    """GET /v1/tree lists below a folder to the depth asked, parents first, paged by path."""
+    one = api.get("/v1/tree", "agent", params={"path": "matters/acme"}).json()
+    assert [e["path"] for e in one["entries"]] == [
+        f"matters/acme/{n}" for n in ("custodians", "inbox", "sealed", "templates")
+    ]
+    assert one["next_after"] is None
+    assert one["version"] == "tree/v1"
+    every = api.get("/v1/tree", "agent", params={"path": "matters/acme", "depth": 3}).json()["entries"]
+    files = {e["path"]: e["size"] for e in every if e["kind"] == "file"}
+    in_acme = {p: c for p, c in SEED.items() if p.startswith("matters/acme/")}
+    assert files == {p: len(c) for p, c in in_acme.items() if c is not None}
+    pages, after = [], None
+    while True:
+        params = {"path": "matters/acme", "depth": 3, "limit": 3} | ({"after": after} if after else {})
+        page = api.get("/v1/tree", "agent", params=params).json()
+        pages.append([e["path"] for e in page["entries"]])
+        after = page["next_after"]
+        if after is None:
+            break
+    assert [p for page in pages for p in page] == [e["path"] for e in every]
+    assert all(len(page) <= 3 for page in pages)
+    assert len(pages) == 4
+
+
+def test_a_file_streams_with_its_sha256_as_etag(api: Api) -> None:
+    """GET /v1/files/{path} answers the bytes, their length and the sha256 as a strong ETag."""
+    response = api.get(f"/v1/files/{FILE}", "agent")
+    assert response.status_code == 200
+    assert response.content == CONTENT
+    assert response.headers["etag"] == f'"{sha256(CONTENT)}"'
+    assert response.headers["content-length"] == str(len(CONTENT))
+    assert response.headers["accept-ranges"] == "bytes"
+
+
+def test_if_none_match_with_the_etag_is_not_modified(api: Api) -> None:
+    """If-None-Match naming the current ETag answers 304 with no body; a stale one gets the file."""
+    tag = api.get(f"/v1/files/{FILE}", "agent").headers["etag"]
+    fresh = api.client.get(f"/v1/files/{FILE}", headers={**api.auth("agent"), "If-None-Match": tag})
+    assert fresh.status_code == 304
+    assert fresh.content == b""
+    stale = api.client.get(f"/v1/files/{FILE}", headers={**api.auth("agent"), "If-None-Match": '"0000"'})
+    assert stale.status_code == 200
+    assert stale.content == CONTENT
+
+
+@pytest.mark.parametrize(
+    ("header", "part"),
+    [("bytes=0-3", (0, 4)), ("bytes=5-", (5, None)), ("bytes=-7", (-7, None)), ("bytes=2-99999", (2, None))],
+)
+def test_a_range_answers_206_with_that_part(api: Api, header: str, part: tuple[int, int | None]) -> None:
+    """A satisfiable Range answers 206 with exactly those bytes and their Content-Range."""
+    response = api.client.get(f"/v1/files/{FILE}", headers={**api.auth("agent"), "Range": header})
+    assert response.status_code == 206
+    assert response.content == CONTENT[part[0] : part[1]]
+    start = part[0] % len(CONTENT)
+    assert (
+        response.headers["content-range"]
+        == f"bytes {start}-{len(CONTENT) - 1 if part[1] is None else part[1] - 1}/{len(CONTENT)}"
+    )
+
+
+def test_a_range_past_the_end_is_416_and_a_bad_one_is_ignored(api: Api) -> None:
+    """A range starting past the end is 416; one that does not parse serves the whole file."""
+    past = api.client.get(f"/v1/files/{FILE}", headers={**api.auth("agent"), "Range": "bytes=9999-"})
+    assert past.status_code == 416
+    assert past.headers["content-range"] == f"bytes */{len(CONTENT)}"
+    odd = api.client.get(f"/v1/files/{FILE}", headers={**api.auth("agent"), "Range": "bytes=0-1,3-4"})
+    assert odd.status_code == 200
+    assert odd.content == CONTENT
+
+
+def test_folders_and_missing_files_are_not_files(api: Api) -> None:
+    """A folder, a missing file, the root and the reserved area are 404/409, never content."""
+    assert api.get("/v1/files/matters/acme", "agent").status_code == 409
+    assert api.get("/v1/files/matters/acme/nope.pdf", "agent").status_code == 404
+    assert api.get("/v1/files/matters/acme/inbox/0001.pdf/x", "agent").status_code == 404
+    assert api.get("/v1/tree", "agent", params={"path": "matters/acme/nope"}).status_code == 404
+    assert api.get("/v1/files/.pva/journal", "admin").status_code in (404, 422)
+
+
+def test_a_manifest_streams_without_hashing_unless_asked(api: Api) -> None:
+    """GET /v1/manifest is manifest/v1 lines; sha256 only with hash=true."""
+    lines = api.get("/v1/manifest", "agent", params={"path": "matters/acme/inbox"}).text.splitlines()
+    header, *entries = (json.loads(line) for line in lines)
+    assert header["pva"] == "manifest/v1"
+    assert header["hashed"] is False
+    assert [e["path"] for e in entries] == [
+        f"matters/acme/inbox/{n}" for n in ("0001.pdf", "0002.pdf", "Thumbs.db")
+    ]
+    assert all("sha256" not in e for e in entries)
+    hashed = api.get("/v1/manifest", "agent", params={"path": "matters/acme/inbox", "hash": "true"}).text
+    sums = {e["path"]: e["sha256"] for e in map(json.loads, hashed.splitlines()[1:])}
+    assert sums[FILE] == sha256(CONTENT)
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "/v1/tree?path=matters&depth=3",
+        "/v1/tree?path=",
+        "/v1/tree?path=matters/globex",
+        "/v1/tree?path=matters/acme&depth=5&after=matters/globex",
+        "/v1/manifest?path=matters",
+        "/v1/manifest?path=matters/globex&hash=true",
+        "/v1/manifest",
+        "/v1/files/matters/globex/inbox/g-0001.pdf",
+        "/v1/files/matters/acme/../globex/inbox/g-0001.pdf",
+        "/v1/files/matters%2Fglobex%2Finbox%2Fg-0001.pdf",
+        "/v1/snapshot?prefix=matters",
+    ],
+)
+def test_no_read_shows_a_byte_of_another_matter(canaried: Api, url: str) -> None:
+    """An agent scoped to acme is refused outside it, and no answer body or header holds globex's canary."""
+    status, leaked = _leak(canaried, url)
+    assert not leaked
+    assert status in (403, 404, 422) or "after" in url  # a cursor outside the folder: an empty page
+
+
+def test_links_in_the_store_are_never_followed(canaried: Api) -> None:
+    """A symlink to a file outside the store, or to another matter's folder, is refused, not read through."""
+    inbox = canaried.root / "matters/acme/inbox"
+    (inbox / "outside.txt").symlink_to(canaried.root.parent / "outside.txt")
+    (canaried.root / "matters/acme/globex").symlink_to(canaried.root / "matters/globex")
+    for url in (
+        "/v1/files/matters/acme/inbox/outside.txt",
+        "/v1/files/matters/acme/globex/QWKZ-canary-memo.txt",
+        "/v1/tree?path=matters/acme/globex",
+        "/v1/tree?path=matters/acme&depth=4",
+    ):
+        status, leaked = _leak(canaried, url)
+        assert not leaked, url
+        assert status in (404, 409), (url, status)
+    # A manifest already streaming ends with an error line at the link: no reader takes it as whole.
+    lines = canaried.get("/v1/manifest", "agent", params={"path": "matters/acme"}).text.splitlines()
+    assert json.loads(lines[-1])["error"]["code"] == "stopped"
+
+
+def test_special_files_are_refused(api: Api) -> None:
+    """A FIFO in the store is refused (409), never opened (which could block)."""
+    os.mkfifo(api.root / "matters/acme/inbox/pipe")
+    assert api.get("/v1/files/matters/acme/inbox/pipe", "agent").status_code == 409
+    assert api.get("/v1/tree", "agent", params={"path": "matters/acme/inbox"}).status_code == 409
+
+
+def _reads(api: Api) -> list[dict[str, object]]:
+    events = api.get("/v1/audit", "auditor", params={"limit": 1000}).json()["events"]
+    return [e for e in events if e["kind"] == "read"]
+
+
+def test_whole_file_reads_go_to_the_audit(api: Api) -> None:
+    """A whole-file read is a 'read' event naming the reader, path and sha256; a range is not, by default."""
+    api.get(f"/v1/files/{FILE}", "agent")
+    api.client.get(f"/v1/files/{FILE}", headers={**api.auth("agent"), "Range": "bytes=0-1"})
+    reads = _reads(api)
+    assert [(e["actor"], e["payload"]) for e in reads] == [
+        ("agent", {"path": FILE, "version": sha256(CONTENT), "size": len(CONTENT)})
+    ]
+    assert api.get("/v1/audit/verify", "auditor").status_code in (200, 404)
+
+
+@pytest.mark.parametrize(("setting", "expected"), [("off", 0), ("all", 2)])
+def test_which_reads_are_audited_is_a_setting(make_api: MakeApi, setting: str, expected: int) -> None:
+    """PVA_AUDIT_READS=off records no reads; =all records ranges too."""
+    api = make_api(audit_reads=setting)
+    api.get(f"/v1/files/{FILE}", "agent")
+    api.client.get(f"/v1/files/{FILE}", headers={**api.auth("agent"), "Range": "bytes=0-1"})
+    assert len(_reads(api)) == expected
+
+
+def test_reads_are_counted_in_the_metrics(api: Api) -> None:
+    """/metrics counts the bytes of files served and the reads by kind."""
+    api.get(f"/v1/files/{FILE}", "agent")
+    api.get("/v1/tree", "agent", params={"path": "matters/acme"})
+    text = api.get("/metrics", "admin").text
+    assert f"pva_read_bytes_total {float(len(CONTENT))}" in text
+    assert 'pva_reads_total{what="file"} 1.0' in text
+    assert 'pva_reads_total{what="tree"} 1.0' in text
+
+
+def test_reads_are_rate_limited_per_token(make_api: MakeApi) -> None:
+    """Past its burst, a token's reads are 429 with Retry-After; another token still reads."""
+    api = make_api(rate_limit=1, rate_burst=3)
+    codes = [api.get(f"/v1/files/{FILE}", "agent").status_code for _ in range(4)]
+    assert codes == [200, 200, 200, 429]
+    assert api.client.get(f"/v1/files/{FILE}", headers=api.auth("agent")).headers.get("retry-after")
+    assert api.get(f"/v1/files/{FILE}", "agent-peer").status_code == 200
+
+
+def test_a_file_changed_in_place_gets_a_new_etag(api: Api, tmp_path: Path) -> None:
+    """The ETag follows the content: a rewritten file has another one."""
+    before = api.get(f"/v1/files/{FILE}", "agent").headers["etag"]
+    (api.root / FILE).write_bytes(b"%PDF rewritten")
+    after = api.get(f"/v1/files/{FILE}", "agent")
+    assert after.headers["etag"] != before
+    assert after.content == b"%PDF rewritten"
+    assert tmp_path.exists()
+
+
+@pytest.mark.parametrize("migrated_url", ["sqlite"], indirect=True)  # the database plays no part: once
+def test_a_2_gb_file_streams_in_constant_memory(api: Api) -> None:
+    """A 2 GiB (sparse) file is hashed for its ETag and streamed whole while Python holds under 32 MiB."""
+    size = 2 * 1024**3
+    with (api.root / "matters/acme/big.bin").open("wb") as big:
+        big.truncate(size)  # sparse: no disk used, but every byte is read
+    tracemalloc.start()
+    try:
+        received = 0
+        with api.client.stream("GET", "/v1/files/matters/acme/big.bin", headers=api.auth("agent")) as answer:
+            assert answer.status_code == 200
+            assert answer.headers["content-length"] == str(size)
+            for chunk in answer.iter_bytes():
+                received += len(chunk)
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert received == size
+    assert peak < 32 * 1024**2, f"peak {peak / 1024**2:.1f} MiB while streaming 2 GiB"

@@ -1,0 +1,54 @@
+"""PvaClient's reads of the store and its uploads, against the real sidecar app in process."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from planner.client.http_client import ClientError, PvaClient
+from planner.core.plan import Write
+from planner.core.states import PlanState
+
+Clients = dict[str, PvaClient]
+
+
+def test_list_folder_read_and_manifest(as_: Clients) -> None:
+    """list_folder lists (every page), read returns a file or a range, manifest streams manifest/v1."""
+    agent = as_["agent"]
+    assert [e["path"] for e in agent.list_folder("m")] == ["m/inbox", "m/notes.txt"]
+    assert [e["path"] for e in agent.list_folder("m", depth=2, limit=1)] == [
+        "m/inbox",
+        "m/inbox/1.pdf",
+        "m/notes.txt",
+    ]
+    assert agent.read("m/inbox/1.pdf") == b"contract"
+    assert agent.read("m/inbox/1.pdf", start=2, stop=5) == b"ntr"
+    lines = list(agent.manifest("m"))
+    assert json.loads(lines[0])["pva"] == "manifest/v1"
+    assert {json.loads(line)["path"] for line in lines[1:]} == {"m/inbox", "m/inbox/1.pdf", "m/notes.txt"}
+
+
+def test_reads_outside_the_scope_are_refused(as_: Clients) -> None:
+    """A read outside the token's scope raises ClientError with the sidecar's code."""
+    with pytest.raises(ClientError) as refused:
+        as_["outsider"].read("m/inbox/1.pdf")
+    assert refused.value.code == "not_allowed"
+    with pytest.raises(ClientError) as missing:
+        as_["agent"].read("m/nope.pdf")
+    assert missing.value.code == "not_found"
+
+
+def test_the_builder_uploads_large_content_itself(as_: Clients) -> None:
+    """A write over the builder's inline limit is uploaded and named by content_ref; the plan applies it."""
+    agent = as_["agent"]
+    data = b"%PDF " + b"z" * (2 * 1024 * 1024)
+    plan = agent.builder("Write a large file", scope=["m"]).write("m/big.pdf", data).build()
+    op = plan.ops[0]
+    assert isinstance(op, Write)
+    assert op.content_ref is not None
+    assert op.data() is None
+    status = agent.submit(plan)
+    decided = as_["alice"].approve(status.id, "fine")
+    assert decided.state is PlanState.APPLIED
+    assert agent.read("m/big.pdf") == data
