@@ -13,6 +13,7 @@ from collections.abc import Callable
 from bench import (
     apply_throughput,
     bigmove,
+    cli_process,
     gcs_move,
     hotspots,
     http_service,
@@ -37,8 +38,12 @@ BENCHMARKS: dict[str, Callable[[Sizes], Result]] = {
     "gcs": gcs_move.run,
     "replicas": replicas.run,
     "takeover": takeover.run,
+    "startup": cli_process.run_startup,
+    "cliroot": cli_process.run_root,
 }
 DEFAULT = (
+    "startup",
+    "cliroot",
     "load",
     "memory",
     "verify",
