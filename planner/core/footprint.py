@@ -157,10 +157,11 @@ def _read_one(source: ReadSource, one: Read, found: dict[str, Entry], listed: se
     prefix = ""
     for index, name in enumerate(names):
         path, last = join(prefix, name), index == len(names) - 1
-        entry = source.stat(path)
-        if entry is None or last:
+        if last:  # its folder is listed anyway (collisions): the listing says what is there
             _list(source, prefix, found, listed)
+        entry = _stat(source, path, prefix, found, listed)
         if entry is None:
+            _list(source, prefix, found, listed)
             return
         _keep(found, _identified(source, entry, hashed=one.hashed) if last else entry)
         if not entry.is_dir:
@@ -169,6 +170,20 @@ def _read_one(source: ReadSource, one: Read, found: dict[str, Entry], listed: se
     if one.tree:
         for below in source.below(one.path):
             _keep(found, _identified(source, below, hashed=one.hashed))
+
+
+def _stat(
+    source: ReadSource, path: str, folder: str, found: dict[str, Entry], listed: set[str]
+) -> Entry | None:
+    """The entry at ``path`` in ``folder``: from the folder's listing, or a folder read already, or a stat.
+
+    So reads that share folders (a plan filing a thousand files from one
+    inbox) cost one listing per folder, not a walk from the root per path.
+    """
+    known = found.get(path)
+    if folder in listed or (known is not None and known.is_dir):
+        return known
+    return source.stat(path)
 
 
 def _list(source: ReadSource, folder: str, found: dict[str, Entry], listed: set[str]) -> None:
