@@ -28,12 +28,16 @@ class Read:
 
     ``tree``: also everything below it. ``hashed``: with sha256 for the files
     read (the verifier needs hashes for ``expect``, and the inverse plan for
-    what a plan deletes, overwrites or copies).
+    what a plan deletes, overwrites or copies). ``identified`` (the default):
+    every file it names gets a content identity, hashed or not (what an
+    approval binds to); without it, only ``hashed`` files are hashed (the
+    read-back after an apply compares only what the prediction knows).
     """
 
     path: str
     tree: bool = False
     hashed: bool = False
+    identified: bool = True
 
 
 def footprint(plan: Plan) -> list[Read]:
@@ -165,13 +169,13 @@ def _read_one(source: ReadSource, one: Read, found: dict[str, Entry], listed: se
         if entry is None:
             _list(source, prefix, found, listed)
             return
-        _keep(found, _identified(source, entry, hashed=one.hashed) if last else entry)
+        _keep(found, _identified(source, entry, one) if last else entry)
         if not entry.is_dir:
             return
         prefix = path
     if one.tree:
         for below in source.below(one.path):
-            _keep(found, _identified(source, below, hashed=one.hashed))
+            _keep(found, _identified(source, below, one))
 
 
 def _stat(
@@ -195,9 +199,11 @@ def _list(source: ReadSource, folder: str, found: dict[str, Entry], listed: set[
             _keep(found, entry)
 
 
-def _identified(source: ReadSource, entry: Entry, *, hashed: bool) -> Entry:
+def _identified(source: ReadSource, entry: Entry, one: Read) -> Entry:
     """A bound file with what identifies its content: a generation, or else (or when asked) its sha256."""
-    if entry.is_dir or entry.sha256 is not None or (entry.generation is not None and not hashed):
+    if entry.is_dir or entry.sha256 is not None or (entry.generation is not None and not one.hashed):
+        return entry
+    if not (one.identified or one.hashed):
         return entry
     return source.hashed(entry) or entry
 
@@ -290,8 +296,7 @@ class Arrivals:
             if latest < 0:
                 return path
             dst, src = self._moves[latest]
-            path, limit = rebase(path, dst, src), latest + 1 if False else latest
-            limit = len(self._moves) if dst == "x" else limit
+            path, limit = rebase(path, dst, src), latest
 
     def _latest_at(self, dst: str, limit: int) -> int:
         """The index of the latest arrival at ``dst`` before ``limit``; -1 if none."""

@@ -5,8 +5,8 @@ from __future__ import annotations
 from hypothesis import given
 from hypothesis import strategies as st
 
-from planner import Plan
-from planner.core.footprint import Arrivals, Read, footprint
+from planner import Entry, Plan, tree_of
+from planner.core.footprint import Arrivals, Read, TreeSource, footprint, read
 from planner.core.paths import contains, rebase
 
 NAMES = st.sampled_from(["a", "b", "c", "a/b", "b/c", "a/b/c", "c/a", "x", "x/y"])
@@ -50,3 +50,13 @@ def test_a_plan_of_many_pinned_moves_reads_each_file_where_it_is() -> None:
     reads = {read.path: read for read in footprint(plan)}
     assert reads["m/in/7"] == Read("m/in/7", tree=True, hashed=True)
     assert reads["m/done/7"].hashed
+
+
+def test_a_read_without_identity_hashes_only_what_it_is_asked_to() -> None:
+    """A named file gets its sha256 by default (approvals bind to it); unidentified, only when hashed."""
+    tree = tree_of([Entry("m", "dir"), Entry("m/a", "file", 1, "ab" * 32)])
+    source = TreeSource(tree)
+    assert read(source, [Read("m/a")]).stat("m/a") == Entry("m/a", "file", 1, "ab" * 32)
+    assert read(source, [Read("m/a", identified=False)]).stat("m/a") == Entry("m/a", "file", 1)
+    hashed = read(source, [Read("m/a", hashed=True, identified=False)]).stat("m/a")
+    assert hashed == Entry("m/a", "file", 1, "ab" * 32)
