@@ -12,6 +12,7 @@ from collections.abc import Callable
 
 from bench import (
     apply_throughput,
+    approval_page,
     bigmove,
     cli_process,
     gcs_move,
@@ -40,6 +41,7 @@ BENCHMARKS: dict[str, Callable[[Sizes], Result]] = {
     "takeover": takeover.run,
     "startup": cli_process.run_startup,
     "cliroot": cli_process.run_root,
+    "page": approval_page.run,
 }
 DEFAULT = (
     "startup",
@@ -55,6 +57,7 @@ DEFAULT = (
     "gcs",
     "replicas",
     "takeover",
+    "page",
 )
 
 
