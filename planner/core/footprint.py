@@ -160,9 +160,11 @@ def _read_one(source: ReadSource, one: Read, found: dict[str, Entry], listed: se
     names = one.path.split("/") if one.path else []
     if not names:
         _list(source, "", found, listed)
-    prefix = ""
-    for index, name in enumerate(names):
-        path, last = join(prefix, name), index == len(names) - 1
+    prefix, first = "", 0
+    if len(names) > 1 and (parent := one.path.rpartition("/")[0]) in listed:
+        prefix, first = parent, len(names) - 1  # every folder above a listed one was read on the way
+    for index in range(first, len(names)):
+        path, last = join(prefix, names[index]), index == len(names) - 1
         if last:  # its folder is listed anyway (collisions): the listing says what is there
             _list(source, prefix, found, listed)
         entry = _stat(source, path, prefix, found, listed)
