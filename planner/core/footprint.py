@@ -183,13 +183,15 @@ def _read_one(source: ReadSource, one: Read, found: dict[str, Entry], listed: se
 def _stat(
     source: ReadSource, path: str, folder: str, found: dict[str, Entry], listed: set[str]
 ) -> Entry | None:
-    """The entry at ``path`` in ``folder``: from the folder's listing, or a folder read already, or a stat.
+    """The entry at ``path`` in ``folder``: as its listing shows it, a folder read already, or a stat.
 
     So reads that share folders (a plan filing a thousand files from one
     inbox) cost one listing per folder, not a walk from the root per path.
+    What a listing does not show is asked for: a bucket's listing may leave
+    out a folder that its own stat finds (a placeholder rolled into a prefix).
     """
     known = found.get(path)
-    if folder in listed or (known is not None and known.is_dir):
+    if known is not None and (known.is_dir or folder in listed):
         return known
     return source.stat(path)
 
