@@ -12,7 +12,9 @@ from collections.abc import Callable
 
 from bench import (
     apply_throughput,
+    approval_page,
     bigmove,
+    cli_process,
     gcs_move,
     hotspots,
     http_service,
@@ -39,8 +41,13 @@ BENCHMARKS: dict[str, Callable[[Sizes], Result]] = {
     "replicas": replicas.run,
     "takeover": takeover.run,
     "runloop_view": runloop_view.run,
+    "startup": cli_process.run_startup,
+    "cliroot": cli_process.run_root,
+    "page": approval_page.run,
 }
 DEFAULT = (
+    "startup",
+    "cliroot",
     "load",
     "memory",
     "verify",
@@ -53,6 +60,7 @@ DEFAULT = (
     "replicas",
     "takeover",
     "runloop_view",
+    "page",
 )
 
 

@@ -150,10 +150,10 @@ class TimedJournals(FileJournals):
         self.phases = phases
 
     @contextmanager
-    def create(self, name: str, intent: Intent) -> Iterator[FileJournal]:
+    def create(self, name: str, intent: Intent, lease: Any = None) -> Iterator[FileJournal]:
         self.phases.intent_start = time.perf_counter()
         start = self.phases.intent_start
-        with super().create(name, intent) as journal:
+        with super().create(name, intent, lease) as journal:
             self.phases.seconds[PHASES[3]] += time.perf_counter() - start
             yield _TimedJournal(journal, self.phases)  # type: ignore[misc]  # quacks like a Journal
 

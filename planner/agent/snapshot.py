@@ -7,6 +7,7 @@ counted, never opened. The store's reserved ``.pva/`` area is left out.
 
 from __future__ import annotations
 
+import errno
 import hashlib
 import os
 import stat
@@ -116,6 +117,7 @@ class FolderSource:
 
     def __init__(self, root: Path) -> None:
         self.root = root
+        self.base = str(root)
 
     def stat(self, path: str) -> Entry | None:
         if not path:
@@ -128,10 +130,44 @@ class FolderSource:
         return _listing(self.root, folder)
 
     def below(self, folder: str) -> Iterator[Entry]:
-        return _scan_dir(str(self.root), folder, False, ScanStats(), None)  # noqa: FBT003
+        return _scan_dir(self.base, folder, False, ScanStats(), None)  # noqa: FBT003
 
     def hashed(self, entry: Entry) -> Entry | None:
-        return _entry_at(self.root, entry.path, hashed=True)
+        """The file listed as ``entry``, hashed through one descriptor: open, fstat, read, close.
+
+        Opened as ``_sha256`` opens (never following a link, never waiting on
+        a FIFO); what is there now decides: a folder is returned as one, a
+        file with its sha256 and the size of the bytes hashed, anything else
+        (gone, a link, a special file swapped in since the listing) as None.
+        """
+        try:
+            fd = os.open(os.path.join(self.base, entry.path), os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK)
+        except (FileNotFoundError, NotADirectoryError):
+            return None
+        except OSError as error:
+            if error.errno == errno.ELOOP:  # a link: not store content
+                return None
+            raise
+        try:
+            info = os.fstat(fd)
+            if stat.S_ISDIR(info.st_mode):
+                return Entry(entry.path, "dir", mtime=info.st_mtime)
+            if not stat.S_ISREG(info.st_mode):
+                return None
+            digest, size = _digest(fd)
+        finally:
+            os.close(fd)
+        return Entry(entry.path, "file", size, digest, mtime=info.st_mtime)
+
+
+def _digest(fd: int) -> tuple[str, int]:
+    """The sha256 and length of what ``fd`` holds from where it stands."""
+    hasher = hashlib.sha256()
+    size = 0
+    while chunk := os.read(fd, HASH_CHUNK):
+        hasher.update(chunk)
+        size += len(chunk)
+    return hasher.hexdigest(), size
 
 
 def _entry_at(root: Path, path: str, *, hashed: bool) -> Entry | None:

@@ -3,7 +3,7 @@
 The sidecar's own commands call these when a server is given (``--server`` or
 ``PVA_URL``); otherwise they work on the store and database directly. An
 install without the sidecar extra has none of its commands: there ``main``
-registers the remote-only forms below (``FALLBACKS``) under the same names.
+registers the remote-only forms below (``catalogue.FALLBACKS``) under the same names.
 """
 
 from __future__ import annotations
@@ -197,7 +197,7 @@ def add_event_filters(parser: argparse.ArgumentParser) -> None:
 # -- without the sidecar extra: the remote forms alone ------------------------------
 
 
-def _register_apply(commands: Any) -> None:
+def register_apply(commands: Any) -> None:
     parser = commands.add_parser("apply", help="apply an approved plan on the sidecar (over HTTP)")
     parser.add_argument("plan", metavar="ID", help=ID_HELP)
     add_apply_wait_options(parser)
@@ -206,7 +206,7 @@ def _register_apply(commands: Any) -> None:
     parser.set_defaults(run=run_apply)
 
 
-def _register_revert(commands: Any) -> None:
+def register_revert(commands: Any) -> None:
     parser = commands.add_parser("revert", help="submit the plan that undoes an applied plan (over HTTP)")
     parser.add_argument("digest", metavar="ID", help=ID_HELP)
     parser.add_argument("-o", "--output", type=Path, help="also write the inverse plan to this file")
@@ -215,7 +215,7 @@ def _register_revert(commands: Any) -> None:
     parser.set_defaults(run=run_revert)
 
 
-def _register_audit(commands: Any) -> None:
+def register_audit(commands: Any) -> None:
     parser = commands.add_parser("audit", help="the sidecar's audit events and document histories (HTTP)")
     actions = parser.add_subparsers(title="actions", metavar="ACTION", required=True)
     listing = actions.add_parser("list", help="audit events, in chain order")
@@ -229,10 +229,3 @@ def _register_audit(commands: Any) -> None:
     for action in (listing, history):
         add_json_option(action)
         add_server_options(action)
-
-
-FALLBACKS: dict[str, Callable[[Any], None]] = {
-    "apply": _register_apply,
-    "revert": _register_revert,
-    "audit": _register_audit,
-}

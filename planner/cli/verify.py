@@ -3,14 +3,13 @@
 from __future__ import annotations
 
 import argparse
-import json
 from pathlib import Path
 from typing import Any
 
 from planner.agent.snapshot import read_footprint
 from planner.cli.shell import EXIT_DIAGNOSTICS, EXIT_OK, UsageError, read_input
 from planner.cli.text import terminal
-from planner.cli.views import render_report
+from planner.cli.views import render_report, report_json
 from planner.core.errors import ManifestError
 from planner.core.footprint import footprint
 from planner.core.manifest import read_manifest
@@ -42,7 +41,7 @@ def run(args: argparse.Namespace) -> int:
     plan = parse_plan(read_input(args.plan))
     report = verify(plan, _tree(args, plan), allowed=args.scope)
     if args.json:
-        print(json.dumps(report.model_dump(mode="json"), indent=2, ensure_ascii=False))
+        print(report_json(report))
     else:
         print(terminal(render_report(plan, report, limit=None if args.all else 50)))
     return EXIT_OK if report.ok else EXIT_DIAGNOSTICS

@@ -10,14 +10,16 @@ from __future__ import annotations
 import json
 from collections.abc import Iterator
 from functools import cache
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import jsonschema
 from pydantic import ValidationError
 
 from planner.core.errors import PlanSyntaxError, SchemaProblem
 from planner.core.plan import OP_KINDS, Plan
 from planner.core.schema import plan_json_schema
+
+if TYPE_CHECKING:  # jsonschema is imported only to word a refusal: a valid plan never needs it
+    import jsonschema
 
 MAX_PROBLEMS = 50  # enough to act on; a hostile document cannot flood the report
 
@@ -166,6 +168,8 @@ def _problem(location: str, message: str) -> PlanSyntaxError:
 
 @cache
 def _validator() -> jsonschema.protocols.Validator:
+    import jsonschema  # noqa: PLC0415  # about 40 ms of import, paid only by refused plans
+
     schema = plan_json_schema()
     cls = jsonschema.validators.validator_for(schema)
     return cls(schema, format_checker=cls.FORMAT_CHECKER)

@@ -38,6 +38,7 @@ _LOOK_ALIKES = {
 _DOT_LOOK_ALIKES = frozenset("\u2024\u2025\u2026\ufe52\uff0e")
 # Characters that print as nothing visible though they are not format characters.
 _BLANK_LETTERS = frozenset("\u115f\u1160\u3164\uffa0\u2800")
+_DOTS = "." + "".join(sorted(_DOT_LOOK_ALIKES))
 _SAFE_ASCII_NAME = re.compile(r"[A-Za-z0-9 _.,;'()&!#$%+=@\[\]{}^~`-]+")
 
 
@@ -57,7 +58,7 @@ def _name_problem(name: str) -> str | None:  # noqa: PLR0911  # one return per r
         return f"{name!r} is not a file or folder name" if name else "empty segment ('//')"
     if "/" in name:
         return f"name {name!r} contains '/'"
-    if all(char == "." or char in _DOT_LOOK_ALIKES for char in name):
+    if not name.strip(_DOTS):  # only dots and look-alikes (str.strip: the loop in C)
         return f"name {name!r} is only dots and characters that look like dots: it reads as '.' or '..'"
     if not _SAFE_ASCII_NAME.fullmatch(name):
         problem = _character_problem(name)
@@ -118,7 +119,7 @@ def check_path(path: str) -> None:
 
 
 def _segments_problem(path: str) -> str | None:
-    """The deepest bad segment of a non-empty path, checking parents through a cache.
+    """The deepest bad segment of a non-empty path, checking it and its parents through a cache.
 
     A loop, not recursion: a valid path may have 512 segments, and a plan must
     never reach the interpreter's recursion limit.
@@ -127,8 +128,8 @@ def _segments_problem(path: str) -> str | None:
     current = path
     problem: str | None = None
     while current:
-        if current is not path and current in _folder_verdicts:
-            problem = _folder_verdicts[current]
+        if current in _verdicts:
+            problem = _verdicts[current]
             break
         unchecked.append(current)
         current = current.rpartition("/")[0]
@@ -138,22 +139,22 @@ def _segments_problem(path: str) -> str | None:
         if own is None and not slash and fold(name) == RESERVED_ROOT:
             own = f"it is inside the store's reserved '{RESERVED_ROOT}/' area"
         problem = own if own is not None else problem
-        if prefix is not path:
-            _remember(prefix, problem)
+        _remember(prefix, problem)
     return problem
 
 
-# Plans name the same folders over and over; their verdict depends only on the
+# Plans name the same folders over and over, and the footprint, the verifier
+# and the apply check the same paths in turn; a verdict depends only on the
 # string, so it is cached (bounded, cleared wholesale when full) and only the
-# segments below the deepest known folder are checked anew.
-_FOLDER_CACHE = 1 << 16
-_folder_verdicts: dict[str, str | None] = {}
+# segments below the deepest known path are checked anew.
+_PATH_CACHE = 1 << 17
+_verdicts: dict[str, str | None] = {}
 
 
-def _remember(folder: str, problem: str | None) -> None:
-    if len(_folder_verdicts) >= _FOLDER_CACHE:
-        _folder_verdicts.clear()
-    _folder_verdicts[folder] = problem
+def _remember(path: str, problem: str | None) -> None:
+    if len(_verdicts) >= _PATH_CACHE:
+        _verdicts.clear()
+    _verdicts[path] = problem
 
 
 def path_problem(path: str) -> str | None:

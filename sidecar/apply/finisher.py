@@ -102,9 +102,10 @@ class Finisher:
     def _check_prediction(self, intent: Intent) -> str | None:
         """Read the touched paths back; a difference from the prediction is an incident (its message)."""
         predicted = intent.prediction
-        # Hash only what the prediction can be compared with (a moved file's hash may be unknown).
+        # Hash only what the prediction can be compared with (a moved file's hash may be unknown):
+        # nothing else is compared, so the others need no content identity either.
         reads = [
-            Read(path, hashed=entry is not None and entry.sha256 is not None)
+            Read(path, hashed=entry is not None and entry.sha256 is not None, identified=False)
             for path, entry in predicted.items()
         ]
         actual = self.backend.read_tree(reads)

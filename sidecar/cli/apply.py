@@ -13,7 +13,7 @@ from typing import Any
 from planner.cli import remote
 from planner.cli.shell import EXIT_DIAGNOSTICS, EXIT_OK, read_input
 from planner.cli.text import terminal
-from planner.cli.views import render_report
+from planner.cli.views import render_report, report_json
 from planner.core.parse import parse_plan
 from sidecar.cli.options import actor_from, add_actor_option, add_store_options, settings_from
 from sidecar.cli.outcome import outcome_json, render_apply
@@ -46,7 +46,7 @@ def run(args: argparse.Namespace) -> int:
         if args.dry_run:
             report = services.engine.verify(plan)
             if args.json:
-                print(json.dumps(report.model_dump(mode="json"), indent=2, ensure_ascii=False))
+                print(report_json(report))
             else:
                 print(terminal(render_report(plan, report)))
             return EXIT_OK if report.ok else EXIT_DIAGNOSTICS

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from planner.cli import remote
+from planner.cli.catalogue import FALLBACKS
 from planner.cli.main import main
 from planner.cli.shell import UsageError
 from planner.client.http_client import PvaClient
@@ -257,8 +257,8 @@ def test_planner_only_apply_goes_over_http(
     """Without the sidecar extra, pva apply is the remote form: it needs a server and then works."""
     parser = argparse.ArgumentParser(prog="pva")
     commands = parser.add_subparsers(required=True)
-    for register in remote.FALLBACKS.values():
-        register(commands)
+    for command in FALLBACKS.values():
+        command.declare(commands)
     args = parser.parse_args(["apply", "0" * 64])
     with pytest.raises(UsageError, match="no sidecar given"):
         args.run(args)

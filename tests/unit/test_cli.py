@@ -11,10 +11,11 @@ from pathlib import Path
 
 import pytest
 
-from planner import parse_plan
+from planner import Entry, Plan, parse_plan, tree_of, verify
 from planner.agent.snapshot import ScanStats
 from planner.cli.main import main
 from planner.cli.progress import Progress
+from planner.cli.views import report_json
 from planner.core.schema import plan_json_schema
 
 
@@ -72,6 +73,31 @@ def test_verify_json_report_is_versioned(
     assert report["effect"]["moved"] == [{"src": "m/inbox/1.pdf", "dst": "m/alice/1.pdf"}]
     assert [op["op"] for op in report["inverse"]["ops"]] == ["move", "delete"]
     assert parse_plan(json.dumps(report["inverse"])).title == "Revert: t"
+
+
+def test_json_report_is_the_text_json_dumps_gives() -> None:
+    """The compiled serialiser writes the report byte for byte as json.dumps(indent=2, ensure_ascii=False)."""
+    odd = 'Caf\u00e9 \U0001f600 "q" \\ \u2028 \x7f'
+    plan = Plan.model_validate(
+        {
+            "pva": "plan/v1",
+            "title": odd,
+            "scope": ["m"],
+            "ops": [
+                {"op": "mkdir", "path": "m/Caf\u00e9 \U0001f600"},
+                {"op": "mkdir", "path": "m/bad\u202ename"},
+                {"op": "mkdir", "path": "m/esc\x1b\x7f\u2028"},
+                {"op": "move", "src": "m/a", "dst": "m/b", "reason": "tab\there\nnew " + odd},
+                {"op": "write", "path": "m/c", "content": odd},
+            ],
+        }
+    )
+    tree = tree_of([Entry("m", "dir"), Entry("m/a", "file", 3, "ab" * 32)])
+    for report in (
+        verify(plan, tree),
+        verify(Plan.model_validate({**plan.model_dump(), "ops": [plan.ops[3]]}), tree),
+    ):
+        assert report_json(report) == json.dumps(report.model_dump(mode="json"), indent=2, ensure_ascii=False)
 
 
 @pytest.mark.parametrize(

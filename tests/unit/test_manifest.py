@@ -2,15 +2,17 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
+from collections.abc import Iterable
 from pathlib import Path
 
 import pytest
 
-from planner import Entry, ManifestError, Plan, tree_of, verify
-from planner.agent.snapshot import ScanStats, read_footprint, scan, scan_tree
-from planner.core.footprint import footprint
+from planner import Entry, ManifestError, Plan, Tree, tree_of, verify
+from planner.agent.snapshot import FolderSource, ScanStats, read_footprint, scan, scan_tree
+from planner.core.footprint import TreeSource, footprint, read
 from planner.core.manifest import manifest_lines, read_entries, read_manifest
 
 HEADER = json.dumps({"pva": "manifest/v1", "root": "/r", "hashed": True})
@@ -169,3 +171,63 @@ def test_the_footprint_hashes_what_a_delete_removes(tmp_path: Path) -> None:
     entry = read_footprint(tmp_path, footprint(plan)).stat("m/inbox/1.pdf")
     assert entry is not None
     assert entry.sha256 is not None
+
+
+class CountingSource:
+    """A tree's ``ReadSource`` that counts the stats and listings the footprint reader asks of it."""
+
+    def __init__(self, tree: Tree) -> None:
+        self.inner = TreeSource(tree)
+        self.stats: list[str] = []
+        self.listings: list[str] = []
+
+    def stat(self, path: str) -> Entry | None:
+        self.stats.append(path)
+        return self.inner.stat(path)
+
+    def listing(self, folder: str) -> Iterable[Entry]:
+        self.listings.append(folder)
+        return self.inner.listing(folder)
+
+    def below(self, folder: str) -> Iterable[Entry]:
+        return self.inner.below(folder)
+
+    def hashed(self, entry: Entry) -> Entry | None:
+        return self.inner.hashed(entry)
+
+
+def test_reads_sharing_folders_list_each_folder_once_and_walk_no_path() -> None:
+    """Filing 200 files from one inbox lists each folder once, and stats only what no listing shows."""
+    entries = [Entry("m", "dir"), Entry("m/inbox", "dir"), Entry("m/done", "dir")]
+    entries += [Entry(f"m/inbox/{i}.pdf", "file", 1, SHA) for i in range(200)]
+    ops = [{"op": "move", "src": f"m/inbox/{i}.pdf", "dst": f"m/done/{i}.pdf"} for i in range(200)]
+    plan = Plan.model_validate({"pva": "plan/v1", "title": "t", "scope": ["m"], "ops": ops})
+    source = CountingSource(tree_of(entries))
+    tree = read(source, footprint(plan))
+    assert sorted(source.listings) == ["m/done", "m/inbox"]
+    # Each folder once on the way down; the 200 free destinations, which no listing shows (a
+    # bucket's listing may leave out what its stat finds); never a file the inbox's listing showed.
+    assert sorted(source.stats) == sorted(
+        ["m", "m/done", "m/inbox", *(f"m/done/{i}.pdf" for i in range(200))]
+    )
+    assert tree == read(TreeSource(tree_of(entries)), footprint(plan))
+    assert verify(plan, tree).ok
+
+
+def test_the_folder_source_hashes_only_a_regular_file_there_now(tmp_path: Path) -> None:
+    """A file listed then swapped for a link, a FIFO or a folder, or gone, is not hashed as that file."""
+    source = FolderSource(tmp_path)
+    (tmp_path / "f").write_bytes(b"abc")
+    found = source.hashed(Entry("f", "file", 3))
+    assert found is not None
+    assert (found.size, found.sha256) == (3, hashlib.sha256(b"abc").hexdigest())
+    (tmp_path / "link").symlink_to(tmp_path / "f")
+    os.mkfifo(tmp_path / "fifo")
+    (tmp_path / "dir").mkdir()
+    assert source.hashed(Entry("link", "file", 3)) is None
+    assert source.hashed(Entry("fifo", "file", 0)) is None  # not waited on
+    assert source.hashed(Entry("gone", "file", 0)) is None
+    assert source.hashed(Entry("f/below", "file", 0)) is None
+    swapped = source.hashed(Entry("dir", "file", 0))
+    assert swapped is not None
+    assert swapped.is_dir
