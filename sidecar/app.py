@@ -21,7 +21,7 @@ from fastapi import FastAPI
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from sidecar import db, web
-from sidecar.api import plans, reads, system
+from sidecar.api import holds, plans, reads, system
 from sidecar.api.openapi import API_VERSION, openapi_document
 from sidecar.audit.signing import signing
 from sidecar.edge import problems
@@ -125,6 +125,7 @@ def create_app(
         redoc_url=None,
     )
     app.include_router(plans.router)
+    app.include_router(holds.router)
     app.include_router(reads.router)
     app.include_router(system.router)
     app.state.pva_web = web.state_for(settings)  # the approval page: its session key and templates

@@ -15,11 +15,13 @@ from sidecar.apply.engine import Engine
 from sidecar.audit.store import SqlAuditStore
 from sidecar.backends.base import Backend
 from sidecar.errors import StoreFault
+from sidecar.holds import HoldStore
 from sidecar.jobs import Worker
 from sidecar.jobs.local import LocalQueue, ThreadWorker
 from sidecar.jobs.postgres import PostgresQueue, PostgresWorker
 from sidecar.policy import Policy, parse_policy
 from sidecar.service.cases import SqlCaseStore
+from sidecar.service.holds import HoldService
 from sidecar.service.plans import PlanService, WorkflowSettings
 from sidecar.service.reads import ReadService
 from sidecar.settings import Settings
@@ -29,7 +31,7 @@ from sidecar.tokens import TokenStore
 
 @dataclass
 class Services:
-    """The live parts: the store, the audit database's stores, the engine and the plan service."""
+    """The live parts: the store, the audit database's stores, the engine, the plan and hold services."""
 
     store: StoreParts
     audit: SqlAuditStore
@@ -37,6 +39,7 @@ class Services:
     engine: Engine
     plans: PlanService
     reads: ReadService
+    holds: HoldService
     jobs: LocalQueue | PostgresQueue | None = None  # PVA_APPLY_MODE=jobs: where applies wait for a worker
     database_url: str = ""
 
@@ -92,6 +95,7 @@ def open_services(
         audit = SqlAuditStore(engine, clock=clock)
         tokens = TokenStore(engine, clock=clock)
         cases = SqlCaseStore(engine, clock=clock)
+        holds = HoldStore(engine, clock=clock)
         store = open_store(
             settings.store,
             create=create_store,
@@ -102,14 +106,26 @@ def open_services(
     except BaseException:
         engine.dispose()
         raise
-    apply_engine = Engine(store.backend, audit, store.journals, locks=store.locks, clock=clock)
+    apply_engine = Engine(
+        store.backend, audit, store.journals, locks=store.locks, clock=clock, holds=holds.held
+    )
     workflow = WorkflowSettings(
         approval_ttl=settings.approval_ttl, auto_apply=settings.auto_apply, apply_lease=settings.apply_lease
     )
     jobs = apply_queue(settings)
     plans = PlanService(apply_engine, audit, cases, policy, clock, workflow, queue=jobs)
     reads = ReadService(audit, cases, store.backend)
-    return Services(store, audit, tokens, apply_engine, plans, reads, jobs, settings.database_url)
+    return Services(
+        store,
+        audit,
+        tokens,
+        apply_engine,
+        plans,
+        reads,
+        HoldService(holds, apply_engine),
+        jobs,
+        settings.database_url,
+    )
 
 
 def apply_queue(settings: Settings) -> LocalQueue | PostgresQueue | None:

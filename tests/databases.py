@@ -24,6 +24,7 @@ from sidecar.db import make_engine, upgrade
 
 ADMIN_URL = os.environ.get("PVA_TEST_POSTGRES", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
 TABLES = (
+    "holds",
     "journal_records",
     "journals",
     "apply_locks",

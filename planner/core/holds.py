@@ -37,7 +37,7 @@ def held_changes(change: Change, holds: Sequence[Hold]) -> list[Diagnostic]:
         return []
     diagnostics = []
     for field, path, verb in _touched(change):
-        hold = _covering(path, holds)
+        hold = covering(path, holds)
         if hold is not None:
             diagnostics.append(_diagnostic(change.index, field, path, verb, hold))
     return diagnostics
@@ -59,12 +59,16 @@ def _touched(change: Change) -> Iterable[tuple[str, str, str]]:
             assert_never(change)
 
 
-def _covering(path: str, holds: Sequence[Hold]) -> Hold | None:
-    """The first hold on ``path``, on a folder above it, or on anything below it (which it carries)."""
+def covering(path: str, holds: Sequence[Hold], *, below: bool = True) -> Hold | None:
+    """The first hold on ``path`` or on a folder above it; with ``below``, also on anything below it.
+
+    Moving or deleting ``path`` carries what lies below it, so the verifier
+    asks with ``below``; whether a new path is itself held asks without.
+    """
     key = fold(path)
     for hold in holds:
         held = fold(hold.path)
-        if contains(held, key) or contains(key, held):
+        if contains(held, key) or (below and contains(key, held)):
             return hold
     return None
 

@@ -14,6 +14,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from starlette.responses import Response
 
 from planner.core.report import Diagnostic, Report
+from sidecar.audit.payloads import EventKind
 from sidecar.audit.views import EventView, History
 from sidecar.policy import Decision
 from sidecar.service.cases import StoredCase
@@ -172,7 +173,7 @@ class EventOut(_Out):
 
     seq: int
     time: datetime
-    kind: Literal["plan_recorded", "apply", "incident", "approval", "workflow", "token"]
+    kind: EventKind
     digest: str | None
     actor: str
     payload: dict[str, Any]

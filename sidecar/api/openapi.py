@@ -14,7 +14,7 @@ from fastapi import FastAPI
 from fastapi.openapi.utils import get_openapi
 
 from planner.core.schema import plan_json_schema
-from sidecar.edge.params import Comment
+from sidecar.edge.params import Comment, HoldRelease, HoldRequest
 
 API_VERSION = "1.0.0"
 
@@ -37,6 +37,8 @@ def openapi_document(app: FastAPI) -> dict[str, Any]:
     plan.pop("$id", None)
     components["Plan"] = plan
     components["Comment"] = Comment.model_json_schema()
+    components["HoldRequest"] = HoldRequest.model_json_schema()
+    components["HoldRelease"] = HoldRelease.model_json_schema()
     document["components"]["securitySchemes"] = {"bearer": {"type": "http", "scheme": "bearer"}}
     document["security"] = [{"bearer": []}]
     # /healthz answers without a token (liveness probes send none): the document must say so.

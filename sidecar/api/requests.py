@@ -6,17 +6,17 @@ and the event loop must keep answering other requests meanwhile.
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, TypeVar
 
 from fastapi import Depends, Request
-from pydantic import ValidationError
+from pydantic import BaseModel, ValidationError
 from starlette.concurrency import run_in_threadpool
 
 from planner.core.errors import PlanSyntaxError, SchemaProblem
 from planner.core.parse import plan_from_document
 from planner.core.plan import Plan
 from sidecar.edge.body import read_json
-from sidecar.edge.params import Comment, storable_problems
+from sidecar.edge.params import Comment, HoldRelease, HoldRequest, storable_problems
 from sidecar.edge.state import app_state
 
 
@@ -30,10 +30,25 @@ async def plan_body(request: Request) -> Plan:
     return plan
 
 
+M = TypeVar("M", bound=BaseModel)
+
+
 async def comment_body(request: Request) -> Comment:
+    return await _model_body(request, Comment)
+
+
+async def hold_body(request: Request) -> HoldRequest:
+    return await _model_body(request, HoldRequest)
+
+
+async def release_body(request: Request) -> HoldRelease:
+    return await _model_body(request, HoldRelease)
+
+
+async def _model_body(request: Request, model: type[M]) -> M:
     document = read_json(await request.body(), app_state(request).limits)
     try:
-        return Comment.model_validate(document)
+        return model.model_validate(document)
     except ValidationError as error:
         problems = [
             SchemaProblem(
@@ -46,6 +61,8 @@ async def comment_body(request: Request) -> Comment:
 
 PlanBody = Annotated[Plan, Depends(plan_body)]
 CommentBody = Annotated[Comment, Depends(comment_body)]
+HoldBody = Annotated[HoldRequest, Depends(hold_body)]
+ReleaseBody = Annotated[HoldRelease, Depends(release_body)]
 
 
 def body_schema(name: str) -> dict[str, object]:

@@ -9,6 +9,8 @@ reads it back given the event's kind)::
     Approval      'approval'       a person approved or rejected a plan
     Workflow      'workflow'       a plan changed state (submitted, expired, reverted...)
     TokenChange   'token'          an API token was made or revoked
+    HoldPlaced    'hold_placed'    counsel placed a legal hold on paths, for a matter
+    HoldReleased  'hold_released'  counsel released a legal hold
 
 The encoded payload is hashed into the chain (``chain.make_link``), so its
 bytes are frozen: a change to ``encode`` would stop every existing audit from
@@ -31,7 +33,9 @@ from planner.core.report import Diagnostic
 from sidecar.audit.chain import iso, parse_iso
 from sidecar.audit.records import ApplyRecord, ApplyStatus, Incident, OpRecord, TrashedFile, trashed_from
 
-EventKind = Literal["plan_recorded", "apply", "incident", "approval", "workflow", "token"]
+EventKind = Literal[
+    "plan_recorded", "apply", "incident", "approval", "workflow", "token", "hold_placed", "hold_released"
+]
 PENDING = "pending"
 SYSTEM_ACTOR = "pva"  # the actor of events no person caused (incidents)
 
@@ -154,10 +158,30 @@ class TokenChange:
     binding: SecretBinding | None = None
 
 
-Payload = PlanRecorded | ApplyOutcome | IncidentNote | Approval | Workflow | TokenChange
+@dataclass(frozen=True)
+class HoldPlaced:
+    """'hold_placed': a legal hold on ``paths`` for ``matter``; the actor is who placed it."""
+
+    hold: str  # its id, "hold_" and 12 hex digits
+    matter: str
+    reason: str
+    paths: tuple[str, ...]  # sorted, none inside another
 
 
-def encode(payload: Payload) -> dict[str, Any]:
+@dataclass(frozen=True)
+class HoldReleased:
+    """'hold_released': a legal hold ends; the actor is who released it."""
+
+    hold: str
+    reason: str
+
+
+Payload = (
+    PlanRecorded | ApplyOutcome | IncidentNote | Approval | Workflow | TokenChange | HoldPlaced | HoldReleased
+)
+
+
+def encode(payload: Payload) -> dict[str, Any]:  # noqa: PLR0911  # one return per event kind
     """The payload's one JSON form: the object an event hashes (canonically) and stores."""
     match payload:
         case PlanRecorded(author=author, title=title, status=status):
@@ -172,11 +196,15 @@ def encode(payload: Payload) -> dict[str, Any]:
             return {"action": action, "status": status} | {k: v for k, v in facts.items() if v is not None}
         case TokenChange():
             return _token_json(payload)
+        case HoldPlaced(hold=hold, matter=matter, reason=reason, paths=paths):
+            return {"hold": hold, "matter": matter, "reason": reason, "paths": list(paths)}
+        case HoldReleased(hold=hold, reason=reason):
+            return {"hold": hold, "reason": reason}
         case _:
             assert_never(payload)
 
 
-def decode(kind: str, body: Mapping[str, Any]) -> Payload:
+def decode(kind: str, body: Mapping[str, Any]) -> Payload:  # noqa: PLR0911  # one return per event kind
     """The payload an event of ``kind`` holds; KeyError, TypeError or ValueError if pva never writes it."""
     match kind:
         case "plan_recorded":
@@ -192,6 +220,10 @@ def decode(kind: str, body: Mapping[str, Any]) -> Payload:
             return Workflow(_text(body["action"]), _text(body["status"]), facts)
         case "token":
             return decode_token(body)
+        case "hold_placed":
+            return decode_hold_placed(body)
+        case "hold_released":
+            return HoldReleased(_text(body["hold"]), _text(body["reason"]))
     raise ValueError(f"no event kind {kind!r}")
 
 
@@ -202,7 +234,13 @@ def decode_approval(body: Mapping[str, Any]) -> Approval:
     )
 
 
-def kind_of(payload: Payload) -> EventKind:
+def decode_hold_placed(body: Mapping[str, Any]) -> HoldPlaced:
+    """The HoldPlaced a 'hold_placed' payload holds."""
+    paths = tuple(_text(path) for path in body["paths"])
+    return HoldPlaced(_text(body["hold"]), _text(body["matter"]), _text(body["reason"]), paths)
+
+
+def kind_of(payload: Payload) -> EventKind:  # noqa: PLR0911  # one return per event kind
     """The kind of event that carries ``payload``."""
     match payload:
         case PlanRecorded():
@@ -217,6 +255,10 @@ def kind_of(payload: Payload) -> EventKind:
             return "workflow"
         case TokenChange():
             return "token"
+        case HoldPlaced():
+            return "hold_placed"
+        case HoldReleased():
+            return "hold_released"
         case _:
             assert_never(payload)
 
@@ -226,7 +268,7 @@ def status_of(payload: Payload) -> str | None:
     match payload:
         case PlanRecorded() | ApplyOutcome() | Approval() | Workflow():
             return payload.status
-        case IncidentNote() | TokenChange():
+        case IncidentNote() | TokenChange() | HoldPlaced() | HoldReleased():
             return None
         case _:
             assert_never(payload)

@@ -267,7 +267,9 @@ class TokenRow(Base):
     revoked_by: Mapped[str | None] = mapped_column(NAME)
 
     # The database refuses a role sidecar.tokens.Role does not name (tests check they agree).
-    __table_args__ = (CheckConstraint("role IN ('agent', 'approver', 'auditor', 'admin')", name="role"),)
+    __table_args__ = (
+        CheckConstraint("role IN ('agent', 'approver', 'auditor', 'counsel', 'admin')", name="role"),
+    )
 
 
 # apply_locks: the path locks of every replica sharing the database (sidecar.apply.leases); rows
@@ -316,3 +318,25 @@ class JournalRecordRow(Base):
     name: Mapped[str] = mapped_column(ForeignKey("journals.name"), primary_key=True)
     seq: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
     body: Mapped[str] = mapped_column(Text)
+
+
+# holds: legal holds (sidecar.holds); ``released``, ``released_by`` and ``release_reason`` are set
+# in place when counsel releases one, with a 'hold_released' event in the same transaction (``mutable``).
+
+
+class HoldRow(Base):
+    """One legal hold: the paths it preserves, its matter and reason, who placed and who released it."""
+
+    __tablename__ = "holds"
+
+    id: Mapped[str] = mapped_column(String(17), primary_key=True)  # "hold_" and 12 hex digits
+    matter: Mapped[str] = mapped_column(NAME)
+    reason: Mapped[str] = mapped_column(Text)
+    paths: Mapped[str] = mapped_column(Text)  # JSON array of store paths, sorted, none inside another
+    placed: Mapped[datetime] = mapped_column(UtcDateTime())
+    placed_by: Mapped[str] = mapped_column(NAME)
+    released: Mapped[datetime | None] = mapped_column(UtcDateTime())
+    released_by: Mapped[str | None] = mapped_column(NAME)
+    release_reason: Mapped[str | None] = mapped_column(Text)
+
+    __table_args__ = (Index(None, "released", "placed"),)

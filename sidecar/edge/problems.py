@@ -27,6 +27,7 @@ from sidecar.errors import (
     StoreError,
     UnknownPlan,
 )
+from sidecar.holds import InvalidHoldRequest, UnknownHold
 from sidecar.service.cases import Conflict
 from sidecar.service.plans import BadPath
 from sidecar.workflow import AlreadyApproved, IllegalTransition, NotAllowed, NotApproved
@@ -42,6 +43,8 @@ STATUS: tuple[tuple[type[PvaError], int, str], ...] = (
     (NotAllowed, 403, "not_allowed"),
     (RateLimited, 429, "rate_limited"),
     (UnknownPlan, 404, "not_found"),
+    (UnknownHold, 404, "not_found"),
+    (InvalidHoldRequest, 422, "invalid_request"),
     (AlreadyApproved, 409, "already_approved"),
     (IllegalTransition, 409, "illegal_transition"),
     (NotApproved, 409, "not_approved"),
