@@ -173,6 +173,16 @@ class Objects:
                 raise
         return obj_of(blob)
 
+    def set_hold(self, name: str, *, held: bool) -> None:
+        """Set or clear the object's temporary hold (idempotent: a flag set to a value); gone is fine."""
+        blob = self.bucket.blob(name)
+        blob.temporary_hold = held
+        with translated(name):
+            try:
+                blob.patch(retry=self.retry)
+            except Missing:
+                return
+
     def delete(self, obj: Obj) -> None:
         """Delete exactly this generation; gone already is fine, a newer generation is a fault."""
         blob = self.bucket.blob(obj.name)
