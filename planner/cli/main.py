@@ -22,6 +22,7 @@ from typing import Any
 from planner.cli import (  # the agent side's commands
     decide,
     digest,
+    holds,
     mcp,
     plans,
     remote,
@@ -36,7 +37,7 @@ from planner.cli.shell import EXIT_USAGE, UsageError
 from planner.cli.text import terminal
 from planner.core.errors import PlanSyntaxError, PvaError
 
-COMMANDS = (verify, snapshot, schema, digest, submit, plans, decide, tools, mcp, runloop)
+COMMANDS = (verify, snapshot, schema, digest, submit, plans, decide, holds, tools, mcp, runloop)
 EXIT_BROKEN_PIPE = 141
 PLUGIN_GROUP = "pva.commands"
 

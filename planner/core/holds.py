@@ -14,12 +14,13 @@ the CLI and the agent tools all decide by it.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import assert_never
+from typing import Any, assert_never
 
+from planner.core.errors import PlanSyntaxError, SchemaProblem
 from planner.core.ops import Change, CopyEntry, MakeDirs, MoveEntry, TrashEntry, WriteFile
-from planner.core.paths import contains, fold
+from planner.core.paths import contains, fold, path_problem
 from planner.core.report import Code, Diagnostic
 
 
@@ -29,6 +30,37 @@ class Hold:
 
     id: str
     path: str
+
+
+def holds_from_json(document: Any) -> tuple[Hold, ...]:
+    """The held paths of a holds document: ``GET /v1/holds``'s answer (``{"holds": [...]}``) or its list.
+
+    Each hold needs an ``id`` and ``paths``; released ones (``"status": "released"``) are left out.
+    PlanSyntaxError (what="holds") names every problem.
+    """
+    items = document.get("holds") if isinstance(document, Mapping) else document
+    if not isinstance(items, list):
+        raise PlanSyntaxError(
+            [SchemaProblem("", 'expected {"holds": [...]} or a list of holds')], what="holds"
+        )
+    problems: list[SchemaProblem] = []
+    found: list[Hold] = []
+    for index, item in enumerate(items):
+        where = f"/holds/{index}"
+        if not isinstance(item, Mapping) or not isinstance(item.get("id"), str):
+            problems.append(SchemaProblem(where, "a hold is an object with an 'id' string and 'paths'"))
+            continue
+        paths = item.get("paths")
+        if not isinstance(paths, list) or not all(
+            isinstance(p, str) and path_problem(p) is None for p in paths
+        ):
+            problems.append(SchemaProblem(f"{where}/paths", "a list of store paths"))
+            continue
+        if item.get("status", "active") == "active":
+            found.extend(Hold(item["id"], path) for path in paths)
+    if problems:
+        raise PlanSyntaxError(problems, what="holds")
+    return tuple(found)
 
 
 def held_changes(change: Change, holds: Sequence[Hold]) -> list[Diagnostic]:

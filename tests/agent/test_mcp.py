@@ -55,7 +55,7 @@ def _session(server: str, token: str) -> dict[str, Any]:
 
 
 def test_mcp_over_stdio_proposes_but_cannot_approve(server: str, tokens: dict[str, str]) -> None:
-    """Over stdio: five tools, none approving, and the schema; verify, submit and status work, approve not."""
+    """Over stdio: six tools, none approving, and the schema; verify, submit and status work, approve not."""
     seen = _session(server, tokens["agent"])
     names = {tool.name for tool in seen["tools"]}
     assert names == {
@@ -64,6 +64,7 @@ def test_mcp_over_stdio_proposes_but_cannot_approve(server: str, tokens: dict[st
         "pva_plan_status",
         "pva_list_folder",
         "pva_document_history",
+        "pva_list_holds",
     }
     assert seen["schema"] == plan_json_schema()
     verified = seen["verify"].structured_content
