@@ -176,7 +176,7 @@ class PlanService:
 
         def once(stored: StoredCase) -> StoredCase:
             now = self.clock()
-            held = self._held(stored)
+            held = self.held(stored)
             if held and stored.case.state in (State.PENDING, State.APPROVED):  # a hold came since submit
                 case = mark_stale(stored.case, held)
                 message = f"stale: {held[0].message}"
@@ -407,7 +407,7 @@ class PlanService:
         claimed = stored.claimed or now
         return record if record is not None and record.finished >= claimed else None
 
-    def _held(self, stored: StoredCase) -> list[Diagnostic]:
+    def held(self, stored: StoredCase) -> list[Diagnostic]:
         """The on_hold diagnostics of the plan's changes, as verified, against the holds in force now."""
         holds = self.engine.holds()
         if not holds:

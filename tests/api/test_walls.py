@@ -250,6 +250,15 @@ def calls(world: World) -> dict[tuple[str, str], list[Call]]:
             ("/history", {"params": q}) for q in ({}, {"state": "applied"}, {"q": "title"})
         ],
         ("GET", "/audit"): [("/audit", {"params": query}) for query in audit_queries if "plan" not in query],
+        ("GET", "/holds"): [("/holds", {}), ("/holds", {"params": {"done": "place"}})],
+        ("POST", "/holds"): [
+            ("/holds", {"data": {"paths": paths, "matter": "probe", "reason": "probe"}, "headers": ORIGIN})
+            for paths in ("matters/acme/inbox", "matters/beta", "matters/beta/ZQXC-folder")
+        ],
+        ("POST", "/holds/{hold_id}/release"): [
+            (f"/holds/{hold}/release", {"data": {"reason": "probe"}, "headers": ORIGIN})
+            for hold in world.holds.values()
+        ],
     }
 
 
