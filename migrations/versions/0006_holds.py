@@ -43,7 +43,9 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
-    op.execute("DELETE FROM tokens WHERE role = 'counsel'")  # no token may hold a role the schema lacks
+    counsel = op.get_bind().execute(sa.text("SELECT count(*) FROM tokens WHERE role = 'counsel'")).scalar()
+    if counsel:  # deleting them would break the audit (their 'token' events would have no row)
+        raise RuntimeError(f"{counsel} token(s) have the role counsel, which the schema before 0006 lacks")
     _roles(ROLES_BEFORE)
     op.drop_index(op.f("ix_holds_released_placed"), table_name="holds")
     op.drop_table("holds")

@@ -96,10 +96,6 @@ class HoldService:
         views = (self._view(who, info) for info in self.store.list(active=active))
         return [view for view in views if view is not None]
 
-    def held(self, who: Principal) -> tuple[Hold, ...]:
-        """The held paths in force that ``who`` may see: what their verifier needs."""
-        return tuple(hold for view in self.list(who) for hold in view.info.held)
-
     def _view(self, who: Principal, info: HoldInfo) -> HoldView | None:
         sight = hold_sight(who, info.paths)
         if sight is None:

@@ -176,19 +176,18 @@ class PlanService:
 
         def once(stored: StoredCase) -> StoredCase:
             now = self.clock()
-            held = self.held(stored)
-            if held and stored.case.state in (State.PENDING, State.APPROVED):  # a hold came since submit
-                case = mark_stale(stored.case, held)
-                message = f"stale: {held[0].message}"
-                payload = workflow_payload("stale", case.state.value, message=message)
-                return self.cases.update(stored, Event("workflow", who.name, payload), case=case)
-            case = approve(
+            case = approve(  # first: only who may approve it learns of a hold this way
                 refresh(stored.case, now=now, ttl=self.settings.approval_ttl),
                 who,
                 now=now,
                 ttl=self.settings.approval_ttl,
                 comment=comment,
             )
+            held = self.held(stored)
+            if held:  # a hold placed since the plan was verified wins over the approval
+                stale = mark_stale(stored.case, held)
+                payload = workflow_payload("stale", stale.state.value, message=f"stale: {held[0].message}")
+                return self.cases.update(stored, Event("workflow", who.name, payload), case=stale)
             payload = approval_payload(who.name, "approved", comment, case.state.value)
             return self.cases.update(stored, Event("approval", who.name, payload), case=case)
 

@@ -150,3 +150,12 @@ def test_hold_events_are_in_the_audit_chain_and_rows_are_checked(held_api: Api) 
     broken = held_api.services.audit.verify_chain()
     assert broken is not None
     assert hold["id"] in broken.problem
+
+
+def test_only_who_may_approve_learns_of_a_hold_by_approving(held_api: Api) -> None:
+    """Its author approving a held plan is refused (403) and the plan stays pending, not stale."""
+    plan = held_api.submit(rename_held())
+    place(held_api, "counsel", [HELD])
+    response = held_api.post(f"/v1/plans/{plan['id']}/approve", "agent", json={"comment": "mine"})
+    assert response.status_code == 403
+    assert held_api.show(plan["id"])["state"] == "pending"
