@@ -71,8 +71,9 @@ class _Sweeper:
         while not self.stopping.wait(self.interval):
             try:
                 self.services.plans.sweep()
+                self.services.holds.settle()
             except Exception:  # the next sweep tries again; an operator reads the log
-                log.exception("the sweep for interrupted applies failed")
+                log.exception("the sweep for interrupted applies or holds failed")
 
 
 def create_app(
@@ -91,6 +92,7 @@ def create_app(
         worker = None
         try:
             live.plans.sweep()
+            live.holds.settle()  # a hold whose bucket side a crash left half done
             if owned:  # pva serve: take over what another process or replica left when it died
                 sweeper.start()
             worker = live.worker(settings)  # PVA_APPLY_MODE=jobs: this process takes apply jobs too

@@ -6,7 +6,10 @@ place one and who sees one is the service's and the wall's
 (``sidecar.service.holds``, ``sidecar.walls.hold_view``). The ``holds`` table
 is updated in place only to release a hold, with a 'hold_released' event in
 the same transaction, so ``pva audit verify`` can check every row against
-the chain (``audit.mutable``).
+the chain (``audit.mutable``). Its ``bucket`` column is operational state,
+not a record: null until the store's own holds (GCS temporary holds) match
+the row, so a crash between the row and the bucket is finished later
+(``unsettled``, ``settled``).
 """
 
 from __future__ import annotations
@@ -139,7 +142,7 @@ class HoldStore(db.SqlStore):
             released = session.execute(
                 update(HoldRow)
                 .where(HoldRow.id == hold_id, HoldRow.released.is_(None))
-                .values(released=now, released_by=actor, release_reason=reason)
+                .values(released=now, released_by=actor, release_reason=reason, bucket=None)
             )
             if released.rowcount == 1:  # type: ignore[attr-defined]
                 self._record(session, actor, HoldReleased(hold_id, reason))
@@ -163,6 +166,17 @@ class HoldStore(db.SqlStore):
             query = query.where(HoldRow.released.is_(None))
         with self._sessions() as session:
             return [_info(row) for row in session.scalars(query)]
+
+    def unsettled(self) -> builtins.list[HoldInfo]:
+        """Holds whose bucket state is still to catch up with them (placed or released, then a crash)."""
+        query = select(HoldRow).where(HoldRow.bucket.is_(None)).order_by(HoldRow.placed, HoldRow.id)
+        with self._sessions() as session:
+            return [_info(row) for row in session.scalars(query)]
+
+    def settled(self, hold_id: str, bucket: str) -> None:
+        """Record that the store's own holds now match the hold: 'held', 'cleared' or 'none'."""
+        with self._sessions() as session, session.begin():
+            session.execute(update(HoldRow).where(HoldRow.id == hold_id).values(bucket=bucket))
 
     def held(self) -> tuple[Hold, ...]:
         """Every path under a hold in force, for the verifier (read anew each time: a hold wins at once)."""

@@ -36,9 +36,11 @@ def upgrade() -> None:
         sa.Column("released", TIME, nullable=True),
         sa.Column("released_by", NAME, nullable=True),
         sa.Column("release_reason", sa.Text(), nullable=True),
+        sa.Column("bucket", sa.String(length=8), nullable=True),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_holds")),
     )
     op.create_index(op.f("ix_holds_released_placed"), "holds", ["released", "placed"])
+    op.create_index(op.f("ix_holds_bucket"), "holds", ["bucket"])
     _roles(ROLES_AFTER)
 
 
@@ -47,6 +49,7 @@ def downgrade() -> None:
     if counsel:  # deleting them would break the audit (their 'token' events would have no row)
         raise RuntimeError(f"{counsel} token(s) have the role counsel, which the schema before 0006 lacks")
     _roles(ROLES_BEFORE)
+    op.drop_index(op.f("ix_holds_bucket"), table_name="holds")
     op.drop_index(op.f("ix_holds_released_placed"), table_name="holds")
     op.drop_table("holds")
 

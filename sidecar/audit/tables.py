@@ -322,6 +322,7 @@ class JournalRecordRow(Base):
 
 # holds: legal holds (sidecar.holds); ``released``, ``released_by`` and ``release_reason`` are set
 # in place when counsel releases one, with a 'hold_released' event in the same transaction (``mutable``).
+# ``bucket`` is no record: whether the store's own holds caught up with the row (null: not yet).
 
 
 class HoldRow(Base):
@@ -338,5 +339,8 @@ class HoldRow(Base):
     released: Mapped[datetime | None] = mapped_column(UtcDateTime())
     released_by: Mapped[str | None] = mapped_column(NAME)
     release_reason: Mapped[str | None] = mapped_column(Text)
+    # 'held' or 'cleared' once the bucket's temporary holds match the row, 'none' for a store without
+    # them; null while that is still to do (a crash in between: the sweep finishes it).
+    bucket: Mapped[str | None] = mapped_column(String(8))
 
-    __table_args__ = (Index(None, "released", "placed"),)
+    __table_args__ = (Index(None, "released", "placed"), Index(None, "bucket"))

@@ -5,7 +5,9 @@ hold is placed under the apply locks of its paths, so it is ordered with
 every apply: one that checked before it finished first; any later one finds
 the hold (``Engine.holds``) and goes ``stale``. On a store that enforces
 holds itself (GCS temporary holds, ``BucketHolds``), every object under the
-paths is held too, and released when no other hold in force still covers it.
+paths is held too, and released when no other hold in force still covers it;
+the row says when the bucket has caught up, and ``settle`` (at start and in
+the sweep) finishes what a crash left half done.
 Everyone may list holds: whole when each path is in their scope, redacted
 when a hold only reaches into it (``sidecar.walls.hold_sight``).
 """
@@ -62,27 +64,47 @@ class HoldService:
         return info
 
     def enforce(self, info: HoldInfo) -> int:
-        """Hold every object under the hold's paths in the bucket (again, after a crash); how many."""
+        """Hold every object under the hold's paths in the bucket (idempotent); how many; then mark it so."""
         backend = self.engine.backend
-        if not isinstance(backend, BucketHolds) or not info.active:
+        if not isinstance(backend, BucketHolds):
+            self.store.settled(info.id, "none")
             return 0
-        return sum(backend.set_holds(path, held=True) for path in info.paths)
+        count = sum(backend.set_holds(path, held=True) for path in info.paths)
+        self.store.settled(info.id, "held")
+        return count
+
+    def settle(self) -> int:
+        """Finish the bucket's side of every hold placed or released before a crash; how many holds."""
+        unsettled = self.store.unsettled()
+        for info in unsettled:
+            if info.active:
+                self.enforce(info)
+            else:
+                self._clear(info)
+        return len(unsettled)
 
     def release(self, who: Principal, hold_id: str, *, reason: str) -> HoldInfo:
         """Release a hold ``who`` sees whole; the bucket's holds go where no other hold covers them."""
         self._check_role(who, "release")
         info = self._whole(who, hold_id)
         released = self.store.release(info.id, reason=reason, actor=who.name)
-        backend = self.engine.backend
-        if isinstance(backend, BucketHolds):
-            still = self.store.held()
-            for path in released.paths:
-                if covering(path, still, below=False) is None:
-                    backend.set_holds(path, held=False)
-                    for hold in still:  # a hold in force below the released path keeps its objects
-                        if covering(hold.path, [Hold(info.id, path)], below=False) is not None:
-                            backend.set_holds(hold.path, held=True)
+        self._clear(released)
         return released
+
+    def _clear(self, released: HoldInfo) -> None:
+        """Clear the bucket's holds of a released hold where no hold in force still covers them."""
+        backend = self.engine.backend
+        if not isinstance(backend, BucketHolds):
+            self.store.settled(released.id, "none")
+            return
+        still = self.store.held()
+        for path in released.paths:
+            if covering(path, still, below=False) is None:
+                backend.set_holds(path, held=False)
+                for hold in still:  # a hold in force below the released path keeps its objects
+                    if covering(hold.path, [Hold(released.id, path)], below=False) is not None:
+                        backend.set_holds(hold.path, held=True)
+        self.store.settled(released.id, "cleared")
 
     def get(self, who: Principal, hold_id: str) -> HoldView:
         """The hold ``hold_id`` as ``who`` sees it; UnknownHold when they may not see it at all."""

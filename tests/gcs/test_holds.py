@@ -58,6 +58,7 @@ class World:
     backend: GcsBackend
     plans: PlanService
     holds: HoldService
+    store: HoldStore
 
     def held(self) -> set[str]:
         """Store paths of the objects the bucket holds (folders as 'path/')."""
@@ -79,7 +80,7 @@ def world(server: GcsServer, bucket: str, tmp_path: Path) -> Iterator[World]:
     engine = Engine(backend, audit, FileJournals(tmp_path / "journals"), clock=clock, holds=holds.held)
     cases = SqlCaseStore(database, clock=clock)
     plans = PlanService(engine, audit, cases, Policy(), clock, WorkflowSettings(auto_apply=False))
-    yield World(server, bucket, backend, plans, HoldService(holds, engine))
+    yield World(server, bucket, backend, plans, HoldService(holds, engine), holds)
     backend.close()
     database.dispose()
 
@@ -90,6 +91,19 @@ def test_placing_a_hold_holds_every_object_below_and_releasing_clears_them(world
     assert world.held() == {"matters/acme/inbox/", "matters/acme/inbox/a.pdf", "matters/acme/inbox/b.pdf"}
     assert world.holds.enforce(hold) == 3  # running it again (after a crash) changes nothing
     world.holds.release(COUNSEL, hold.id, reason="settled")
+    assert world.held() == set()
+
+
+def test_a_hold_a_crash_left_unenforced_is_finished_by_the_sweep(world: World) -> None:
+    """A hold recorded but not set in the bucket (a crash between), or released but not cleared, is settled."""
+    paths = ["matters/acme/inbox/a.pdf"]
+    hold = world.store.place(paths, matter="Acme", reason="litigation", actor="counsel")  # then a crash
+    assert world.held() == set()
+    assert world.holds.settle() == 1
+    assert world.held() == {"matters/acme/inbox/a.pdf"}
+    assert world.holds.settle() == 0  # settled: nothing left to do
+    world.store.release(hold.id, reason="settled", actor="counsel")  # then a crash
+    assert world.holds.settle() == 1
     assert world.held() == set()
 
 
