@@ -95,7 +95,7 @@ def test_placing_a_hold_holds_every_object_below_and_releasing_clears_them(world
 
 
 def test_a_hold_a_crash_left_unenforced_is_finished_by_the_sweep(world: World) -> None:
-    """A hold recorded but not set in the bucket (a crash between), or released but not cleared, is settled."""
+    """A hold recorded but not set in the bucket (a crash between), or released, not cleared, is settled."""
     paths = ["matters/acme/inbox/a.pdf"]
     hold = world.store.place(paths, matter="Acme", reason="litigation", actor="counsel")  # then a crash
     assert world.held() == set()
