@@ -21,7 +21,7 @@ from fastapi import FastAPI
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from sidecar import db, web
-from sidecar.api import blobs, custody, plans, reads, system, tokens, webhooks
+from sidecar.api import blobs, custody, holds, plans, reads, system, tokens, webhooks
 from sidecar.api.openapi import API_VERSION, openapi_document
 from sidecar.audit.payloads import OutsideChange
 from sidecar.audit.signing import signing
@@ -78,8 +78,9 @@ class _Sweeper:
         while not self.stopping.wait(self.interval):
             try:
                 self.services.plans.sweep()
+                self.services.holds.settle()
             except Exception:  # the next sweep tries again; an operator reads the log
-                log.exception("the sweep for interrupted applies failed")
+                log.exception("the sweep for interrupted applies or holds failed")
             try:
                 if self.services.blobs is not None:
                     self.services.blobs.collect()
@@ -103,6 +104,7 @@ def create_app(
         worker = deliverer = None
         try:
             live.plans.sweep()
+            live.holds.settle()  # a hold whose bucket side a crash left half done
             if owned:  # pva serve: take over what another process or replica left when it died
                 sweeper.start()
             worker = live.worker(settings)  # PVA_APPLY_MODE=jobs: this process takes apply jobs too
@@ -147,6 +149,7 @@ def create_app(
         redoc_url=None,
     )
     app.include_router(plans.router)
+    app.include_router(holds.router)
     app.include_router(reads.router)
     app.include_router(custody.router)
     app.include_router(blobs.router)

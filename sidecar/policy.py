@@ -37,7 +37,7 @@ from planner.core.report import Code, Report
 
 POLICY_VERSION = "policy/v1"
 OpKind = Literal["mkdir", "move", "rename", "write", "copy", "delete"]
-RoleName = Literal["agent", "approver", "auditor", "admin"]  # sidecar.tokens.Role, as text
+RoleName = Literal["agent", "approver", "auditor", "counsel", "admin"]  # sidecar.tokens.Role, as text
 Outcome = Literal["auto_approve", "require_approvals", "deny"]
 MAX_APPROVALS = 20
 

@@ -73,6 +73,7 @@ class Role(StrEnum):
     AGENT = "agent"  # verify and submit plans, read its own
     APPROVER = "approver"  # approve or reject other principals' plans
     AUDITOR = "auditor"  # read plans and the audit
+    COUNSEL = "counsel"  # place and release legal holds (``sidecar.service.holds``)
     ADMIN = "admin"  # everything, tokens and trash purges included
 
 

@@ -8,14 +8,20 @@ submitted). A plan names its ops' paths and its declared scope's roots
 hidden whole: its events, its history items, its id (prefixes resolve among
 visible plans only); never shown with its title, reasons, comments, names or
 digest.
-Events that name no plan (tokens, incidents) are for whole-store readers.
+Events that name no plan (tokens, incidents, holds) are for whole-store readers.
+A legal hold is seen whole only when each of its paths is in scope; one that
+reaches into the scope from outside (a path in scope beside others, or a
+folder above a scope root) is seen redacted: its id and only the held paths
+inside the scope, never its matter, reason or names (``hold_sight``).
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass
 from typing import Protocol
 
+from planner.core.paths import contains, fold
 from sidecar.audit.views import EventView, History
 
 AGENT = "agent"
@@ -30,6 +36,8 @@ class Reader(Protocol):
     def role(self) -> str: ...
     @property
     def whole_store(self) -> bool: ...
+    @property
+    def scopes(self) -> tuple[str, ...]: ...
     def may_touch(self, path: str) -> bool: ...
 
 
@@ -63,3 +71,22 @@ def walled_history(who: Reader, history: History, plan_visible: PlanCheck) -> Hi
         origins=tuple(name for name in history.origins if who.may_touch(name)),
         current=tuple(name for name in history.current if who.may_touch(name)),
     )
+
+
+@dataclass(frozen=True)
+class HoldSight:
+    """What a reader sees of a legal hold: the held paths they may know of, and whether that is all of it."""
+
+    paths: tuple[str, ...]
+    whole: bool  # False: redacted, shown without its matter, reason and names
+
+
+def hold_sight(who: Reader, paths: Sequence[str]) -> HoldSight | None:
+    """What ``who`` sees of a hold on ``paths``: whole, redacted to the part in their scope, or nothing."""
+    if sees_paths(who, paths):
+        return HoldSight(tuple(paths), whole=True)
+    inside = {path for path in paths if who.may_touch(path)}
+    # A hold on a folder above a scope root holds the whole scope: the reader sees it on that root.
+    above = {root for root in who.scopes if any(contains(fold(path), fold(root)) for path in paths)}
+    shown = tuple(sorted(inside | above))
+    return HoldSight(shown, whole=False) if shown else None

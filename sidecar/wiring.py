@@ -17,6 +17,7 @@ from sidecar.audit.custody_source import SqlCustody
 from sidecar.audit.store import SqlAuditStore
 from sidecar.backends.base import Backend
 from sidecar.errors import StoreFault
+from sidecar.holds import HoldStore
 from sidecar.jobs import Worker
 from sidecar.jobs.local import LocalQueue, ThreadWorker
 from sidecar.jobs.postgres import PostgresQueue, PostgresWorker
@@ -27,6 +28,7 @@ from sidecar.policy import Policy, parse_policy
 from sidecar.service.blobs import BlobLimits, BlobService, SqlBlobs
 from sidecar.service.cases import SqlCaseStore
 from sidecar.service.custody import CustodyService
+from sidecar.service.holds import HoldService
 from sidecar.service.plans import PlanService, WorkflowSettings
 from sidecar.service.reads import ReadService
 from sidecar.settings import Settings
@@ -36,7 +38,7 @@ from sidecar.tokens import TokenStore
 
 @dataclass
 class Services:
-    """The live parts: the store, the audit database's stores, the engine and the plan service."""
+    """The live parts: the store, the audit database's stores, the engine, the plan and hold services."""
 
     store: StoreParts
     audit: SqlAuditStore
@@ -45,6 +47,7 @@ class Services:
     plans: PlanService
     reads: ReadService
     outbox: SqlOutbox  # notifications: the events the case store writes, webhooks, deliveries
+    holds: HoldService
     jobs: LocalQueue | PostgresQueue | None = None  # PVA_APPLY_MODE=jobs: where applies wait for a worker
     database_url: str = ""
     custody: CustodyService | None = None  # signed custody reports
@@ -115,6 +118,7 @@ def open_services(
         tokens = TokenStore(engine, clock=clock)
         cases = SqlCaseStore(engine, clock=clock)
         outbox = SqlOutbox(engine, clock=clock)
+        holds = HoldStore(engine, clock=clock)
         store = open_store(
             settings.store,
             create=create_store,
@@ -132,6 +136,7 @@ def open_services(
         locks=store.locks,
         clock=clock,
         progress=SqlProgress(engine, clock=clock),
+        holds=holds.held,
     )
     workflow = WorkflowSettings(
         approval_ttl=settings.approval_ttl, auto_apply=settings.auto_apply, apply_lease=settings.apply_lease
@@ -144,7 +149,18 @@ def open_services(
     limits = BlobLimits(settings.max_blob_bytes, settings.blob_quota_bytes, settings.blob_retention)
     blobs = BlobService(SqlBlobs(engine, clock=clock), store.backend, limits)
     return Services(
-        store, audit, tokens, apply_engine, plans, reads, outbox, jobs, settings.database_url, custody, blobs
+        store,
+        audit,
+        tokens,
+        apply_engine,
+        plans,
+        reads,
+        outbox,
+        HoldService(holds, apply_engine),
+        jobs,
+        settings.database_url,
+        custody,
+        blobs,
     )
 
 

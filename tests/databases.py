@@ -31,6 +31,7 @@ TABLES = (
     "webhooks",
     "outbox",
     "blobs",
+    "holds",
     "journal_records",
     "journals",
     "apply_locks",

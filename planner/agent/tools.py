@@ -58,6 +58,8 @@ HINTS: dict[Code, str] = {
     "each acts on what the previous left.",
     Code.TOO_LARGE: "The plan or a write is over a limit: split it into smaller plans, or upload "
     "large content as a blob and use 'content_ref'.",
+    Code.ON_HOLD: "A legal hold preserves this document: leave it where it is (you may copy it, or file "
+    "new documents into its folder). List the holds with pva_list_holds; only counsel can release one.",
     Code.UNVERIFIED: "Not an error: a precondition could not be checked here (no hash known); "
     "the sidecar checks it against the live store.",
     Code.NO_INVERSE: "Not an error: this op cannot be undone by an inverse plan; state why in "
@@ -182,6 +184,13 @@ def tools() -> list[Tool]:
             "A document's chain of custody: every applied op that created, moved, renamed or deleted "
             "it, who submitted and who approved, following moves to its current name.",
             _one_string("path", "A file's path, current or former."),
+        ),
+        Tool(
+            "pva_list_holds",
+            "The legal holds in your scope: the paths under each. Nothing under a held path may be "
+            "moved, renamed, overwritten or deleted (an op that tries is on_hold); copying it and "
+            "filing new documents into a held folder are allowed.",
+            {"type": "object", "properties": {}, "additionalProperties": False},
         ),
     ]
 
@@ -317,6 +326,7 @@ class ToolBox:
             "pva_read_file": self._read_file,
             "pva_search_names": self._search_names,
             "pva_document_history": self._history,
+            "pva_list_holds": self._holds,
         }
 
     @property
@@ -353,6 +363,10 @@ class ToolBox:
 
     def _history(self, arguments: Mapping[str, Any]) -> dict[str, Any]:
         return {"ok": True, **self.client.history(_string(arguments, "path"))}
+
+    def _holds(self, _arguments: Mapping[str, Any]) -> dict[str, Any]:
+        holds = [{"id": hold.id, "paths": hold.paths} for hold in self.client.holds()]
+        return {"ok": True, "holds": holds, "next": "plan around them: no op may move or remove a held path"}
 
     def _list_folder(self, arguments: Mapping[str, Any]) -> dict[str, Any]:
         path = _string(arguments, "path", empty=True).strip("/")

@@ -55,6 +55,7 @@ BUILTIN = (
     Command("plans", "list and show the sidecar's plans (over HTTP)", "planner.cli.plans"),
     Command("approve", "approve a plan on the sidecar (over HTTP); never your own", "planner.cli.decide"),
     Command("reject", "reject a plan on the sidecar (over HTTP), for good", "planner.cli.decide"),
+    Command("hold", "place, release and list legal holds on the sidecar (over HTTP)", "planner.cli.holds"),
     Command(
         "tools",
         "print tool definitions for LLM function calling (generated from the plan schema)",

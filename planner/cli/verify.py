@@ -1,4 +1,9 @@
-"""``pva verify PLAN (--root DIR | --manifest FILE)``: simulate a plan and report."""
+"""``pva verify PLAN (--root DIR | --manifest FILE) [--holds FILE]``: simulate a plan and report.
+
+Legal holds come from a file (``pva hold list --json``, or ``GET /v1/holds``'s
+answer) or straight from the sidecar (``--server-holds``: ``--server`` or
+``PVA_URL``, as the token may see them); an op they forbid is ``on_hold``.
+"""
 
 from __future__ import annotations
 
@@ -7,13 +12,15 @@ from pathlib import Path
 from typing import Any
 
 from planner.agent.snapshot import read_footprint
+from planner.cli.remote import add_server_options, calling, connect
 from planner.cli.shell import EXIT_DIAGNOSTICS, EXIT_OK, UsageError, read_input
 from planner.cli.text import terminal
 from planner.cli.views import render_report, report_json
-from planner.core.errors import ManifestError
+from planner.core.errors import ManifestError, PlanSyntaxError
 from planner.core.footprint import footprint
+from planner.core.holds import Hold, holds_from_json
 from planner.core.manifest import read_manifest
-from planner.core.parse import parse_plan
+from planner.core.parse import load_strict_json, parse_plan
 from planner.core.plan import Plan
 from planner.core.tree import Tree
 from planner.core.verify import verify
@@ -32,19 +39,38 @@ def register(commands: Any) -> None:
     parser.add_argument(
         "--scope", action="append", metavar="PATH", help="limit to these subtrees (as a token would)"
     )
+    holds = parser.add_mutually_exclusive_group()
+    holds.add_argument("--holds", metavar="FILE", help="legal holds in force ('pva hold list --json')")
+    holds.add_argument(
+        "--server-holds", action="store_true", help="fetch the legal holds in your scope from the sidecar"
+    )
     parser.add_argument("--json", action="store_true", help="print the versioned JSON report")
     parser.add_argument("--all", action="store_true", help="list every op (default: the first 50)")
+    add_server_options(parser)
     parser.set_defaults(run=run)
 
 
+@calling
 def run(args: argparse.Namespace) -> int:
     plan = parse_plan(read_input(args.plan))
-    report = verify(plan, _tree(args, plan), allowed=args.scope)
+    report = verify(plan, _tree(args, plan), allowed=args.scope, holds=_holds(args))
     if args.json:
         print(report_json(report))
     else:
         print(terminal(render_report(plan, report, limit=None if args.all else 50)))
     return EXIT_OK if report.ok else EXIT_DIAGNOSTICS
+
+
+def _holds(args: argparse.Namespace) -> tuple[Hold, ...]:
+    if args.server_holds:
+        with connect(args) as client:
+            return client.held()
+    if args.holds is None:
+        return ()
+    try:
+        return holds_from_json(load_strict_json(read_input(args.holds)))
+    except PlanSyntaxError as error:
+        raise UsageError(f"--holds {args.holds}: not a holds document: {error.problems[0]}") from None
 
 
 def _tree(args: argparse.Namespace, plan: Plan) -> Tree:

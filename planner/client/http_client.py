@@ -30,9 +30,10 @@ from planner.client.errors import (
     WaitTimeout,
     answer_error,
 )
-from planner.client.models import PlanStatus, PlanSummary
+from planner.client.models import HoldOut, PlanStatus, PlanSummary
 from planner.core.builder import PlanBuilder
 from planner.core.errors import PlanSyntaxError
+from planner.core.holds import Hold, holds_from_json
 from planner.core.parse import plan_from_document
 from planner.core.plan import Plan
 from planner.core.report import Report
@@ -173,6 +174,29 @@ class PvaClient:
                 raise WaitTimeout(f"plan {plan_id} is still {status.state} after {timeout:g}s", status)
             time.sleep(min(delay, remaining))
             delay = min(delay * 1.5, max(poll, MAX_POLL))
+
+    # -- legal holds --------------------------------------------------------------
+
+    def holds(self, *, released: bool = False) -> builtins.list[HoldOut]:
+        """The holds the token may see (in force; with ``released``, released ones too), oldest first."""
+        body = self._json("GET", "/v1/holds", params={"released": "true" if released else None})
+        return [_model(HoldOut, item) for item in body.get("holds", [])]
+
+    def held(self) -> tuple[Hold, ...]:
+        """The held paths in the token's scope, as ``verify(..., holds=...)`` takes them."""
+        return holds_from_json(self._json("GET", "/v1/holds"))
+
+    def place_hold(self, paths: Sequence[str], *, matter: str, reason: str) -> HoldOut:
+        """Place a legal hold on ``paths`` (counsel, admin)."""
+        body = json.dumps({"paths": list(paths), "matter": matter, "reason": reason}).encode("utf-8")
+        return _model(HoldOut, self._call("POST", "/v1/holds", content=body))
+
+    def release_hold(self, hold_id: str, *, reason: str) -> HoldOut:
+        """Release a legal hold (counsel, admin, seeing all of it)."""
+        if not re.fullmatch(r"hold_[0-9a-f]{12}", hold_id):
+            raise InvalidArgument(f"a hold's id is 'hold_' and 12 hex digits, not {hold_id!r}")
+        body = json.dumps({"reason": reason}).encode("utf-8")
+        return _model(HoldOut, self._call("POST", f"/v1/holds/{hold_id}/release", content=body))
 
     # -- records ------------------------------------------------------------------
 

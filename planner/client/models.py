@@ -120,3 +120,19 @@ class PlanStatus(PlanSummary):
     @property
     def errors(self) -> list[Diagnostic]:
         return [d for d in self.diagnostics if d.severity == "error"]
+
+
+class HoldOut(_Answer):
+    """A legal hold as the sidecar shows it; a ``redacted`` one has only its id and the paths in scope."""
+
+    id: str
+    status: str = "active"
+    redacted: bool = False
+    paths: list[str]
+    matter: str | None = None
+    reason: str | None = None
+    placed: datetime
+    placed_by: str | None = None
+    released: datetime | None = None
+    released_by: str | None = None
+    release_reason: str | None = None

@@ -28,6 +28,7 @@ class Code(StrEnum):
     PRECONDITION_FAILED = "precondition_failed"
     CONFLICT = "conflict"
     TOO_LARGE = "too_large"
+    ON_HOLD = "on_hold"  # moves, renames, overwrites or deletes something under a legal hold
     # Warnings: the plan is valid, but something could not be checked or undone.
     UNVERIFIED = "unverified"
     NO_INVERSE = "no_inverse"

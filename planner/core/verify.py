@@ -12,6 +12,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 from planner.core.effect import effect_of
+from planner.core.holds import Hold, held_changes
 from planner.core.inverse import inverse_plan
 from planner.core.ops import Change, execute
 from planner.core.paths import contains, path_problem
@@ -37,14 +38,16 @@ def verify(
     allowed: Sequence[str] | None = None,
     limits: Limits | None = None,
     blobs: Mapping[str, int] | None = None,
+    holds: Sequence[Hold] = (),
 ) -> Report:
     """Verify ``plan`` against ``tree``.
 
     ``allowed`` is the caller's token scope (None: the whole store); ``blobs``
     maps the sha256 of uploaded blobs to their sizes (None: not known here, so
-    ``content_ref`` writes are not checked).
+    ``content_ref`` writes are not checked); ``holds`` are the legal holds in
+    force (``planner.core.holds``): an op they forbid is ``on_hold``.
     """
-    return simulate(plan, tree, allowed=allowed, limits=limits, blobs=blobs).report
+    return simulate(plan, tree, allowed=allowed, limits=limits, blobs=blobs, holds=holds).report
 
 
 def simulate(
@@ -54,6 +57,7 @@ def simulate(
     allowed: Sequence[str] | None = None,
     limits: Limits | None = None,
     blobs: Mapping[str, int] | None = None,
+    holds: Sequence[Hold] = (),
 ) -> Simulation:
     """Verify ``plan`` and also return the predicted tree and the changes."""
     limits = limits or Limits()
@@ -64,7 +68,9 @@ def simulate(
     for index, op in enumerate(plan.ops):
         result = stepper.step(index, op, state)
         diagnostics.extend(result.diagnostics)
-        if result.change is not None:
+        held = [] if result.change is None else held_changes(result.change, holds)
+        diagnostics.extend(held)  # a held op is an error: like any, it is not simulated
+        if result.change is not None and not held:
             execute(result.change, state)
             changes.append(result.change)
     ok = not any(d.severity == "error" for d in diagnostics)

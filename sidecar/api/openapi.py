@@ -15,7 +15,7 @@ from fastapi.openapi.utils import get_openapi
 
 from planner.core.schema import plan_json_schema
 from sidecar.api.webhooks import WebhookIn
-from sidecar.edge.params import ChangesRequest, Comment
+from sidecar.edge.params import ChangesRequest, Comment, HoldRelease, HoldRequest
 
 API_VERSION = "1.0.0"
 
@@ -45,6 +45,8 @@ def openapi_document(app: FastAPI) -> dict[str, Any]:
         ChangesRequest.model_json_schema(ref_template="#/components/schemas/{model}").pop("$defs")
     )
     components["WebhookIn"] = WebhookIn.model_json_schema(ref_template="#/components/schemas/{model}")
+    components["HoldRequest"] = HoldRequest.model_json_schema()
+    components["HoldRelease"] = HoldRelease.model_json_schema()
     document["components"]["securitySchemes"] = {"bearer": {"type": "http", "scheme": "bearer"}}
     document["security"] = [{"bearer": []}]
     # /healthz answers without a token (liveness probes send none): the document must say so.

@@ -16,7 +16,7 @@ from planner.core.errors import PlanSyntaxError, SchemaProblem
 from planner.core.parse import plan_from_document
 from planner.core.plan import Plan
 from sidecar.edge.body import read_json
-from sidecar.edge.params import ChangesRequest, Comment, storable_problems
+from sidecar.edge.params import ChangesRequest, Comment, HoldRelease, HoldRequest, storable_problems
 from sidecar.edge.state import app_state
 
 M = TypeVar("M", bound=BaseModel)
@@ -40,6 +40,14 @@ async def changes_body(request: Request) -> ChangesRequest:
     return await json_body(request, ChangesRequest)
 
 
+async def hold_body(request: Request) -> HoldRequest:
+    return await json_body(request, HoldRequest)
+
+
+async def release_body(request: Request) -> HoldRelease:
+    return await json_body(request, HoldRelease)
+
+
 async def json_body(request: Request, kind: type[M]) -> M:
     """A small JSON body, strictly decoded within limits and validated as ``kind`` (422 otherwise)."""
     document = read_json(await request.body(), app_state(request).limits)
@@ -58,6 +66,8 @@ async def json_body(request: Request, kind: type[M]) -> M:
 PlanBody = Annotated[Plan, Depends(plan_body)]
 CommentBody = Annotated[Comment, Depends(comment_body)]
 ChangesBody = Annotated[ChangesRequest, Depends(changes_body)]
+HoldBody = Annotated[HoldRequest, Depends(hold_body)]
+ReleaseBody = Annotated[HoldRelease, Depends(release_body)]
 
 
 def body_schema(name: str) -> dict[str, object]:

@@ -4,15 +4,18 @@ One apply, in order:
 
 1. settle applies a crash interrupted (``recovery``);
 2. lock the plan's paths; read what the plan touches from the live store;
-3. verify against that state: any error means nothing changes (``stale`` when
-   a precondition or the state the plan was approved against changed,
-   ``failed`` otherwise);
+3. verify against that state and the legal holds in force (read under the
+   lock, so a hold placed after approval wins): any error means nothing
+   changes (``stale`` when a precondition, the state the plan was approved
+   against or a hold stands in its way, ``failed`` otherwise);
 4. compile the resolved changes into steps (``compile``), staging new content;
 5. write the journal's intent (durable), stage new content, then run the
    steps batch by batch, each batch made durable before the next
    (``batches``); then the commit record;
 6. record the outcome in the audit, read the touched paths back and compare
-   them with the prediction (a difference is an incident), clean up.
+   them with the prediction (a difference is an incident), clean up; on a
+   store that enforces holds itself (``BucketHolds``), hold what was filed
+   into a held folder.
 
 A failure before the commit rolls every step back. Idempotent by digest: a
 plan already applied returns its recorded outcome.
@@ -21,13 +24,14 @@ plan already applied returns its recorded outcome.
 from __future__ import annotations
 
 import uuid
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
 from planner.core.entry import Blob, Entry
 from planner.core.errors import NotFound, PvaError, TreeError
 from planner.core.footprint import Read, bound, footprint
+from planner.core.holds import Hold, covering
 from planner.core.ops import execute
 from planner.core.plan import Plan, Write
 from planner.core.report import Code, Diagnostic, Report
@@ -45,7 +49,7 @@ from sidecar.apply.progress import MemoryProgress, ProgressBoard, Tracker
 from sidecar.apply.recovery import Recovered, recover, roll_back
 from sidecar.audit.log import AuditLog
 from sidecar.audit.records import ApplyRecord, ApplyStatus, Incident
-from sidecar.backends.base import BLOBS, STAGING, Backend
+from sidecar.backends.base import BLOBS, STAGING, Backend, BucketHolds
 from sidecar.backends.progress import counting
 from sidecar.errors import CommittedError, ContentMismatch, StoreError
 
@@ -56,6 +60,10 @@ def _utcnow() -> datetime:
 
 def _no_hook(_label: str) -> None:
     """Crash points: tests pass a hook that kills the process at one of them."""
+
+
+def _no_holds() -> Sequence[Hold]:
+    return ()
 
 
 @dataclass
@@ -71,6 +79,7 @@ class Engine:
     hook: Hook = _no_hook
     progress: ProgressBoard = field(default_factory=MemoryProgress)  # where applies post how far they got
     progress_interval: float = 1.0  # seconds between two posts of an apply's progress, at least
+    holds: Callable[[], Sequence[Hold]] = _no_holds  # the legal holds in force, read anew at each check
 
     @property
     def finisher(self) -> Finisher:
@@ -106,7 +115,19 @@ class Engine:
             earlier = self.audit.outcome(digest)
             if earlier is not None and earlier.status == "applied":
                 return earlier  # idempotent: a retried apply never applies twice
-            return _Attempt(self, plan, actor, reads, lease).run(base)
+            record = _Attempt(self, plan, actor, reads, lease).run(base)
+            if record.status == "applied":
+                self.hold_new(op.path for op in record.ops if op.after is not None)
+            return record
+
+    def hold_new(self, paths: Iterable[str]) -> None:
+        """On a store that enforces holds itself, hold what lies under a hold in force (filed into one)."""
+        if not isinstance(self.backend, BucketHolds):
+            return
+        holds = self.holds()
+        for path in paths:
+            if covering(path, holds, below=False) is not None:
+                self.backend.set_holds(path, held=True)
 
     def verify(self, plan: Plan) -> Report:
         """Verify against the live store without changing anything (a dry run)."""
@@ -119,7 +140,7 @@ class Engine:
         and the page's trees are its changes replayed over it.
         """
         tree = self.backend.read_tree(footprint(plan))
-        return simulate(plan, tree, blobs=self.blob_sizes(plan)), tree
+        return simulate(plan, tree, blobs=self.blob_sizes(plan), holds=self.holds()), tree
 
     def blob_sizes(self, plan: Plan) -> dict[str, int]:
         """Sizes of the stored blobs the plan's content_ref writes name (missing ones left out).
@@ -198,7 +219,9 @@ class _Attempt:
 
     def run(self, base: Tree | None) -> ApplyRecord:
         tree = self.backend.read_tree(self.reads)
-        simulation = simulate(self.plan, tree, blobs=self.engine.blob_sizes(self.plan))
+        simulation = simulate(
+            self.plan, tree, blobs=self.engine.blob_sizes(self.plan), holds=self.engine.holds()
+        )
         drift = _drift(bound(base, self.reads), bound(tree, self.reads)) if base is not None else []
         # A precondition the live store cannot check (a generation on a local
         # store, say) must not pass silently at apply: it is an error here.
@@ -327,7 +350,8 @@ class _Attempt:
 
     def _refuse(self, report: Report, found: list[Diagnostic]) -> ApplyRecord:
         diagnostics = (*found, *(d for d in report.diagnostics if d.code != Code.UNVERIFIED))
-        stale = any(d.code == Code.PRECONDITION_FAILED for d in diagnostics)
+        # A hold is a change of the store's state under the plan, as a changed file is.
+        stale = any(d.code in (Code.PRECONDITION_FAILED, Code.ON_HOLD) for d in diagnostics)
         status: ApplyStatus = "stale" if stale else "failed"
         errors = [d for d in diagnostics if d.severity == "error"]
         record = ApplyRecord(

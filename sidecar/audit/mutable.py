@@ -1,4 +1,4 @@
-"""The audit's mutable tables checked against the chain: ``plan_cases`` and ``tokens``.
+"""The audit's mutable tables checked against the chain: ``plan_cases``, ``tokens`` and ``holds``.
 
 They are updated in place, so no hash covers them; but every change to them
 appends an event in the same transaction. So each case's approvals and
@@ -6,7 +6,9 @@ rejection must be events of the chain, its state the status its plan's last
 event set, and each token must have its 'token' event ('created', and
 'revoked' once it is revoked), with the same name, role and scopes. A row
 forged with database access (an approval, a token with a secret hash of the
-attacker's choosing) is reported. Tables are looked up by name in the one
+attacker's choosing, a hold released or widened behind pva's back) is
+reported; each hold must match its 'hold_placed' event, and be released
+exactly when a 'hold_released' event says so, by its actor. Tables are looked up by name in the one
 metadata (``tables``).
 """
 
@@ -29,7 +31,7 @@ from sidecar.audit.views import parse_payload
 
 def mutable_problem(session: Session, statuses: dict[str, tuple[str, int]]) -> Break | None:
     """The first case or token the chain does not account for, or None."""
-    return _case_problem(session, statuses) or _token_problem(session)
+    return _case_problem(session, statuses) or _token_problem(session) or _hold_problem(session)
 
 
 def _table(name: str) -> Table:
@@ -107,6 +109,55 @@ def _token_problem(session: Session) -> Break | None:
                 f"token {token_id} ({event.name}) was made by a 'token' event, but its row is missing",
             )
     return None
+
+
+def _hold_events(session: Session) -> tuple[dict[str, tuple[str, payloads.HoldPlaced]], dict[str, str]]:
+    """Each hold's 'hold_placed' event (actor, payload), and the actor of its 'hold_released' one."""
+    placed: dict[str, tuple[str, payloads.HoldPlaced]] = {}
+    released: dict[str, str] = {}
+    query = select(EventRow.kind, EventRow.actor, EventRow.payload).where(
+        EventRow.kind.in_(("hold_placed", "hold_released"))
+    )
+    for kind, actor, body in session.execute(query):
+        payload = payloads.decode(kind, parse_payload(body))
+        if isinstance(payload, payloads.HoldPlaced):
+            placed[payload.hold] = (actor, payload)
+        elif isinstance(payload, payloads.HoldReleased):
+            released[payload.hold] = actor
+    return placed, released
+
+
+def _hold_problem(session: Session) -> Break | None:
+    placed, released = _hold_events(session)
+    holds = _table("holds")
+    columns = (holds.c.id, holds.c.matter, holds.c.reason, holds.c.paths, holds.c.placed_by)
+    rows = session.execute(select(*columns, holds.c.released_by)).all()
+    for hold_id, matter, reason, paths, placed_by, released_by in rows:
+        event = placed.get(hold_id)
+        if event is None:
+            return Break(None, f"hold {hold_id} has no 'hold_placed' event: it was not placed by pva")
+        actor, payload = event
+        if (actor, payload.matter, payload.reason, list(payload.paths)) != (
+            placed_by,
+            matter,
+            reason,
+            _json_list(paths),
+        ):
+            return Break(None, f"hold {hold_id} differs from the event that placed it")
+        if released_by != released.get(hold_id):
+            state = "released" if released_by is not None else "in force"
+            return Break(None, f"hold {hold_id} is {state}, which its events do not say")
+    missing = placed.keys() - {row[0] for row in rows}
+    if missing:
+        return Break(None, f"hold {min(missing)} was placed by an event, but its row is missing")
+    return None
+
+
+def _json_list(text: str) -> object:
+    try:
+        return json.loads(text)
+    except ValueError:
+        return None
 
 
 def _as_stored(table: Table, column: str) -> Any:

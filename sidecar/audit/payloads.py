@@ -11,6 +11,8 @@ reads it back given the event's kind)::
     TokenChange   'token'          an API token was made or revoked
     OutsideChange 'outside_change' the store changed behind pva's back (``pva watch`` noticed)
     DocumentRead  'read'           someone read a document through the sidecar (PVA_AUDIT_READS)
+    HoldPlaced    'hold_placed'    counsel placed a legal hold on paths, for a matter
+    HoldReleased  'hold_released'  counsel released a legal hold
 
 The encoded payload is hashed into the chain (``chain.make_link``), so its
 bytes are frozen: a change to ``encode`` would stop every existing audit from
@@ -34,7 +36,16 @@ from sidecar.audit.chain import iso, parse_iso
 from sidecar.audit.records import ApplyRecord, ApplyStatus, Incident, OpRecord, TrashedFile, trashed_from
 
 EventKind = Literal[
-    "plan_recorded", "apply", "incident", "approval", "workflow", "token", "outside_change", "read"
+    "plan_recorded",
+    "apply",
+    "incident",
+    "approval",
+    "workflow",
+    "token",
+    "outside_change",
+    "read",
+    "hold_placed",
+    "hold_released",
 ]
 PENDING = "pending"
 SYSTEM_ACTOR = "pva"  # the actor of events no person caused (incidents)
@@ -197,6 +208,24 @@ class DocumentRead:
     part: str | None = None  # "bytes=START-END" for a range; None: the whole file
 
 
+@dataclass(frozen=True)
+class HoldPlaced:
+    """'hold_placed': a legal hold on ``paths`` for ``matter``; the actor is who placed it."""
+
+    hold: str  # its id, "hold_" and 12 hex digits
+    matter: str
+    reason: str
+    paths: tuple[str, ...]  # sorted, none inside another
+
+
+@dataclass(frozen=True)
+class HoldReleased:
+    """'hold_released': a legal hold ends; the actor is who released it."""
+
+    hold: str
+    reason: str
+
+
 Payload = (
     PlanRecorded
     | ApplyOutcome
@@ -206,10 +235,12 @@ Payload = (
     | TokenChange
     | OutsideChange
     | DocumentRead
+    | HoldPlaced
+    | HoldReleased
 )
 
 
-def encode(payload: Payload) -> dict[str, Any]:  # noqa: PLR0911  # one case a kind
+def encode(payload: Payload) -> dict[str, Any]:  # noqa: C901, PLR0911  # one case a kind
     """The payload's one JSON form: the object an event hashes (canonically) and stores."""
     match payload:
         case PlanRecorded(author=author, title=title, status=status):
@@ -228,11 +259,15 @@ def encode(payload: Payload) -> dict[str, Any]:  # noqa: PLR0911  # one case a k
             return _outside_json(payload)
         case DocumentRead(path=path, version=version, size=size, part=part):
             return {"path": path, "version": version, "size": size} | _compact({"part": part})
+        case HoldPlaced(hold=hold, matter=matter, reason=reason, paths=paths):
+            return {"hold": hold, "matter": matter, "reason": reason, "paths": list(paths)}
+        case HoldReleased(hold=hold, reason=reason):
+            return {"hold": hold, "reason": reason}
         case _:
             assert_never(payload)
 
 
-def decode(kind: str, body: Mapping[str, Any]) -> Payload:  # noqa: PLR0911  # one case a kind
+def decode(kind: str, body: Mapping[str, Any]) -> Payload:  # noqa: C901, PLR0911  # one case a kind
     """The payload an event of ``kind`` holds; KeyError, TypeError or ValueError if pva never writes it."""
     match kind:
         case "plan_recorded":
@@ -258,6 +293,10 @@ def decode(kind: str, body: Mapping[str, Any]) -> Payload:  # noqa: PLR0911  # o
                 _count(body["size"]),
                 None if part is None else _text(part),
             )
+        case "hold_placed":
+            return decode_hold_placed(body)
+        case "hold_released":
+            return HoldReleased(_text(body["hold"]), _text(body["reason"]))
     raise ValueError(f"no event kind {kind!r}")
 
 
@@ -268,7 +307,13 @@ def decode_approval(body: Mapping[str, Any]) -> Approval:
     )
 
 
-def kind_of(payload: Payload) -> EventKind:  # noqa: PLR0911  # one case a kind
+def decode_hold_placed(body: Mapping[str, Any]) -> HoldPlaced:
+    """The HoldPlaced a 'hold_placed' payload holds."""
+    paths = tuple(_text(path) for path in body["paths"])
+    return HoldPlaced(_text(body["hold"]), _text(body["matter"]), _text(body["reason"]), paths)
+
+
+def kind_of(payload: Payload) -> EventKind:  # noqa: C901, PLR0911  # one case a kind
     """The kind of event that carries ``payload``."""
     match payload:
         case PlanRecorded():
@@ -287,6 +332,10 @@ def kind_of(payload: Payload) -> EventKind:  # noqa: PLR0911  # one case a kind
             return "outside_change"
         case DocumentRead():
             return "read"
+        case HoldPlaced():
+            return "hold_placed"
+        case HoldReleased():
+            return "hold_released"
         case _:
             assert_never(payload)
 
@@ -296,7 +345,9 @@ def status_of(payload: Payload) -> str | None:
     match payload:
         case PlanRecorded() | ApplyOutcome() | Approval() | Workflow():
             return payload.status
-        case IncidentNote() | TokenChange() | OutsideChange() | DocumentRead():
+        case (
+            IncidentNote() | TokenChange() | OutsideChange() | DocumentRead() | HoldPlaced() | HoldReleased()
+        ):
             return None
         case _:
             assert_never(payload)

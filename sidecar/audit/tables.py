@@ -276,7 +276,9 @@ class TokenRow(Base):
     read_only: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
 
     # The database refuses a role sidecar.tokens.Role does not name (tests check they agree).
-    __table_args__ = (CheckConstraint("role IN ('agent', 'approver', 'auditor', 'admin')", name="role"),)
+    __table_args__ = (
+        CheckConstraint("role IN ('agent', 'approver', 'auditor', 'counsel', 'admin')", name="role"),
+    )
 
 
 class BlobRow(Base):
@@ -455,3 +457,29 @@ class DeliveryRow(Base):
         Index(None, "status", "channel", "next_at"),
         Index(None, "target", "created"),
     )
+
+
+# holds: legal holds (sidecar.holds); ``released``, ``released_by`` and ``release_reason`` are set
+# in place when counsel releases one, with a 'hold_released' event in the same transaction (``mutable``).
+# ``bucket`` is no record: whether the store's own holds caught up with the row (null: not yet).
+
+
+class HoldRow(Base):
+    """One legal hold: the paths it preserves, its matter and reason, who placed and who released it."""
+
+    __tablename__ = "holds"
+
+    id: Mapped[str] = mapped_column(String(17), primary_key=True)  # "hold_" and 12 hex digits
+    matter: Mapped[str] = mapped_column(NAME)
+    reason: Mapped[str] = mapped_column(Text)
+    paths: Mapped[str] = mapped_column(Text)  # JSON array of store paths, sorted, none inside another
+    placed: Mapped[datetime] = mapped_column(UtcDateTime())
+    placed_by: Mapped[str] = mapped_column(NAME)
+    released: Mapped[datetime | None] = mapped_column(UtcDateTime())
+    released_by: Mapped[str | None] = mapped_column(NAME)
+    release_reason: Mapped[str | None] = mapped_column(Text)
+    # 'held' or 'cleared' once the bucket's temporary holds match the row, 'none' for a store without
+    # them; null while that is still to do (a crash in between: the sweep finishes it).
+    bucket: Mapped[str | None] = mapped_column(String(8))
+
+    __table_args__ = (Index(None, "released", "placed"), Index(None, "bucket"))

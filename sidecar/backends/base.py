@@ -18,7 +18,7 @@ Errors: the ``planner.core.errors`` tree errors and ``sidecar.errors.StoreError`
 from __future__ import annotations
 
 from collections.abc import Iterable, Iterator, Sequence
-from typing import Protocol
+from typing import Protocol, runtime_checkable
 
 from planner.core.entry import Entry
 from planner.core.footprint import Read
@@ -156,4 +156,19 @@ class Backend(Protocol):
 
     def sync(self) -> None:
         """A durability barrier: everything done so far survives a power loss."""
+        ...
+
+
+@runtime_checkable
+class BucketHolds(Protocol):
+    """A store that enforces legal holds itself (GCS temporary holds).
+
+    Then even the store's owner cannot delete or replace a held object, whatever tool asks.
+    """
+
+    def set_holds(self, path: str, *, held: bool) -> int:
+        """Set (or clear) the hold of every object at or below ``path``; return how many.
+
+        Idempotent: running it again after a crash finishes the job.
+        """
         ...

@@ -6,7 +6,8 @@ one that cannot be held in UTC is a 422 naming the parameter.
 text, so NUL is refused here with a 422 naming the field, before any query.
 ``storable_problems`` applies the same rule to a plan's free text.
 ``Comment``: a person's reason for approving or rejecting, as the API's body
-and the page's form field alike.
+and the page's form field alike. ``HoldRequest`` and ``HoldRelease``: what
+counsel sends to place and to release a legal hold, API and page alike.
 """
 
 from __future__ import annotations
@@ -69,3 +70,26 @@ class ChangesRequest(Comment):
     """A request for changes: the overall comment, and per-op comments (0-based op indexes)."""
 
     ops: Annotated[list[OpNote], Field(max_length=1000)] = []
+
+
+OneLine = Annotated[str, Field(min_length=1, pattern=r"\S"), AfterValidator(storable)]
+
+
+class HoldRequest(BaseModel):
+    """A legal hold to place: the store paths it preserves, its matter and the reason (both audited)."""
+
+    model_config = ConfigDict(extra="forbid", strict=True)
+
+    paths: Annotated[
+        list[Annotated[str, Field(min_length=1, max_length=1024)]], Field(min_length=1, max_length=64)
+    ]
+    matter: Annotated[OneLine, Field(max_length=200)]
+    reason: Annotated[OneLine, Field(max_length=2000)]
+
+
+class HoldRelease(BaseModel):
+    """Why a legal hold ends (required: it goes to the audit)."""
+
+    model_config = ConfigDict(extra="forbid", strict=True)
+
+    reason: Annotated[OneLine, Field(max_length=2000)]

@@ -30,6 +30,7 @@ from sidecar.errors import (
     StoreError,
     UnknownPlan,
 )
+from sidecar.holds import InvalidHoldRequest, UnknownHold
 from sidecar.notify.outbox import UnknownWebhook, WebhookError
 from sidecar.service.blobs import BlobMismatch, BlobTooLarge
 from sidecar.service.cases import Conflict
@@ -55,6 +56,8 @@ STATUS: tuple[tuple[type[PvaError], int, str], ...] = (
     (UnknownPlan, 404, "not_found"),
     (UnknownWebhook, 404, "not_found"),
     (WebhookError, 422, "invalid_request"),
+    (UnknownHold, 404, "not_found"),
+    (InvalidHoldRequest, 422, "invalid_request"),
     (AlreadyApproved, 409, "already_approved"),
     (IllegalTransition, 409, "illegal_transition"),
     (NotApproved, 409, "not_approved"),

@@ -23,10 +23,12 @@ from typing import Any, TypeVar
 from planner.core.errors import PvaError
 from planner.core.fingerprint import fingerprint
 from planner.core.footprint import footprint, pinned, reviewed
+from planner.core.holds import held_changes
 from planner.core.paths import path_problem
 from planner.core.plan import Plan
 from planner.core.preview import Preview
-from planner.core.report import Report
+from planner.core.report import Code, Diagnostic, Report
+from planner.core.verify import simulate
 from sidecar.apply.engine import Engine
 from sidecar.apply.progress import Progress
 from sidecar.audit.payloads import approval_payload, workflow_payload
@@ -34,7 +36,7 @@ from sidecar.audit.records import ApplyRecord
 from sidecar.errors import LockTimeout, UnknownPlan
 from sidecar.policy import Policy, named_paths
 from sidecar.service.cases import NO_PLAN, Conflict, Event, StoredCase
-from sidecar.service.codec import base_from, base_json
+from sidecar.service.codec import base_changes, base_from, base_json
 from sidecar.service.contents import previews
 from sidecar.service.ports import ApplyQueue, CaseStore, PlanAudit
 from sidecar.tokens import Principal, Role
@@ -49,6 +51,7 @@ from sidecar.workflow import (
     approve,
     check_proposer,
     check_revert,
+    mark_stale,
     refresh,
     reject,
     request_changes,
@@ -170,18 +173,26 @@ class PlanService:
     def approve(self, ref: str, who: Principal, comment: str) -> StoredCase:
         """``who`` approves; with enough approvals the plan is approved (and applied, if configured).
 
-        The case is read once and handed on: to the approval, then to the apply.
+        A legal hold placed since the plan was verified wins: the plan goes
+        ``stale`` with its ``on_hold`` diagnostics instead (submit it again
+        once the hold is released). The case is read once and handed on: to
+        the approval, then to the apply.
         """
 
         def once(stored: StoredCase) -> StoredCase:
             now = self.clock()
-            case = approve(
+            case = approve(  # first: only who may approve it learns of a hold this way
                 refresh(stored.case, now=now, ttl=self.settings.approval_ttl),
                 who,
                 now=now,
                 ttl=self.settings.approval_ttl,
                 comment=comment,
             )
+            held = self.held(stored)
+            if held:  # a hold placed since the plan was verified wins over the approval
+                stale = mark_stale(stored.case, held)
+                payload = workflow_payload("stale", stale.state.value, message=f"stale: {held[0].message}")
+                return self.cases.update(stored, Event("workflow", who.name, payload), case=stale)
             payload = approval_payload(who.name, "approved", comment, case.state.value)
             return self.cases.update(stored, Event("approval", who.name, payload), case=case)
 
@@ -428,6 +439,21 @@ class PlanService:
         record = self.audit.outcome(stored.digest)
         claimed = stored.claimed or now
         return record if record is not None and record.finished >= claimed else None
+
+    def held(self, stored: StoredCase) -> list[Diagnostic]:
+        """The on_hold diagnostics of the plan's changes, as verified, against the holds in force now."""
+        holds = self.engine.holds()
+        if not holds:
+            return []
+        changes = base_changes(stored.base)
+        if changes is None:  # a base stored before changes were kept: resolve them again over it
+            plan = self.audit.plan(stored.digest)
+            return [
+                d
+                for d in simulate(plan, base_from(stored.base), holds=holds).report.errors
+                if d.code == Code.ON_HOLD
+            ]
+        return [diagnostic for change in changes for diagnostic in held_changes(change, holds)]
 
     def _abandoned(self, stored: StoredCase) -> bool:
         claimed = stored.claimed or stored.updated

@@ -13,7 +13,7 @@ from __future__ import annotations
 from fastapi import APIRouter
 
 from sidecar.settings import Settings
-from sidecar.web import audit, docs, inbox, plans, signin
+from sidecar.web import audit, docs, holds, inbox, plans, signin
 from sidecar.web.render import StaticAssets, environment
 from sidecar.web.state import WebState, session_key
 
@@ -21,7 +21,7 @@ from sidecar.web.state import WebState, session_key
 def router() -> APIRouter:
     """Every page of the approval page, and the API's /docs (none in the OpenAPI document)."""
     pages = APIRouter(include_in_schema=False)
-    for part in (docs.router, signin.router, inbox.router, plans.router, audit.router):
+    for part in (docs.router, signin.router, inbox.router, plans.router, audit.router, holds.router):
         pages.include_router(part)
     return pages
 

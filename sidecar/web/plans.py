@@ -67,6 +67,7 @@ def _render(
     before = shown.changed_before if trees is None else trees.before
     after = shown.changed_after if trees is None else trees.after
     outcome = state.services.audit.outcome(stored.digest) if case.state not in _UNDECIDED else None
+    held = state.services.plans.held(stored) if case.state in (State.PENDING, State.APPROVED) else []
     mine = who.principal.name in case.authors
     actions = allowed_actions(case, who.principal, now, ttl=ttl)  # the workflow's answer, not a copy of it
     ops = page(shown.ops, pages["op"], OPS_PER_PAGE)
@@ -99,6 +100,7 @@ def _render(
         outcome=outcome,
         progress=state.services.plans.progress(stored),
         incidents=state.services.audit.incidents(stored.digest) if outcome else [],
+        held=held,
         mine=mine,
         approved_by_me=who.principal.name in counted,
         may_judge=Verb.REJECT in actions,

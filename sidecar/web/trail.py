@@ -64,7 +64,7 @@ def decided_by(case: PlanCase) -> str:
     return f"approved by {', '.join(approvers)}" if approvers else "awaiting approval"
 
 
-def event_text(event: EventView) -> str:
+def event_text(event: EventView) -> str:  # noqa: PLR0911  # one return per event kind
     """One line saying what an audit event records."""
     payload = event.payload
     status = payload.get("status", "")
@@ -84,6 +84,12 @@ def event_text(event: EventView) -> str:
         case "outside_change":
             moved = f"{payload.get('src')} -> " if payload.get("src") else ""
             return f"{payload.get('change', 'changed')} outside pva: {moved}{payload.get('path', '')}"
+        case "hold_placed":
+            paths = ", ".join(str(path) for path in payload.get("paths", ()))
+            matter, reason = _quote(payload.get("matter", "")), _quote(payload.get("reason", ""))
+            return f"legal hold {payload.get('hold', '')} placed on {paths} for {matter}: “{reason}”"
+        case "hold_released":
+            return f"legal hold {payload.get('hold', '')} released: “{_quote(payload.get('reason', ''))}”"
         case _:
             return str(payload.get("message") or event.kind)
 

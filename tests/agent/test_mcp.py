@@ -73,6 +73,7 @@ def test_mcp_over_stdio_proposes_but_cannot_approve(server: str, tokens: dict[st
         "pva_read_file",
         "pva_search_names",
         "pva_document_history",
+        "pva_list_holds",
     }
     assert seen["schema"] == plan_json_schema()
     verified = seen["verify"].structured_content

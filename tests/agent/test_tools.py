@@ -14,7 +14,9 @@ from planner.cli.main import main
 from planner.client.http_client import PvaClient
 from planner.core.report import Code
 from planner.core.schema import plan_json_schema
+from sidecar.settings import Settings
 from tests.agent.conftest import MATTER
+from tests.support.tokens import create_tokens
 
 SCHEMA_EXAMPLES = Path(__file__).parents[2] / "schema" / "examples"
 INBOX = f"{MATTER}/discovery/inbox"
@@ -41,7 +43,7 @@ def test_every_code_has_a_hint() -> None:
 
 @pytest.mark.parametrize("form", ["openai", "anthropic"])
 def test_definitions_name_the_tools_and_no_approval(form: str) -> None:
-    """Both formats list verify, submit, status, list, read, search and history; none approves or applies."""
+    """Both formats list verify, submit, status, list, read, search, history, holds; none approves."""
     found = definitions(form)  # type: ignore[arg-type]
     names = [d["function"]["name"] if form == "openai" else d["name"] for d in found]
     assert names == [
@@ -52,6 +54,7 @@ def test_definitions_name_the_tools_and_no_approval(form: str) -> None:
         "pva_read_file",
         "pva_search_names",
         "pva_document_history",
+        "pva_list_holds",
     ]
     assert not [n for n in names if "approve" in n or "apply" in n or "reject" in n]
 
@@ -149,3 +152,19 @@ def test_search_names_matches_a_glob_below_a_folder(as_: dict[str, PvaClient], s
     assert [m["path"] for m in answer["matches"]] == [f"{INBOX}/0001.eml"]
     every = ToolBox(as_["agent"]).call("pva_search_names", {"path": MATTER, "pattern": "discovery/inbox/*"})
     assert {m["path"] for m in every["matches"]} == {f"{INBOX}/{p.name}" for p in (store / INBOX).iterdir()}
+
+
+def test_holds_are_listed_and_a_held_move_is_on_hold_with_its_hint(
+    server: str, tokens: dict[str, str], settings: Settings
+) -> None:
+    """pva_list_holds lists the holds in scope; verifying a move of a held file is on_hold, with a hint."""
+    counsel = create_tokens(settings.database_url, {"counsel": ("counsel", [MATTER])})["counsel"]
+    with PvaClient(server, counsel) as client:
+        hold = client.place_hold([INBOX], matter="Acme", reason="litigation")
+    with PvaClient(server, tokens["agent"]) as agent:
+        box = ToolBox(agent)
+        assert box.call("pva_list_holds", {})["holds"] == [{"id": hold.id, "paths": [INBOX]}]
+        answer = box.call("pva_verify_plan", {"plan": GOOD})
+    assert answer["ok"] is False
+    (diagnostic,) = answer["diagnostics"]
+    assert (diagnostic["code"], diagnostic["hint"]) == ("on_hold", HINTS[Code.ON_HOLD])

@@ -44,7 +44,9 @@ class Route:
     method: str
     path: str
     query: tuple[str, ...] = ()
-    body: str | None = None  # "plan", "comment", "webhook" (JSON), "form" (a page form), "sign-in"
+    body: str | None = (
+        None  # "plan", "comment", "webhook", "hold", "reason" (JSON), "form" (a page form), "sign-in"
+    )
     page: bool = False
 
     @property
@@ -62,6 +64,10 @@ ROUTES = [
     Route("POST", "/v1/plans/{plan_id}/request-changes", body="comment"),
     Route("POST", "/v1/plans/{plan_id}/apply"),
     Route("POST", "/v1/plans/{plan_id}/revert"),
+    Route("POST", "/v1/holds", body="hold"),
+    Route("GET", "/v1/holds", ("released",)),
+    Route("GET", "/v1/holds/{hold_id}"),
+    Route("POST", "/v1/holds/{hold_id}/release", body="reason"),
     Route("GET", "/v1/audit", ("path", "plan", "actor", "since", "until", "after", "limit")),
     Route("GET", "/v1/history", ("path",)),
     Route("GET", "/v1/custody", ("path", "matter", "from", "to", "format")),
@@ -88,6 +94,9 @@ ROUTES = [
     Route("GET", "/history", ("state", "q", "before"), page=True),
     Route("GET", "/audit", ("path", "plan", "actor", "since", "until", "after"), page=True),
     Route("GET", "/custody", ("path", "matter", "format"), page=True),
+    Route("GET", "/holds", ("done",), page=True),
+    Route("POST", "/holds", body="form", page=True),
+    Route("POST", "/holds/{hold_id}/release", body="form", page=True),
     Route("GET", "/sign-in", ("next",), page=True),
     Route("POST", "/sign-in", body="sign-in", page=True),
 ]
@@ -142,6 +151,7 @@ class Fuzzed:
     api: Api
     csrf: str
     plan_ids: list[str]
+    hold_ids: list[str]
 
 
 @pytest.fixture(scope="module")
@@ -162,7 +172,9 @@ def fuzzed(opener: Opener) -> Fuzzed:
     page_csrf = re.search(r'name="csrf" value="([0-9a-f]+)"', inbox.text)
     assert page_csrf is not None
     ids = [api.plan_in(state) for state in ("pending", "approved", "applied")]
-    return Fuzzed(api, page_csrf.group(1), ids)
+    body = {"paths": ["matters/acme/templates"], "matter": "fuzz", "reason": "fuzz"}
+    hold = api.post("/v1/holds", "admin", json=body).json()["id"]
+    return Fuzzed(api, page_csrf.group(1), ids, [hold])
 
 
 def _plan_id(fuzzed: Fuzzed) -> st.SearchStrategy[str]:
@@ -170,7 +182,7 @@ def _plan_id(fuzzed: Fuzzed) -> st.SearchStrategy[str]:
     return st.one_of(known, known.map(lambda full: full[:8]), ODD_TEXT, NUMBERS)
 
 
-def _request(fuzzed: Fuzzed, route: Route, data: st.DataObject) -> Response:
+def _request(fuzzed: Fuzzed, route: Route, data: st.DataObject) -> Response:  # noqa: C901  # a case a parameter
     path = route.path
     if "{plan_id}" in path:
         path = path.replace("{plan_id}", _encoded(data.draw(_plan_id(fuzzed), label="plan_id")))
@@ -181,6 +193,9 @@ def _request(fuzzed: Fuzzed, route: Route, data: st.DataObject) -> Response:
         path = path.replace("{path}", _encoded(data.draw(st.one_of(ODD_TEXT, st.just(FILE)), label="path")))
     if "{token_id}" in path:
         path = path.replace("{token_id}", _encoded(data.draw(ODD_TEXT, label="token_id")) or "x")
+    if "{hold_id}" in path:
+        hold_id = st.one_of(st.sampled_from(fuzzed.hold_ids), ODD_TEXT, NUMBERS)
+        path = path.replace("{hold_id}", _encoded(data.draw(hold_id, label="hold_id")))
     chosen = (
         data.draw(st.lists(st.sampled_from(route.query), unique=True), label="params") if route.query else []
     )
@@ -202,19 +217,31 @@ def _request(fuzzed: Fuzzed, route: Route, data: st.DataObject) -> Response:
             title=data.draw(ODD_TEXT, label="title"),
         )
         return _post_json(fuzzed, url, doc)
-    if route.body == "comment":
-        return _post_json(fuzzed, url, {"comment": data.draw(ODD_TEXT, label="comment")})
+    if route.body in ("comment", "reason", "hold"):
+        text = data.draw(ODD_TEXT, label=route.body)
+        path = data.draw(st.one_of(ODD_TEXT, st.just("matters/acme/inbox")), label="held path")
+        return _post_json(fuzzed, url, _json_body(route.body, text, path))
     if route.body in ("form", "sign-in"):
         fields = {
             "csrf": data.draw(st.one_of(st.just(fuzzed.csrf), ODD_TEXT), label="csrf"),
             "comment": data.draw(ODD_TEXT, label="comment"),
             "token": data.draw(ODD_TEXT, label="token"),
             "next": data.draw(ODD_TEXT, label="next"),
+            "paths": data.draw(ODD_TEXT, label="paths"),
+            "matter": data.draw(ODD_TEXT, label="matter"),
+            "reason": data.draw(ODD_TEXT, label="reason"),
         }
         body = "&".join(f"{name}={_encoded(value)}" for name, value in fields.items())
         form = {"Content-Type": "application/x-www-form-urlencoded", **ORIGIN}
         return client.post(url, content=body.encode(), headers=form, follow_redirects=False)
     return client.post(url, headers=headers, follow_redirects=False)
+
+
+def _json_body(kind: str, text: str, path: str) -> dict[str, Any]:
+    """A JSON body of ``kind`` holding ``text`` (a comment, a release's reason, a hold on ``path``)."""
+    if kind == "hold":
+        return {"paths": [path], "matter": text, "reason": text}
+    return {kind: text}
 
 
 def _post_json(fuzzed: Fuzzed, url: str, body: dict[str, Any]) -> Response:
@@ -254,6 +281,7 @@ def test_no_value_of_the_corpus_makes_a_server_error(fuzzed: Fuzzed, route: Rout
         *(["plan_id"] if "{plan_id}" in route.path else []),
         *(["file"] if "{path}" in route.path else []),
         *(["token_id"] if "{token_id}" in route.path else []),
+        *(["hold_id"] if "{hold_id}" in route.path else []),
         *([route.body] if route.body else []),
     ]
     for slot in slots:
@@ -268,9 +296,10 @@ def _corpus_request(fuzzed: Fuzzed, route: Route, slot: str, value: str) -> Resp
     """The route with ``value`` in ``slot`` and plain values elsewhere."""
     plan_id = value if slot == "plan_id" else fuzzed.plan_ids[0]
     file = value if slot == "file" else FILE
+    hold_id = value if slot == "hold_id" else fuzzed.hold_ids[0]
     path = route.path.replace("{plan_id}", _encoded(plan_id)).replace("{path}", _encoded(file))
     path = path.replace("{token_id}", _encoded(value) or "x" if slot == "token_id" else "tok_000000000000")
-    path = path.replace("{webhook_id}", NO_WEBHOOK)
+    path = path.replace("{webhook_id}", NO_WEBHOOK).replace("{hold_id}", _encoded(hold_id))
     url = _url(path, {slot: value} if slot in route.query else {})
     client = fuzzed.api.client
     if route.method in ("GET", "DELETE"):
@@ -281,10 +310,11 @@ def _corpus_request(fuzzed: Fuzzed, route: Route, slot: str, value: str) -> Resp
         return _post_json(fuzzed, url, {"url": text, "scopes": [text]})
     if route.body == "plan":
         return _post_json(fuzzed, url, plan_doc({"op": "mkdir", "path": "matters/acme/fuzz"}, title=text))
-    if route.body == "comment":
-        return _post_json(fuzzed, url, {"comment": text})
+    if route.body in ("comment", "reason", "hold"):
+        return _post_json(fuzzed, url, _json_body(route.body, text, text))
     if route.body in ("form", "sign-in"):
         fields = {"csrf": fuzzed.csrf, "comment": text, "token": text, "next": text}
+        fields |= {"paths": text, "matter": text, "reason": text}
         body = "&".join(f"{name}={_encoded(field)}" for name, field in fields.items())
         form = {"Content-Type": "application/x-www-form-urlencoded", **ORIGIN}
         return client.post(url, content=body.encode(), headers=form, follow_redirects=False)

@@ -60,6 +60,7 @@ class World:
     api: Api
     hidden: dict[str, str]  # name -> id of a plan touching matter B
     shown: dict[str, str]  # name -> id of a plan in matter A only
+    holds: dict[str, str]  # matter -> id of a legal hold
 
 
 def _submit(api: Api, doc: dict[str, Any], who: str) -> str:
@@ -143,7 +144,23 @@ def _build(api: Api) -> World:
         api, plan_doc({"op": "rename", "path": MOVED, "name": "from-b.txt"}, title="Rename it"), "agent"
     )
     api.decide(shown["moved on"], "approve", "approver-acme", "renamed")
-    return World(api, hidden, shown)
+    holds = {name: _hold(api, paths, name) for name, paths in HOLDS.items()}
+    return World(api, hidden, shown, holds)
+
+
+# Legal holds: one in B only, one across both matters (seen from A redacted), one in A only.
+HOLDS = {
+    "ZQXC beta hold": ["matters/beta"],
+    "ZQXC mixed hold": ["matters/acme/custodians", "matters/beta"],
+    "acme hold": ["matters/acme/templates"],
+}
+
+
+def _hold(api: Api, paths: list[str], matter: str) -> str:
+    body = {"paths": paths, "matter": matter, "reason": f"{matter}: reason"}
+    response = api.post("/v1/holds", "admin", json=body)
+    assert response.status_code == 201, response.text
+    return str(response.json()["id"])
 
 
 @pytest.fixture(scope="module")
@@ -255,6 +272,15 @@ def calls(world: World) -> dict[tuple[str, str], list[Call]]:
             for scope in ("matters/acme", "matters/beta", "matters")
         ],
         ("POST", "/v1/tokens/{token_id}/revoke"): [("/v1/tokens/tok_000000000000/revoke", {})],
+        ("GET", "/v1/holds"): [("/v1/holds", {"params": q}) for q in ({}, {"released": "true"})],
+        ("GET", "/v1/holds/{hold_id}"): [(f"/v1/holds/{hold}", {}) for hold in world.holds.values()],
+        ("POST", "/v1/holds"): [
+            ("/v1/holds", {"json": {"paths": paths, "matter": "probe", "reason": "probe"}})
+            for paths in (["matters/acme/inbox"], ["matters/beta"], ["matters/beta/ZQXC-folder"])
+        ],
+        ("POST", "/v1/holds/{hold_id}/release"): [
+            (f"/v1/holds/{hold}/release", {"json": {"reason": "probe"}}) for hold in world.holds.values()
+        ],
         ("GET", "/healthz"): [("/healthz", {})],
         ("POST", "/v1/webhooks"): [("/v1/webhooks", {"json": {"url": "https://hooks.example/h"}})],
         ("GET", "/v1/webhooks"): [("/v1/webhooks", {})],
@@ -280,6 +306,15 @@ def calls(world: World) -> dict[tuple[str, str], list[Call]]:
             for fmt in ("json", "html", "csv")
         ],
         ("GET", "/audit"): [("/audit", {"params": query}) for query in audit_queries if "plan" not in query],
+        ("GET", "/holds"): [("/holds", {}), ("/holds", {"params": {"done": "place"}})],
+        ("POST", "/holds"): [
+            ("/holds", {"data": {"paths": paths, "matter": "probe", "reason": "probe"}, "headers": ORIGIN})
+            for paths in ("matters/acme/inbox", "matters/beta", "matters/beta/ZQXC-folder")
+        ],
+        ("POST", "/holds/{hold_id}/release"): [
+            (f"/holds/{hold}/release", {"data": {"reason": "probe"}, "headers": ORIGIN})
+            for hold in world.holds.values()
+        ],
     }
 
 

@@ -15,6 +15,8 @@ from sidecar.audit.chain import GENESIS, canonical, make_link
 from sidecar.audit.payloads import (
     Approval,
     DocumentRead,
+    HoldPlaced,
+    HoldReleased,
     SecretBinding,
     TokenChange,
     Workflow,
@@ -203,3 +205,24 @@ def test_read_payloads_are_pinned() -> None:
         '{"part":"bytes=0-1","path":"matters/a.pdf","size":2,"version":"generation:7"}'
     )
     assert decode("read", encode(part)) == part
+
+
+def test_hold_payloads_are_pinned() -> None:
+    """'hold_placed' (id, matter, reason, paths) and 'hold_released' (id, reason) payloads and hashes."""
+    paths = ("matters/acme/inbox", "matters/acme/mail")
+    placed = HoldPlaced("hold_0123456789ab", "Smith v. Jones (2026-cv-0113)", "Preserve Zoë's mail", paths)
+    assert canonical(encode(placed)) == HOLD_PLACED
+    assert decode("hold_placed", encode(placed)) == placed
+    assert chain_hash("hold_placed", encode(placed)) == HOLD_PLACED_HASH
+    released = HoldReleased("hold_0123456789ab", "Case settled")
+    assert canonical(encode(released)) == '{"hold":"hold_0123456789ab","reason":"Case settled"}'
+    assert decode("hold_released", encode(released)) == released
+    assert chain_hash("hold_released", encode(released)) == HOLD_RELEASED_HASH
+
+
+HOLD_PLACED = (
+    '{"hold":"hold_0123456789ab","matter":"Smith v. Jones (2026-cv-0113)","paths":["matters/acme/inbox",'
+    '"matters/acme/mail"],"reason":"Preserve Zoë\'s mail"}'
+)
+HOLD_PLACED_HASH = "e0704c7d41018fb5b91c7c4caf1fb34329db44a691acf7e4929878e54b93a8ae"
+HOLD_RELEASED_HASH = "74becada4cd68186b516bc935405887b03d953f241479267af3106edf7ddff59"

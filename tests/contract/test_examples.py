@@ -11,6 +11,7 @@ import pytest
 from jsonschema import Draft202012Validator
 
 from planner import Code, Plan, PlanSyntaxError, Report, parse_plan, verify
+from planner.core.holds import Hold
 from planner.core.manifest import entry_line, header_line, read_entries, read_manifest
 from planner.core.parse import load_strict_json
 from planner.core.plan import OP_KINDS
@@ -20,7 +21,7 @@ EXAMPLES = Path(__file__).resolve().parents[2] / "schema" / "examples"
 SCHEMA_FILE = EXAMPLES.parent / "plan.v1.schema.json"
 VALID = sorted((EXAMPLES / "valid").glob("*.json"))
 INVALID = sorted((EXAMPLES / "invalid").glob("*.json"))
-_KEYS = {"comment", "tree", "allowed", "blobs", "plan", "plan_text", "expect"}
+_KEYS = {"comment", "tree", "allowed", "blobs", "holds", "plan", "plan_text", "expect"}
 
 
 def _ids(paths: list[Path]) -> list[str]:
@@ -45,7 +46,9 @@ def _raw_plan(example: dict[str, Any]) -> str:
 def _verify(example: dict[str, Any], plan: Plan) -> Report:
     lines = [header_line("/example", hashed=True)]
     lines += [json.dumps(entry, ensure_ascii=False) for entry in example.get("tree", [])]
-    return verify(plan, read_manifest(lines), allowed=example.get("allowed"), blobs=example.get("blobs"))
+    holds = tuple(Hold(hold["id"], hold["path"]) for hold in example.get("holds", []))
+    tree = read_manifest(lines)
+    return verify(plan, tree, allowed=example.get("allowed"), blobs=example.get("blobs"), holds=holds)
 
 
 @cache

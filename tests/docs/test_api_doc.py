@@ -3,8 +3,9 @@
 The sidecar (``pva serve``) serves the document's example store (its
 ``json manifest`` and ``json files`` blocks) over a migrated SQLite database.
 The shell that runs each ``$ curl ...`` line has ``PVA_URL`` and one token
-per role (``$AGENT``, ``$APPROVER``, ``$AUDITOR``, ``$ADMIN``; agents
-scoped to ``matters/acme``, approver and auditor to ``matters``), and the
+per role (``$AGENT``, ``$APPROVER``, ``$AUDITOR``, ``$COUNSEL``, ``$ADMIN``;
+agents and counsel scoped to ``matters/acme``, approver and auditor to
+``matters``), and the
 document's ``file=`` blocks in its folder. Each command's output must be
 the JSON shown below it, compared as JSON: with ``vary=time`` any date-time
 matches any date-time, with ``vary=hash`` any 64-digit hex any other; an
@@ -38,6 +39,7 @@ ROLES = {
     "AGENT": ("agent", "intake-agent", ["matters/acme"]),
     "APPROVER": ("approver", "alice", ["matters"]),
     "AUDITOR": ("auditor", "records", ["matters"]),
+    "COUNSEL": ("counsel", "lee", ["matters/acme"]),
     "ADMIN": ("admin", "ops", []),
 }
 
@@ -129,7 +131,8 @@ def test_api_doc_shows_every_operation() -> None:
         _template(match.group(1))
         for block in _curl_blocks()
         for command, _ in _steps(block)
-        for match in [re.search(r'\$PVA_URL(/[^?" ]*)', command)]
+        # A hold's id comes from an earlier answer, by a command substitution: it stands for {hold_id}.
+        for match in [re.search(r'\$PVA_URL(/[^?" ]*)', re.sub(r"\$\([^)]*\)", "{hold_id}", command))]
         if match
     }
     assert paths <= shown, f"docs/api.md shows no curl example of: {sorted(paths - shown)}"

@@ -31,7 +31,8 @@ words are flags. What a block must do:
 
 Verify options mirror ``verify``'s keyword arguments: ``allowed=a,b`` (the
 token scope), ``blobs=SHA256:SIZE,...`` (uploaded blobs), ``max_ops=N``,
-``max_inline_bytes=N`` and ``max_file_bytes=N`` (``Limits``).
+``max_inline_bytes=N`` and ``max_file_bytes=N`` (``Limits``), ``holds=ID:PATH,...``
+(legal holds in force).
 
 A ``json`` block with any other kind or option fails the suite, so nobody adds
 an unchecked example. Other languages:
@@ -82,6 +83,7 @@ import pytest
 
 from planner import Limits, PlanSyntaxError, parse_plan, verify
 from planner.cli.main import _plugins, build_parser, main
+from planner.core.holds import Hold
 from planner.core.manifest import read_manifest
 from planner.core.plan import OP_KINDS, Plan
 from planner.core.report import Code, Report
@@ -93,7 +95,7 @@ PLAN_FORMAT = ROOT / "docs" / "plan-format.md"
 CLI_DOC = ROOT / "docs" / "cli.md"
 
 PLAN_KINDS = frozenset({"plan", "plan-warning", "plan-invalid"})
-VERIFY_OPTIONS = frozenset({"allowed", "blobs", "max_ops", "max_inline_bytes", "max_file_bytes"})
+VERIFY_OPTIONS = frozenset({"allowed", "blobs", "holds", "max_ops", "max_inline_bytes", "max_file_bytes"})
 JSON_KINDS: dict[str, frozenset[str]] = {
     "manifest": frozenset({"file"}),
     "plan": VERIFY_OPTIONS | {"file"},
@@ -202,8 +204,10 @@ def _verify_block(block: Block) -> Report:
     if "blobs" in options:
         pairs = (item.split(":") for item in options["blobs"].split(",") if item)
         blobs = {sha256: int(size) for sha256, size in pairs}
+    pairs = (item.split(":") for item in options.get("holds", "").split(",") if item)
+    holds = tuple(Hold(hold_id, path) for hold_id, path in pairs)
     plan = parse_plan(block.text)
-    return verify(plan, _tree_for(block.document), allowed=allowed, limits=limits, blobs=blobs)
+    return verify(plan, _tree_for(block.document), allowed=allowed, limits=limits, blobs=blobs, holds=holds)
 
 
 def _codes(block: Block) -> set[str]:

@@ -7,6 +7,9 @@ live object; ``ifGenerationNotMatch`` and the metageneration pair fail when
 there is no live object; ``ifSource*`` apply the same rules to the source of a
 copy, rewrite or move. A failure is 412 ``conditionNotMet`` (304 on a GET
 whose "not match" condition fails); a missing source or object is 404.
+Temporary holds (https://cloud.google.com/storage/docs/object-holds): a held
+object "cannot be deleted or replaced"; trying is 403 ``forbidden``, after
+the preconditions pass (``unheld``).
 """
 
 from __future__ import annotations
@@ -86,6 +89,8 @@ class Api:
                 return self.get(bucket, name, query, headers.get("Range"))
             case "DELETE", ["storage", "v1", "b", bucket, "o", name]:
                 return self.delete(bucket, name, query)
+            case "PATCH", ["storage", "v1", "b", bucket, "o", name]:
+                return self.patch(bucket, name, query, body)
             case "POST", [
                 "storage",
                 "v1",
@@ -161,8 +166,29 @@ class Api:
         self.count("DELETE object")
         obj = self.live(bucket, name, query)
         check(obj, query)
+        unheld(bucket, obj)
         del self.objects(bucket)[name]
         return 204, b"", {}
+
+    def patch(self, bucket: str, name: str, query: dict[str, str], body: bytes) -> Answer:
+        """objects.patch of ``temporaryHold`` and ``metadata``: a new metageneration, the same generation."""
+        self.count("PATCH object")
+        obj = self.live(bucket, name, query)
+        check(obj, query)
+        given = json.loads(body) if body.strip() else {}
+        unknown = set(given) - {"temporaryHold", "metadata"}
+        if unknown:
+            raise ApiError(
+                400, f"this server patches temporaryHold and metadata, not {sorted(unknown)}", "invalid"
+            )
+        if "temporaryHold" in given:
+            obj.temporary_hold = bool(given["temporaryHold"])
+        if "metadata" in given:
+            obj.metadata = {
+                k: v for k, v in (obj.metadata | (given["metadata"] or {})).items() if v is not None
+            }
+        obj.metageneration += 1
+        return 200, obj.resource(bucket), {}
 
     def insert(self, bucket: str, query: dict[str, str], body: bytes, kind: str) -> Answer:
         self.count("POST insert")
@@ -178,6 +204,7 @@ class Api:
             raise ApiError(400, "an object needs a name", "required")
         _check_hashes(meta, data)
         check(objects.get(name), query)
+        unheld(bucket, objects.get(name))
         obj = _new(name, data, self.state.tick(), meta.get("contentType"), meta.get("metadata") or {})
         objects[name] = obj
         return 200, obj.resource(bucket), {}
@@ -202,6 +229,7 @@ class Api:
         check(source, query, "ifSource")
         targets = self.objects(dbucket)
         check(targets.get(dst), query)
+        unheld(dbucket, targets.get(dst))
         given = json.loads(body) if body.strip() else {}
         metadata = given.get("metadata", source.metadata)
         obj = _new(
@@ -232,6 +260,8 @@ class Api:
             raise ApiError(400, "the source and destination names must differ", "invalid")
         check(source, query, "ifSource")
         check(objects.get(dst), query)
+        unheld(bucket, source)  # a move deletes its source
+        unheld(bucket, objects.get(dst))
         obj = _new(dst, source.data, self.state.tick(), source.content_type, source.metadata)
         del objects[src]
         objects[dst] = obj
@@ -269,6 +299,17 @@ class Api:
         if more is not None:
             answer["nextPageToken"] = more
         return 200, answer, {}
+
+
+def unheld(bucket: str, obj: Object | None) -> None:
+    """403, as GCS answers, when ``obj`` is under a temporary hold (it may not be deleted or replaced)."""
+    if obj is not None and obj.temporary_hold:
+        raise ApiError(
+            403,
+            f"Object '{bucket}/{obj.name}' is under active Temporary hold and cannot be deleted, "
+            "overwritten or archived until hold is removed.",
+            "forbidden",
+        )
 
 
 def _rolled(name: str, prefix: str, delimiter: str) -> str | None:

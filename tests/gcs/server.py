@@ -5,9 +5,13 @@ precondition is enforced as Google documents it (``ifGenerationMatch`` with 0
 meaning "no live object", ``ifGenerationNotMatch``, the metageneration pair,
 and the ``ifSource*`` family on copy and move); a failed precondition is 412
 ``conditionNotMet``, a missing object 404, and a whole request is one atomic
-step under one lock. Routes: bucket get; object insert (media and multipart),
-get (metadata and ``alt=media``), list (prefix, delimiter, trailing delimiter,
-pages), delete, ``copyTo``, ``rewriteTo`` and ``moveTo``. Faults can be
+step under one lock. Temporary holds too: while an object's ``temporaryHold``
+is set, deleting or replacing it (an insert, copy, rewrite or move onto its
+name, or a move of it, which deletes it) is 403 ``forbidden``, and a copy of
+it is not held. Routes: bucket get; object insert (media and multipart),
+get (metadata and ``alt=media``), patch (``temporaryHold`` and ``metadata``),
+list (prefix, delimiter, trailing delimiter, pages), delete, ``copyTo``,
+``rewriteTo`` and ``moveTo``. Faults can be
 injected: a status before the request runs, or after it ran (a lost response,
 which the client then retries). Run it in a thread (``serve()``) or as
 ``python -m tests.gcs.server`` (prints its URL).
@@ -43,6 +47,7 @@ class Object:
     metageneration: int = 1
     content_type: str = "application/octet-stream"
     metadata: dict[str, str] = field(default_factory=dict)
+    temporary_hold: bool = False
 
     def resource(self, bucket: str) -> dict[str, Any]:
         md5 = base64.b64encode(hashlib.md5(self.data).digest()).decode()  # noqa: S324  # GCS's own checksum
@@ -65,6 +70,8 @@ class Object:
         }
         if self.metadata:
             body["metadata"] = dict(self.metadata)
+        if self.temporary_hold:
+            body["temporaryHold"] = True
         return body
 
 
@@ -128,6 +135,9 @@ class Handler(BaseHTTPRequestHandler):
     def do_DELETE(self) -> None:
         self._handle("DELETE")
 
+    def do_PATCH(self) -> None:
+        self._handle("PATCH")
+
     def _handle(self, method: str) -> None:
         parts = urlsplit(self.path)
         query = {key: values[-1] for key, values in parse_qs(parts.query).items()}
@@ -166,7 +176,8 @@ class Handler(BaseHTTPRequestHandler):
 
 
 def _error(status: int, message: str, reason: str = "") -> dict[str, Any]:
-    reason = reason or {404: "notFound", 412: "conditionNotMet", 429: "rateLimitExceeded"}.get(status, "")
+    reasons = {403: "forbidden", 404: "notFound", 412: "conditionNotMet", 429: "rateLimitExceeded"}
+    reason = reason or reasons.get(status, "")
     return {"error": {"code": status, "message": message, "errors": [{"reason": reason, "message": message}]}}
 
 

@@ -253,8 +253,9 @@ def test_the_database_refuses_an_unknown_role(url: str) -> None:
 
 
 def test_an_unknown_role_is_refused(tokens: TokenStore) -> None:
-    """A role outside agent, approver, auditor and admin is refused, naming the four."""
-    with pytest.raises(InvalidTokenRequest, match="unknown role 'root': agent, approver, auditor, admin"):
+    """A role outside agent, approver, auditor, counsel and admin is refused, naming the five."""
+    roles = "agent, approver, auditor, counsel, admin"
+    with pytest.raises(InvalidTokenRequest, match=f"unknown role 'root': {roles}"):
         tokens.create("root", "x")
 
 

@@ -6,7 +6,7 @@ from datetime import UTC, datetime
 
 from sidecar.audit.views import EventView, History, HistoryItem
 from sidecar.tokens import Principal, Role
-from sidecar.walls import sees_event, sees_plan, walled_history
+from sidecar.walls import HoldSight, hold_sight, sees_event, sees_plan, walled_history
 
 T = datetime(2026, 3, 2, tzinfo=UTC)
 ACME_APPROVER = Principal("tok_1", "ann", Role.APPROVER, ("matters/acme",))
@@ -57,3 +57,13 @@ def test_a_history_keeps_only_visible_plans_and_names_in_scope() -> None:
     assert [item.digest for item in walled.items] == ["seen"]
     assert walled.origins == ()
     assert walled.current == ("matters/acme/x",)
+
+
+def test_a_hold_is_seen_whole_redacted_or_not_at_all() -> None:
+    """Whole inside the scope; redacted to the in-scope part when it reaches in; absent when it does not."""
+    assert hold_sight(ACME_AGENT, ["matters/acme/inbox"]) == HoldSight(("matters/acme/inbox",), whole=True)
+    mixed = hold_sight(ACME_AGENT, ["matters/acme/inbox", "matters/beta"])
+    assert mixed == HoldSight(("matters/acme/inbox",), whole=False)
+    assert hold_sight(ACME_AGENT, ["matters"]) == HoldSight(("matters/acme",), whole=False)
+    assert hold_sight(ACME_AGENT, ["matters/acme-evil"]) is None
+    assert hold_sight(WHOLE_AUDITOR, ["matters/beta"]) == HoldSight(("matters/beta",), whole=True)

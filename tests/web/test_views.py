@@ -7,7 +7,7 @@ from datetime import UTC, datetime
 import pytest
 
 from planner import Entry, PlanBuilder, tree_of, verify
-from sidecar.audit.payloads import approval_payload
+from sidecar.audit.payloads import HoldPlaced, HoldReleased, approval_payload, encode
 from sidecar.audit.views import EventView
 from sidecar.policy import Decision
 from sidecar.risks import flags, size_text
@@ -119,3 +119,17 @@ def test_an_approval_as_recorded_reads_as_approved() -> None:
         hash="",
     )
     assert event_text(event) == "alice approved: “checked” (now approved)"
+
+
+def test_hold_events_read_as_what_they_record() -> None:
+    """A 'hold_placed' event names the hold, its paths, matter and reason; 'hold_released' its reason."""
+    placed = encode(HoldPlaced("hold_0123456789ab", "Acme v. Doe", "preserve", ("m/inbox",)))
+    released = encode(HoldReleased("hold_0123456789ab", "settled"))
+    views = [
+        EventView(seq, datetime(2026, 3, 2, tzinfo=UTC), kind, None, "lee", payload, "", "")
+        for seq, kind, payload in ((1, "hold_placed", placed), (2, "hold_released", released))
+    ]
+    assert [event_text(view) for view in views] == [
+        "legal hold hold_0123456789ab placed on m/inbox for Acme v. Doe: “preserve”",
+        "legal hold hold_0123456789ab released: “settled”",
+    ]

@@ -219,6 +219,20 @@ class GcsBackend:
             for name in [name for name in self.seen if name.startswith(start)]:
                 del self.seen[name]
 
+    # -- legal holds (sidecar.backends.base.BucketHolds) ----------------------
+
+    def set_holds(self, path: str, *, held: bool) -> int:
+        """Set or clear the temporary hold of the file ``path`` or of every object of the folder ``path``.
+
+        In parallel; idempotent, so running it again after a crash finishes it.
+        Objects below a folder that the folder model hides are held too: a hold preserves, it never skips.
+        """
+        names = [obj.name for obj in self.objects.iterate(self.folders.folder(path))]
+        if self.objects.get(self.folders.name(path)) is not None:
+            names.append(self.folders.name(path))
+        self.mover.map(lambda name: self.objects.set_hold(name, held=held), names)
+        return len(names)
+
     def exists(self, path: str) -> bool:
         self.mover.settle()
         return self.folders.own_kind(path) is not None if path else True

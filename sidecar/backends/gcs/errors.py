@@ -3,6 +3,7 @@
     google.api_core.exceptions.NotFound (404)          -> planner.core.errors.NotFound
     PreconditionFailed (412) on a create               -> planner.core.errors.AlreadyExists
     PreconditionFailed (412) on a source's generation  -> StoreFault (the object changed since it was read)
+    Forbidden (403) of an object under a hold          -> StoreFault, errno EPERM, saying so
     Forbidden, Unauthorized, auth errors               -> StoreFault, errno EACCES
     TooManyRequests, ServiceUnavailable after retries  -> StoreFault, errno EAGAIN
     any other API, transport or retry failure          -> StoreFault, errno EIO
@@ -42,6 +43,13 @@ def fault(where: str, error: BaseException) -> PvaError:
             return NotFound(where, f"{where!r} does not exist (GCS: {_short(error)})")
         case api.PreconditionFailed():
             return AlreadyExists(where, f"{where!r} exists or changed (GCS 412: {_short(error)})")
+        case api.Forbidden() if "hold" in _reason(error).lower():
+            return StoreFault(
+                where,
+                f"{where}: the bucket holds an object here (a legal hold): GCS refuses to delete or "
+                f"replace it until the hold is released ({_reason(error)[:200]})",
+                errno=errno.EPERM,
+            )
         case api.Forbidden() | api.Unauthorized() | auth.GoogleAuthError():
             return StoreFault(where, f"{where}: access denied by GCS ({_short(error)})", errno=errno.EACCES)
         case api.TooManyRequests() | api.ServiceUnavailable() | api.RetryError():
@@ -62,6 +70,15 @@ def translated(where: str) -> Iterator[None]:
         yield
     except (api.GoogleAPIError, auth.GoogleAuthError, requests.RequestException) as error:
         raise fault(where, error) from error
+
+
+def _reason(error: api.GoogleAPIError) -> str:
+    """What GCS said, without the request's method and URL (the first of its ``errors``)."""
+    for item in getattr(error, "errors", None) or []:
+        message = item.get("message") if isinstance(item, dict) else None
+        if isinstance(message, str):
+            return message
+    return str(error)
 
 
 def _short(error: BaseException) -> str:

@@ -23,12 +23,15 @@ from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TypeVar
 
 from planner.core.errors import AlreadyExists, PvaError
 from sidecar.backends.gcs.movejournals import FileMoveJournals, Hook, MoveJournal, MoveJournals, no_hook
 from sidecar.backends.gcs.objects import Obj, Objects
 from sidecar.backends.progress import counter
 from sidecar.errors import StoreFault
+
+T = TypeVar("T")
 
 
 @dataclass(frozen=True, slots=True)
@@ -95,8 +98,8 @@ class Mover:
             self._pool.shutdown()
             self._pool = None
 
-    def map(self, action: Callable[[Pair], object], pairs: Sequence[Pair]) -> None:
-        """Run ``action`` on every pair in bounded parallel; re-raise the first failure after all finished."""
+    def map(self, action: Callable[[T], object], pairs: Sequence[T]) -> None:
+        """Run ``action`` on every item in bounded parallel; re-raise the first failure after all finished."""
         if len(pairs) <= 1:
             for pair in pairs:
                 action(pair)

@@ -204,6 +204,16 @@ class Objects:
                 blob.upload_from_file(spool, size=size, if_generation_match=0, retry=self.conditional)
         return obj_of(blob)
 
+    def set_hold(self, name: str, *, held: bool) -> None:
+        """Set or clear the object's temporary hold (idempotent: a flag set to a value); gone is fine."""
+        blob = self.bucket.blob(name)
+        blob.temporary_hold = held
+        with translated(name):
+            try:
+                blob.patch(retry=self.retry)
+            except Missing:
+                return
+
     def delete(self, obj: Obj) -> None:
         """Delete exactly this generation; gone already is fine, a newer generation is a fault."""
         blob = self.bucket.blob(obj.name)
