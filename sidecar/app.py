@@ -20,6 +20,7 @@ from datetime import datetime
 from fastapi import FastAPI
 from starlette.types import ASGIApp, Receive, Scope, Send
 
+from planner.core.holds import covering
 from sidecar import db, web
 from sidecar.api import blobs, custody, holds, plans, reads, system, tokens, webhooks
 from sidecar.api.openapi import API_VERSION, openapi_document
@@ -179,10 +180,14 @@ def _watcher(
         metrics.held_changes.inc()
         log_held(change)
 
+    def under_hold(path: str) -> bool:
+        return covering(path, live.holds.store.held(), below=False) is not None
+
     return Watcher(
         live.backend,
         SqlWatchState(live.audit.engine, clock=clock),
         clock=clock,
+        held=under_hold,  # the holds in force, read at each change
         on_held=held,
         on_change=lambda _: metrics.outside_changes.inc(),
         busy=live.plans.paths_applying,
