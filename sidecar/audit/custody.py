@@ -32,6 +32,7 @@ from sidecar.audit import merkle, payloads
 from sidecar.audit.chain import Link, canonical, iso, parse_iso
 from sidecar.audit.checkpoints import DASH, CheckpointRefused, Signer, Verifier, open_checkpoint
 from sidecar.audit.records import OpRecord
+from sidecar.audit.views import Approval
 
 VERSION = "custody-report/v1"
 SubjectKind = Literal["path", "matter"]
@@ -64,24 +65,6 @@ class Subject:
 
 
 @dataclass(frozen=True, slots=True)
-class Decision:
-    """An approval or rejection of the plan behind a row."""
-
-    approver: str
-    decision: str
-    comment: str
-    time: datetime
-
-    def to_json(self) -> dict[str, Any]:
-        return {
-            "approver": self.approver,
-            "decision": self.decision,
-            "comment": self.comment,
-            "time": iso(self.time),
-        }
-
-
-@dataclass(frozen=True, slots=True)
 class Row:
     """One thing a report tells a person: what happened, where, the content's hashes, who and why.
 
@@ -101,7 +84,7 @@ class Row:
     plan: str | None = None  # the plan's digest
     title: str | None = None
     author: str | None = None
-    decisions: tuple[Decision, ...] = ()
+    decisions: tuple[Approval, ...] = ()
     note: str = ""
 
     def to_json(self) -> dict[str, Any]:
@@ -128,7 +111,7 @@ class Context:
     """What rows of one event need from the report's other events: each plan's record and decisions."""
 
     plans: dict[str, payloads.PlanRecorded] = field(default_factory=dict)
-    decisions: dict[str, list[tuple[int, Decision]]] = field(default_factory=dict)
+    decisions: dict[str, list[tuple[int, Approval]]] = field(default_factory=dict)
 
     def about(self, digest: str | None, before: int) -> dict[str, Any]:
         """A row's plan fields: digest, title, author, and the decisions recorded before seq ``before``."""
@@ -154,7 +137,7 @@ def context_of(links: Sequence[Link]) -> Context:
         if isinstance(payload, payloads.PlanRecorded):
             found.plans[link.digest] = payload
         elif isinstance(payload, payloads.Approval):
-            decision = Decision(payload.approver, payload.decision, payload.comment, link.time)
+            decision = Approval(payload.approver, payload.decision, payload.comment, link.time)
             found.decisions.setdefault(link.digest, []).append((link.seq, decision))
     return found
 
