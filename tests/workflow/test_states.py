@@ -105,7 +105,7 @@ def _spec(state: State | None, action: Action) -> set[str] | None:
 
 
 def test_states_and_actions_are_the_documented_ones() -> None:
-    """The brief's eight states, changes_requested and superseded (issue 12), twelve actions, as the API spells them."""
+    """The brief's eight states, changes_requested and superseded (issue 12), twelve actions."""
     assert [s.value for s in State] == [
         "pending", "approved", "rejected", "applying", "applied", "failed", "stale", "reverted",
         "changes_requested", "superseded",
