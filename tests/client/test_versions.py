@@ -196,3 +196,68 @@ def _page_as(http: TestClient, secret: str, path: str) -> Any:
     signed = http.post("/sign-in", data={"token": secret, "csrf": csrf.group(1), "next": "/"}, headers=origin)
     assert signed.status_code in (200, 303)
     return http.get(path)
+
+
+def _csrf(page: Any) -> str:
+    found = re.search(r'name="csrf" value="([0-9a-f]+)"', page.text)
+    assert found is not None
+    return found.group(1)
+
+
+ORIGIN = {"Origin": "http://testserver"}
+
+
+def test_the_page_asks_for_changes_and_shows_them_on_the_revision(
+    as_: dict[str, PvaClient], http: TestClient, tokens: dict[str, str]
+) -> None:
+    """The page's form sends the overall and per-op comments; the revision's page diffs and carries them."""
+    old = as_["agent"].submit(FILE_IT).id
+    page = _page_as(http, tokens["alice"], f"/plans/{old}")
+    assert 'formaction="/plans/' in page.text and "Request changes" in page.text
+    form = {"comment": "split it", "note-2": "keep m/notes.txt", "note-0": "  ", "csrf": _csrf(page)}
+    sent = http.post(f"/plans/{old}/request-changes", data=form, headers=ORIGIN, follow_redirects=False)
+    assert sent.status_code == 303, sent.text
+    asked = as_["agent"].get(old)
+    assert asked.state is PlanState.CHANGES_REQUESTED
+    assert asked.rejection is not None
+    assert [(c.op, c.comment) for c in asked.rejection.ops] == [(2, "keep m/notes.txt")]
+    new = as_["agent"].submit(REVISED, supersedes=old).id
+    shown = http.get(f"/plans/{new}").text
+    assert "What changed since the previous version" in shown
+    assert "keep m/notes.txt" in shown and "(not in this plan)" in shown
+    assert [shown.count(f'class="change-{kind}"') for kind in ("added", "removed", "changed")] == [1, 1, 1]
+    assert f'href="/plans/{old}"' in shown
+    assert f'href="/plans/{new}"' in http.get(f"/plans/{old}").text  # the old page links to the new
+
+
+def test_the_page_approves_only_the_ticked_ops_or_says_why_not(
+    as_: dict[str, PvaClient], http: TestClient, tokens: dict[str, str]
+) -> None:
+    """Unticking the delete approves the part; unticking the mkdir approves nothing and says why."""
+    original = as_["agent"].submit(FILE_IT).id
+    page = _page_as(http, tokens["alice"], f"/plans/{original}")
+    assert page.text.count('name="keep"') == 3
+    form: dict[str, Any] = {"comment": "not the mkdir", "shown": ["0", "1", "2"], "keep": ["1", "2"]}
+    refused = http.post(
+        f"/plans/{original}/approve",
+        data=form | {"csrf": _csrf(page)},
+        headers=ORIGIN,
+        follow_redirects=False,
+    )
+    assert refused.status_code == 422
+    assert "Nothing was approved" in refused.text and "parent_not_found" in refused.text
+    assert as_["alice"].get(original).state is PlanState.PENDING
+    form = {"comment": "keep the notes", "shown": ["0", "1", "2"], "keep": ["0", "1"]}
+    sent = http.post(
+        f"/plans/{original}/approve",
+        data=form | {"csrf": _csrf(page)},
+        headers=ORIGIN,
+        follow_redirects=False,
+    )
+    assert sent.status_code == 303, sent.text
+    part = as_["alice"].get(original).superseded_by
+    assert part is not None
+    assert sent.headers["location"].startswith(f"/plans/{part}")
+    assert as_["alice"].wait(part, timeout=60).state is PlanState.APPLIED
+    shown = http.get(f"/plans/{part}").text
+    assert "alice approved" in shown and "without op 3" in shown
