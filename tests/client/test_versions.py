@@ -213,7 +213,8 @@ def test_the_page_asks_for_changes_and_shows_them_on_the_revision(
     """The page's form sends the overall and per-op comments; the revision's page diffs and carries them."""
     old = as_["agent"].submit(FILE_IT).id
     page = _page_as(http, tokens["alice"], f"/plans/{old}")
-    assert 'formaction="/plans/' in page.text and "Request changes" in page.text
+    assert 'formaction="/plans/' in page.text
+    assert "Request changes" in page.text
     form = {"comment": "split it", "note-2": "keep m/notes.txt", "note-0": "  ", "csrf": _csrf(page)}
     sent = http.post(f"/plans/{old}/request-changes", data=form, headers=ORIGIN, follow_redirects=False)
     assert sent.status_code == 303, sent.text
@@ -224,7 +225,8 @@ def test_the_page_asks_for_changes_and_shows_them_on_the_revision(
     new = as_["agent"].submit(REVISED, supersedes=old).id
     shown = http.get(f"/plans/{new}").text
     assert "What changed since the previous version" in shown
-    assert "keep m/notes.txt" in shown and "(not in this plan)" in shown
+    assert "keep m/notes.txt" in shown
+    assert "(not in this plan)" in shown
     assert [shown.count(f'class="change-{kind}"') for kind in ("added", "removed", "changed")] == [1, 1, 1]
     assert f'href="/plans/{old}"' in shown
     assert f'href="/plans/{new}"' in http.get(f"/plans/{old}").text  # the old page links to the new
@@ -245,7 +247,8 @@ def test_the_page_approves_only_the_ticked_ops_or_says_why_not(
         follow_redirects=False,
     )
     assert refused.status_code == 422
-    assert "Nothing was approved" in refused.text and "parent_not_found" in refused.text
+    assert "Nothing was approved" in refused.text
+    assert "parent_not_found" in refused.text
     assert as_["alice"].get(original).state is PlanState.PENDING
     form = {"comment": "keep the notes", "shown": ["0", "1", "2"], "keep": ["0", "1"]}
     sent = http.post(
@@ -260,4 +263,5 @@ def test_the_page_approves_only_the_ticked_ops_or_says_why_not(
     assert sent.headers["location"].startswith(f"/plans/{part}")
     assert as_["alice"].wait(part, timeout=60).state is PlanState.APPLIED
     shown = http.get(f"/plans/{part}").text
-    assert "alice approved" in shown and "without op 3" in shown
+    assert "alice approved" in shown
+    assert "without op 3" in shown
