@@ -16,6 +16,7 @@ from typing import Any
 import pytest
 from fastapi.testclient import TestClient
 
+from planner.agent.tools import ToolBox
 from planner.cli.main import main
 from planner.client.errors import ClientError
 from planner.client.http_client import PvaClient
@@ -265,3 +266,16 @@ def test_the_page_approves_only_the_ticked_ops_or_says_why_not(
     shown = http.get(f"/plans/{part}").text
     assert "alice approved" in shown
     assert "without op 3" in shown
+
+
+def test_the_submit_tool_revises_a_plan_and_says_so(as_: dict[str, PvaClient]) -> None:
+    """The function-calling (and MCP) submit tool takes 'supersedes' and answers with the link both ways."""
+    old = as_["agent"].submit(FILE_IT).id
+    as_["alice"].request_changes(old, "do not delete the notes", {2: "keep m/notes.txt"})
+    tools = ToolBox(as_["agent"])
+    answer = tools.call("pva_submit_plan", {"plan": REVISED, "supersedes": old})
+    assert answer["ok"] is True, answer
+    assert answer["supersedes"] == old
+    before = tools.call("pva_plan_status", {"id": old})
+    assert (before["state"], before["superseded_by"]) == ("superseded", answer["id"])
+    assert before["next"].startswith("replaced by another version")
