@@ -16,8 +16,8 @@ from planner.core.report import Diagnostic, Report
 from planner.core.states import PlanState
 
 UNDECIDED = frozenset({PlanState.PENDING, PlanState.APPROVED, PlanState.APPLYING})
-REFUSED = frozenset(  # nothing changed
-    {PlanState.REJECTED, PlanState.FAILED, PlanState.STALE, PlanState.CHANGES_REQUESTED}
+REFUSED = frozenset(  # nothing changed (a superseded plan's replacement is another plan)
+    {PlanState.REJECTED, PlanState.FAILED, PlanState.STALE, PlanState.CHANGES_REQUESTED, PlanState.SUPERSEDED}
 )
 
 
