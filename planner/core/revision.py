@@ -10,6 +10,7 @@ Op indexes are 0-based here, as in the plan's JSON; people read them from 1.
 
 from __future__ import annotations
 
+import bisect
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any, Literal
@@ -91,17 +92,22 @@ def diff_ops(previous: Sequence[Op], current: Sequence[Op]) -> tuple[OpChange, .
     """What changed from ``previous`` to ``current``: in ``current``'s order, then the removed ops.
 
     Ops are paired as ``matches`` pairs them; equal pairs are left out, the
-    others are ``changed``. Ops of ``current`` without a counterpart are
-    ``added``; ops of ``previous`` without one are ``removed``.
+    others are ``changed``: ``fields`` names what differs, and ``position``
+    when the op moved among the others (ops apply in order: a ``mkdir`` moved
+    after the move into its folder matters). Ops of ``current`` without a
+    counterpart are ``added``; ops of ``previous`` without one are ``removed``.
     """
     pairs = matches(previous, current)
     back = {now: before for before, now in pairs.items()}
+    kept_order = _in_order(sorted(back.items()))
     changes: list[OpChange] = []
     for index, op in enumerate(current):
         before = back.get(index)
         if before is None:
             changes.append(OpChange("added", index, None))
-        elif fields := _differing(previous[before], op):
+            continue
+        fields = _differing(previous[before], op) + (() if index in kept_order else ("position",))
+        if fields:
             changes.append(OpChange("changed", index, before, fields))
     changes += [OpChange("removed", None, index) for index in range(len(previous)) if index not in pairs]
     return tuple(changes)
@@ -122,6 +128,31 @@ def matches(previous: Sequence[Op], current: Sequence[Op]) -> dict[int, int]:
         if candidates:
             found[index] = candidates.pop(0)
     return found
+
+
+def _in_order(pairs: list[tuple[int, int]]) -> set[int]:
+    """The current indexes of the most pairs (current, previous) whose previous order is kept.
+
+    A longest increasing subsequence of the previous indexes, by current index:
+    the other matched ops are the ones that moved.
+    """
+    tails: list[int] = []  # tails[k]: the position in ``pairs`` ending the best run of k + 1
+    ends: list[int] = []  # ends[k]: its previous index (increasing: bisect finds where one goes)
+    links: list[int | None] = []
+    for position, (_, before) in enumerate(pairs):
+        k = bisect.bisect_left(ends, before)
+        links.append(tails[k - 1] if k else None)
+        if k == len(tails):
+            tails.append(position)
+            ends.append(before)
+        else:
+            tails[k], ends[k] = position, before
+    kept: set[int] = set()
+    at = tails[-1] if tails else None
+    while at is not None:
+        kept.add(pairs[at][0])
+        at = links[at]
+    return kept
 
 
 def _differing(previous: Op, current: Op) -> tuple[str, ...]:

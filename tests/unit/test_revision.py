@@ -53,10 +53,13 @@ def test_the_difference_matches_ops_by_kind_and_paths() -> None:
     ]
 
 
-def test_repeated_ops_match_in_order_and_moved_ops_follow() -> None:
-    """Two deletes of one path match first to first; an op moved up the list keeps its counterpart."""
+def test_repeated_ops_match_in_order_and_a_moved_op_is_a_change_of_position() -> None:
+    """Two deletes of one path match first to first; an op moved among the others changed its position."""
     assert matches(_plan(DELETE, MKDIR, DELETE).ops, _plan(MKDIR, DELETE, DELETE).ops) == {0: 1, 1: 0, 2: 2}
-    assert diff_ops(_plan(MKDIR, DELETE).ops, _plan(DELETE, MKDIR).ops) == ()
+    moved = diff_ops(_plan(MKDIR, MOVE, DELETE).ops, _plan(MOVE, DELETE, MKDIR).ops)
+    assert [c.to_json() for c in moved] == [
+        {"change": "changed", "op": 2, "previous_op": 0, "fields": ["position"]}  # the mkdir went last
+    ]
 
 
 def _case(**links: Any) -> PlanCase:
