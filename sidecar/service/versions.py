@@ -20,6 +20,7 @@ from typing import Any, Literal
 
 from planner.core.plan import Plan
 from planner.core.revision import OpChange, diff_ops, matches
+from sidecar.audit.chain import iso
 from sidecar.service.cases import StoredCase
 from sidecar.workflow import Derivation, PlanCase, State
 
@@ -44,7 +45,7 @@ class Remark:
             "version": self.version,
             "kind": self.kind,
             "actor": self.actor,
-            "time": self.time.isoformat().replace("+00:00", "Z"),
+            "time": iso(self.time),
             "comment": self.comment,
             "op": self.op,
             "now_op": self.now_op,
