@@ -9,7 +9,7 @@ store or a database. docs/workflow.md draws the states and the table.
 action may lead to; ``None`` is a plan never submitted. ``transition`` refuses
 every other pair. The functions below (``submit``, ``approve``, ``reject``,
 ``request_changes``, ``refresh``, ``start_apply``, ``settle``, ``mark_stale``, ``revert_submitted``,
-``revert_applied``) check who may act and pick the target state.
+``revert_applied``, ``revise``, ``derive``) check who may act and pick the target state.
 
 ``allowed_actions`` says which of the things a person can ask for (``Verb``:
 approve, reject, apply, revert) this person may ask for now; ``refusal`` says
@@ -25,6 +25,10 @@ Invariants, where they live:
   ``reverted``: a digest applies at most once.
 - A plan a person rejected stays rejected; one rejected automatically (by
   verification or a policy ``deny``) may be submitted again, and is decided anew.
+- ``superseded`` is final: the plan was replaced by a revision its author
+  submitted (``revise``) or by the part of it a person approved (``derive``);
+  ``superseded_by`` names the one that replaced it, whose ``supersedes`` or
+  ``derived.original`` names it back.
 
 Exceptions, a branch of ``planner.core.errors.PvaError`` (exit code 2: the caller
 asked for something the workflow does not allow)::
@@ -34,7 +38,8 @@ asked for something the workflow does not allow)::
         ├── IllegalTransition  the action is not allowed in the plan's state (HTTP 409)
         ├── NotAllowed         the actor may not: role, scope, or they submitted it (HTTP 403)
         ├── AlreadyApproved    the approver's approval already counts (HTTP 409)
-        └── NotApproved        apply asked, but the approvals that count are too few (HTTP 409)
+        ├── NotApproved        apply asked, but the approvals that count are too few (HTTP 409)
+        └── PartRefused        the part of a plan a person chose fails verification or policy (HTTP 409)
 
 ``ValueError`` means the caller passed values that contradict each other
 (a report of another plan, a naive datetime): a bug, not a request to refuse.
@@ -52,8 +57,11 @@ from typing import Any, Protocol, assert_never
 from planner.core.errors import PvaError
 from planner.core.plan import Plan
 from planner.core.report import Diagnostic, Report
+from planner.core.revision import Subset
 from planner.core.states import PlanState
 from sidecar.policy import Decision, Policy, decide, named_paths
+
+ADMIN = "admin"  # the role that may act for any author (supersede their plan)
 
 SUBMITTING_ROLES = frozenset({"agent", "approver", "admin"})
 APPROVING_ROLES = frozenset({"approver", "admin"})  # also the roles that may reject
@@ -76,6 +84,7 @@ class Action(StrEnum):
     STALE = "stale"
     REVERT_SUBMITTED = "revert_submitted"
     REVERT_APPLIED = "revert_applied"
+    SUPERSEDE = "supersede"  # replaced by a revision, or by the part a person approved
 
 
 class Verb(StrEnum):
@@ -99,6 +108,7 @@ _WORDS = {  # each action in the words a person reads in a refusal
     Action.STALE: "mark as stale",
     Action.REVERT_SUBMITTED: "revert",
     Action.REVERT_APPLIED: "record the revert of",
+    Action.SUPERSEDE: "supersede",
 }
 
 _DECIDED = frozenset({State.PENDING, State.APPROVED, State.REJECTED})
@@ -129,6 +139,13 @@ TRANSITIONS: Mapping[tuple[State | None, Action], frozenset[State]] = MappingPro
         (State.APPLYING, Action.FAILED): _to(State.FAILED),
         (State.APPLIED, Action.REVERT_SUBMITTED): _to(State.APPLIED),
         (State.APPLIED, Action.REVERT_APPLIED): _to(State.REVERTED),
+        # replaced by a revision (its author's) or by the part a person approved (from pending only)
+        (State.PENDING, Action.SUPERSEDE): _to(State.SUPERSEDED),
+        (State.APPROVED, Action.SUPERSEDE): _to(State.SUPERSEDED),
+        (State.CHANGES_REQUESTED, Action.SUPERSEDE): _to(State.SUPERSEDED),
+        (State.STALE, Action.SUPERSEDE): _to(State.SUPERSEDED),
+        (State.FAILED, Action.SUPERSEDE): _to(State.SUPERSEDED),
+        (State.REJECTED, Action.SUPERSEDE): _to(State.SUPERSEDED),  # only after an automatic rejection
     }
 )
 
@@ -162,6 +179,17 @@ class AlreadyApproved(WorkflowError):
 
 class NotApproved(WorkflowError):
     """The plan may not apply: the approvals that still count are fewer than the policy needs."""
+
+
+class PartRefused(WorkflowError):
+    """The part of a plan a person chose to approve cannot be approved: nothing was approved.
+
+    ``diagnostics`` are verification's errors, op indexes as in the original plan.
+    """
+
+    def __init__(self, message: str, diagnostics: Iterable[Diagnostic] = ()) -> None:
+        self.diagnostics = tuple(diagnostics)
+        super().__init__(message)
 
 
 def transition(state: State | None, action: Action, to: State | None = None) -> State:
@@ -246,6 +274,16 @@ class Rejection:
 
 
 @dataclass(frozen=True)
+class Derivation:
+    """How a part of a plan came to be: the plan it is of, who approved it, the ops left out (0-based)."""
+
+    original: str
+    approver: str
+    without: tuple[int, ...]
+    time: datetime
+
+
+@dataclass(frozen=True)
 class PlanCase:
     """Where one submitted plan (one digest) stands; every function returns a new one."""
 
@@ -260,6 +298,9 @@ class PlanCase:
     approvals: tuple[Approval, ...] = ()  # every approval given, counted or not
     rejection: Rejection | None = None
     inverse_digest: str | None = None  # the plan that undoes it, once applied
+    supersedes: str | None = None  # the earlier version this revision replaced (its author said so)
+    superseded_by: str | None = None  # the revision or approved part that replaced it (state superseded)
+    derived: Derivation | None = None  # set on the part of a plan a person approved
 
     @property
     def author(self) -> str:
@@ -434,6 +475,16 @@ def _revert_refusal(case: PlanCase) -> WorkflowError | None:
     return None
 
 
+def check_approver(case: PlanCase, actor: Actor, *, now: datetime, ttl: timedelta | None) -> None:
+    """Raise why ``actor`` may not approve ``case`` at ``now`` (in whole or in part), if they may not."""
+    _raise(refusal(case, actor, Verb.APPROVE, now=now, ttl=ttl))
+
+
+def raise_refusal(error: WorkflowError | None) -> None:
+    """Raise ``error``, a refusal the workflow gave; nothing when it is None."""
+    _raise(error)
+
+
 def check_revert(case: PlanCase, actor: Actor, *, now: datetime) -> None:
     """Raise why ``actor`` may not revert ``case`` (submit the plan that undoes it), if they may not."""
     _raise(refusal(case, actor, Verb.REVERT, now=now, ttl=None))
@@ -577,3 +628,109 @@ def _check_time(now: datetime, ttl: timedelta | None) -> None:
 
 def _added(names: tuple[str, ...], name: str) -> tuple[str, ...]:
     return names if name in names else (*names, name)
+
+
+# -- versions: revisions and approved parts ----------------------------------
+
+
+class _Proposer:
+    """The author a derived part is decided for by the policy: its first author, as an agent."""
+
+    def __init__(self, name: str) -> None:
+        self.name = name
+        self.role = "agent"  # the case keeps no author's role: decide as for the least trusted one
+
+
+def supersede_refusal(case: PlanCase, actor: Actor, by: str) -> WorkflowError | None:
+    """Why ``actor`` may not replace ``case`` with a revision whose digest is ``by``; None when they may.
+
+    Its authors and admins may, while it is pending, approved, changes_requested,
+    stale, failed or rejected automatically; never one a person rejected (that is
+    final: submit the new version on its own), nor a plan that applies or applied.
+    """
+    if by == case.digest:
+        return IllegalTransition(case.state, Action.SUPERSEDE, "a plan cannot supersede itself")
+    if case.state is State.REJECTED and case.rejection is not None:
+        detail = "a person rejected it; submit the new version without 'supersedes'"
+        return IllegalTransition(case.state, Action.SUPERSEDE, detail)
+    refused = _state_refusal(case, Action.SUPERSEDE)
+    if refused is not None:
+        return refused
+    if actor.name not in case.authors and actor.role != ADMIN:
+        return NotAllowed(
+            f"{actor.name} did not submit this plan: only its authors and admins may supersede it"
+        )
+    return None
+
+
+def revise(new: PlanCase, old: PlanCase, actor: Actor, *, now: datetime) -> tuple[PlanCase, PlanCase]:
+    """``actor`` submitted ``new`` as the revision of ``old``: the new records it, the old is superseded.
+
+    IllegalTransition or NotAllowed as ``supersede_refusal`` says; IllegalTransition
+    when ``new`` already replaced another plan.
+    """
+    _check_time(now, None)
+    _raise(supersede_refusal(old, actor, new.digest))
+    if new.supersedes not in (None, old.digest):
+        detail = f"it already supersedes plan {new.supersedes[:12]}"
+        raise IllegalTransition(new.state, Action.SUPERSEDE, detail)
+    superseded = replace(old, state=transition(old.state, Action.SUPERSEDE), superseded_by=new.digest)
+    return replace(new, supersedes=old.digest), superseded
+
+
+def derive(
+    original: PlanCase,
+    part: Subset,
+    report: Report,
+    *,
+    approver: Actor,
+    fingerprint: str,
+    policy: Policy,
+    now: datetime,
+    ttl: timedelta | None,
+    comment: str = "",
+) -> tuple[PlanCase, PlanCase]:
+    """``approver`` approves ``part`` of the pending ``original`` (verified: ``report``).
+
+    ``part`` is ``planner.core.revision.subset`` of the original plan.
+
+    The part is a new case: its authors are the original's, it records who
+    approved it and the ops left out (``derived``), it is decided by the policy
+    like any plan, and it carries the approver's approval (approved once the
+    approvals it needs count). The original is superseded by it. Whoever may
+    approve the original may do this, and nobody else. PartRefused, and
+    nothing approved, when the part fails verification or the policy denies it.
+    """
+    _raise(refusal(original, approver, Verb.APPROVE, now=now, ttl=ttl))
+    plan = part.plan
+    if report.digest != plan.digest():
+        raise ValueError("the report must be of the part")
+    if report.errors:
+        errors = [part.original(error) for error in report.errors]  # numbered as the approver saw them
+        first = errors[0]
+        where = "" if first.op_index is None else f" (op {first.op_index + 1})"
+        raise PartRefused(
+            f"the plan without op{'s' if len(part.without) > 1 else ''} "
+            f"{', '.join(str(index + 1) for index in part.without)} fails verification, so nothing was "
+            f"approved: {first.code}{where}: {first.message}",
+            errors,
+        )
+    decision = decide(plan, report, _Proposer(original.author), policy)
+    if decision.outcome == "deny":
+        raise PartRefused(f"the policy denies the part, so nothing was approved: {decision.reason}")
+    case = PlanCase(
+        digest=plan.digest(),
+        state=transition(None, Action.SUBMIT, State.PENDING),
+        authors=original.authors,
+        paths=named_paths(plan),
+        fingerprint=fingerprint,
+        decision=decision,
+        submitted=now,
+        diagnostics=tuple(report.diagnostics),
+        derived=Derivation(original.digest, approver.name, part.without, now),
+    )
+    approved = approve(case, approver, now=now, ttl=ttl, comment=comment)
+    superseded = replace(
+        original, state=transition(original.state, Action.SUPERSEDE), superseded_by=approved.digest
+    )
+    return approved, superseded

@@ -27,8 +27,9 @@ INSTRUCTIONS = """You change the firm's file store only by proposing plans (plan
 approves them. List folders with pva_list_folder, write a plan whose every op states a 'reason' and,
 for each file it moves, renames, overwrites or deletes, an 'expect' with the file's sha256. Verify it
 with pva_verify_plan, fix every diagnostic (each has a hint), then submit with pva_submit_plan and
-check pva_plan_status. Keep 'scope' as narrow as the task. The plan schema is the resource
-pva://schema/plan.v1.json."""
+check pva_plan_status. When changes are requested, revise the plan as the comments ask and submit it
+with 'supersedes' set to the old plan's id. Keep 'scope' as narrow as the task. The plan schema is the
+resource pva://schema/plan.v1.json."""
 
 
 def build_server(toolbox: ToolBox) -> Server[Any]:

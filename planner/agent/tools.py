@@ -98,6 +98,17 @@ def _plan_parameter() -> dict[str, Any]:
     }
 
 
+def _submit_parameters(plan: dict[str, Any]) -> dict[str, Any]:
+    """The plan, and ``supersedes``: the id of the earlier version a revision replaces."""
+    supersedes = {
+        "type": "string",
+        "pattern": "^[0-9a-f]{8,64}$",
+        "description": "When this plan revises one you submitted (changes were requested, say): that "
+        "plan's id. It becomes superseded, and the reviewer sees what changed and the discussion so far.",
+    }
+    return plan | {"properties": plan["properties"] | {"supersedes": supersedes}}
+
+
 def _one_string(name: str, description: str) -> dict[str, Any]:
     return {
         "type": "object",
@@ -121,8 +132,9 @@ def tools() -> list[Tool]:
             "pva_submit_plan",
             "Submit a plan/v1 for approval. It is verified again; the answer is its id and state: "
             "pending (a person reviews it), approved (by policy), or rejected with diagnostics. "
-            "Submitting the same plan twice returns the same plan.",
-            plan,
+            "Submitting the same plan twice returns the same plan. To revise a plan of yours "
+            "(changes requested), submit the new version with 'supersedes': the old plan's id.",
+            _submit_parameters(plan),
         ),
         Tool(
             "pva_plan_status",
@@ -269,8 +281,10 @@ NEXT_STEP = {
     "stale": "the store changed under the plan: list the folders again and re-plan",
     "reverted": "it was applied and then undone",
     "changes_requested": (
-        "an approver asked for changes: read the rejection's comments (per op), revise the plan and submit it"
+        "an approver asked for changes: read the rejection's comments (per op), revise the plan and submit "
+        "it with pva_submit_plan, 'supersedes' set to this plan's id"
     ),
+    "superseded": "replaced by another version: follow 'superseded_by' with pva_plan_status",
 }
 
 
@@ -290,6 +304,11 @@ def status_answer(status: PlanStatus) -> dict[str, Any]:
         body["rejection"] = {"by": status.rejection.actor, "comment": status.rejection.comment}
         if status.rejection.ops:  # a request for changes: what to change, op by op (0-based)
             body["rejection"]["ops"] = [{"op": c.op, "comment": c.comment} for c in status.rejection.ops]
+    for name in ("supersedes", "superseded_by"):
+        if getattr(status, name) is not None:
+            body[name] = getattr(status, name)
+    if status.derived is not None:  # a person approved only part of the original plan
+        body["derived"] = {"original": status.derived.original, "without": status.derived.without}
     return body
 
 
@@ -356,7 +375,8 @@ class ToolBox:
         return report_answer(self.client.verify(_plan(arguments)))
 
     def _submit(self, arguments: Mapping[str, Any]) -> dict[str, Any]:
-        return status_answer(self.client.submit(_plan(arguments)))
+        supersedes = _string(arguments, "supersedes") if arguments.get("supersedes") is not None else None
+        return status_answer(self.client.submit(_plan(arguments), supersedes=supersedes))
 
     def _status(self, arguments: Mapping[str, Any]) -> dict[str, Any]:
         return status_answer(self.client.get(_string(arguments, "id")))

@@ -7,6 +7,10 @@ Reject: exit 0 when the rejection is recorded (for good), 2 when refused.
 ``pva reject ID -m COMMENT --request-changes [--op N:COMMENT ...]`` asks the
 author for changes instead, with comments on ops numbered from 1 (as people
 see them; JSON keeps the 0-based ``op``).
+``pva approve ID --without 3,7 -m COMMENT`` approves the plan without ops 3
+and 7 (numbered from 1): the sidecar derives the part, verifies it and
+approves that (exit 2, nothing approved, when the part fails verification);
+the plan itself becomes superseded by the part.
 """
 
 from __future__ import annotations
@@ -36,6 +40,12 @@ def register(commands: Any) -> None:
         "not pending, out of scope).",
     )
     _arguments(approve, "why: shown with the plan and audited", run_approve)
+    approve.add_argument(
+        "--without",
+        metavar="N,N...",
+        help="approve the plan without these ops (numbered from 1, as pva plans show lists them): "
+        "the part is verified, approved, and replaces the plan",
+    )
     add_apply_wait_options(approve)
     reject = commands.add_parser(
         "reject",
@@ -67,8 +77,9 @@ def _arguments(parser: argparse.ArgumentParser, why: str, run: Any) -> None:
 
 @calling
 def run_approve(args: argparse.Namespace) -> int:
+    without = op_numbers(args.without) if args.without else []
     with connect(args) as client:
-        return until_applied(args, client, client.approve(args.id, args.comment))
+        return until_applied(args, client, client.approve(args.id, args.comment, without=without))
 
 
 @calling
@@ -82,6 +93,14 @@ def run_reject(args: argparse.Namespace) -> int:
         else:
             emit_status(args, client.reject(args.id, args.comment))
     return EXIT_OK  # the rejection asked for is done
+
+
+def op_numbers(given: str) -> list[int]:
+    """``3,7`` (ops numbered from 1, as people see them) as 0-based op indexes."""
+    numbers = [item.strip() for item in given.split(",") if item.strip()]
+    if not numbers or not all(item.isdigit() and int(item) >= 1 for item in numbers):
+        raise UsageError(f"--without {given!r}: give op numbers from 1, separated by commas (3,7)")
+    return sorted({int(item) - 1 for item in numbers})
 
 
 def op_comments(given: list[str]) -> dict[int, str]:

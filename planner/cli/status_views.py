@@ -22,6 +22,7 @@ _SAYS = {
     PlanState.STALE: "stale (the store changed under it), nothing changed",
     PlanState.REVERTED: "applied, then reverted",
     PlanState.CHANGES_REQUESTED: "changes requested, nothing changed",
+    PlanState.SUPERSEDED: "superseded by another version, nothing changed",
 }
 
 
@@ -40,8 +41,30 @@ def headline(status: PlanStatus) -> str:
         lines.extend(f"    op {c.op + 1}: {c.comment}" for c in status.rejection.ops)  # people count from 1
     elif status.state is PlanState.REJECTED and status.decision is not None and not status.errors:
         lines.append(f"  by policy: {status.decision.reason}")
+    lines += versions_lines(status)
     lines.extend(f"  {d}" for d in status.diagnostics)
     return "\n".join(lines)
+
+
+def versions_lines(status: PlanStatus) -> list[str]:
+    """The plan's other versions in words: what it replaced or what replaced it (ops numbered from 1)."""
+    lines = []
+    if status.derived is not None:
+        left_out = ", ".join(str(index + 1) for index in status.derived.without)
+        lines.append(
+            f"  the part of plan {status.derived.original[:12]} that {status.derived.approver} approved, "
+            f"without op{'s' if len(status.derived.without) > 1 else ''} {left_out}"
+        )
+    elif status.supersedes is not None:
+        counts = {kind: sum(c.change == kind for c in status.changes or ()) for kind in ("added", "removed")}
+        changed = sum(c.change == "changed" for c in status.changes or ())
+        lines.append(
+            f"  revises plan {status.supersedes[:12]}: {counts['added']} op(s) added, "
+            f"{counts['removed']} removed, {changed} changed"
+        )
+    if status.superseded_by is not None:
+        lines.append(f"  superseded by plan {status.superseded_by[:12]}")
+    return lines
 
 
 def _where(status: PlanStatus) -> str:
@@ -78,7 +101,12 @@ def status_view(status: PlanStatus) -> str:
             f"{status.rejection.comment}"
         )
     lines += [f"  incident:  {i['time']}: {i['message']}" for i in status.incidents or ()]
-    for label, other in (("revert of", status.revert_of), ("inverse", status.inverse_id)):
+    for label, other in (
+        ("revert of", status.revert_of),
+        ("inverse", status.inverse_id),
+        ("supersedes", status.supersedes),
+        ("superseded", status.superseded_by),
+    ):
         if other:
             lines.append(f"  {label + ':':10} {other}")
     plan = plan_of(status)

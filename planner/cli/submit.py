@@ -1,4 +1,8 @@
-"""``pva submit PLAN [--wait [--timeout S]]``: submit a plan to the sidecar, and perhaps wait for its end."""
+"""``pva submit PLAN [--supersedes ID] [--wait [--timeout S]]``: submit a plan, and perhaps wait for its end.
+
+``--supersedes ID`` submits the plan as the revision of an earlier version
+of yours (pending, approved, changes requested...), which becomes superseded.
+"""
 
 from __future__ import annotations
 
@@ -32,6 +36,11 @@ def register(commands: Any) -> None:
         "--wait", action="store_true", help="wait until it is applied, rejected, failed or stale"
     )
     parser.add_argument(
+        "--supersedes",
+        metavar="ID",
+        help="the id of an earlier version of yours that this revision replaces (it becomes superseded)",
+    )
+    parser.add_argument(
         "--timeout",
         type=float,
         metavar="S",
@@ -48,7 +57,7 @@ def run(args: argparse.Namespace) -> int:
         raise UsageError("--timeout goes with --wait")
     plan = parse_plan(read_input(args.plan))  # malformed plans stop here, with every problem listed
     with connect(args) as client:
-        status = client.submit(plan)
+        status = client.submit(plan, supersedes=args.supersedes)
         if not args.wait or not status.undecided:
             return emit_status(args, status)
         try:

@@ -15,7 +15,7 @@ import math
 import os
 import re
 import time
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from datetime import datetime
 from typing import Any, Self, TypeVar
 from urllib.parse import quote
@@ -97,9 +97,14 @@ class PvaClient:
         """A dry run against the live store; the sidecar stores nothing."""
         return _model(Report, self._call("POST", "/v1/plans/verify", content=_plan_bytes(plan)))
 
-    def submit(self, plan: PlanInput) -> PlanStatus:
-        """Submit a plan (again: the same digest returns the plan as it stands)."""
-        return _model(PlanStatus, self._call("POST", "/v1/plans", content=_plan_bytes(plan)))
+    def submit(self, plan: PlanInput, *, supersedes: str | None = None) -> PlanStatus:
+        """Submit a plan (again: the same digest returns the plan as it stands).
+
+        ``supersedes``: the id of an earlier version of yours (one with changes
+        requested, say), which becomes ``superseded`` by this one.
+        """
+        params = None if supersedes is None else {"supersedes": supersedes}
+        return _model(PlanStatus, self._call("POST", "/v1/plans", content=_plan_bytes(plan), params=params))
 
     def get(self, plan_id: str) -> PlanStatus:
         """A plan with its document and latest report, by digest or its first 8+ hex digits."""
@@ -124,9 +129,17 @@ class PvaClient:
                 return found
             params["before"], params["before_id"] = page["next_before"], page.get("next_before_id")
 
-    def approve(self, plan_id: str, comment: str) -> PlanStatus:
-        """Approve (never the plan's author); with enough approvals it is approved, and may apply."""
-        return self._decide(plan_id, "approve", comment)
+    def approve(self, plan_id: str, comment: str, *, without: Iterable[int] = ()) -> PlanStatus:
+        """Approve (never the plan's author); with enough approvals it is approved, and may apply.
+
+        ``without`` (0-based op indexes): approve only the rest. The answer is then
+        the part, a new plan derived from this one (which becomes superseded).
+        """
+        left_out = sorted(set(without))
+        if not left_out:
+            return self._decide(plan_id, "approve", comment)
+        body = json.dumps({"comment": comment, "without": left_out}).encode("utf-8")
+        return _model(PlanStatus, self._call("POST", _plan_path(plan_id, "approve"), content=body))
 
     def reject(self, plan_id: str, comment: str) -> PlanStatus:
         """Reject the plan, for good."""

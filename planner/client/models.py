@@ -16,8 +16,8 @@ from planner.core.report import Diagnostic, Report
 from planner.core.states import PlanState
 
 UNDECIDED = frozenset({PlanState.PENDING, PlanState.APPROVED, PlanState.APPLYING})
-REFUSED = frozenset(  # nothing changed
-    {PlanState.REJECTED, PlanState.FAILED, PlanState.STALE, PlanState.CHANGES_REQUESTED}
+REFUSED = frozenset(  # nothing changed (a superseded plan's replacement is another plan)
+    {PlanState.REJECTED, PlanState.FAILED, PlanState.STALE, PlanState.CHANGES_REQUESTED, PlanState.SUPERSEDED}
 )
 
 
@@ -57,6 +57,37 @@ class Rejection(_Answer):
     time: datetime
     comment: str
     ops: list[OpComment] = Field(default_factory=list)
+
+
+class Derived(_Answer):
+    """How a part of a plan came to be: ``approver`` approved ``original`` without the ops ``without``."""
+
+    original: str
+    approver: str
+    without: list[int] = Field(description="0-based indexes, in the original plan, of the ops left out.")
+    time: datetime
+
+
+class OpChange(_Answer):
+    """One difference from the previous version (ops match by kind and paths; indexes 0-based)."""
+
+    change: str  # added, removed, changed
+    op: int | None = None
+    previous_op: int | None = None
+    fields: list[str] = Field(default_factory=list)
+    previous: dict[str, Any] | None = None
+
+
+class Remark(_Answer):
+    """A remark on an earlier version, carried over (``op``: of that version; ``now_op``: of this one)."""
+
+    version: str
+    kind: str  # changes_requested, rejected, approved, op_comment
+    actor: str
+    time: datetime
+    comment: str
+    op: int | None = None
+    now_op: int | None = None
 
 
 class ApplyProgress(_Answer):
@@ -116,6 +147,13 @@ class PlanStatus(PlanSummary):
         description="Before and after trees (read with planner.core.treeview.trees_from); only from get().",
     )
     progress: ApplyProgress | None = Field(None, description="How far its apply has got, once it started.")
+    supersedes: str | None = Field(
+        None, description="The earlier version it replaced (or the plan it is part of)."
+    )
+    superseded_by: str | None = Field(None, description="The plan that replaced it (state superseded).")
+    derived: Derived | None = Field(None, description="Set on the part of a plan a person approved.")
+    changes: list[OpChange] | None = Field(None, description="The difference from the 'supersedes' version.")
+    discussion: list[Remark] = Field(default_factory=list, description="Remarks on earlier versions.")
 
     @property
     def errors(self) -> list[Diagnostic]:

@@ -17,3 +17,4 @@ class PlanState(StrEnum):
     STALE = "stale"  # the store changed under it; re-verify and submit again
     REVERTED = "reverted"  # its inverse plan was applied
     CHANGES_REQUESTED = "changes_requested"  # a person asked for changes (per op): revise and submit anew
+    SUPERSEDED = "superseded"  # replaced by a revision (``supersedes``) or by the part a person approved

@@ -19,7 +19,9 @@ from sidecar.audit.payloads import EventKind
 from sidecar.audit.views import EventView, History
 from sidecar.policy import Decision
 from sidecar.service.cases import StoredCase
+from sidecar.service.codec import derivation_json
 from sidecar.service.reads import TreePage
+from sidecar.service.versions import Versions
 from sidecar.workflow import Actor, PlanCase, State, Verb, allowed_actions, counted_approvers
 
 
@@ -147,6 +149,37 @@ class ProgressOut(_Out):
     objects_total: int = Field(description="Grows while a bucket's folders are listed for a move.")
 
 
+class DerivedOut(_Out):
+    """How a part of a plan came to be: a person approved the plan without some ops."""
+
+    original: str = Field(description="The plan it is part of (now superseded by it).")
+    approver: str
+    without: list[int] = Field(description="0-based indexes, in the original plan, of the ops left out.")
+    time: datetime
+
+
+class OpChangeOut(_Out):
+    """One difference from the previous version: ops match by kind and the paths they name."""
+
+    change: Literal["added", "removed", "changed"]
+    op: int | None = Field(description="0-based index in this plan; null for a removed op.")
+    previous_op: int | None = Field(description="0-based index in the previous version; null when added.")
+    fields: list[str] = Field(description="What differs in a changed op (reason, expect, content...).")
+    previous: dict[str, Any] | None = Field(description="The previous version's op, for removed and changed.")
+
+
+class RemarkOut(_Out):
+    """A remark made on an earlier version, carried over: its comment, and where its op is now."""
+
+    version: str = Field(description="The id of the version it was made on.")
+    kind: Literal["changes_requested", "rejected", "approved", "op_comment"]
+    actor: str
+    time: datetime
+    comment: str
+    op: int | None = Field(description="0-based op of that version an op_comment is about.")
+    now_op: int | None = Field(description="The same op (kind and paths) in this plan, if it is still there.")
+
+
 class PlanOut(PlanSummaryOut):
     """A submitted plan: where it stands, why, and what verification found."""
 
@@ -181,6 +214,22 @@ class PlanOut(PlanSummaryOut):
         None,
         description="How far its apply has got, posted about every second while it runs; null until "
         "an apply starts its steps.",
+    )
+    supersedes: str | None = Field(
+        None,
+        description="The earlier version this plan replaced (a revision, or the plan an approved part "
+        "is of); null also when the caller may not see it.",
+    )
+    superseded_by: str | None = Field(
+        None, description="The plan that replaced this one (state superseded), when the caller may see it."
+    )
+    derived: DerivedOut | None = Field(None, description="Set on the part of a plan a person approved.")
+    changes: list[OpChangeOut] | None = Field(
+        None, description="The difference from the 'supersedes' version, op by op; null without one."
+    )
+    discussion: list[RemarkOut] = Field(
+        default_factory=list,
+        description="What people said on earlier versions (the caller may see), newest version first.",
     )
 
 
@@ -335,9 +384,32 @@ def plan_json(
         inverse_id=case.inverse_digest,
         actions=ordered_actions(case, who, now=now, ttl=ttl),
         report=None,
-    ).model_dump(mode="json", exclude={"contents", "incidents", "progress"})
+    ).model_dump(
+        mode="json",
+        exclude={"contents", "incidents", "progress", "supersedes", "superseded_by", "derived", "changes"}
+        | {"discussion"},
+    )
     moved = None if progress is None else progress.to_json()
     return out | {"report": stored.report or None, "plan": body, "trees": trees, "progress": moved}
+
+
+def versions_json(found: Versions) -> dict[str, Any]:
+    """The PlanOut fields of a plan's other versions, as JSON values."""
+    derived = found.derived
+    changes = None
+    if found.changes is not None:
+        changes = [
+            change.to_json()
+            | {"previous": None if change.previous_op is None else found.previous_ops.get(change.previous_op)}
+            for change in found.changes
+        ]
+    return {
+        "supersedes": found.previous,
+        "superseded_by": found.superseded_by,
+        "derived": None if derived is None else derivation_json(derived),
+        "changes": changes,
+        "discussion": [remark.to_json() for remark in found.remarks],
+    }
 
 
 def ordered_actions(case: PlanCase, who: Actor, *, now: datetime, ttl: timedelta | None) -> list[Verb]:

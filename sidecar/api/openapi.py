@@ -15,7 +15,7 @@ from fastapi.openapi.utils import get_openapi
 
 from planner.core.schema import plan_json_schema
 from sidecar.api.webhooks import WebhookIn
-from sidecar.edge.params import ChangesRequest, Comment, HoldRelease, HoldRequest
+from sidecar.edge.params import ApprovalRequest, ChangesRequest, Comment, HoldRelease, HoldRequest
 
 API_VERSION = "1.0.0"
 
@@ -38,6 +38,7 @@ def openapi_document(app: FastAPI) -> dict[str, Any]:
     plan.pop("$id", None)
     components["Plan"] = plan
     components["Comment"] = Comment.model_json_schema()
+    components["ApprovalRequest"] = ApprovalRequest.model_json_schema()
     components["ChangesRequest"] = ChangesRequest.model_json_schema(
         ref_template="#/components/schemas/{model}"
     )

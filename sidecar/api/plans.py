@@ -24,8 +24,9 @@ from sidecar.api.models import (
     json_response,
     plan_json,
     plan_summary,
+    versions_json,
 )
-from sidecar.api.requests import ChangesBody, CommentBody, PlanBody, body_schema
+from sidecar.api.requests import ApprovalBody, ChangesBody, CommentBody, PlanBody, body_schema
 from sidecar.edge.auth import Caller
 from sidecar.edge.params import Storable, UtcTime
 from sidecar.edge.state import app_state
@@ -53,6 +54,7 @@ def _out(
     trees = trees_json(case_trees(stored)) if with_plan else None
     progress = state.services.plans.progress(stored)
     out = plan_json(stored, now=now, ttl=ttl, body=body, who=who, trees=trees, progress=progress)
+    out |= versions_json(state.services.plans.versions(stored, who))
     if with_plan:  # only the full view reads the store for the writes' contents
         found = state.services.plans.contents(stored.digest, who, range(len(body["ops"]) if body else 0))
         out["contents"] = [p.to_json() for p in found]
@@ -92,10 +94,22 @@ def verify_plan(request: Request, who: Caller, plan: PlanBody) -> Response:
     openapi_extra=body_schema("Plan"),
     summary="Submit a plan: validate, verify, then pending, approved by policy, or rejected",
 )
-def submit_plan(request: Request, who: Caller, plan: PlanBody) -> Response:
+def submit_plan(
+    request: Request,
+    who: Caller,
+    plan: PlanBody,
+    supersedes: Annotated[
+        str | None,
+        Query(
+            pattern="^[0-9a-f]{8,64}$",
+            description="The id of an earlier version you submitted: it becomes 'superseded' by this one "
+            "(a parameter, not a field of the plan, so the plan's digest stays the plan's).",
+        ),
+    ] = None,
+) -> Response:
     plans = app_state(request).services.plans
     known = plans.sees(plan.digest(), who)  # 200 only for a plan the caller saw already: never a hidden one
-    return _counted(request, plans.submit(plan, who), who, 200 if known else 201)
+    return _counted(request, plans.submit(plan, who, supersedes=supersedes), who, 200 if known else 201)
 
 
 @router.get("", operation_id="listPlans", response_model=PlanList, responses=ERRORS, summary="List plans")
@@ -160,11 +174,15 @@ async def get_plan(
     operation_id="approvePlan",
     response_model=PlanOut,
     responses={202: QUEUED, **ERRORS},
-    openapi_extra=body_schema("Comment"),
-    summary="Approve a plan (never by its author)",
+    openapi_extra=body_schema("ApprovalRequest"),
+    summary="Approve a plan (never by its author), or the part of it without the ops 'without' names",
 )
-def approve_plan(request: Request, who: Caller, plan_id: PlanId, body: CommentBody) -> Response:
-    stored = app_state(request).services.plans.approve(plan_id, who, body.comment)
+def approve_plan(request: Request, who: Caller, plan_id: PlanId, body: ApprovalBody) -> Response:
+    plans = app_state(request).services.plans
+    if body.without:  # the answer is the part, approved: the plan itself is superseded by it
+        stored = plans.approve_part(plan_id, who, body.comment, body.without)
+    else:
+        stored = plans.approve(plan_id, who, body.comment)
     return _counted(request, stored, who, _queued(request, stored))
 
 

@@ -16,7 +16,14 @@ from planner.core.errors import PlanSyntaxError, SchemaProblem
 from planner.core.parse import plan_from_document
 from planner.core.plan import Plan
 from sidecar.edge.body import read_json
-from sidecar.edge.params import ChangesRequest, Comment, HoldRelease, HoldRequest, storable_problems
+from sidecar.edge.params import (
+    ApprovalRequest,
+    ChangesRequest,
+    Comment,
+    HoldRelease,
+    HoldRequest,
+    storable_problems,
+)
 from sidecar.edge.state import app_state
 
 M = TypeVar("M", bound=BaseModel)
@@ -34,6 +41,10 @@ async def plan_body(request: Request) -> Plan:
 
 async def comment_body(request: Request) -> Comment:
     return await json_body(request, Comment)
+
+
+async def approval_body(request: Request) -> ApprovalRequest:
+    return await json_body(request, ApprovalRequest)
 
 
 async def changes_body(request: Request) -> ChangesRequest:
@@ -65,6 +76,7 @@ async def json_body(request: Request, kind: type[M]) -> M:
 
 PlanBody = Annotated[Plan, Depends(plan_body)]
 CommentBody = Annotated[Comment, Depends(comment_body)]
+ApprovalBody = Annotated[ApprovalRequest, Depends(approval_body)]
 ChangesBody = Annotated[ChangesRequest, Depends(changes_body)]
 HoldBody = Annotated[HoldRequest, Depends(hold_body)]
 ReleaseBody = Annotated[HoldRelease, Depends(release_body)]

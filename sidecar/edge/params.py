@@ -66,6 +66,15 @@ class OpNote(BaseModel):
     comment: Annotated[str, Field(min_length=1, max_length=2000, pattern=r"\S"), AfterValidator(storable)]
 
 
+class ApprovalRequest(Comment):
+    """An approval: the comment, and the ops to leave out (0-based), to approve only the rest of the plan."""
+
+    without: Annotated[
+        list[Annotated[int, Field(ge=0, le=1_000_000)]],
+        Field(max_length=10_000, description="0-based indexes of the ops not approved; empty: all."),
+    ] = []
+
+
 class ChangesRequest(Comment):
     """A request for changes: the overall comment, and per-op comments (0-based op indexes)."""
 

@@ -36,7 +36,7 @@ from sidecar.service.blobs import BlobMismatch, BlobTooLarge
 from sidecar.service.cases import Conflict
 from sidecar.service.plans import BadOp, BadPath
 from sidecar.tokens import InvalidTokenRequest, UnknownToken
-from sidecar.workflow import AlreadyApproved, IllegalTransition, NotAllowed, NotApproved
+from sidecar.workflow import AlreadyApproved, IllegalTransition, NotAllowed, NotApproved, PartRefused
 
 log = logging.getLogger("pva.api")
 
@@ -61,6 +61,7 @@ STATUS: tuple[tuple[type[PvaError], int, str], ...] = (
     (AlreadyApproved, 409, "already_approved"),
     (IllegalTransition, 409, "illegal_transition"),
     (NotApproved, 409, "not_approved"),
+    (PartRefused, 409, "part_refused"),  # the part a person chose fails verification: nothing approved
     (Conflict, 409, "conflict"),
     (LockTimeout, 503, "busy"),
     (LeaseLost, 503, "lease_lost"),  # another replica took the apply over: it settles it
@@ -91,7 +92,7 @@ def pva_error(_request: Request, error: Exception) -> JSONResponse:
     details = (
         [{"location": p.location, "message": p.message} for p in error.problems]
         if isinstance(error, PlanSyntaxError)
-        else None
+        else _part_problems(error)
     )
     if isinstance(error, BlobTooLarge):
         code = error.code  # too_large, or over_quota
@@ -101,6 +102,16 @@ def pva_error(_request: Request, error: Exception) -> JSONResponse:
     if isinstance(error, Unauthenticated):
         response.headers["WWW-Authenticate"] = "Bearer"
     return response
+
+
+def _part_problems(error: PvaError) -> list[dict[str, str]] | None:
+    """Why the part of a plan a person chose fails verification, op by op (0-based, as in the plan's JSON)."""
+    if not isinstance(error, PartRefused):
+        return None
+    return [
+        {"location": "" if d.op_index is None else f"/ops/{d.op_index}", "message": f"{d.code}: {d.message}"}
+        for d in error.diagnostics[:50]
+    ]
 
 
 def invalid_parameters(_request: Request, error: Exception) -> JSONResponse:

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Any
 
@@ -71,6 +71,20 @@ class StoredCase:
     @property
     def digest(self) -> str:
         return self.case.digest
+
+
+@dataclass(frozen=True)
+class Write:
+    """One change of a case among several saved in one transaction (``CaseStore.write``).
+
+    ``new``: insert ``stored`` (at version 1); else update the case read as
+    ``stored`` (at its version, compare-and-swap) with ``changes``.
+    """
+
+    stored: StoredCase
+    event: Event
+    changes: dict[str, Any] = field(default_factory=dict)
+    new: bool = False
 
 
 def notice_of(
@@ -179,6 +193,29 @@ class SqlCaseStore(db.SqlStore):
 
     def create(self, stored: StoredCase, event: Event) -> StoredCase:
         """Insert a new case (its plan already recorded); Conflict when another writer inserted it first."""
+        try:
+            with db.appending(self._sessions) as session:
+                return self._insert(session, stored, event)
+        except IntegrityError as error:
+            raise Conflict(stored.digest) from error
+
+    def write(self, writes: list[Write]) -> list[StoredCase]:
+        """Save several changes, in order, in one transaction with their events: all of them, or none.
+
+        Conflict (nothing saved) when any update finds its case moved on, or any insert finds it there.
+        """
+        try:
+            with db.appending(self._sessions) as session:
+                return [
+                    self._insert(session, w.stored, w.event)
+                    if w.new
+                    else self._update(session, w.stored, w.event, w.changes)
+                    for w in writes
+                ]
+        except IntegrityError as error:
+            raise Conflict(writes[0].stored.digest) from error
+
+    def _insert(self, session: Session, stored: StoredCase, event: Event) -> StoredCase:
         now = self._clock()
         row = {
             "digest": stored.digest,
@@ -194,16 +231,18 @@ class SqlCaseStore(db.SqlStore):
             "report": json.dumps(stored.report),
             "base": json.dumps(stored.base),
         }
-        try:
-            with db.appending(self._sessions) as session:
-                session.execute(insert(PlanCaseRow), [row])
-                self._record(session, None, stored, event)
-        except IntegrityError as error:
-            raise Conflict(stored.digest) from error
+        session.execute(insert(PlanCaseRow), [row])
+        self._record(session, None, stored, event)
         return replace(stored, version=1, updated=now)
 
     def update(self, stored: StoredCase, event: Event, **changes: Any) -> StoredCase:
         """Save ``stored`` with ``changes`` (fields of StoredCase) if nobody changed it since it was read."""
+        with db.appending(self._sessions) as session:
+            return self._update(session, stored, event, changes)
+
+    def _update(
+        self, session: Session, stored: StoredCase, event: Event, changes: dict[str, Any]
+    ) -> StoredCase:
         new = replace(stored, **changes, version=stored.version + 1, updated=self._clock())
         values = {
             "state": new.case.state.value,
@@ -218,10 +257,9 @@ class SqlCaseStore(db.SqlStore):
         if "base" in changes:
             values["base"] = json.dumps(new.base)
         where = (PlanCaseRow.digest == stored.digest, PlanCaseRow.version == stored.version)
-        with db.appending(self._sessions) as session:
-            if session.execute(update(PlanCaseRow).where(*where).values(values)).rowcount != 1:  # type: ignore[attr-defined]
-                raise Conflict(stored.digest)
-            self._record(session, stored.case.state, new, event)
+        if session.execute(update(PlanCaseRow).where(*where).values(values)).rowcount != 1:  # type: ignore[attr-defined]
+            raise Conflict(stored.digest)
+        self._record(session, stored.case.state, new, event)
         return new
 
     def _record(self, session: Session, before: State | None, stored: StoredCase, event: Event) -> None:

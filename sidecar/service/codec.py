@@ -1,7 +1,9 @@
 """The workflow's values as JSON, for the ``plan_cases`` table and the API. Pure.
 
 ``case_json`` and ``case_from`` are exact inverses (a property test holds
-them so); times are ISO 8601 in UTC.
+them so); times are ISO 8601 in UTC. The versions' links (``supersedes``,
+``superseded_by``, ``derived``) are written only when set, so a case stored
+before they existed reads as it was written.
 """
 
 from __future__ import annotations
@@ -17,7 +19,7 @@ from planner.core.tree import Tree, tree_of
 from sidecar.audit.chain import iso, parse_iso
 from sidecar.audit.records import entry_from, entry_json
 from sidecar.policy import Decision
-from sidecar.workflow import Approval, OpComment, PlanCase, Rejection, State
+from sidecar.workflow import Approval, Derivation, OpComment, PlanCase, Rejection, State
 
 
 def case_json(case: PlanCase) -> dict[str, Any]:
@@ -33,7 +35,34 @@ def case_json(case: PlanCase) -> dict[str, Any]:
         "approvals": [_approval_json(a) for a in case.approvals],
         "rejection": None if case.rejection is None else _rejection_json(case.rejection),
         "inverse_digest": case.inverse_digest,
+    } | _versions_json(case)
+
+
+def _versions_json(case: PlanCase) -> dict[str, Any]:
+    body: dict[str, Any] = {}
+    if case.supersedes is not None:
+        body["supersedes"] = case.supersedes
+    if case.superseded_by is not None:
+        body["superseded_by"] = case.superseded_by
+    if case.derived is not None:
+        body["derived"] = derivation_json(case.derived)
+    return body
+
+
+def derivation_json(derived: Derivation) -> dict[str, Any]:
+    """How a part was derived, as JSON (``without``: 0-based op indexes of the original)."""
+    return {
+        "original": derived.original,
+        "approver": derived.approver,
+        "without": list(derived.without),
+        "time": iso(derived.time),
     }
+
+
+def _derivation(body: dict[str, Any] | None) -> Derivation | None:
+    if body is None:
+        return None
+    return Derivation(body["original"], body["approver"], tuple(body["without"]), parse_iso(body["time"]))
 
 
 def case_from(body: dict[str, Any]) -> PlanCase:
@@ -50,6 +79,9 @@ def case_from(body: dict[str, Any]) -> PlanCase:
         approvals=tuple(_approval(a) for a in body["approvals"]),
         rejection=None if rejection is None else _rejection(rejection),
         inverse_digest=body["inverse_digest"],
+        supersedes=body.get("supersedes"),
+        superseded_by=body.get("superseded_by"),
+        derived=_derivation(body.get("derived")),
     )
 
 

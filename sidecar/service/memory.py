@@ -21,7 +21,16 @@ from planner.core.paths import contains
 from sidecar.audit.memory import MemoryAudit
 from sidecar.db import Clock, utc_now
 from sidecar.notify.notices import Notice, notice_kind
-from sidecar.service.cases import MAX_LIST, Conflict, Event, StoredCase, check_ref, notice_of, the_one
+from sidecar.service.cases import (
+    MAX_LIST,
+    Conflict,
+    Event,
+    StoredCase,
+    Write,
+    check_ref,
+    notice_of,
+    the_one,
+)
 from sidecar.service.ports import CaseStore, PlanAudit
 from sidecar.workflow import State
 
@@ -49,21 +58,40 @@ class MemoryCaseStore:
 
     def create(self, stored: StoredCase, event: Event) -> StoredCase:
         with self._lock:
-            if stored.digest in self._cases:
-                raise Conflict(stored.digest)
-            new = replace(stored, version=1, updated=self.clock())
-            self._save(None, new, event)
-        return new
+            return self._insert(stored, event)
+
+    def write(self, writes: list[Write]) -> list[StoredCase]:
+        with self._lock:
+            saved = (dict(self._cases), len(self.events), len(self.notices))
+            try:
+                return [
+                    self._insert(w.stored, w.event) if w.new else self._update(w.stored, w.event, w.changes)
+                    for w in writes
+                ]
+            except Conflict:  # none of them, as a rolled back transaction
+                self._cases = saved[0]
+                del self.events[saved[1] :], self.notices[saved[2] :]
+                raise
 
     def update(self, stored: StoredCase, event: Event, **changes: Any) -> StoredCase:
         with self._lock:
-            current = self._cases.get(stored.digest)
-            if current is None or current.version != stored.version:
-                raise Conflict(stored.digest)
-            new = replace(stored, **changes, version=stored.version + 1, updated=self.clock())
-            kept = {"report": current.report, "base": current.base}  # unchanged unless given, as in SQL
-            saved = replace(new, **(kept | {k: v for k, v in changes.items() if k in kept}))
-            self._save(current.case.state, saved, event)
+            return self._update(stored, event, changes)
+
+    def _insert(self, stored: StoredCase, event: Event) -> StoredCase:
+        if stored.digest in self._cases:
+            raise Conflict(stored.digest)
+        new = replace(stored, version=1, updated=self.clock())
+        self._save(None, new, event)
+        return new
+
+    def _update(self, stored: StoredCase, event: Event, changes: dict[str, Any]) -> StoredCase:
+        current = self._cases.get(stored.digest)
+        if current is None or current.version != stored.version:
+            raise Conflict(stored.digest)
+        new = replace(stored, **changes, version=stored.version + 1, updated=self.clock())
+        kept = {"report": current.report, "base": current.base}  # unchanged unless given, as in SQL
+        saved = replace(new, **(kept | {k: v for k, v in changes.items() if k in kept}))
+        self._save(current.case.state, saved, event)
         return new
 
     def _save(self, before: State | None, stored: StoredCase, event: Event) -> None:

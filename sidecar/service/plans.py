@@ -28,6 +28,7 @@ from planner.core.paths import path_problem
 from planner.core.plan import Plan
 from planner.core.preview import Preview
 from planner.core.report import Code, Diagnostic, Report
+from planner.core.revision import BadSelection, subset
 from planner.core.verify import simulate
 from sidecar.apply.engine import Engine
 from sidecar.apply.progress import Progress
@@ -35,10 +36,11 @@ from sidecar.audit.payloads import approval_payload, workflow_payload
 from sidecar.audit.records import ApplyRecord
 from sidecar.errors import LockTimeout, UnknownPlan
 from sidecar.policy import Policy, named_paths
-from sidecar.service.cases import NO_PLAN, Conflict, Event, StoredCase
+from sidecar.service.cases import NO_PLAN, Conflict, Event, StoredCase, Write
 from sidecar.service.codec import base_changes, base_from, base_json
 from sidecar.service.contents import previews
 from sidecar.service.ports import ApplyQueue, CaseStore, PlanAudit
+from sidecar.service.versions import NO_VERSIONS, Versions, previous_of, versions
 from sidecar.tokens import Principal, Role
 from sidecar.walls import sees_plan
 from sidecar.workflow import (
@@ -47,19 +49,26 @@ from sidecar.workflow import (
     NotAllowed,
     NotApproved,
     OpComment,
+    PartRefused,
+    PlanCase,
     State,
     approve,
+    check_approver,
     check_proposer,
     check_revert,
+    derive,
     mark_stale,
+    raise_refusal,
     refresh,
     reject,
     request_changes,
     revert_applied,
     revert_submitted,
+    revise,
     settle,
     start_apply,
     submit,
+    supersede_refusal,
 )
 
 T = TypeVar("T")
@@ -98,10 +107,20 @@ class PlanService:
         check_proposer(who, named_paths(plan))
         return self.engine.examine(plan)[0].report
 
-    def submit(self, plan: Plan, who: Principal, *, revert_of: str | None = None) -> StoredCase:
-        """Verify, record and decide ``plan``; the same digest again returns the existing case."""
+    def submit(
+        self, plan: Plan, who: Principal, *, revert_of: str | None = None, supersedes: str | None = None
+    ) -> StoredCase:
+        """Verify, record and decide ``plan``; the same digest again returns the existing case.
+
+        ``supersedes``: the id of an earlier version ``who`` submitted, which becomes
+        ``superseded`` in the transaction that records this one (``workflow.revise``).
+        """
         check_writer(who)
         check_proposer(who, named_paths(plan))
+        if supersedes is not None:  # refused before anything is verified or recorded
+            old = self._load(supersedes, who)
+            raise_refusal(supersede_refusal(old.case, who, plan.digest()))
+            supersedes = old.digest
         simulation, tree = self.engine.examine(plan)
         # Stored: what people review of the footprint read and the changes resolved over it (what
         # the trees replay); approvals bind to the fingerprint of its pinned part (what the ops name).
@@ -110,7 +129,9 @@ class PlanService:
         bound = fingerprint(pinned(tree, reads))
         self.audit.record_plan(plan, author=who.name)
         report = simulation.report
-        stored = self._retrying(lambda: self._submit_once(plan, who, report, (base, bound), revert_of))
+        stored = self._retrying(
+            lambda: self._submit_once(plan, who, report, (base, bound), revert_of, supersedes=supersedes)
+        )
         return self._auto_apply(stored, who)
 
     def _submit_once(
@@ -120,9 +141,12 @@ class PlanService:
         report: Report,
         verified: tuple[dict[str, Any], str],
         revert_of: str | None,
+        *,
+        supersedes: str | None = None,
     ) -> StoredCase:
         base, bound = verified
         existing = self.cases.get(plan.digest())
+        old = None if supersedes is None else self._reload_digest(supersedes)
         now = self.clock()
         case = submit(
             plan,
@@ -134,6 +158,9 @@ class PlanService:
             ttl=self.settings.approval_ttl,
             existing=None if existing is None else existing.case,
         )
+        superseded = None
+        if old is not None:
+            case, superseded = revise(case, old.case, who, now=now)
         decision = case.decision
         event = Event(
             "workflow",
@@ -147,8 +174,36 @@ class PlanService:
                 rule=None if decision is None else decision.rule_name,
                 approvals_needed=None if decision is None else decision.approvals_needed,
                 reason=None if decision is None else decision.reason,
+                supersedes=case.supersedes,
             ),
         )
+        write = self._submit_write(
+            plan, case, existing=existing, event=event, report=report, base=base, revert_of=revert_of, now=now
+        )
+        if write is None:
+            return existing or self._reload_digest(case.digest)
+        if old is None or superseded is None:
+            return self._save(write)
+        payload = workflow_payload("supersede", superseded.state.value, by=case.digest)
+        replaced = Write(old, Event("workflow", who.name, payload), {"case": superseded})
+        return self.cases.write([write, replaced])[0]
+
+    def _submit_write(
+        self,
+        plan: Plan,
+        case: PlanCase,
+        *,
+        existing: StoredCase | None,
+        event: Event,
+        report: Report,
+        base: dict[str, Any],
+        revert_of: str | None,
+        now: datetime,
+    ) -> Write | None:
+        """How a submission is saved: a new case, or the existing one decided anew or with a new author.
+
+        None: the existing case stays as it is.
+        """
         if existing is None:
             fresh = StoredCase(
                 case=case,
@@ -160,13 +215,19 @@ class PlanService:
                 claimed=None,
                 updated=now,
             )
-            return self.cases.create(fresh, event)
+            return Write(fresh, event, new=True)
         if case == existing.case:
-            return existing
+            return None
         if case.submitted == existing.case.submitted:  # not decided anew: only a new author joined
-            resubmitted = replace(event, payload=workflow_payload("resubmit", case.state.value))
-            return self.cases.update(existing, resubmitted, case=case)  # the new author is recorded
-        return self.cases.update(existing, event, case=case, report=report.model_dump(mode="json"), base=base)
+            facts = {} if case.supersedes is None else {"supersedes": case.supersedes}
+            resubmitted = replace(event, payload=workflow_payload("resubmit", case.state.value, **facts))
+            return Write(existing, resubmitted, {"case": case})  # the new author is recorded
+        return Write(existing, event, {"case": case, "report": report.model_dump(mode="json"), "base": base})
+
+    def _save(self, write: Write) -> StoredCase:
+        if write.new:
+            return self.cases.create(write.stored, write.event)
+        return self.cases.update(write.stored, write.event, **write.changes)
 
     # -- deciding -----------------------------------------------------------------
 
@@ -223,6 +284,89 @@ class PlanService:
             return self.cases.update(current, Event("approval", who.name, payload), case=case)
 
         return self._changing(stored, once)
+
+    def approve_part(self, ref: str, who: Principal, comment: str, without: Iterable[int]) -> StoredCase:
+        """``who`` approves the plan without the ops at ``without`` (0-based): the part, approved by them.
+
+        The part is verified against the live store and recorded as derived from
+        the plan (its authors the plan's, ``who`` and the ops left out in
+        ``derived``); ``who``'s approval applies to it, and it then needs what any
+        plan needs (and is applied, if configured, once approved). The plan
+        becomes ``superseded``. The part, its approval and the plan's supersession
+        are saved in one transaction with their events. PartRefused, and nothing
+        approved or recorded, when the part fails verification or the policy
+        denies it; BadOp when ``without`` names no op, every op, or ops the plan lacks.
+        """
+        stored = self._load(ref, who)
+        now, ttl = self.clock(), self.settings.approval_ttl
+        check_approver(refresh(stored.case, now=now, ttl=ttl), who, now=now, ttl=ttl)
+        try:
+            part = subset(self.audit.plan(stored.digest), without)
+        except BadSelection as error:
+            raise BadOp(str(error)) from None
+        if self.cases.get(part.plan.digest()) is not None:
+            raise PartRefused(
+                f"that part of the plan was submitted already as plan {part.plan.digest()[:12]}: "
+                "decide that plan"
+            )
+        simulation, tree = self.engine.examine(part.plan)
+        reads = footprint(part.plan)
+        base = base_json(reviewed(tree, reads), simulation.changes)
+        bound = fingerprint(pinned(tree, reads))
+        report = simulation.report
+
+        def once(current: StoredCase) -> StoredCase:
+            at = self.clock()
+            derived, superseded = derive(
+                refresh(current.case, now=at, ttl=ttl),
+                part,
+                report,
+                approver=who,
+                fingerprint=bound,
+                policy=self.policy,
+                now=at,
+                ttl=ttl,
+                comment=comment,
+            )
+            self.audit.record_plan(part.plan, author=current.case.author)  # only once it stands
+            return self._save_part(current, derived, superseded, report=report, base=base, who=who, now=at)
+
+        return self._auto_apply(self._changing(stored, once), who)
+
+    def _save_part(
+        self,
+        original: StoredCase,
+        derived: PlanCase,
+        superseded: PlanCase,
+        *,
+        report: Report,
+        base: dict[str, Any],
+        who: Principal,
+        now: datetime,
+    ) -> StoredCase:
+        without = list(derived.derived.without) if derived.derived else []
+        state = derived.state.value
+        fresh = StoredCase(
+            case=derived,
+            version=0,
+            title=original.title,
+            report=report.model_dump(mode="json"),
+            base=base,
+            revert_of=None,
+            claimed=None,
+            updated=now,
+        )
+        made = workflow_payload("derive", state, original=original.digest, without=without)
+        approved = approval_payload(who.name, "approved", _approval_comment(derived, who.name), state)
+        payload = workflow_payload("supersede", superseded.state.value, by=derived.digest, without=without)
+        saved = self.cases.write(
+            [
+                Write(fresh, Event("workflow", who.name, made), new=True),
+                Write(replace(fresh, version=1), Event("approval", who.name, approved), {"case": derived}),
+                Write(original, Event("workflow", who.name, payload), {"case": superseded}),
+            ]
+        )
+        return saved[1]
 
     # -- applying -----------------------------------------------------------------
 
@@ -364,6 +508,17 @@ class PlanService:
     def get(self, ref: str, who: Principal) -> StoredCase:
         return self._load(ref, who)
 
+    def versions(self, stored: StoredCase, who: Principal) -> Versions:
+        """What ``who`` may see of the plan's other versions: the difference, the discussion carried over."""
+
+        def seen(digest: str) -> StoredCase | None:
+            found = self.cases.get(digest)
+            return found if found is not None and visible(found, who) else None
+
+        if previous_of(stored.case) is None and stored.case.superseded_by is None:
+            return NO_VERSIONS
+        return versions(stored, seen=seen, plan_of=self.audit.plan)
+
     def progress(self, stored: StoredCase) -> Progress | None:
         """How far the plan's apply got (None before it was applied): the API's and the page's one answer."""
         if stored.case.state not in {State.APPLYING, State.APPLIED, State.FAILED, State.REVERTED}:
@@ -470,6 +625,12 @@ class PlanService:
             raise UnknownPlan(NO_PLAN)
         return stored
 
+    def _reload_digest(self, digest: str) -> StoredCase:
+        current = self.cases.get(digest)
+        if current is None:
+            raise UnknownPlan(NO_PLAN)
+        return current
+
     def _reload(self, stored: StoredCase) -> StoredCase:
         current = self.cases.get(stored.digest)
         if current is None:
@@ -513,6 +674,10 @@ class BadPath(PvaError):
     """A path given to filter or read by is not a store path (HTTP 422)."""
 
     exit_code = 2
+
+
+def _approval_comment(case: PlanCase, approver: str) -> str:
+    return next((a.comment for a in reversed(case.approvals) if a.approver == approver), "")
 
 
 def check_writer(who: Principal) -> None:

@@ -14,7 +14,7 @@ from typing import Any, Protocol
 
 from planner.core.plan import Plan
 from sidecar.audit.log import AuditLog
-from sidecar.service.cases import Event, StoredCase
+from sidecar.service.cases import Event, StoredCase, Write
 from sidecar.workflow import State
 
 
@@ -35,6 +35,10 @@ class CaseStore(Protocol):
 
     def update(self, stored: StoredCase, event: Event, **changes: Any) -> StoredCase:
         """Save ``stored`` with ``changes`` at the next version; Conflict if its version moved on."""
+        ...
+
+    def write(self, writes: list[Write]) -> list[StoredCase]:
+        """Save several changes in one transaction, in order: all of them, or none (Conflict)."""
         ...
 
     def find(

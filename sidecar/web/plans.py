@@ -1,5 +1,11 @@
 """A plan's page, and the forms on it: approve, reject (each with a required comment), apply, revert.
 
+Also: approve part of a plan (the ops a person leaves unticked are left out:
+``PlanService.approve_part``), request changes (an overall comment and
+comments on single ops: ``PlanService.request_changes``), and the plan's
+other versions (the difference from the one it replaced, the discussion
+carried over: ``PlanService.versions``, within the ethical wall).
+
 The forms call the same ``PlanService`` use cases as the API, and the page
 offers exactly ``workflow.allowed_actions``; a form sent anyway (an old tab)
 gets the workflow's refusal as an error page. Long plans are paged on the
@@ -8,22 +14,25 @@ server: ops, each tree, and each write's lines (read for the ops shown).
 
 from __future__ import annotations
 
+import re
 from typing import Annotated, Any
 from urllib.parse import urlencode
 
 from fastapi import APIRouter, Form, Path, Query, Request
 from pydantic import ValidationError
+from starlette.concurrency import run_in_threadpool
 from starlette.responses import RedirectResponse, Response
 
 from sidecar.edge.params import NUL_MESSAGE, Comment
 from sidecar.edge.state import app_state
 from sidecar.errors import UnknownPlan
+from sidecar.service.plans import BadOp
 from sidecar.web.cases import view
 from sidecar.web.guard import PageRoute, Poster, Signed, Viewer
 from sidecar.web.render import html
 from sidecar.web.state import web_state
 from sidecar.web.views import DIFF_LINES, OPS_PER_PAGE, ROWS_PER_PAGE, page
-from sidecar.workflow import State, Verb, allowed_actions, counted_approvers
+from sidecar.workflow import OpComment, PartRefused, State, Verb, allowed_actions, counted_approvers
 
 router = APIRouter(prefix="/plans", route_class=PageRoute, include_in_schema=False)
 PlanId = Annotated[str, Path(pattern="^[0-9a-f]{8,64}$")]
@@ -34,7 +43,11 @@ DONE = {
     "reject": "You rejected this plan.",
     "apply": "The plan was handed to the sidecar to apply.",
     "revert": "This is the plan that undoes the one you reverted. It needs approval like any other.",
+    "part": "You approved the plan without the ops you left out: this is that part, derived from it. "
+    "The original plan is superseded by it.",
+    "changes": "You asked the author for changes.",
 }
+NOTE = re.compile(r"note-(\d{1,7})")  # a per-op comment's field: note-<0-based op index>
 
 
 @router.get("/{plan_id}")
@@ -109,6 +122,7 @@ def _render(
         may_revert=Verb.REVERT in actions,
         undoes=_existing(request, who, stored.revert_of),
         undone_by=_existing(request, who, case.inverse_digest),
+        versions=state.services.plans.versions(stored, who.principal),
         auto_apply=state.settings.auto_apply,
         link=link,
         done=done,
@@ -151,13 +165,56 @@ _NO_COMMENT = "Write a comment first: it says why, and it goes to the audit."
 _DEFAULT_PAGES = {"op": 1, "bp": 1, "ap": 1, "changed": False, "d": -1, "dp": 1}
 
 
+OpList = Annotated[list[int], Form(max_length=10_000)]
+
+
 @router.post("/{plan_id}/approve")
-def approve(request: Request, who: Poster, plan_id: PlanId, comment: CommentField = "") -> Response:
+def approve(
+    request: Request,
+    who: Poster,
+    plan_id: PlanId,
+    *,
+    comment: CommentField = "",
+    shown: OpList = [],  # noqa: B006  # FastAPI copies a default; the ops that had a checkbox
+    keep: OpList = [],  # noqa: B006  # the ops whose box was ticked
+) -> Response:
+    """Approve the plan; with some ops unticked, approve the part without them (the page shows it)."""
     text, refused = _comment(comment)
     if refused:
         return _render(request, who, plan_id, _DEFAULT_PAGES, error=refused)
-    stored = app_state(request).services.plans.approve(plan_id, who.principal, text)
-    return _back(stored.digest, "approve")
+    plans = app_state(request).services.plans
+    without = sorted(set(shown) - set(keep))
+    if not without:
+        return _back(plans.approve(plan_id, who.principal, text).digest, "approve")
+    try:
+        part = plans.approve_part(plan_id, who.principal, text, without)
+    except (PartRefused, BadOp) as error:  # nothing was approved: say why on the plan's page
+        return _render(request, who, plan_id, _DEFAULT_PAGES, error=f"Nothing was approved: {error}.")
+    return _back(part.digest, "part")
+
+
+@router.post("/{plan_id}/request-changes")
+async def request_changes(
+    request: Request, who: Poster, plan_id: PlanId, comment: CommentField = ""
+) -> Response:
+    """Ask the author for changes: the overall comment, and what each op's field ``note-N`` says."""
+    text, refused = _comment(comment)
+    form = await request.form()  # parsed once already (the fields above): read from its cache
+    notes = [
+        OpComment(int(found[1]), value.strip())
+        for name, value in form.multi_items()
+        if (found := NOTE.fullmatch(name)) and isinstance(value, str) and value.strip()
+    ]
+    if refused or any(_comment(note.comment)[1] for note in notes):
+        return await run_in_threadpool(
+            _render, request, who, plan_id, _DEFAULT_PAGES, error=refused or _BAD_NOTE
+        )
+    plans = app_state(request).services.plans
+    stored = await run_in_threadpool(plans.request_changes, plan_id, who.principal, text, notes)
+    return _back(stored.digest, "changes")
+
+
+_BAD_NOTE = "A comment on an op is too long or holds a character that cannot be stored: shorten it."
 
 
 @router.post("/{plan_id}/reject")

@@ -11,6 +11,7 @@ import anyio
 from mcp import Client, StdioServerParameters
 
 from planner.agent.mcp_server import SCHEMA_URI
+from planner.client.http_client import PvaClient
 from planner.core.schema import plan_json_schema
 from tests.agent.conftest import MATTER
 
@@ -85,3 +86,39 @@ def test_mcp_over_stdio_proposes_but_cannot_approve(server: str, tokens: dict[st
     assert [e["name"] for e in seen["listed"].structured_content["entries"]] == ["inbox"]
     assert seen["read"].structured_content["truncated"] is True
     assert len(seen["search"].structured_content["matches"]) > 1
+
+
+def test_mcp_resubmits_a_revision_after_changes_were_requested(server: str, tokens: dict[str, str]) -> None:
+    """Over stdio: the comments come back per op, and the revision submitted with 'supersedes' replaces it."""
+    move = {
+        "op": "move",
+        "src": f"{MATTER}/discovery/inbox/0001.eml",
+        "dst": f"{MATTER}/alice/0001.eml",
+        "reason": "From: alice@acme.example",
+    }
+    revised = {**PLAN, "ops": [{"op": "mkdir", "path": f"{MATTER}/alice"}, move]}
+    parameters = StdioServerParameters(
+        command=sys.executable,
+        args=["-m", "planner.cli.main", "mcp"],
+        env={"PVA_URL": server, "PVA_TOKEN": tokens["agent"], "PATH": os.environ.get("PATH", "")},
+    )
+    seen: dict[str, Any] = {}
+
+    async def main() -> None:
+        async with Client(parameters, mode="legacy") as client:
+            submitted = await client.call_tool("pva_submit_plan", {"plan": PLAN})
+            old = submitted.structured_content["id"]
+            with PvaClient(server, tokens["alice"]) as alice:
+                await anyio.to_thread.run_sync(
+                    lambda: alice.request_changes(old, "name the sender", {1: "give the address"})
+                )
+            seen["asked"] = (await client.call_tool("pva_plan_status", {"id": old})).structured_content
+            answer = await client.call_tool("pva_submit_plan", {"plan": revised, "supersedes": old})
+            seen["new"] = answer.structured_content
+            seen["old"] = (await client.call_tool("pva_plan_status", {"id": old})).structured_content
+
+    anyio.run(main)
+    assert seen["asked"]["rejection"]["ops"] == [{"op": 1, "comment": "give the address"}]
+    assert "supersedes" in seen["asked"]["next"]
+    assert (seen["new"]["state"], seen["new"]["supersedes"]) == ("pending", seen["old"]["id"])
+    assert (seen["old"]["state"], seen["old"]["superseded_by"]) == ("superseded", seen["new"]["id"])

@@ -295,6 +295,9 @@ def calls(world: World) -> dict[tuple[str, str], list[Call]]:
         ("GET", "/plans/{plan_id}"): per_id("/plans/{plan_id}"),
         ("POST", "/plans/{plan_id}/approve"): per_id("/plans/{plan_id}/approve", acting=True, **form),
         ("POST", "/plans/{plan_id}/reject"): per_id("/plans/{plan_id}/reject", acting=True, **form),
+        ("POST", "/plans/{plan_id}/request-changes"): per_id(
+            "/plans/{plan_id}/request-changes", acting=True, **form
+        ),
         ("POST", "/plans/{plan_id}/apply"): per_id("/plans/{plan_id}/apply", acting=True, headers=ORIGIN),
         ("POST", "/plans/{plan_id}/revert"): per_id("/plans/{plan_id}/revert", acting=True, headers=ORIGIN),
         ("GET", "/history"): [

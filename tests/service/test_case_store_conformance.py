@@ -25,7 +25,7 @@ from sidecar.audit.memory import MemoryAudit
 from sidecar.audit.tables import PlanRow, PlanScopeRow
 from sidecar.db import make_engine, session_factory, upgrade
 from sidecar.errors import UnknownPlan
-from sidecar.service.cases import Conflict, Event, SqlCaseStore, StoredCase
+from sidecar.service.cases import Conflict, Event, SqlCaseStore, StoredCase, Write
 from sidecar.service.memory import MemoryCaseStore
 from sidecar.service.ports import CaseStore
 from sidecar.workflow import State
@@ -166,6 +166,35 @@ def test_an_update_keeps_the_report_and_base_unless_it_gives_new_ones(stores: St
     second = stores.cases.update(first, event(State.PENDING), report={"new": 1}, base={"entries": []})
     assert stores.cases.get(created.digest) == second
     assert (second.report, second.base) == ({"new": 1}, {"entries": []})
+
+
+def test_several_changes_save_together_or_not_at_all(stores: Stores) -> None:
+    """``write``: a new case and an update save in one go; when one conflicts, neither is saved."""
+    old = new_case(stores, "ab")
+    name = digest("cd")
+    stores.record(name, plan({"op": "mkdir", "path": "matters/acme/v2"}))
+    fresh = replace(old, case=replace(old.case, digest=name, supersedes=old.digest), version=0)
+    superseded = replace(old.case, state=State.SUPERSEDED, superseded_by=name)
+    stale = replace(old, version=old.version + 7)  # another writer moved it on
+    with pytest.raises(Conflict):
+        stores.cases.write(
+            [
+                Write(fresh, event(State.PENDING), new=True),
+                Write(stale, event(State.SUPERSEDED), {"case": superseded}),
+            ]
+        )
+    assert stores.cases.get(name) is None
+    assert stores.cases.get(old.digest) == old
+    made, replaced = stores.cases.write(
+        [
+            Write(fresh, event(State.PENDING), new=True),
+            Write(old, event(State.SUPERSEDED), {"case": superseded}),
+        ]
+    )
+    assert (made.version, made.case.supersedes) == (1, old.digest)
+    assert stores.cases.get(name) == made
+    assert stores.cases.get(old.digest) == replaced
+    assert (replaced.version, replaced.case.state, replaced.case.superseded_by) == (2, State.SUPERSEDED, name)
 
 
 def test_a_prefix_names_the_one_visible_case_it_starts(stores: Stores) -> None:

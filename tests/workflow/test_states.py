@@ -88,6 +88,13 @@ SPEC: dict[tuple[str | None, str], set[str]] = {
     ("applying", "failed"): {"failed"},
     ("applied", "revert_submitted"): {"applied"},
     ("applied", "revert_applied"): {"reverted"},
+    # issue 12: replaced by a revision (its author's), or by the part a person approved (from pending)
+    ("pending", "supersede"): {"superseded"},
+    ("approved", "supersede"): {"superseded"},
+    ("changes_requested", "supersede"): {"superseded"},
+    ("stale", "supersede"): {"superseded"},
+    ("failed", "supersede"): {"superseded"},
+    ("rejected", "supersede"): {"superseded"},  # guarded: automatic rejections only
 }
 STARTS: list[State | None] = [None, *State]
 PAIRS = [(state, action) for state in STARTS for action in Action]
@@ -98,13 +105,13 @@ def _spec(state: State | None, action: Action) -> set[str] | None:
 
 
 def test_states_and_actions_are_the_documented_ones() -> None:
-    """The brief's eight states, changes_requested (issue 12) and eleven actions, as the API spells them."""
+    """The brief's eight states, changes_requested and superseded (issue 12), twelve actions."""
     assert [s.value for s in State] == [
         "pending", "approved", "rejected", "applying", "applied", "failed", "stale", "reverted",
-        "changes_requested",
+        "changes_requested", "superseded",
     ]  # fmt: skip
-    assert len(Action) == 11
-    assert len(PAIRS) == 110
+    assert len(Action) == 12
+    assert len(PAIRS) == 132
 
 
 @pytest.mark.parametrize(("state", "action"), PAIRS, ids=[f"{s}-{a}" for s, a in PAIRS])

@@ -37,3 +37,17 @@
   }
   window.setInterval(refresh, every);
 })();
+
+// -- the plan page's partial approval (issue 12): the Approve button says how many ops it approves ------
+(function () {
+  const form = document.getElementById("decision-form");
+  const button = form && form.querySelector("button.approve");
+  if (!button) return;
+  const boxes = Array.from(document.querySelectorAll('input[name="keep"][form="decision-form"]'));
+  const whole = button.textContent;
+  function update() {
+    const kept = boxes.filter((box) => box.checked).length;
+    button.textContent = kept === boxes.length ? whole : "Approve selected (" + kept + " of " + boxes.length + " ops)";
+  }
+  boxes.forEach((box) => box.addEventListener("change", update));
+})();
