@@ -11,11 +11,18 @@ see them; JSON keeps the 0-based ``op``).
 and 7 (numbered from 1): the sidecar derives the part, verifies it and
 approves that (exit 2, nothing approved, when the part fails verification);
 the plan itself becomes superseded by the part.
+
+Several ids (``pva approve ID ID ... -m COMMENT``, the same for ``reject``)
+decide each plan on its own with the one comment, in order: a refusal is
+printed for its plan and the others are decided all the same; the exit code
+is the worst of theirs. ``--without`` and ``--request-changes`` name one plan.
 """
 
 from __future__ import annotations
 
 import argparse
+import sys
+from collections.abc import Callable
 from typing import Any
 
 from planner.cli.remote import (
@@ -29,6 +36,8 @@ from planner.cli.remote import (
     until_applied,
 )
 from planner.cli.shell import EXIT_OK, UsageError
+from planner.cli.text import terminal
+from planner.client.http_client import ClientError, PvaClient
 
 
 def register(commands: Any) -> None:
@@ -68,7 +77,7 @@ def register(commands: Any) -> None:
 
 
 def _arguments(parser: argparse.ArgumentParser, why: str, run: Any) -> None:
-    parser.add_argument("id", help=ID_HELP)
+    parser.add_argument("ids", nargs="+", metavar="ID", help=f"{ID_HELP}; several: each decided on its own")
     parser.add_argument("-m", "--comment", required=True, help=why)
     add_json_option(parser)
     add_server_options(parser)
@@ -78,8 +87,12 @@ def _arguments(parser: argparse.ArgumentParser, why: str, run: Any) -> None:
 @calling
 def run_approve(args: argparse.Namespace) -> int:
     without = op_numbers(args.without) if args.without else []
-    with connect(args) as client:
-        return until_applied(args, client, client.approve(args.id, args.comment, without=without))
+    _one_plan_for(args, "--without", bool(without))
+
+    def approve(client: PvaClient, plan_id: str) -> int:
+        return until_applied(args, client, client.approve(plan_id, args.comment, without=without))
+
+    return _each(args, approve)
 
 
 @calling
@@ -87,12 +100,38 @@ def run_reject(args: argparse.Namespace) -> int:
     notes = op_comments(args.op)
     if notes and not args.request_changes:
         raise UsageError("--op goes with --request-changes")
-    with connect(args) as client:
+    _one_plan_for(args, "--request-changes", args.request_changes)
+
+    def reject(client: PvaClient, plan_id: str) -> int:
         if args.request_changes:
-            emit_status(args, client.request_changes(args.id, args.comment, notes))
+            emit_status(args, client.request_changes(plan_id, args.comment, notes))
         else:
-            emit_status(args, client.reject(args.id, args.comment))
-    return EXIT_OK  # the rejection asked for is done
+            emit_status(args, client.reject(plan_id, args.comment))
+        return EXIT_OK  # the rejection asked for is done
+
+    return _each(args, reject)
+
+
+def _one_plan_for(args: argparse.Namespace, option: str, given: bool) -> None:
+    if given and len(args.ids) > 1:
+        raise UsageError(f"{option} decides one plan: give one id")
+
+
+def _each(args: argparse.Namespace, decide: Callable[[PvaClient, str], int]) -> int:
+    """``decide`` each plan named, in order; a refusal is printed, the next decided; the worst exit code."""
+    if len(args.ids) == 1:
+        with connect(args) as client:
+            return decide(client, args.ids[0])  # a refusal is the command's (``calling`` prints it)
+    worst = EXIT_OK
+    with connect(args) as client:
+        for plan_id in args.ids:
+            try:
+                code = decide(client, plan_id)
+            except ClientError as error:
+                print(terminal(f"pva: {plan_id}: {error}"), file=sys.stderr)
+                code = error.exit_code
+            worst = max(worst, code)
+    return worst
 
 
 def op_numbers(given: str) -> list[int]:

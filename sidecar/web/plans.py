@@ -147,7 +147,7 @@ def _existing(request: Request, who: Signed, digest: str | None) -> str | None:
         return None
 
 
-def _comment(text: str) -> tuple[str, str]:
+def comment_or_refusal(text: str) -> tuple[str, str]:
     """The comment and "", or "" and why it cannot be taken."""
     try:
         return Comment.model_validate({"comment": text}).comment, ""
@@ -179,7 +179,7 @@ def approve(
     keep: OpList = [],  # noqa: B006  # the ops whose box was ticked
 ) -> Response:
     """Approve the plan; with some ops unticked, approve the part without them (the page shows it)."""
-    text, refused = _comment(comment)
+    text, refused = comment_or_refusal(comment)
     if refused:
         return _render(request, who, plan_id, _DEFAULT_PAGES, error=refused)
     plans = app_state(request).services.plans
@@ -198,14 +198,14 @@ async def request_changes(
     request: Request, who: Poster, plan_id: PlanId, comment: CommentField = ""
 ) -> Response:
     """Ask the author for changes: the overall comment, and what each op's field ``note-N`` says."""
-    text, refused = _comment(comment)
+    text, refused = comment_or_refusal(comment)
     form = await request.form()  # parsed once already (the fields above): read from its cache
     notes = [
         OpComment(int(found[1]), value.strip())
         for name, value in form.multi_items()
         if (found := NOTE.fullmatch(name)) and isinstance(value, str) and value.strip()
     ]
-    if refused or any(_comment(note.comment)[1] for note in notes):
+    if refused or any(comment_or_refusal(note.comment)[1] for note in notes):
         return await run_in_threadpool(
             _render, request, who, plan_id, _DEFAULT_PAGES, error=refused or _BAD_NOTE
         )
@@ -219,7 +219,7 @@ _BAD_NOTE = "A comment on an op is too long or holds a character that cannot be 
 
 @router.post("/{plan_id}/reject")
 def reject(request: Request, who: Poster, plan_id: PlanId, comment: CommentField = "") -> Response:
-    text, refused = _comment(comment)
+    text, refused = comment_or_refusal(comment)
     if refused:
         return _render(request, who, plan_id, _DEFAULT_PAGES, error=refused)
     stored = app_state(request).services.plans.reject(plan_id, who.principal, text)

@@ -351,3 +351,24 @@ def test_ls_cat_and_manifest_read_the_store_over_http(
     assert json.loads(lines[0])["hashed"] is False
     assert main(["cat", "m/inbox/1.pdf", "--server", server, "--token", tokens["outsider"]]) == 2
     assert b"outside their scope" in capsysbinary.readouterr().err
+
+
+def test_several_ids_are_each_decided_and_a_refusal_hides_none_of_the_others(
+    server: str, tokens: dict[str, str], capsys: pytest.CaptureFixture[str]
+) -> None:
+    """pva reject A UNKNOWN B -m C: A and B are rejected, the unknown one is named on stderr, exit 2."""
+    with PvaClient(server, tokens["agent"]) as agent:
+        first, second = (agent.submit({**FILE_IT, "title": title}).id for title in ("One", "Two"))
+    unknown = "f" * 64
+    common = ["-m", "Not this week", "--server", server, "--token", tokens["alice"]]
+    assert main(["reject", first, unknown, second, *common]) == 2
+    err = capsys.readouterr().err
+    assert f"pva: {unknown}:" in err
+    assert first not in err
+    assert second not in err
+    with PvaClient(server, tokens["alice"]) as alice:
+        for plan_id in (first, second):
+            shown = alice.get(plan_id)
+            assert (shown.state, shown.rejection and shown.rejection.comment) == ("rejected", "Not this week")
+    assert main(["approve", first, second, "--without", "1", *common]) == 2  # --without names one plan
+    assert "--without decides one plan" in capsys.readouterr().err

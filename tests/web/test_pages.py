@@ -473,3 +473,67 @@ def test_a_failed_revert_of_an_altered_trash_copy_shows_its_incident_on_the_page
     assert "<dt>Incidents</dt>" in page
     assert "was altered" in page.split("<dt>Incidents</dt>", 1)[1]
     assert not (site.store / "m" / "a.pdf").exists()
+
+
+def test_a_batch_decision_decides_each_ticked_plan_on_its_own_and_lists_a_refusal_beside_the_rest(
+    tmp_path: Path,
+) -> None:
+    """Three plans ticked, one of them the approver's own: two are approved, one is refused with why."""
+    people: People = {"alice": ("approver", ["m"]), "agent": ("agent", ["m"])}
+    files = {"m/a.pdf": b"a", "m/b.pdf": b"b", "m/c.pdf": b"c"}
+    with _opened_site(tmp_path, people, files=files) as site:
+        theirs = [
+            _submit(site, plan_doc({"op": "delete", "path": f"m/{n}.pdf"}, title=n, scope=["m"]))
+            for n in "ab"
+        ]
+        own = site.client.post(
+            "/v1/plans",
+            json=plan_doc({"op": "delete", "path": "m/c.pdf"}, title="mine", scope=["m"]),
+            headers={"Authorization": f"Bearer {site.secrets['alice']}"},
+        ).json()["id"]
+        csrf = _sign_in(site, "alice")
+        inbox = site.client.get("/").text
+        assert all(f'name="plan" value="{digest}"' in inbox for digest in (*theirs, own))
+        ticked = [own, *theirs]  # the refused one first
+        form = {"csrf": csrf, "decision": "approve", "comment": "Filed as agreed", "plan": ticked}
+        answer = site.client.post("/inbox/decide", data=form, headers=ORIGIN)
+        assert answer.status_code == 200, answer.text
+        results = answer.text.split('id="results-title"')[1].split("</section>")[0]
+        assert results.count("<strong>refused</strong>") == 1
+        assert results.count("now <strong>") == 2
+        assert "alice submitted this plan and cannot approve it" in results
+        for digest in theirs:
+            assert site.settle(digest) == "applied"
+            shown = site.client.get(
+                f"/v1/plans/{digest}", headers={"Authorization": f"Bearer {site.secrets['alice']}"}
+            ).json()
+            assert [a["comment"] for a in shown["approvals"]] == ["Filed as agreed"]
+        assert not (site.store / "m" / "a.pdf").exists()
+        assert not (site.store / "m" / "b.pdf").exists()
+        assert (site.store / "m" / "c.pdf").exists()
+
+
+def test_a_batch_decision_needs_a_comment_the_csrf_token_and_a_ticked_plan(site: Site) -> None:
+    """Nothing is decided without a comment, without the session's token, or with nothing ticked."""
+    (site.store / "m" / "a.pdf").write_text("a")
+    plan_id = _submit(site, DELETE_A)
+    csrf = _sign_in(site, "alice")
+    tries: list[tuple[dict[str, Any], int]] = [
+        ({"csrf": csrf, "decision": "reject", "comment": " ", "plan": [plan_id]}, 422),
+        ({"decision": "reject", "comment": "no", "plan": [plan_id]}, 403),
+        ({"csrf": csrf, "decision": "reject", "comment": "no"}, 422),
+    ]
+    for form, status in tries:
+        assert site.client.post("/inbox/decide", data=form, headers=ORIGIN).status_code == status
+    auth = {"Authorization": f"Bearer {site.secrets['alice']}"}
+    assert site.client.get(f"/v1/plans/{plan_id}", headers=auth).json()["state"] == "pending"
+
+
+def test_the_inbox_offers_no_boxes_to_people_who_do_not_decide_plans(site: Site) -> None:
+    (site.store / "m" / "a.pdf").write_text("a")
+    plan_id = _submit(site, DELETE_A)
+    _sign_in(site, "agent")
+    inbox = site.client.get("/").text
+    assert plan_id in inbox
+    assert 'name="plan"' not in inbox
+    assert 'id="batch"' not in inbox

@@ -29,7 +29,9 @@
     const left = Array.from(before).filter((id) => !after.has(id)).length;
     if (!arrived && !left) return;
     if (body.contains(document.activeElement)) return; // never pull a row from under the keyboard focus
+    const ticked = new Set(Array.from(body.querySelectorAll('input[name="plan"]:checked'), (box) => box.value));
     body.replaceChildren(...Array.from(rows.children).map((row) => document.importNode(row, true)));
+    body.querySelectorAll('input[name="plan"]').forEach((box) => { box.checked = ticked.has(box.value); });
     const words = [];
     if (arrived) words.push(arrived + (arrived === 1 ? " new plan" : " new plans"));
     if (left) words.push(left + (left === 1 ? " plan was decided" : " plans were decided"));
