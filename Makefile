@@ -52,7 +52,7 @@ bench: $(STAMP) services
 	$(BIN)/python -m bench.audit_history
 
 screenshots: $(STAMP) services
-	PVA_SCREENSHOTS=docs/img $(BIN)/pytest -q tests/e2e -k approver_signs_in
+	PVA_SCREENSHOTS=docs/img $(BIN)/pytest -q tests/e2e -k "approver_signs_in or 390_px"
 
 schema: $(STAMP)
 	$(BIN)/python -m planner.cli.main schema > schema/plan.v1.schema.json
