@@ -6,11 +6,22 @@ Built on the official ``mcp`` SDK's low-level ``Server``, so each tool's input
 schema is exactly the one ``planner.agent.tools`` generates from the plan schema.
 Tool calls run through ``ToolBox`` as the server's token. There is no approve
 or apply tool: agents can only propose.
+
+The approval hand-off: a submit that leaves the plan pending answers with the
+plan's approval page (``page``), and, when the client declared URL-mode
+elicitation, asks it to offer the page to its user (``elicitation/create``,
+mode ``url``). Whatever the client answers (accept, decline, cancel) is only
+whether the user chose to open the page: it is reported back in ``handoff``
+and approves nothing. A person approves on the page, signed in with their own
+token; MCP has no way to consent for them.
 """
 
 from __future__ import annotations
 
+import hmac
 import json
+import uuid
+from collections.abc import Sequence
 from typing import Any
 
 import anyio
@@ -18,6 +29,9 @@ import mcp_types as types
 import uvicorn
 from mcp.server import Server, ServerRequestContext
 from mcp.server.stdio import stdio_server
+from mcp.server.transport_security import TransportSecuritySettings
+from starlette.responses import JSONResponse
+from starlette.types import ASGIApp, Receive, Scope, Send
 
 from planner.agent.tools import ToolBox, tools
 from planner.core.schema import plan_json_schema
@@ -52,10 +66,12 @@ def build_server(toolbox: ToolBox) -> Server[Any]:
         return types.ListToolsResult(tools=listed)
 
     async def call_tool(
-        _ctx: ServerRequestContext[Any], params: types.CallToolRequestParams
+        ctx: ServerRequestContext[Any], params: types.CallToolRequestParams
     ) -> types.CallToolResult:
         # The client is synchronous (httpx): run it off the event loop.
         answer = await anyio.to_thread.run_sync(toolbox.call, params.name, params.arguments or {})
+        if params.name == "pva_submit_plan" and answer.get("state") == "pending" and answer.get("page"):
+            answer["handoff"] = await hand_off(ctx, answer["page"], answer.get("title", ""))
         text = json.dumps(answer, ensure_ascii=False)
         return types.CallToolResult(
             content=[types.TextContent(type="text", text=text)],
@@ -96,6 +112,33 @@ def build_server(toolbox: ToolBox) -> Server[Any]:
     )
 
 
+HANDOFF_SECONDS = 120  # how long a submit waits for the client to say whether its user opens the page
+
+
+async def hand_off(ctx: ServerRequestContext[Any], page: str, title: str) -> str:
+    """Offer the approval page to the client's user (URL-mode elicitation); what the client answered.
+
+    ``not_supported`` when the client did not declare URL elicitation, else
+    the client's action (``accept``: its user chose to open the page;
+    ``decline``, ``cancel``) or ``no_answer``. None of these approves the
+    plan: only a person on the page does.
+    """
+    capabilities = ctx.session.client_capabilities
+    elicitation = None if capabilities is None else capabilities.elicitation
+    if elicitation is None or elicitation.url is None:
+        return "not_supported"
+    message = (
+        f"The plan {title!r} waits for a person's approval. Open its page to review it; "
+        "answering here approves nothing."
+    )
+    with anyio.move_on_after(HANDOFF_SECONDS):
+        result = await ctx.session.elicit_url(
+            message, page, elicitation_id=str(uuid.uuid4()), related_request_id=ctx.request_id
+        )
+        return str(result.action)
+    return "no_answer"
+
+
 def serve_stdio(toolbox: ToolBox) -> None:
     """Serve one MCP client over standard input and output until it hangs up."""
     server = build_server(toolbox)
@@ -107,7 +150,59 @@ def serve_stdio(toolbox: ToolBox) -> None:
     anyio.run(main)
 
 
-def serve_http(toolbox: ToolBox, *, host: str, port: int, path: str = "/mcp") -> None:
-    """Serve MCP clients over streamable HTTP at ``http://host:port/path``."""
-    app = build_server(toolbox).streamable_http_app(streamable_http_path=path, host=host)
+MCP_TOKEN_ENV = "PVA_MCP_TOKEN"  # noqa: S105  # the variable naming the token clients of ``pva mcp --http`` send
+LOOPBACK_HOSTS = ("127.0.0.1:*", "localhost:*", "[::1]:*")
+
+
+def http_app(
+    toolbox: ToolBox, *, token: str, host: str, allowed_hosts: Sequence[str] = (), path: str = "/mcp"
+) -> ASGIApp:
+    """The streamable-HTTP MCP app: a bearer token on every request, DNS-rebinding protection always on.
+
+    ``allowed_hosts`` (``name:port``, ``*`` for any port) are the Host
+    headers accepted besides the loopback names and ``host`` itself; a page
+    on another site that rebinds its name to this address sends its own name
+    and is refused by the SDK's check. The token is this server's own, not
+    the sidecar token the tools call with.
+    """
+    if not token:
+        raise ValueError("pva mcp --http needs a bearer token")
+    hosts = [*LOOPBACK_HOSTS, *(() if host in ("0.0.0.0", "::") else (f"{host}:*",)), *allowed_hosts]  # noqa: S104
+    security = TransportSecuritySettings(
+        enable_dns_rebinding_protection=True,
+        allowed_hosts=hosts,
+        allowed_origins=[f"http://{name}" for name in hosts] + [f"https://{name}" for name in hosts],
+    )
+    app = build_server(toolbox).streamable_http_app(
+        streamable_http_path=path, host=host, transport_security=security
+    )
+    return _Bearer(app, token)
+
+
+class _Bearer:
+    """ASGI middleware: 401 for any HTTP request without ``Authorization: Bearer <token>``."""
+
+    def __init__(self, app: ASGIApp, token: str) -> None:
+        self.app = app
+        self.expected = f"Bearer {token}".encode()
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http":
+            given = dict(scope["headers"]).get(b"authorization", b"")
+            if not hmac.compare_digest(given, self.expected):
+                refusal = JSONResponse(
+                    {"error": "unauthorized", "message": f"send Authorization: Bearer <{MCP_TOKEN_ENV}>"},
+                    status_code=401,
+                    headers={"WWW-Authenticate": 'Bearer realm="pva mcp"'},
+                )
+                await refusal(scope, receive, send)
+                return
+        await self.app(scope, receive, send)
+
+
+def serve_http(
+    toolbox: ToolBox, *, host: str, port: int, token: str, allowed_hosts: Sequence[str] = ()
+) -> None:
+    """Serve MCP clients over streamable HTTP at ``http://host:port/mcp``, each with the bearer token."""
+    app = http_app(toolbox, token=token, host=host, allowed_hosts=allowed_hosts)
     uvicorn.run(app, host=host, port=port, log_level="info")

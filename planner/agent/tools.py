@@ -304,7 +304,7 @@ def status_answer(status: PlanStatus) -> dict[str, Any]:
         body["rejection"] = {"by": status.rejection.actor, "comment": status.rejection.comment}
         if status.rejection.ops:  # a request for changes: what to change, op by op (0-based)
             body["rejection"]["ops"] = [{"op": c.op, "comment": c.comment} for c in status.rejection.ops]
-    for name in ("supersedes", "superseded_by"):
+    for name in ("supersedes", "superseded_by", "page"):  # page: where a person reviews it
         if getattr(status, name) is not None:
             body[name] = getattr(status, name)
     if status.derived is not None:  # a person approved only part of the original plan

@@ -1,11 +1,18 @@
 """``pva mcp``: run the MCP server (stdio, or streamable HTTP) with the agent tools, as ``PVA_TOKEN``.
 
 Needs the ``agent`` extra (the ``mcp`` SDK), imported only when the command runs.
+Over HTTP every request needs ``Authorization: Bearer $PVA_MCP_TOKEN`` (made
+up and printed at start when the variable is unset), and the Host header must
+be a loopback name, the ``--host`` address or an ``--allow-host``: DNS-rebinding
+protection is always on.
 """
 
 from __future__ import annotations
 
 import argparse
+import os
+import secrets
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -30,6 +37,14 @@ def register(commands: Any) -> None:
     parser.add_argument("--http", action="store_true", help="streamable HTTP instead of stdio")
     parser.add_argument("--host", default="127.0.0.1", help="address for --http (default 127.0.0.1)")
     parser.add_argument("--port", type=int, default=8765, help="port for --http (default 8765)")
+    parser.add_argument(
+        "--allow-host",
+        action="append",
+        default=[],
+        metavar="NAME:PORT",
+        help="with --http: a Host header to accept besides the loopback names (DNS-rebinding "
+        "protection stays on); repeatable, '*' for any port",
+    )
     source = parser.add_mutually_exclusive_group()
     source.add_argument("--manifest", type=Path, help="list folders from this manifest")
     source.add_argument("--root", type=Path, help="list folders from this folder (a read-only copy)")
@@ -43,7 +58,12 @@ def run(args: argparse.Namespace) -> int:
         raise UsageError(f"'pva mcp' needs the mcp SDK ({error.name}): {AGENT_EXTRA}") from None
     toolbox = ToolBox(PvaClient.from_env(), tree=_tree(args))
     if args.http:
-        mcp_server.serve_http(toolbox, host=args.host, port=args.port)
+        token = os.environ.get(mcp_server.MCP_TOKEN_ENV) or secrets.token_urlsafe(32)
+        if not os.environ.get(mcp_server.MCP_TOKEN_ENV):  # made up for this run: say it once
+            print(f"pva mcp: clients send Authorization: Bearer {token}", file=sys.stderr, flush=True)
+        mcp_server.serve_http(
+            toolbox, host=args.host, port=args.port, token=token, allowed_hosts=args.allow_host
+        )
     else:
         mcp_server.serve_stdio(toolbox)
     return EXIT_OK

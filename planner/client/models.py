@@ -151,6 +151,7 @@ class PlanStatus(PlanSummary):
         None, description="The earlier version it replaced (or the plan it is part of)."
     )
     superseded_by: str | None = Field(None, description="The plan that replaced it (state superseded).")
+    page: str | None = Field(None, description="Its approval page: where a person reviews and decides it.")
     derived: Derived | None = Field(None, description="Set on the part of a plan a person approved.")
     changes: list[OpChange] | None = Field(None, description="The difference from the 'supersedes' version.")
     discussion: list[Remark] = Field(default_factory=list, description="Remarks on earlier versions.")

@@ -191,6 +191,11 @@ class PlanOut(PlanSummaryOut):
     approvals: list[ApprovalOut]
     rejection: RejectionOut | None
     diagnostics: list[Diagnostic]
+    page: str | None = Field(
+        None,
+        description="The plan's approval page, where a person reviews and decides it (under PVA_PUBLIC_URL "
+        "when set, else the address this request came to). Opening it approves nothing.",
+    )
     inverse_id: str | None = Field(
         description="The digest of the plan that undoes it, once applied (a plan with that id "
         "exists only once a revert submitted it)."

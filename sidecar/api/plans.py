@@ -30,6 +30,7 @@ from sidecar.api.requests import ApprovalBody, ChangesBody, CommentBody, PlanBod
 from sidecar.edge.auth import Caller
 from sidecar.edge.params import Storable, UtcTime
 from sidecar.edge.state import app_state
+from sidecar.notify.notices import plan_link
 from sidecar.service.cases import StoredCase, case_trees
 from sidecar.service.plans import check_path_filter
 from sidecar.tokens import Principal
@@ -55,6 +56,7 @@ def _out(
     progress = state.services.plans.progress(stored)
     out = plan_json(stored, now=now, ttl=ttl, body=body, who=who, trees=trees, progress=progress)
     out |= versions_json(state.services.plans.versions(stored, who))
+    out["page"] = plan_link(state.settings.public_url or str(request.base_url), stored.digest)
     if with_plan:  # only the full view reads the store for the writes' contents
         found = state.services.plans.contents(stored.digest, who, range(len(body["ops"]) if body else 0))
         out["contents"] = [p.to_json() for p in found]

@@ -19,6 +19,7 @@ from starlette.responses import Response
 from planner.core.errors import PvaError
 from sidecar.edge.params import Storable
 from sidecar.edge.state import app_state
+from sidecar.errors import UnknownPlan
 from sidecar.service.plans import check_path_filter
 from sidecar.web.cases import summaries
 from sidecar.web.guard import PageRoute, Poster, Signed, Viewer
@@ -144,6 +145,8 @@ def _decide_one(request: Request, who: Signed, ref: str, decision: str, comment:
     try:
         act = plans.approve if decision == "approve" else plans.reject
         stored = act(ref, who.principal, comment)
+    except UnknownPlan:  # nothing of a plan behind the wall, not even the id sent back
+        return Result("", "A plan", None, "no plan you may see has that id")
     except PvaError as error:  # refused: this plan only; the others are decided all the same
         return Result(ref, ref[:12], None, str(error))
     return Result(stored.digest, stored.title, stored.case.state.value)

@@ -8,7 +8,9 @@ import sys
 from typing import Any
 
 import anyio
+import mcp_types as types
 from mcp import Client, StdioServerParameters
+from mcp.client.session import ClientRequestContext, ElicitationFnT
 
 from planner.agent.mcp_server import SCHEMA_URI
 from planner.client.http_client import PvaClient
@@ -122,3 +124,48 @@ def test_mcp_resubmits_a_revision_after_changes_were_requested(server: str, toke
     assert "supersedes" in seen["asked"]["next"]
     assert (seen["new"]["state"], seen["new"]["supersedes"]) == ("pending", seen["old"]["id"])
     assert (seen["old"]["state"], seen["old"]["superseded_by"]) == ("superseded", seen["new"]["id"])
+
+
+def _submit_with(server: str, token: str, elicit: Any) -> tuple[dict[str, Any], list[Any]]:
+    """Submit PLAN through ``pva mcp`` over stdio with a client whose elicitation callback is ``elicit``."""
+    parameters = StdioServerParameters(
+        command=sys.executable,
+        args=["-m", "planner.cli.main", "mcp"],
+        env={"PVA_URL": server, "PVA_TOKEN": token, "PATH": os.environ.get("PATH", "")},
+    )
+    asked: list[Any] = []
+    seen: dict[str, Any] = {}
+
+    async def answer(context: ClientRequestContext, params: types.ElicitRequestParams) -> types.ElicitResult:
+        asked.append(params)
+        return types.ElicitResult(action=elicit)
+
+    async def main() -> None:
+        callback: ElicitationFnT | None = answer if elicit is not None else None
+        async with Client(parameters, mode="legacy", elicitation_callback=callback) as client:
+            seen.update((await client.call_tool("pva_submit_plan", {"plan": PLAN})).structured_content or {})
+
+    anyio.run(main)
+    return seen, asked
+
+
+def test_mcp_submit_hands_the_page_to_the_client_and_its_accept_approves_nothing(
+    server: str, tokens: dict[str, str]
+) -> None:
+    """A client with URL elicitation is asked to open the plan's page; its 'accept' leaves it pending."""
+    seen, asked = _submit_with(server, tokens["agent"], "accept")
+    assert seen["page"] == f"{server}/plans/{seen['id']}"
+    assert [(p.mode, p.url) for p in asked] == [("url", seen["page"])]
+    assert "approves nothing" in asked[0].message
+    assert seen["handoff"] == "accept"
+    with PvaClient(server, tokens["alice"]) as alice:
+        shown = alice.get(seen["id"])
+    assert (shown.state, shown.approvals) == ("pending", [])
+
+
+def test_mcp_submit_without_url_elicitation_still_returns_the_page(
+    server: str, tokens: dict[str, str]
+) -> None:
+    seen, asked = _submit_with(server, tokens["agent"], None)
+    assert (seen["handoff"], asked) == ("not_supported", [])
+    assert seen["page"].endswith(f"/plans/{seen['id']}")

@@ -298,6 +298,13 @@ def calls(world: World) -> dict[tuple[str, str], list[Call]]:
         ("POST", "/plans/{plan_id}/request-changes"): per_id(
             "/plans/{plan_id}/request-changes", acting=True, **form
         ),
+        ("POST", "/inbox/decide"): [
+            (
+                "/inbox/decide",
+                {"data": {"comment": "probe", "decision": verdict, "plan": hidden_ids}, "headers": ORIGIN},
+            )
+            for verdict in ("approve", "reject")
+        ],
         ("POST", "/plans/{plan_id}/apply"): per_id("/plans/{plan_id}/apply", acting=True, headers=ORIGIN),
         ("POST", "/plans/{plan_id}/revert"): per_id("/plans/{plan_id}/revert", acting=True, headers=ORIGIN),
         ("GET", "/history"): [

@@ -43,6 +43,8 @@ ROLES = {
     "ADMIN": ("admin", "ops", []),
 }
 
+PUBLIC_URL = "https://pva.firm.example"  # PVA_PUBLIC_URL: the plans' pages shown in api.md are under it
+
 
 def _curl_blocks() -> list[Block]:
     return [b for b in BLOCKS if b.document == API_DOC and b.language == "console" and b.kind == "curl"]
@@ -108,7 +110,9 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Path, dic
         if block.document == API_DOC and "file" in block.options:
             (folder / block.options["file"]).write_text(block.text + "\n", encoding="utf-8")
     key = new_signer_key("firm.example/pva")  # signs the custody reports
-    with sidecar(Path("store"), url, folder / "serve.log", cwd=folder, checkpoint_key=key) as address:
+    with sidecar(
+        Path("store"), url, folder / "serve.log", cwd=folder, checkpoint_key=key, public_url=PUBLIC_URL
+    ) as address:
         yield folder, env | {"PVA_URL": address}
 
 

@@ -92,7 +92,7 @@ def _plan(sidecar: Sidecar) -> str:
 
 
 def test_an_approver_decides_a_plan_with_long_paths_on_a_390_px_phone(
-    phone: BrowserContext, sidecar: Sidecar
+    phone: BrowserContext, browser: Browser, sidecar: Sidecar
 ) -> None:
     plan_id = _plan(sidecar)
     page = phone.new_page()
@@ -104,7 +104,7 @@ def test_an_approver_decides_a_plan_with_long_paths_on_a_390_px_phone(
     page.screenshot(path=str(IMAGES / "inbox-390.png"))
 
     # The mail's link, opened signed out on the phone: sign in, and the plan's page opens.
-    linked = phone.browser.new_context(base_url=sidecar.url, viewport={"width": WIDTH, "height": 844})
+    linked = browser.new_context(base_url=sidecar.url, viewport={"width": WIDTH, "height": 844})
     try:
         fresh = linked.new_page()
         fresh.goto(f"/plans/{plan_id}")
