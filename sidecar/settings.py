@@ -81,6 +81,8 @@ class Settings(BaseSettings):
     public_url: Annotated[str, Field(pattern=r"^https?://[^\s]+$")] | None = None
     notify: bool = True  # pva serve runs the notification worker (every replica may)
     notify_interval: Annotated[Duration, Field(gt=timedelta(0))] = timedelta(seconds=2)  # between rounds
+    # Delivered (or given up) deliveries and their events are deleted once this old.
+    notify_retention: Annotated[Duration, Field(gt=timedelta(0))] = timedelta(days=30)
     webhook_backoff: Annotated[Duration, Field(gt=timedelta(0))] = timedelta(seconds=10)  # doubles each retry
     webhook_attempts: Positive = 10  # tries before a delivery is given up
     webhook_timeout: Annotated[Duration, Field(gt=timedelta(0))] = timedelta(seconds=10)

@@ -173,6 +173,7 @@ def delivery_settings(settings: Settings) -> DeliverySettings:
         timeout=settings.webhook_timeout,
         public_url=settings.public_url,
         mail=mail_settings(settings),
+        retention=settings.notify_retention,
     )
 
 

@@ -24,7 +24,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, Literal
 
-from sqlalchemy import Connection, insert, or_, select, update
+from sqlalchemy import Connection, delete, insert, or_, select, update
 from sqlalchemy.orm import Session
 
 from planner.core.errors import PvaError
@@ -326,6 +326,22 @@ class SqlOutbox(db.SqlStore):
         mine = (DeliveryRow.id == taken.id, DeliveryRow.claim == taken.claim)
         with self._sessions() as session, session.begin():
             return bool(session.execute(update(DeliveryRow).where(*mine).values(values)).rowcount)  # type: ignore[attr-defined]
+
+    def prune(self, before: datetime) -> tuple[int, int]:
+        """Delete what is settled and older than ``before``: (deliveries, events) deleted.
+
+        A delivery goes once delivered or given up and created before ``before``;
+        an event once dispatched before it and left with no delivery. Pending
+        deliveries (and their events) stay whatever their age: they are still
+        being tried.
+        """
+        settled = (DeliveryRow.status.in_(("delivered", "failed")), DeliveryRow.created < before)
+        with db.writing(self.engine) as connection:
+            gone = connection.execute(delete(DeliveryRow).where(*settled)).rowcount
+            kept = select(DeliveryRow.event_id).where(DeliveryRow.event_id == OutboxRow.id).exists()
+            done = (OutboxRow.dispatched.is_not(None), OutboxRow.dispatched < before, ~kept)
+            events = connection.execute(delete(OutboxRow).where(*done)).rowcount
+        return int(gone), int(events)
 
     def deliveries(
         self, *, target: str | None = None, status: Status | None = None, limit: int = 100

@@ -42,6 +42,8 @@ class DeliverySettings:
     public_url: str | None = None  # PVA_PUBLIC_URL: the plan pages' links start with it
     mail: MailSettings | None = None  # PVA_SMTP_URL and PVA_MAIL_FROM; None: no mail
     mail_every: timedelta = timedelta(minutes=1)  # at most one mail per approver this often
+    retention: timedelta = timedelta(days=30)  # PVA_NOTIFY_RETENTION: settled deliveries and events kept
+    prune_every: timedelta = timedelta(hours=1)  # how often a worker deletes what outlived the retention
 
 
 def retry_delay(attempts: int, backoff: timedelta) -> timedelta:
@@ -68,6 +70,7 @@ class Deliverer:
         self.client = client or httpx.Client(timeout=seconds, follow_redirects=False)
         self.stopping = threading.Event()
         self.thread = threading.Thread(target=self._run, name="pva-notify", daemon=True)
+        self.pruned: datetime | None = None  # when this worker last pruned
 
     @property
     def lease(self) -> timedelta:
@@ -75,7 +78,19 @@ class Deliverer:
         return self.settings.timeout * 3
 
     def run_once(self) -> int:
-        """One round: dispatch new events, send what is due; how many deliveries were tried."""
+        """One round: dispatch new events, send what is due; how many deliveries were tried.
+
+        At most once per ``prune_every``, the round first deletes deliveries
+        settled (delivered or given up) and events dispatched longer than the
+        retention ago (every replica may: a delete of what another deleted is
+        a no-op).
+        """
+        now = self.clock()
+        if self.pruned is None or now - self.pruned >= self.settings.prune_every:
+            deliveries, events = self.outbox.prune(now - self.settings.retention)
+            self.pruned = now
+            if deliveries or events:
+                log.info("pruned %d deliveries and %d events past the retention", deliveries, events)
         mailing = self.settings.mail
         self.outbox.dispatch(mail=mailing is not None)
         tried = 0

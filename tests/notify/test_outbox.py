@@ -6,12 +6,13 @@ import json
 import threading
 from datetime import UTC, datetime, timedelta
 
-from sqlalchemy import insert
+from sqlalchemy import insert, select
 
 from sidecar import db
 from sidecar.audit.tables import OutboxRow
 from sidecar.notify.notices import Notice
 from sidecar.notify.outbox import Claimed, SqlOutbox
+from sidecar.notify.worker import Deliverer, DeliverySettings
 from tests.support.clocks import StillClock
 
 T0 = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)
@@ -88,4 +89,55 @@ def test_a_claim_whose_lease_ran_out_is_taken_over_and_the_late_worker_writes_no
         (shown,) = outbox.deliveries()
         assert (shown.status, shown.attempts, shown.last_status) == ("delivered", 2, 204)
     finally:
+        outbox.close()
+
+
+def test_settled_deliveries_and_their_events_are_pruned_past_the_retention_and_pending_ones_stay(
+    url: str,
+) -> None:
+    """Settled deliveries older than the cut-off go, and events left with none; pending ones stay."""
+    clock = StillClock(T0)
+    outbox = SqlOutbox(db.make_engine(url), clock=clock)
+    try:
+        outbox.add_webhook("https://a.example/hook")
+        _events(outbox, 3)
+        outbox.dispatch(mail=False)
+        first, second, third = outbox.claim("webhook", lease=LEASE)
+        assert outbox.finish(first, delivered=True, status=204)
+        assert outbox.finish(second, delivered=False, status=500, error="down")  # given up: no retry_at
+        assert outbox.finish(third, delivered=False, status=500, error="down", retry_at=T0 + LEASE)
+        assert outbox.prune(T0) == (0, 0)  # nothing is older than the cut-off yet
+        clock.now = T0 + timedelta(days=31)
+        assert outbox.prune(clock.now - timedelta(days=30)) == (2, 2)
+        (left,) = outbox.deliveries(limit=100)
+        assert (left.id, left.status) == (third.id, "pending")
+        with outbox.engine.connect() as connection:
+            kept = connection.execute(select(OutboxRow.id)).scalars().all()
+        assert kept == [third.event_id]
+    finally:
+        outbox.close()
+
+
+def test_the_worker_prunes_at_most_once_per_period_with_the_retention_it_was_given(url: str) -> None:
+    clock = StillClock(T0)
+    outbox = SqlOutbox(db.make_engine(url), clock=clock)
+    settings = DeliverySettings(retention=timedelta(days=2), prune_every=timedelta(hours=1))
+    worker = Deliverer(outbox, settings, clock)
+    try:
+        outbox.add_webhook("https://a.example/hook")
+        _events(outbox, 1)
+        outbox.dispatch(mail=False)
+        (taken,) = outbox.claim("webhook", lease=LEASE)
+        assert outbox.finish(taken, delivered=True, status=204)
+        clock.now = T0 + timedelta(days=2) - timedelta(minutes=1)
+        worker.run_once()  # prunes: the delivery is not yet two days old
+        assert len(outbox.deliveries(limit=10)) == 1
+        clock.now = T0 + timedelta(days=2, minutes=10)
+        worker.run_once()  # old enough now, but the last prune was 11 minutes ago
+        assert len(outbox.deliveries(limit=10)) == 1
+        clock.now = T0 + timedelta(days=2, minutes=60)
+        worker.run_once()  # an hour after the last prune: gone
+        assert outbox.deliveries(limit=10) == []
+    finally:
+        worker.client.close()
         outbox.close()
