@@ -170,7 +170,7 @@ class LocalBackend:
             fd = self._fs.open_dir(path)
         except NotADirectory as error:
             raise NotFound(path, f"{path!r} is a file, not a folder") from error
-        return self._below(fd, path, hashed=hashed, depth=depth)
+        return self._below(fd, path, hashed=hashed, depth=depth, listing=True)
 
     def open_read(self, path: str) -> FileStream:
         """The file at ``path`` open through its descriptor, hashed once (the cache keeps it)."""
@@ -229,11 +229,16 @@ class LocalBackend:
             if stat.S_ISDIR(info.st_mode):
                 yield from self._below(self._fs.open_child(fd, name, path), path, hashed=hashed)
 
-    def _below(self, fd: int, path: str, *, hashed: bool, depth: int | None = None) -> Iterator[Entry]:
+    def _below(
+        self, fd: int, path: str, *, hashed: bool, depth: int | None = None, listing: bool = False
+    ) -> Iterator[Entry]:
         """Everything below the folder open as ``fd`` (closed here), parents first, by name.
 
         Iterative, one open descriptor per level: depth costs no recursion.
         ``depth`` levels only, when given (1: the folder's own children).
+        A link, special file or hard-linked file below raises ``Refused``, so a
+        plan's footprint never passes one by; ``listing`` (what agents read:
+        ``entries``) leaves them out instead, never following or reading them.
         """
         # A descriptor joins the stack before its listing, so a failing listing still closes it.
         stack: list[tuple[int, str, Iterator[str]]] = [(fd, path, iter(()))]
@@ -248,7 +253,12 @@ class LocalBackend:
                 if not prefix and fold(name) == RESERVED:
                     continue
                 child = join(prefix, name)
-                info = self._fs.lstat(dirfd, name, child)
+                try:
+                    info = self._fs.lstat(dirfd, name, child)
+                except Refused:
+                    if listing:
+                        continue  # a link or special file: not a document, left out of what agents read
+                    raise
                 if info is None:
                     continue  # removed since the listing
                 yield self._entry(dirfd, name, child, info, hashed=hashed)

@@ -156,29 +156,44 @@ def test_no_read_shows_a_byte_of_another_matter(canaried: Api, url: str) -> None
 
 
 def test_links_in_the_store_are_never_followed(canaried: Api) -> None:
-    """A symlink to a file outside the store, or to another matter's folder, is refused, not read through."""
+    """A symlink to a file outside the store, or to another matter's folder, is refused, not read through.
+
+    A listing of the folder holding a link lists its other entries and leaves
+    the link out: neither its name's target nor anything behind it appears.
+    """
     inbox = canaried.root / "matters/acme/inbox"
     (inbox / "outside.txt").symlink_to(canaried.root.parent / "outside.txt")
     (canaried.root / "matters/acme/globex").symlink_to(canaried.root / "matters/globex")
     for url in (
         "/v1/files/matters/acme/inbox/outside.txt",
         "/v1/files/matters/acme/globex/QWKZ-canary-memo.txt",
-        "/v1/tree?path=matters/acme/globex",
-        "/v1/tree?path=matters/acme&depth=4",
     ):
         status, leaked = _leak(canaried, url)
         assert not leaked, url
         assert status in (404, 409), (url, status)
-    # A manifest already streaming ends with an error line at the link: no reader takes it as whole.
+    status, leaked = _leak(canaried, "/v1/tree?path=matters/acme/globex")  # the link itself: no folder
+    assert (status, leaked) == (409, False)
+    for url in ("/v1/tree?path=matters/acme&depth=4", "/v1/manifest?path=matters/acme&hash=true"):
+        status, leaked = _leak(canaried, url)
+        assert (status, leaked) == (200, False), url
+    listed = canaried.get("/v1/tree", "agent", params={"path": "matters/acme", "depth": 4}).json()["entries"]
+    paths = {entry["path"] for entry in listed}
+    assert "matters/acme/inbox/0001.pdf" in paths
+    assert not any(path.startswith(("matters/acme/globex", "matters/acme/inbox/outside")) for path in paths)
     lines = canaried.get("/v1/manifest", "agent", params={"path": "matters/acme"}).text.splitlines()
-    assert json.loads(lines[-1])["error"]["code"] == "stopped"
+    assert all("error" not in json.loads(line) for line in lines)
+    assert not any("outside.txt" in line or "acme/globex" in line for line in lines)
 
 
 def test_special_files_are_refused(api: Api) -> None:
-    """A FIFO in the store is refused (409), never opened (which could block)."""
+    """A FIFO in the store is refused (409), never opened (which could block), and left out of listings."""
     os.mkfifo(api.root / "matters/acme/inbox/pipe")
     assert api.get("/v1/files/matters/acme/inbox/pipe", "agent").status_code == 409
-    assert api.get("/v1/tree", "agent", params={"path": "matters/acme/inbox"}).status_code == 409
+    listed = api.get("/v1/tree", "agent", params={"path": "matters/acme/inbox"})
+    assert listed.status_code == 200
+    names = [entry["path"].rsplit("/", 1)[-1] for entry in listed.json()["entries"]]
+    assert "pipe" not in names
+    assert "0001.pdf" in names
 
 
 def _reads(api: Api) -> list[dict[str, object]]:
