@@ -29,7 +29,7 @@ from sidecar.errors import AuditError, BadDatabaseUrl, NotMigrated
 
 # The newest migration; opening a store refuses a database at any other.
 # tests/audit/test_migrations.py checks it is the head of migrations/versions.
-SCHEMA_REVISION = "0011"
+SCHEMA_REVISION = "0012"
 # In a checkout, sidecar/migrations links to the top-level migrations/; a wheel holds a copy.
 MIGRATIONS = Path(sidecar.__file__).resolve().parent / "migrations"
 BUSY_TIMEOUT_MS = 30_000

@@ -7,6 +7,19 @@ the first whose conditions all hold decides: ``auto_approve``,
 matches gets the ``[default]``, which is one approval unless the file says
 otherwise; a policy with no rules is the *empty* policy (``Policy.is_empty``).
 
+Owners and groups: ``[[owners]]`` maps path globs to a group of people
+(tokens carry groups). An outcome of ``require_approvals`` may also ask for
+approvals by group (``require``: "1 of acme-partners and 1 of records") and
+by the owners of what each op touches (``owners_approvals = N``: every
+group that owns a path of an op needs N approvals from its members). The
+decision carries these as ``Requirement`` s, each with the ops it is for, so
+a stored plan keeps what it was decided to need when the file changes.
+
+Enforcement: a rule's ``enforcement`` is ``deny`` (the default: its outcome
+stands), ``advise`` (its verdict is shown in the decision's ``advice`` and the
+next rules decide) or ``require_override`` (a ``deny`` an admin may override
+with a reason; the plan is then decided by the rules after it).
+
 Globs name subtrees, as scopes do: a path matches a glob when the glob matches
 the path *or one of its ancestors*, segment by segment (``*`` is any run of
 characters inside one segment, ``**`` any number of whole segments), compared
@@ -39,6 +52,7 @@ POLICY_VERSION = "policy/v1"
 OpKind = Literal["mkdir", "move", "rename", "write", "copy", "delete"]
 RoleName = Literal["agent", "approver", "auditor", "counsel", "admin"]  # sidecar.tokens.Role, as text
 Outcome = Literal["auto_approve", "require_approvals", "deny"]
+Enforcement = Literal["deny", "require_override", "advise"]  # hard; an admin may override; shown only
 MAX_APPROVALS = 20
 
 
@@ -177,6 +191,32 @@ Text = Annotated[str, Field(min_length=1, max_length=1000)]
 RuleName = Annotated[str, Field(max_length=100), AfterValidator(_checked_name)]
 
 
+class Requirement(BaseModel):
+    """Approvals a plan needs from the members of one group, and the ops they are needed for."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    group: str
+    approvals: int = Field(description="Distinct members of the group whose approvals must count.")
+    ops: list[int] | None = Field(
+        description="The ops (0-based) the group owns a path of; null: the whole plan (a rule's 'require')."
+    )
+
+    def covers(self, op: int) -> bool:
+        return self.ops is None or op in self.ops
+
+
+class Override(BaseModel):
+    """An admin's override of a ``require_override`` rule's deny: who, when, why (audited too)."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    rule_name: str
+    actor: str
+    reason: str
+    time: str  # ISO 8601, UTC
+
+
 class Decision(BaseModel):
     """What the policy decided for one plan, and which rule decided it (shown with the plan, audited)."""
 
@@ -186,12 +226,38 @@ class Decision(BaseModel):
     approvals_needed: int = Field(description="Distinct approvers needed; 0 unless require_approvals.")
     rule_name: str | None = Field(description="The rule that fired; null when the default decided.")
     reason: str
+    requirements: list[Requirement] = Field(
+        default=[],
+        description="Approvals needed by group: a rule's 'require', and the owners of each op's paths.",
+    )
+    advice: list[str] = Field(
+        default=[], description="What the 'advise' rules that matched say; they decide nothing."
+    )
+    overridable: bool = Field(
+        default=False,
+        description="A deny by a 'require_override' rule, which an admin may override with a reason.",
+    )
+    overrides: list[Override] = Field(default=[], description="Overrides that led to this decision.")
+
+
+GROUP_PATTERN = r"^[a-z0-9][a-z0-9._-]{0,63}$"  # as sidecar.tokens.GROUP: a token's groups are named so
+GroupName = Annotated[str, Field(pattern=GROUP_PATTERN)]
+Approvals = Annotated[int, Field(ge=1, le=MAX_APPROVALS)]
+
+
+class GroupNeed(_Strict):
+    """``{group = "records", approvals = 1}``: approvals from the group's members, for the whole plan."""
+
+    group: GroupName
+    approvals: Approvals = 1
 
 
 class _Outcome(_Strict):
     outcome: Outcome
-    approvals: Annotated[int, Field(ge=1, le=MAX_APPROVALS)] | None = None
+    approvals: Approvals | None = None
     message: Text | None = None
+    require: Annotated[list[GroupNeed], Field(min_length=1, max_length=20)] | None = None
+    owners_approvals: Approvals | None = None
 
     @model_validator(mode="after")
     def _coherent(self) -> Self:
@@ -200,13 +266,16 @@ class _Outcome(_Strict):
             raise ValueError("'approvals' (at least 1) goes with 'require_approvals', and only with it")
         if (self.outcome == "deny") != (self.message is not None):
             raise ValueError("'message' (why, shown to the author) goes with 'deny', and only with it")
+        if not wants_count and (self.require is not None or self.owners_approvals is not None):
+            raise ValueError("'require' and 'owners_approvals' go with 'require_approvals', and only with it")
         return self
 
-    def _decision(self, rule_name: str | None, why: str) -> Decision:
+    def _decision(self, rule_name: str | None, why: str, needs: list[Requirement]) -> Decision:
         if self.outcome == "auto_approve":
             verdict = "approves it automatically"
         elif self.outcome == "require_approvals":
             verdict = f"requires {self.approvals} approval{'s' if self.approvals != 1 else ''}"
+            verdict += "".join(f", {n.approvals} of {n.group}" for n in needs)
         else:
             verdict = f"denies it: {self.message}"
         return Decision(
@@ -214,14 +283,30 @@ class _Outcome(_Strict):
             approvals_needed=self.approvals or 0,
             rule_name=rule_name,
             reason=f"{why} {verdict}",
+            requirements=needs,
         )
+
+    def requirements(self, owned: Sequence[frozenset[str]]) -> list[Requirement]:
+        """What this outcome needs by group, given the groups owning a path of each op (``owned[i]``)."""
+        found: dict[str, tuple[int, set[int] | None]] = {}
+        for need in self.require or ():
+            found[need.group] = (need.approvals, None)
+        if self.owners_approvals is not None:
+            for index, groups in enumerate(owned):
+                for group in groups:
+                    count, ops = found.get(group, (0, set()))
+                    found[group] = (max(count, self.owners_approvals), None if ops is None else ops | {index})
+        return [
+            Requirement(group=group, approvals=count, ops=None if ops is None else sorted(ops))
+            for group, (count, ops) in sorted(found.items())
+        ]
 
 
 class Default(_Outcome):
     """What a plan that no rule matches needs."""
 
-    def decision(self) -> Decision:
-        return self._decision(None, "no rule matched; the default")
+    def decision(self, owned: Sequence[frozenset[str]] = ()) -> Decision:
+        return self._decision(None, "no rule matched; the default", self.requirements(owned))
 
 
 @dataclass(frozen=True)
@@ -251,10 +336,16 @@ class Rule(_Outcome):
     max_bytes: Count | None = None
     authors: Annotated[list[Text], Field(min_length=1)] | None = None
     author_roles: Annotated[list[RoleName], Field(min_length=1)] | None = None
+    enforcement: Enforcement = "deny"
 
     @model_validator(mode="after")
     def _has_conditions(self) -> Self:
-        given = self.model_dump(exclude={"name", "description", "outcome", "approvals", "message"})
+        if self.enforcement == "require_override" and self.outcome != "deny":
+            raise ValueError(
+                "enforcement 'require_override' goes with outcome 'deny' (an admin may override it)"
+            )
+        decided = {"name", "description", "outcome", "approvals", "message", "require", "owners_approvals"}
+        given = self.model_dump(exclude=decided | {"enforcement"})
         if all(value is None for value in given.values()):
             raise ValueError("the rule has no condition, so it matches every plan: set [default] instead")
         for low, high in (("min_ops", "max_ops"), ("min_bytes", "max_bytes")):
@@ -285,9 +376,10 @@ class Rule(_Outcome):
             self.paths_any is None or any(_covered(self.paths_any, p) for p in facts.paths)
         )
 
-    def decision(self) -> Decision:
+    def decision(self, owned: Sequence[frozenset[str]] = ()) -> Decision:
         why = f"rule {self.name!r}" + (f" ({self.description})" if self.description else "")
-        return self._decision(self.name, why)
+        decided = self._decision(self.name, why, self.requirements(owned))
+        return decided.model_copy(update={"overridable": self.enforcement == "require_override"})
 
 
 def _between(value: int, low: int | None, high: int | None) -> bool:
@@ -302,12 +394,32 @@ def _one_approval() -> Default:
     return Default(outcome="require_approvals", approvals=1)
 
 
+class Owners(_Strict):
+    """``[[owners]]``: the group of people who own the paths under these globs."""
+
+    paths: Annotated[list[Glob], Field(min_length=1, max_length=100)]
+    group: GroupName
+
+
 class Policy(_Strict):
     """Rules tried in order, first match wins, and the default for plans none matches."""
 
     version: Literal["policy/v1"] = "policy/v1"
     default: Default = Field(default_factory=_one_approval)
+    owners: Annotated[list[Owners], Field(max_length=1000)] = []
     rules: Annotated[list[Rule], Field(max_length=1000)] = []
+
+    def owner_groups(self, plan: Plan) -> list[frozenset[str]]:
+        """For each op of ``plan``, the groups owning a path it names (``[[owners]]``)."""
+        return [
+            frozenset(
+                owners.group
+                for owners in self.owners
+                for path in _op_paths(op)
+                if _covered(owners.paths, fold(path).split("/"))
+            )
+            for op in plan.ops
+        ]
 
     @model_validator(mode="after")
     def _distinct_names(self) -> Self:
@@ -363,18 +475,33 @@ def _op_paths(op: Op) -> tuple[str, ...]:
             assert_never(op)
 
 
-def decide(plan: Plan, report: Report, author: Author, policy: Policy) -> Decision:
-    """The outcome of the first rule whose conditions all hold for this plan, else the default's.
+def decide(
+    plan: Plan, report: Report, author: Author, policy: Policy, *, overrides: Sequence[Override] = ()
+) -> Decision:
+    """The outcome of the first deciding rule whose conditions all hold for this plan, else the default's.
 
     ``report`` is the plan's verification against the live store; the bytes a
     plan writes are its ``effect.bytes_written + effect.bytes_copied``, and
     count as unknown (any size) when the report could not check a blob's size.
+    Rules with ``enforcement = "advise"`` that hold add their verdict to the
+    decision's ``advice`` and decide nothing; ``require_override`` rules named
+    by ``overrides`` (an admin overrode them) are passed over.
     """
     facts = _facts(plan, report, author)
+    passed = {override.rule_name for override in overrides}
+    owned = policy.owner_groups(plan) if policy.owners else [frozenset[str]()] * len(plan.ops)
+    advice: list[str] = []
+    decided = None
     for rule in policy.rules:
-        if rule.holds(facts):
-            return rule.decision()
-    return policy.default.decision()
+        if (rule.enforcement == "require_override" and rule.name in passed) or not rule.holds(facts):
+            continue
+        if rule.enforcement == "advise":
+            advice.append(rule.decision(owned).reason)
+            continue
+        decided = rule.decision(owned)
+        break
+    decided = decided or policy.default.decision(owned)
+    return decided.model_copy(update={"advice": advice, "overrides": list(overrides)})
 
 
 def _facts(plan: Plan, report: Report, author: Author) -> _Facts:

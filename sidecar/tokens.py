@@ -86,6 +86,7 @@ class Principal:
     role: Role
     scopes: tuple[str, ...]  # minimal, sorted store paths; or ("*",) for the whole store
     read_only: bool = False  # read and verify only: no submit, upload, apply or revert
+    groups: tuple[str, ...] = ()  # approver groups (policy owners and group requirements), sorted
 
     @property
     def whole_store(self) -> bool:
@@ -119,6 +120,7 @@ class TokenInfo:
     status: TokenStatus  # at the time it was read
     email: str | None = None  # where pending plans in its scope are mailed (approvers and admins)
     read_only: bool = False
+    groups: tuple[str, ...] = ()
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -135,6 +137,7 @@ class TokenInfo:
             "revoked_by": self.revoked_by,
             "email": self.email,
             "read_only": self.read_only,
+            "groups": list(self.groups),
         }
 
 
@@ -194,6 +197,36 @@ def checked_email(email: str | None, role: Role) -> str | None:
     return email
 
 
+GROUP = re.compile(r"[a-z0-9][a-z0-9._-]{0,63}")  # a group's name, as the policy file names it
+MAX_GROUPS = 32
+
+
+def checked_groups(groups: Iterable[str], role: Role) -> list[str]:
+    """A token's groups, sorted and distinct: names of 1 to 64 of a-z 0-9 . _ -; approvers and admins only."""
+    names = sorted(set(groups))
+    if names and role not in (Role.APPROVER, Role.ADMIN):
+        raise InvalidTokenRequest(f"groups are approvers' and admins': a token with role {role} takes none")
+    bad = [name for name in names if not GROUP.fullmatch(name)]
+    if bad:
+        raise InvalidTokenRequest(
+            f"group {bad[0][:70]!r}: 1 to 64 of a-z, 0-9, '.', '_', '-', starting with a letter or digit"
+        )
+    if len(names) > MAX_GROUPS:
+        raise InvalidTokenRequest(f"{len(names)} groups: at most {MAX_GROUPS}")
+    return names
+
+
+def stored_groups(text: str | None) -> tuple[str, ...]:
+    """The groups of a stored token (a damaged value grants no group)."""
+    try:
+        found = json.loads(text or "[]")
+    except ValueError:
+        return ()
+    if not isinstance(found, list) or not all(isinstance(n, str) and GROUP.fullmatch(n) for n in found):
+        return ()
+    return tuple(found)
+
+
 def checked_actor(actor: str) -> str:
     if not actor or len(actor) > MAX_ACTOR or not actor.isprintable():
         raise InvalidTokenRequest(f"actor {actor[:40]!r}: 1 to {MAX_ACTOR} printable characters")
@@ -242,12 +275,14 @@ class TokenStore(db.SqlStore):
         email: str | None = None,
         read_only: bool = False,
         max_ttl: timedelta | None = None,
+        groups: Iterable[str] = (),
     ) -> tuple[str, str]:
         """Make a token; return (id, secret). The secret is not kept: this is its only showing.
 
         ``email``: where pending plans it may approve are mailed (approvers and admins).
         ``read_only``: an agent token that reads and verifies, and nothing else; it
         must expire, within ``max_ttl`` when given (a token handed to a sandbox).
+        ``groups``: the approver groups the person belongs to (approvers and admins).
         """
         checked, token_id = checked_role(role), ID_PREFIX + secrets.token_hex(6)
         if read_only:
@@ -262,6 +297,7 @@ class TokenStore(db.SqlStore):
             "expires": self._checked_expiry(expires),
             "email": checked_email(email, checked),
             "read_only": read_only,
+            "groups": json.dumps(checked_groups(groups, checked)),
         }
         secret = SECRET_PREFIX + secrets.token_urlsafe(SECRET_BYTES)
         try:
@@ -332,7 +368,8 @@ class TokenStore(db.SqlStore):
         scopes = stored_scopes(row.scopes)
         if scopes is None:
             return None  # a damaged row grants nothing; 'pva audit verify' names it
-        return Principal(row.id, row.name, Role(row.role), scopes, read_only=row.read_only)
+        groups = stored_groups(row.groups)
+        return Principal(row.id, row.name, Role(row.role), scopes, read_only=row.read_only, groups=groups)
 
     def list(self) -> builtins.list[TokenInfo]:
         """Every token, revoked and expired ones included, oldest first."""
@@ -438,6 +475,7 @@ def _info(row: TokenRow, now: datetime) -> TokenInfo:
         _status(row, now),
         row.email,
         row.read_only,
+        stored_groups(row.groups),
     )
 
 

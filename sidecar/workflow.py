@@ -59,7 +59,7 @@ from planner.core.plan import Plan
 from planner.core.report import Diagnostic, Report
 from planner.core.revision import Subset
 from planner.core.states import PlanState
-from sidecar.policy import Decision, Policy, decide, named_paths
+from sidecar.policy import Decision, Override, Policy, Requirement, decide, named_paths
 
 ADMIN = "admin"  # the role that may act for any author (supersede their plan)
 
@@ -85,6 +85,7 @@ class Action(StrEnum):
     REVERT_SUBMITTED = "revert_submitted"
     REVERT_APPLIED = "revert_applied"
     SUPERSEDE = "supersede"  # replaced by a revision, or by the part a person approved
+    OVERRIDE = "override"  # an admin overrides a require_override rule's deny: decided anew without it
 
 
 class Verb(StrEnum):
@@ -101,6 +102,7 @@ _WORDS = {  # each action in the words a person reads in a refusal
     Action.APPROVE: "approve",
     Action.REJECT: "reject",
     Action.REQUEST_CHANGES: "request changes to",
+    Action.OVERRIDE: "override the policy's deny of",
     Action.EXPIRE: "let the approvals lapse on",
     Action.START_APPLY: "apply",
     Action.APPLIED: "record as applied",
@@ -124,6 +126,7 @@ TRANSITIONS: Mapping[tuple[State | None, Action], frozenset[State]] = MappingPro
         (State.STALE, Action.SUBMIT): _DECIDED,
         (State.FAILED, Action.SUBMIT): _DECIDED,
         (State.REJECTED, Action.SUBMIT): _DECIDED,  # only after an automatic rejection (submit checks)
+        (State.REJECTED, Action.OVERRIDE): _DECIDED,  # a later rule may deny it again
         (State.PENDING, Action.APPROVE): _to(State.PENDING, State.APPROVED),
         (State.PENDING, Action.REJECT): _to(State.REJECTED),
         (State.APPROVED, Action.REJECT): _to(State.REJECTED),
@@ -250,6 +253,7 @@ class Approval:
     fingerprint: str
     time: datetime
     comment: str = ""
+    groups: tuple[str, ...] = ()  # the approver's groups when they approved (policy requirements)
 
 
 @dataclass(frozen=True)
@@ -318,8 +322,13 @@ def counted_approvers(case: PlanCase, *, now: datetime, ttl: timedelta | None) -
     younger than ``ttl`` (None: approvals never expire), and its approver is
     not one of the plan's authors.
     """
+    return tuple(approval.approver for approval in counted_approvals(case, now=now, ttl=ttl))
+
+
+def counted_approvals(case: PlanCase, *, now: datetime, ttl: timedelta | None) -> tuple[Approval, ...]:
+    """The approvals that count at ``now``, one per approver (their first that counts), in order."""
     _check_time(now, ttl)
-    names: dict[str, None] = {}
+    found: dict[str, Approval] = {}
     for approval in case.approvals:
         if (
             approval.digest == case.digest
@@ -327,15 +336,49 @@ def counted_approvers(case: PlanCase, *, now: datetime, ttl: timedelta | None) -
             and approval.approver not in case.authors
             and (ttl is None or now < approval.time + ttl)
         ):
-            names.setdefault(approval.approver)
-    return tuple(names)
+            found.setdefault(approval.approver, approval)
+    return tuple(found.values())
+
+
+def missing(case: PlanCase, *, now: datetime, ttl: timedelta | None) -> list[tuple[Requirement, int]]:
+    """Each group requirement of the decision not met at ``now``, with how many approvals it still lacks.
+
+    An approval counts for every group its approver belonged to when they
+    gave it (a member of two groups counts for both).
+    """
+    if case.decision is None:
+        return []
+    counted = counted_approvals(case, now=now, ttl=ttl)
+    lacking = []
+    for need in case.decision.requirements:
+        have = sum(1 for approval in counted if need.group in approval.groups)
+        if have < need.approvals:
+            lacking.append((need, need.approvals - have))
+    return lacking
+
+
+def op_needs(case: PlanCase, ops: int, *, now: datetime, ttl: timedelta | None) -> dict[int, list[str]]:
+    """Whose approval each op (0-based, of ``ops``) still needs at ``now``, in words; the others left out.
+
+    The one answer the API's ``needs``, the page's column and ``pva plans show`` give.
+    """
+    needs: dict[int, list[str]] = {}
+    for need, lacking in missing(case, now=now, ttl=ttl):
+        for op in range(ops) if need.ops is None else need.ops:
+            needs.setdefault(op, []).append(f"{lacking} more of {need.group}")
+    return dict(sorted(needs.items()))
 
 
 def is_authorised(case: PlanCase, *, now: datetime, ttl: timedelta | None) -> bool:
-    """True when the policy's decision is met at ``now``: approved by a rule, or enough approvals count."""
+    """True when the policy's decision is met at ``now``: approved by a rule, or enough approvals count.
+
+    Enough: as many distinct approvers as the decision needs, and every group
+    requirement (a rule's ``require``, the owners of each op's paths) met.
+    """
     if case.decision is None or case.decision.outcome == "deny":
         return False
-    return len(counted_approvers(case, now=now, ttl=ttl)) >= case.decision.approvals_needed
+    enough = len(counted_approvers(case, now=now, ttl=ttl)) >= case.decision.approvals_needed
+    return enough and not missing(case, now=now, ttl=ttl)
 
 
 def resubmittable(case: PlanCase) -> bool:
@@ -458,11 +501,19 @@ def _applier_refusal(
     if outside is not None or is_authorised(case, now=now, ttl=ttl):
         return outside
     counted = len(counted_approvers(case, now=now, ttl=ttl))
+    lacking = missing(case, now=now, ttl=ttl)
+    if counted >= case.approvals_needed and lacking:
+        return NotApproved("it still needs " + "; ".join(_lacking(need, n) for need, n in lacking))
     return NotApproved(
         f"{counted} of the {_n(case.approvals_needed, 'approval')} needed still "
         f"{'counts' if counted == 1 else 'count'} (the others expired, or were given for another "
         "state of the store)"
     )
+
+
+def _lacking(need: Requirement, count: int) -> str:
+    where = "the plan" if need.ops is None else "ops " + ", ".join(str(op + 1) for op in need.ops)
+    return f"{count} more of {need.group} for {where}"
 
 
 def _revert_refusal(case: PlanCase) -> WorkflowError | None:
@@ -501,7 +552,8 @@ def approve(
     was given for another state of the store may be given again).
     """
     _raise(refusal(case, approver, Verb.APPROVE, now=now, ttl=ttl))
-    approval = Approval(approver.name, case.digest, case.fingerprint, now, comment)
+    groups = tuple(getattr(approver, "groups", ()))  # a Principal's; an actor without groups has none
+    approval = Approval(approver.name, case.digest, case.fingerprint, now, comment, groups)
     approved = replace(case, approvals=(*case.approvals, approval))
     target = State.APPROVED if is_authorised(approved, now=now, ttl=ttl) else State.PENDING
     return replace(approved, state=transition(case.state, Action.APPROVE, target))
@@ -525,6 +577,58 @@ def request_changes(
     _raise(_state_refusal(case, Action.REQUEST_CHANGES) or _judge_refusal(case, actor, "request changes to"))
     state = transition(case.state, Action.REQUEST_CHANGES)
     return replace(case, state=state, rejection=Rejection(actor.name, now, comment, tuple(ops)))
+
+
+def override_refusal(case: PlanCase, actor: Actor) -> WorkflowError | None:
+    """Why ``actor`` may not override the policy's deny of ``case``; None when they may.
+
+    Admins only, never an author, within their scope; and only a plan a rule
+    with ``enforcement = "require_override"`` denied (``decision.overridable``).
+    """
+    if actor.role != "admin":
+        return NotAllowed(f"{actor.name} has role {actor.role}; only admins may override a policy rule")
+    if actor.name in case.authors:
+        return NotAllowed(f"{actor.name} submitted this plan and cannot override the policy for it")
+    decision = case.decision
+    overridable = decision is not None and decision.outcome == "deny" and decision.overridable
+    if case.state is not State.REJECTED or case.rejection is not None or not overridable:
+        detail = "only a plan denied by a rule with enforcement 'require_override' can be overridden"
+        return IllegalTransition(case.state, Action.OVERRIDE, detail)
+    return _scope_refusal(actor, case.paths, "override")
+
+
+def override(
+    case: PlanCase,
+    plan: Plan,
+    report: Report,
+    actor: Actor,
+    *,
+    reason: str,
+    policy: Policy,
+    now: datetime,
+    ttl: timedelta | None,
+) -> PlanCase:
+    """An admin overrides the deny of ``case`` with ``reason``: the policy decides it anew without that rule.
+
+    The new decision records the override (with those before it); the plan is
+    pending, approved at once when its approvals suffice, or rejected again
+    when a later rule denies it too. ``plan`` and ``report`` are the case's.
+    """
+    _raise(override_refusal(case, actor))
+    if plan.digest() != case.digest or report.digest != case.digest:
+        raise ValueError("the plan and report must be the overridden case's")
+    assert case.decision is not None
+    assert case.decision.rule_name is not None
+    note = Override(rule_name=case.decision.rule_name, actor=actor.name, reason=reason, time=now.isoformat())
+    overrides = [*case.decision.overrides, note]
+    decision = decide(plan, report, _Proposer(case.author), policy, overrides=overrides)
+    decided = replace(case, decision=decision)
+    assert decided.decision is not None
+    if decided.decision.outcome == "deny":
+        target = State.REJECTED
+    else:
+        target = State.APPROVED if is_authorised(decided, now=now, ttl=ttl) else State.PENDING
+    return replace(decided, state=transition(case.state, Action.OVERRIDE, target))
 
 
 def refresh(case: PlanCase, *, now: datetime, ttl: timedelta | None) -> PlanCase:

@@ -11,6 +11,9 @@ see them; JSON keeps the 0-based ``op``).
 and 7 (numbered from 1): the sidecar derives the part, verifies it and
 approves that (exit 2, nothing approved, when the part fails verification);
 the plan itself becomes superseded by the part.
+``pva approve ID --override -m REASON`` (admins) overrides the deny of a
+policy rule with ``enforcement = "require_override"``: the reason is audited
+and the rest of the policy decides the plan (it may then need approvals).
 
 Several ids (``pva approve ID ID ... -m COMMENT``, the same for ``reject``)
 decide each plan on its own with the one comment, in order: a refusal is
@@ -55,6 +58,12 @@ def register(commands: Any) -> None:
         help="approve the plan without these ops (numbered from 1, as pva plans show lists them): "
         "the part is verified, approved, and replaces the plan",
     )
+    approve.add_argument(
+        "--override",
+        action="store_true",
+        help="admins: override the deny of a policy rule with enforcement 'require_override' (the comment "
+        "is the reason, audited); the rest of the policy then decides the plan",
+    )
     add_apply_wait_options(approve)
     reject = commands.add_parser(
         "reject",
@@ -88,8 +97,12 @@ def _arguments(parser: argparse.ArgumentParser, why: str, run: Any) -> None:
 def run_approve(args: argparse.Namespace) -> int:
     without = op_numbers(args.without) if args.without else []
     _one_plan_for(args, "--without", bool(without))
+    if args.override and without:
+        raise UsageError("--override and --without do not go together: override first, then approve")
 
     def approve(client: PvaClient, plan_id: str) -> int:
+        if args.override:
+            return until_applied(args, client, client.override(plan_id, args.comment))
         return until_applied(args, client, client.approve(plan_id, args.comment, without=without))
 
     return _each(args, approve)

@@ -7,7 +7,7 @@ from typing import Any
 
 from planner.cli.views import render_report
 from planner.client.http_client import plan_of
-from planner.client.models import PlanStatus, PlanSummary
+from planner.client.models import Need, PlanStatus, PlanSummary
 from planner.core.preview import preview_from_json, terminal_safe
 from planner.core.states import PlanState
 from planner.core.treeview import TreeRow, changed_only, trees_from
@@ -91,8 +91,13 @@ def status_view(status: PlanStatus) -> str:
         rule = f"rule {status.decision.rule_name!r}" if status.decision.rule_name else "default"
         outcome = status.decision.outcome.replace("_", " ")  # require_approvals: words, not a code
         lines.append(f"  policy:    {outcome} ({rule}): {status.decision.reason}")
+        lines += [f"  advice:    {advice} (decides nothing)" for advice in status.decision.advice]
+        if status.decision.overridable:
+            lines.append("  override:  an admin may override this rule: pva approve ID --override -m REASON")
+    lines += [f"  needs:     {need_words(need)}" for need in status.needs]
     lines += [
-        f"  approval:  {a.approver} at {utc(a.time)}{'' if a.counts else ' (no longer counts)'}: {a.comment}"
+        f"  approval:  {a.approver}{_groups(a.groups)} at {utc(a.time)}"
+        f"{'' if a.counts else ' (no longer counts)'}: {a.comment}"
         for a in status.approvals
     ]
     if status.rejection is not None:
@@ -119,6 +124,16 @@ def status_view(status: PlanStatus) -> str:
         lines.extend(f"  {d}" for d in status.diagnostics)
     # Every line escaped once more: no title, comment or name puts a control character on the terminal.
     return "\n".join(terminal_safe(line) for line in "\n".join(lines).split("\n"))
+
+
+def need_words(need: Need) -> str:
+    """``1 more of records for ops 2, 3``: ops numbered from 1, as people see them."""
+    where = "the plan" if need.ops is None else "ops " + ", ".join(str(op + 1) for op in need.ops)
+    return f"{need.more} more of {need.group} for {where}"
+
+
+def _groups(groups: list[str]) -> str:
+    return f" ({', '.join(groups)})" if groups else ""
 
 
 def trees_view(body: dict[str, Any]) -> list[str]:

@@ -141,6 +141,10 @@ class PvaClient:
         body = json.dumps({"comment": comment, "without": left_out}).encode("utf-8")
         return _model(PlanStatus, self._call("POST", _plan_path(plan_id, "approve"), content=body))
 
+    def override(self, plan_id: str, reason: str) -> PlanStatus:
+        """An admin overrides a 'require_override' rule's deny of the plan: the policy decides it anew."""
+        return self._decide(plan_id, "override", reason)
+
     def reject(self, plan_id: str, comment: str) -> PlanStatus:
         """Reject the plan, for good."""
         return self._decide(plan_id, "reject", comment)

@@ -32,6 +32,8 @@ class PolicyDecision(_Answer):
     approvals_needed: int = 0
     rule_name: str | None = None
     reason: str = ""
+    advice: list[str] = []  # what 'advise' rules that matched say: shown, deciding nothing
+    overridable: bool = False  # a deny an admin may override with a reason
 
 
 class Approval(_Answer):
@@ -41,6 +43,15 @@ class Approval(_Answer):
     time: datetime
     comment: str
     counts: bool = True
+    groups: list[str] = []
+
+
+class Need(_Answer):
+    """Approvals a plan still needs from one group (``ops``: 0-based; None: the whole plan)."""
+
+    group: str
+    more: int
+    ops: list[int] | None = None
 
 
 class OpComment(_Answer):
@@ -131,6 +142,7 @@ class PlanStatus(PlanSummary):
     decision: PolicyDecision | None = None
     approvals_needed: int = 0
     approvals: list[Approval] = Field(default_factory=list)
+    needs: list[Need] = Field(default_factory=list, description="Group approvals it still needs.")
     rejection: Rejection | None = None
     diagnostics: list[Diagnostic] = Field(default_factory=list)
     inverse_id: str | None = None

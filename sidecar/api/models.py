@@ -22,7 +22,7 @@ from sidecar.service.cases import StoredCase
 from sidecar.service.codec import derivation_json
 from sidecar.service.reads import TreePage
 from sidecar.service.versions import Versions
-from sidecar.workflow import Actor, PlanCase, State, Verb, allowed_actions, counted_approvers
+from sidecar.workflow import Actor, PlanCase, State, Verb, allowed_actions, counted_approvers, missing
 
 
 class _Out(BaseModel):
@@ -61,6 +61,15 @@ class ApprovalOut(_Out):
     time: datetime
     comment: str
     counts: bool = Field(description="Whether it still counts: same digest and state, not expired.")
+    groups: list[str] = Field(default=[], description="The approver's groups when they approved.")
+
+
+class NeedOut(_Out):
+    """Approvals the plan still needs from one group's members (its decision's requirements not yet met)."""
+
+    group: str
+    more: int = Field(description="How many more of the group's members must approve.")
+    ops: list[int] | None = Field(description="The ops (0-based) it is for; null: the whole plan.")
 
 
 class OpCommentOut(_Out):
@@ -189,6 +198,9 @@ class PlanOut(PlanSummaryOut):
     decision: Decision | None = Field(description="The policy's decision; null when verification refused it.")
     approvals_needed: int
     approvals: list[ApprovalOut]
+    needs: list[NeedOut] = Field(
+        default=[], description="Group approvals still needed (owners of ops' paths, a rule's 'require')."
+    )
     rejection: RejectionOut | None
     diagnostics: list[Diagnostic]
     page: str | None = Field(
@@ -374,8 +386,18 @@ def plan_json(
         decision=case.decision,
         approvals_needed=case.approvals_needed,
         approvals=[
-            ApprovalOut(approver=a.approver, time=a.time, comment=a.comment, counts=a.approver in counted)
+            ApprovalOut(
+                approver=a.approver,
+                time=a.time,
+                comment=a.comment,
+                counts=a.approver in counted,
+                groups=list(a.groups),
+            )
             for a in case.approvals
+        ],
+        needs=[
+            NeedOut(group=need.group, more=more, ops=need.ops)
+            for need, more in missing(case, now=now, ttl=ttl)
         ],
         rejection=None
         if case.rejection is None

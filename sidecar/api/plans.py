@@ -201,6 +201,19 @@ def reject_plan(request: Request, who: Caller, plan_id: PlanId, body: CommentBod
 
 
 @router.post(
+    "/{plan_id}/override",
+    operation_id="overridePlan",
+    response_model=PlanOut,
+    responses={202: QUEUED, **ERRORS},
+    openapi_extra=body_schema("Comment"),
+    summary="Override a 'require_override' rule's deny (admins; the comment is the reason, audited)",
+)
+def override_plan(request: Request, who: Caller, plan_id: PlanId, body: CommentBody) -> Response:
+    stored = app_state(request).services.plans.override(plan_id, who, body.comment)
+    return _counted(request, stored, who, _queued(request, stored))
+
+
+@router.post(
     "/{plan_id}/request-changes",
     operation_id="requestChanges",
     response_model=PlanOut,

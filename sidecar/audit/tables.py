@@ -274,6 +274,8 @@ class TokenRow(Base):
     email: Mapped[str | None] = mapped_column(String(254))  # where pending plans are mailed (approvers)
     # Read and verify only: no submit, upload, apply or revert (tokens handed to sandboxes).
     read_only: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
+    # The groups the person belongs to (JSON array of names): policy owners and group requirements.
+    groups: Mapped[str] = mapped_column(Text, default="[]", server_default="[]")
 
     # The database refuses a role sidecar.tokens.Role does not name (tests check they agree).
     __table_args__ = (

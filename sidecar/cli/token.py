@@ -52,6 +52,14 @@ def register(commands: Any) -> None:
         help="an agent token that reads and verifies only (for sandboxes): it must expire, "
         "within PVA_SANDBOX_TOKEN_TTL (default 24h)",
     )
+    create.add_argument(
+        "--group",
+        action="append",
+        default=[],
+        metavar="NAME",
+        help="approvers and admins: a group the person belongs to (policy owners and group "
+        "requirements, docs/workflow.md); repeatable",
+    )
     add_actor_option(create)
     _action(actions, "list", "every token (never a secret): role, scopes, status, use", run_list)
     revoke = _action(actions, "revoke", "revoke a token at once, for good", run_revoke)
@@ -94,6 +102,7 @@ def run_create(args: argparse.Namespace) -> int:
             created_by=actor_from(args),
             email=args.email,
             read_only=args.read_only,
+            groups=args.group,
             max_ttl=Settings.load().sandbox_token_ttl if args.read_only else None,
         )
         info = store.get(token_id)
@@ -132,7 +141,8 @@ def run_revoke(args: argparse.Namespace) -> int:
 def _describe(info: TokenInfo) -> str:
     expires = "" if info.expires is None else f", expires {iso(info.expires)[:19]}Z"
     mailed = "" if info.email is None else f", mailed at {info.email}"
-    return f"token {info.id} {info.name!r}: {info.role} on {', '.join(info.scopes)}{expires}{mailed}"
+    groups = "" if not info.groups else f", groups {', '.join(info.groups)}"
+    return f"token {info.id} {info.name!r}: {info.role} on {', '.join(info.scopes)}{groups}{expires}{mailed}"
 
 
 def _table(tokens: list[TokenInfo]) -> str:
@@ -142,6 +152,7 @@ def _table(tokens: list[TokenInfo]) -> str:
     lines += [
         f"{t.id:16}  {t.name[:20]:20}  {t.role:8}  {t.status:7}  {_minute(t.created):16}  "
         f"{_minute(t.last_used):16}  {', '.join(t.scopes)}"
+        + (f"  (groups: {', '.join(t.groups)})" if t.groups else "")
         for t in tokens
     ]
     return "\n".join(lines)

@@ -86,18 +86,26 @@ def case_from(body: dict[str, Any]) -> PlanCase:
 
 
 def _approval_json(approval: Approval) -> dict[str, Any]:
-    return {
+    body: dict[str, Any] = {
         "approver": approval.approver,
         "digest": approval.digest,
         "fingerprint": approval.fingerprint,
         "time": iso(approval.time),
         "comment": approval.comment,
     }
+    if approval.groups:  # an approval without groups keeps the JSON it had before groups existed
+        body["groups"] = list(approval.groups)
+    return body
 
 
 def _approval(body: dict[str, Any]) -> Approval:
     return Approval(
-        body["approver"], body["digest"], body["fingerprint"], parse_iso(body["time"]), body["comment"]
+        body["approver"],
+        body["digest"],
+        body["fingerprint"],
+        parse_iso(body["time"]),
+        body["comment"],
+        tuple(body.get("groups", ())),
     )
 
 

@@ -58,6 +58,7 @@ from sidecar.workflow import (
     check_revert,
     derive,
     mark_stale,
+    override,
     raise_refusal,
     refresh,
     reject,
@@ -256,6 +257,26 @@ class PlanService:
                 return self.cases.update(stored, Event("workflow", who.name, payload), case=stale)
             payload = approval_payload(who.name, "approved", comment, case.state.value)
             return self.cases.update(stored, Event("approval", who.name, payload), case=case)
+
+        return self._auto_apply(self._changing(self._load(ref, who), once), who)
+
+    def override(self, ref: str, who: Principal, reason: str) -> StoredCase:
+        """An admin overrides the deny of a ``require_override`` rule: the policy decides the plan anew.
+
+        Recorded as a 'workflow' event ``override`` naming the rule and the
+        reason; then the plan is pending (or approved, and applied if configured).
+        """
+        plan = self.audit.plan(self._load(ref, who).digest)
+
+        def once(stored: StoredCase) -> StoredCase:
+            now, ttl = self.clock(), self.settings.approval_ttl
+            report = Report.model_validate(stored.report)
+            case = override(
+                stored.case, plan, report, who, reason=reason, policy=self.policy, now=now, ttl=ttl
+            )
+            rule = stored.case.decision.rule_name if stored.case.decision else None
+            payload = workflow_payload("override", case.state.value, rule=rule, reason=reason)
+            return self.cases.update(stored, Event("workflow", who.name, payload), case=case)
 
         return self._auto_apply(self._changing(self._load(ref, who), once), who)
 

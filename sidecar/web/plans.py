@@ -32,7 +32,16 @@ from sidecar.web.guard import PageRoute, Poster, Signed, Viewer
 from sidecar.web.render import html
 from sidecar.web.state import web_state
 from sidecar.web.views import DIFF_LINES, OPS_PER_PAGE, ROWS_PER_PAGE, page
-from sidecar.workflow import OpComment, PartRefused, State, Verb, allowed_actions, counted_approvers
+from sidecar.workflow import (
+    OpComment,
+    PartRefused,
+    State,
+    Verb,
+    allowed_actions,
+    counted_approvers,
+    missing,
+    op_needs,
+)
 
 router = APIRouter(prefix="/plans", route_class=PageRoute, include_in_schema=False)
 PlanId = Annotated[str, Path(pattern="^[0-9a-f]{8,64}$")]
@@ -120,6 +129,9 @@ def _render(
         may_approve=Verb.APPROVE in actions,
         may_apply=Verb.APPLY in actions,
         may_revert=Verb.REVERT in actions,
+        grouped=bool(case.decision and case.decision.requirements),
+        needs=op_needs(case, ops.total, now=now, ttl=ttl),
+        needs_total=missing(case, now=now, ttl=ttl),
         undoes=_existing(request, who, stored.revert_of),
         undone_by=_existing(request, who, case.inverse_digest),
         versions=state.services.plans.versions(stored, who.principal),

@@ -237,6 +237,9 @@ def calls(world: World) -> dict[tuple[str, str], list[Call]]:
         ("POST", "/v1/plans/{plan_id}/request-changes"): per_id(
             "/v1/plans/{plan_id}/request-changes", acting=True, **comment
         ),
+        ("POST", "/v1/plans/{plan_id}/override"): per_id(
+            "/v1/plans/{plan_id}/override", acting=True, **comment
+        ),
         ("POST", "/v1/plans/{plan_id}/apply"): per_id("/v1/plans/{plan_id}/apply", acting=True),
         ("POST", "/v1/plans/{plan_id}/revert"): per_id("/v1/plans/{plan_id}/revert", acting=True),
         ("GET", "/v1/audit"): [("/v1/audit", {"params": query}) for query in audit_queries],

@@ -253,3 +253,56 @@ def test_read_only_tokens_must_expire_within_the_sandbox_maximum(
     assert "must expire" in capsys.readouterr().err
     assert main([*base, "--name", "box", "--expires", "1h"]) == 0
     assert json.loads(capsys.readouterr().out)["token"]["read_only"] is True
+
+
+def test_groups_are_given_at_create_listed_and_carried_by_the_token(
+    url: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """--group (repeatable) for approvers: shown by create and list, and on the authenticated principal."""
+    argv = ["token", "create", "--db", url, "--role", "approver", "--name", "pat", "--scope", "matters"]
+    code, out, err = run(capsys, *argv, "--group", "records", "--group", "acme-partners")
+    assert code == 0
+    assert "groups acme-partners, records" in err
+    store = TokenStore.open(url)
+    try:
+        principal = store.authenticate(out.strip())
+    finally:
+        store.close()
+    assert principal is not None
+    assert principal.groups == ("acme-partners", "records")
+    code, out, _ = run(capsys, "token", "list", "--db", url, "--json")
+    assert [t["groups"] for t in json.loads(out)["tokens"]] == [["acme-partners", "records"]]
+    code, _, err = run(
+        capsys,
+        "token",
+        "create",
+        "--db",
+        url,
+        "--role",
+        "agent",
+        "--name",
+        "a",
+        "--scope",
+        "m",
+        "--group",
+        "x",
+    )
+    assert code == 2
+    assert "groups are approvers' and admins'" in err
+    bad = [
+        "token",
+        "create",
+        "--db",
+        url,
+        "--role",
+        "approver",
+        "--name",
+        "bad",
+        "--scope",
+        "m",
+        "--group",
+        "Not A Group",
+    ]
+    code, _, err = run(capsys, *bad)
+    assert code == 2
+    assert "group 'Not A Group'" in err

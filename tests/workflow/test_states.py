@@ -95,6 +95,7 @@ SPEC: dict[tuple[str | None, str], set[str]] = {
     ("stale", "supersede"): {"superseded"},
     ("failed", "supersede"): {"superseded"},
     ("rejected", "supersede"): {"superseded"},  # guarded: automatic rejections only
+    ("rejected", "override"): {"pending", "approved", "rejected"},  # guarded: require_override denies only
 }
 STARTS: list[State | None] = [None, *State]
 PAIRS = [(state, action) for state in STARTS for action in Action]
@@ -105,13 +106,13 @@ def _spec(state: State | None, action: Action) -> set[str] | None:
 
 
 def test_states_and_actions_are_the_documented_ones() -> None:
-    """The brief's eight states, changes_requested and superseded (issue 12), twelve actions."""
+    """The brief's eight states, changes_requested and superseded (issue 12), thirteen actions."""
     assert [s.value for s in State] == [
         "pending", "approved", "rejected", "applying", "applied", "failed", "stale", "reverted",
         "changes_requested", "superseded",
     ]  # fmt: skip
-    assert len(Action) == 12
-    assert len(PAIRS) == 132
+    assert len(Action) == 13
+    assert len(PAIRS) == 143
 
 
 @pytest.mark.parametrize(("state", "action"), PAIRS, ids=[f"{s}-{a}" for s, a in PAIRS])
@@ -176,7 +177,7 @@ def test_the_docs_table_is_the_transition_table() -> None:
             continue
         state = None if row[1] == "(new)" else row[1]
         for action, cell in zip(actions, row[2].split("|"), strict=True):
-            targets = {t.strip(" †") for t in cell.split(",")} - {"", "—"}
+            targets = {t.strip(" †‡") for t in cell.split(",")} - {"", "—"}
             if targets:
                 shown[(state, action)] = targets
     assert shown == SPEC
