@@ -22,6 +22,7 @@ from bench import (
     replicas,
     runloop_view,
     sandbox,
+    submit_load,
     takeover,
     throughput,
 )
@@ -37,6 +38,7 @@ BENCHMARKS: dict[str, Callable[[Sizes], Result]] = {
     "apply": apply_throughput.run,
     "http": http_service.run_http,
     "clients": http_service.run_clients,
+    "submit": submit_load.run,
     "gcs": gcs_move.run,
     "replicas": replicas.run,
     "takeover": takeover.run,
@@ -56,6 +58,7 @@ DEFAULT = (
     "apply",
     "http",
     "clients",
+    "submit",
     "gcs",
     "replicas",
     "takeover",
