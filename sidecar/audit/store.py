@@ -13,7 +13,7 @@ from dataclasses import asdict
 from datetime import UTC, datetime
 from typing import Any, TextIO
 
-from sqlalchemy import Select, and_, bindparam, exists, insert, or_, select, update
+from sqlalchemy import Engine, Select, and_, bindparam, exists, insert, or_, select, update
 from sqlalchemy.orm import Session
 from sqlalchemy.sql.elements import BindParameter
 
@@ -22,6 +22,7 @@ from sidecar import db
 from sidecar.audit import chain, payloads
 from sidecar.audit.chain import Break, Link
 from sidecar.audit.export import write_csv, write_jsonl
+from sidecar.audit.group import GroupCommit
 from sidecar.audit.history import Who, ancestry
 from sidecar.audit.history import history as walk_history
 from sidecar.audit.integrity import check, stream_links
@@ -51,6 +52,10 @@ from sidecar.errors import UnknownPlan
 
 class SqlAuditStore(db.SqlStore):
     """The audit database: ``AuditLog`` for the apply engine, queries for auditors."""
+
+    def __init__(self, engine: Engine, *, clock: db.Clock = db.utc_now) -> None:
+        super().__init__(engine, clock=clock)
+        self._grouped = GroupCommit(lambda: db.appending(self._sessions))
 
     # -- writing (AuditLog) ------------------------------------------------
 
@@ -86,9 +91,11 @@ class SqlAuditStore(db.SqlStore):
             self._append(session, incident.digest, payloads.SYSTEM_ACTOR, payload)
 
     def record_read(self, read: payloads.DocumentRead, *, actor: str) -> None:
-        """A 'read' event: ``actor`` read (part of) a document through the sidecar."""
-        with db.appending(self._sessions) as session:
-            self._append(session, None, actor, read)
+        """A 'read' event: ``actor`` read (part of) a document through the sidecar.
+
+        Durable when this returns; concurrent reads share a transaction (``GroupCommit``).
+        """
+        self._grouped.run(lambda session: self._append(session, None, actor, read))
 
     def _append(self, session: Session, digest: str | None, actor: str, payload: payloads.Payload) -> Link:
         kind = payloads.kind_of(payload)
