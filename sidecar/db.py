@@ -10,6 +10,8 @@ checkout, a copy in the wheel); ``pva db upgrade`` runs them.
 
 from __future__ import annotations
 
+import threading
+import weakref
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
@@ -113,11 +115,36 @@ def appending(sessions: sessionmaker[Session]) -> Iterator[Session]:
     concurrent writers (threads, processes, sidecars sharing PostgreSQL) never
     fork the chain. The unique ``seq`` is the backstop.
     """
-    with sessions() as session, session.begin():
+    with sessions() as session, _queued(session.get_bind()), session.begin():
         connection = session.connection(execution_options={_IMMEDIATE: True})
         if connection.dialect.name == "postgresql":
             connection.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": EVENTS_LOCK_KEY})
         yield session
+
+
+_WRITERS: weakref.WeakKeyDictionary[Engine, threading.Lock] = weakref.WeakKeyDictionary()
+_WRITERS_LOCK = threading.Lock()
+
+
+@contextmanager
+def _queued(bind: Engine | Connection) -> Iterator[None]:
+    """On SQLite, wait for the file's write lock in line with this process's other writers.
+
+    ``BEGIN IMMEDIATE`` waits on SQLite's busy handler, which sleeps between
+    tries (up to 100 ms each): under many threads a writer could sleep through
+    several commits and wait seconds. A lock per engine queues this process's
+    writers instead, each taking the file's lock as the last lets go; other
+    processes (the CLI, a worker) still wait on the busy timeout.
+    PostgreSQL queues on its advisory lock, without sleeping: nothing to do.
+    """
+    engine = bind if isinstance(bind, Engine) else bind.engine
+    if engine.dialect.name != "sqlite":
+        yield
+        return
+    with _WRITERS_LOCK:
+        lock = _WRITERS.setdefault(engine, threading.Lock())
+    with lock:
+        yield
 
 
 @contextmanager
