@@ -281,7 +281,7 @@ def run_lazy(
     problem = path_problem(spec.subtree)
     if problem is not None:
         raise RunError(f"--subtree {spec.subtree!r}: {problem}")
-    manifest = "".join(f"{line}\n" for line in client.manifest(spec.subtree))
+    manifest = client.manifest_text(spec.subtree)
     say(f"manifest of {spec.subtree}: {manifest.count(chr(10)) - 1} entries, {len(manifest)} bytes")
     token = client.sandbox_token([spec.subtree], ttl=spec.lifetime)
     say(f"read-only token {token['id']} for {spec.subtree}, until {token['expires']}")

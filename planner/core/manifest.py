@@ -14,7 +14,9 @@ and get lines out; the file handling is theirs.
 from __future__ import annotations
 
 import json
+import math
 from collections.abc import Iterable, Iterator
+from json.encoder import encode_basestring as _string  # json.dumps's strings, ensure_ascii=False
 from typing import Any
 
 from planner.core.entry import Entry, Kind
@@ -32,17 +34,31 @@ def header_line(root: str, *, hashed: bool) -> str:
 
 
 def entry_line(entry: Entry) -> str:
-    """One entry as a manifest line (fields that are unknown are left out)."""
-    body: dict[str, Any] = {"path": entry.path, "kind": entry.kind}
+    """One entry as a manifest line (fields that are unknown are left out).
+
+    Written field by field, the text ``json.dumps`` gives the same dict
+    (``tests/unit/test_manifest.py`` holds it to that): a listing of
+    20,000 files spends a third of its time here otherwise.
+    """
+    line = f'{{"path": {_string(entry.path)}, "kind": {_string(entry.kind)}'
     if not entry.is_dir:
-        body["size"] = entry.size
+        line += f', "size": {_number(entry.size)}'
         if entry.sha256 is not None:
-            body["sha256"] = entry.sha256
+            line += f', "sha256": {_string(entry.sha256)}'
     if entry.generation is not None:
-        body["generation"] = entry.generation
+        line += f', "generation": {_number(entry.generation)}'
     if entry.mtime is not None:
-        body["mtime"] = entry.mtime
-    return json.dumps(body, ensure_ascii=False)
+        line += f', "mtime": {_number(entry.mtime)}'
+    return line + "}"
+
+
+def _number(value: float | None) -> str:
+    """A number as json.dumps writes it (null for None; NaN and infinities as Python's json does)."""
+    if type(value) is int:
+        return int.__repr__(value)
+    if type(value) is float and math.isfinite(value):
+        return float.__repr__(value)
+    return json.dumps(value)
 
 
 def manifest_lines(entries: Iterable[Entry], root: str, *, hashed: bool) -> Iterator[str]:

@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import json
+import ssl
 
+import httpx
 import pytest
 
-from planner.client.http_client import ClientError, PvaClient
+from planner.client.http_client import ClientError, PvaClient, _tls
 from planner.core.plan import Write
 from planner.core.states import PlanState
 
@@ -52,3 +54,37 @@ def test_the_builder_uploads_large_content_itself(as_: Clients) -> None:
     as_["alice"].approve(status.id, "fine")
     assert agent.wait(status.id, timeout=120).state is PlanState.APPLIED  # a worker applies it
     assert agent.read("m/big.pdf") == data
+
+
+def test_manifest_text_is_the_streamed_manifest_in_one_piece(as_: Clients) -> None:
+    agent = as_["agent"]
+    assert agent.manifest_text("m") == "".join(f"{line}\n" for line in agent.manifest("m"))
+
+
+STOPPED = (
+    '{"pva": "manifest/v1", "root": "local/m", "hashed": false}\n'
+    '{"path": "m/a.pdf", "kind": "file", "size": 3}\n'
+    '{"error": {"code": "stopped", "message": "the store failed: EIO"}}\n'
+)
+
+
+def test_a_manifest_the_sidecar_stopped_midway_is_an_error_not_a_short_listing() -> None:
+    """The sidecar ends a manifest it cannot finish with an error line (status 200 already sent)."""
+    fake = httpx.Client(transport=httpx.MockTransport(lambda _request: httpx.Response(200, text=STOPPED)))
+    client = PvaClient("http://sidecar.test", "pva_test", http=fake)
+    with pytest.raises(ClientError, match="stopped the listing midway: the store failed: EIO") as whole:
+        client.manifest_text("m")
+    assert whole.value.code == "stopped"
+    with pytest.raises(ClientError, match="EIO") as streamed:
+        list(client.manifest("m"))
+    assert streamed.value.code == "stopped"
+
+
+def test_a_plain_http_client_loads_no_trust_store_and_would_trust_no_certificate() -> None:
+    """http: no TLS is ever made, so no trust store is loaded (20-40 ms); one made anyway fails closed."""
+    context = _tls("http://sidecar.test")
+    assert isinstance(context, ssl.SSLContext)
+    assert context.verify_mode == ssl.CERT_REQUIRED
+    assert context.check_hostname
+    assert context.cert_store_stats()["x509_ca"] == 0
+    assert _tls("https://sidecar.test") is True  # https: the default trust store, checked

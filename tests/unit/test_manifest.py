@@ -9,11 +9,13 @@ from collections.abc import Iterable
 from pathlib import Path
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from planner import Entry, ManifestError, Plan, Tree, tree_of, verify
 from planner.agent.snapshot import FolderSource, ScanStats, read_footprint, scan, scan_tree
 from planner.core.footprint import TreeSource, footprint, read
-from planner.core.manifest import manifest_lines, read_entries, read_manifest
+from planner.core.manifest import entry_line, manifest_lines, read_entries, read_manifest
 
 HEADER = json.dumps({"pva": "manifest/v1", "root": "/r", "hashed": True})
 SHA = "ab" * 32
@@ -231,3 +233,34 @@ def test_the_folder_source_hashes_only_a_regular_file_there_now(tmp_path: Path) 
     swapped = source.hashed(Entry("dir", "file", 0))
     assert swapped is not None
     assert swapped.is_dir
+
+
+def _as_json_dumps(entry: Entry) -> str:
+    """The line as the manifest format defines it: json.dumps of the fields that are known, in order."""
+    body: dict[str, object] = {"path": entry.path, "kind": entry.kind}
+    if not entry.is_dir:
+        body["size"] = entry.size
+        if entry.sha256 is not None:
+            body["sha256"] = entry.sha256
+    if entry.generation is not None:
+        body["generation"] = entry.generation
+    if entry.mtime is not None:
+        body["mtime"] = entry.mtime
+    return json.dumps(body, ensure_ascii=False)
+
+
+ENTRIES = st.builds(
+    Entry,
+    path=st.text(min_size=1, max_size=40),
+    kind=st.sampled_from(["file", "dir"]),
+    size=st.one_of(st.none(), st.integers(min_value=0, max_value=2**70)),
+    sha256=st.one_of(st.none(), st.text(alphabet="0123456789abcdef", min_size=64, max_size=64)),
+    generation=st.one_of(st.none(), st.integers(min_value=-(2**64), max_value=2**64)),
+    mtime=st.one_of(st.none(), st.floats(), st.integers(0, 2**40)),
+)
+
+
+@given(ENTRIES)
+def test_an_entry_line_is_the_json_of_its_known_fields(entry: Entry) -> None:
+    """Written field by field for speed, a line is what json.dumps makes of it (quotes, controls, NaN...)."""
+    assert entry_line(entry) == _as_json_dumps(entry)
