@@ -61,14 +61,8 @@ class SqlAuditStore(db.SqlStore):
 
     def record_plan(self, plan: Plan, *, author: str) -> None:
         """Record a plan's body and author; recording the same digest again does nothing."""
-        digest, body = plan.digest(), plan.canonical_json().decode("utf-8")
         with db.appending(self._sessions) as session:
-            if session.get(PlanRow, digest) is not None:
-                return
-            payload = payloads.plan_payload(plan.title, author=author)
-            link = self._append(session, digest, author, payload)
-            session.execute(insert(PlanRow), [payloads.plan_row(digest, body, payload, link.time)])
-            session.execute(insert(PlanScopeRow), payloads.scope_rows(digest, json.loads(body)))
+            insert_plan(session, self._clock(), plan, author=author)
 
     def record_apply(self, record: ApplyRecord) -> None:
         """One 'apply' event, its op_records and trashed_files rows, and the plan's new status.
@@ -305,6 +299,22 @@ def append_event(
     )
     session.execute(insert(EventRow), [event_row(link)])
     return link
+
+
+def insert_plan(session: Session, time: datetime, plan: Plan, *, author: str) -> None:
+    """Record a plan's body and author (``record_plan``) in a session holding the chain's lock.
+
+    Recording the same digest again does nothing.
+    """
+    digest, body = plan.digest(), plan.canonical_json().decode("utf-8")
+    if session.get(PlanRow, digest) is not None:
+        return
+    payload = payloads.plan_payload(plan.title, author=author)
+    link = append_event(
+        session, time, kind=payloads.kind_of(payload), digest=digest, actor=author, payload=payload
+    )
+    session.execute(insert(PlanRow), [payloads.plan_row(digest, body, payload, link.time)])
+    session.execute(insert(PlanScopeRow), payloads.scope_rows(digest, json.loads(body)))
 
 
 def event_row(link: Link) -> dict[str, Any]:

@@ -19,16 +19,18 @@ from datetime import datetime
 from typing import Any
 
 from pydantic import ValidationError
-from sqlalchemy import and_, exists, insert, or_, select, update
+from sqlalchemy import Engine, and_, exists, insert, or_, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from planner.core.errors import PvaError
+from planner.core.plan import Plan
 from planner.core.report import Report
 from planner.core.treeview import Trees, trees
 from sidecar import db
 from sidecar.audit import payloads
-from sidecar.audit.store import append_event, overlaps
+from sidecar.audit.group import GroupCommit
+from sidecar.audit.store import append_event, insert_plan, overlaps
 from sidecar.audit.tables import ApprovalRow, PlanCaseRow, PlanRow, PlanScopeRow
 from sidecar.errors import UnknownPlan
 from sidecar.notify import outbox
@@ -85,6 +87,7 @@ class Write:
     event: Event
     changes: dict[str, Any] = field(default_factory=dict)
     new: bool = False
+    plan: Plan | None = None  # a new case's plan, recorded in the audit in the same transaction
 
 
 def notice_of(
@@ -191,11 +194,18 @@ class SqlCaseStore(db.SqlStore):
             found = [stored.digest for stored in map(_listed, session.scalars(query)) if visible(stored)]
         return the_one(ref, found)
 
-    def create(self, stored: StoredCase, event: Event) -> StoredCase:
-        """Insert a new case (its plan already recorded); Conflict when another writer inserted it first."""
+    def __init__(self, engine: Engine, *, clock: db.Clock = db.utc_now) -> None:
+        super().__init__(engine, clock=clock)
+        self._grouped = GroupCommit(lambda: db.appending(self._sessions))
+
+    def create(self, stored: StoredCase, event: Event, *, plan: Plan | None = None) -> StoredCase:
+        """Insert a new case, and record ``plan`` (unless it is already) in the same transaction.
+
+        Conflict when another writer inserted the case first. Concurrent
+        submits share a transaction (``GroupCommit``), each in its own savepoint.
+        """
         try:
-            with db.appending(self._sessions) as session:
-                return self._insert(session, stored, event)
+            return self._grouped.run(lambda session: self._insert(session, stored, event, plan))
         except IntegrityError as error:
             raise Conflict(stored.digest) from error
 
@@ -207,7 +217,7 @@ class SqlCaseStore(db.SqlStore):
         try:
             with db.appending(self._sessions) as session:
                 return [
-                    self._insert(session, w.stored, w.event)
+                    self._insert(session, w.stored, w.event, w.plan)
                     if w.new
                     else self._update(session, w.stored, w.event, w.changes)
                     for w in writes
@@ -215,8 +225,10 @@ class SqlCaseStore(db.SqlStore):
         except IntegrityError as error:
             raise Conflict(writes[0].stored.digest) from error
 
-    def _insert(self, session: Session, stored: StoredCase, event: Event) -> StoredCase:
+    def _insert(self, session: Session, stored: StoredCase, event: Event, plan: Plan | None) -> StoredCase:
         now = self._clock()
+        if plan is not None:
+            insert_plan(session, now, plan, author=stored.case.author)
         row = {
             "digest": stored.digest,
             "state": stored.case.state.value,

@@ -18,6 +18,7 @@ from datetime import datetime
 from typing import Any
 
 from planner.core.paths import contains
+from planner.core.plan import Plan
 from sidecar.audit.memory import MemoryAudit
 from sidecar.db import Clock, utc_now
 from sidecar.notify.notices import Notice, notice_kind
@@ -56,16 +57,18 @@ class MemoryCaseStore:
             cases = sorted(self._cases.values(), key=lambda stored: stored.digest)
         return the_one(ref, [s.digest for s in cases if s.digest.startswith(ref) and visible(_listed(s))])
 
-    def create(self, stored: StoredCase, event: Event) -> StoredCase:
+    def create(self, stored: StoredCase, event: Event, *, plan: Plan | None = None) -> StoredCase:
         with self._lock:
-            return self._insert(stored, event)
+            return self._insert(stored, event, plan)
 
     def write(self, writes: list[Write]) -> list[StoredCase]:
         with self._lock:
             saved = (dict(self._cases), len(self.events), len(self.notices))
             try:
                 return [
-                    self._insert(w.stored, w.event) if w.new else self._update(w.stored, w.event, w.changes)
+                    self._insert(w.stored, w.event, w.plan)
+                    if w.new
+                    else self._update(w.stored, w.event, w.changes)
                     for w in writes
                 ]
             except Conflict:  # none of them, as a rolled back transaction
@@ -77,9 +80,11 @@ class MemoryCaseStore:
         with self._lock:
             return self._update(stored, event, changes)
 
-    def _insert(self, stored: StoredCase, event: Event) -> StoredCase:
+    def _insert(self, stored: StoredCase, event: Event, plan: Plan | None) -> StoredCase:
         if stored.digest in self._cases:
             raise Conflict(stored.digest)
+        if plan is not None:  # as the SQL store records it in the case's transaction
+            self.audit.record_plan(plan, author=stored.case.author)
         new = replace(stored, version=1, updated=self.clock())
         self._save(None, new, event)
         return new

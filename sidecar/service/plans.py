@@ -128,7 +128,6 @@ class PlanService:
         reads = footprint(plan)
         base = base_json(reviewed(tree, reads), simulation.changes)
         bound = fingerprint(pinned(tree, reads))
-        self.audit.record_plan(plan, author=who.name)
         report = simulation.report
         stored = self._retrying(
             lambda: self._submit_once(plan, who, report, (base, bound), revert_of, supersedes=supersedes)
@@ -216,7 +215,7 @@ class PlanService:
                 claimed=None,
                 updated=now,
             )
-            return Write(fresh, event, new=True)
+            return Write(fresh, event, new=True, plan=plan)  # the plan is recorded with its case
         if case == existing.case:
             return None
         if case.submitted == existing.case.submitted:  # not decided anew: only a new author joined
@@ -227,7 +226,7 @@ class PlanService:
 
     def _save(self, write: Write) -> StoredCase:
         if write.new:
-            return self.cases.create(write.stored, write.event)
+            return self.cases.create(write.stored, write.event, plan=write.plan)
         return self.cases.update(write.stored, write.event, **write.changes)
 
     # -- deciding -----------------------------------------------------------------

@@ -29,8 +29,11 @@ class CaseStore(Protocol):
         """The digest of the one ``visible`` case whose digest starts with ``ref``; UnknownPlan otherwise."""
         ...
 
-    def create(self, stored: StoredCase, event: Event) -> StoredCase:
-        """Insert a new case at version 1; Conflict when another writer inserted it first."""
+    def create(self, stored: StoredCase, event: Event, *, plan: Plan | None = None) -> StoredCase:
+        """Insert a new case at version 1; Conflict when another writer inserted it first.
+
+        ``plan``: recorded in the audit (unless it is already) in the same transaction.
+        """
         ...
 
     def update(self, stored: StoredCase, event: Event, **changes: Any) -> StoredCase:

@@ -347,11 +347,13 @@ def _sign_in(api: Api, who: str) -> str:
 
 def _leaks(response: Response, world: World) -> list[str]:
     """What of matter B the response shows: canaries, and ids of plans touching B."""
-    text = "\n".join([response.text, *(f"{k}: {v}" for k, v in response.headers.items())]).casefold()
-    mark = CSV_MARK.casefold() + ","
-    if mark in text:  # a custody report as CSV carries the signed report in base64: read it too
-        encoded = response.text.rstrip("\n").rsplit("\n", 1)[-1].split(",", 1)[1]
-        text += base64.b64decode(encoded).decode("utf-8").casefold()
+    body = response.text
+    if CSV_MARK.casefold() + "," in body.casefold():
+        # A custody report as CSV ends with the signed report in base64: read it decoded, not
+        # encoded (random base64 holds the four letters of the canary, any case, now and then).
+        body, _, last = body.rstrip("\n").rpartition("\n")
+        body += "\n" + base64.b64decode(last.split(",", 1)[1]).decode("utf-8")
+    text = "\n".join([body, *(f"{k}: {v}" for k, v in response.headers.items())]).casefold()
     found = [CANARY] if CANARY in text else []
     return found + [plan_id[:12] for plan_id in world.hidden.values() if plan_id[:12] in text]
 

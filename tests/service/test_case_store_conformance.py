@@ -40,6 +40,7 @@ class Stores:
 
     cases: CaseStore
     record: Callable[[str, Plan], None]
+    recorded: Callable[[str], bool]  # whether a plan with this digest is recorded in the audit
 
 
 @pytest.fixture(scope="module")
@@ -65,7 +66,7 @@ def stores(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Stores]:
         def remember(digest: str, body: Plan) -> None:
             audit.plans[digest] = (body, "agent-7")
 
-        yield Stores(MemoryCaseStore(audit, clock), remember)
+        yield Stores(MemoryCaseStore(audit, clock), remember, lambda digest: digest in audit.plans)
         return
     engine = make_engine(request.getfixturevalue(f"{request.param}_url"))
     with engine.begin() as connection:
@@ -80,7 +81,11 @@ def stores(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Stores]:
             session.execute(insert(PlanRow), [payloads.plan_row(digest, json.dumps(raw), payload, T0)])
             session.execute(insert(PlanScopeRow), payloads.scope_rows(digest, raw))
 
-    yield Stores(SqlCaseStore(engine, clock=clock), insert_plan)
+    def recorded(digest: str) -> bool:
+        with sessions() as session:
+            return session.get(PlanRow, digest) is not None
+
+    yield Stores(SqlCaseStore(engine, clock=clock), insert_plan, recorded)
     engine.dispose()
 
 
@@ -134,6 +139,26 @@ def test_a_created_case_reads_back_whole_at_version_one(stores: Stores) -> None:
     assert created.version == 1
     assert stores.cases.get(created.digest) == created
     assert stores.cases.get(digest("cd")) is None
+
+
+def test_a_case_created_with_its_plan_records_the_plan_too(stores: Stores) -> None:
+    """A submit's plan and case are saved together (one transaction in SQL)."""
+    body = plan({"op": "mkdir", "path": "matters/acme/filed"}, scope=("matters/acme",))
+    case = replace(submitted(FILE_INBOX), digest=body.digest(), authors=("agent-7",))
+    stored = StoredCase(case, 0, "t", {"pva": "report/v1"}, {"entries": [], "changes": []}, None, None, T0)
+    assert not stores.recorded(body.digest())
+    stores.cases.create(stored, event(State.PENDING), plan=body)
+    assert stores.recorded(body.digest())
+    assert stores.cases.get(body.digest()) is not None
+
+
+def test_a_create_that_conflicts_records_no_plan(stores: Stores) -> None:
+    """The plan's record goes with its case: a create that loses leaves no plan behind."""
+    existing = new_case(stores, "ab")
+    body = plan({"op": "mkdir", "path": "matters/acme/other"}, scope=("matters/acme",))
+    with pytest.raises(Conflict):
+        stores.cases.create(replace(existing, version=0), event(State.PENDING), plan=body)
+    assert not stores.recorded(body.digest())
 
 
 def test_creating_a_case_twice_is_a_conflict(stores: Stores) -> None:
