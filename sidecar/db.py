@@ -122,7 +122,7 @@ def appending(sessions: sessionmaker[Session]) -> Iterator[Session]:
         yield session
 
 
-_WRITERS: weakref.WeakKeyDictionary[Engine, threading.Lock] = weakref.WeakKeyDictionary()
+_WRITERS: weakref.WeakKeyDictionary[Engine, threading.RLock] = weakref.WeakKeyDictionary()
 _WRITERS_LOCK = threading.Lock()
 
 
@@ -136,13 +136,15 @@ def _queued(bind: Engine | Connection) -> Iterator[None]:
     writers instead, each taking the file's lock as the last lets go; other
     processes (the CLI, a worker) still wait on the busy timeout.
     PostgreSQL queues on its advisory lock, without sleeping: nothing to do.
+    Re-entrant: a thread that appends while appending still meets SQLite's
+    lock, and its busy timeout, as before, rather than waiting for itself.
     """
     engine = bind if isinstance(bind, Engine) else bind.engine
     if engine.dialect.name != "sqlite":
         yield
         return
     with _WRITERS_LOCK:
-        lock = _WRITERS.setdefault(engine, threading.Lock())
+        lock = _WRITERS.setdefault(engine, threading.RLock())
     with lock:
         yield
 

@@ -12,8 +12,9 @@ the submit) exactly as after a transaction of its own.
 
 A unit that raises rolls back its savepoint alone: its caller gets the error,
 the others are committed. A commit that fails fails every unit in it.
-Sequential callers pay one savepoint more than before; concurrent callers
-pay one fsync between them.
+Sequential callers pay nothing more than before; concurrent callers pay
+one fsync between them. A unit must not wait for another unit: run by the
+leader's thread, it would wait for itself.
 """
 
 from __future__ import annotations

@@ -176,6 +176,10 @@ def _stored(row: PlanCaseRow, *, full: bool = True) -> StoredCase:
 class SqlCaseStore(db.SqlStore):
     """Where each submitted plan stands, in the audit database."""
 
+    def __init__(self, engine: Engine, *, clock: db.Clock = db.utc_now) -> None:
+        super().__init__(engine, clock=clock)
+        self._grouped = GroupCommit(lambda: db.appending(self._sessions))
+
     def get(self, digest: str) -> StoredCase | None:
         with self._sessions() as session:
             row = session.get(PlanCaseRow, digest)
@@ -193,10 +197,6 @@ class SqlCaseStore(db.SqlStore):
         with self._sessions() as session:
             found = [stored.digest for stored in map(_listed, session.scalars(query)) if visible(stored)]
         return the_one(ref, found)
-
-    def __init__(self, engine: Engine, *, clock: db.Clock = db.utc_now) -> None:
-        super().__init__(engine, clock=clock)
-        self._grouped = GroupCommit(lambda: db.appending(self._sessions))
 
     def create(self, stored: StoredCase, event: Event, *, plan: Plan | None = None) -> StoredCase:
         """Insert a new case, and record ``plan`` (unless it is already) in the same transaction.
