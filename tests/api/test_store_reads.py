@@ -10,10 +10,15 @@ from __future__ import annotations
 import json
 import os
 import tracemalloc
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
+from planner.core.entry import Entry
+from sidecar.api.reads import _file_response
+from sidecar.edge.metrics import Metrics
+from sidecar.errors import StoreFault
 from tests.api.support import SEED, Api, MakeApi, sha256
 
 CANARY = b"QWKZ-canary"  # only in matters/globex (names and contents) and outside the store
@@ -269,3 +274,25 @@ def test_a_2_gb_file_streams_in_constant_memory(api: Api) -> None:
         tracemalloc.stop()
     assert received == size
     assert peak < 32 * 1024**2, f"peak {peak / 1024**2:.1f} MiB while streaming 2 GiB"
+
+
+class _ShrunkFile:
+    """A file that lost bytes between its listing (its size) and its reading: a FileStream."""
+
+    def __init__(self) -> None:
+        self.entry = Entry("m/shrunk.pdf", "file", 10, "ab" * 32)
+        self.closed = False
+
+    def chunks(self, start: int, stop: int) -> Iterator[bytes]:
+        yield b"short"[start:stop]
+
+    def close(self) -> None:
+        self.closed = True
+
+
+def test_a_small_file_that_shrank_while_read_is_an_error_not_a_short_answer() -> None:
+    """Read whole before answering, a file shorter than its listed size is refused, never sent short."""
+    stream = _ShrunkFile()
+    with pytest.raises(StoreFault, match="changed while it was read"):
+        _file_response(Metrics(), stream, None, None, lambda _size, _part: None)
+    assert stream.closed
