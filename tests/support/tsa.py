@@ -93,7 +93,11 @@ class Authority:
     serials: Iterator[int] = field(default_factory=lambda: iter(range(1, 1 << 30)))
 
     def __post_init__(self) -> None:
-        now = datetime.now(UTC) - timedelta(days=1)
+        # Valid from a day before the earlier of now and the TSA's clock (a test's fixed time), for
+        # 30 days after the later: a certificate made from "now" alone rejects a fixed time of yesterday.
+        stamped = self.clock()
+        now = min(datetime.now(UTC), stamped) - timedelta(days=1)
+        until = max(datetime.now(UTC), stamped) + timedelta(days=30)
         self.root_key = ec.generate_private_key(ec.SECP256R1())
         root_name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "pva test TSA root")])
         self.root = (
@@ -103,7 +107,7 @@ class Authority:
             .public_key(self.root_key.public_key())
             .serial_number(x509.random_serial_number())
             .not_valid_before(now)
-            .not_valid_after(now + timedelta(days=30))
+            .not_valid_after(until)
             .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
             .add_extension(_usage(key_cert_sign=True, crl_sign=True), critical=True)
             .sign(self.root_key, hashes.SHA256())
@@ -116,7 +120,7 @@ class Authority:
             .public_key(self.key.public_key())
             .serial_number(x509.random_serial_number())
             .not_valid_before(now)
-            .not_valid_after(now + timedelta(days=30))
+            .not_valid_after(until)
             .add_extension(x509.ExtendedKeyUsage([ExtendedKeyUsageOID.TIME_STAMPING]), critical=True)
             .add_extension(_usage(digital_signature=True), critical=True)
             .sign(self.root_key, hashes.SHA256())
