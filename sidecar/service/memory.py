@@ -59,32 +59,33 @@ class MemoryCaseStore:
 
     def create(self, stored: StoredCase, event: Event, *, plan: Plan | None = None) -> StoredCase:
         with self._lock:
-            return self._insert(stored, event, plan)
+            created = self._insert(stored, event)
+            self._record(plan, stored)
+            return created
 
     def write(self, writes: list[Write]) -> list[StoredCase]:
         with self._lock:
             saved = (dict(self._cases), len(self.events), len(self.notices))
             try:
-                return [
-                    self._insert(w.stored, w.event, w.plan)
-                    if w.new
-                    else self._update(w.stored, w.event, w.changes)
+                done = [
+                    self._insert(w.stored, w.event) if w.new else self._update(w.stored, w.event, w.changes)
                     for w in writes
                 ]
             except Conflict:  # none of them, as a rolled back transaction
                 self._cases = saved[0]
                 del self.events[saved[1] :], self.notices[saved[2] :]
                 raise
+            for w in writes:  # plans are recorded only once every change stands, as in one transaction
+                self._record(w.plan, w.stored)
+            return done
 
     def update(self, stored: StoredCase, event: Event, **changes: Any) -> StoredCase:
         with self._lock:
             return self._update(stored, event, changes)
 
-    def _insert(self, stored: StoredCase, event: Event, plan: Plan | None) -> StoredCase:
+    def _insert(self, stored: StoredCase, event: Event) -> StoredCase:
         if stored.digest in self._cases:
             raise Conflict(stored.digest)
-        if plan is not None:  # as the SQL store records it in the case's transaction
-            self.audit.record_plan(plan, author=stored.case.author)
         new = replace(stored, version=1, updated=self.clock())
         self._save(None, new, event)
         return new
@@ -98,6 +99,11 @@ class MemoryCaseStore:
         saved = replace(new, **(kept | {k: v for k, v in changes.items() if k in kept}))
         self._save(current.case.state, saved, event)
         return new
+
+    def _record(self, plan: Plan | None, stored: StoredCase) -> None:
+        """Record a new case's plan in the audit, as the SQL store does in the case's transaction."""
+        if plan is not None:
+            self.audit.record_plan(plan, author=stored.case.author)
 
     def _save(self, before: State | None, stored: StoredCase, event: Event) -> None:
         self._cases[stored.digest] = stored

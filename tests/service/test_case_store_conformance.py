@@ -161,6 +161,24 @@ def test_a_create_that_conflicts_records_no_plan(stores: Stores) -> None:
     assert not stores.recorded(body.digest())
 
 
+def test_a_write_that_conflicts_records_no_plan_of_its_new_cases(stores: Stores) -> None:
+    """Several changes saved together: when one loses, the new case's plan is not recorded either."""
+    existing = new_case(stores, "ab")
+    stale = replace(existing, version=existing.version - 1)
+    body = plan({"op": "mkdir", "path": "matters/acme/third"}, scope=("matters/acme",))
+    case = replace(submitted(FILE_INBOX), digest=body.digest(), authors=("agent-7",))
+    fresh = StoredCase(case, 0, "t", {"pva": "report/v1"}, {"entries": [], "changes": []}, None, None, T0)
+    with pytest.raises(Conflict):
+        stores.cases.write(
+            [
+                Write(fresh, event(State.PENDING), new=True, plan=body),
+                Write(stale, event(State.REJECTED), {"case": replace(stale.case, state=State.REJECTED)}),
+            ]
+        )
+    assert stores.cases.get(body.digest()) is None
+    assert not stores.recorded(body.digest())
+
+
 def test_creating_a_case_twice_is_a_conflict(stores: Stores) -> None:
     """A second create of the same digest loses, as a writer that raced the first."""
     created = new_case(stores, "ab")
