@@ -330,7 +330,7 @@ class PvaClient:
             "GET", f"{self.url}/v1/manifest", params=params, headers=self._headers
         )
         text = self._send(request, stream=False).text
-        _check_not_stopped(text[text.rfind("\n", 0, len(text) - 1) + 1 :])
+        _check_not_stopped(text.rstrip("\n").rpartition("\n")[2])
         return text
 
     def _lines(self, path: str, params: dict[str, Any]) -> Iterator[str]:
