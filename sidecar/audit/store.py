@@ -9,11 +9,10 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterator, Mapping, Sequence
-from dataclasses import asdict
 from datetime import UTC, datetime
 from typing import Any, TextIO
 
-from sqlalchemy import Engine, Select, and_, bindparam, exists, insert, or_, select, update
+from sqlalchemy import Engine, Select, Table, and_, bindparam, exists, insert, or_, select, update
 from sqlalchemy.orm import Session
 from sqlalchemy.sql.elements import BindParameter
 
@@ -275,6 +274,11 @@ class SqlAuditStore(db.SqlStore):
         return writers[fmt](out, self.links())
 
 
+_EVENTS: Table = EventRow.__table__  # type: ignore[assignment]
+_LAST_EVENT = select(_EVENTS.c.seq, _EVENTS.c.hash).order_by(_EVENTS.c.seq.desc()).limit(1)
+_INSERT_EVENT = insert(_EVENTS)
+
+
 def append_event(
     session: Session,
     time: datetime,
@@ -289,7 +293,8 @@ def append_event(
     ``payload`` is typed, or already its JSON (``payloads.encode``'s form) where a
     caller builds it as such (the plan service's workflow and approval events).
     """
-    last = session.execute(select(EventRow.seq, EventRow.hash).order_by(EventRow.seq.desc()).limit(1)).first()
+    connection = session.connection()  # Core statements: an append runs on every read and submit
+    last = connection.execute(_LAST_EVENT).first()
     seq, prev = (1, chain.GENESIS) if last is None else (last.seq + 1, last.hash)
     if time.tzinfo is None:
         raise ValueError("the audit clock must return timezone-aware times")
@@ -297,7 +302,7 @@ def append_event(
     link = chain.make_link(
         seq=seq, time=time.astimezone(UTC), kind=kind, digest=digest, actor=actor, payload=body, prev=prev
     )
-    session.execute(insert(EventRow), [event_row(link)])
+    connection.execute(_INSERT_EVENT, event_row(link))
     return link
 
 
@@ -318,7 +323,8 @@ def insert_plan(session: Session, time: datetime, plan: Plan, *, author: str) ->
 
 
 def event_row(link: Link) -> dict[str, Any]:
-    return asdict(link)  # the events table's columns are the link's fields
+    """The events table's columns are the link's fields."""
+    return {name: getattr(link, name) for name in Link.__slots__}
 
 
 def insert_projections(session: Session, link: Link, payload: payloads.ApplyOutcome) -> None:
