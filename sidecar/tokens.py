@@ -18,9 +18,9 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from enum import StrEnum
-from typing import Any, Literal
+from typing import Any, Literal, Protocol
 
-from sqlalchemy import ColumnElement, insert, select, update
+from sqlalchemy import ColumnElement, Table, bindparam, insert, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -43,6 +43,8 @@ MAX_ACTOR = 200  # tables.NAME
 _ID = re.compile(r"tok_[0-9a-f]{12}")
 _NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._@+-]{0,99}")
 _SECRET = re.compile(r"pva_[A-Za-z0-9_-]{43}")
+_TOKENS: Table = TokenRow.__table__  # type: ignore[assignment]
+_BY_SECRET = select(_TOKENS).where(_TOKENS.c.secret_sha256 == bindparam("digest"))
 _EMAIL = re.compile(r"[^@\s<>,;\x00-\x1f\x7f]+@[^@\s<>,;\x00-\x1f\x7f]+\.[^@\s<>,;\x00-\x1f\x7f]+")
 MAX_EMAIL = 254  # token_urlsafe(32): 43 base64url characters
 
@@ -356,8 +358,8 @@ class TokenStore(db.SqlStore):
         if not _SECRET.fullmatch(secret):
             return None
         digest, now = secret_hash(secret), self._now()
-        with self._sessions() as session:
-            row = session.scalars(select(TokenRow).where(TokenRow.secret_sha256 == digest)).first()
+        with self.engine.connect() as connection:  # Core, not the ORM: every request pays this lookup
+            row = connection.execute(_BY_SECRET, {"digest": digest}).first()
         if row is None or not hmac.compare_digest(row.secret_sha256, digest):
             return None
         if _status(row, now) != "active":
@@ -452,7 +454,14 @@ def _unknown(ref: str) -> str:
     return f"no token with id {ref}" if _ID.fullmatch(ref) else f"no token named {ref!r}"
 
 
-def _status(row: TokenRow, now: datetime) -> TokenStatus:
+class _Lifetime(Protocol):
+    """What a token's status is read from: its row, whole (ORM) or as selected (Core)."""
+
+    revoked: datetime | None
+    expires: datetime | None
+
+
+def _status(row: _Lifetime, now: datetime) -> TokenStatus:
     if row.revoked is not None:
         return "revoked"
     if row.expires is not None and row.expires <= now:
