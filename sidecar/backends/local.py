@@ -53,6 +53,11 @@ def _split(path: str) -> tuple[str, str]:
     return split(path)
 
 
+def _content_key(info: os.stat_result) -> tuple[int, ...]:
+    """What the hash cache knows a file's content by: a rewrite changes ctime, which no one sets back."""
+    return (info.st_dev, info.st_ino, info.st_size, info.st_mtime_ns, info.st_ctime_ns)
+
+
 def _reserved_only(path: str) -> None:
     if not _reserved(path):
         raise Refused(path, f"{path!r} is not in the reserved {RESERVED}/ area")
@@ -99,16 +104,15 @@ class LocalBackend:
         if stat.S_ISDIR(info.st_mode):
             return Entry(path, "dir", mtime=info.st_mtime)
         if not hashed:  # a hash already known (the cache) comes along for free
-            key = (info.st_dev, info.st_ino, info.st_size, info.st_mtime_ns, info.st_ctime_ns)
-            known = self._hashes.get(key)
+            known = self._hashes.get(_content_key(info)) if self._hashes else None
             sha = None if known is None else known[0]
-            return Entry(path, "file", info.st_size, sha, mtime=info.st_mtime)
+            return Entry(path, "file", info.st_size, sha, None, info.st_mtime)
         digest, size = self._hash(dirfd, name, path, info)
         return Entry(path, "file", size, digest, mtime=info.st_mtime)
 
     def _hash(self, dirfd: int, name: str, path: str, info: os.stat_result) -> tuple[str, int]:
         """The sha256 and size of a file, hashed once per (device, inode, size, mtime, ctime)."""
-        key = (info.st_dev, info.st_ino, info.st_size, info.st_mtime_ns, info.st_ctime_ns)
+        key = _content_key(info)
         known = self._hashes.get(key)
         if known is None:
             known = self._fs.hash_file(dirfd, name, path, info)
@@ -192,7 +196,7 @@ class LocalBackend:
             fd = self._fs.open_file(dirfd, name, path, info)
         stream = _LocalStream(self._fs, fd, Entry(path, "file", info.st_size, mtime=info.st_mtime))
         try:
-            key = (info.st_dev, info.st_ino, info.st_size, info.st_mtime_ns, info.st_ctime_ns)
+            key = _content_key(info)
             known = self._hashes.get(key)
             if known is None:
                 known = stream.hash()
