@@ -23,7 +23,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import insert, select, update
+from sqlalchemy import Row, insert, select, update
 from sqlalchemy.orm import Session
 
 from planner.core.errors import PvaError
@@ -33,7 +33,7 @@ from sidecar import db
 from sidecar.audit.chain import iso
 from sidecar.audit.payloads import HoldPlaced, HoldReleased, Payload, kind_of
 from sidecar.audit.store import append_event
-from sidecar.audit.tables import HoldRow
+from sidecar.audit.tables import HOLDS, HoldRow
 
 ID_PREFIX = "hold_"
 MAX_PATHS = 64
@@ -161,11 +161,11 @@ class HoldStore(db.SqlStore):
 
     def list(self, *, active: bool = False) -> builtins.list[HoldInfo]:
         """Every hold (only those in force with ``active``), oldest first."""
-        query = select(HoldRow).order_by(HoldRow.placed, HoldRow.id)
+        query = select(HOLDS).order_by(HOLDS.c.placed, HOLDS.c.id)
         if active:
-            query = query.where(HoldRow.released.is_(None))
-        with self._sessions() as session:
-            return [_info(row) for row in session.scalars(query)]
+            query = query.where(HOLDS.c.released.is_(None))
+        with self.engine.connect() as connection:  # Core: every verify and submit asks (held)
+            return [_info(row) for row in connection.execute(query)]
 
     def unsettled(self) -> builtins.list[HoldInfo]:
         """Holds whose bucket state is still to catch up with them (placed or released, then a crash)."""
@@ -203,7 +203,8 @@ def _row(info: HoldInfo) -> dict[str, Any]:
     }
 
 
-def _info(row: HoldRow) -> HoldInfo:
+def _info(row: HoldRow | Row[Any]) -> HoldInfo:
+    """A hold from its row: mapped (ORM) or as selected (Core)."""
     paths = json.loads(row.paths)
     return HoldInfo(
         row.id,

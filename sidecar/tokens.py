@@ -20,7 +20,7 @@ from datetime import UTC, datetime, timedelta
 from enum import StrEnum
 from typing import Any, Literal, Protocol
 
-from sqlalchemy import ColumnElement, Table, bindparam, insert, select, update
+from sqlalchemy import ColumnElement, bindparam, insert, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -30,7 +30,7 @@ from sidecar import db
 from sidecar.audit.chain import iso
 from sidecar.audit.payloads import SecretBinding, TokenChange
 from sidecar.audit.store import append_event
-from sidecar.audit.tables import TokenRow
+from sidecar.audit.tables import TOKENS, TokenRow
 
 SECRET_PREFIX = "pva_"  # noqa: S105  # a prefix, not a secret: recognisable in logs and by secret scanners; never the start of a name
 ID_PREFIX = "tok_"
@@ -43,8 +43,7 @@ MAX_ACTOR = 200  # tables.NAME
 _ID = re.compile(r"tok_[0-9a-f]{12}")
 _NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._@+-]{0,99}")
 _SECRET = re.compile(r"pva_[A-Za-z0-9_-]{43}")
-_TOKENS: Table = TokenRow.__table__  # type: ignore[assignment]
-_BY_SECRET = select(_TOKENS).where(_TOKENS.c.secret_sha256 == bindparam("digest"))
+_BY_SECRET = select(TOKENS).where(TOKENS.c.secret_sha256 == bindparam("digest"))
 _EMAIL = re.compile(r"[^@\s<>,;\x00-\x1f\x7f]+@[^@\s<>,;\x00-\x1f\x7f]+\.[^@\s<>,;\x00-\x1f\x7f]+")
 MAX_EMAIL = 254  # token_urlsafe(32): 43 base64url characters
 

@@ -16,24 +16,18 @@ from collections.abc import Iterator
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import String, Table, func, select, type_coerce
+from sqlalchemy import String, func, select, type_coerce
 from sqlalchemy.orm import Session
 
 from sidecar.audit import chain, payloads
 from sidecar.audit.chain import Break, Link
 from sidecar.audit.mutable import mutable_problem
-from sidecar.audit.tables import ApprovalRow, EventRow, OpRecordRow, PlanRow, PlanScopeRow, TrashedFileRow
+from sidecar.audit.tables import APPROVALS, EVENTS, OPS, PLANS, SCOPES, TRASHED, EventRow
 from sidecar.audit.views import ChainReport, parse_payload
 from sidecar.errors import DamagedRow
 
 WINDOW = 500  # events whose projected rows are loaded together
 PAGE = 1000  # events per round trip
-EVENTS: Table = EventRow.__table__  # type: ignore[assignment]
-OPS: Table = OpRecordRow.__table__  # type: ignore[assignment]
-TRASHED: Table = TrashedFileRow.__table__  # type: ignore[assignment]
-APPROVALS: Table = ApprovalRow.__table__  # type: ignore[assignment]
-PLANS: Table = PlanRow.__table__  # type: ignore[assignment]
-SCOPES: Table = PlanScopeRow.__table__  # type: ignore[assignment]
 Row = dict[str, Any]
 # The stored fields, in Link's order; the time as the database holds it, parsed here,
 # so that a row edited to hold no time is reported by its seq instead of failing a whole page.
@@ -125,7 +119,8 @@ class _Checker:
         expected = payloads.plan_row(digest, row["body"], payload, link.time)
         problem = _diff("plans", [{k: v for k, v in expected.items() if k != "status"}], [row])
         if problem is None:
-            problem = _diff("plan_scopes", payloads.scope_rows(digest, body), self._scopes.get(digest, []))
+            scopes = payloads.scope_rows(digest, body["scope"])
+            problem = _diff("plan_scopes", scopes, self._scopes.get(digest, []))
         return None if problem is None else f"plans do not match the event: {problem}"
 
     # -- loading projected rows a window of events at a time ----------------

@@ -25,7 +25,7 @@ cannot drift.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Literal, assert_never, cast
@@ -405,8 +405,9 @@ def plan_row(digest: str, body: str, payload: PlanRecorded, time: datetime) -> R
     }
 
 
-def scope_rows(digest: str, body: dict[str, Any]) -> list[Row]:
-    return [{"digest": digest, "root": root} for root in sorted(body["scope"])]
+def scope_rows(digest: str, scope: Iterable[str]) -> list[Row]:
+    """The plan_scopes rows of a plan whose scope lists these roots."""
+    return [{"digest": digest, "root": root} for root in sorted(scope)]
 
 
 def op_rows(seq: int, digest: str, time: datetime, payload: ApplyOutcome) -> list[Row]:

@@ -12,7 +12,7 @@ from collections.abc import Iterator, Mapping, Sequence
 from datetime import UTC, datetime
 from typing import Any, TextIO
 
-from sqlalchemy import Engine, Select, Table, and_, bindparam, exists, insert, or_, select, update
+from sqlalchemy import Engine, Select, and_, bindparam, exists, insert, or_, select, update
 from sqlalchemy.orm import Session
 from sqlalchemy.sql.elements import BindParameter
 
@@ -27,6 +27,9 @@ from sidecar.audit.history import history as walk_history
 from sidecar.audit.integrity import check, stream_links
 from sidecar.audit.records import ApplyRecord, Incident, covers, inside
 from sidecar.audit.tables import (
+    EVENTS,
+    PLANS,
+    SCOPES,
     ApprovalRow,
     BlobRow,
     EventRow,
@@ -274,9 +277,7 @@ class SqlAuditStore(db.SqlStore):
         return writers[fmt](out, self.links())
 
 
-_EVENTS: Table = EventRow.__table__  # type: ignore[assignment]
-_LAST_EVENT = select(_EVENTS.c.seq, _EVENTS.c.hash).order_by(_EVENTS.c.seq.desc()).limit(1)
-_INSERT_EVENT = insert(_EVENTS)
+_LAST_EVENT = select(EVENTS.c.seq, EVENTS.c.hash).order_by(EVENTS.c.seq.desc()).limit(1)
 
 
 def append_event(
@@ -302,7 +303,7 @@ def append_event(
     link = chain.make_link(
         seq=seq, time=time.astimezone(UTC), kind=kind, digest=digest, actor=actor, payload=body, prev=prev
     )
-    connection.execute(_INSERT_EVENT, event_row(link))
+    connection.execute(insert(EVENTS), event_row(link))
     return link
 
 
@@ -311,15 +312,16 @@ def insert_plan(session: Session, time: datetime, plan: Plan, *, author: str) ->
 
     Recording the same digest again does nothing.
     """
-    digest, body = plan.digest(), plan.canonical_json().decode("utf-8")
-    if session.get(PlanRow, digest) is not None:
+    digest, connection = plan.digest(), session.connection()
+    if connection.execute(select(PLANS.c.digest).where(PLANS.c.digest == digest)).first() is not None:
         return
     payload = payloads.plan_payload(plan.title, author=author)
     link = append_event(
         session, time, kind=payloads.kind_of(payload), digest=digest, actor=author, payload=payload
     )
-    session.execute(insert(PlanRow), [payloads.plan_row(digest, body, payload, link.time)])
-    session.execute(insert(PlanScopeRow), payloads.scope_rows(digest, json.loads(body)))
+    body = plan.canonical_json().decode("utf-8")
+    connection.execute(insert(PLANS), payloads.plan_row(digest, body, payload, link.time))
+    connection.execute(insert(SCOPES), payloads.scope_rows(digest, plan.scope))
 
 
 def event_row(link: Link) -> dict[str, Any]:

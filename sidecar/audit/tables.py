@@ -32,6 +32,7 @@ from sqlalchemy import (
     Integer,
     MetaData,
     String,
+    Table,
     Text,
     TypeDecorator,
     UniqueConstraint,
@@ -485,3 +486,17 @@ class HoldRow(Base):
     bucket: Mapped[str | None] = mapped_column(String(8))
 
     __table_args__ = (Index(None, "released", "placed"), Index(None, "bucket"))
+
+
+# The Core tables of the mapped classes: hot paths (every read's and submit's statements) run Core
+# statements on the session's connection, which costs a fraction of the ORM's bulk-insert path.
+EVENTS: Table = EventRow.__table__  # type: ignore[assignment]
+PLANS: Table = PlanRow.__table__  # type: ignore[assignment]
+SCOPES: Table = PlanScopeRow.__table__  # type: ignore[assignment]
+OPS: Table = OpRecordRow.__table__  # type: ignore[assignment]
+TRASHED: Table = TrashedFileRow.__table__  # type: ignore[assignment]
+APPROVALS: Table = ApprovalRow.__table__  # type: ignore[assignment]
+CASES: Table = PlanCaseRow.__table__  # type: ignore[assignment]
+TOKENS: Table = TokenRow.__table__  # type: ignore[assignment]
+OUTBOX: Table = OutboxRow.__table__  # type: ignore[assignment]
+HOLDS: Table = HoldRow.__table__  # type: ignore[assignment]

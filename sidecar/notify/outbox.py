@@ -30,7 +30,7 @@ from sqlalchemy.orm import Session
 from planner.core.errors import PvaError
 from sidecar import db
 from sidecar.audit.chain import iso
-from sidecar.audit.tables import DeliveryRow, OutboxRow, TokenRow, WebhookRow
+from sidecar.audit.tables import OUTBOX, DeliveryRow, OutboxRow, TokenRow, WebhookRow
 from sidecar.notify.notices import KINDS, Notice, NoticeKind, checked_events
 from sidecar.tokens import InvalidTokenRequest, Principal, Role, checked_actor, checked_scopes, stored_scopes
 from sidecar.walls import sees_plan
@@ -60,19 +60,17 @@ class UnknownWebhook(WebhookError):
 
 def record(session: Session, notice: Notice, *, paths: Iterable[str], authors: Iterable[str]) -> None:
     """Add ``notice`` to the outbox in ``session``'s transaction: it is sent only if that commits."""
-    session.execute(
-        insert(OutboxRow),
-        [
-            {
-                "time": notice.time,
-                "kind": notice.kind,
-                "digest": notice.digest,
-                "paths": json.dumps(sorted(paths), ensure_ascii=False),
-                "authors": json.dumps(list(authors), ensure_ascii=False),
-                "payload": json.dumps(notice.to_json(), ensure_ascii=False),
-                "dispatched": None,
-            }
-        ],
+    session.connection().execute(
+        insert(OUTBOX),
+        {
+            "time": notice.time,
+            "kind": notice.kind,
+            "digest": notice.digest,
+            "paths": json.dumps(sorted(paths), ensure_ascii=False),
+            "authors": json.dumps(list(authors), ensure_ascii=False),
+            "payload": json.dumps(notice.to_json(), ensure_ascii=False),
+            "dispatched": None,
+        },
     )
 
 

@@ -79,7 +79,7 @@ def stores(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Stores]:
         payload = payloads.plan_payload(body.title, author="agent-7")
         with sessions.begin() as session:
             session.execute(insert(PlanRow), [payloads.plan_row(digest, json.dumps(raw), payload, T0)])
-            session.execute(insert(PlanScopeRow), payloads.scope_rows(digest, raw))
+            session.execute(insert(PlanScopeRow), payloads.scope_rows(digest, body.scope))
 
     def recorded(digest: str) -> bool:
         with sessions() as session:
