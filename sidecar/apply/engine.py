@@ -98,6 +98,7 @@ class Engine:
         author: str | None = None,
         base: Tree | None = None,
         recorded: bool = False,
+        claimed: datetime | None = None,
     ) -> ApplyRecord:
         """Apply ``plan`` as ``actor``; ``base`` is the state it was approved against, if any.
 
@@ -105,6 +106,12 @@ class Engine:
         from the same view of the live store makes the apply stale. The plan is
         recorded in the audit first (by ``author``), unless it is ``recorded``
         already (the service records it at submit).
+
+        ``claimed``: when the caller's claim to apply began. An outcome recorded
+        since then (another worker's, or a recovery's of a dead worker's apply)
+        settles that claim: it is returned and nothing runs. The check is made
+        under the plan's path locks, which recovery holds while it records, so
+        a second job of one claim never records a second outcome.
         """
         self.recover()
         digest = plan.digest()
@@ -113,8 +120,10 @@ class Engine:
         reads = footprint(plan)
         with self.locks.hold([read.path for read in reads], timeout=self.lock_timeout) as lease:
             earlier = self.audit.outcome(digest)
-            if earlier is not None and earlier.status == "applied":
-                return earlier  # idempotent: a retried apply never applies twice
+            if earlier is not None and (
+                earlier.status == "applied" or (claimed is not None and earlier.finished >= claimed)
+            ):
+                return earlier  # idempotent: a retried apply never applies twice, nor settles a claim twice
             record = _Attempt(self, plan, actor, reads, lease).run(base)
             if record.status == "applied":
                 self.hold_new(op.path for op in record.ops if op.after is not None)

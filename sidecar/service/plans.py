@@ -454,6 +454,7 @@ class PlanService:
                 actor=actor,
                 base=base_from(claimed.base),
                 recorded=True,  # recorded at submit
+                claimed=claimed.claimed,  # a recovery that settled this claim meanwhile wins
             )
         except LockTimeout as error:  # nothing was done: the plan may apply again later
             record = _failed(claimed, actor, self.clock(), str(error), self.engine.backend.name)

@@ -127,6 +127,34 @@ def test_a_job_takes_over_the_apply_of_a_worker_that_died(
         assert moved == [state is State.APPLIED] * len(NAMES)
 
 
+def test_a_job_that_found_the_plan_applying_before_a_recovery_settled_it_records_nothing(
+    settings: Settings,
+) -> None:
+    """Two jobs of one claim after its worker died: one recovers the apply and settles the plan failed.
+
+    The other read the plan as applying, with no outcome, just before. Under the
+    plan's locks it finds the recovery's outcome, runs nothing and records
+    nothing: the chain still ends on the state the plan is in (a second,
+    stale outcome after the settled one broke 'pva audit verify').
+    """
+    with open_services(settings) as first:
+        stored = approved(first)
+        first.engine.hook = dying_at("step 1")
+        with pytest.raises(Died):
+            queue(first).drain(first.plans)
+    with open_services(settings) as second:
+        late = second.plans.cases.get(stored.digest)  # what the other job read: applying, no outcome yet
+        assert late is not None
+        assert late.case.state is State.APPLYING
+        assert second.audit.outcome(stored.digest) is None
+        second.plans.work(stored.digest, "alice")  # this job recovers the dead worker's apply and settles
+        second.plans._run(late, "alice")  # the other job, where work() hands on to it
+        assert second.plans.get(stored.digest, ALICE).case.state is State.FAILED
+        assert len(outcomes(second, stored.digest)) == 1
+        assert second.audit.verify_chain() is None
+        assert all(second.backend.stat(f"matters/acme/inbox/{n}") is not None for n in NAMES)
+
+
 def test_two_workers_on_one_queue_each_stop(services: Services) -> None:
     """One app served twice (a test client and a server) has two workers on one queue: both stop.
 
