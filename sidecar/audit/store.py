@@ -28,8 +28,10 @@ from sidecar.audit.integrity import check, stream_links
 from sidecar.audit.records import ApplyRecord, Incident, covers, inside
 from sidecar.audit.tables import (
     EVENTS,
+    OPS,
     PLANS,
     SCOPES,
+    TRASHED,
     ApprovalRow,
     BlobRow,
     EventRow,
@@ -211,7 +213,7 @@ class SqlAuditStore(db.SqlStore):
 
     def plan_ops(self, digest: str) -> list[OpView]:
         """The ops of a plan's applies that took effect, in order."""
-        query = _OPS.where(OPS.digest == digest).order_by(OPS.ordinal, OPS.event_seq)
+        query = _OPS.where(_OP.digest == digest).order_by(_OP.ordinal, _OP.event_seq)
         with self._sessions() as session:
             return [OpView(*row) for row in session.execute(query)]
 
@@ -332,13 +334,14 @@ def event_row(link: Link) -> dict[str, Any]:
 def insert_projections(session: Session, link: Link, payload: payloads.ApplyOutcome) -> None:
     """The rows an 'apply' event projects: its ops, its trashed files, its plan's status."""
     assert link.digest is not None
+    connection = session.connection()  # Core statements: an apply of 10,000 ops inserts 10,000 rows
     ops = payloads.op_rows(link.seq, link.digest, link.time, payload)
     if ops:
-        session.execute(insert(OpRecordRow), ops)
+        connection.execute(insert(OPS), ops)
     trashed = payloads.trashed_rows(link.seq, link.digest, payload)
     if trashed:
-        session.execute(insert(TrashedFileRow), trashed)
-    session.execute(update(PlanRow).where(PlanRow.digest == link.digest).values(status=payload.status))
+        connection.execute(insert(TRASHED), trashed)
+    connection.execute(update(PLANS).where(PLANS.c.digest == link.digest).values(status=payload.status))
 
 
 def _attempts(session: Session, digest: str) -> set[str]:
@@ -357,12 +360,12 @@ def _events_touching(path: str) -> Select[int]:
     return select(ops.event_seq).where(or_(overlaps(ops.path, path), overlaps(ops.src, path))).distinct()
 
 
-OPS = OpRecordRow.__table__.c
+_OP = OPS.c
 # The history walk's one query per new name: ops whose path or src is one of the names (two indexes).
 # Built once: constructing a statement costs more than running it.
 _NAMES: BindParameter[list[str]] = bindparam("names", expanding=True)
-_OPS = select(*(OPS[name] for name in OP_VIEW_COLUMNS))
-_OPS_AT = _OPS.where(or_(OPS.path.in_(_NAMES), OPS.src.in_(_NAMES)))
+_OPS = select(*(_OP[name] for name in OP_VIEW_COLUMNS))
+_OPS_AT = _OPS.where(or_(_OP.path.in_(_NAMES), _OP.src.in_(_NAMES)))
 _ACTORS = select(EventRow.seq, EventRow.actor).where(EventRow.seq.in_(bindparam("seqs", expanding=True)))
 _PLANS = select(PlanRow.digest, PlanRow.title, PlanRow.author).where(
     PlanRow.digest.in_(bindparam("digests", expanding=True))
