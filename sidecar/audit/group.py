@@ -99,6 +99,7 @@ class GroupCommit:
                             unit.result = unit.work(session)
                     except Exception as error:  # noqa: BLE001 (raised to its caller): its savepoint alone is rolled back
                         unit.error = error
+                        session.info.clear()  # what the unit memoised in the session went with its savepoint
         except BaseException as error:  # noqa: BLE001 (raised to every caller): nothing was committed
             for unit in batch:
                 if unit.error is None:

@@ -280,6 +280,10 @@ class SqlAuditStore(db.SqlStore):
 
 
 _LAST_EVENT = select(EVENTS.c.seq, EVENTS.c.hash).order_by(EVENTS.c.seq.desc()).limit(1)
+# Where a session remembers the (seq, hash) it appended last, so the next append in the same
+# transaction need not read it back (GroupCommit's batches append two events a submit).
+# A rolled-back savepoint forgets it (``GroupCommit``); a rolled-back transaction ends the session.
+LAST_APPENDED = "pva.last_appended"
 
 
 def append_event(
@@ -297,8 +301,11 @@ def append_event(
     caller builds it as such (the plan service's workflow and approval events).
     """
     connection = session.connection()  # Core statements: an append runs on every read and submit
-    last = connection.execute(_LAST_EVENT).first()
-    seq, prev = (1, chain.GENESIS) if last is None else (last.seq + 1, last.hash)
+    last = session.info.get(LAST_APPENDED)  # this transaction's last append: the lock is held throughout
+    if last is None:
+        row = connection.execute(_LAST_EVENT).first()
+        last = (0, chain.GENESIS) if row is None else (row.seq, row.hash)
+    seq, prev = last[0] + 1, last[1]
     if time.tzinfo is None:
         raise ValueError("the audit clock must return timezone-aware times")
     body = dict(payload) if isinstance(payload, Mapping) else payloads.encode(payload)
@@ -306,6 +313,7 @@ def append_event(
         seq=seq, time=time.astimezone(UTC), kind=kind, digest=digest, actor=actor, payload=body, prev=prev
     )
     connection.execute(insert(EVENTS), event_row(link))
+    session.info[LAST_APPENDED] = (link.seq, link.hash)
     return link
 
 

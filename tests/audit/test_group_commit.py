@@ -10,9 +10,10 @@ from typing import Any
 
 from sqlalchemy.orm import Session
 
+from sidecar import db
 from sidecar.audit.group import GroupCommit
 from sidecar.audit.payloads import DocumentRead
-from sidecar.audit.store import SqlAuditStore
+from sidecar.audit.store import SqlAuditStore, append_event
 
 THREADS = 12
 
@@ -44,6 +45,7 @@ class Journal:
 class _FakeSession:
     def __init__(self, journal: Journal) -> None:
         self.journal = journal
+        self.info: dict[str, Any] = {}
 
     @contextmanager
     def begin_nested(self) -> Iterator[None]:
@@ -75,7 +77,7 @@ def _concurrently(
     works: Sequence[Callable[[Session], Any]],
     returned: Callable[[Any], None] = lambda _result: None,
 ) -> list[Any]:
-    """Run the first work alone until every other caller is queued behind it, then let it finish.
+    """Run the first work alone until every other caller is queued behind it, in order, then let it finish.
 
     ``returned`` is called in each caller's thread as soon as its ``run`` returns.
     """
@@ -96,10 +98,10 @@ def _concurrently(
     threads = [threading.Thread(target=call, args=(0, first))]
     threads[0].start()
     _wait_until(lambda: group.queued == 0)  # the first leads: its unit left the queue
-    threads += [threading.Thread(target=call, args=(n, w)) for n, w in enumerate(works) if n]
-    for thread in threads[1:]:
-        thread.start()
-    _wait_until(lambda: group.queued == len(works) - 1)
+    for number, work in enumerate(works[1:], start=1):  # queued in order: unit n is n-th in the batch
+        threads.append(threading.Thread(target=call, args=(number, work)))
+        threads[-1].start()
+        _wait_until(lambda number=number: group.queued == number)  # type: ignore[misc]
     release.set()
     for thread in threads:
         thread.join()
@@ -182,5 +184,39 @@ def test_concurrent_reads_on_a_real_database_are_all_recorded_in_a_valid_chain(u
         report = audit.check_chain()
         assert report.broken is None
         assert report.events == THREADS * 10
+    finally:
+        audit.close()
+
+
+def test_an_event_a_failed_unit_appended_leaves_no_gap_in_the_chain(url: str) -> None:
+    """A unit appends an event, then fails: its savepoint takes the event; the next one follows the last kept.
+
+    Appends in one transaction remember the last (seq, hash) rather than read
+    it back; a unit rolled back to its savepoint must take that memory with it.
+    """
+    audit = SqlAuditStore.open(url)
+    try:
+        group = GroupCommit(lambda: db.appending(db.session_factory(audit.engine)))
+
+        def reading(number: int) -> Callable[[Session], Any]:
+            def work(session: Session) -> Any:
+                read = DocumentRead(f"m/doc-{number}.pdf", "ab" * 32, 8)
+                return append_event(
+                    session, db.utc_now(), kind="read", digest=None, actor="agent", payload=read
+                )
+
+            return work
+
+        def appends_then_fails(session: Session) -> Any:
+            reading(99)(session)
+            raise ValueError("refused after its append")
+
+        works = [reading(0), reading(1), appends_then_fails, reading(3), reading(4)]
+        results = _concurrently(group, works)
+        assert isinstance(results[2], ValueError)
+        report = audit.check_chain()
+        assert report.broken is None, report.broken
+        paths = [str(e.payload["path"]) for e in audit.events(limit=100) if e.kind == "read"]
+        assert sorted(paths) == [f"m/doc-{n}.pdf" for n in (0, 1, 3, 4)]
     finally:
         audit.close()
