@@ -121,7 +121,7 @@ class Engine:
         with self.locks.hold([read.path for read in reads], timeout=self.lock_timeout) as lease:
             earlier = self.audit.outcome(digest)
             if earlier is not None and (
-                earlier.status == "applied" or (claimed is not None and earlier.finished >= claimed)
+                earlier.status == "applied" or (claimed is not None and earlier.settles(claimed))
             ):
                 return earlier  # idempotent: a retried apply never applies twice, nor settles a claim twice
             record = _Attempt(self, plan, actor, reads, lease).run(base)

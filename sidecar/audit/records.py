@@ -78,6 +78,10 @@ class ApplyRecord:
     # 'incident' event of its own; not part of the 'apply' event).
     incidents: tuple[str, ...] = ()
 
+    def settles(self, claimed: datetime) -> bool:
+        """True when this is the outcome of the claim made at ``claimed``: it finished since then."""
+        return self.finished >= claimed
+
 
 @dataclass(frozen=True)
 class Incident:

@@ -614,7 +614,7 @@ class PlanService:
         """The outcome the audit recorded for the apply that claimed ``stored`` (not an earlier one's)."""
         record = self.audit.outcome(stored.digest)
         claimed = stored.claimed or now
-        return record if record is not None and record.finished >= claimed else None
+        return record if record is not None and record.settles(claimed) else None
 
     def held(self, stored: StoredCase) -> list[Diagnostic]:
         """The on_hold diagnostics of the plan's changes, as verified, against the holds in force now."""
