@@ -104,9 +104,9 @@ class LocalBackend:
         if stat.S_ISDIR(info.st_mode):
             return Entry(path, "dir", mtime=info.st_mtime)
         if not hashed:  # a hash already known (the cache) comes along for free
-            known = self._hashes.get(_content_key(info)) if self._hashes else None
+            known = self._hashes.get(_content_key(info))
             sha = None if known is None else known[0]
-            return Entry(path, "file", info.st_size, sha, None, info.st_mtime)
+            return Entry(path, "file", info.st_size, sha, mtime=info.st_mtime)
         digest, size = self._hash(dirfd, name, path, info)
         return Entry(path, "file", size, digest, mtime=info.st_mtime)
 
