@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Literal
+from typing import Any, Literal
 
 Kind = Literal["file", "dir"]
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True, slots=True, init=False)
 class Entry:
     """What a tree or a backend knows about one path."""
 
@@ -19,9 +20,42 @@ class Entry:
     generation: int | None = None
     mtime: float | None = None  # seconds since the epoch; informational, never compared
 
+    def __init__(  # noqa: PLR0917  # the dataclass's own signature
+        self,
+        path: str,
+        kind: Kind,
+        size: int | None = None,
+        sha256: str | None = None,
+        generation: int | None = None,
+        mtime: float | None = None,
+    ) -> None:
+        # Frozen, yet built through the slots' own setters: the generated __init__
+        # goes through object.__setattr__ by name, twice as slow, and listings,
+        # manifests and every tree lookup make an Entry each.
+        _set_path(self, path)
+        _set_kind(self, kind)
+        _set_size(self, size)
+        _set_sha256(self, sha256)
+        _set_generation(self, generation)
+        _set_mtime(self, mtime)
+
     @property
     def is_dir(self) -> bool:
         return self.kind == "dir"
+
+
+def _slot_setter(name: str) -> Callable[[Entry, Any], None]:
+    """The ``__set__`` of one of Entry's slots (a member descriptor), which frozen leaves alone."""
+    setter: Callable[[Entry, Any], None] = vars(Entry)[name].__set__
+    return setter
+
+
+_set_path = _slot_setter("path")
+_set_kind = _slot_setter("kind")
+_set_size = _slot_setter("size")
+_set_sha256 = _slot_setter("sha256")
+_set_generation = _slot_setter("generation")
+_set_mtime = _slot_setter("mtime")
 
 
 @dataclass(frozen=True, slots=True)
