@@ -49,9 +49,11 @@ class _Step:
 
     index: int
     diagnostics: list[Diagnostic] = field(default_factory=list)
+    failed: bool = False  # an error was added (asked after every check: kept, not searched for)
 
     def add(self, code: Code, field: str | None, path: str | None, message: str) -> None:
         severity: Literal["error", "warning"] = "warning" if code in WARNINGS else "error"
+        self.failed = self.failed or severity == "error"
         self.diagnostics.append(
             Diagnostic(
                 code=code,
@@ -62,10 +64,6 @@ class _Step:
                 message=message,
             )
         )
-
-    @property
-    def failed(self) -> bool:
-        return any(d.severity == "error" for d in self.diagnostics)
 
 
 @dataclass
