@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import gc
 import os
 import sys
 import tempfile
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 from planner.core.errors import PvaError
@@ -14,6 +16,24 @@ EXIT_OK = 0
 EXIT_DIAGNOSTICS = 1
 EXIT_USAGE = 2
 MAX_PLAN_BYTES = 256 * 1024 * 1024
+
+
+# Objects allocated between collections of the youngest generation in a one-shot command
+# (Python's default: 700). Verifying a 100,000-op plan keeps about half a million objects
+# (changes, the inverse plan, the effect); at the default, the collector walks all of them
+# again and again as they pile up, a fifth of the verify. mypy sets 200,000 for the same reason.
+ONE_SHOT_COLLECTION = 200_000
+
+
+@contextmanager
+def one_shot_collection() -> Iterator[None]:
+    """Collect garbage less often inside: for a command that builds one big result, not a server."""
+    young, older, oldest = gc.get_threshold()
+    gc.set_threshold(max(young, ONE_SHOT_COLLECTION), older, oldest)
+    try:
+        yield
+    finally:  # as it was, for a caller that goes on (main() called in process)
+        gc.set_threshold(young, older, oldest)
 
 
 class UsageError(PvaError):

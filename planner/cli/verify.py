@@ -13,7 +13,7 @@ from typing import Any
 
 from planner.agent.snapshot import read_footprint
 from planner.cli.remote import add_server_options, calling, connect
-from planner.cli.shell import EXIT_DIAGNOSTICS, EXIT_OK, UsageError, read_input
+from planner.cli.shell import EXIT_DIAGNOSTICS, EXIT_OK, UsageError, one_shot_collection, read_input
 from planner.cli.text import terminal
 from planner.cli.views import render_report, report_json
 from planner.core.errors import ManifestError, PlanSyntaxError
@@ -52,13 +52,14 @@ def register(commands: Any) -> None:
 
 @calling
 def run(args: argparse.Namespace) -> int:
-    plan = parse_plan(read_input(args.plan))
-    report = verify(plan, _tree(args, plan), allowed=args.scope, holds=_holds(args))
-    if args.json:
-        print(report_json(report))
-    else:
-        print(terminal(render_report(plan, report, limit=None if args.all else 50)))
-    return EXIT_OK if report.ok else EXIT_DIAGNOSTICS
+    with one_shot_collection():
+        plan = parse_plan(read_input(args.plan))
+        report = verify(plan, _tree(args, plan), allowed=args.scope, holds=_holds(args))
+        if args.json:
+            print(report_json(report))
+        else:
+            print(terminal(render_report(plan, report, limit=None if args.all else 50)))
+        return EXIT_OK if report.ok else EXIT_DIAGNOSTICS
 
 
 def _holds(args: argparse.Namespace) -> tuple[Hold, ...]:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import io
 import json
 import subprocess
@@ -15,6 +16,7 @@ from planner import Entry, Plan, parse_plan, tree_of, verify
 from planner.agent.snapshot import ScanStats
 from planner.cli.main import main
 from planner.cli.progress import Progress
+from planner.cli.shell import ONE_SHOT_COLLECTION, one_shot_collection
 from planner.cli.views import report_json
 from planner.core.schema import plan_json_schema
 
@@ -45,6 +47,32 @@ def test_verify_valid_plan_exits_zero_with_summary(
     assert code == 0
     assert "Plan: 1 mkdir, 1 move, 0 rename, 0 write, 0 copy, 0 delete; 0 errors, 0 warnings." in out
     assert "m/inbox/1.pdf -> m/alice/1.pdf" in out
+
+
+def test_verify_collects_garbage_less_often_and_puts_the_collector_back(
+    tmp_path: Path, store: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Inside a one-shot command the youngest generation waits for 200,000 objects; after it, as before."""
+    original = gc.get_threshold()
+    before = (700, 10, 10)  # Python's defaults, whatever an earlier test left
+    gc.set_threshold(*before)
+    inside = []
+
+    def failing_command() -> None:
+        with one_shot_collection():
+            inside.append(gc.get_threshold())
+            raise RuntimeError("a command that fails")
+
+    try:
+        with pytest.raises(RuntimeError):
+            failing_command()
+        assert inside == [(ONE_SHOT_COLLECTION, *before[1:])]
+        assert gc.get_threshold() == before
+        assert main(["verify", str(write_plan(tmp_path, *GOOD)), "--root", str(store)]) == 0
+        assert gc.get_threshold() == before
+    finally:
+        gc.set_threshold(*original)
+    capsys.readouterr()
 
 
 def test_verify_plan_with_errors_exits_one(
