@@ -18,16 +18,20 @@ EXIT_USAGE = 2
 MAX_PLAN_BYTES = 256 * 1024 * 1024
 
 
-# Objects allocated between collections of the youngest generation in a one-shot command
-# (Python's default: 700). Verifying a 100,000-op plan keeps about half a million objects
-# (changes, the inverse plan, the effect); at the default, the collector walks all of them
-# again and again as they pile up, a fifth of the verify. mypy sets 200,000 for the same reason.
+# Objects allocated between collections of the youngest generation in a one-shot command that
+# verifies or applies a plan (pva verify, apply, revert; Python's default: 700). Verifying a
+# 100,000-op plan keeps about half a million objects (changes, the inverse plan, the effect); at
+# the default, the collector walks all of them again and again as they pile up, a fifth of the
+# verify. mypy sets 200,000 for the same reason.
 ONE_SHOT_COLLECTION = 200_000
 
 
 @contextmanager
 def one_shot_collection() -> Iterator[None]:
-    """Collect garbage less often inside: for a command that builds one big result, not a server."""
+    """Collect garbage less often inside: for a command that builds one big result, never a server.
+
+    Rarer collections only: reference counting still frees nearly everything at once.
+    """
     young, older, oldest = gc.get_threshold()
     gc.set_threshold(max(young, ONE_SHOT_COLLECTION), older, oldest)
     try:

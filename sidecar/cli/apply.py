@@ -11,7 +11,7 @@ import json
 from typing import Any
 
 from planner.cli import remote
-from planner.cli.shell import EXIT_DIAGNOSTICS, EXIT_OK, read_input
+from planner.cli.shell import EXIT_DIAGNOSTICS, EXIT_OK, one_shot_collection, read_input
 from planner.cli.text import terminal
 from planner.cli.views import render_report, report_json
 from planner.core.parse import parse_plan
@@ -42,7 +42,7 @@ def run(args: argparse.Namespace) -> int:
         return remote.run_apply(args)
     remote.refuse_remote(args, no_wait="--async")  # here the command itself applies, and returns when done
     plan = parse_plan(read_input(args.plan))
-    with open_services(settings_from(args)) as services:
+    with open_services(settings_from(args)) as services, one_shot_collection():
         if args.dry_run:
             report = services.engine.verify(plan)
             if args.json:

@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from planner.cli import remote
-from planner.cli.shell import EXIT_DIAGNOSTICS, EXIT_OK, UsageError
+from planner.cli.shell import EXIT_DIAGNOSTICS, EXIT_OK, UsageError, one_shot_collection
 from planner.cli.text import terminal
 from planner.cli.views import render_report
 from planner.core.parse import plan_from_document
@@ -50,7 +50,7 @@ def register(commands: Any) -> None:
 def run(args: argparse.Namespace) -> int:
     if remote.server_given(args):
         return remote.run_revert(args)
-    with open_services(settings_from(args)) as services:
+    with open_services(settings_from(args)) as services, one_shot_collection():
         digest = services.audit.resolve(args.digest)
         outcome = services.audit.outcome(digest)
         if outcome is None or outcome.status != "applied":
