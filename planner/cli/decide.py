@@ -32,13 +32,12 @@ from planner.cli.remote import (
     ID_HELP,
     add_apply_wait_options,
     add_json_option,
-    add_server_options,
     calling,
     connect,
     emit_status,
     until_applied,
 )
-from planner.cli.shell import EXIT_OK, UsageError
+from planner.cli.shell import EXIT_OK, UsageError, add_server_options
 from planner.cli.text import terminal
 from planner.client.http_client import ClientError, PvaClient
 

@@ -11,8 +11,8 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
-from planner.cli.remote import add_json_option, add_server_options, calling, connect, emit
-from planner.cli.shell import EXIT_OK
+from planner.cli.remote import add_json_option, calling, connect, emit
+from planner.cli.shell import EXIT_OK, add_server_options
 from planner.client.models import HoldOut
 
 

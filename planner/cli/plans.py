@@ -5,8 +5,8 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
-from planner.cli.remote import ID_HELP, add_json_option, add_server_options, calling, connect, emit
-from planner.cli.shell import EXIT_OK
+from planner.cli.remote import ID_HELP, add_json_option, calling, connect, emit
+from planner.cli.shell import EXIT_OK, add_server_options
 from planner.cli.status_views import status_view, summaries_view
 from planner.core.states import PlanState
 

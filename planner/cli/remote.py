@@ -17,7 +17,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from planner.cli.shell import EXIT_DIAGNOSTICS, EXIT_OK, UsageError
+from planner.cli.shell import EXIT_DIAGNOSTICS, EXIT_OK, UsageError, add_server_options
 from planner.cli.status_views import events_view, headline, history_view
 from planner.cli.text import terminal
 from planner.client.errors import WaitTimeout
@@ -28,14 +28,6 @@ from planner.core.states import PlanState
 Run = Callable[[argparse.Namespace], int]
 ID_HELP = "the plan's id: its digest, or the first 8+ hex digits of it"
 DEFAULT_TIMEOUT = 600.0  # seconds a command waits for a plan's apply (or decision) by default
-
-
-def add_server_options(parser: argparse.ArgumentParser) -> None:
-    group = parser.add_argument_group("the sidecar (over HTTP)")
-    group.add_argument("--server", metavar="URL", help="the sidecar's URL (default: PVA_URL)")
-    group.add_argument(
-        "--token", metavar="TOKEN", help="an API token (default: PVA_TOKEN, better: arguments show in ps)"
-    )
 
 
 def add_json_option(parser: argparse.ArgumentParser) -> None:

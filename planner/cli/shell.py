@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import argparse
 import gc
 import os
 import sys
@@ -38,6 +39,15 @@ def one_shot_collection() -> Iterator[None]:
         yield
     finally:  # as it was, for a caller that goes on (main() called in process)
         gc.set_threshold(young, older, oldest)
+
+
+def add_server_options(parser: argparse.ArgumentParser) -> None:
+    """``--server`` and ``--token``; here, not in ``remote``: declaring them imports no HTTP client."""
+    group = parser.add_argument_group("the sidecar (over HTTP)")
+    group.add_argument("--server", metavar="URL", help="the sidecar's URL (default: PVA_URL)")
+    group.add_argument(
+        "--token", metavar="TOKEN", help="an API token (default: PVA_TOKEN, better: arguments show in ps)"
+    )
 
 
 class UsageError(PvaError):

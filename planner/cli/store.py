@@ -16,8 +16,8 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from planner.cli.remote import add_server_options, calling, connect
-from planner.cli.shell import EXIT_OK, UsageError
+from planner.cli.remote import calling, connect
+from planner.cli.shell import EXIT_OK, UsageError, add_server_options
 from planner.cli.text import terminal
 
 

@@ -13,13 +13,12 @@ from typing import Any
 from planner.cli.remote import (
     DEFAULT_TIMEOUT,
     add_json_option,
-    add_server_options,
     calling,
     connect,
     emit_status,
     say_progress,
 )
-from planner.cli.shell import EXIT_DIAGNOSTICS, UsageError, read_input
+from planner.cli.shell import EXIT_DIAGNOSTICS, UsageError, add_server_options, read_input
 from planner.client.http_client import WaitTimeout
 from planner.core.parse import parse_plan
 

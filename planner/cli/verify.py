@@ -12,8 +12,14 @@ from pathlib import Path
 from typing import Any
 
 from planner.agent.snapshot import read_footprint
-from planner.cli.remote import add_server_options, calling, connect
-from planner.cli.shell import EXIT_DIAGNOSTICS, EXIT_OK, UsageError, one_shot_collection, read_input
+from planner.cli.shell import (
+    EXIT_DIAGNOSTICS,
+    EXIT_OK,
+    UsageError,
+    add_server_options,
+    one_shot_collection,
+    read_input,
+)
 from planner.cli.text import terminal
 from planner.cli.views import render_report, report_json
 from planner.core.errors import ManifestError, PlanSyntaxError
@@ -50,8 +56,15 @@ def register(commands: Any) -> None:
     parser.set_defaults(run=run)
 
 
-@calling
 def run(args: argparse.Namespace) -> int:
+    if args.server_holds:  # the HTTP client (httpx: a fifth of the start-up) only when the sidecar is asked
+        from planner.cli import remote  # noqa: PLC0415
+
+        return remote.calling(_run)(args)
+    return _run(args)
+
+
+def _run(args: argparse.Namespace) -> int:
     with one_shot_collection():
         plan = parse_plan(read_input(args.plan))
         report = verify(plan, _tree(args, plan), allowed=args.scope, holds=_holds(args))
@@ -64,6 +77,8 @@ def run(args: argparse.Namespace) -> int:
 
 def _holds(args: argparse.Namespace) -> tuple[Hold, ...]:
     if args.server_holds:
+        from planner.cli.remote import connect  # noqa: PLC0415  # imported by run already
+
         with connect(args) as client:
             return client.held()
     if args.holds is None:

@@ -11,7 +11,7 @@ import json
 from typing import Any
 
 from planner.cli import remote
-from planner.cli.shell import EXIT_DIAGNOSTICS, EXIT_OK, one_shot_collection, read_input
+from planner.cli.shell import EXIT_DIAGNOSTICS, EXIT_OK, add_server_options, one_shot_collection, read_input
 from planner.cli.text import terminal
 from planner.cli.views import render_report, report_json
 from planner.core.parse import parse_plan
@@ -32,7 +32,7 @@ def register(commands: Any) -> None:
     parser.add_argument("--json", action="store_true", help="print the outcome as JSON")
     add_actor_option(parser)
     add_store_options(parser)
-    remote.add_server_options(parser)
+    add_server_options(parser)
     remote.add_apply_wait_options(parser)
     parser.set_defaults(run=run)
 

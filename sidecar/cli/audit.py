@@ -19,7 +19,7 @@ from contextlib import AbstractContextManager
 from typing import Any
 
 from planner.cli import remote
-from planner.cli.shell import EXIT_DIAGNOSTICS, EXIT_OK, UsageError
+from planner.cli.shell import EXIT_DIAGNOSTICS, EXIT_OK, UsageError, add_server_options
 from planner.cli.text import terminal
 from planner.core.paths import path_problem
 from sidecar import db
@@ -39,12 +39,12 @@ def register(commands: Any) -> None:
     listing.add_argument("--path", help="only plans whose scope holds this path or lies inside it")
     listing.add_argument("--limit", type=int, default=100, help="at most this many (default 100)")
     remote.add_event_filters(listing)
-    remote.add_server_options(listing)
+    add_server_options(listing)
     show = _action(actions, "show", "a plan, its events and its approvals", run_show)
     show.add_argument("digest", help="the plan's digest")
     history = _action(actions, "history", "a document's chain of custody, following moves", run_history)
     history.add_argument("path", help="the document's path, as it is now or as it was")
-    remote.add_server_options(history)
+    add_server_options(history)
     verify = _action(actions, "verify", "check the hash chain and every row derived from it", run_verify)
     checkpoint.add_verify_options(verify)
     export = _action(actions, "export", "write every event, for archiving or offline checks", run_export)

@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from planner.cli import remote
-from planner.cli.shell import EXIT_DIAGNOSTICS, EXIT_OK, UsageError, one_shot_collection
+from planner.cli.shell import EXIT_DIAGNOSTICS, EXIT_OK, UsageError, add_server_options, one_shot_collection
 from planner.cli.text import terminal
 from planner.cli.views import render_report
 from planner.core.parse import plan_from_document
@@ -43,7 +43,7 @@ def register(commands: Any) -> None:
     parser.add_argument("--json", action="store_true", help="print JSON")
     add_actor_option(parser)
     add_store_options(parser)
-    remote.add_server_options(parser)
+    add_server_options(parser)
     parser.set_defaults(run=run)
 
 

@@ -124,7 +124,7 @@ def test_a_dotted_need_whose_package_is_missing_is_unavailable() -> None:
 
 
 def test_verify_imports_nothing_of_the_sidecar(tmp_path: Path) -> None:
-    """``pva verify`` with a manifest imports no web framework, database, migration or cloud library."""
+    """``pva verify`` with a manifest imports no web framework, database, migration, cloud or HTTP library."""
     manifest = tmp_path / "store.jsonl"
     manifest.write_text(
         '{"pva": "manifest/v1", "root": "/s", "hashed": false}\n{"path": "m", "kind": "dir"}\n',
@@ -139,6 +139,7 @@ def test_verify_imports_nothing_of_the_sidecar(tmp_path: Path) -> None:
     loaded = sorted(name for name in modules if any(name == h or name.startswith(h + ".") for h in HEAVY))
     assert loaded == []
     assert "jsonschema" not in modules  # a valid plan needs no schema wording
+    assert "httpx" not in modules  # the HTTP client only for --server-holds (it was a fifth of the start-up)
 
 
 def test_help_imports_no_command() -> None:
