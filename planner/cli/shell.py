@@ -1,4 +1,4 @@
-"""Helpers shared by CLI commands: exit codes, reading inputs, writing outputs."""
+"""Helpers shared by CLI commands: exit codes, reading inputs, writing outputs, the --server options."""
 
 from __future__ import annotations
 

@@ -49,7 +49,7 @@ class _Step:
 
     index: int
     diagnostics: list[Diagnostic] = field(default_factory=list)
-    failed: bool = False  # an error was added (asked after every check: kept, not searched for)
+    failed: bool = field(default=False, init=False)  # an error was added (asked after every check)
 
     def add(self, code: Code, field: str | None, path: str | None, message: str) -> None:
         severity: Literal["error", "warning"] = "warning" if code in WARNINGS else "error"
