@@ -493,6 +493,21 @@ def test_awkward_boundaries_are_exact() -> None:
     assert len("\u00e9" * 128) < MAX_SEGMENT_BYTES  # under in characters, over in bytes
 
 
+@pytest.mark.parametrize("char", ["a", "\u00e9", "\u20ac", "\U0001f600"], ids=["1-byte", "2", "3", "4-byte"])
+def test_byte_limits_count_utf8_bytes_at_every_width(char: str) -> None:
+    """A name or path is refused exactly when its UTF-8 bytes pass the limit, whatever its characters."""
+    folders = ("f" * 200 + "/") * 4  # 804 bytes: the path's last name then has 220 to fill
+    for prefix, limit, check in (("", MAX_SEGMENT_BYTES, check_name), (folders, MAX_PATH_BYTES, check_path)):
+        room = limit - len(prefix)
+        count = room // len(char.encode())
+        exact = prefix + char * count + "b" * (room - count * len(char.encode()))
+        assert len(exact.encode()) == limit
+        check(exact)  # at the limit: accepted
+        for over in (exact + "b", prefix + char * (count + 1)):
+            with pytest.raises(PathRuleError, match="longer than"):
+                check(over)
+
+
 @pytest.mark.parametrize(
     ("literal", "decoded"),
     [
