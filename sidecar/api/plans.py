@@ -109,9 +109,8 @@ def submit_plan(
         ),
     ] = None,
 ) -> Response:
-    plans = app_state(request).services.plans
-    known = plans.sees(plan.digest(), who)  # 200 only for a plan the caller saw already: never a hidden one
-    return _counted(request, plans.submit(plan, who, supersedes=supersedes), who, 200 if known else 201)
+    submitted = app_state(request).services.plans.submission(plan, who, supersedes=supersedes)
+    return _counted(request, submitted.stored, who, 200 if submitted.seen else 201)
 
 
 @router.get("", operation_id="listPlans", response_model=PlanList, responses=ERRORS, summary="List plans")

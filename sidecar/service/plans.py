@@ -79,6 +79,14 @@ RETRIES = 20  # compare-and-swap rounds before giving up: each lost round means 
 
 
 @dataclass(frozen=True)
+class Submission:
+    """A submitted plan's case, and whether its submitter could see that case before submitting."""
+
+    stored: StoredCase
+    seen: bool  # the API answers 200 (a plan the caller saw already), not 201; never for a hidden one
+
+
+@dataclass(frozen=True)
 class WorkflowSettings:
     """How the workflow runs: approval lifetime, automatic apply, the lease of an apply in progress."""
 
@@ -116,12 +124,19 @@ class PlanService:
         ``supersedes``: the id of an earlier version ``who`` submitted, which becomes
         ``superseded`` in the transaction that records this one (``workflow.revise``).
         """
+        return self.submission(plan, who, revert_of=revert_of, supersedes=supersedes).stored
+
+    def submission(
+        self, plan: Plan, who: Principal, *, revert_of: str | None = None, supersedes: str | None = None
+    ) -> Submission:
+        """``submit``, also telling whether ``who`` could see the plan's case before (the API's 200)."""
         check_writer(who)
         check_proposer(who, named_paths(plan))
         if supersedes is not None:  # refused before anything is verified or recorded
             old = self._load(supersedes, who)
             raise_refusal(supersede_refusal(old.case, who, plan.digest()))
             supersedes = old.digest
+        before = self.cases.get(plan.digest())  # read once: the first round's case, and what ``who`` saw
         simulation, tree = self.engine.examine(plan)
         # Stored: what people review of the footprint read and the changes resolved over it (what
         # the trees replay); approvals bind to the fingerprint of its pinned part (what the ops name).
@@ -129,10 +144,16 @@ class PlanService:
         base = base_json(reviewed(tree, reads), simulation.changes)
         bound = fingerprint(pinned(tree, reads))
         report = simulation.report
-        stored = self._retrying(
-            lambda: self._submit_once(plan, who, report, (base, bound), revert_of, supersedes=supersedes)
-        )
-        return self._auto_apply(stored, who)
+        first = [before]  # the first round's case; a round lost to another writer reads it again
+
+        def once() -> StoredCase:
+            existing = first.pop() if first else self.cases.get(plan.digest())
+            return self._submit_once(
+                plan, who, report, (base, bound), revert_of, existing=existing, supersedes=supersedes
+            )
+
+        stored = self._retrying(once)
+        return Submission(self._auto_apply(stored, who), before is not None and visible(before, who))
 
     def _submit_once(
         self,
@@ -142,10 +163,10 @@ class PlanService:
         verified: tuple[dict[str, Any], str],
         revert_of: str | None,
         *,
+        existing: StoredCase | None,
         supersedes: str | None = None,
     ) -> StoredCase:
         base, bound = verified
-        existing = self.cases.get(plan.digest())
         old = None if supersedes is None else self._reload_digest(supersedes)
         now = self.clock()
         case = submit(
@@ -661,11 +682,6 @@ class PlanService:
     def resolve(self, ref: str, who: Principal) -> str:
         """The digest of the one plan ``who`` sees whose id starts with ``ref`` (hidden ones never count)."""
         return self.cases.resolve(ref, lambda stored: visible(stored, who))
-
-    def sees(self, digest: str, who: Principal) -> bool:
-        """True when ``who`` may see the plan with this digest (False for a digest no case has)."""
-        stored = self.cases.get(digest)
-        return stored is not None and visible(stored, who)
 
     def _changing(self, stored: StoredCase, change: Callable[[StoredCase], T]) -> T:
         """``change`` the case as read; when another writer moved it on (Conflict), read it anew, retry."""

@@ -123,5 +123,33 @@ def test_an_approval_voids_when_what_the_plan_moves_changes(services: Services, 
     assert services.backend.stat("matters/acme/a.pdf") is None
 
 
+def test_a_submit_that_loses_the_race_for_a_new_plan_joins_the_case_another_submitter_made(
+    services: Services, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The case read before verifying serves one round: if another submitter made it since, it is read again.
+
+    The second agent's first round saw no case (as if it read just before the
+    other submit landed); its insert loses, and the next round joins the case.
+    """
+    peer = replace(AGENT, token_id="tok_000000000003", name="agent-2")  # noqa: S106  # an id, not a secret
+    the_plan = plan(FILE_A)
+    first = services.plans.submit(the_plan, peer)
+    cases = services.plans.cases
+    reads: list[str] = []
+    real_get = cases.get
+
+    def stale_then_real(digest: str) -> StoredCase | None:
+        reads.append(digest)
+        return None if len(reads) == 1 else real_get(digest)
+
+    monkeypatch.setattr(cases, "get", stale_then_real)
+    joined = services.plans.submission(the_plan, AGENT)
+    assert reads == [first.digest, first.digest]  # one read before verifying, one after the lost round
+    assert joined.stored.digest == first.digest
+    assert joined.stored.case.authors == ("agent-2", "agent-1")
+    assert joined.seen is False  # what this submitter read first held no case
+    assert services.plans.submission(the_plan, AGENT).seen is True
+
+
 def _event() -> Event:
     return Event("workflow", "test", {"action": "test"})
