@@ -34,7 +34,11 @@ class Journal:
     def transaction(self) -> Iterator[Session]:
         session = _FakeSession(self)
         self.note("begin")
-        yield session  # type: ignore[misc]
+        try:
+            yield session  # type: ignore[misc]
+        except Exception:
+            self.note("rollback")
+            raise
         time.sleep(0.02)  # gives a caller woken too early the time to return before the commit
         if self.fail_commit:
             self.note("commit failed")
@@ -49,6 +53,7 @@ class _FakeSession:
 
     @contextmanager
     def begin_nested(self) -> Iterator[None]:
+        self.journal.note("savepoint")
         try:
             yield
         except Exception:
@@ -115,6 +120,7 @@ def test_callers_queued_behind_a_transaction_share_the_next_one() -> None:
     assert _concurrently(group, works) == list(range(THREADS))
     assert journal.log.count("begin") == 2  # the first alone, then all the others together
     assert journal.log.count("commit") == 2
+    assert "savepoint" not in journal.log  # nothing failed: no unit paid for one
     second = journal.log[journal.log.index("begin", 1) :]
     assert sorted(line for line in second if line.startswith("unit")) == sorted(
         f"unit {n}" for n in range(1, THREADS)
@@ -143,8 +149,11 @@ def test_a_unit_that_fails_fails_alone() -> None:
     results = _concurrently(group, works)
     assert isinstance(results[3], ValueError)
     assert [r for n, r in enumerate(results) if n != 3] == [0, 1, 2, 4, 5]
-    assert journal.log.count("rollback to savepoint") == 1
-    assert journal.log.count("commit") == 2
+    assert journal.log.count("rollback") == 1  # the batch without savepoints, as far as unit 3
+    assert journal.log.count("rollback to savepoint") == 1  # then again with them: unit 3's alone
+    assert journal.log.count("commit") == 2  # the first unit's, then the batch's
+    last = journal.log[journal.log.index("rollback") :]
+    assert [line for line in last if line.startswith("unit")] == [f"unit {n}" for n in (1, 2, 4, 5)]
 
 
 def test_a_commit_that_fails_fails_every_unit_in_it() -> None:
@@ -153,6 +162,8 @@ def test_a_commit_that_fails_fails_every_unit_in_it() -> None:
     journal.fail_commit = True
     results = _concurrently(group, [_noting(journal, n) for n in range(5)])
     assert all(isinstance(result, OSError) for result in results), results
+    ran = [line for line in journal.log if line.startswith("unit")]
+    assert sorted(ran) == sorted(set(ran))  # what a failed commit did is unknown: no unit runs twice
     journal.fail_commit = False
     assert group.run(lambda _s: "later") == "later"  # the group is not left stuck
 
