@@ -25,7 +25,7 @@ from pathlib import Path
 from typing import Any
 
 from bench.corpus import data_dir
-from bench.harness import Goal, Result, Sizes, median
+from bench.harness import Goal, Result, Sizes, median, timed
 from planner.agent.runloop import RunSpec, View, run_and_submit
 from planner.client.http_client import PvaClient
 from planner.core.manifest import read_entries
@@ -52,7 +52,13 @@ def run(sizes: Sizes) -> Result:
     db.upgrade(url)
     with db.opened(TokenStore, url) as tokens:
         secret = tokens.create("agent", "runner", [SUBTREE])[1]
-    times: dict[str, list[float]] = {"lazy": [], "copy": [], "lazy, reads not audited": []}
+    times: dict[str, list[float]] = {
+        "lazy": [],
+        "copy": [],
+        "lazy, reads not audited": [],
+        "folder, page by page": [],
+        "folder, manifest": [],
+    }
     uploaded: list[int] = []
     with sidecar(store, url, work / "serve.log") as server, PvaClient(server, secret, timeout=600) as client:
         for attempt in range(sizes.repeats):
@@ -68,6 +74,8 @@ def run(sizes: Sizes) -> Result:
             times["lazy, reads not audited"].append(
                 _first_plan("lazy", store, server, client, 100 + attempt)[0]
             )
+            times["folder, page by page"].append(timed(lambda: client.list_folder(f"{SUBTREE}/inbox")))
+            times["folder, manifest"].append(timed(lambda: client.manifest_text(f"{SUBTREE}/inbox")))
     lazy, copy = median(times["lazy"]), median(times["copy"])
     result.add("lazy: time to first plan", lazy, "s")
     result.add("copy: time to first plan", copy, "s")
@@ -76,6 +84,10 @@ def run(sizes: Sizes) -> Result:
     off = median(times["lazy, reads not audited"])
     result.add("lazy, PVA_AUDIT_READS=off (info)", off, "s")
     result.add("copy / lazy with reads not audited (info)", copy / off, "x")
+    paged, listed = median(times["folder, page by page"]), median(times["folder, manifest"])
+    result.add(f"the {files:,}-file folder, every page of GET /v1/tree (info)", paged, "s")
+    result.add("the same folder's manifest (info)", listed, "s")
+    result.add("pages / manifest (info)", paged / listed, "x")
     result.data.update(files=files, doc_bytes=DOC_BYTES, reads=READS, times=times, uploaded=max(uploaded))
     return result
 

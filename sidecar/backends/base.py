@@ -32,6 +32,37 @@ JOURNAL = f"{RESERVED}/journal"
 CHUNK = 1024 * 1024  # bytes per chunk when streaming a file to a reader
 
 
+def listing_key(path: str) -> list[str]:
+    """Where a path comes in a listing: parents first, by name (the order of its segments)."""
+    return path.split("/")
+
+
+def listed_after(entries: Iterable[Entry], after: str | None) -> Iterator[Entry]:
+    """The entries past the path ``after`` in the listing's order (all of them when it is None)."""
+    if after is None:
+        yield from entries
+        return
+    cursor = listing_key(after)
+    for entry in entries:
+        if listing_key(entry.path) > cursor:
+            yield entry
+
+
+def cursor_below(path: str, after: str | None) -> tuple[str, ...] | None:
+    """``after`` as segments below the folder ``path``, for a listing that skips to it.
+
+    (): every entry below ``path`` comes past ``after`` (None given, or ``after``
+    lies before them all); None: none does (``after`` lies past them all).
+    """
+    if after is None:
+        return ()
+    folder, cursor = listing_key(path) if path else [], listing_key(after)
+    shared = cursor[: len(folder)]
+    if shared == folder:
+        return tuple(cursor[len(folder) :])
+    return () if shared < folder else None
+
+
 class FileStream(Protocol):
     """One file opened for reading: what it is, and its bytes in chunks, in constant memory.
 
@@ -73,13 +104,16 @@ class Backend(Protocol):
         """A tree holding what the reads need (see ``planner.core.footprint``), nothing more."""
         ...
 
-    def entries(self, path: str, *, depth: int | None = None, hashed: bool = False) -> Iterator[Entry]:
+    def entries(
+        self, path: str, *, depth: int | None = None, hashed: bool = False, after: str | None = None
+    ) -> Iterator[Entry]:
         """What lies below the folder ``path`` (not itself), parents first, by name, ``depth`` levels deep.
 
         ``depth`` None: everything below. Files carry their sha256 when the
         store already knows it, or when ``hashed`` asks for it (reading every
         byte); nothing below the reserved area. NotFound when ``path`` is no
-        folder.
+        folder. ``after``: only the entries past this path in that order
+        (``listed_after``: a page's cursor), whether or not it exists.
         """
         ...
 

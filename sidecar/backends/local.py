@@ -20,6 +20,7 @@ store's filesystem).
 
 from __future__ import annotations
 
+import bisect
 import errno
 import hashlib
 import os
@@ -35,7 +36,7 @@ from planner.core.errors import AlreadyExists, IsADirectory, NotADirectory, NotF
 from planner.core.footprint import Read, read
 from planner.core.paths import fold, is_strictly_inside, join, split
 from planner.core.tree import Tree
-from sidecar.backends.base import CHUNK, RESERVED, STAGING, Backend, FileStream
+from sidecar.backends.base import CHUNK, RESERVED, STAGING, Backend, FileStream, cursor_below
 from sidecar.backends.confined import Confined, segments, temporary_name, translate, translated
 from sidecar.backends.fd import SysCalls
 from sidecar.errors import Refused
@@ -61,6 +62,9 @@ def _content_key(info: os.stat_result) -> tuple[int, ...]:
 def _reserved_only(path: str) -> None:
     if not _reserved(path):
         raise Refused(path, f"{path!r} is not in the reserved {RESERVED}/ area")
+
+
+_Level = tuple[int, str, Iterator[str], tuple[str, ...]]  # a folder being walked: fd, path, names, cursor
 
 
 class LocalBackend:
@@ -166,15 +170,25 @@ class LocalBackend:
         except NotADirectory as error:
             raise NotFound(path, f"{path!r} is not a file") from error
 
-    def entries(self, path: str, *, depth: int | None = None, hashed: bool = False) -> Iterator[Entry]:
-        """What lies below the folder ``path``, parents first, by name (``Backend.entries``)."""
+    def entries(
+        self, path: str, *, depth: int | None = None, hashed: bool = False, after: str | None = None
+    ) -> Iterator[Entry]:
+        """What lies below the folder ``path``, parents first, by name (``Backend.entries``).
+
+        A page's cursor (``after``) is skipped to by name: what lies before it
+        is neither stat'ed nor walked, so paging through a folder costs what listing it once does.
+        """
         if _reserved(path):
             raise NotFound(path, f"folder {path!r} does not exist")
         try:
             fd = self._fs.open_dir(path)
         except NotADirectory as error:
             raise NotFound(path, f"{path!r} is a file, not a folder") from error
-        return self._below(fd, path, hashed=hashed, depth=depth, listing=True)
+        cursor = cursor_below(path, after)
+        if cursor is None:
+            self._fs.close_quietly(fd)
+            return iter(())
+        return self._below(fd, path, hashed=hashed, depth=depth, listing=True, after=cursor)
 
     def open_read(self, path: str) -> FileStream:
         """The file at ``path`` open through its descriptor, hashed once (the cache keeps it)."""
@@ -234,7 +248,14 @@ class LocalBackend:
                 yield from self._below(self._fs.open_child(fd, name, path), path, hashed=hashed)
 
     def _below(
-        self, fd: int, path: str, *, hashed: bool, depth: int | None = None, listing: bool = False
+        self,
+        fd: int,
+        path: str,
+        *,
+        hashed: bool,
+        depth: int | None = None,
+        listing: bool = False,
+        after: tuple[str, ...] = (),
     ) -> Iterator[Entry]:
         """Everything below the folder open as ``fd`` (closed here), parents first, by name.
 
@@ -243,13 +264,14 @@ class LocalBackend:
         A link, special file or hard-linked file below raises ``Refused``, so a
         plan's footprint never passes one by; ``listing`` (what agents read:
         ``entries``) leaves them out instead, never following or reading them.
+        ``after`` (segments below ``path``): only what lies past that path.
         """
         # A descriptor joins the stack before its listing, so a failing listing still closes it.
-        stack: list[tuple[int, str, Iterator[str]]] = [(fd, path, iter(()))]
+        stack: list[_Level] = [(fd, path, iter(()), ())]
         try:
-            stack[-1] = (fd, path, iter(self._fs.names(fd, path)))
+            stack[-1] = (fd, path, self._names_from(fd, path, after), after)
             while stack:
-                dirfd, prefix, names = stack[-1]
+                dirfd, prefix, names, cursor = stack[-1]
                 name = next(names, None)
                 if name is None:
                     self._fs.close_quietly(stack.pop()[0])
@@ -265,17 +287,28 @@ class LocalBackend:
                     raise
                 if info is None:
                     continue  # removed since the listing
-                yield self._entry(dirfd, name, child, info, hashed=hashed)
+                passed = bool(cursor) and name == cursor[0]  # the cursor, or a folder holding it: listed
+                if not passed:
+                    yield self._entry(dirfd, name, child, info, hashed=hashed)
                 if stat.S_ISDIR(info.st_mode) and (depth is None or len(stack) < depth):
-                    try:
-                        childfd = self._fs.open_child(dirfd, name, child)
-                    except NotFound:
-                        continue  # removed since its lstat: it was listed as an empty folder
-                    stack.append((childfd, child, iter(())))
-                    stack[-1] = (childfd, child, iter(self._fs.names(childfd, child)))
+                    self._enter(stack, dirfd, name, child, cursor[1:] if passed else ())
         finally:
-            for dirfd, _, _ in stack:
+            for dirfd, _, _, _ in stack:
                 self._fs.close_quietly(dirfd)
+
+    def _enter(self, stack: list[_Level], dirfd: int, name: str, path: str, after: tuple[str, ...]) -> None:
+        """Push the folder ``name`` (at ``path``) on the walk's stack, its names from ``after`` on."""
+        try:
+            fd = self._fs.open_child(dirfd, name, path)
+        except NotFound:
+            return  # removed since its lstat: it was listed as an empty folder
+        stack.append((fd, path, iter(()), ()))  # on the stack before its listing, which may fail
+        stack[-1] = (fd, path, self._names_from(fd, path, after), after)
+
+    def _names_from(self, fd: int, path: str, after: tuple[str, ...]) -> Iterator[str]:
+        """The folder's names in order, from the first segment of ``after`` on (all of them for ())."""
+        names = self._fs.names(fd, path)
+        return iter(names[bisect.bisect_left(names, after[0]) :] if after else names)
 
     def read_tree(self, reads: Sequence[Read]) -> Tree:
         """What the reads need, by the one footprint reader (``planner.core.footprint.read``).

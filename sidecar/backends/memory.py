@@ -15,7 +15,7 @@ from planner.core.errors import AlreadyExists, IsADirectory, NotADirectory, NotF
 from planner.core.footprint import Read, TreeSource, read
 from planner.core.paths import fold, is_strictly_inside, split
 from planner.core.tree import Tree
-from sidecar.backends.base import CHUNK, RESERVED, STAGING, FileStream
+from sidecar.backends.base import CHUNK, RESERVED, STAGING, FileStream, listed_after
 from sidecar.errors import Refused, StoreError
 
 
@@ -50,12 +50,19 @@ class MemoryBackend:
         """What the reads need, by the one footprint reader (``planner.core.footprint.read``)."""
         return read(TreeSource(self.tree), reads)
 
-    def entries(self, path: str, *, depth: int | None = None, hashed: bool = False) -> Iterator[Entry]:  # noqa: ARG002  # memory knows every hash
+    def entries(
+        self,
+        path: str,
+        *,
+        depth: int | None = None,
+        hashed: bool = False,  # noqa: ARG002  # memory knows every hash
+        after: str | None = None,
+    ) -> Iterator[Entry]:
         if _reserved(path) or self.tree.kind(path) != "dir":
             raise NotFound(path, f"folder {path!r} does not exist")
         base = path.count("/") + 1 if path else 0
         below = (e for e in self.tree.walk(path) if e.path != path and not _reserved(e.path))
-        return (e for e in below if depth is None or e.path.count("/") - base < depth)
+        return listed_after((e for e in below if depth is None or e.path.count("/") - base < depth), after)
 
     def open_read(self, path: str) -> FileStream:
         entry = None if _reserved(path) else self.tree.stat(path)

@@ -158,11 +158,9 @@ class ReadService:
         self._check_readable(who, path)
         if after is not None:
             check_path_filter(after)
-        cursor = None if after is None else after.split("/")
         wanted, found = max(1, limit), list[Entry]()
-        for entry in _found(lambda: self.backend.entries(path, depth=max(1, min(depth, MAX_DEPTH)))):
-            if cursor is not None and entry.path.split("/") <= cursor:
-                continue
+        levels = max(1, min(depth, MAX_DEPTH))
+        for entry in _found(lambda: self.backend.entries(path, depth=levels, after=after)):
             found.append(entry)
             if len(found) > wanted:
                 break

@@ -800,6 +800,23 @@ def test_entries_list_a_folder_parents_first_to_a_depth(harness: Harness) -> Non
             list(harness.backend.entries(missing))
 
 
+def test_entries_after_a_cursor_are_the_listing_past_it_wherever_the_cursor_lies(harness: Harness) -> None:
+    """entries(after=) is the listing past that path: at every page boundary, and for cursors naming nothing.
+
+    Cursors: every listed path, the folder itself, names between and around
+    them that do not exist, a path below a file, paths outside the folder.
+    """
+    for folder in ("", "a", "a/sub"):
+        for depth in (1, 2, None):
+            listing = [e.path for e in harness.backend.entries(folder, depth=depth)]
+            absent = ["0", "a/a", "a/sub/", "a/sub/deep/zz", "a/x.txt/y", "b0", "zz"]
+            cursors = [*listing, folder or "a", *absent]
+            for after in cursors:
+                past = [p for p in listing if p.split("/") > after.split("/")]
+                got = [e.path for e in harness.backend.entries(folder, depth=depth, after=after)]
+                assert got == past, (folder, depth, after)
+
+
 def test_entries_hash_files_when_asked(harness: Harness) -> None:
     """entries(hashed=True) gives every file its sha256."""
     hashed = {e.path: e.sha256 for e in harness.backend.entries("a/sub", hashed=True) if not e.is_dir}

@@ -28,7 +28,7 @@ from planner.core.errors import AlreadyExists, IsADirectory, NotADirectory, NotF
 from planner.core.footprint import Read
 from planner.core.paths import fold, is_strictly_inside, join, split
 from planner.core.tree import Tree
-from sidecar.backends.base import CHUNK, STAGING, FileStream
+from sidecar.backends.base import CHUNK, STAGING, FileStream, listed_after
 from sidecar.backends.gcs.errors import changed
 from sidecar.backends.gcs.folders import Folders, Memo, reserved
 from sidecar.backends.gcs.hns import FolderRenamer
@@ -101,13 +101,15 @@ class GcsBackend:
         entries = self.reader.walk(path, hashed=False)
         return max((len(e.path.encode()) - base for e in entries if e.path != path), default=0)
 
-    def entries(self, path: str, *, depth: int | None = None, hashed: bool = False) -> Iterator[Entry]:
+    def entries(
+        self, path: str, *, depth: int | None = None, hashed: bool = False, after: str | None = None
+    ) -> Iterator[Entry]:
         """What lies below the folder ``path``, parents first, by name (``Backend.entries``)."""
         if reserved(path) or self.folders.kind(path) != "dir":
             raise NotFound(path, f"folder {path!r} does not exist")
         base = path.count("/") + 1 if path else 0
         below = (e for e in self.reader.walk(path, hashed=hashed, known=True) if e.path != path)
-        return (e for e in below if depth is None or e.path.count("/") - base < depth)
+        return listed_after((e for e in below if depth is None or e.path.count("/") - base < depth), after)
 
     def open_read(self, path: str) -> FileStream:
         """The object of the file ``path``, its generation pinned for every chunk read."""
