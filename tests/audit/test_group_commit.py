@@ -8,6 +8,8 @@ from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from typing import Any
 
+from sqlalchemy import text
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session
 
 from sidecar import db
@@ -209,20 +211,11 @@ def test_an_event_a_failed_unit_appended_leaves_no_gap_in_the_chain(url: str) ->
     try:
         group = GroupCommit(lambda: db.appending(db.session_factory(audit.engine)))
 
-        def reading(number: int) -> Callable[[Session], Any]:
-            def work(session: Session) -> Any:
-                read = DocumentRead(f"m/doc-{number}.pdf", "ab" * 32, 8)
-                return append_event(
-                    session, db.utc_now(), kind="read", digest=None, actor="agent", payload=read
-                )
-
-            return work
-
         def appends_then_fails(session: Session) -> Any:
-            reading(99)(session)
+            _reading(99)(session)
             raise ValueError("refused after its append")
 
-        works = [reading(0), reading(1), appends_then_fails, reading(3), reading(4)]
+        works = [_reading(0), _reading(1), appends_then_fails, _reading(3), _reading(4)]
         results = _concurrently(group, works)
         assert isinstance(results[2], ValueError)
         report = audit.check_chain()
@@ -231,3 +224,31 @@ def test_an_event_a_failed_unit_appended_leaves_no_gap_in_the_chain(url: str) ->
         assert sorted(paths) == [f"m/doc-{n}.pdf" for n in (0, 1, 3, 4)]
     finally:
         audit.close()
+
+
+def test_a_unit_whose_statement_fails_fails_alone_on_a_real_database(url: str) -> None:
+    """A unit's failed statement (on PostgreSQL it aborts the transaction) costs the others nothing."""
+    audit = SqlAuditStore.open(url)
+    try:
+        group = GroupCommit(lambda: db.appending(db.session_factory(audit.engine)))
+
+        def bad_statement(session: Session) -> Any:
+            return session.execute(text("SELECT * FROM no_such_table")).all()
+
+        results = _concurrently(group, [_reading(0), _reading(1), bad_statement, _reading(3), _reading(4)])
+        assert isinstance(results[2], DBAPIError)
+        assert audit.check_chain().broken is None
+        paths = [str(e.payload["path"]) for e in audit.events(limit=100) if e.kind == "read"]
+        assert sorted(paths) == [f"m/doc-{n}.pdf" for n in (0, 1, 3, 4)]
+    finally:
+        audit.close()
+
+
+def _reading(number: int) -> Callable[[Session], Any]:
+    """A unit that appends a 'read' event of ``m/doc-<number>.pdf``."""
+
+    def work(session: Session) -> Any:
+        read = DocumentRead(f"m/doc-{number}.pdf", "ab" * 32, 8)
+        return append_event(session, db.utc_now(), kind="read", digest=None, actor="agent", payload=read)
+
+    return work
