@@ -176,7 +176,8 @@ class LocalBackend:
         """What lies below the folder ``path``, parents first, by name (``Backend.entries``).
 
         A page's cursor (``after``) is skipped to by name: what lies before it
-        is neither stat'ed nor walked, so paging through a folder costs what listing it once does.
+        is neither stat'ed nor walked (only the names of the folders on the
+        cursor's path are listed), so a page costs what it lists.
         """
         if _reserved(path):
             raise NotFound(path, f"folder {path!r} does not exist")
