@@ -237,3 +237,16 @@ def test_open_store_opens_a_bucket_with_its_journals_on_local_disk(
         assert parts.journals.names() == []
     finally:
         parts.close()
+
+
+def test_a_folder_listed_one_level_deep_is_one_listing_whatever_lies_below_it(
+    server: GcsServer, bucket: str, backend: GcsBackend
+) -> None:
+    """entries(depth=1) is one delimited listing: thousands of objects below cost no more requests."""
+    content: dict[str, bytes | None] = {"m": None, "m/deep": None, "m/top.pdf": b"top"}
+    content |= {f"m/deep/{n:04}.pdf": b"x" for n in range(2_500)}  # more than two listing pages
+    seed(server, bucket, "store", content)
+    before = server.state.requests.get("GET list", 0)
+    listed = [(e.path, e.kind) for e in backend.entries("m", depth=1)]
+    assert listed == [("m/deep", "dir"), ("m/top.pdf", "file")]
+    assert server.state.requests.get("GET list", 0) - before == 1

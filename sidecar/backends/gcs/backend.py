@@ -107,6 +107,16 @@ class GcsBackend:
         """What lies below the folder ``path``, parents first, by name (``Backend.entries``)."""
         if reserved(path) or self.folders.kind(path) != "dir":
             raise NotFound(path, f"folder {path!r} does not exist")
+        if depth == 1:  # one delimited listing of the folder, not one of everything below it
+            children = sorted(self.folders.children(path).items())
+            return listed_after(
+                (
+                    self.reader.entry(join(path, name), obj, hashed=hashed, known=True)
+                    for name, obj in children
+                    if not reserved(join(path, name))
+                ),
+                after,
+            )
         base = path.count("/") + 1 if path else 0
         below = (e for e in self.reader.walk(path, hashed=hashed, known=True) if e.path != path)
         return listed_after((e for e in below if depth is None or e.path.count("/") - base < depth), after)
