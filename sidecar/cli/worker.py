@@ -39,8 +39,8 @@ def run(args: argparse.Namespace) -> int:
     with open_services(settings) as services:
         worker = services.worker(settings, name=args.name)
         assert isinstance(worker, PostgresWorker)  # jobs mode on PostgreSQL
-        signal.signal(signal.SIGTERM, signal.default_int_handler)
+        signal.signal(signal.SIGTERM, signal.default_int_handler)  # until the worker's loop handles both
         print(f"pva worker {args.name}: taking apply jobs", flush=True)
-        with contextlib.suppress(KeyboardInterrupt):
+        with contextlib.suppress(KeyboardInterrupt):  # a signal before the loop began: nothing to finish
             worker.run()
     return EXIT_OK

@@ -17,6 +17,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import signal
 import threading
 from datetime import timedelta
 
@@ -85,6 +86,7 @@ class PostgresWorker:
         self._loop: asyncio.AbstractEventLoop | None = None
         self._main: asyncio.Task[None] | None = None
         self._started = threading.Event()
+        self._stopping = False  # a signal asked the worker to stop (``run``)
 
     @property
     def stalled_after(self) -> float:
@@ -103,9 +105,14 @@ class PostgresWorker:
         self.thread.join()
 
     def run(self) -> None:
-        """Run in this thread until cancelled (``pva worker``)."""
+        """Run in this thread until SIGINT or SIGTERM (``pva worker``), which stop it as ``stop`` does.
+
+        A signal only asks the event loop to cancel the worker: raised as an
+        interrupt inside the database client's code, it could leave a
+        connection locked, and the worker hung closing its pool.
+        """
         self.resume()
-        asyncio.run(self._serve())
+        asyncio.run(self._serve(on_signals=True))
 
     def resume(self) -> None:
         """Enqueue a job for every plan left ``applying``: one its claimer never enqueued runs too."""
@@ -115,9 +122,12 @@ class PostgresWorker:
     def _thread(self) -> None:
         asyncio.run(self._serve())
 
-    async def _serve(self) -> None:
+    async def _serve(self, *, on_signals: bool = False) -> None:
         self._loop = asyncio.get_running_loop()
         self._main = asyncio.current_task()
+        if on_signals:
+            for number in (signal.SIGINT, signal.SIGTERM):
+                self._loop.add_signal_handler(number, self._stop_soon)
         app = _app(self.database_url)
         plans = self.plans
 
@@ -131,9 +141,16 @@ class PostgresWorker:
                     # Stoppable from here only: a cancel while the pool opens leaves the pool's
                     # own tasks running, and this thread's event loop waits for them for ever.
                     self._started.set()
-                    await self._work(app)
+                    if not self._stopping:  # asked to stop while the pool opened
+                        await self._work(app)
             finally:
                 self._started.set()  # a pool that failed to open must not leave start() waiting
+
+    def _stop_soon(self) -> None:
+        """Cancel the worker at its next await, or, while its pool opens, as soon as it is open."""
+        self._stopping = True
+        if self._started.is_set() and self._main is not None:
+            self._main.cancel()
 
     async def _work(self, app: procrastinate.App) -> None:
         """Run the worker, and the rescue of stalled jobs beside it, until cancelled."""
