@@ -91,9 +91,9 @@ class GroupCommit:
     def _commit(self, batch: list[_Unit[Any]]) -> None:
         """Every unit in one transaction; when one raises, the batch again with a savepoint each.
 
-        Savepoints cost two statements a unit (a third of a submit's on
-        PostgreSQL), and a unit rarely fails (a submit that lost a race), so
-        the batch first runs without them. Only a unit's own error sends it
+        Savepoints cost two statements a unit (on PostgreSQL 0.3 ms of CPU,
+        more than a read's append itself), and a unit rarely fails (a submit
+        that lost a race), so the batch first runs without them. Only a unit's own error sends it
         round again: after a failed commit nothing is run twice, as what a
         commit that lost its connection did is unknown.
         """
