@@ -38,6 +38,14 @@ BUSY_TIMEOUT_MS = 30_000
 # pg_advisory_xact_lock key that serialises appends to the event chain ("pva-audit").
 EVENTS_LOCK_KEY = 0x7076612D6175
 _IMMEDIATE = "pva_begin_immediate"
+# Connections each engine keeps open (PVA_DATABASE_POOL overrides). A SQLite connection costs the
+# database nothing, so there are more than `pva serve`'s request and background threads use at once,
+# and none is closed between requests: at SQLAlchemy's 5, a busy sidecar opened and closed a
+# connection (a file and four pragmas) for most requests. On PostgreSQL each costs the server a
+# process, and replicas share its max_connections: SQLAlchemy's 5.
+SQLITE_POOL = 40
+POSTGRES_POOL = 5
+POOL_OVERFLOW = 10  # opened beyond the pool under load, closed when given back
 
 
 def database_url(url: str) -> URL:
@@ -59,24 +67,28 @@ def describe(url: str | URL) -> str:
     return parsed.render_as_string(hide_password=True)
 
 
-def make_engine(url: str, *, create: bool = True) -> Engine:
-    """An engine for the audit database at ``url``.
+def make_engine(url: str, *, create: bool = True, pool: int | None = None) -> Engine:
+    """An engine for the audit database at ``url``, keeping ``pool`` connections open (None: the default).
 
     A SQLite file (and its folder) is made on demand when ``create``; without
     it, a missing file is refused as NotMigrated rather than made empty.
     """
     parsed = database_url(url)
     if parsed.get_backend_name() == "sqlite":
-        return _sqlite_engine(parsed, create=create)
-    return create_engine(parsed, pool_pre_ping=True)
+        return _sqlite_engine(parsed, create=create, pool=pool or SQLITE_POOL)
+    return create_engine(
+        parsed, pool_pre_ping=True, pool_size=pool or POSTGRES_POOL, max_overflow=POOL_OVERFLOW
+    )
 
 
-def _sqlite_engine(url: URL, *, create: bool) -> Engine:
+def _sqlite_engine(url: URL, *, create: bool, pool: int) -> Engine:
+    sizes: dict[str, int] = {}  # an in-memory database has SQLAlchemy's one connection a thread
     if url.database and url.database != ":memory:" and not url.database.startswith("file:"):
         if not create and not Path(url.database).is_file():
             raise NotMigrated(f"no audit database at {url.database}: run 'pva db upgrade'")
         Path(url.database).parent.mkdir(parents=True, exist_ok=True)
-    engine = create_engine(url, connect_args={"timeout": BUSY_TIMEOUT_MS / 1000})
+        sizes = {"pool_size": pool, "max_overflow": POOL_OVERFLOW}
+    engine = create_engine(url, connect_args={"timeout": BUSY_TIMEOUT_MS / 1000}, **sizes)
     event.listen(engine, "connect", _sqlite_connect)
     event.listen(engine, "begin", _sqlite_begin)
     return engine

@@ -53,6 +53,8 @@ class Settings(BaseSettings):
 
     store: str = "var/projects"
     database_url: str = DEFAULT_DATABASE_URL
+    # Connections kept open to it; none: 40 on SQLite (more than are used at once), 5 on PostgreSQL
+    database_pool: Positive | None = None
     state_dir: str = "var/state"  # local journals and locks of stores that are not folders (gs://)
 
     # -- the HTTP service --

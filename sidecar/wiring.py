@@ -112,7 +112,7 @@ def open_services(
 ) -> Services:
     """Open the store and the audit database named by ``settings``, and wire the service over them."""
     policy = load_policy(settings.policy)
-    engine = db.make_engine(settings.database_url, create=False)
+    engine = db.make_engine(settings.database_url, create=False, pool=settings.database_pool)
     try:
         audit = SqlAuditStore(engine, clock=clock)
         tokens = TokenStore(engine, clock=clock)

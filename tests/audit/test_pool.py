@@ -1,0 +1,58 @@
+"""The audit database's connection pool: connections given back stay open, as many as the pool holds."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from sqlalchemy import Engine, event
+
+from sidecar import db
+from sidecar.settings import Settings
+from sidecar.wiring import open_services
+
+
+def opened_by_bursts(engine: Engine, connections: int, bursts: int) -> int:
+    """Connections the engine opened while ``connections`` were checked out at once, ``bursts`` times over."""
+    opened: list[object] = []
+    event.listen(engine, "connect", lambda connection, _record: opened.append(connection))
+    for _ in range(bursts):
+        held = [engine.connect() for _ in range(connections)]
+        for connection in held:
+            assert connection.exec_driver_sql("SELECT 1").scalar() == 1
+            connection.close()
+    return len(opened)
+
+
+def test_a_sqlite_sidecar_keeps_a_connection_for_each_request_thread(tmp_path: Path) -> None:
+    """40 requests at once, again and again: 40 connections opened, once (SQLAlchemy's pool of 5 kept 5)."""
+    url = f"sqlite:///{tmp_path / 'audit.db'}"
+    db.upgrade(url)
+    engine = db.make_engine(url, create=False)
+    try:
+        assert opened_by_bursts(engine, db.SQLITE_POOL, bursts=3) == db.SQLITE_POOL
+    finally:
+        engine.dispose()
+
+
+def test_the_pool_setting_sizes_the_pool_on_both_databases(url: str) -> None:
+    """``pool`` connections are kept; the overflow beyond it is opened again at every burst."""
+    engine = db.make_engine(url, create=False, pool=3)
+    try:
+        assert opened_by_bursts(engine, 3, bursts=3) == 3
+    finally:
+        engine.dispose()
+    engine = db.make_engine(url, create=False, pool=3)
+    try:
+        assert opened_by_bursts(engine, 5, bursts=3) == 3 + 2 * 3
+    finally:
+        engine.dispose()
+
+
+def test_pva_database_pool_reaches_the_sidecar_s_engine(tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path / 'pva.db'}"
+    db.upgrade(url)
+    (tmp_path / "store").mkdir()
+    settings = Settings(store=str(tmp_path / "store"), database_url=url, state_dir=str(tmp_path / "state"))
+    for setting, size in ((None, db.SQLITE_POOL), (7, 7)):
+        with open_services(settings.model_copy(update={"database_pool": setting})) as services:
+            assert services.audit.engine.pool.size() == size  # type: ignore[attr-defined]  # a QueuePool
