@@ -17,6 +17,7 @@ from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from datetime import datetime
 
+import anyio.to_thread
 from fastapi import FastAPI
 from starlette.types import ASGIApp, Receive, Scope, Send
 
@@ -100,6 +101,8 @@ def create_app(
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         owned = services is None
+        # Sync endpoints and dependencies run on anyio's thread pool (FastAPI's way): this sizes it.
+        anyio.to_thread.current_default_thread_limiter().total_tokens = settings.request_threads
         live = open_services(settings, clock=clock) if services is None else services
         sweeper = _Sweeper(live, settings.lock_lease.total_seconds() / 2)
         worker = deliverer = None

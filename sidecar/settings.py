@@ -61,6 +61,10 @@ class Settings(BaseSettings):
     environment: Literal["development", "production"] = "development"
     host: str = "127.0.0.1"
     port: Annotated[int, Field(ge=1, le=65535)] = 8000
+    # Requests handled at once; the others wait their turn, in order. Python runs one thread at a time,
+    # so more threads serve no more requests: they stretch each one, and starve the thread holding
+    # the audit chain's lock while every submit waits for it (docs/operations.md, "Configuration").
+    request_threads: Positive = 16
     tls_proxy: bool = False  # the operator says a TLS-terminating proxy is in front (needed off loopback)
     # The proxies whose X-Forwarded-For/-Proto are believed (addresses or networks, comma-separated);
     # "": none, so the rate limit counts by the connection's own address.

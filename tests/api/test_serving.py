@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import threading
+import time
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
@@ -11,6 +13,8 @@ from typing import Any
 import httpx
 import pytest
 import uvicorn
+from fastapi import Depends
+from fastapi.testclient import TestClient
 
 from sidecar.app import create_app
 from sidecar.serving import redacted, server_config
@@ -86,6 +90,45 @@ def test_the_access_log_is_on_stderr_without_tokens(
     assert secret not in out + err
     assert "GET /v1/plans?token=[redacted]&limit=3" in err
     assert "GET /healthz?x=[redacted]" in err
+
+
+def test_pva_request_threads_bounds_the_requests_handled_at_once(tmp_path: Path) -> None:
+    """Six requests to a sync endpoint (as most of the API's are) with three threads: three run, three wait.
+
+    The probe counts arrivals on the event loop (an async dependency) and runs
+    in the pool; once all six have arrived and three run, the others would
+    have started within the grace period had the pool more threads.
+    """
+    (tmp_path / "store").mkdir()
+    settings = Settings(
+        store=str(tmp_path / "store"), database_url=migrated_sqlite(tmp_path), request_threads=3
+    )
+    app = create_app(settings)
+    lock, release = threading.Lock(), threading.Event()
+    seen = {"arrived": 0, "running": 0, "most": 0}
+
+    async def arrived() -> None:
+        seen["arrived"] += 1  # on the event loop: one at a time
+
+    @app.get("/probe", dependencies=[Depends(arrived)])
+    def probe() -> None:
+        with lock:
+            seen["running"] += 1
+            seen["most"] = max(seen["most"], seen["running"])
+        release.wait(60)
+        with lock:
+            seen["running"] -= 1
+
+    with TestClient(app) as client, ThreadPoolExecutor(6) as pool:
+        answers = [pool.submit(client.get, "/probe") for _ in range(6)]
+        deadline = time.monotonic() + 60
+        while (seen["arrived"] < 6 or seen["running"] < 3) and time.monotonic() < deadline:
+            time.sleep(0.01)
+        time.sleep(0.5)  # the grace period: long enough for a free thread to take a waiting request
+        most = seen["most"]
+        release.set()
+        assert [answer.result().status_code for answer in answers] == [200] * 6
+    assert most == 3
 
 
 @pytest.mark.parametrize(
