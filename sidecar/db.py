@@ -38,6 +38,7 @@ BUSY_TIMEOUT_MS = 30_000
 # pg_advisory_xact_lock key that serialises appends to the event chain ("pva-audit").
 EVENTS_LOCK_KEY = 0x7076612D6175
 _IMMEDIATE = "pva_begin_immediate"
+_ONE_READ = "pva_one_read"  # reading(): no BEGIN on SQLite
 # Connections each engine keeps open (PVA_DATABASE_POOL overrides). A SQLite connection costs the
 # database nothing, so there are more than `pva serve`'s request and background threads use at once,
 # and none is closed between requests: at SQLAlchemy's 5, a busy sidecar opened and closed a
@@ -111,8 +112,10 @@ def _sqlite_connect(dbapi_connection: Any, _record: Any) -> None:
 def _sqlite_begin(connection: Connection) -> None:
     # A writer takes the write lock when it begins, so two writers queue on the busy
     # timeout instead of failing when a read transaction tries to upgrade.
-    immediate = connection.get_execution_options().get(_IMMEDIATE, False)
-    connection.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")
+    options = connection.get_execution_options()
+    if options.get(_ONE_READ, False):
+        return  # reading(): the statement runs in SQLite's autocommit, its own transaction
+    connection.exec_driver_sql("BEGIN IMMEDIATE" if options.get(_IMMEDIATE, False) else "BEGIN")
 
 
 def session_factory(engine: Engine) -> sessionmaker[Session]:
@@ -159,6 +162,23 @@ def _queued(bind: Engine | Connection) -> Iterator[None]:
         lock = _WRITERS.setdefault(engine, threading.RLock())
     with lock:
         yield
+
+
+@contextmanager
+def reading(engine: Engine) -> Iterator[Connection]:
+    """A connection for one read statement, run in the database's autocommit: no BEGIN, no ROLLBACK.
+
+    A statement alone reads one consistent snapshot; two would not, so use it
+    for one. The token lookup of every request, the holds in force and the
+    case of a submit read this way: on PostgreSQL a read so is two round trips
+    (the pool's ping, the statement) rather than four, 445 against 287 µs.
+    """
+    if engine.dialect.name == "sqlite":  # sqlite3 rolls back no transaction when none began
+        options: dict[str, Any] = {_ONE_READ: True}
+    else:
+        options = {"isolation_level": "AUTOCOMMIT"}  # psycopg's autocommit: set on the client only
+    with engine.connect().execution_options(**options) as connection:
+        yield connection
 
 
 @contextmanager

@@ -164,7 +164,7 @@ class HoldStore(db.SqlStore):
         query = select(HOLDS).order_by(HOLDS.c.placed, HOLDS.c.id)
         if active:
             query = query.where(HOLDS.c.released.is_(None))
-        with self.engine.connect() as connection:  # Core: every verify and submit asks (held)
+        with db.reading(self.engine) as connection:  # Core: every verify and submit asks (held)
             return [_info(row) for row in connection.execute(query)]
 
     def unsettled(self) -> builtins.list[HoldInfo]:

@@ -357,7 +357,7 @@ class TokenStore(db.SqlStore):
         if not _SECRET.fullmatch(secret):
             return None
         digest, now = secret_hash(secret), self._now()
-        with self.engine.connect() as connection:  # Core, not the ORM: every request pays this lookup
+        with db.reading(self.engine) as connection:  # Core, not the ORM: every request pays this lookup
             row = connection.execute(_BY_SECRET, {"digest": digest}).first()
         if row is None or not hmac.compare_digest(row.secret_sha256, digest):
             return None

@@ -182,7 +182,7 @@ class SqlCaseStore(db.SqlStore):
         self._grouped = GroupCommit(lambda: db.appending(self._sessions))
 
     def get(self, digest: str) -> StoredCase | None:
-        with self.engine.connect() as connection:  # Core: every submit asks
+        with db.reading(self.engine) as connection:  # Core: every submit asks
             row = connection.execute(select(CASES).where(CASES.c.digest == digest)).first()
         return None if row is None else _stored(row)
 
