@@ -14,8 +14,9 @@ from __future__ import annotations
 
 import ipaddress
 import os
+from collections.abc import Iterator
 from datetime import timedelta
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Literal, get_args
 
 from pydantic import BeforeValidator, Field, SecretStr, ValidationError
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -199,6 +200,15 @@ _TAKES = {
     "int_parsing": "a whole number",
     "bool_parsing": "true or false",
     "literal_error": "one of: {expected}",
+    "too_short": "at least {min_length} characters",
+    "string_pattern_mismatch": "text matching {pattern}",
+}
+# A bound a setting's type sets, and how its message words it (the bound is read from the type:
+# pydantic gives a duration's only as its repr).
+_BOUNDS = {
+    "greater_than_equal": ("ge", "at least"),
+    "greater_than": ("gt", "more than"),
+    "less_than_equal": ("le", "at most"),
 }
 
 
@@ -206,9 +216,37 @@ def _explained(error: ValidationError) -> str:
     """One line per wrong setting: its variable, the value given (shortened) and what it takes."""
     lines = []
     for item in error.errors(include_url=False):
-        name = f"PVA_{str(item['loc'][0]).upper()}" if item["loc"] else "a PVA_ setting"
+        field = str(item["loc"][0]) if item["loc"] else None
+        name = f"PVA_{field.upper()}" if field else "a PVA_ setting"
         given = item.get("input")
-        shown = f"{given[:40]!r}" if isinstance(given, str) else "its value"
-        takes = _TAKES.get(item["type"], "").format(**(item.get("ctx") or {})) or item["msg"]
+        secret = field is not None and SecretStr in _parts(field)  # a secret's value is never echoed
+        shown = f"{given[:40]!r}" if isinstance(given, str) and not secret else "its value"
+        bound = _BOUNDS.get(item["type"])
+        if bound is not None and field is not None:
+            takes = f"a value of {bound[1]} {_shown_bound(_bound(field, bound[0]))}"
+        else:
+            takes = _TAKES.get(item["type"], "").format(**(item.get("ctx") or {})) or item["msg"]
         lines.append(f"{name}={shown} is not valid: it takes {takes} (docs/operations.md, settings)")
     return "; ".join(lines)
+
+
+def _parts(name: str) -> Iterator[Any]:
+    """Everything the type of setting ``name`` is made of: its types, through ``X | None``, and bounds."""
+    pending: list[Any] = [Settings.model_fields[name].annotation, *Settings.model_fields[name].metadata]
+    while pending:
+        item = pending.pop()
+        yield item
+        pending.extend(getattr(item, "metadata", ()))  # a Field(...) inside Annotated
+        pending.extend(get_args(item))
+
+
+def _bound(name: str, key: str) -> object:
+    """The bound ``key`` (``ge``, ``gt``, ``le``) that the type of setting ``name`` sets."""
+    return next((getattr(part, key) for part in _parts(name) if hasattr(part, key)), "its limit")
+
+
+def _shown_bound(bound: object) -> str:
+    """A bound as people write it: 1, 65535, 1s."""
+    if isinstance(bound, timedelta):
+        return f"{bound.total_seconds():g}s"
+    return str(bound)

@@ -39,7 +39,12 @@ def test_durations_take_the_forms_people_type(
         ("PVA_APPLY_LEASE", "soon", "a duration"),
         ("PVA_APPROVAL_TTL", "10x", "a duration"),
         ("PVA_PORT", "eighty", "a whole number"),
-        ("PVA_PORT", "70000", "65535"),
+        ("PVA_PORT", "70000", "a value of at most 65535"),
+        ("PVA_REQUEST_THREADS", "0", "a value of at least 1"),
+        ("PVA_DATABASE_POOL", "-2", "a value of at least 1"),
+        ("PVA_LOCK_LEASE", "PT0.5S", "a value of at least 1s"),
+        ("PVA_WATCH_INTERVAL", "PT0S", "a value of more than 0s"),  # a duration or none
+        ("PVA_PUBLIC_URL", "ftp://pva.firm.example", "text matching"),
         ("PVA_ENVIRONMENT", "prod", "development"),
         ("PVA_AUTO_APPLY", "maybe", "true or false"),
     ],
@@ -55,6 +60,18 @@ def test_an_invalid_setting_names_the_variable_and_what_it_takes(
     assert variable in message
     assert repr(value) in message
     assert says in message
+
+
+def test_an_invalid_secret_is_named_but_never_echoed(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The error goes to a terminal or a journal: it names the setting and what it takes, not the value."""
+    secret = "too-short-but-a-secret"  # noqa: S105  # test data
+    monkeypatch.setenv("PVA_SESSION_SECRET", secret)
+    with pytest.raises(BadSetting) as refused:
+        Settings.load()
+    message = str(refused.value)
+    assert "PVA_SESSION_SECRET" in message
+    assert "at least 32 characters" in message
+    assert secret[:6] not in message
 
 
 @pytest.mark.parametrize(
