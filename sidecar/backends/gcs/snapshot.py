@@ -11,13 +11,12 @@ memory holds only the set of folders.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterator
 from typing import Any
 
 from google.cloud import storage  # type: ignore[attr-defined,import-untyped,unused-ignore]  # no stubs
 
-from planner.core.manifest import header_line
+from planner.core.manifest import header_line, line_of
 from sidecar.backends.gcs.errors import translated
 from sidecar.backends.gcs.folders import reserved
 from sidecar.backends.gcs.location import GcsLocation
@@ -47,18 +46,16 @@ def _lines(objects: Iterator[Obj], location: GcsLocation, *, hashed: bool) -> It
                 folder = "/".join(parts[:depth])
                 if folder not in folders:
                     folders.add(folder)
-                    yield json.dumps({"path": folder, "kind": "dir"}, ensure_ascii=False)
+                    yield line_of({"path": folder, "kind": "dir"})
         elif parent not in folders:
             continue  # below a folder gcsfuse does not show
         whole = "/".join(parts)
         if path.endswith("/"):
             if whole not in folders:
                 folders.add(whole)
-                yield json.dumps(
-                    {"path": whole, "kind": "dir", "generation": obj.generation}, ensure_ascii=False
-                )
+                yield line_of({"path": whole, "kind": "dir", "generation": obj.generation})
         elif whole not in folders:
-            yield json.dumps(_file(whole, obj, hashed=hashed), ensure_ascii=False)
+            yield line_of(_file(whole, obj, hashed=hashed))
 
 
 def _file(path: str, obj: Obj, *, hashed: bool) -> dict[str, Any]:
