@@ -10,6 +10,7 @@ and the plan file it leaves. Everything the runner did is recorded.
 
 from __future__ import annotations
 
+import functools
 import io
 import itertools
 import json
@@ -309,10 +310,16 @@ def checked(raw: bytes, kind: Any, path: dict[str, str] | None = None) -> dict[s
     body |= path or {}
     _keys(body, kind, "")
     try:
-        TypeAdapter(kind).validate_python(body)
+        _adapter(kind).validate_python(body)
     except ValueError as error:
         raise BadRequest(str(error)) from None
     return typing.cast("dict[str, Any]", body)
+
+
+@functools.cache
+def _adapter(kind: Any) -> TypeAdapter[Any]:
+    """One validator a request type, built once: building it costs more than the request it checks."""
+    return TypeAdapter(kind)
 
 
 def _keys(value: Any, annotation: Any, where: str) -> None:
