@@ -12,6 +12,7 @@ from collections.abc import Iterable
 from dataclasses import asdict
 from typing import TextIO
 
+from planner.core.manifest import unbroken
 from sidecar.audit.chain import Link, iso
 
 FIELDS = ("seq", "time", "kind", "digest", "actor", "payload", "prev_hash", "hash")
@@ -19,12 +20,12 @@ FORMATS = ("jsonl", "csv")
 
 
 def write_jsonl(out: TextIO, links: Iterable[Link]) -> int:
-    """One JSON object per event, the payload parsed; return the count."""
+    """One JSON object per event, the payload parsed, one line however split; return the count."""
     count = 0
     for link in links:
         body = _fields(link)
         body["payload"] = json.loads(link.payload)
-        out.write(json.dumps(body, ensure_ascii=False, separators=(",", ":")))
+        out.write(unbroken(json.dumps(body, ensure_ascii=False, separators=(",", ":"))))
         out.write("\n")
         count += 1
     return count

@@ -17,6 +17,7 @@ from typing import Any
 
 from planner.cli.shell import EXIT_OK, UsageError
 from planner.cli.text import terminal
+from planner.core.manifest import unbroken
 from sidecar import db
 from sidecar.audit.payloads import OutsideChange, encode
 from sidecar.audit.watch_state import SqlWatchState
@@ -58,9 +59,8 @@ def run_watch(args: argparse.Namespace) -> int:
 def _show(args: argparse.Namespace, changes: list[OutsideChange]) -> None:
     for change in changes:
         if args.json:
-            print(
-                json.dumps({"version": "outside-change/v1", **encode(change)}, ensure_ascii=False), flush=True
-            )
+            line = json.dumps({"version": "outside-change/v1", **encode(change)}, ensure_ascii=False)
+            print(unbroken(line), flush=True)  # one line, whatever the changed names hold
         else:
             print(terminal(f"{change.change}: {' -> '.join(change.paths)}"), flush=True)
     if not args.json:

@@ -16,6 +16,7 @@ import pytest
 from planner.core.report import Code, Diagnostic
 from sidecar import db
 from sidecar.audit.chain import event_hash, parse_iso
+from sidecar.audit.payloads import DocumentRead
 from sidecar.audit.records import Incident, OpRecord, TrashedFile
 from sidecar.audit.store import SqlAuditStore
 from sidecar.errors import NotMigrated, UnknownPlan
@@ -205,6 +206,16 @@ def test_export_jsonl_and_csv_keep_every_hashed_field(store: SqlAuditStore) -> N
         )
         assert rehashed == row["hash"] == event["hash"]
         assert event["payload"] == json.loads(row["payload"])
+
+
+def test_an_export_line_is_one_line_whatever_the_names_in_it(store: SqlAuditStore) -> None:
+    """A document named with U+2028 or U+0085 (a store may hold one) keeps its export line whole."""
+    odd = "m/a\u2028b\x85c\u2029.pdf"
+    store.record_read(DocumentRead(odd, "generation:1", 3, None), actor="agent")
+    lines = io.StringIO()
+    assert store.export(lines, fmt="jsonl") == 1
+    (line,) = lines.getvalue().splitlines()
+    assert json.loads(line)["payload"]["path"] == odd
 
 
 def test_an_unmigrated_database_is_refused(empty_url: str) -> None:

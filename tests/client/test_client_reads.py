@@ -4,13 +4,16 @@ from __future__ import annotations
 
 import json
 import ssl
+from pathlib import Path
 
 import httpx
 import pytest
 
 from planner.client.http_client import ClientError, PvaClient, _tls
+from planner.core.manifest import read_entries
 from planner.core.plan import Write
 from planner.core.states import PlanState
+from sidecar.settings import Settings
 
 Clients = dict[str, PvaClient]
 
@@ -29,6 +32,17 @@ def test_list_folder_read_and_manifest(as_: Clients) -> None:
     lines = list(agent.manifest("m"))
     assert json.loads(lines[0])["pva"] == "manifest/v1"
     assert {json.loads(line)["path"] for line in lines[1:]} == {"m/inbox", "m/inbox/1.pdf", "m/notes.txt"}
+
+
+def test_a_manifest_of_names_holding_line_breaks_reads_whole(as_: Clients, settings: Settings) -> None:
+    """A file may be named with U+2028 or U+0085: its manifest line stays one line, for every reader."""
+    odd = ["m/a\u2028b.pdf", "m/c\x85d.pdf", "m/e\u2029f.pdf"]
+    for path in odd:
+        (Path(settings.store) / path).write_bytes(b"x")
+    agent = as_["agent"]
+    streamed = [entry.path for entry in read_entries(agent.manifest("m"))]
+    assert set(odd) <= set(streamed)
+    assert [entry.path for entry in read_entries(agent.manifest_text("m").splitlines())] == streamed
 
 
 def test_reads_outside_the_scope_are_refused(as_: Clients) -> None:

@@ -1,0 +1,29 @@
+"""pva watch as a command: changes made behind pva's back, printed one line each (--json)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from planner.cli.main import main
+
+
+def test_watch_json_prints_each_change_on_one_line_whatever_its_name(
+    site: dict[str, str], capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A file added under a name holding U+2028 (a store may hold one) is one JSON line, as is each change."""
+    options = ["--store", site["store"], "--db", site["db"]]
+    assert main(["watch", "--json", *options]) == 0  # the first scan: the baseline
+    capsys.readouterr()
+    odd = "m/a\u2028b\x85c.pdf"
+    (Path(site["store"]) / odd).write_bytes(b"added behind pva's back")
+    (Path(site["store"]) / "m" / "notes.txt").unlink()
+    assert main(["watch", "--json", *options]) == 0
+    changes = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
+    assert {(change["change"], change["path"]) for change in changes} == {
+        ("added", odd),
+        ("deleted", "m/notes.txt"),
+    }
+    assert {change["version"] for change in changes} == {"outside-change/v1"}
