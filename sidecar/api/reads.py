@@ -31,7 +31,7 @@ from sidecar.edge.state import app_state
 from sidecar.errors import StoreFault
 
 log = logging.getLogger("pva.api")
-BATCH = 64 * 1024  # characters of manifest lines sent at once
+BATCH = 256 * 1024  # characters of manifest lines sent at once (a thread hop a batch)
 INLINE_BYTES = 256 * 1024  # answers up to this size are read whole, not streamed a chunk at a time
 router = APIRouter(prefix="/v1", tags=["audit"])
 ERRORS: dict[int | str, dict[str, object]] = {
