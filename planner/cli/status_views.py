@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any
 
+from planner.cli.text import one_line
 from planner.cli.views import render_report
 from planner.client.http_client import plan_of
 from planner.client.models import Need, PlanStatus, PlanSummary
@@ -184,26 +185,32 @@ def events_view(events: list[dict[str, Any]]) -> str:
 
 
 def history_view(history: dict[str, Any]) -> str:
-    """A document's chain of custody, as ``pva audit history`` shows it from the database."""
+    """A document's chain of custody (history/v1), as ``pva audit history`` shows it, local or remote.
+
+    Each name goes through one_line: names are the store's (a folder moved
+    carries every name below it), and a newline in one forges no line.
+    """
     if not history.get("items"):
-        return f"no recorded history for {history.get('path')}"
-    lines = [f"history of {history['path']}"]
+        return f"no recorded history for {one_line(history.get('path'))}"
+    lines = [f"history of {one_line(history['path'])}"]
     lines += [_item(item) for item in history["items"]]
     if history.get("origins"):
-        lines.append(f"earliest known name: {', '.join(history['origins'])}")
+        lines.append(f"earliest known name: {', '.join(map(one_line, history['origins']))}")
     current = history.get("current")
-    lines.append(f"now at: {', '.join(current) if current else '(nowhere: deleted or moved to trash)'}")
+    now = ", ".join(map(one_line, current)) if current else "(nowhere: deleted or moved to trash)"
+    lines.append(f"now at: {now}")
     return "\n".join(lines)
 
 
 def _item(item: dict[str, Any]) -> str:
     before, after, action = item.get("name_before"), item.get("name_after"), item.get("action")
     if before is None or before == after:
-        what = f"{action} {after}"
+        what = f"{action} {one_line(after)}"
     elif after is None:
-        what = f"{action} {before}" + (f" (trash: {item['trash']})" if item.get("trash") else "")
+        trash = f" (trash: {one_line(item['trash'])})" if item.get("trash") else ""
+        what = f"{action} {one_line(before)}{trash}"
     else:
-        what = f"{action} {before} -> {after}"
+        what = f"{action} {one_line(before)} -> {one_line(after)}"
     approvers = item.get("approved_by") or []
     approved = f", approved by {', '.join(approvers)}" if approvers else ""
     who = f"submitted by {item.get('submitted_by')}, applied by {item.get('applied_by')}{approved}"

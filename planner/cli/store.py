@@ -18,7 +18,7 @@ from typing import Any
 
 from planner.cli.remote import calling, connect
 from planner.cli.shell import EXIT_OK, UsageError, add_server_options
-from planner.cli.text import terminal
+from planner.cli.text import one_line, terminal
 
 
 def register(commands: Any) -> None:
@@ -51,7 +51,7 @@ def run_ls(args: argparse.Namespace) -> int:
     for entry in entries:
         size = "-" if entry["kind"] == "dir" else str(entry["size"])
         name = entry["path"] + ("/" if entry["kind"] == "dir" else "")
-        print(terminal(f"{size:>12}  {name}"))
+        print(terminal(f"{size:>12}  {one_line(name)}"))  # a name may hold a newline: it forges no line
     return EXIT_OK
 
 

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 from typing import Any
 
+from planner.cli.status_views import history_view
 from planner.cli.text import one_line
 from sidecar.audit.chain import iso
-from sidecar.audit.views import ChainReport, EventView, History, HistoryItem, PlanDetail, PlanSummary
+from sidecar.audit.views import ChainReport, EventView, History, PlanDetail, PlanSummary
 
 
 def plans(found: list[PlanSummary]) -> str:
@@ -60,31 +61,8 @@ def _summary(payload: dict[str, Any]) -> str:
 
 
 def history(found: History) -> str:
-    if not found.items:
-        return f"no recorded history for {found.path}"
-    lines = [f"history of {found.path}"]
-    lines += [_item(item) for item in found.items]
-    if found.origins:
-        lines.append(f"earliest known name: {', '.join(found.origins)}")
-    lines.append(
-        f"now at: {', '.join(found.current) if found.current else '(nowhere: deleted or moved to trash)'}"
-    )
-    return "\n".join(lines)
-
-
-def _item(item: HistoryItem) -> str:
-    if item.name_before is None:
-        what = f"{item.action} {item.name_after}"
-    elif item.name_after is None:
-        what = f"{item.action} {item.name_before}" + (f" (trash: {item.trash})" if item.trash else "")
-    elif item.name_before == item.name_after:
-        what = f"{item.action} {item.name_after}"
-    else:
-        what = f"{item.action} {item.name_before} -> {item.name_after}"
-    approved = f", approved by {', '.join(item.approvers)}" if item.approvers else ""
-    who = f"submitted by {item.author}, applied by {item.actor}{approved}"
-    source = f"plan {item.digest[:12]} {item.title!r}"
-    return f"  {iso(item.time)[:19]}  seq {item.seq}  {what}\n      {source}: {who}"
+    """The history as ``pva audit history --server`` shows it: one view of a document's custody."""
+    return history_view(found.to_json())
 
 
 def chain(report: ChainReport) -> str:

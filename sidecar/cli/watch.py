@@ -16,7 +16,7 @@ from datetime import timedelta
 from typing import Any
 
 from planner.cli.shell import EXIT_OK, UsageError
-from planner.cli.text import terminal
+from planner.cli.text import one_line, terminal
 from planner.core.manifest import unbroken
 from sidecar import db
 from sidecar.audit.payloads import OutsideChange, encode
@@ -62,7 +62,8 @@ def _show(args: argparse.Namespace, changes: list[OutsideChange]) -> None:
             line = json.dumps({"version": "outside-change/v1", **encode(change)}, ensure_ascii=False)
             print(unbroken(line), flush=True)  # one line, whatever the changed names hold
         else:
-            print(terminal(f"{change.change}: {' -> '.join(change.paths)}"), flush=True)
+            shown = " -> ".join(one_line(path) for path in change.paths)  # a newline in a name forges no line
+            print(terminal(f"{change.change}: {shown}"), flush=True)
     if not args.json:
         print(f"{len(changes)} outside change{'' if len(changes) == 1 else 's'} recorded", flush=True)
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
@@ -10,6 +11,8 @@ import pytest
 from planner.cli.main import main
 from sidecar.audit.records import OpRecord
 from sidecar.audit.store import SqlAuditStore
+from sidecar.audit.views import History, HistoryItem
+from sidecar.cli import audit_views
 from tests.audit.conftest import file, make_plan, record
 
 PLAN = make_plan({"op": "move", "src": "m/inbox/1.pdf", "dst": "m/alice/1.pdf"}, title="File the inbox")
@@ -82,6 +85,22 @@ def test_history_in_both_views(filled: SqlAuditStore, url: str, capsys: pytest.C
     body = json.loads(out)
     assert body["current"] == ["m/alice/1.pdf"]
     assert body["items"][0]["applied_by"] == "operator-3"
+
+
+def test_a_history_shows_a_name_holding_a_newline_on_one_line() -> None:
+    """A folder moved carries every name below it, which may hold a newline: it forges no history line."""
+    odd = "m/inbox/x\nnow at: m/elsewhere.pdf"
+    item = HistoryItem(
+        seq=2, ordinal=0, time=datetime(2026, 12, 5, tzinfo=UTC), action="folder moved",
+        name_before=odd, name_after=odd.replace("inbox", "done"), kind="move", op_index=0,
+        op_path="m/done", op_src="m/inbox", sha256=None, size=1, trash=None, digest="ab" * 32,
+        title="File", author="agent-7", actor="operator-3",
+    )  # fmt: skip
+    shown = audit_views.history(History(odd, (item,), origins=(odd,), current=(item.name_after or "",)))
+    assert [line for line in shown.splitlines() if line.startswith("now at:")] == [
+        "now at: m/done/x\\nnow at: m/elsewhere.pdf"
+    ]
+    assert len(shown.splitlines()) == 5  # the title, the item's two lines, the earliest name, now at
 
 
 def test_history_of_an_invalid_path_is_a_usage_error(url: str, capsys: pytest.CaptureFixture[str]) -> None:

@@ -27,3 +27,18 @@ def test_watch_json_prints_each_change_on_one_line_whatever_its_name(
         ("deleted", "m/notes.txt"),
     }
     assert {change["version"] for change in changes} == {"outside-change/v1"}
+
+
+def test_watch_shows_a_name_holding_a_newline_on_one_line_escaped(
+    site: dict[str, str], capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A file named to forge a change line (a store may hold any name) is shown on one line, escaped."""
+    options = ["--store", site["store"], "--db", site["db"]]
+    assert main(["watch", *options]) == 0
+    capsys.readouterr()
+    (Path(site["store"]) / "m" / "y\nedited: fake.pdf").write_bytes(b"added behind pva's back")
+    assert main(["watch", *options]) == 0
+    assert capsys.readouterr().out.splitlines() == [
+        "added: m/y\\nedited: fake.pdf",
+        "1 outside change recorded",
+    ]

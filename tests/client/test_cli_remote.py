@@ -353,6 +353,18 @@ def test_ls_cat_and_manifest_read_the_store_over_http(
     assert b"outside their scope" in capsysbinary.readouterr().err
 
 
+def test_ls_shows_a_name_holding_a_newline_on_its_own_line_escaped(
+    server: str, settings: Settings, tokens: dict[str, str], capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A file named to forge a listing line (a store may hold any name) is one line, its newline escaped."""
+    (Path(settings.store) / "m" / "x\n        7777  m\u2215forged.pdf").write_bytes(b"x")
+    assert main(["ls", "m", "--server", server, "--token", tokens["agent"]]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert len(lines) == 3  # m/inbox/, m/notes.txt and the odd one
+    assert not any(line.strip().startswith("7777") for line in lines)
+    assert any(line.endswith("m/x\\n        7777  m\u2215forged.pdf") for line in lines)
+
+
 def test_several_ids_are_each_decided_and_a_refusal_hides_none_of_the_others(
     server: str, tokens: dict[str, str], capsys: pytest.CaptureFixture[str]
 ) -> None:
