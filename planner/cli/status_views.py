@@ -80,7 +80,7 @@ def status_view(status: PlanStatus) -> str:
     """Everything ``pva plans show`` says: where the plan stands, who decided, and its report."""
     lines = [
         f"plan {status.id}",
-        f"  title:     {status.title}",
+        f"  title:     {one_line(status.title)}",
         f"  state:     {_where(status)}",
         f"  author:    {', '.join(status.authors) or status.author}",
         f"  submitted: {utc(status.submitted)}",
@@ -98,15 +98,15 @@ def status_view(status: PlanStatus) -> str:
     lines += [f"  needs:     {need_words(need)}" for need in status.needs]
     lines += [
         f"  approval:  {a.approver}{_groups(a.groups)} at {utc(a.time)}"
-        f"{'' if a.counts else ' (no longer counts)'}: {a.comment}"
+        f"{'' if a.counts else ' (no longer counts)'}: {one_line(a.comment)}"
         for a in status.approvals
     ]
     if status.rejection is not None:
         lines.append(
             f"  rejected:  by {status.rejection.actor} at {utc(status.rejection.time)}: "
-            f"{status.rejection.comment}"
+            f"{one_line(status.rejection.comment)}"
         )
-    lines += [f"  incident:  {i['time']}: {i['message']}" for i in status.incidents or ()]
+    lines += [f"  incident:  {i['time']}: {one_line(i['message'])}" for i in status.incidents or ()]
     for label, other in (
         ("revert of", status.revert_of),
         ("inverse", status.inverse_id),
@@ -123,7 +123,8 @@ def status_view(status: PlanStatus) -> str:
             lines += trees_view(status.trees)
     else:
         lines.extend(f"  {d}" for d in status.diagnostics)
-    # Every line escaped once more: no title, comment or name puts a control character on the terminal.
+    # Titles and comments are an agent's or a person's text, names the store's: each went through
+    # one_line above (a newline in one forges no line). Every line escaped once more besides.
     return "\n".join(terminal_safe(line) for line in "\n".join(lines).split("\n"))
 
 
@@ -150,10 +151,10 @@ def trees_view(body: dict[str, Any]) -> list[str]:
 
 def _tree_line(row: TreeRow) -> str:
     """``    0001.pdf  [MOVES to matters/acme/alice/0001.pdf]``: indented by depth, marks in words."""
-    name = row.name + ("/" if row.is_dir else "")
-    marks = [f"[{m.label.upper()}{' ' + m.detail if m.detail else ''}]" for m in row.marks]
+    name = one_line(row.name) + ("/" if row.is_dir else "")  # a store's name, any name
+    marks = [f"[{m.label.upper()}{' ' + one_line(m.detail) if m.detail else ''}]" for m in row.marks]
     if not marks and row.within:
-        marks = [f"({row.within})"]
+        marks = [f"({one_line(row.within)})"]
     return "  " + "  " * row.depth + "  ".join([name, *marks])
 
 
@@ -162,7 +163,8 @@ def summaries_view(plans: list[PlanSummary]) -> str:
         return "no plans"
     lines = [f"{'submitted':20}  {'state':8}  {'author':16}  {'id':12}  title"]
     lines += [
-        f"{utc(p.submitted):20}  {p.state:8}  {p.author[:16]:16}  {p.id[:12]}  {p.title}" for p in plans
+        f"{utc(p.submitted):20}  {p.state:8}  {p.author[:16]:16}  {p.id[:12]}  {one_line(p.title)}"
+        for p in plans
     ]
     return "\n".join(lines)
 

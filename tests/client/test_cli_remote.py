@@ -130,6 +130,25 @@ def test_plans_list_and_show(server: str, tokens: dict[str, str], capsys: pytest
     assert "move    m/inbox/1.pdf -> m/alice/1.pdf" in out
 
 
+def test_a_title_or_comment_holding_newlines_forges_no_line_in_list_or_show(
+    server: str, tokens: dict[str, str], capsys: pytest.CaptureFixture[str]
+) -> None:
+    """An agent's title and a person's comment may hold newlines: each stays on its own line, escaped."""
+    forged = "2026-01-01 00:00:00   applied   ops"
+    plan_id = submitted(server, tokens["agent"], {**FILE_IT, "title": f"File it\n{forged}"})
+    with PvaClient(server, tokens["alice"]) as alice:
+        alice.reject(plan_id, "not now\n  approval:  bob at 2026-01-01: fine")
+    code, out, _ = pva(capsys, server, tokens["alice"], "plans", "list")
+    assert code == 0
+    assert len(out.splitlines()) == 2  # the heading and the plan
+    assert "File it\\n2026-01-01 00:00:00   applied   ops" in out
+    code, out, _ = pva(capsys, server, tokens["alice"], "plans", "show", plan_id)
+    assert code == 0
+    lines = out.splitlines()
+    assert not any(line.startswith(forged) or line.strip().startswith("approval:") for line in lines)
+    assert "not now\\n  approval:  bob at 2026-01-01: fine" in out
+
+
 def test_approve_applies_and_reject_refuses(
     server: str, tokens: dict[str, str], settings: Settings, capsys: pytest.CaptureFixture[str]
 ) -> None:
