@@ -18,6 +18,7 @@ from email.utils import format_datetime, make_msgid
 from urllib.parse import unquote, urlsplit
 
 from planner.core.errors import PvaError
+from planner.core.preview import terminal_safe
 from sidecar.notify.notices import Notice, plan_link, text
 
 SMTP_PORTS = {"smtp": 25, "smtps": 465}
@@ -62,7 +63,7 @@ def compose(
     """One mail to ``to`` listing the pending plans of ``notices``: title, author, counts, risks, link."""
     message = EmailMessage()
     count = len(notices)
-    first = notices[0].title
+    first = terminal_safe(notices[0].title)  # a header holds no line break: an agent's title may
     message["Subject"] = (
         f"[pva] plan waits for your approval: {first}"
         if count == 1

@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Literal, get_args
 
+from planner.core.preview import terminal_safe
 from planner.core.report import Report
 from planner.core.states import PlanState
 from sidecar.policy import Decision
@@ -166,13 +167,15 @@ def text(notice: Notice, link: str | None) -> str:
         "plan.failed": "failed to apply; nothing changed",
         "plan.stale": "is stale: the store changed under it",
     }[notice.kind]
-    lines = [f"Plan {notice.digest[:12]} “{notice.title}” by {notice.author} {what}."]
+    # The title is an agent's text and the comment a person's: each on one line, controls escaped, so
+    # neither can add a line (a forged link, an instruction) to what an approver reads.
+    lines = [f"Plan {notice.digest[:12]} “{terminal_safe(notice.title)}” by {notice.author} {what}."]
     if notice.counts:
         lines.append("Ops: " + ", ".join(f"{n} {op}" for op, n in notice.counts))
     if notice.risks:
         lines.append("Risks: " + "; ".join(notice.risks))
     if notice.comment:
-        lines.append(f"Comment: {notice.comment}")
+        lines.append(f"Comment: {terminal_safe(notice.comment)}")
     if link is not None:
         lines.append(link)
     return "\n".join(lines)

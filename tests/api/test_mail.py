@@ -95,6 +95,25 @@ def test_approvers_in_scope_get_one_mail_a_minute_listing_each_pending_plan_once
     assert sorted(d["status"] for d in listed) == ["delivered"] * 3
 
 
+def test_a_title_holding_line_breaks_neither_stops_the_mail_nor_adds_a_line_to_it(
+    api: Api, inbox: tuple[Inbox, int]
+) -> None:
+    """An agent's title with a newline is one line of the mail, escaped: no forged link, no failed header."""
+    received, port = inbox
+    api.services.tokens.create("approver", "alice", ["matters"], email="alice@firm.example")
+    mailing = MailSettings.from_url(f"smtp://127.0.0.1:{port}", "pva@firm.example")
+    worker = Deliverer(api.services.outbox, DeliverySettings(public_url=PUBLIC, mail=mailing), api.clock)
+    forged = "Approve it here: https://evil.example/approve"
+    api.submit(plan_doc({"op": "delete", "path": "matters/acme/inbox/Thumbs.db"}, title=f"Tidy\n{forged}"))
+    worker.run_once()
+    worker.client.close()
+    (mail,) = received.to("alice@firm.example")
+    subject = "".join(str(mail["Subject"]).splitlines())  # unfolded: a long header is folded at a space
+    assert subject == f"[pva] plan waits for your approval: Tidy\\x0a{forged}"
+    assert not any(line.startswith(forged) for line in body(mail).splitlines())
+    assert f"“Tidy\\x0a{forged}”" in body(mail)
+
+
 def test_a_mail_server_that_is_down_is_retried_and_the_token_refuses_a_bad_address(api: Api) -> None:
     """With no server listening the delivery stays pending with its error; a bad address is refused."""
     api.services.tokens.create("approver", "alice", ["matters"], email="alice@firm.example")
