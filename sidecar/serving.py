@@ -17,6 +17,7 @@ from typing import Any
 import uvicorn
 from fastapi import FastAPI
 
+from planner.core.preview import terminal_safe
 from sidecar.settings import Settings
 
 REDACTED = "[redacted]"
@@ -52,12 +53,28 @@ class RedactSecrets(logging.Filter):
         return True
 
 
+class OneLine(logging.Filter):
+    """Each record of pva's own log on one line, its line breaks and controls escaped.
+
+    A record may quote a store's name or an agent's text (an outside change,
+    an error): a line break in one would make a line of the journal that
+    reads as a record of its own.
+    """
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        message = record.getMessage()
+        safe = terminal_safe(message)
+        if safe != message:
+            record.msg, record.args = safe, None
+        return True
+
+
 def log_config() -> dict[str, Any]:
-    """uvicorn's logging, with the access log on standard error and redacted; pva's own loggers too."""
+    """uvicorn's logging: the access log on standard error, redacted; pva's own, one line a record."""
     config: dict[str, Any] = {
         "version": 1,
         "disable_existing_loggers": False,
-        "filters": {"redact": {"()": RedactSecrets}},
+        "filters": {"redact": {"()": RedactSecrets}, "one_line": {"()": OneLine}},
         "formatters": {
             "default": {"()": "uvicorn.logging.DefaultFormatter", "fmt": "%(levelprefix)s %(message)s"},
             "access": {
@@ -70,6 +87,7 @@ def log_config() -> dict[str, Any]:
                 "formatter": "default",
                 "class": "logging.StreamHandler",
                 "stream": "ext://sys.stderr",
+                "filters": ["one_line"],
             },
             "access": {
                 "formatter": "access",

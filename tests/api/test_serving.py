@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import threading
 import time
 from collections.abc import Iterator
@@ -90,6 +91,17 @@ def test_the_access_log_is_on_stderr_without_tokens(
     assert secret not in out + err
     assert "GET /v1/plans?token=[redacted]&limit=3" in err
     assert "GET /healthz?x=[redacted]" in err
+
+
+def test_a_log_record_quoting_a_line_break_stays_one_line(
+    tmp_path: Path, capfd: pytest.CaptureFixture[str]
+) -> None:
+    """A store's name or an agent's title quoted in pva's log cannot make a line that reads as a record."""
+    with served(tmp_path):
+        logging.getLogger("pva.watch").info("outside change recorded: %s", "m/a\nERROR: forged")
+    _, err = capfd.readouterr()
+    assert "outside change recorded: m/a\\x0aERROR: forged" in err
+    assert not any(line.startswith("ERROR: forged") for line in err.splitlines())
 
 
 def test_pva_request_threads_bounds_the_requests_handled_at_once(tmp_path: Path) -> None:
