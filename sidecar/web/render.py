@@ -37,14 +37,32 @@ PAGE_HEADERS = {
 }
 
 
+# Bidi embeddings, overrides and isolates: in an agent's title, a file's name or a line of content
+# they reorder what the approver reads (a title ending RLO "fdp.exe" reads "exe.pdf"). Each is shown as
+# its code point instead, wherever a template prints a value.
+_BIDI = (*range(0x202A, 0x202F), *range(0x2066, 0x206A))
+_REORDERING = str.maketrans({code: f"\\u{code:04x}" for code in _BIDI})
+
+
+def visible(value: Any) -> Any:
+    """``value`` as a template prints it, its bidi controls shown as codes (markup stays markup)."""
+    if isinstance(value, str) and not value.isascii():
+        return value.translate(_REORDERING)  # Markup's own translate keeps it markup
+    return value
+
+
 def environment() -> jinja2.Environment:
-    """The templates of ``sidecar/web/templates``, every one autoescaped, undefined names an error."""
+    """The templates of ``sidecar/web/templates``, every one autoescaped, undefined names an error.
+
+    Every printed value passes ``visible`` first (Jinja's ``finalize``).
+    """
     env = jinja2.Environment(
         loader=jinja2.FileSystemLoader(os.path.join(HERE, "templates")),
         autoescape=True,
         undefined=jinja2.StrictUndefined,
         trim_blocks=True,
         lstrip_blocks=True,
+        finalize=visible,
     )
     env.filters["size"] = size_text
     env.filters["when"] = time_text

@@ -377,6 +377,23 @@ def _rows(text: str, index: int) -> list[tuple[str, str, str, str]]:
     return [(kind, old, new, html_text) for kind, old, new, html_text in found]
 
 
+def test_bidi_controls_in_a_title_or_content_are_shown_as_codes_not_obeyed(site: Site) -> None:
+    """An RLO in a title ("Tidy RLO fdp.exe" reads "Tidy exe.pdf") or a line of content shows as its code."""
+    plan = {
+        "pva": "plan/v1",
+        "title": "Tidy \u202efdp.exe",
+        "scope": ["m"],
+        "ops": [{"op": "write", "path": "m/memo.txt", "content": "pay \u2066bob\u2069 \u202a100\u202c\n"}],
+    }
+    plan_id = _submit(site, plan)
+    _sign_in(site, "alice")
+    for page in ("/", f"/plans/{plan_id}"):
+        text = site.client.get(page).text
+        assert "Tidy \\u202efdp.exe" in text
+        assert not any(chr(code) in text for code in (*range(0x202A, 0x202F), *range(0x2066, 0x206A)))
+    assert "pay \\u2066bob\\u2069 \\u202a100\\u202c" in site.client.get(f"/plans/{plan_id}").text
+
+
 def test_a_write_shows_its_diff_a_new_file_its_lines_and_a_binary_its_facts(site: Site) -> None:
     """An overwrite shows a numbered diff against the old file; a new file its lines; binary its facts."""
     (site.store / "m" / "index.csv").write_text("file,custodian\n0001.pdf,alice\n0002.pdf,bob\n")
