@@ -200,6 +200,19 @@ def terminal_safe(text: str) -> str:
 
 
 _UNSAFE = {"Cc": True, "Cf": True, "Zl": True, "Zp": True}
+# Bidi embeddings, overrides and isolates: they reorder the text around them as it is shown.
+_BIDI = (*range(0x202A, 0x202F), *range(0x2066, 0x206A))
+_REORDERING = str.maketrans({code: f"\\u{code:04x}" for code in _BIDI})
+
+
+def in_stored_order(text: str) -> str:
+    """``text`` with its bidi embeddings, overrides and isolates shown as their codes (backslash, u202e).
+
+    For a page or a report: an agent's title ending RLO "fdp.exe" would read
+    "exe.pdf". Other format characters (joiners in emoji and scripts) stay.
+    ``Markup`` stays markup (its own ``translate``).
+    """
+    return text if text.isascii() else text.translate(_REORDERING)
 
 
 def _escaped(char: str) -> str:

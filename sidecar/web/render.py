@@ -18,6 +18,7 @@ from starlette.responses import HTMLResponse, Response
 from starlette.staticfiles import StaticFiles
 from starlette.types import Scope
 
+from planner.core.preview import in_stored_order
 from sidecar.risks import size_text
 from sidecar.web.views import time_text
 
@@ -37,18 +38,9 @@ PAGE_HEADERS = {
 }
 
 
-# Bidi embeddings, overrides and isolates: in an agent's title, a file's name or a line of content
-# they reorder what the approver reads (a title ending RLO "fdp.exe" reads "exe.pdf"). Each is shown as
-# its code point instead, wherever a template prints a value.
-_BIDI = (*range(0x202A, 0x202F), *range(0x2066, 0x206A))
-_REORDERING = str.maketrans({code: f"\\u{code:04x}" for code in _BIDI})
-
-
 def visible(value: Any) -> Any:
-    """``value`` as a template prints it, its bidi controls shown as codes (markup stays markup)."""
-    if isinstance(value, str) and not value.isascii():
-        return value.translate(_REORDERING)  # Markup's own translate keeps it markup
-    return value
+    """``value`` as a template prints it, in the order it is stored (``in_stored_order``)."""
+    return in_stored_order(value) if isinstance(value, str) else value
 
 
 def environment() -> jinja2.Environment:

@@ -6,12 +6,14 @@ import hashlib
 
 from hypothesis import given
 from hypothesis import strategies as st
+from markupsafe import Markup
 
 from planner.core.preview import (
     MAX_SHOWN_BYTES,
     DiffLine,
     Version,
     diff,
+    in_stored_order,
     is_text,
     media_type,
     preview,
@@ -107,3 +109,13 @@ def test_previews_survive_their_json() -> None:
 def test_terminal_safe_escapes_control_and_bidi_characters_but_keeps_tabs() -> None:
     """ESC, CR, DEL, C1 controls and bidi overrides are shown as escapes; tabs and text stay."""
     assert terminal_safe("a\x1b[2Jb\rc\x7f\x9b\u202ed\tz") == "a\\x1b[2Jb\\x0dc\\x7f\\x9b\\u202ed\tz"
+
+
+def test_in_stored_order_shows_reordering_controls_and_keeps_joiners_and_markup() -> None:
+    """RLO and isolates become their codes; a ZWJ emoji stays whole; markup stays markup."""
+    family = "\U0001f468\u200d\U0001f469\u200d\U0001f467"
+    assert in_stored_order(f"Tidy \u202efdp.exe {family}") == f"Tidy \\u202efdp.exe {family}"
+    assert in_stored_order("\u2066x\u2069") == "\\u2066x\\u2069"
+    shown = in_stored_order(Markup("<b>\u202ex</b>"))
+    assert isinstance(shown, Markup)
+    assert shown == Markup("<b>\\u202ex</b>")
