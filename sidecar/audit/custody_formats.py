@@ -21,6 +21,7 @@ from collections.abc import Mapping
 from html import escape
 from typing import Any, Literal
 
+from planner.core.preview import in_stored_order
 from sidecar.audit.checkpoints import Verifier, parse_body
 from sidecar.audit.custody import VERSION, Checked, check
 
@@ -85,10 +86,19 @@ def check_file(data: bytes, verifier: Verifier) -> Checked:
     except (ValueError, UnicodeDecodeError) as error:
         return Checked((str(error),), 0, 0, None)
     checked = check(document, verifier)
-    if fmt != "json" and checked.events and render(document, fmt).encode("utf-8") != data:
+    if fmt != "json" and checked.events and data not in _renderings(document, fmt):
         problem = f"the {fmt.upper()} file is not the rendering of the report it carries: it was edited"
         return Checked((*checked.problems, problem), checked.events, checked.rows, checked.checkpoint_size)
     return checked
+
+
+def _renderings(document: Mapping[str, Any], fmt: Format) -> tuple[bytes, ...]:
+    """The renderings that are the report's own: this pva's, and for HTML the one before 2026-12-05.
+
+    That one showed bidi controls as they are; a page made then still checks.
+    """
+    now = render(document, fmt).encode("utf-8")
+    return (now, _page(document).encode("utf-8")) if fmt == "html" else (now,)
 
 
 def _object(value: object) -> dict[str, Any]:
@@ -170,7 +180,17 @@ col.by { width: 10%; }
 
 
 def render_html(document: Mapping[str, Any]) -> str:
-    """A printable page: what the report covers, its rows, its events' hashes, how to check it."""
+    """A printable page: what the report covers, its rows, its events' hashes, how to check it.
+
+    Bidi embeddings, overrides and isolates in a title, comment or name are
+    shown as their codes (``in_stored_order``), on the whole page: a title
+    ending RLO "fdp.exe" would read "exe.pdf". The embedded report is the
+    same report (in JSON an escape is its character).
+    """
+    return in_stored_order(_page(document))
+
+
+def _page(document: Mapping[str, Any]) -> str:
     subject = document["subject"]
     title = f"Chain of custody: {subject['target']}"
     embedded = json.dumps(document, ensure_ascii=False, sort_keys=True).replace("</", "<\\/")

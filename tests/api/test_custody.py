@@ -18,7 +18,7 @@ from typing import Any
 import pytest
 
 from planner.cli.main import main
-from sidecar.audit import checkpoints, custody
+from sidecar.audit import checkpoints, custody, custody_formats
 from sidecar.audit.chain import canonical
 from sidecar.audit.checkpoints import Checkpoint
 from sidecar.audit.custody_formats import check_file, read
@@ -99,6 +99,24 @@ def test_a_report_in_every_format_verifies_offline(filed: Api, fmt: str) -> None
     assert checked.problems == ()
     assert checked.events == len(read(data)[0]["events"]) > 0
     assert checked.rows >= 6
+
+
+def test_bidi_controls_in_an_html_report_are_shown_as_codes_and_it_still_verifies(make_api: MakeApi) -> None:
+    """A title ending RLO "fdp.exe" would read "exe.pdf": the page shows the code; old pages check."""
+    api = make_api(checkpoint_key=KEY)
+    move = plan_doc({"op": "move", "src": FIRST, "dst": FILED}, title="File \u202efdp.exe")
+    api.decide(api.submit(move, "agent")["id"], "approve", "approver", "fine \u2066by me\u2069")
+    data = fetch(api, "html", path=FILED)
+    page = data.decode()
+    assert "File \\u202efdp.exe" in page
+    assert "fine \\u2066by me\\u2069" in page
+    assert not any(chr(code) in page for code in (*range(0x202A, 0x202F), *range(0x2066, 0x206A)))
+    assert check_file(data, VERIFIER).problems == ()
+    document = read(data)[0]
+    assert any(row["title"] == "File \u202efdp.exe" for row in document["rows"])  # the report's own text
+    before = custody_formats._page(document).encode()  # as pva rendered it until 2026-12-05
+    assert "\u202e" in before.decode()
+    assert check_file(before, VERIFIER).problems == ()
 
 
 def test_a_report_does_not_verify_under_another_key(filed: Api) -> None:
