@@ -274,11 +274,12 @@ class Api:
         trailing = query.get("includeTrailingDelimiter", "").lower() == "true"
         limit = min(int(query.get("maxResults", PAGE)), PAGE)
         after = base64.urlsafe_b64decode(query["pageToken"]).decode() if "pageToken" in query else ""
+        start = query.get("startOffset", "")  # names from it on (inclusive)
         items: list[dict[str, Any]] = []
         prefixes: list[str] = []
         more = None
         last = after
-        for name in sorted(n for n in objects if n.startswith(prefix) and n > after):
+        for name in sorted(n for n in objects if n.startswith(prefix) and n > after and n >= start):
             rolled = _rolled(name, prefix, delimiter)
             if rolled is not None and prefixes and prefixes[-1] == rolled:
                 if trailing and name == rolled:
@@ -295,6 +296,7 @@ class Api:
                 if trailing and name == rolled:
                     items.append(objects[name].resource(bucket))
                 last = rolled + "\U0010ffff"  # resume past everything below this prefix
+        self.state.listed += len(items) + len(prefixes)
         answer: dict[str, Any] = {"kind": "storage#objects", "items": items, "prefixes": prefixes}
         if more is not None:
             answer["nextPageToken"] = more

@@ -10,7 +10,7 @@ is set, deleting or replacing it (an insert, copy, rewrite or move onto its
 name, or a move of it, which deletes it) is 403 ``forbidden``, and a copy of
 it is not held. Routes: bucket get; object insert (media and multipart),
 get (metadata and ``alt=media``), patch (``temporaryHold`` and ``metadata``),
-list (prefix, delimiter, trailing delimiter, pages), delete, ``copyTo``,
+list (prefix, delimiter, trailing delimiter, ``startOffset``, pages), delete, ``copyTo``,
 ``rewriteTo`` and ``moveTo``. Faults can be
 injected: a status before the request runs, or after it ran (a lost response,
 which the client then retries). Run it in a thread (``serve()``) or as
@@ -101,6 +101,7 @@ class State:
     lock: threading.Lock = field(default_factory=threading.Lock)
     clock: int = 1_700_000_000_000_000
     requests: dict[str, int] = field(default_factory=dict)  # "METHOD kind" -> count
+    listed: int = 0  # objects and prefixes answered by listings, all told
     latency: float = 0.0  # seconds each answer waits (outside the lock), as a remote service's round trip
 
     def tick(self) -> int:

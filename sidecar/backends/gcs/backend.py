@@ -28,7 +28,7 @@ from planner.core.errors import AlreadyExists, IsADirectory, NotADirectory, NotF
 from planner.core.footprint import Read
 from planner.core.paths import fold, is_strictly_inside, join, split
 from planner.core.tree import Tree
-from sidecar.backends.base import CHUNK, STAGING, FileStream, listed_after
+from sidecar.backends.base import CHUNK, STAGING, FileStream, cursor_below, listed_after
 from sidecar.backends.gcs.errors import changed
 from sidecar.backends.gcs.folders import Folders, Memo, reserved
 from sidecar.backends.gcs.hns import FolderRenamer
@@ -107,15 +107,14 @@ class GcsBackend:
         """What lies below the folder ``path``, parents first, by name (``Backend.entries``)."""
         if reserved(path) or self.folders.kind(path) != "dir":
             raise NotFound(path, f"folder {path!r} does not exist")
-        if depth == 1:  # one delimited listing of the folder, not one of everything below it
-            children = sorted(self.folders.children(path).items())
-            return listed_after(
-                (
-                    self.reader.entry(join(path, name), obj, hashed=hashed, known=True)
-                    for name, obj in children
-                    if not reserved(join(path, name))
-                ),
-                after,
+        if depth == 1:  # a delimited listing of the folder from the cursor on, not one of everything below
+            cursor = cursor_below(path, after)
+            if cursor is None:
+                return iter(())
+            return (
+                self.reader.entry(join(path, name), obj, hashed=hashed, known=True)
+                for name, obj in self.folders.children_after(path, cursor[0] if cursor else None)
+                if not reserved(join(path, name))
             )
         base = path.count("/") + 1 if path else 0
         below = (e for e in self.reader.walk(path, hashed=hashed, known=True) if e.path != path)

@@ -20,13 +20,17 @@ folder wins, as it does in gcsfuse's listing.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+
 from planner.core.entry import Kind
 from planner.core.paths import fold, join
 from sidecar.backends.base import RESERVED
+from sidecar.backends.gcs.byname import by_name
 from sidecar.backends.gcs.objects import Obj, Objects
 
 Memo = dict[str, "Kind | None"]
 Listing = dict[str, "Obj | None"]  # name -> the file's object, or None for a folder
+LOOKAHEAD = 100  # entries a listing reads on before it asks about a folder in doubt directly
 
 
 def reserved(path: str) -> bool:
@@ -61,13 +65,15 @@ class Folders:
 
     def own_kind(self, path: str) -> Kind | None:
         """What ``path`` is by its own objects, whatever its parent is."""
-        if not path:
-            return "dir"
-        if self.objects.get(self.folder(path)) is not None:
-            return "dir"
-        if self._implicit(path) and self.objects.any_below(self.folder(path)):
+        if not path or self._is_folder(path):
             return "dir"
         return "file" if self.objects.get(self.name(path)) is not None else None
+
+    def _is_folder(self, path: str) -> bool:
+        """``path`` has a placeholder or, read implicitly, any object below it."""
+        if self.objects.get(self.folder(path)) is not None:
+            return True
+        return self._implicit(path) and self.objects.any_below(self.folder(path))
 
     def kind(self, path: str, memo: Memo | None = None) -> Kind | None:
         """What ``path`` is as the model shows it: None unless every ancestor is a folder."""
@@ -98,6 +104,26 @@ class Folders:
                 if _plain(name):
                     found[name] = None
         return found
+
+    def children_after(
+        self, path: str, after: str | None = None, *, lookahead: int = LOOKAHEAD, page_size: int | None = None
+    ) -> Iterator[tuple[str, Obj | None]]:
+        """The folder's entries by name past the name ``after``, as ``children`` gives them, lazily.
+
+        Listed from ``after`` on, not from the folder's start, so a page of a
+        long folder costs what it shows; ``by_name`` restores the order by
+        name, reading on up to ``lookahead`` entries before it looks a folder
+        up directly (``page_size``: entries a request, for tests).
+        """
+        start = self.folder(path)
+        implicit = self._implicit(join(path, "x"))
+        origin = None if after is None else start + after
+        listed = (
+            (name[len(start) :], obj)
+            for name, obj in self.objects.scan(start, start=origin, page_size=page_size)
+            if (obj is not None or implicit) and _plain(name[len(start) :].removesuffix("/"))
+        )
+        return by_name(listed, after, lambda name: self._is_folder(join(path, name)), lookahead=lookahead)
 
     def below(self, path: str) -> list[tuple[str, Obj | None]]:
         """Everything visible below the folder ``path``: (relative path, object or None for a folder)."""

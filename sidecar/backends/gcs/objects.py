@@ -117,6 +117,32 @@ class Objects:
             objects = [obj_of(blob) for blob in found]
             return objects, set(found.prefixes)
 
+    def scan(
+        self, prefix: str, *, start: str | None = None, page_size: int | None = None
+    ) -> Iterator[tuple[str, Obj | None]]:
+        """A delimited listing of ``prefix`` from the name ``start`` on (inclusive), lazily, in name order.
+
+        (name, object) for each object, folder placeholders (``x/``)
+        included, and (prefix, None) for each prefix below; a placeholder
+        comes both ways, the object first. Each page of the listing covers a
+        run of names, so merging a page's objects and prefixes orders them all.
+        """
+        with translated(prefix or "the bucket root"):
+            found = self.bucket.client.list_blobs(
+                self.bucket,
+                prefix=prefix,
+                delimiter="/",
+                include_trailing_delimiter=True,
+                start_offset=start,
+                page_size=page_size,
+                retry=self.retry,
+            )
+            for page in found.pages:
+                listed: list[tuple[str, Obj | None]] = [(blob.name, obj_of(blob)) for blob in page]
+                listed += [(below, None) for below in page.prefixes]
+                listed.sort(key=lambda pair: pair[0])  # stable: a placeholder's object before its prefix
+                yield from listed
+
     def iterate(self, prefix: str) -> Iterator[Obj]:
         """Every object below ``prefix``, page by page (constant memory per page)."""
         with translated(prefix or "the bucket root"):
