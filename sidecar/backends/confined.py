@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import errno
 import hashlib
+import logging
 import os
 import stat
 import uuid
@@ -28,6 +29,8 @@ from planner.core.errors import AlreadyExists, IsADirectory, NotADirectory, NotF
 from planner.core.paths import join
 from sidecar.backends.fd import RENAME_NOREPLACE, RESOLVE_CONFINED, SysCalls
 from sidecar.errors import Refused, StoreFault
+
+log = logging.getLogger("pva.store")
 
 CHUNK = 1024 * 1024  # bytes per read when hashing or copying
 DIR_FLAGS = os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW
@@ -188,15 +191,25 @@ class Confined:
                 raise NotFound(wanted, f"folder {wanted!r} does not exist") from error
             raise NotADirectory(wanted, f"{path!r} is a file, not a folder") from error
 
-    def names(self, fd: int, path: str) -> list[str]:
-        """The sorted names in a folder; a name that is not UTF-8 cannot be a store path."""
+    def names(self, fd: int, path: str, *, listing: bool = False) -> list[str]:
+        """The sorted names in a folder; a name that is not UTF-8 cannot be a store path.
+
+        Such a name is ``Refused``, or, for a ``listing`` (what agents read),
+        left out and logged, as links are left out of listings.
+        """
         with translated(path):
             names = sorted(self.calls.listdir(fd))
-        for name in names:
-            try:
-                name.encode()
-            except UnicodeEncodeError:
-                raise Refused(path, f"a name in {path!r} is not UTF-8: {name!r}") from None
+        undecodable = [name for name in names if not _utf8(name)]
+        if undecodable and not listing:
+            raise Refused(path, f"a name in {path!r} is not UTF-8: {undecodable[0]!r}")
+        if undecodable:
+            log.warning(
+                "left %d name(s) that are not UTF-8 out of a listing of %r, such as %s",
+                len(undecodable),
+                path,
+                ascii(undecodable[0]),
+            )
+            return [name for name in names if _utf8(name)]
         return names
 
     # -- entries -------------------------------------------------------------
@@ -459,3 +472,12 @@ class Confined:
         finally:
             for _, _, _, fd, _ in frames:
                 self.close_quietly(fd)
+
+
+def _utf8(name: str) -> bool:
+    """``name`` (from ``os.listdir``, surrogate-escaped) is valid UTF-8."""
+    try:
+        name.encode()
+    except UnicodeEncodeError:
+        return False
+    return True

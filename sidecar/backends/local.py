@@ -270,7 +270,7 @@ class LocalBackend:
         # A descriptor joins the stack before its listing, so a failing listing still closes it.
         stack: list[_Level] = [(fd, path, iter(()), ())]
         try:
-            stack[-1] = (fd, path, self._names_from(fd, path, after), after)
+            stack[-1] = (fd, path, self._names_from(fd, path, after, listing=listing), after)
             while stack:
                 dirfd, prefix, names, cursor = stack[-1]
                 name = next(names, None)
@@ -292,23 +292,25 @@ class LocalBackend:
                 if not passed:
                     yield self._entry(dirfd, name, child, info, hashed=hashed)
                 if stat.S_ISDIR(info.st_mode) and (depth is None or len(stack) < depth):
-                    self._enter(stack, dirfd, name, child, cursor[1:] if passed else ())
+                    self._enter(stack, dirfd, name, child, cursor[1:] if passed else (), listing=listing)
         finally:
             for dirfd, _, _, _ in stack:
                 self._fs.close_quietly(dirfd)
 
-    def _enter(self, stack: list[_Level], dirfd: int, name: str, path: str, after: tuple[str, ...]) -> None:
+    def _enter(
+        self, stack: list[_Level], dirfd: int, name: str, path: str, after: tuple[str, ...], *, listing: bool
+    ) -> None:
         """Push the folder ``name`` (at ``path``) on the walk's stack, its names from ``after`` on."""
         try:
             fd = self._fs.open_child(dirfd, name, path)
         except NotFound:
             return  # removed since its lstat: it was listed as an empty folder
         stack.append((fd, path, iter(()), ()))  # on the stack before its listing, which may fail
-        stack[-1] = (fd, path, self._names_from(fd, path, after), after)
+        stack[-1] = (fd, path, self._names_from(fd, path, after, listing=listing), after)
 
-    def _names_from(self, fd: int, path: str, after: tuple[str, ...]) -> Iterator[str]:
+    def _names_from(self, fd: int, path: str, after: tuple[str, ...], *, listing: bool) -> Iterator[str]:
         """The folder's names in order, from the first segment of ``after`` on (all of them for ())."""
-        names = self._fs.names(fd, path)
+        names = self._fs.names(fd, path, listing=listing)
         return iter(names[bisect.bisect_left(names, after[0]) :] if after else names)
 
     def read_tree(self, reads: Sequence[Read]) -> Tree:

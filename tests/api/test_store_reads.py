@@ -201,6 +201,26 @@ def test_special_files_are_refused(api: Api) -> None:
     assert "0001.pdf" in names
 
 
+def test_a_name_that_is_not_utf8_is_left_out_of_listings(api: Api, caplog: pytest.LogCaptureFixture) -> None:
+    """A folder holding a name no plan can spell (not UTF-8) still lists the rest, and the log says so.
+
+    Old archives carry such names (Latin-1 from an old file server); one of
+    them must not hide a whole folder of documents from every agent.
+    """
+    inbox = os.fsencode(api.root / "matters/acme/inbox")
+    os.close(os.open(inbox + b"/caf\xe9.pdf", os.O_CREAT | os.O_WRONLY))
+    listed = api.get("/v1/tree", "agent", params={"path": "matters/acme", "depth": 2})
+    assert listed.status_code == 200
+    paths = [entry["path"] for entry in listed.json()["entries"]]
+    assert "matters/acme/inbox/0001.pdf" in paths
+    assert not any("caf" in path for path in paths)
+    lines = api.get("/v1/manifest", "agent", params={"path": "matters/acme/inbox"}).text.splitlines()
+    assert all("error" not in json.loads(line) for line in lines)
+    assert any("0001.pdf" in line for line in lines)
+    assert "not UTF-8" in caplog.text
+    assert "matters/acme/inbox" in caplog.text
+
+
 def _reads(api: Api) -> list[dict[str, object]]:
     events = api.get("/v1/audit", "auditor", params={"limit": 1000}).json()["events"]
     return [e for e in events if e["kind"] == "read"]

@@ -230,8 +230,16 @@ def test_paths_that_could_climb_are_refused(backend: LocalBackend, outside: Path
     assert snapshot(outside) == before
 
 
-def test_a_non_utf8_name_is_refused_not_skipped(backend: LocalBackend, store: Path) -> None:
-    """A name that is not UTF-8 cannot be a store path: reads of its folder refuse."""
+def test_a_non_utf8_name_is_refused_by_plans_and_left_out_of_listings(
+    backend: LocalBackend, store: Path
+) -> None:
+    """A name that is not UTF-8 cannot be a store path: a plan's reads of its folder refuse.
+
+    What agents read (``entries``) lists the folder's other names and leaves it out.
+    """
     os.close(os.open(os.fsencode(store / "a") + b"/bad-\xff", os.O_CREAT | os.O_WRONLY))
     assert isinstance(run_guarded(lambda: backend.walk("a")), Refused)
     assert isinstance(run_guarded(lambda: backend.collision("a/x.txt")), Refused)
+    listed = [entry.path for entry in backend.entries("a")]
+    assert "a/x.txt" in listed
+    assert not any("bad-" in path for path in listed)
