@@ -25,7 +25,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from planner.core.errors import PvaError
-from planner.core.paths import contains, path_problem
+from planner.core.paths import contains, path_problem, read_path_problem
 from sidecar import db
 from sidecar.audit.chain import iso
 from sidecar.audit.payloads import SecretBinding, TokenChange
@@ -96,10 +96,11 @@ class Principal:
     def may_touch(self, path: str) -> bool:
         """True when ``path`` (a store path, or '' for the root) lies in a scope, segment by segment.
 
-        An invalid path is never touchable, so a caller cannot get a spelling
-        past the scope check that the path rules would refuse later.
+        A path that could climb ('..', '.', an empty segment: ``read_path_problem``)
+        is never touchable, so no spelling gets past this check to reach
+        another scope's entries. (What a plan may name is checked apart.)
         """
-        if path and path_problem(path) is not None:
+        if path and read_path_problem(path) is not None:
             return False
         return any(scope == WHOLE_STORE or contains(scope, path) for scope in self.scopes)
 

@@ -166,6 +166,38 @@ def path_problem(path: str) -> str | None:
     return None
 
 
+def read_path_problem(path: str) -> str | None:  # noqa: PLR0911  # one return per rule reads clearest
+    """Why ``path`` cannot name an entry of the store to read, or None.
+
+    Only the rules that keep a read inside the store and out of its reserved
+    area: relative, no empty, '.' or '..' segment, UTF-8, no NUL, and the
+    byte limits of plans (a bucket's names stop at 1,024 bytes, a file
+    system's names at 255). What a plan may name is stricter (``path_problem``), but a store holds names
+    made elsewhere ("Minutes 10:30.pdf", "CON.txt") that agents must still
+    list past and read.
+    """
+    if not path:
+        return "the path is empty"
+    if path.startswith("/"):
+        return f"path {path!r} is absolute; paths are relative to the store root"
+    if "\x00" in path:
+        return f"path {path!r} holds a NUL character"
+    try:
+        encoded = path.encode()
+    except UnicodeEncodeError:
+        return f"path {path!r} is not valid Unicode (a lone surrogate)"
+    if len(encoded) > MAX_PATH_BYTES:
+        return f"path {path[:40]!r}... is longer than {MAX_PATH_BYTES} bytes"
+    if any(len(name) > MAX_SEGMENT_BYTES for name in encoded.split(b"/")):
+        return f"path {path[:40]!r}... has a name longer than {MAX_SEGMENT_BYTES} bytes"
+    segments = path.split("/")
+    if any(segment in ("", ".", "..") for segment in segments):
+        return f"path {path!r} has an empty, '.' or '..' segment"
+    if fold(segments[0]) == RESERVED_ROOT:
+        return f"path {path!r} is inside the store's reserved '{RESERVED_ROOT}/' area"
+    return None
+
+
 def split(path: str) -> tuple[str, str]:
     """Split a valid path into (parent, name); the parent of a top-level name is ''."""
     parent, _, name = path.rpartition("/")

@@ -21,7 +21,7 @@ from typing import Any
 from planner.cli import remote
 from planner.cli.shell import EXIT_DIAGNOSTICS, EXIT_OK, UsageError, add_server_options
 from planner.cli.text import terminal
-from planner.core.paths import path_problem
+from planner.core.paths import read_path_problem
 from sidecar import db
 from sidecar.audit.export import FORMATS
 from sidecar.audit.store import SqlAuditStore
@@ -72,7 +72,7 @@ def _emit(args: argparse.Namespace, body: dict[str, Any], human: str) -> None:
 
 
 def _checked_path(path: str) -> str:
-    problem = path_problem(path)
+    problem = read_path_problem(path)
     if problem is not None:
         raise UsageError(problem)
     return path

@@ -25,7 +25,7 @@ from typing import Any
 
 from planner.cli.shell import EXIT_DIAGNOSTICS, EXIT_OK, UsageError, read_input
 from planner.cli.text import terminal
-from planner.core.paths import path_problem
+from planner.core.paths import read_path_problem
 from sidecar import db
 from sidecar.audit import checkpoints
 from sidecar.audit.custody_formats import FORMATS, check_file, render
@@ -64,7 +64,7 @@ def run_report(args: argparse.Namespace) -> int:
     if (args.path is None) == (args.matter is None):
         raise UsageError("give a document's PATH or --matter FOLDER (one of them)")
     target = args.path if args.path is not None else args.matter
-    problem = path_problem(target)
+    problem = read_path_problem(target)
     if problem is not None:
         raise UsageError(problem)
     settings = Settings.load()

@@ -23,7 +23,7 @@ from sidecar.audit.checkpoints import CheckpointError, Destination, Signer, pars
 from sidecar.audit.custody import SubjectKind
 from sidecar.audit.custody_formats import Format, render
 from sidecar.audit.custody_source import SqlCustody, report
-from sidecar.service.plans import BadPath, check_path_filter
+from sidecar.service.plans import BadPath, check_read_path
 from sidecar.service.reads import AUDIT_ROLES, ReadService
 from sidecar.settings import Settings
 from sidecar.tokens import Principal
@@ -77,7 +77,7 @@ class CustodyService:
             raise NotAllowed(
                 f"{who.name} has role {who.role.value}; custody reports are for approvers, auditors, admins"
             )
-        check_path_filter(target)
+        check_read_path(target)
         if not who.may_touch(target):
             raise NotAllowed(f"{who.name} may not read {target!r}: it is outside their scope")
         if self.signer is None:

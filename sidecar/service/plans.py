@@ -24,7 +24,7 @@ from planner.core.errors import PvaError
 from planner.core.fingerprint import fingerprint
 from planner.core.footprint import footprint, pinned, reviewed
 from planner.core.holds import held_changes
-from planner.core.paths import path_problem
+from planner.core.paths import path_problem, read_path_problem
 from planner.core.plan import Plan
 from planner.core.preview import Preview
 from planner.core.report import Code, Diagnostic, Report
@@ -728,6 +728,13 @@ def check_path_filter(path: str) -> None:
     problem = path_problem(path)
     if problem is not None:
         raise BadPath(f"{path!r} is not a store path: {problem}")
+
+
+def check_read_path(path: str) -> None:
+    """BadPath unless ``path`` can name an entry to read (``planner.core.paths.read_path_problem``)."""
+    problem = read_path_problem(path)
+    if problem is not None:
+        raise BadPath(f"{path!r} cannot name an entry of the store: {problem}")
 
 
 def visible(stored: StoredCase, who: Principal) -> bool:

@@ -32,7 +32,7 @@ from sidecar.backends.base import Backend, FileStream
 from sidecar.errors import NotInStore, UnknownPlan
 from sidecar.policy import named_paths
 from sidecar.service.cases import SqlCaseStore
-from sidecar.service.plans import check_path_filter, visible
+from sidecar.service.plans import check_read_path, visible
 from sidecar.tokens import Principal, Role
 from sidecar.walls import sees_event, sees_paths, walled_history
 from sidecar.workflow import NotAllowed
@@ -157,7 +157,7 @@ class ReadService:
         """
         self._check_readable(who, path)
         if after is not None:
-            check_path_filter(after)
+            check_read_path(after)
         wanted, found = max(1, limit), list[Entry]()
         levels = max(1, min(depth, MAX_DEPTH))
         for entry in _found(lambda: self.backend.entries(path, depth=levels, after=after)):
@@ -207,6 +207,6 @@ def _found(opening: Callable[[], _T]) -> _T:
 
 
 def _check_path(who: Principal, path: str) -> None:
-    check_path_filter(path)
+    check_read_path(path)
     if not who.may_touch(path):
         raise NotAllowed(f"{who.name} may not read {path!r}: it is outside their scope")

@@ -12,7 +12,7 @@ from sidecar.edge.params import Storable, UtcTime
 from sidecar.edge.state import app_state
 from sidecar.errors import UnknownPlan
 from sidecar.service.custody import custody_download
-from sidecar.service.plans import BadPath, check_path_filter
+from sidecar.service.plans import BadPath, check_read_path
 from sidecar.web.guard import PageRoute, Viewer
 from sidecar.web.render import html
 from sidecar.web.state import web_state
@@ -103,7 +103,7 @@ def audit(
     try:
         window = day_window(since, until)
         if path:
-            check_path_filter(path)
+            check_read_path(path)
             custody = records.history(who.principal, path)
         if searched:
             events = records.events(

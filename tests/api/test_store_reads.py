@@ -221,6 +221,41 @@ def test_a_name_that_is_not_utf8_is_left_out_of_listings(api: Api, caplog: pytes
     assert "matters/acme/inbox" in caplog.text
 
 
+def test_names_no_plan_could_create_are_listed_past_and_read(api: Api) -> None:
+    """Names made elsewhere ("Minutes 10:30.pdf", "CON.txt") are read, paged past and traced.
+
+    A page ending on such a name gives it as the cursor: the next page must
+    take it back. The read goes to the audit, whose filters and a history
+    take such a path too.
+    """
+    inbox = api.root / "matters/acme/inbox"
+    for name in ("Minutes 10:30.pdf", "CON.txt"):
+        (inbox / name).write_bytes(name.encode())
+    names, after = [], None
+    while True:
+        params = {"path": "matters/acme/inbox", "limit": 1} | ({"after": after} if after else {})
+        page = api.get("/v1/tree", "agent", params=params)
+        assert page.status_code == 200, page.text
+        names += [entry["path"] for entry in page.json()["entries"]]
+        after = page.json()["next_after"]
+        if after is None:
+            break
+    assert {"matters/acme/inbox/Minutes 10:30.pdf", "matters/acme/inbox/CON.txt"} <= set(names)
+    assert len(names) == len(set(names))
+    read = api.get("/v1/files/matters/acme/inbox/Minutes%2010%3A30.pdf", "agent")
+    assert (read.status_code, read.content) == (200, b"Minutes 10:30.pdf"), read.text
+    assert [e["payload"] for e in _reads(api)] == [
+        {"path": "matters/acme/inbox/Minutes 10:30.pdf", "version": sha256(b"Minutes 10:30.pdf"), "size": 17}
+    ]
+    events = api.get("/v1/audit", "auditor", params={"path": "matters/acme/inbox/Minutes 10:30.pdf"})
+    assert events.status_code == 200, events.text
+    history = api.get("/v1/history", "auditor", params={"path": "matters/acme/inbox/CON.txt"})
+    assert history.status_code == 200, history.text
+    for escape in ("matters/acme/inbox/../../globex/memo.txt", "matters/acme/./inbox/CON.txt"):
+        params = {"path": "matters/acme", "after": escape}
+        assert api.get("/v1/tree", "agent", params=params).status_code == 422
+
+
 def _reads(api: Api) -> list[dict[str, object]]:
     events = api.get("/v1/audit", "auditor", params={"limit": 1000}).json()["events"]
     return [e for e in events if e["kind"] == "read"]

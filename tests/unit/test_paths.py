@@ -27,6 +27,7 @@ from planner.core.paths import (
     fold,
     is_strictly_inside,
     path_problem,
+    read_path_problem,
 )
 from tests.support.plans import make_plan
 
@@ -698,3 +699,42 @@ def test_arbitrary_paths_never_crash_and_only_sane_ones_pass(path: str, kind: st
         assert _sane(path), path
     if report.ok:
         assert path in _effect_paths(report)
+
+
+@pytest.mark.parametrize(
+    "path",
+    [
+        "",
+        "/matters/acme/x",
+        "matters//acme",
+        "matters/acme/",
+        "matters/./acme",
+        "matters/acme/../globex/memo.txt",
+        "..",
+        ".pva/trash/x",
+        ".PVA/x",
+        "matters/acme/a\x00b",
+        "matters/acme/\udcff.pdf",
+        "matters/" + "x" * 256,
+        "matters/" + "x/" * 600,
+    ],
+)
+def test_a_read_path_that_could_climb_or_reach_the_reserved_area_is_refused(path: str) -> None:
+    """What names an entry to read keeps the confinement rules: no '.', '..', empty segment, NUL."""
+    assert read_path_problem(path) is not None
+
+
+@pytest.mark.parametrize(
+    "path",
+    [
+        "matters/acme/Minutes 10:30.pdf",
+        "matters/acme/CON.txt",
+        "matters/acme/trail. ",
+        "matters/acme/a\tb",
+        "x/\u202ey",
+    ],
+)
+def test_a_read_path_may_name_what_only_a_plan_could_not_create(path: str) -> None:
+    """Names made elsewhere, which no plan may create, can still be read (and listed past)."""
+    assert path_problem(path) is not None
+    assert read_path_problem(path) is None
