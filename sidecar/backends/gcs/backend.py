@@ -28,7 +28,7 @@ from planner.core.errors import AlreadyExists, IsADirectory, NotADirectory, NotF
 from planner.core.footprint import Read
 from planner.core.paths import fold, is_strictly_inside, join, split
 from planner.core.tree import Tree
-from sidecar.backends.base import CHUNK, STAGING, FileStream, cursor_below, listed_after
+from sidecar.backends.base import CHUNK, STAGING, FileStream, cursor_below
 from sidecar.backends.gcs.errors import changed
 from sidecar.backends.gcs.folders import Folders, Memo, reserved
 from sidecar.backends.gcs.hns import FolderRenamer
@@ -104,21 +104,23 @@ class GcsBackend:
     def entries(
         self, path: str, *, depth: int | None = None, hashed: bool = False, after: str | None = None
     ) -> Iterator[Entry]:
-        """What lies below the folder ``path``, parents first, by name (``Backend.entries``)."""
+        """What lies below the folder ``path``, parents first, by name (``Backend.entries``).
+
+        A page (a depth, or a cursor) lists folder by folder from where it
+        starts (``Folders.descend``), so it costs what it shows; a whole
+        manifest is one listing of every object below the folder.
+        """
         if reserved(path) or self.folders.kind(path) != "dir":
             raise NotFound(path, f"folder {path!r} does not exist")
-        if depth == 1:  # a delimited listing of the folder from the cursor on, not one of everything below
-            cursor = cursor_below(path, after)
-            if cursor is None:
-                return iter(())
-            return (
-                self.reader.entry(join(path, name), obj, hashed=hashed, known=True)
-                for name, obj in self.folders.children_after(path, cursor[0] if cursor else None)
-                if not reserved(join(path, name))
-            )
-        base = path.count("/") + 1 if path else 0
-        below = (e for e in self.reader.walk(path, hashed=hashed, known=True) if e.path != path)
-        return listed_after((e for e in below if depth is None or e.path.count("/") - base < depth), after)
+        cursor = cursor_below(path, after)
+        if cursor is None:
+            return iter(())
+        if depth is None and not cursor:
+            return (e for e in self.reader.walk(path, hashed=hashed, known=True) if e.path != path)
+        return (
+            self.reader.entry(child, obj, hashed=hashed, known=True)
+            for child, obj in self.folders.descend(path, cursor, depth)
+        )
 
     def open_read(self, path: str) -> FileStream:
         """The object of the file ``path``, its generation pinned for every chunk read."""

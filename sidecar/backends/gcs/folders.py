@@ -125,27 +125,63 @@ class Folders:
         )
         return by_name(listed, after, lambda name: self._is_folder(join(path, name)), lookahead=lookahead)
 
+    def descend(
+        self, path: str, cursor: tuple[str, ...], depth: int | None, *, lookahead: int = LOOKAHEAD
+    ) -> Iterator[tuple[str, Obj | None]]:
+        """What lies below the folder ``path`` past the ``cursor`` (segments below it), ``depth`` deep.
+
+        (path, object or None for a folder), parents first, by name: each
+        folder's ``children_after``, depth first, so a page lists the folders
+        it shows from where it starts, never the whole subtree (``below``).
+        The folders on the cursor's path are entered, not shown again.
+        """
+        stack: list[tuple[str, Iterator[tuple[str, Obj | None]], int]] = []
+        folder = path
+        for level, name in enumerate([*cursor, None], start=1):  # resume in each folder on the cursor's path
+            if depth is not None and level > depth:
+                break
+            if level > 1:  # entered; the cursor itself too, as what a folder holds comes after it
+                entered = cursor[level - 2]
+                folder = join(folder, entered)
+                if not _plain(entered) or reserved(folder) or self.own_kind(folder) != "dir":
+                    break
+            stack.append((folder, self.children_after(folder, name, lookahead=lookahead), level))
+        while stack:
+            folder, children, level = stack[-1]
+            found = next(children, None)
+            if found is None:
+                stack.pop()
+                continue
+            name, obj = found
+            child = join(folder, name)
+            if reserved(child):
+                continue
+            yield child, obj
+            if obj is None and (depth is None or level < depth):
+                stack.append((child, self.children_after(child, lookahead=lookahead), level + 1))
+
     def below(self, path: str) -> list[tuple[str, Obj | None]]:
         """Everything visible below the folder ``path``: (relative path, object or None for a folder)."""
         start = self.folder(path)
         folders: set[str] = set()
         files: dict[str, Obj] = {}
+        implied: set[str] = set()  # the folders above each name, up to any part that is no name
         for obj in self.objects.iterate(start):
             rest = obj.name[len(start) :]
-            if not rest:
+            if not rest or (not path and reserved(rest)):
                 continue
-            parts = rest.rstrip("/").split("/")
-            if not all(_plain(part) for part in parts) or (not path and reserved(rest)):
-                continue
-            if rest.endswith("/"):
+            placeholder = rest.endswith("/")
+            parts = (rest[:-1] if placeholder else rest).split("/")
+            shown = next((index for index, part in enumerate(parts) if not _plain(part)), len(parts))
+            implied.update("/".join(parts[:depth]) for depth in range(1, min(shown + 1, len(parts))))
+            if shown < len(parts):
+                continue  # an empty, '.' or '..' part: not shown (a listing of its folder agrees)
+            if placeholder:
                 folders.add(rest[:-1])
             else:
                 files[rest] = obj
-        implicit = self._implicit(join(path, "x"))
-        if implicit:
-            for rest in list(files) + list(folders):
-                parts = rest.split("/")
-                folders.update("/".join(parts[:depth]) for depth in range(1, len(parts)))
+        if self._implicit(join(path, "x")):
+            folders |= implied
 
         def seen(rest: str) -> bool:
             parts = rest.split("/")
