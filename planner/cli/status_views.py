@@ -29,7 +29,7 @@ _SAYS = {
 
 def utc(moment: datetime) -> str:
     """ISO 8601 in UTC with a Z, to the second."""
-    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+    return moment.astimezone(UTC).replace(tzinfo=None).isoformat(timespec="seconds") + "Z"  # year 1: "0001"
 
 
 def headline(status: PlanStatus) -> str:

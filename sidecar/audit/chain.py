@@ -26,8 +26,12 @@ def canonical(value: Any) -> str:
 
 
 def iso(time: datetime) -> str:
-    """A time as hashed and exported: ISO 8601 in UTC with microseconds, e.g. 2026-01-02T03:04:05.000006Z."""
-    return time.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+    """A time as hashed and exported: ISO 8601 in UTC with microseconds, e.g. 2026-01-02T03:04:05.000006Z.
+
+    Not ``strftime("%Y...")``: the C library writes year 1 as "1", which
+    ``parse_iso`` refuses; ``isoformat`` writes every year with four digits.
+    """
+    return time.astimezone(UTC).replace(tzinfo=None).isoformat(timespec="microseconds") + "Z"
 
 
 def parse_iso(text: str) -> datetime:

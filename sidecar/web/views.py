@@ -189,4 +189,4 @@ def _expect_text(expect: Expect | None, path: str) -> list[str]:
 
 def time_text(time: datetime | None) -> str:
     """A time for people, in UTC and saying so: 2026-03-02 09:00 UTC."""
-    return "" if time is None else time.strftime("%Y-%m-%d %H:%M UTC")
+    return "" if time is None else f"{time.year:04}-{time:%m-%d %H:%M} UTC"  # %Y writes year 1 as "1"

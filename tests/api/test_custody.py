@@ -212,6 +212,13 @@ def test_a_matter_report_holds_every_document_of_the_matter_and_a_time_window_na
     assert custody.check(early, VERIFIER).ok
 
 
+def test_a_window_from_the_first_day_of_the_calendar_holds_everything_and_verifies(filed: Api) -> None:
+    """from=0001-01-01 is a window like any other: the report's times keep four-digit years and verify."""
+    report = json.loads(fetch(filed, path=RENAMED, **{"from": "0001-01-01"}))
+    assert report["rows"] == json.loads(fetch(filed))["rows"]
+    assert custody.check(report, VERIFIER).ok
+
+
 def test_reports_are_for_the_audits_readers_in_their_scope(filed: Api) -> None:
     """An agent is refused; a reader scoped elsewhere is refused; no key to sign with is a 503."""
     assert filed.get("/v1/custody", "agent", params={"path": RENAMED}).status_code == 403
