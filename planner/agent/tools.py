@@ -24,6 +24,7 @@ from planner.client.models import PlanStatus
 from planner.core.errors import PlanSyntaxError, TreeError
 from planner.core.parse import parse_plan
 from planner.core.plan import Plan
+from planner.core.preview import media_type, readable_text
 from planner.core.report import Code, Diagnostic, Report
 from planner.core.schema import plan_json_schema
 from planner.core.tree import Tree
@@ -33,6 +34,7 @@ FORMATS: tuple[Format, ...] = ("openai", "anthropic")
 MAX_LISTED = 500  # entries of one folder returned to a model; more is noise in its context
 READ_CAP, MAX_READ_CAP = 64 * 1024, 1024 * 1024  # bytes of a file a model reads: by default, at most
 MAX_DIAGNOSTICS = 50  # the first ones; the count says how many more
+BINARY_NEXT = "not text, so not shown: judge the file by its name, size and folder, or leave it for a person"
 
 # How to fix each diagnostic, for a model that reads only the answer. Every code has one (tested).
 HINTS: dict[Code, str] = {
@@ -150,9 +152,10 @@ def tools() -> list[Tool]:
         ),
         Tool(
             "pva_read_file",
-            "Read a file of the store as text (UTF-8; undecodable bytes become U+FFFD), at most "
-            "'max_bytes' of it ('truncated' says if there was more). Read only what you need: every "
-            "read is recorded in the audit.",
+            "Read a file of the store as text (UTF-8, or UTF-16 with a byte-order mark; undecodable "
+            "bytes become U+FFFD), at most 'max_bytes' of it ('truncated' says if there was more). "
+            "A binary file (a PDF, an image, an archive) is not shown: the answer says 'binary' and "
+            "what it is. Read only what you need: every read is recorded in the audit.",
             {
                 "type": "object",
                 "properties": {
@@ -422,12 +425,11 @@ class ToolBox:
                     break
         finally:
             chunks.close()  # type: ignore[attr-defined]  # a generator: closing it ends the download
-        return {
-            "ok": True,
-            "path": path,
-            "text": data[:cap].decode("utf-8", "replace"),
-            "truncated": len(data) > cap,
-        }
+        truncated = len(data) > cap
+        text = readable_text(data[:cap], cut=truncated)
+        if text is None:  # a PDF, an image, an archive: as text it is noise that fills a model's context
+            return {"ok": True, "path": path, "binary": True, "media": media_type(data), "next": BINARY_NEXT}
+        return {"ok": True, "path": path, "text": text, "truncated": truncated}
 
     def _search_names(self, arguments: Mapping[str, Any]) -> dict[str, Any]:
         path = _string(arguments, "path", empty=True).strip("/")

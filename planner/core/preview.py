@@ -12,6 +12,7 @@ everything (autoescape), the CLI escapes control characters (``terminal_safe``).
 
 from __future__ import annotations
 
+import codecs
 import difflib
 import hashlib
 from collections.abc import Sequence
@@ -124,6 +125,29 @@ def is_text(data: bytes) -> bool:
         text = data.decode("utf-8")
     except UnicodeDecodeError:
         return False
+    return _reads_as_text(text)
+
+
+def readable_text(data: bytes, *, cut: bool = False) -> str | None:
+    """``data`` as text for a reader (an agent's read of a file), or None when it is binary.
+
+    Binary is what ``is_text`` calls binary in any encoding: a NUL, or more
+    control characters than ``CONTROL_SHARE``. Text that is not UTF-8 (an old
+    Windows-1252 e-mail) still reads, its undecodable bytes as U+FFFD; a
+    byte-order mark names UTF-16 (the text exports of Windows tools). ``cut``:
+    ``data`` is the start of a longer file, so a character it ends inside is
+    left out rather than shown as U+FFFD.
+    """
+    head = data[:2]  # a cut read may hold only the first byte of a byte-order mark
+    utf16 = any(bom.startswith(head) if cut else head == bom for bom in (b"\xff\xfe", b"\xfe\xff"))
+    encoding = "utf-16" if utf16 else "utf-8"
+    text = codecs.getincrementaldecoder(encoding)("replace").decode(data, final=not cut)
+    text = text.removeprefix("\ufeff")
+    return text if _reads_as_text(text) else None
+
+
+def _reads_as_text(text: str) -> bool:
+    """No NUL, and control characters other than tab, CR, LF and FF rare: not a binary format."""
     if "\x00" in text:
         return False
     controls = sum(1 for char in text if ord(char) < 32 and char not in "\t\n\r\f")

@@ -146,6 +146,32 @@ def test_read_file_answers_text_up_to_a_cap(as_: dict[str, PvaClient], store: Pa
     assert box.call("pva_read_file", {"path": f"{INBOX}/0001.eml", "max_bytes": 0})["ok"] is False
 
 
+def test_read_file_says_a_binary_file_is_binary_and_reads_utf16_text(
+    as_: dict[str, PvaClient], store: Path
+) -> None:
+    """A PDF is named as one, not poured into the model's context as U+FFFD; UTF-16 reads as text."""
+    pdf = b"%PDF-1.7\n%\xe2\xe3\xcf\xd3\n1 0 obj\n<< /Filter /FlateDecode >>\nstream\n" + bytes(range(256))
+    (store / INBOX / "scan.pdf").write_bytes(pdf)
+    (store / INBOX / "export.txt").write_bytes("Bates,Custodian\r\nACME-0001,Alice\r\n".encode("utf-16"))
+    (store / INBOX / "note.txt").write_bytes("Grüße aus Köln\n".encode())
+    box = ToolBox(as_["agent"])
+    answer = box.call("pva_read_file", {"path": f"{INBOX}/scan.pdf"})
+    assert answer == {
+        "ok": True,
+        "path": f"{INBOX}/scan.pdf",
+        "binary": True,
+        "media": "PDF document",
+        "next": answer["next"],
+    }
+    assert "not shown" in answer["next"]
+    exported = box.call("pva_read_file", {"path": f"{INBOX}/export.txt"})
+    assert exported["text"] == "Bates,Custodian\r\nACME-0001,Alice\r\n"
+    cut = box.call("pva_read_file", {"path": f"{INBOX}/note.txt", "max_bytes": 4})
+    assert (cut["text"], cut["truncated"]) == ("Grü", True)
+    inside = box.call("pva_read_file", {"path": f"{INBOX}/note.txt", "max_bytes": 3})  # ends inside the ü
+    assert inside["text"] == "Gr"
+
+
 def test_search_names_matches_a_glob_below_a_folder(as_: dict[str, PvaClient], store: Path) -> None:
     """pva_search_names finds the names matching a glob below a folder, case-insensitively."""
     answer = ToolBox(as_["agent"]).call("pva_search_names", {"path": MATTER, "pattern": "0001.EML"})

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import hashlib
 
-from hypothesis import given
+from hypothesis import example, given
 from hypothesis import strategies as st
 from markupsafe import Markup
 
@@ -18,6 +18,7 @@ from planner.core.preview import (
     media_type,
     preview,
     preview_from_json,
+    readable_text,
     terminal_safe,
     version_of,
 )
@@ -83,6 +84,36 @@ def test_text_detection_refuses_nul_invalid_utf8_and_many_controls() -> None:
     assert not is_text(b"\x1b\x1b\x1bab")
     assert media_type(b"PK\x03\x04rest").startswith("ZIP archive")
     assert media_type(b"\x01\x02") == "binary data"
+
+
+def test_readable_text_reads_legacy_and_utf16_text_and_refuses_binary() -> None:
+    """A reader's text: UTF-16 by its byte-order mark, Windows-1252 with U+FFFD; binary is None."""
+    assert readable_text("Grüße\r\n".encode("utf-16")) == "Grüße\r\n"
+    assert readable_text("caf\xe9 cr\xe8me\n".encode("cp1252")) == "caf\ufffd cr\ufffdme\n"
+    assert readable_text("\ufeffa,b\n".encode()) == "a,b\n"
+    assert readable_text(b"%PDF-1.7\n%\xe2\xe3\xcf\xd3\nstream\nx\x9c\x00\x8d") is None
+    assert readable_text(b"\x1b\x1b\x1bab") is None
+    assert readable_text("ab\x00".encode("utf-16")) is None  # NUL in any encoding
+
+
+@given(st.text(max_size=40), st.sampled_from(["utf-8", "utf-16"]), st.integers(min_value=0, max_value=200))
+@example("a", "utf-16", 1)  # the first byte of the byte-order mark alone
+@example("é", "utf-8", 1)  # the first byte of a two-byte character
+def test_a_cut_read_ends_on_a_whole_character(text: str, encoding: str, cut: int) -> None:
+    """The start of a longer file reads as the start of its text: no U+FFFD for a character cut in two."""
+    data = text.encode(encoding)
+    shown = readable_text(data[:cut], cut=True)
+    assert shown is None or text.removeprefix("\ufeff").startswith(shown)
+
+
+@given(st.binary(max_size=64) | st.text(max_size=64).map(str.encode))
+def test_readable_text_agrees_with_is_text(data: bytes) -> None:
+    """Bytes the review calls text read as that text; bytes a reader is refused are never text."""
+    shown = readable_text(data)
+    if is_text(data):
+        assert shown == data.decode("utf-8").removeprefix("\ufeff")
+    if shown is None:
+        assert not is_text(data)
 
 
 def test_content_over_the_limit_shows_facts_and_says_why() -> None:
