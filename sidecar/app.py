@@ -31,7 +31,7 @@ from sidecar.audit.watch_state import SqlWatchState
 from sidecar.edge import problems
 from sidecar.edge.body import BodyLimit, JsonLimits
 from sidecar.edge.metrics import Metrics
-from sidecar.edge.ratelimit import RateLimiter
+from sidecar.edge.ratelimit import RateLimiter, StreamLimit
 from sidecar.edge.state import AppState
 from sidecar.service.watch import Watcher, log_held, watching
 from sidecar.settings import Settings
@@ -121,6 +121,7 @@ def create_app(
                 settings=settings,
                 services=live,
                 limiter=RateLimiter(settings.rate_limit, settings.rate_burst),
+                hashing=StreamLimit(settings.hashed_listings, "hashed manifest"),
                 limits=JsonLimits(
                     settings.max_json_depth, settings.max_array_length, settings.max_string_length
                 ),

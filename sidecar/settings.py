@@ -110,6 +110,9 @@ class Settings(BaseSettings):
     # Which file reads become 'read' events in the audit: "whole" files (the default), "all"
     # (ranges too), or "off".
     audit_reads: Literal["off", "whole", "all"] = "whole"
+    # Hashed manifests and snapshots made at once, each reading every byte below its folder (one per
+    # token): what the rate limit cannot bound, as one such request may keep a thread busy for hours.
+    hashed_listings: Positive = 2
     max_blob_bytes: Positive = 1024 * MIB  # one uploaded blob
     blob_quota_bytes: Positive = 10 * 1024 * MIB  # what one token's uncollected blobs may hold at once
     blob_retention: Duration = timedelta(days=7)  # a blob no plan names is collected after this

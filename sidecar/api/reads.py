@@ -11,6 +11,7 @@ from __future__ import annotations
 import contextlib
 import json
 import logging
+import weakref
 from collections.abc import Callable, Iterator
 from typing import Annotated
 
@@ -27,8 +28,9 @@ from sidecar.edge.metrics import Metrics
 from sidecar.edge.params import Storable, UtcTime
 from sidecar.edge.problems import problem
 from sidecar.edge.ranges import Unsatisfiable, byte_range, etag, not_modified
-from sidecar.edge.state import app_state
+from sidecar.edge.state import AppState, app_state
 from sidecar.errors import StoreFault
+from sidecar.tokens import Principal
 
 log = logging.getLogger("pva.api")
 BATCH = 256 * 1024  # characters of manifest lines sent at once (a thread hop a batch)
@@ -95,9 +97,8 @@ def get_snapshot(
     who: Caller,
     prefix: Annotated[str, Query(max_length=4096, description="'' for the whole store")] = "",
 ) -> StreamingResponse:
-    lines = app_state(request).services.reads.snapshot(who, prefix)
-    first = next(lines)  # errors (scope, path) surface here, before the response starts
-    return StreamingResponse(_chain(first, lines), media_type="application/x-ndjson")
+    state = app_state(request)
+    return _manifest_response(state, who, lambda: state.services.reads.snapshot(who, prefix), hashed=True)
 
 
 @router.get(
@@ -140,10 +141,11 @@ def get_manifest(
     hashed: Annotated[bool, Query(alias="hash", description="Hash every file (reads every byte)")] = False,
 ) -> StreamingResponse:
     state = app_state(request)
-    lines = state.services.reads.manifest(who, path, hashed=hashed)
-    first = next(lines)  # errors (scope, path) surface here, before the response starts
+    response = _manifest_response(
+        state, who, lambda: state.services.reads.manifest(who, path, hashed=hashed), hashed=hashed
+    )
     state.metrics.reads.labels("manifest").inc()
-    return StreamingResponse(_chain(first, lines), media_type="application/x-ndjson")
+    return response
 
 
 @router.get(
@@ -236,7 +238,27 @@ def _counted(metrics: Metrics, stream: FileStream, start: int, stop: int) -> Ite
         stream.close()
 
 
-def _chain(first: str, rest: Iterator[str]) -> Iterator[str]:
+def _manifest_response(
+    state: AppState, who: Principal, make: Callable[[], Iterator[str]], *, hashed: bool
+) -> StreamingResponse:
+    """A streamed manifest; a hashed one only while ``state.hashing`` admits one more (else 429)."""
+    release = state.hashing.admit(who.token_id) if hashed else _nothing
+    try:
+        lines = make()
+        first = next(lines)  # errors (scope, path) surface here, before the response starts
+    except BaseException:
+        release()
+        raise
+    body = _chain(first, lines, release)
+    weakref.finalize(body, release)  # a body never started runs no finally: its collection counts it out
+    return StreamingResponse(body, media_type="application/x-ndjson")
+
+
+def _nothing() -> None:
+    return None
+
+
+def _chain(first: str, rest: Iterator[str], ended: Callable[[], None] = _nothing) -> Iterator[str]:
     """The lines of a streamed manifest; an error met after the first ends it with an error line.
 
     The status (200) is sent by then: the last line, ``{"error": ...}``, is
@@ -256,3 +278,5 @@ def _chain(first: str, rest: Iterator[str]) -> Iterator[str]:
         yield "".join(batch)
         log.warning("a manifest stopped: %s", error)
         yield json.dumps({"error": {"code": "stopped", "message": str(error)}}) + "\n"
+    finally:  # sent, failed, or the client went away (the generator is closed)
+        ended()

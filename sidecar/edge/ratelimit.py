@@ -1,7 +1,10 @@
-"""A per-token rate limit: a token bucket per API token, kept in the process.
+"""A per-token rate limit: a token bucket per API token, kept in the process; and a limit on costly streams.
 
 Each sidecar replica limits its own share; a token over its rate gets 429
-with ``Retry-After``.
+with ``Retry-After``. One request can cost far more than another: a hashed
+manifest reads every byte below its folder, hours for a large matter, in
+the request threads every caller shares. ``StreamLimit`` bounds how many
+such streams run at once, one per token.
 """
 
 from __future__ import annotations
@@ -20,9 +23,9 @@ class RateLimited(PvaError):
 
     exit_code = 2
 
-    def __init__(self, retry_after: float) -> None:
+    def __init__(self, retry_after: float, message: str = "") -> None:
         self.retry_after = retry_after
-        super().__init__(f"too many requests with this token; retry in {math.ceil(retry_after)} s")
+        super().__init__(message or f"too many requests with this token; retry in {math.ceil(retry_after)} s")
 
 
 @dataclass
@@ -46,3 +49,42 @@ class RateLimiter:
                 self._buckets[key] = (tokens, now)
                 raise RateLimited((1.0 - tokens) / rate)
             self._buckets[key] = (tokens - 1.0, now)
+
+
+@dataclass
+class StreamLimit:
+    """At most ``total`` costly streams (of one ``kind``) at once in the process, and one per token."""
+
+    total: int
+    kind: str  # in words: "hashed manifest"
+    retry_after: float = 30.0  # what the 429 suggests: such a stream takes minutes, not milliseconds
+    _open: set[str] = field(default_factory=set)  # the tokens with one open
+    _lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def admit(self, key: str) -> Callable[[], None]:
+        """Count a stream of ``key`` in, or raise RateLimited; the function returned counts it out, once."""
+        with self._lock:
+            if key in self._open:
+                message = f"a {self.kind} is still being sent to this token: one at a time, wait for it"
+                raise RateLimited(self.retry_after, message)
+            if len(self._open) >= self.total:
+                wait = math.ceil(self.retry_after)
+                message = f"{self.total} {self.kind}s are being made, the most at once: retry in {wait} s"
+                raise RateLimited(self.retry_after, message)
+            self._open.add(key)
+        released = False
+
+        def release() -> None:
+            nonlocal released
+            with self._lock:
+                if not released:
+                    released = True
+                    self._open.discard(key)
+
+        return release
+
+    @property
+    def open(self) -> int:
+        """How many are open now."""
+        with self._lock:
+            return len(self._open)

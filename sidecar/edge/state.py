@@ -11,7 +11,7 @@ from starlette.requests import HTTPConnection
 
 from sidecar.edge.body import JsonLimits
 from sidecar.edge.metrics import Metrics
-from sidecar.edge.ratelimit import RateLimiter
+from sidecar.edge.ratelimit import RateLimiter, StreamLimit
 from sidecar.settings import Settings
 from sidecar.wiring import Services
 
@@ -23,6 +23,7 @@ class AppState:
     settings: Settings
     services: Services
     limiter: RateLimiter
+    hashing: StreamLimit  # hashed manifests and snapshots: each reads every byte below its folder
     limits: JsonLimits
     metrics: Metrics
     clock: Callable[[], datetime]

@@ -7,17 +7,25 @@ whole-file reads, the counters, and the rate limit.
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
+import gc
 import json
 import os
 import tracemalloc
 from collections.abc import Iterator
+from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import pytest
+from fastapi import FastAPI
 
 from planner.core.entry import Entry
 from sidecar.api.reads import _file_response
 from sidecar.edge.metrics import Metrics
+from sidecar.edge.ratelimit import StreamLimit
+from sidecar.edge.state import AppState
 from sidecar.errors import StoreFault
 from tests.api.support import SEED, Api, MakeApi, sha256
 
@@ -298,6 +306,120 @@ def test_reads_are_rate_limited_per_token(make_api: MakeApi) -> None:
     assert codes == [200, 200, 200, 429]
     assert api.client.get(f"/v1/files/{FILE}", headers=api.auth("agent")).headers.get("retry-after")
     assert api.get(f"/v1/files/{FILE}", "agent-peer").status_code == 200
+
+
+@dataclass
+class _Stall:
+    """A slow reader: ``reached`` is set when its first chunk comes, and it reads no more until ``go``."""
+
+    reached: asyncio.Event = field(default_factory=asyncio.Event)
+    go: asyncio.Event = field(default_factory=asyncio.Event)
+
+
+@dataclass
+class _Asgi:
+    """A client of the app at the ASGI level: it can stall after the first chunk, or leave before it."""
+
+    app: Any
+    secrets: dict[str, str]
+
+    async def get(
+        self, who: str, path: str, query: str, *, stall: _Stall | None = None, leave: bool = False
+    ) -> tuple[int, dict[str, str]]:
+        """The status and headers of a GET; ``leave``: the client has gone before the answer starts."""
+        status, headers = 0, dict[str, str]()
+
+        async def receive() -> dict[str, Any]:
+            if not leave:
+                await asyncio.Event().wait()  # the client neither sends more nor goes away
+            return {"type": "http.disconnect"}
+
+        async def send(message: dict[str, Any]) -> None:
+            nonlocal status, headers
+            if message["type"] == "http.response.start":
+                status = message["status"]
+                headers = {k.decode(): v.decode() for k, v in message["headers"]}
+            elif message.get("body") and stall is not None and not stall.reached.is_set():
+                stall.reached.set()
+                await stall.go.wait()  # the stream waits here, mid-manifest
+
+        auth = f"Bearer {self.secrets[who]}".encode()
+        scope = {
+            "type": "http",
+            "asgi": {"version": "3.0", "spec_version": "2.3"},
+            "http_version": "1.1",
+            "method": "GET",
+            "scheme": "http",
+            "path": path,
+            "raw_path": path.encode(),
+            "query_string": query.encode(),
+            "root_path": "",
+            "headers": [(b"host", b"testserver"), (b"authorization", auth)],
+            "client": ("127.0.0.1", 50000),
+            "server": ("testserver", 80),
+        }
+        await self.app(scope, receive, send)
+        return status, headers
+
+
+HASHED = "path=matters/acme&hash=true"
+
+
+def _hashing(api: Api) -> StreamLimit:
+    assert isinstance(api.client.app, FastAPI)
+    state: AppState = api.client.app.state.pva
+    return state.hashing
+
+
+def test_hashed_manifests_are_limited_one_per_token_and_a_few_at_once(make_api: MakeApi) -> None:
+    """A hashed manifest or snapshot reads every byte below it: one per token, PVA_HASHED_LISTINGS at once."""
+    api = make_api(hashed_listings=2)
+    client, hashing = _Asgi(api.client.app, api.secrets), _hashing(api)
+
+    async def scenario() -> None:
+        first, second = _Stall(), _Stall()
+        agent = asyncio.create_task(client.get("agent", "/v1/manifest", HASHED, stall=first))
+        await first.reached.wait()
+        again = await client.get("agent", "/v1/snapshot", "prefix=matters/acme")
+        assert again[0] == 429
+        assert int(again[1]["retry-after"]) >= 1
+        assert (await client.get("agent", "/v1/manifest", "path=matters/acme"))[0] == 200  # not hashed
+        peer = asyncio.create_task(client.get("agent-peer", "/v1/manifest", HASHED, stall=second))
+        await second.reached.wait()
+        assert (await client.get("auditor", "/v1/manifest", HASHED))[0] == 429  # two at once, the most
+        first.go.set()
+        second.go.set()
+        assert [(await agent)[0], (await peer)[0]] == [200, 200]
+        assert (await client.get("auditor", "/v1/manifest", HASHED))[0] == 200
+
+    asyncio.run(scenario())
+    assert hashing.open == 0
+
+
+@pytest.mark.parametrize("when", ["before its first line", "mid-manifest"])
+def test_a_client_that_leaves_frees_its_hashed_manifest(make_api: MakeApi, when: str) -> None:
+    """A client gone before or during the stream does not keep its place: the next one is admitted."""
+    api = make_api(hashed_listings=1)
+    client, hashing = _Asgi(api.client.app, api.secrets), _hashing(api)
+
+    async def leave() -> None:
+        if when == "before its first line":
+            await client.get("agent", "/v1/manifest", HASHED, leave=True)
+            return
+        stall = _Stall()
+        task = asyncio.create_task(client.get("agent", "/v1/manifest", HASHED, stall=stall))
+        await stall.reached.wait()
+        task.cancel()  # the connection is dropped mid-stream
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
+
+    asyncio.run(leave())
+    gc.collect()  # what is left of the dropped request is collected
+    assert hashing.open == 0
+    assert (
+        api.get("/v1/manifest", "agent-peer", params={"path": "matters/acme", "hash": "true"}).status_code
+        == 200
+    )
 
 
 def test_a_file_changed_in_place_gets_a_new_etag(api: Api, tmp_path: Path) -> None:
