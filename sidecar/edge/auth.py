@@ -9,6 +9,7 @@ one address over the same rate.
 
 from __future__ import annotations
 
+import ipaddress
 from typing import Annotated
 
 from fastapi import Depends, Request
@@ -55,11 +56,22 @@ def principal(
 
 
 def anonymous_key(request: Request) -> str:
-    """The rate-limit key of requests without a valid token: their client address.
+    """The rate-limit key of requests without a valid token: their client address; for IPv6, its /64.
 
-    The address a proxy forwards counts only from the proxies PVA_TRUSTED_PROXIES names (sidecar.serving).
+    One subscriber holds a whole IPv6 /64 and could send each guess from
+    another address of it. The address a proxy forwards counts only from
+    the proxies PVA_TRUSTED_PROXIES names (sidecar.serving).
     """
-    return f"anonymous:{request.client.host if request.client else 'unknown'}"
+    host = request.client.host if request.client else "unknown"
+    try:
+        address = ipaddress.ip_address(host)
+    except ValueError:
+        return f"anonymous:{host}"
+    if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped is not None:
+        address = address.ipv4_mapped  # ::ffff:192.0.2.1 is 192.0.2.1
+    if isinstance(address, ipaddress.IPv6Address):
+        return f"anonymous:{ipaddress.IPv6Network((address, 64), strict=False)}"
+    return f"anonymous:{address}"
 
 
 Caller = Annotated[Principal, Depends(principal)]

@@ -28,15 +28,25 @@ class RateLimited(PvaError):
         super().__init__(message or f"too many requests with this token; retry in {math.ceil(retry_after)} s")
 
 
+PRUNE_AT = 4096  # buckets held before the full ones are dropped (then twice as many as are left)
+
+
 @dataclass
 class RateLimiter:
-    """A token bucket per key: ``burst`` requests at once, refilled at ``per_minute``."""
+    """A token bucket per key: ``burst`` requests at once, refilled at ``per_minute``.
+
+    A bucket refilled to ``burst`` is what an absent one is, so full buckets
+    are dropped whenever the count doubles: every client address that ever
+    failed to authenticate would otherwise be held for good. What is held is
+    bounded by the keys seen in the time a bucket takes to refill.
+    """
 
     per_minute: int
     burst: int
     clock: Callable[[], float] = time.monotonic
     _buckets: dict[str, tuple[float, float]] = field(default_factory=dict)  # key -> (tokens, when)
     _lock: threading.Lock = field(default_factory=threading.Lock)
+    _prune_at: int = PRUNE_AT
 
     def take(self, key: str) -> None:
         """Spend one request of ``key``'s bucket, or raise RateLimited saying when one is free."""
@@ -49,6 +59,21 @@ class RateLimiter:
                 self._buckets[key] = (tokens, now)
                 raise RateLimited((1.0 - tokens) / rate)
             self._buckets[key] = (tokens - 1.0, now)
+            if len(self._buckets) > self._prune_at:
+                self._drop_full(now, rate)
+
+    @property
+    def held(self) -> int:
+        """How many buckets are held."""
+        with self._lock:
+            return len(self._buckets)
+
+    def _drop_full(self, now: float, rate: float) -> None:
+        """Drop the buckets refilled to the burst; then wait for twice as many as are left (amortised)."""
+        for key, (tokens, when) in list(self._buckets.items()):
+            if tokens + (now - when) * rate >= self.burst:
+                del self._buckets[key]
+        self._prune_at = max(PRUNE_AT, 2 * len(self._buckets))
 
 
 @dataclass
