@@ -139,12 +139,20 @@ class ReadService:
             return None
 
     def snapshot(self, who: Principal, prefix: str) -> Iterator[str]:
-        """A manifest (manifest/v1 lines) of everything at and below ``prefix`` ('' for the whole store)."""
+        """A manifest (manifest/v1 lines) of all at and below ``prefix`` ('' for the whole store), hashed.
+
+        Streamed as it is read, and what no plan can name (links, special
+        files, names that are not UTF-8) is passed by, as in ``manifest``;
+        the prefix itself must be a file or a folder (else Refused, 409).
+        """
         self._check_readable(who, prefix)
-        entries = self.backend.walk(prefix)
+        top = self.backend.stat(prefix) if prefix else None
         yield header_line(f"{self.backend.name}/{prefix}".rstrip("/"), hashed=True) + "\n"
-        for entry in entries:
-            yield entry_line(entry) + "\n"
+        if top is not None:
+            yield entry_line(top) + "\n"
+        if not prefix or (top is not None and top.is_dir):
+            for entry in self.backend.entries(prefix, hashed=True):
+                yield entry_line(entry) + "\n"
 
     def tree(
         self, who: Principal, path: str, *, depth: int = 1, after: str | None = None, limit: int = 500

@@ -11,7 +11,9 @@ once. The first scan of a store only sets its baseline: what changed before
 pva watched is not known. Paths an apply touched while the store was being
 listed, and the paths of plans being applied then (``busy``: an apply
 changes the store before it records its event), are not judged this round;
-the audit's word stands for them.
+the audit's word stands for them. What no plan can name (a link, a
+special or hard-linked file, a name that is not UTF-8) is passed by, as
+listings pass it by; a document that became one is kept as it was, logged.
 
 A change to a document under a legal hold is an alert: ``held`` says which
 paths are held (by default none: the holds live elsewhere) and ``on_held``
@@ -33,6 +35,7 @@ from sidecar.audit.payloads import OutsideChange, OutsideKind
 from sidecar.audit.views import OpView
 from sidecar.audit.watch_state import SqlWatchState
 from sidecar.backends.base import Backend
+from sidecar.errors import Refused
 
 Held = Callable[[str], bool]  # is this store path under a legal hold?
 OnChange = Callable[[OutsideChange], None]
@@ -74,7 +77,7 @@ class Watcher:
         store = self.backend.name
         base = self.state.baseline(store)
         start, applying = self.state.head(), list(self.busy())
-        actual = {entry.path: entry for entry in self.backend.walk("") if not entry.is_dir}
+        actual = {entry.path: entry for entry in self.backend.entries("", hashed=True) if not entry.is_dir}
         end = self.state.head()
         applying.extend(self.busy())
         if base.mark is None:
@@ -83,9 +86,10 @@ class Watcher:
         expected = replay(base.files, self.state.applied_ops(base.mark, end))
         racing = [p for op in self.state.applied_ops(start, end) for p in (op.path, op.src) if p is not None]
         racing.extend(applying)
+        refused = set(self._refused(p for p in expected if p not in actual))  # files: looked up, not scanned
 
         def unsure(path: str) -> bool:
-            return any(contains(p, path) for p in racing)
+            return path in refused or any(contains(p, path) for p in racing)
 
         changes = differences(expected, actual, unsure, noticed=self.clock(), store=store)
         seen = {p: e for p, e in actual.items() if not unsure(p)} | {
@@ -100,6 +104,21 @@ class Watcher:
             if any(self.held(path) for path in change.paths):
                 self.on_held(change)
         return changes
+
+    def _refused(self, missing: Iterable[str]) -> list[str]:
+        """The paths of ``missing`` that are there but refused: a link, a special or hard-linked file.
+
+        The listing passes them by, as no plan can name them; the document
+        was not deleted, so it is judged as it was until it is one again.
+        """
+        refused = []
+        for path in missing:
+            try:
+                self.backend.stat(path)
+            except Refused as error:
+                refused.append(path)
+                log.warning("the watch keeps %r as it was: %s", path, error)
+        return refused
 
 
 def replay(files: Mapping[str, Entry], ops: Iterable[OpView]) -> dict[str, Entry]:

@@ -186,9 +186,19 @@ def test_links_in_the_store_are_never_followed(canaried: Api) -> None:
         assert status in (404, 409), (url, status)
     status, leaked = _leak(canaried, "/v1/tree?path=matters/acme/globex")  # the link itself: no folder
     assert (status, leaked) == (409, False)
-    for url in ("/v1/tree?path=matters/acme&depth=4", "/v1/manifest?path=matters/acme&hash=true"):
+    for url in (
+        "/v1/tree?path=matters/acme&depth=4",
+        "/v1/manifest?path=matters/acme&hash=true",
+        "/v1/snapshot?prefix=matters/acme",
+    ):
         status, leaked = _leak(canaried, url)
         assert (status, leaked) == (200, False), url
+    status, leaked = _leak(canaried, "/v1/snapshot?prefix=matters/acme/globex")  # a snapshot of the link
+    assert (status, leaked) == (409, False)
+    snapshot = canaried.get("/v1/snapshot", "agent", params={"prefix": "matters/acme"}).text.splitlines()
+    hashed = canaried.get("/v1/manifest", "agent", params={"path": "matters/acme", "hash": "true"})
+    below = [json.loads(line) for line in hashed.text.splitlines()[1:]]
+    assert [json.loads(line) for line in snapshot[2:]] == below  # the prefix's own entry, then the same
     listed = canaried.get("/v1/tree", "agent", params={"path": "matters/acme", "depth": 4}).json()["entries"]
     paths = {entry["path"] for entry in listed}
     assert "matters/acme/inbox/0001.pdf" in paths

@@ -9,6 +9,7 @@ applies as expected, not as outside changes.
 from __future__ import annotations
 
 import hashlib
+import os
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -103,6 +104,33 @@ def test_edit_delete_add_and_move_behind_pvas_back_are_each_recorded_once(
     assert store.check_chain().broken is None
     assert watch.scan() == []
     assert len(outside_events(store)) == 4
+
+
+def test_what_no_plan_can_name_is_passed_by_and_the_rest_still_watched(
+    root: Path, state: SqlWatchState, store: SqlAuditStore, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A link, a hard link or a name that is not UTF-8 does not stop the watch, and is no change itself.
+
+    A document replaced by a link, or given a second name, is kept as it
+    was (logged), not recorded as deleted: it was not; the edit beside them
+    is recorded.
+    """
+    watch = watcher(root, state)
+    watch.scan()
+    (root / "m/link").symlink_to(tmp_path / "elsewhere")
+    Path(os.fsdecode(os.fsencode(root) + b"/m/caf\xe9.txt")).write_bytes(b"a name in Latin-1, not UTF-8")
+    (root / "m/b.txt").rename(tmp_path / "b.txt")
+    (root / "m/b.txt").symlink_to(tmp_path / "b.txt")
+    os.link(root / "m/c.txt", tmp_path / "c-again.txt")
+    (root / "m/a.txt").write_bytes(b"a, edited")
+    found = watch.scan()
+    assert [(c.change, c.path) for c in found] == [("edited", "m/a.txt")]
+    assert "the watch keeps 'm/b.txt' as it was" in caplog.text
+    assert "the watch keeps 'm/c.txt' as it was" in caplog.text
+    assert watch.scan() == []
+    (root / "m/b.txt").unlink()
+    (tmp_path / "b.txt").rename(root / "m/b.txt")  # back as it was: no change either way
+    assert watch.scan() == []
 
 
 def test_pvas_own_applies_are_not_outside_changes(
