@@ -144,7 +144,7 @@ class LocalBackend:
         parent, name = _split(path)
         try:
             with self._fs.folder(parent) as fd:
-                names = self._fs.names(fd, parent)
+                names = self._fs.names(fd, parent, listing=True)  # one not UTF-8 folds to no UTF-8 name
         except (NotFound, NotADirectory):
             return None
         key = fold(name)
@@ -335,13 +335,22 @@ class LocalBackend:
             return None
 
     def _listing(self, folder: str) -> list[Entry]:
-        """The direct children of ``folder``, without hashes."""
+        """The direct children of ``folder``, without hashes; what no plan can name is left out.
+
+        A link, a special or hard-linked file, a name that is not UTF-8: not
+        store content (``ReadSource``), so one beside the paths a plan names
+        does not refuse the plan. A plan that names one is still refused:
+        the footprint reader stats what a listing does not show.
+        """
         found = []
         with self._fs.folder(folder) as fd:
-            for name in self._fs.names(fd, folder):
+            for name in self._fs.names(fd, folder, listing=True):
                 if folder or fold(name) != RESERVED:
                     path = join(folder, name)
-                    info = self._fs.lstat(fd, name, path)
+                    try:
+                        info = self._fs.lstat(fd, name, path)
+                    except Refused:
+                        continue
                     if info is not None:
                         found.append(self._entry(fd, name, path, info, hashed=False))
         return found

@@ -28,6 +28,7 @@ from sidecar.edge.ratelimit import StreamLimit
 from sidecar.edge.state import AppState
 from sidecar.errors import StoreFault
 from tests.api.support import SEED, Api, MakeApi, sha256
+from tests.support.plans import plan_doc
 
 CANARY = b"QWKZ-canary"  # only in matters/globex (names and contents) and outside the store
 FILE = "matters/acme/inbox/0001.pdf"
@@ -206,6 +207,28 @@ def test_links_in_the_store_are_never_followed(canaried: Api) -> None:
     lines = canaried.get("/v1/manifest", "agent", params={"path": "matters/acme"}).text.splitlines()
     assert all("error" not in json.loads(line) for line in lines)
     assert not any("outside.txt" in line or "acme/globex" in line for line in lines)
+
+
+def test_a_plan_moves_a_document_beside_a_link_and_a_latin1_name_but_never_the_link(api: Api) -> None:
+    """A stray link or legacy-named file in an inbox does not block plans on the inbox's documents.
+
+    A plan naming the link itself is refused, and so is one moving the inbox
+    as a whole; what the plan moves is applied, the link left as it was.
+    """
+    inbox = api.root / "matters/acme/inbox"
+    (inbox / "shortcut.pdf").symlink_to(api.root / "matters/globex/inbox/g-0001.pdf")
+    (inbox / "caf\udce9.txt").write_bytes(b"a name in Latin-1")
+    move = {"op": "move", "src": FILE, "dst": "matters/acme/custodians/alice/0001.pdf", "reason": "Alice"}
+    assert api.post("/v1/plans/verify", "agent", json=plan_doc(move)).json()["ok"] is True
+    applied = api.decide(api.submit(plan_doc(move))["id"], "approve")
+    assert applied["state"] == "applied", applied
+    assert (api.root / "matters/acme/custodians/alice/0001.pdf").read_bytes() == CONTENT
+    assert (inbox / "shortcut.pdf").is_symlink()
+    named = {"op": "move", "src": "matters/acme/inbox/shortcut.pdf", "dst": "matters/acme/custodians/s.pdf"}
+    whole = {"op": "move", "src": "matters/acme/inbox", "dst": "matters/acme/old-inbox"}
+    for op in (named, whole):
+        response = api.post("/v1/plans/verify", "agent", json=plan_doc(op))
+        assert (response.status_code, response.json()["error"]["code"]) == (409, "refused"), op
 
 
 def test_special_files_are_refused(api: Api) -> None:

@@ -230,16 +230,48 @@ def test_paths_that_could_climb_are_refused(backend: LocalBackend, outside: Path
     assert snapshot(outside) == before
 
 
+@pytest.mark.parametrize("hostile", ["link", "hard link", "fifo", "not UTF-8"])
+def test_a_file_beside_a_hostile_entry_is_read_and_moved_and_the_entry_left_alone(
+    backend: LocalBackend, store: Path, outside: Path, hostile: str
+) -> None:
+    """A link, special, hard-linked or undecodable entry in a folder does not refuse plans on its neighbours.
+
+    It is left out of the folder's listing (not store content); a plan that
+    names it, or its folder as a whole, is still refused, and it is never touched.
+    """
+    name = "caf\udce9" if hostile == "not UTF-8" else "odd"  # the file system's bytes: caf\xe9
+    at = store / "a" / name
+    if hostile == "link":
+        at.symlink_to(outside / "secret.txt")
+    elif hostile == "hard link":
+        os.link(outside / "secret.txt", at)
+    elif hostile == "fifo":
+        os.mkfifo(at)
+    else:
+        at.write_bytes(b"latin-1")
+    tree = backend.read_tree([Read("a/x.txt", hashed=True), Read(f"b/{PROBE}")])
+    assert tree.stat("a/x.txt") is not None
+    assert tree.names("a") == ["sub", "x.txt"]
+    DirectOps(backend).move("a/x.txt", f"b/{PROBE}")
+    assert (store / "b" / PROBE).is_file()
+    assert os.path.lexists(at)
+    if hostile != "not UTF-8":
+        assert isinstance(run_guarded(lambda: backend.read_tree([Read(f"a/{name}")])), Refused)
+    assert isinstance(run_guarded(lambda: backend.read_tree([Read("a", tree=True)])), Refused)
+
+
 def test_a_non_utf8_name_is_refused_by_plans_and_left_out_of_listings(
     backend: LocalBackend, store: Path
 ) -> None:
-    """A name that is not UTF-8 cannot be a store path: a plan's reads of its folder refuse.
+    """A name that is not UTF-8 cannot be a store path: a plan over its folder as a whole refuses.
 
-    What agents read (``entries``) lists the folder's other names and leaves it out.
+    What agents read (``entries``) lists the folder's other names and leaves
+    it out, and so do a plan's reads of the folder's other files.
     """
     os.close(os.open(os.fsencode(store / "a") + b"/bad-\xff", os.O_CREAT | os.O_WRONLY))
     assert isinstance(run_guarded(lambda: backend.walk("a")), Refused)
-    assert isinstance(run_guarded(lambda: backend.collision("a/x.txt")), Refused)
+    assert isinstance(run_guarded(lambda: backend.read_tree([Read("a", tree=True)])), Refused)
+    assert backend.collision("a/x.txt") is None  # it folds to no UTF-8 name
     listed = [entry.path for entry in backend.entries("a")]
     assert "a/x.txt" in listed
     assert not any("bad-" in path for path in listed)
