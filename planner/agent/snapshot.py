@@ -1,8 +1,10 @@
 """Scan a directory into entries: the I/O edge that feeds manifests and trees.
 
 Walks without following symlinks, in sorted order, parents first. Symlinks,
-sockets, FIFOs and devices are not store content: they are skipped and
-counted, never opened. The store's reserved ``.pva/`` area is left out.
+sockets, FIFOs, devices and names that are not UTF-8 are not store content
+(no plan can name them): they are skipped and counted, never opened, as the
+sidecar's listings leave them out. The store's reserved ``.pva/`` area is
+left out.
 """
 
 from __future__ import annotations
@@ -17,7 +19,7 @@ from pathlib import Path
 
 from planner.core.entry import Entry
 from planner.core.footprint import Read, read
-from planner.core.paths import RESERVED_ROOT, fold, join
+from planner.core.paths import RESERVED_ROOT, fold, is_utf8, join
 from planner.core.tree import Tree, tree_of
 
 HASH_CHUNK = 1024 * 1024
@@ -29,7 +31,7 @@ class ScanStats:
 
     entries: int = 0
     bytes_hashed: int = 0
-    skipped: list[str] = field(default_factory=list)  # symlinks and special files
+    skipped: list[str] = field(default_factory=list)  # links, special files, names that are not UTF-8
 
 
 def scan(
@@ -64,6 +66,9 @@ def _scan_dir(
         if not folder and fold(child.name) == RESERVED_ROOT:
             continue
         path = join(folder, child.name)
+        if not is_utf8(child.name):
+            stats.skipped.append(ascii(path))  # as Python escapes it: the name cannot be printed as it is
+            continue
         info = child.stat(follow_symlinks=False)
         if stat.S_ISDIR(info.st_mode):
             entry = Entry(path, "dir", mtime=info.st_mtime)
@@ -190,7 +195,7 @@ def _listing(root: Path, prefix: str) -> Iterator[Entry]:
     with os.scandir(folder) as listing:
         children = sorted(listing, key=lambda item: item.name)
     for child in children:
-        if not prefix and fold(child.name) == RESERVED_ROOT:
+        if (not prefix and fold(child.name) == RESERVED_ROOT) or not is_utf8(child.name):
             continue
         info = child.stat(follow_symlinks=False)
         if stat.S_ISDIR(info.st_mode):

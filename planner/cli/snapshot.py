@@ -77,7 +77,8 @@ def run(args: argparse.Namespace) -> int:
     else:
         write_lines_atomically(Path(args.output), lines)
     progress.done()
-    skipped = f"; skipped {len(stats.skipped)} symlinks or special files" if stats.skipped else ""
+    odd = len(stats.skipped)
+    skipped = f"; skipped {odd} links, special files or names not UTF-8" if odd else ""
     where = "" if args.output == "-" else f" to {args.output}"
     print(f"pva: wrote {stats.entries} entries{where}{skipped}", file=sys.stderr)
     return EXIT_OK

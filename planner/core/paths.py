@@ -166,6 +166,19 @@ def path_problem(path: str) -> str | None:
     return None
 
 
+def is_utf8(name: str) -> bool:
+    """A name the file system gave (``os.listdir``'s, undecodable bytes surrogate-escaped) is UTF-8.
+
+    One that is not (an old archive's Latin-1) can be no store path: every
+    listing leaves it out.
+    """
+    try:
+        name.encode()
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
 def read_path_problem(path: str) -> str | None:  # noqa: PLR0911  # one return per rule reads clearest
     """Why ``path`` cannot name an entry of the store to read, or None.
 

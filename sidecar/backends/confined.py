@@ -26,7 +26,7 @@ from contextlib import contextmanager, suppress
 from pathlib import Path
 
 from planner.core.errors import AlreadyExists, IsADirectory, NotADirectory, NotFound, PvaError, TreeError
-from planner.core.paths import join
+from planner.core.paths import is_utf8, join
 from sidecar.backends.fd import RENAME_NOREPLACE, RESOLVE_CONFINED, SysCalls
 from sidecar.errors import Refused, StoreFault
 
@@ -199,7 +199,7 @@ class Confined:
         """
         with translated(path):
             names = sorted(self.calls.listdir(fd))
-        undecodable = [name for name in names if not _utf8(name)]
+        undecodable = [name for name in names if not is_utf8(name)]
         if undecodable and not listing:
             raise Refused(path, f"a name in {path!r} is not UTF-8: {undecodable[0]!r}")
         if undecodable:
@@ -209,7 +209,7 @@ class Confined:
                 path,
                 ascii(undecodable[0]),
             )
-            return [name for name in names if _utf8(name)]
+            return [name for name in names if is_utf8(name)]
         return names
 
     # -- entries -------------------------------------------------------------
@@ -472,12 +472,3 @@ class Confined:
         finally:
             for _, _, _, fd, _ in frames:
                 self.close_quietly(fd)
-
-
-def _utf8(name: str) -> bool:
-    """``name`` (from ``os.listdir``, surrogate-escaped) is valid UTF-8."""
-    try:
-        name.encode()
-    except UnicodeEncodeError:
-        return False
-    return True

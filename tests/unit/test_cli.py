@@ -180,16 +180,17 @@ def test_snapshot_then_verify_against_manifest(
     assert main(["verify", str(write_plan(tmp_path, *GOOD)), "--manifest", str(manifest)]) == 0
 
 
-def test_snapshot_of_a_name_that_is_not_utf8_fails_and_writes_nothing(
+def test_snapshot_skips_and_counts_a_name_that_is_not_utf8(
     tmp_path: Path, store: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    """A name no manifest can carry (not UTF-8) stops the snapshot, named; no half manifest is left."""
+    """A name no manifest can carry (not UTF-8, no plan can name it) is left out and counted, like a link."""
     (Path(os.fsdecode(bytes(store) + b"/bad\xffname.txt"))).write_bytes(b"x")
-    manifest = tmp_path / "snap.jsonl"
-    assert main(["snapshot", str(store), "-o", str(manifest)]) == 2
-    assert "'bad\\udcffname.txt' cannot be written in a manifest" in capsys.readouterr().err
-    assert not manifest.exists()
-    assert [p.name for p in tmp_path.iterdir() if p.name.startswith(".snap")] == []
+    whole = tmp_path / "whole.jsonl"
+    assert main(["snapshot", str(store), "-o", str(whole)]) == 0
+    assert "skipped 1 links, special files or names not UTF-8" in capsys.readouterr().err
+    (Path(os.fsdecode(bytes(store) + b"/bad\xffname.txt"))).unlink()
+    assert main(["snapshot", str(store), "-o", str(tmp_path / "without.jsonl")]) == 0
+    assert whole.read_text() == (tmp_path / "without.jsonl").read_text()
 
 
 def test_snapshot_no_hash_to_stdout(store: Path, capsys: pytest.CaptureFixture[str]) -> None:

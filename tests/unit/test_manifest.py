@@ -15,7 +15,7 @@ from hypothesis import strategies as st
 
 from planner import Entry, ManifestError, Plan, Tree, tree_of, verify
 from planner.agent.snapshot import FolderSource, ScanStats, read_footprint, scan, scan_tree
-from planner.core.footprint import TreeSource, footprint, read
+from planner.core.footprint import Read, TreeSource, footprint, read
 from planner.core.manifest import entry_line, manifest_lines, read_entries, read_manifest
 
 HEADER = json.dumps({"pva": "manifest/v1", "root": "/r", "hashed": True})
@@ -101,17 +101,24 @@ def make_store(root: Path) -> None:
 
 
 def test_scan_hashes_files_and_skips_links_and_reserved_area(tmp_path: Path) -> None:
-    """A scan lists folders and files with sha256, skipping symlinks, FIFOs and .pva/."""
+    """A scan lists folders and files with sha256, skipping symlinks, FIFOs, names not UTF-8 and .pva/.
+
+    What it lists can be written as a manifest: a Latin-1 name stopped it.
+    """
     make_store(tmp_path)
     os.symlink("/etc/passwd", tmp_path / "m" / "link")
     os.mkfifo(tmp_path / "m" / "fifo")
+    (tmp_path / "m" / "inbox" / "caf\udce9.txt").write_bytes(b"a name in Latin-1")  # the bytes caf\xe9
     stats = ScanStats()
     entries = list(scan(tmp_path, stats=stats))
     assert [e.path for e in entries] == ["m", "m/empty", "m/inbox", "m/inbox/1.pdf", "other", "other/big.bin"]
     one = entries[3]
     assert (one.size, one.sha256) == (3, "7692c3ad3540bb803c020b3aee66cd8887123234ea0c6e7143c0add73ff431ed")
-    assert sorted(stats.skipped) == ["m/fifo", "m/link"]
+    assert sorted(stats.skipped) == ["'m/inbox/caf\\udce9.txt'", "m/fifo", "m/link"]
     assert stats.bytes_hashed == 13
+    assert len(list(manifest_lines(entries, root="t", hashed=True))) == len(entries) + 1
+    footprint = read_footprint(tmp_path, [Read("m/inbox/1.pdf")])
+    assert footprint.names("m/inbox") == ["1.pdf"]
 
 
 def test_scan_without_hash_reads_metadata_only(tmp_path: Path) -> None:
