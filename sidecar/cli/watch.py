@@ -4,7 +4,9 @@ Compares the store with what the audit expects (the last scan, and every
 apply since) and records each difference: an edit, a delete, an add, or a
 move (a delete and an add of the same content). The first scan of a store
 only sets the baseline. Once by default; ``--every 5m`` scans until stopped.
-``pva serve`` does the same when PVA_WATCH_INTERVAL is set. Exit 0.
+``pva serve`` does the same when PVA_WATCH_INTERVAL is set. Exit 0; 3 when
+the store fails, or lists no file where the audit expects some (an unmounted
+disk shows an empty folder): nothing is recorded then, unless --allow-empty.
 """
 
 from __future__ import annotations
@@ -36,6 +38,11 @@ def register(commands: Any) -> None:
         "--every", metavar="DURATION", help="scan again after this long (e.g. 5m), until stopped"
     )
     parser.add_argument("--json", action="store_true", help="print each change recorded as JSON")
+    parser.add_argument(
+        "--allow-empty",
+        action="store_true",
+        help="record every file deleted if the store lists none (else: refused, as if it were not mounted)",
+    )
     parser.set_defaults(run=run_watch)
 
 
@@ -48,6 +55,7 @@ def run_watch(args: argparse.Namespace) -> int:
             SqlWatchState(services.audit.engine),
             clock=db.utc_now,
             busy=services.plans.paths_applying,
+            allow_empty=args.allow_empty,
         )
         while True:
             _show(args, watcher.scan())

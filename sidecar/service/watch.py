@@ -15,6 +15,11 @@ the audit's word stands for them. What no plan can name (a link, a
 special or hard-linked file, a name that is not UTF-8) is passed by, as
 listings pass it by; a document that became one is kept as it was, logged.
 
+A store that lists no file where the audit expects some is not believed:
+an unmounted disk shows its empty mount point, and recording every
+document deleted would put a false line per document in an append-only
+audit. The scan fails instead (``allow_empty`` believes it).
+
 A change to a document under a legal hold is an alert: ``held`` says which
 paths are held (by default none: the holds live elsewhere) and ``on_held``
 is told (the sidecar counts it in /metrics and logs it).
@@ -35,7 +40,7 @@ from sidecar.audit.payloads import OutsideChange, OutsideKind
 from sidecar.audit.views import OpView
 from sidecar.audit.watch_state import SqlWatchState
 from sidecar.backends.base import Backend
-from sidecar.errors import Refused
+from sidecar.errors import Refused, StoreFault
 
 Held = Callable[[str], bool]  # is this store path under a legal hold?
 OnChange = Callable[[OutsideChange], None]
@@ -67,8 +72,10 @@ class Watcher:
         on_held: OnChange = log_held,
         on_change: OnChange | None = None,
         busy: Callable[[], Iterable[str]] = tuple,
+        allow_empty: bool = False,
     ) -> None:
         self.backend, self.state, self.clock = backend, state, clock
+        self.allow_empty = allow_empty  # a store that lists nothing is believed (else: not mounted?)
         self.held, self.on_held, self.on_change = held, on_held, on_change
         self.busy = busy  # the paths of plans being applied now
 
@@ -84,6 +91,13 @@ class Watcher:
             self.state.settle(store, read=base, mark=start, changes=[], files=actual)
             return []
         expected = replay(base.files, self.state.applied_ops(base.mark, end))
+        if expected and not actual and not self.allow_empty:
+            raise StoreFault(
+                "",
+                f"the store lists no file where the audit expects {len(expected):,}: is it mounted? "
+                "Nothing is recorded until it lists some ('pva watch --allow-empty' records them "
+                "all deleted, if it was emptied on purpose)",
+            )
         racing = [p for op in self.state.applied_ops(start, end) for p in (op.path, op.src) if p is not None]
         racing.extend(applying)
         refused = set(self._refused(p for p in expected if p not in actual))  # files: looked up, not scanned

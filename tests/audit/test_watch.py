@@ -22,6 +22,7 @@ from sidecar.audit.store import SqlAuditStore
 from sidecar.audit.views import parse_payload
 from sidecar.audit.watch_state import SqlWatchState
 from sidecar.backends.local import LocalBackend
+from sidecar.errors import StoreFault
 from sidecar.service.watch import Watcher
 from tests.audit.conftest import make_plan, record
 from tests.support.files import write_files
@@ -131,6 +132,31 @@ def test_what_no_plan_can_name_is_passed_by_and_the_rest_still_watched(
     (root / "m/b.txt").unlink()
     (tmp_path / "b.txt").rename(root / "m/b.txt")  # back as it was: no change either way
     assert watch.scan() == []
+
+
+def test_a_store_that_lists_nothing_is_not_believed_unless_allowed(
+    root: Path, state: SqlWatchState, store: SqlAuditStore, tmp_path: Path
+) -> None:
+    """An unmounted disk shows an empty folder: the scan fails, records nothing; allow_empty records it."""
+    watcher(root, state).scan()
+    root.rename(tmp_path / "mounted")
+    root.mkdir()  # the empty mount point left behind
+    with pytest.raises(StoreFault, match="lists no file where the audit expects 5: is it mounted"):
+        watcher(root, state).scan()
+    assert outside_events(store) == []
+    root.rmdir()
+    (tmp_path / "mounted").rename(root)
+    assert watcher(root, state).scan() == []  # back: the baseline was kept, nothing changed
+    for file in [p for p in root.rglob("*") if p.is_file()]:
+        file.unlink()
+    emptied = Watcher(LocalBackend(root), state, clock=state._clock, allow_empty=True).scan()
+    assert sorted(c.path for c in emptied if c.change == "deleted") == [
+        "held/h.txt",
+        "m/a.txt",
+        "m/b.txt",
+        "m/c.txt",
+        "m/d/e.txt",
+    ]
 
 
 def test_pvas_own_applies_are_not_outside_changes(

@@ -42,3 +42,19 @@ def test_watch_shows_a_name_holding_a_newline_on_one_line_escaped(
         "added: m/y\\nedited: fake.pdf",
         "1 outside change recorded",
     ]
+
+
+def test_watch_of_a_store_that_lists_nothing_exits_3_unless_allowed(
+    site: dict[str, str], capsys: pytest.CaptureFixture[str]
+) -> None:
+    """An emptied (or unmounted) store is refused, exit 3, nothing recorded; --allow-empty records it."""
+    options = ["--store", site["store"], "--db", site["db"]]
+    assert main(["watch", *options]) == 0
+    files = [path for path in Path(site["store"]).rglob("*") if path.is_file()]
+    for path in files:
+        path.unlink()
+    capsys.readouterr()
+    assert main(["watch", *options]) == 3
+    assert "is it mounted?" in capsys.readouterr().err
+    assert main(["watch", "--allow-empty", *options]) == 0
+    assert capsys.readouterr().out.splitlines()[-1] == f"{len(files)} outside changes recorded"
