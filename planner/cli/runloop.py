@@ -11,11 +11,13 @@ through the sidecar. ``--view copy`` copies every byte of the subtree in.
 from __future__ import annotations
 
 import argparse
+import ipaddress
 import json
 import os
 import sys
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 from planner.cli.shell import EXIT_DIAGNOSTICS, EXIT_OK, UsageError
 from planner.cli.text import one_line, terminal
@@ -80,6 +82,12 @@ def run(args: argparse.Namespace) -> int:
     # The lazy view needs the client even without submitting: its token makes the devbox's.
     client = None if args.no_submit and args.view == "copy" else PvaClient.from_env()
     url = args.agent_url or os.environ.get("PVA_URL", "")
+    if args.view == "lazy" and args.agent_url is None and _loopback(url):
+        raise UsageError(
+            f"--view lazy: the agent reads through the sidecar, and PVA_URL ({url}) is this machine's "
+            "own address, which a RunLoop devbox cannot reach: pass --agent-url with the sidecar's "
+            "address as the devbox reaches it (its public HTTPS URL)"
+        )
     spec = RunSpec(
         store=args.store or Path(os.environ.get("PVA_STORE") or "var/projects"),
         subtree=args.subtree.strip("/"),
@@ -118,6 +126,18 @@ def run(args: argparse.Namespace) -> int:
         for diagnostic in status.diagnostics:
             print(terminal(f"  {diagnostic}"))
     return EXIT_DIAGNOSTICS if status.state in REFUSED else EXIT_OK
+
+
+def _loopback(url: str) -> bool:
+    """``url`` names this machine: localhost, or a loopback or unspecified address."""
+    host = urlsplit(url).hostname or ""
+    if host == "localhost" or host.endswith(".localhost"):
+        return True
+    try:
+        address = ipaddress.ip_address(host)
+    except ValueError:
+        return False
+    return address.is_loopback or address.is_unspecified
 
 
 def _assignment(text: str) -> tuple[str, str]:

@@ -28,6 +28,7 @@ from planner.agent.runloop import (
     run_view,
 )
 from planner.agent.snapshot import scan
+from planner.cli.main import main
 from planner.client.http_client import ClientError, PvaClient
 from planner.core.manifest import read_entries
 from tests.agent.conftest import MATTER
@@ -218,3 +219,32 @@ def test_the_lazy_token_is_limited_to_the_subtree(
     spec = _spec(store, view="lazy", sidecar_url=server, subtree=f"{MATTER}/discovery")
     run_view(fake.client(), spec, as_["agent"])
     assert seen["outside"] == 403
+
+
+@pytest.mark.parametrize(
+    ("url", "refused"),
+    [
+        ("http://127.0.0.1:8000", True),
+        ("http://localhost:8000", True),
+        ("http://[::1]:8000", True),
+        ("http://0.0.0.0:8000", True),
+        ("https://pva.firm.example", False),
+        ("http://10.0.0.5:8000", False),
+    ],
+)
+def test_a_lazy_run_refuses_a_sidecar_address_the_devbox_cannot_reach(
+    url: str, refused: bool, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """PVA_URL on loopback (make serve's) is where the runner reaches the sidecar, not where a devbox can.
+
+    Refused before any devbox is made, unless --agent-url says where the devbox reaches it.
+    """
+    monkeypatch.setenv("PVA_URL", url)
+    monkeypatch.setenv("PVA_TOKEN", "pva_not-used")
+    monkeypatch.delenv("RUNLOOP_API_KEY", raising=False)  # past the check, RunLoop itself is the refusal
+    command = ["runloop", "run", "--subtree", MATTER, "--command", "python agent.py"]
+    assert main(command) == 2
+    said = capsys.readouterr().err
+    assert ("a RunLoop devbox cannot reach" in said) is refused
+    assert main([*command, "--agent-url", url]) == 2
+    assert "a RunLoop devbox cannot reach" not in capsys.readouterr().err
