@@ -45,6 +45,7 @@ from sidecar.errors import Refused, StoreFault
 Held = Callable[[str], bool]  # is this store path under a legal hold?
 OnChange = Callable[[OutsideChange], None]
 log = logging.getLogger("pva.watch")
+SHOWN = 10  # refused paths named in the scan's warning; the rest are counted
 
 
 def no_holds(_: str) -> bool:
@@ -125,14 +126,22 @@ class Watcher:
         The listing passes them by, as no plan can name them; the document
         was not deleted, so it is judged as it was until it is one again.
         """
-        refused = []
+        refused: dict[str, str] = {}  # path -> why
         for path in missing:
             try:
                 self.backend.stat(path)
             except Refused as error:
-                refused.append(path)
-                log.warning("the watch keeps %r as it was: %s", path, error)
-        return refused
+                refused[path] = str(error)
+        if refused:  # one line a scan, however many: a folder swapped for a link refuses all it held
+            shown = "; ".join(f"{path!r} ({why})" for path, why in list(refused.items())[:SHOWN])
+            more = f"; and {len(refused) - SHOWN:,} more" if len(refused) > SHOWN else ""
+            log.warning(
+                "the watch keeps %d path(s) as they were, refused by the store: %s%s",
+                len(refused),
+                shown,
+                more,
+            )
+        return list(refused)
 
 
 def replay(files: Mapping[str, Entry], ops: Iterable[OpView]) -> dict[str, Entry]:

@@ -126,12 +126,30 @@ def test_what_no_plan_can_name_is_passed_by_and_the_rest_still_watched(
     (root / "m/a.txt").write_bytes(b"a, edited")
     found = watch.scan()
     assert [(c.change, c.path) for c in found] == [("edited", "m/a.txt")]
-    assert "the watch keeps 'm/b.txt' as it was" in caplog.text
-    assert "the watch keeps 'm/c.txt' as it was" in caplog.text
+    (kept,) = [r.getMessage() for r in caplog.records if r.getMessage().startswith("the watch keeps")]
+    assert kept.startswith("the watch keeps 2 path(s) as they were, refused by the store: 'm/b.txt' (")
+    assert "; 'm/c.txt' (" in kept
     assert watch.scan() == []
     (root / "m/b.txt").unlink()
     (tmp_path / "b.txt").rename(root / "m/b.txt")  # back as it was: no change either way
     assert watch.scan() == []
+
+
+def test_a_folder_swapped_for_a_link_is_kept_as_it_was_in_one_warning(
+    root: Path, state: SqlWatchState, store: SqlAuditStore, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Each file of a folder now behind a link is kept, none recorded deleted; one line names ten."""
+    for number in range(12):
+        (root / "m" / "d" / f"{number:02}.txt").write_bytes(b"x")
+    watch = watcher(root, state)
+    watch.scan()
+    (root / "m" / "d").rename(tmp_path / "d")
+    (root / "m" / "d").symlink_to(tmp_path / "d")
+    assert watch.scan() == []
+    (kept,) = [r.getMessage() for r in caplog.records if r.getMessage().startswith("the watch keeps")]
+    assert kept.startswith("the watch keeps 13 path(s) as they were")
+    assert kept.count("is a symlink") == 10
+    assert kept.endswith("; and 3 more")
 
 
 def test_a_store_that_lists_nothing_is_not_believed_unless_allowed(
