@@ -2,7 +2,10 @@
 
 Two matters: ``matters/acme`` (A) and ``matters/beta`` (B). Every string of
 B (plan titles, op reasons, approval and rejection comments, file names and
-file contents) carries the canary ``ZQXC``. An agent, an approver and an
+file contents) carries the canary ``ZQ~XC``: its ``~`` is in no base64 or hex
+alphabet, so no signature, hash or id can spell it by chance (``ZQXC`` was
+found, any case, in a report's random signature once in a few thousand
+runs). An agent, an approver and an
 auditor scoped to A call every route the app serves, with realistic
 queries (paths in A, ids and id prefixes of B's plans, filters); no answer
 may hold a canary, nor the id of a plan that touches B.
@@ -25,7 +28,7 @@ from sidecar.audit.custody_formats import CSV_MARK, read
 from tests.api.support import Api, Opener, Response
 from tests.support.plans import plan_doc
 
-CANARY = "zqxc"  # in every string of matter B; compared case-insensitively
+CANARY = "zq~xc"  # in every string of matter B; compared case-insensitively
 ORIGIN = {"Origin": "http://testserver"}
 READERS = ("agent", "approver-acme", "auditor-acme")  # each scoped to matters/acme
 EXTRA_PEOPLE = {
@@ -70,53 +73,68 @@ def _submit(api: Api, doc: dict[str, Any], who: str) -> str:
 def _build(api: Api) -> World:
     beta = api.root / "matters/beta"
     beta.mkdir(parents=True)
-    (beta / "ZQXC-brief.txt").write_bytes(b"ZQXC brief: the client's secret")
+    (beta / "ZQ~XC-brief.txt").write_bytes(b"ZQ~XC brief: the client's secret")
     for name, (role, scopes) in EXTRA_PEOPLE.items():
         api.secrets[name] = api.services.tokens.create(role, name, scopes)[1]
     hidden: dict[str, str] = {}
     hidden["beta applied"] = _submit(
         api,
         plan_doc(
-            {"op": "mkdir", "path": "matters/beta/ZQXC-folder", "reason": "ZQXC reason mkdir"},
+            {"op": "mkdir", "path": "matters/beta/ZQ~XC-folder", "reason": "ZQ~XC reason mkdir"},
             {
                 "op": "write",
-                "path": "matters/beta/ZQXC-folder/ZQXC-memo.txt",
-                "content": "ZQXC memo content",
-                "reason": "ZQXC reason write",
+                "path": "matters/beta/ZQ~XC-folder/ZQ~XC-memo.txt",
+                "content": "ZQ~XC memo content",
+                "reason": "ZQ~XC reason write",
             },
-            title="ZQXC title applied",
+            title="ZQ~XC title applied",
             scope=("matters/beta",),
         ),
         "agent-all",
     )
-    api.decide(hidden["beta applied"], "approve", "approver-beta", "ZQXC approval comment")
+    api.decide(hidden["beta applied"], "approve", "approver-beta", "ZQ~XC approval comment")
     hidden["mixed applied"] = _submit(
         api,
         plan_doc(
-            {"op": "move", "src": "matters/beta/ZQXC-brief.txt", "dst": MOVED, "reason": "ZQXC reason move"},
-            {"op": "mkdir", "path": "matters/acme/mixed-made", "reason": "ZQXC reason mixed mkdir"},
-            title="ZQXC title mixed",
+            {
+                "op": "move",
+                "src": "matters/beta/ZQ~XC-brief.txt",
+                "dst": MOVED,
+                "reason": "ZQ~XC reason move",
+            },
+            {"op": "mkdir", "path": "matters/acme/mixed-made", "reason": "ZQ~XC reason mixed mkdir"},
+            title="ZQ~XC title mixed",
             scope=("matters/acme", "matters/beta"),
         ),
         "agent-all",
     )
-    api.decide(hidden["mixed applied"], "approve", "approver", "ZQXC mixed approval comment")
+    api.decide(hidden["mixed applied"], "approve", "approver", "ZQ~XC mixed approval comment")
     hidden["beta rejected"] = _submit(
         api,
         plan_doc(
-            {"op": "mkdir", "path": "matters/beta/ZQXC-rejected", "reason": "ZQXC reason rejected"},
-            title="ZQXC title rejected",
+            {"op": "mkdir", "path": "matters/beta/ZQ~XC-rejected", "reason": "ZQ~XC reason rejected"},
+            title="ZQ~XC title rejected",
             scope=("matters/beta",),
         ),
         "agent-all",
     )
-    api.decide(hidden["beta rejected"], "reject", "approver-beta", "ZQXC rejection comment")
+    api.decide(hidden["beta rejected"], "reject", "approver-beta", "ZQ~XC rejection comment")
     hidden["mixed pending"] = _submit(
         api,
         plan_doc(
-            {"op": "write", "path": "matters/acme/ZQXC-a.txt", "content": "ZQXC a", "reason": "ZQXC why a"},
-            {"op": "write", "path": "matters/beta/ZQXC-b.txt", "content": "ZQXC b", "reason": "ZQXC why b"},
-            title="ZQXC title pending",
+            {
+                "op": "write",
+                "path": "matters/acme/ZQ~XC-a.txt",
+                "content": "ZQ~XC a",
+                "reason": "ZQ~XC why a",
+            },
+            {
+                "op": "write",
+                "path": "matters/beta/ZQ~XC-b.txt",
+                "content": "ZQ~XC b",
+                "reason": "ZQ~XC why b",
+            },
+            title="ZQ~XC title pending",
             scope=("matters/acme", "matters/beta"),
         ),
         "agent-all",
@@ -150,8 +168,8 @@ def _build(api: Api) -> World:
 
 # Legal holds: one in B only, one across both matters (seen from A redacted), one in A only.
 HOLDS = {
-    "ZQXC beta hold": ["matters/beta"],
-    "ZQXC mixed hold": ["matters/acme/custodians", "matters/beta"],
+    "ZQ~XC beta hold": ["matters/beta"],
+    "ZQ~XC mixed hold": ["matters/acme/custodians", "matters/beta"],
     "acme hold": ["matters/acme/templates"],
 }
 
@@ -279,7 +297,7 @@ def calls(world: World) -> dict[tuple[str, str], list[Call]]:
         ("GET", "/v1/holds/{hold_id}"): [(f"/v1/holds/{hold}", {}) for hold in world.holds.values()],
         ("POST", "/v1/holds"): [
             ("/v1/holds", {"json": {"paths": paths, "matter": "probe", "reason": "probe"}})
-            for paths in (["matters/acme/inbox"], ["matters/beta"], ["matters/beta/ZQXC-folder"])
+            for paths in (["matters/acme/inbox"], ["matters/beta"], ["matters/beta/ZQ~XC-folder"])
         ],
         ("POST", "/v1/holds/{hold_id}/release"): [
             (f"/v1/holds/{hold}/release", {"json": {"reason": "probe"}}) for hold in world.holds.values()
@@ -322,7 +340,7 @@ def calls(world: World) -> dict[tuple[str, str], list[Call]]:
         ("GET", "/holds"): [("/holds", {}), ("/holds", {"params": {"done": "place"}})],
         ("POST", "/holds"): [
             ("/holds", {"data": {"paths": paths, "matter": "probe", "reason": "probe"}, "headers": ORIGIN})
-            for paths in ("matters/acme/inbox", "matters/beta", "matters/beta/ZQXC-folder")
+            for paths in ("matters/acme/inbox", "matters/beta", "matters/beta/ZQ~XC-folder")
         ],
         ("POST", "/holds/{hold_id}/release"): [
             (f"/holds/{hold}/release", {"data": {"reason": "probe"}, "headers": ORIGIN})
@@ -349,8 +367,8 @@ def _leaks(response: Response, world: World) -> list[str]:
     """What of matter B the response shows: canaries, and ids of plans touching B."""
     body = response.text
     if CSV_MARK.casefold() + "," in body.casefold():
-        # A custody report as CSV ends with the signed report in base64: read it decoded, not
-        # encoded (random base64 holds the four letters of the canary, any case, now and then).
+        # A custody report as CSV ends with the signed report in base64: read it decoded, where
+        # a leak in it would show.
         body, _, last = body.rstrip("\n").rpartition("\n")
         body += "\n" + base64.b64decode(last.split(",", 1)[1]).decode("utf-8")
     text = "\n".join([body, *(f"{k}: {v}" for k, v in response.headers.items())]).casefold()
@@ -422,7 +440,7 @@ def test_history_of_a_document_from_another_matter_starts_at_the_wall(matters: W
     assert scoped["origins"] == []
     assert scoped["current"] == [path]
     whole = api.get("/v1/history", "auditor", params={"path": path}).json()
-    assert whole["origins"] == ["matters/beta/ZQXC-brief.txt"]
+    assert whole["origins"] == ["matters/beta/ZQ~XC-brief.txt"]
     assert matters.hidden["mixed applied"] in [item["plan"]["digest"] for item in whole["items"]]
 
 
@@ -503,4 +521,4 @@ def test_a_custody_report_for_a_reader_scoped_to_one_matter_holds_nothing_of_the
     assert document["subject"]["names"] == [path, MOVED]
     whole, _ = read(api.get("/v1/custody", "auditor", params={"path": path, "format": fmt}).content)
     assert matters.hidden["mixed applied"] in {event["digest"] for event in whole["events"]}
-    assert "matters/beta/ZQXC-brief.txt" in whole["subject"]["names"]
+    assert "matters/beta/ZQ~XC-brief.txt" in whole["subject"]["names"]
