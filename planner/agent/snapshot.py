@@ -1,9 +1,10 @@
 """Scan a directory into entries: the I/O edge that feeds manifests and trees.
 
 Walks without following symlinks, in sorted order, parents first. Symlinks,
-sockets, FIFOs, devices and names that are not UTF-8 are not store content
-(no plan can name them): they are skipped and counted, never opened, as the
-sidecar's listings leave them out. The store's reserved ``.pva/`` area is
+sockets, FIFOs, devices, files with a second name (hard links) and names
+that are not UTF-8 are not store content (``stored_kind``; no plan can name
+them): they are skipped and counted, never opened, as the sidecar's
+listings leave them out. The store's reserved ``.pva/`` area is
 left out.
 """
 
@@ -12,12 +13,11 @@ from __future__ import annotations
 import errno
 import hashlib
 import os
-import stat
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from planner.core.entry import Entry
+from planner.core.entry import Entry, stored_kind
 from planner.core.footprint import Read, read
 from planner.core.paths import RESERVED_ROOT, fold, is_utf8, join
 from planner.core.tree import Tree, tree_of
@@ -31,7 +31,7 @@ class ScanStats:
 
     entries: int = 0
     bytes_hashed: int = 0
-    skipped: list[str] = field(default_factory=list)  # links, special files, names that are not UTF-8
+    skipped: list[str] = field(default_factory=list)  # links, special and hard-linked files, names not UTF-8
 
 
 def scan(
@@ -70,9 +70,10 @@ def _scan_dir(
             stats.skipped.append(ascii(path))  # as Python escapes it: the name cannot be printed as it is
             continue
         info = child.stat(follow_symlinks=False)
-        if stat.S_ISDIR(info.st_mode):
+        kind = stored_kind(info.st_mode, info.st_nlink)
+        if kind == "dir":
             entry = Entry(path, "dir", mtime=info.st_mtime)
-        elif stat.S_ISREG(info.st_mode):
+        elif kind == "file":
             digest = _sha256(child.path) if hashed else None
             stats.bytes_hashed += info.st_size if hashed else 0
             entry = Entry(path, "file", info.st_size, digest, mtime=info.st_mtime)
@@ -110,7 +111,7 @@ def read_footprint(root: Path, reads: Sequence[Read]) -> Tree:
     """What a plan's reads need, by the one footprint reader (``planner.core.footprint.read``).
 
     So verifying a plan costs what the plan touches, not what the store holds.
-    Symlinks and special files are skipped, as ``scan`` skips them. This is
+    Symlinks, special and hard-linked files are skipped, as ``scan`` skips them. This is
     the agent side's reader; the sidecar's backends read through confined
     descriptors with the same reader.
     """
@@ -155,9 +156,10 @@ class FolderSource:
             raise
         try:
             info = os.fstat(fd)
-            if stat.S_ISDIR(info.st_mode):
+            kind = stored_kind(info.st_mode, info.st_nlink)
+            if kind == "dir":
                 return Entry(entry.path, "dir", mtime=info.st_mtime)
-            if not stat.S_ISREG(info.st_mode):
+            if kind is None:
                 return None
             digest, size = _digest(fd)
         finally:
@@ -176,15 +178,16 @@ def _digest(fd: int) -> tuple[str, int]:
 
 
 def _entry_at(root: Path, path: str, *, hashed: bool) -> Entry | None:
-    """The folder or regular file at ``path`` (None if absent, a link or a special file)."""
+    """The folder or file at ``path`` (None if absent or no store content: ``stored_kind``)."""
     full = os.path.join(root, path)
     try:
         info = os.lstat(full)
     except (FileNotFoundError, NotADirectoryError):
         return None
-    if stat.S_ISDIR(info.st_mode):
+    kind = stored_kind(info.st_mode, info.st_nlink)
+    if kind == "dir":
         return Entry(path, "dir", mtime=info.st_mtime)
-    if stat.S_ISREG(info.st_mode):
+    if kind == "file":
         return Entry(path, "file", info.st_size, _sha256(full) if hashed else None, mtime=info.st_mtime)
     return None
 
@@ -198,7 +201,8 @@ def _listing(root: Path, prefix: str) -> Iterator[Entry]:
         if (not prefix and fold(child.name) == RESERVED_ROOT) or not is_utf8(child.name):
             continue
         info = child.stat(follow_symlinks=False)
-        if stat.S_ISDIR(info.st_mode):
+        kind = stored_kind(info.st_mode, info.st_nlink)
+        if kind == "dir":
             yield Entry(join(prefix, child.name), "dir", mtime=info.st_mtime)
-        elif stat.S_ISREG(info.st_mode):
+        elif kind == "file":
             yield Entry(join(prefix, child.name), "file", info.st_size, mtime=info.st_mtime)

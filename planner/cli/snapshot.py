@@ -78,7 +78,7 @@ def run(args: argparse.Namespace) -> int:
         write_lines_atomically(Path(args.output), lines)
     progress.done()
     odd = len(stats.skipped)
-    skipped = f"; skipped {odd} links, special files or names not UTF-8" if odd else ""
+    skipped = f"; skipped {odd} links, special or hard-linked files or names not UTF-8" if odd else ""
     where = "" if args.output == "-" else f" to {args.output}"
     print(f"pva: wrote {stats.entries} entries{where}{skipped}", file=sys.stderr)
     return EXIT_OK

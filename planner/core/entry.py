@@ -2,11 +2,27 @@
 
 from __future__ import annotations
 
+import stat
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Literal
 
 Kind = Literal["file", "dir"]
+
+
+def stored_kind(mode: int, names: int) -> Kind | None:
+    """What an ``lstat`` (mode, link count) shows as store content: a folder, a file, or None.
+
+    A file is a regular file with one name. A symlink, a FIFO, socket or
+    device, and a file with a second name (a hard link) are no store
+    content: no plan can name one, listings on both sides leave them out,
+    and the sidecar will not touch them (``sidecar.backends.confined.check``).
+    """
+    if stat.S_ISDIR(mode):
+        return "dir"
+    if stat.S_ISREG(mode) and names == 1:
+        return "file"
+    return None
 
 
 @dataclass(frozen=True, slots=True, init=False)

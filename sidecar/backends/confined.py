@@ -25,6 +25,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager, suppress
 from pathlib import Path
 
+from planner.core.entry import stored_kind
 from planner.core.errors import AlreadyExists, IsADirectory, NotADirectory, NotFound, PvaError, TreeError
 from planner.core.paths import is_utf8, join
 from sidecar.backends.fd import RENAME_NOREPLACE, RESOLVE_CONFINED, SysCalls
@@ -77,16 +78,15 @@ def segments(path: str) -> list[str]:
 
 
 def check(info: os.stat_result, path: str) -> None:
-    """Refuse anything but a folder or a regular file with one name."""
-    mode = info.st_mode
-    if stat.S_ISDIR(mode):
+    """Refuse anything but store content (``stored_kind``): a folder or a regular file with one name."""
+    if stored_kind(info.st_mode, info.st_nlink) is not None:
         return
+    mode = info.st_mode
     if stat.S_ISLNK(mode):
         raise Refused(path, f"{path!r} is a symlink; pva never follows links")
     if not stat.S_ISREG(mode):
         raise Refused(path, f"{path!r} is a special file (FIFO, socket or device); pva will not touch it")
-    if info.st_nlink != 1:
-        raise Refused(path, f"{path!r} is hard-linked ({info.st_nlink} names); pva will not touch it")
+    raise Refused(path, f"{path!r} is hard-linked ({info.st_nlink} names); pva will not touch it")
 
 
 def _same_file(info: os.stat_result, seen: os.stat_result, path: str) -> None:

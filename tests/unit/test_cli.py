@@ -187,7 +187,7 @@ def test_snapshot_skips_and_counts_a_name_that_is_not_utf8(
     (Path(os.fsdecode(bytes(store) + b"/bad\xffname.txt"))).write_bytes(b"x")
     whole = tmp_path / "whole.jsonl"
     assert main(["snapshot", str(store), "-o", str(whole)]) == 0
-    assert "skipped 1 links, special files or names not UTF-8" in capsys.readouterr().err
+    assert "skipped 1 links, special or hard-linked files or names not UTF-8" in capsys.readouterr().err
     (Path(os.fsdecode(bytes(store) + b"/bad\xffname.txt"))).unlink()
     assert main(["snapshot", str(store), "-o", str(tmp_path / "without.jsonl")]) == 0
     assert whole.read_text() == (tmp_path / "without.jsonl").read_text()

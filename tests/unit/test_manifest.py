@@ -101,24 +101,35 @@ def make_store(root: Path) -> None:
 
 
 def test_scan_hashes_files_and_skips_links_and_reserved_area(tmp_path: Path) -> None:
-    """A scan lists folders and files with sha256, skipping symlinks, FIFOs, names not UTF-8 and .pva/.
+    """A scan lists folders and files with sha256, skipping links, FIFOs, names not UTF-8 and .pva/.
 
     What it lists can be written as a manifest: a Latin-1 name stopped it.
+    A file with a second name (a hard link) is left out under both, as the
+    sidecar's listings leave it out and its apply refuses it.
     """
     make_store(tmp_path)
     os.symlink("/etc/passwd", tmp_path / "m" / "link")
     os.mkfifo(tmp_path / "m" / "fifo")
     (tmp_path / "m" / "inbox" / "caf\udce9.txt").write_bytes(b"a name in Latin-1")  # the bytes caf\xe9
+    (tmp_path / "m" / "inbox" / "2.pdf").write_bytes(b"two names")
+    os.link(tmp_path / "m" / "inbox" / "2.pdf", tmp_path / "other" / "again.pdf")
     stats = ScanStats()
     entries = list(scan(tmp_path, stats=stats))
     assert [e.path for e in entries] == ["m", "m/empty", "m/inbox", "m/inbox/1.pdf", "other", "other/big.bin"]
     one = entries[3]
     assert (one.size, one.sha256) == (3, "7692c3ad3540bb803c020b3aee66cd8887123234ea0c6e7143c0add73ff431ed")
-    assert sorted(stats.skipped) == ["'m/inbox/caf\\udce9.txt'", "m/fifo", "m/link"]
+    assert sorted(stats.skipped) == [
+        "'m/inbox/caf\\udce9.txt'",
+        "m/fifo",
+        "m/inbox/2.pdf",
+        "m/link",
+        "other/again.pdf",
+    ]
     assert stats.bytes_hashed == 13
     assert len(list(manifest_lines(entries, root="t", hashed=True))) == len(entries) + 1
-    footprint = read_footprint(tmp_path, [Read("m/inbox/1.pdf")])
+    footprint = read_footprint(tmp_path, [Read("m/inbox/1.pdf"), Read("m/inbox/2.pdf")])
     assert footprint.names("m/inbox") == ["1.pdf"]
+    assert footprint.stat("m/inbox/2.pdf") is None
 
 
 def test_scan_without_hash_reads_metadata_only(tmp_path: Path) -> None:
@@ -242,6 +253,8 @@ def test_the_folder_source_hashes_only_a_regular_file_there_now(tmp_path: Path) 
     assert source.hashed(Entry("fifo", "file", 0)) is None  # not waited on
     assert source.hashed(Entry("gone", "file", 0)) is None
     assert source.hashed(Entry("f/below", "file", 0)) is None
+    os.link(tmp_path / "f", tmp_path / "second")
+    assert source.hashed(Entry("f", "file", 3)) is None  # a second name since: no store content
     swapped = source.hashed(Entry("dir", "file", 0))
     assert swapped is not None
     assert swapped.is_dir
