@@ -1,12 +1,14 @@
-"""``pva plans list|show``: the sidecar's plans, as the token may see them (over HTTP)."""
+"""``pva plans list|show|content``: the sidecar's plans, as the token may see them (over HTTP)."""
 
 from __future__ import annotations
 
 import argparse
+import sys
+from pathlib import Path
 from typing import Any
 
 from planner.cli.remote import ID_HELP, add_json_option, calling, connect, emit
-from planner.cli.shell import EXIT_OK, add_server_options
+from planner.cli.shell import EXIT_OK, add_server_options, write_atomically
 from planner.cli.status_views import status_view, summaries_view
 from planner.core.states import PlanState
 
@@ -31,6 +33,12 @@ def register(commands: Any) -> None:
     for action in (listing, show):
         add_json_option(action)
         add_server_options(action)
+    content = actions.add_parser("content", help="all that a plan's write op puts in the store")
+    content.add_argument("id", help=ID_HELP)
+    content.add_argument("index", type=int, help="the write op's index (0-based, as in 'pva plans show')")
+    content.add_argument("-o", "--output", metavar="FILE", help="write to FILE (whole or not at all)")
+    add_server_options(content)
+    content.set_defaults(run=run_content)
 
 
 @calling
@@ -46,4 +54,18 @@ def run_show(args: argparse.Namespace) -> int:
     with connect(args) as client:
         status = client.get(args.id)
     emit(args, status.model_dump(mode="json"), status_view(status))
+    return EXIT_OK
+
+
+@calling
+def run_content(args: argparse.Namespace) -> int:
+    """The bytes, checked by the sidecar as it sends them; ``-o`` gets them all or nothing."""
+    with connect(args) as client:
+        chunks = client.write_content(args.id, args.index)
+        if args.output:
+            write_atomically(Path(args.output), chunks)
+        else:
+            for chunk in chunks:
+                sys.stdout.buffer.write(chunk)
+            sys.stdout.flush()
     return EXIT_OK

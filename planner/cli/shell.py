@@ -70,19 +70,30 @@ def read_input(name: str, *, limit: int = MAX_PLAN_BYTES) -> bytes:
 
 def write_lines_atomically(target: Path, lines: Iterable[str]) -> int:
     """Write lines to ``target`` through a temporary file renamed into place; return the count."""
-    folder = target.parent
-    fd, temporary = tempfile.mkstemp(dir=folder, prefix=f".{target.name}.", suffix=".tmp")
     count = 0
+
+    def encoded() -> Iterator[bytes]:
+        nonlocal count
+        for line in lines:
+            count += 1
+            yield f"{line}\n".encode()
+
+    write_atomically(target, encoded())
+    return count
+
+
+def write_atomically(target: Path, chunks: Iterable[bytes]) -> None:
+    """Write ``chunks`` to ``target`` through a temporary file, fsynced and renamed into place.
+
+    If anything fails on the way (a cut-off download), ``target`` is as it was.
+    """
+    fd, temporary = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.", suffix=".tmp")
     try:
-        with os.fdopen(fd, "w", encoding="utf-8") as handle:
-            for line in lines:
-                handle.write(line)
-                handle.write("\n")
-                count += 1
+        with os.fdopen(fd, "wb") as handle:
+            handle.writelines(chunks)
             handle.flush()
             os.fsync(handle.fileno())
         os.replace(temporary, target)
     except BaseException:
         os.unlink(temporary)
         raise
-    return count

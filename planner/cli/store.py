@@ -3,7 +3,8 @@
 Over HTTP only (``--server`` or ``PVA_URL``, and a token): an agent reads
 what it plans about without a copy of the store. ``ls`` lists a folder
 (``--depth`` levels; ``--json`` prints tree/v1's entries), ``cat`` writes a
-file's bytes to standard output (or ``-o FILE``; ``--range START-END``),
+file's bytes to standard output (or ``-o FILE``, whole or not at all;
+``--range START-END``),
 ``manifest`` streams manifest/v1 lines (``--hash`` hashes every file). Exit
 0, or 2 when the sidecar refuses (out of scope, no such path).
 """
@@ -17,7 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from planner.cli.remote import calling, connect
-from planner.cli.shell import EXIT_OK, UsageError, add_server_options
+from planner.cli.shell import EXIT_OK, UsageError, add_server_options, write_atomically
 from planner.cli.text import one_line, terminal
 
 
@@ -61,8 +62,7 @@ def run_cat(args: argparse.Namespace) -> int:
     with connect(args) as client:
         chunks = client.read_chunks(args.path, start=start, stop=stop)
         if args.output:
-            with Path(args.output).open("wb") as out:
-                out.writelines(chunks)
+            write_atomically(Path(args.output), chunks)  # a cut-off read leaves no partial file
         else:
             for chunk in chunks:
                 sys.stdout.buffer.write(chunk)

@@ -276,7 +276,18 @@ class PvaClient:
         headers = dict(self._headers)
         if start is not None or stop is not None:
             headers["Range"] = f"bytes={start or 0}-" + ("" if stop is None else str(stop - 1))
-        url = f"{self.url}/v1/files/{quote(path, safe='/')}"
+        return self._bytes(f"{self.url}/v1/files/{quote(path, safe='/')}", headers)
+
+    def write_content(self, plan_id: str, index: int) -> Iterator[bytes]:
+        """All that write op ``index`` of a plan puts in the store, as it streams.
+
+        The sidecar checks the bytes against the sha256 the plan names as it
+        sends them and withholds the end of content that does not match: a
+        cut-off answer raises SidecarUnreachable.
+        """
+        return self._bytes(f"{self.url}/v1/plans/{quote(plan_id, safe='')}/writes/{index}", self._headers)
+
+    def _bytes(self, url: str, headers: dict[str, str]) -> Iterator[bytes]:
         response = self._send(self._http.build_request("GET", url, headers=headers), stream=True)
         try:
             yield from response.iter_bytes()

@@ -12,6 +12,7 @@ from functools import partial
 from typing import Annotated
 
 from fastapi import APIRouter, Path, Query, Request, Response
+from fastapi.responses import StreamingResponse
 from starlette.concurrency import run_in_threadpool
 
 from planner.core.treeview import trees_json
@@ -28,6 +29,7 @@ from sidecar.api.models import (
 )
 from sidecar.api.requests import ApprovalBody, ChangesBody, CommentBody, PlanBody, body_schema
 from sidecar.edge.auth import Caller
+from sidecar.edge.downloads import download
 from sidecar.edge.params import Storable, UtcTime
 from sidecar.edge.state import app_state
 from sidecar.notify.notices import plan_link
@@ -168,6 +170,25 @@ async def get_plan(
         await asyncio.sleep(WAIT_POLL)  # no thread is held while waiting
         stored = await run_in_threadpool(plans.get, stored.digest, who)
     return await run_in_threadpool(partial(_out, request, stored, who, with_plan=True))
+
+
+@router.get(
+    "/{plan_id}/writes/{index}",
+    operation_id="getWriteContent",
+    responses={
+        200: {"content": {"application/octet-stream": {}}, "description": "The bytes, as an attachment"},
+        **ERRORS,
+    },
+    response_class=StreamingResponse,
+    summary="The whole content a write op puts in the store, checked against its sha256 as it is sent",
+)
+def get_write_content(
+    request: Request,
+    who: Caller,
+    plan_id: PlanId,
+    index: Annotated[int, Path(ge=0, le=1_000_000, description="The write op's 0-based index in the plan")],
+) -> StreamingResponse:
+    return download(app_state(request).services.plans.write_content(plan_id, who, index))
 
 
 @router.post(

@@ -121,6 +121,15 @@ class Backend(Protocol):
         """The store file at ``path`` opened for streaming (NotFound when no file is there); never a link."""
         ...
 
+    def open_stored(self, path: str) -> FileStream:
+        """A file of the reserved area (an uploaded blob, a trash copy) opened for streaming.
+
+        Not hashed: the caller checks the bytes against the sha256 it
+        expects as they stream. NotFound when no file is there; Refused for
+        a path outside the reserved area.
+        """
+        ...
+
     def read_file(self, path: str, limit: int) -> bytes:
         """At most ``limit`` + 1 bytes of the file at ``path`` (a store path, or in the trash or blobs).
 

@@ -197,19 +197,7 @@ class LocalBackend:
             raise IsADirectory(path, "the store root is a folder")
         if _reserved(path):
             raise NotFound(path, f"{path!r} is not a file")
-        parent, name = _split(path)
-        try:
-            dirfd = self._fs.open_dir(parent)
-        except NotADirectory as error:
-            raise NotFound(path, f"{path!r} is not a file") from error
-        with self._fs.opened(dirfd):
-            info = self._fs.lstat(dirfd, name, path)
-            if info is None:
-                raise NotFound(path, f"{path!r} does not exist")
-            if stat.S_ISDIR(info.st_mode):
-                raise IsADirectory(path, f"{path!r} is a folder")
-            fd = self._fs.open_file(dirfd, name, path, info)
-        stream = _LocalStream(self._fs, fd, Entry(path, "file", info.st_size, mtime=info.st_mtime))
+        stream, info = self._open(path)
         try:
             key = _content_key(info)
             known = self._hashes.get(key)
@@ -223,6 +211,27 @@ class LocalBackend:
             raise
         stream.entry = Entry(path, "file", known[1], known[0], mtime=info.st_mtime)
         return stream
+
+    def open_stored(self, path: str) -> FileStream:
+        """A file of the reserved area (a blob, a trash copy) open through its descriptor, not hashed."""
+        _reserved_only(path)
+        return self._open(path)[0]
+
+    def _open(self, path: str) -> tuple[_LocalStream, os.stat_result]:
+        """The regular file at ``path`` open for reading, and what its ``lstat`` said."""
+        parent, name = _split(path)
+        try:
+            dirfd = self._fs.open_dir(parent)
+        except (NotFound, NotADirectory) as error:
+            raise NotFound(path, f"{path!r} is not a file") from error
+        with self._fs.opened(dirfd):
+            info = self._fs.lstat(dirfd, name, path)
+            if info is None:
+                raise NotFound(path, f"{path!r} does not exist")
+            if stat.S_ISDIR(info.st_mode):
+                raise IsADirectory(path, f"{path!r} is a folder")
+            fd = self._fs.open_file(dirfd, name, path, info)
+        return _LocalStream(self._fs, fd, Entry(path, "file", info.st_size, mtime=info.st_mtime)), info
 
     def deepest(self, path: str) -> int:
         base = len(path.encode()) + 1 if path else 0

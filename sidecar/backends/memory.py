@@ -72,6 +72,13 @@ class MemoryBackend:
             raise IsADirectory(path, f"{path!r} is a folder")
         return _MemoryStream(entry, self.read_bytes(path))
 
+    def open_stored(self, path: str) -> FileStream:
+        _reserved_only(path)
+        entry = self.tree.stat(path)
+        if entry is None or entry.is_dir:
+            raise NotFound(path, f"{path!r} is not a file")
+        return _MemoryStream(entry, self.read_bytes(path))
+
     def read_file(self, path: str, limit: int) -> bytes:
         return self.read_bytes(path)[: limit + 1]
 

@@ -18,20 +18,23 @@ scope), and only content whose hash lies at those paths is shown.
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Iterable, Sequence
+import logging
+from collections.abc import Iterable, Iterator, Sequence
 from typing import Any
 
+from planner.core.entry import Entry
 from planner.core.errors import TreeError
 from planner.core.ops import WriteFile
 from planner.core.plan import Plan, Write
 from planner.core.preview import MAX_SHOWN_BYTES, Preview, Version, preview, version_of
 from planner.core.verify import simulate
 from sidecar.audit.log import AuditLog
-from sidecar.backends.base import BLOBS, Backend
-from sidecar.errors import StoreError
+from sidecar.backends.base import BLOBS, CHUNK, Backend, FileStream
+from sidecar.errors import NotInStore, StoreError, StoreFault
 from sidecar.service.codec import base_changes, base_from
 
 MAX_PREVIEWS = 100  # writes previewed in one API answer (the page previews the ops it shows)
+log = logging.getLogger("pva.contents")
 
 
 def previews(
@@ -48,7 +51,7 @@ def previews(
         resolved = simulate(plan, tree).changes
     changes = {c.index: c for c in resolved if isinstance(c, WriteFile)}
     known = list(tree.walk())
-    reader = _Reader(backend, audit, {e.sha256: e.path for e in known if e.sha256 is not None})
+    reader = _Reader(backend, audit, {e.sha256: e.path for e in known if e.sha256 is not None}, plan.scope)
     found = []
     for index in wanted:
         op = plan.ops[index]
@@ -61,19 +64,19 @@ def previews(
 class _Reader:
     """Reads versions of files through the store, each checked against the sha256 expected."""
 
-    def __init__(self, backend: Backend, audit: AuditLog, seen: dict[str, str]) -> None:
+    def __init__(self, backend: Backend, audit: AuditLog, seen: dict[str, str], scope: Sequence[str]) -> None:
         self.backend = backend
         self.audit = audit
         self.seen = seen  # sha256 -> a path where the base saw that content
+        self.scope = scope  # the plan's: where its content may come from (Engine.blob_sizes' rule)
 
     def new(self, op: Write) -> Version:
         data = op.data()
         if data is not None:
             return version_of(data)
         assert op.content_ref is not None
-        where = [f"{BLOBS}/{op.content_ref}", *self.audit.trash_locations(op.content_ref)]
-        size = self.audit.blob_size(op.content_ref)
-        return self._read(op.content_ref, size, where, "the referenced blob is not in the store")
+        size = self.audit.blob_size(op.content_ref, within=self.scope)
+        return self._read(op.content_ref, size, _held_at(op.content_ref, self.audit, self.scope), _NO_BLOB)
 
     def old(self, op: Write, change: WriteFile | None, known: Sequence[Any]) -> Version | None:
         replaced = change.replaced if change is not None else None
@@ -97,3 +100,88 @@ class _Reader:
             if hashlib.sha256(data).hexdigest() == sha256:
                 return Version(sha256, len(data), data)
         return Version(sha256, size, None, gone)
+
+
+_NO_BLOB = "the referenced blob is not in the store"
+
+
+def _held_at(content_ref: str, audit: AuditLog, scope: Sequence[str]) -> list[str]:
+    """Where the sidecar may hold a blob's bytes for a plan: the blob area, then the trash of its scope."""
+    return [f"{BLOBS}/{content_ref}", *audit.trash_locations(content_ref, within=scope)]
+
+
+def write_content(plan: Plan, index: int, backend: Backend, audit: AuditLog) -> FileStream:
+    """The whole content write op ``index`` puts in the store, to stream (the caller closes it).
+
+    Inline content is the plan's own; a ``content_ref`` is read where the
+    sidecar holds the blob (``_held_at``). Either way the bytes are checked
+    against the sha256 the plan names as they stream (``Checked``).
+    NotInStore (404) when the op is no write or its blob is held no longer.
+    """
+    if not 0 <= index < len(plan.ops):
+        raise NotInStore("", f"the plan has {len(plan.ops)} op(s): there is no op {index}")
+    op = plan.ops[index]
+    if not isinstance(op, Write):
+        raise NotInStore("", f"op {index} is a {op.op}, not a write: it puts no content in the store")
+    data = op.data()
+    if data is not None:
+        sha256 = hashlib.sha256(data).hexdigest()
+        return Checked(_Bytes(Entry(op.path, "file", len(data), sha256), data), sha256)
+    assert op.content_ref is not None
+    for where in _held_at(op.content_ref, audit, plan.scope):
+        try:
+            return Checked(backend.open_stored(where), op.content_ref)
+        except (TreeError, StoreError):
+            continue
+    raise NotInStore(op.path, f"op {index}'s content ({op.content_ref}) is held no longer: {_NO_BLOB}")
+
+
+class Checked:
+    """A stream of content whose sha256 is known: its last chunk is sent only once the whole matched.
+
+    So a stored copy altered since it was hashed is never sent whole: the
+    stream stops short of its length (the client sees a cut-off answer)
+    and the sidecar logs it.
+    """
+
+    def __init__(self, stream: FileStream, sha256: str) -> None:
+        self._stream, self.sha256 = stream, sha256
+        found = stream.entry
+        self.entry = Entry(found.path, "file", found.size, sha256, found.generation, found.mtime)
+
+    def chunks(self, start: int, stop: int) -> Iterator[bytes]:
+        """The whole content (only ``[0, size)`` can be checked)."""
+        if (start, stop) != (0, self.entry.size):
+            raise ValueError("only the whole content is checked")
+        digest, held = hashlib.sha256(), b""
+        for chunk in self._stream.chunks(start, stop):
+            digest.update(chunk)
+            if held:
+                yield held
+            held = chunk
+        if digest.hexdigest() != self.sha256:
+            log.error(
+                "INCIDENT: %s does not hold the content %s any more; not sent", self.entry.path, self.sha256
+            )
+            raise StoreFault(
+                self.entry.path, f"{self.entry.path!r} no longer holds the content {self.sha256}"
+            )
+        if held:
+            yield held
+
+    def close(self) -> None:
+        self._stream.close()
+
+
+class _Bytes:
+    """Content held in memory (``FileStream``): a write's inline bytes."""
+
+    def __init__(self, entry: Entry, data: bytes) -> None:
+        self.entry, self._data = entry, data
+
+    def chunks(self, start: int, stop: int) -> Iterator[bytes]:
+        for offset in range(start, min(stop, len(self._data)), CHUNK):
+            yield self._data[offset : min(stop, offset + CHUNK)]
+
+    def close(self) -> None:
+        """Nothing is held open."""

@@ -34,11 +34,12 @@ from sidecar.apply.engine import Engine
 from sidecar.apply.progress import Progress
 from sidecar.audit.payloads import approval_payload, workflow_payload
 from sidecar.audit.records import ApplyRecord
+from sidecar.backends.base import FileStream
 from sidecar.errors import LockTimeout, UnknownPlan
 from sidecar.policy import Policy, named_paths
 from sidecar.service.cases import NO_PLAN, Conflict, Event, StoredCase, Write
 from sidecar.service.codec import base_changes, base_from, base_json
-from sidecar.service.contents import previews
+from sidecar.service.contents import previews, write_content
 from sidecar.service.ports import ApplyQueue, CaseStore, PlanAudit
 from sidecar.service.versions import NO_VERSIONS, Versions, previous_of, versions
 from sidecar.tokens import Principal, Role
@@ -572,6 +573,11 @@ class PlanService:
         stored = self._load(ref, who)
         plan = self.audit.plan(stored.digest)
         return previews(plan, stored.base, self.engine.backend, self.audit, indexes)
+
+    def write_content(self, ref: str, who: Principal, index: int) -> FileStream:
+        """What write op ``index`` puts in the store, whole, checked as it streams; the caller closes it."""
+        stored = self._load(ref, who)
+        return write_content(self.audit.plan(stored.digest), index, self.engine.backend, self.audit)
 
     def find(
         self,

@@ -23,6 +23,7 @@ from pydantic import ValidationError
 from starlette.concurrency import run_in_threadpool
 from starlette.responses import RedirectResponse, Response
 
+from sidecar.edge.downloads import download
 from sidecar.edge.params import NUL_MESSAGE, Comment
 from sidecar.edge.state import app_state
 from sidecar.errors import UnknownPlan
@@ -236,6 +237,14 @@ def reject(request: Request, who: Poster, plan_id: PlanId, comment: CommentField
         return _render(request, who, plan_id, _DEFAULT_PAGES, error=refused)
     stored = app_state(request).services.plans.reject(plan_id, who.principal, text)
     return _back(stored.digest, "reject")
+
+
+@router.get("/{plan_id}/writes/{index}")
+def write_content(
+    request: Request, who: Viewer, plan_id: PlanId, index: Annotated[int, Path(ge=0, le=1_000_000)]
+) -> Response:
+    """What write op ``index`` puts in the store, whole, as a download (``sidecar.edge.downloads``)."""
+    return download(app_state(request).services.plans.write_content(plan_id, who.principal, index))
 
 
 @router.post("/{plan_id}/apply")

@@ -59,6 +59,7 @@ ROUTES = [
     Route("POST", "/v1/plans", body="plan"),
     Route("GET", "/v1/plans", PLAN_QUERY),
     Route("GET", "/v1/plans/{plan_id}"),
+    Route("GET", "/v1/plans/{plan_id}/writes/{index}"),
     Route("POST", "/v1/plans/{plan_id}/approve", body="comment"),
     Route("POST", "/v1/plans/{plan_id}/reject", body="comment"),
     Route("POST", "/v1/plans/{plan_id}/request-changes", body="comment"),
@@ -88,6 +89,7 @@ ROUTES = [
     Route("GET", "/", ("state", "q", "author", "path"), page=True),
     Route("GET", "/inbox/rows", ("state", "q", "author", "path"), page=True),
     Route("GET", "/plans/{plan_id}", ("op", "bp", "ap", "changed", "done"), page=True),
+    Route("GET", "/plans/{plan_id}/writes/{index}", page=True),
     Route("POST", "/plans/{plan_id}/approve", body="form", page=True),
     Route("POST", "/inbox/decide", body="form", page=True),
     Route("POST", "/plans/{plan_id}/reject", body="form", page=True),
@@ -188,6 +190,9 @@ def _request(fuzzed: Fuzzed, route: Route, data: st.DataObject) -> Response:  # 
     path = route.path
     if "{plan_id}" in path:
         path = path.replace("{plan_id}", _encoded(data.draw(_plan_id(fuzzed), label="plan_id")))
+    if "{index}" in path:
+        index = st.one_of(st.integers(-1, 4).map(str), ODD_TEXT, NUMBERS)
+        path = path.replace("{index}", _encoded(data.draw(index, label="index")) or "0")
     if "{webhook_id}" in path:
         hook = data.draw(st.one_of(st.just(NO_WEBHOOK), ODD_TEXT), label="webhook_id")
         path = path.replace("{webhook_id}", _encoded(hook))

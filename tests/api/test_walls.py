@@ -248,6 +248,9 @@ def calls(world: World) -> dict[tuple[str, str], list[Call]]:
         ("POST", "/v1/plans"): [("/v1/plans", {"json": ACME_ONLY})],
         ("GET", "/v1/plans"): [("/v1/plans", {"params": query}) for query in plan_filters],
         ("GET", "/v1/plans/{plan_id}"): per_id("/v1/plans/{plan_id}"),
+        ("GET", "/v1/plans/{plan_id}/writes/{index}"): [
+            call for index in (0, 1) for call in per_id(f"/v1/plans/{{plan_id}}/writes/{index}")
+        ],
         ("POST", "/v1/plans/{plan_id}/approve"): per_id(
             "/v1/plans/{plan_id}/approve", acting=True, **comment
         ),
@@ -314,6 +317,9 @@ def calls(world: World) -> dict[tuple[str, str], list[Call]]:
         ("GET", "/"): [("/", {"params": query}) for query in plan_filters],
         ("GET", "/inbox/rows"): [("/inbox/rows", {"params": query}) for query in plan_filters],
         ("GET", "/plans/{plan_id}"): per_id("/plans/{plan_id}"),
+        ("GET", "/plans/{plan_id}/writes/{index}"): [
+            call for index in (0, 1) for call in per_id(f"/plans/{{plan_id}}/writes/{index}")
+        ],
         ("POST", "/plans/{plan_id}/approve"): per_id("/plans/{plan_id}/approve", acting=True, **form),
         ("POST", "/plans/{plan_id}/reject"): per_id("/plans/{plan_id}/reject", acting=True, **form),
         ("POST", "/plans/{plan_id}/request-changes"): per_id(

@@ -403,3 +403,59 @@ def test_several_ids_are_each_decided_and_a_refusal_hides_none_of_the_others(
             assert (shown.state, shown.rejection and shown.rejection.comment) == ("rejected", "Not this week")
     assert main(["approve", first, second, "--without", "1", *common]) == 2  # --without names one plan
     assert "--without decides one plan" in capsys.readouterr().err
+
+
+def test_plans_content_downloads_a_write_whole_or_leaves_no_file(
+    server: str,
+    tokens: dict[str, str],
+    settings: Settings,
+    capsysbinary: pytest.CaptureFixture[bytes],
+    tmp_path: Path,
+) -> None:
+    """pva plans content prints or saves what a write puts in the store; an altered blob saves nothing."""
+    log = b"custodian,document\n" + b"alice,1.pdf\n" * 200_000  # 2.4 MB: several chunks
+    with PvaClient(server, tokens["agent"]) as client:
+        ref = client.upload(log)
+    document = {
+        "pva": "plan/v1",
+        "title": "A privilege log",
+        "scope": ["m"],
+        "ops": [
+            {"op": "mkdir", "path": "m/logs"},
+            {"op": "write", "path": "m/logs/privilege.csv", "content_ref": ref},
+        ],
+    }
+    plan_id = submitted(server, tokens["agent"], document)[:8]
+    assert main(["plans", "content", plan_id, "1", "--server", server, "--token", tokens["alice"]]) == 0
+    assert capsysbinary.readouterr().out == log
+    downloads = tmp_path / "downloads"
+    downloads.mkdir()
+    saved = downloads / "privilege.csv"
+    assert (
+        main(
+            [
+                "plans",
+                "content",
+                plan_id,
+                "1",
+                "-o",
+                str(saved),
+                "--server",
+                server,
+                "--token",
+                tokens["alice"],
+            ]
+        )
+        == 0
+    )
+    assert saved.read_bytes() == log
+    assert main(["plans", "content", plan_id, "0", "--server", server, "--token", tokens["alice"]]) == 2
+    assert b"op 0 is a mkdir, not a write" in capsysbinary.readouterr().err
+    Path(settings.store or "", ".pva", "blobs", ref).write_bytes(log.replace(b"alice", b"mallo"))
+    altered = downloads / "altered.csv"
+    code = main(
+        ["plans", "content", plan_id, "1", "-o", str(altered), "--server", server, "--token", tokens["alice"]]
+    )
+    assert code == 3
+    assert not altered.exists()
+    assert list(downloads.iterdir()) == [saved]  # no temporary file left either

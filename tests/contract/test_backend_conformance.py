@@ -573,6 +573,21 @@ def test_staged_sha256_hashes_what_the_reserved_file_holds_now(harness: Harness)
     unchanged(harness, StoreError, lambda: harness.backend.staged_sha256("c.txt"))
 
 
+def test_open_stored_streams_a_reserved_file_and_only_one(harness: Harness) -> None:
+    """open_stored streams a blob's bytes as they are; a store path is refused, a missing one NotFound."""
+    content = b"blob " * 300_000  # more than one chunk
+    harness.backend.ensure_dir(BLOBS)
+    harness.put(f"{BLOBS}/{sha(content)}", content)
+    stream = harness.backend.open_stored(f"{BLOBS}/{sha(content)}")
+    try:
+        assert stream.entry.size == len(content)
+        assert b"".join(stream.chunks(0, len(content))) == content
+    finally:
+        stream.close()
+    unchanged(harness, StoreError, lambda: harness.backend.open_stored("c.txt"))
+    unchanged(harness, NotFound, lambda: harness.backend.open_stored(f"{BLOBS}/{sha(b'never')}"))
+
+
 def test_stage_copy_never_replaces_and_needs_its_source(harness: Harness) -> None:
     """stage_copy never replaces (AlreadyExists), needs its source (NotFound), never copies into itself."""
     harness.backend.ensure_dir(f"{STAGING}/t")

@@ -120,6 +120,7 @@ def _template(path: str) -> str:
     """The OpenAPI path a curl example calls: plan, token and webhook ids and file paths as parameters."""
     path = re.sub(r"/[0-9a-f]{8,64}(?=/|$)", "/{plan_id}", path)
     path = re.sub(r"/tok_[0-9a-f]{12}(?=/|$)", "/{token_id}", path)
+    path = re.sub(r"/writes/\d+$", "/writes/{index}", path)
     path = re.sub(r"/whk_[0-9a-f]{12}$", "/{webhook_id}", path)
     return re.sub(r"^/v1/files/.+", "/v1/files/{path}", path)
 

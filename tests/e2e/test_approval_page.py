@@ -411,3 +411,31 @@ def test_an_overwrite_shows_its_diff_and_a_new_file_its_lines_as_text(page: Page
     assert page.evaluate("() => window.__pwned") is None
     assert dialogs == []
     page.screenshot(path=str(IMAGES / "plan-content.png"), full_page=True)
+
+
+def test_a_write_too_large_to_show_is_downloaded_whole(page: Page, sidecar: Sidecar) -> None:
+    """A 300 KB log shows only its facts; the approver downloads every byte of it, and nothing runs."""
+    folder = "matters/content-download"
+    log = "custodian,document\n" + "alice,<script>window.__pwned=4</script>\n" * 7_500
+    plan_id = sidecar.submit(
+        {
+            "pva": "plan/v1",
+            "title": "A privilege log",
+            "scope": [folder],
+            "ops": [
+                {"op": "mkdir", "path": folder},
+                {"op": "write", "path": f"{folder}/privilege-log.html", "content": log},
+            ],
+        }
+    )
+    sign_in(page, sidecar, "alice")
+    page.goto(f"/plans/{plan_id}")
+    shown = page.locator("#content-1")
+    expect(shown).to_contain_text("too large to show here")
+    with page.expect_download() as started:
+        shown.get_by_role("link", name="Download the new content").click()
+    download = started.value
+    assert download.suggested_filename == "privilege-log.html"
+    assert Path(download.path()).read_bytes() == log.encode()
+    assert page.url.endswith(f"/plans/{plan_id}")  # saved, not opened
+    assert page.evaluate("() => window.__pwned") is None

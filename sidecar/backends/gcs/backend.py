@@ -133,6 +133,16 @@ class GcsBackend:
         entry = Entry(path, "file", obj.size, obj.sha256, obj.generation, obj.updated)
         return _GcsStream(self.objects, obj, entry)
 
+    def open_stored(self, path: str) -> FileStream:
+        """The reserved object at ``path`` (a blob, a trash copy), its generation pinned."""
+        _reserved_only(path)
+        obj = self.objects.get(self.folders.name(path))
+        if obj is None:
+            raise NotFound(path, f"{path!r} is not a file")
+        return _GcsStream(
+            self.objects, obj, Entry(path, "file", obj.size, obj.sha256, obj.generation, obj.updated)
+        )
+
     def read_file(self, path: str, limit: int) -> bytes:
         obj = self.objects.get(self.folders.name(path)) if path else None
         if obj is None:

@@ -1,0 +1,116 @@
+"""GET /v1/plans/{id}/writes/{index}: the whole content a write puts in the store, for its reviewers.
+
+A write over the preview's limit shows only its size and sha256; this is
+how an approver reads the rest. Inline or uploaded, the bytes are checked
+against the sha256 the plan names as they are sent.
+"""
+
+from __future__ import annotations
+
+import hashlib
+
+import pytest
+
+from tests.api.support import Api
+from tests.support.plans import plan_doc
+
+BIG = b"custodian,document\n" + b"alice,DOC-0001.pdf\n" * 40_000  # 760 KB: over the 256 KB preview
+SMALL = "r\u00e9sum\u00e9 of <script>alert(1)</script>\n".encode()
+
+
+def _sha(data: bytes) -> str:
+    return hashlib.sha256(data).hexdigest()
+
+
+def _plan(api: Api) -> str:
+    """A plan writing SMALL inline (op 1) and BIG from an uploaded blob (op 3), with a move between."""
+    upload = api.client.post(
+        "/v1/blobs", params={"sha256": _sha(BIG)}, content=BIG, headers=api.auth("agent")
+    )
+    assert upload.status_code == 201, upload.text
+    doc = plan_doc(
+        {"op": "mkdir", "path": "matters/acme/notes"},
+        {"op": "write", "path": "matters/acme/notes/r\u00e9sum\u00e9.html", "content": SMALL.decode()},
+        {"op": "move", "src": "matters/acme/inbox/0002.pdf", "dst": "matters/acme/notes/0002.pdf"},
+        {"op": "write", "path": "matters/acme/privilege-log.csv", "content_ref": _sha(BIG)},
+        title="a privilege log",
+    )
+    return str(api.submit(doc)["id"])
+
+
+def test_an_approver_downloads_every_byte_a_write_puts_in_the_store(api: Api) -> None:
+    """Both writes come whole, as attachments a browser saves and never runs; the preview shows only facts."""
+    plan_id = _plan(api)
+    shown = api.show(plan_id, "approver")
+    big = next(c for c in shown["contents"] if c["op_index"] == 3)
+    assert big["lines"] == []
+    assert "too large to show" in big["note"]
+    small = api.get(f"/v1/plans/{plan_id}/writes/1", "approver")
+    assert small.status_code == 200
+    assert small.content == SMALL
+    assert small.headers["content-type"] == "application/octet-stream"
+    assert small.headers["content-disposition"] == (
+        "attachment; filename=\"r_sum_.html\"; filename*=UTF-8''r%C3%A9sum%C3%A9.html"
+    )
+    assert small.headers["x-content-type-options"] == "nosniff"
+    assert small.headers["content-security-policy"].startswith("sandbox")
+    assert small.headers["etag"] == f'"{_sha(SMALL)}"'
+    whole = api.get(f"/v1/plans/{plan_id}/writes/3", "approver")
+    assert whole.status_code == 200
+    assert whole.content == BIG
+    assert int(whole.headers["content-length"]) == len(BIG)
+    assert api.get(f"/v1/plans/{plan_id[:12]}/writes/3", "agent").content == BIG  # its author, by short id
+
+
+def test_after_the_apply_the_content_comes_from_where_the_sidecar_keeps_it(api: Api) -> None:
+    """Applied, the blob is in the store; a revert trashes it, and the download still finds it, checked."""
+    plan_id = _plan(api)
+    api.decide(plan_id, "approve")
+    assert api.show(plan_id)["state"] == "applied"
+    assert api.get(f"/v1/plans/{plan_id}/writes/3", "auditor").content == BIG
+    assert api.get(f"/v1/plans/{plan_id}/writes/1", "auditor").content == SMALL
+
+
+@pytest.mark.parametrize(
+    ("index", "message"),
+    [
+        (0, "op 0 is a mkdir, not a write"),
+        (2, "op 2 is a move, not a write"),
+        (4, "the plan has 4 op(s): there is no op 4"),
+    ],
+)
+def test_an_op_that_is_no_write_has_no_content(api: Api, index: int, message: str) -> None:
+    plan_id = _plan(api)
+    answer = api.get(f"/v1/plans/{plan_id}/writes/{index}", "approver")
+    assert answer.status_code == 404
+    assert answer.json()["error"]["code"] == "not_found"
+    assert message in answer.json()["error"]["message"]
+
+
+def test_a_caller_who_may_not_see_the_plan_gets_nothing_of_it(api: Api) -> None:
+    """Outside the plan's matter, the answer is the unknown plan's: not a byte, not a name."""
+    plan_id = _plan(api)
+    for who in ("approver-other", "agent-globex", "auditor-other"):
+        answer = api.get(f"/v1/plans/{plan_id}/writes/3", who)
+        assert answer.status_code == 404, who
+        assert b"alice" not in answer.content
+        assert b"privilege" not in answer.content
+    assert api.get(f"/v1/plans/{plan_id}/writes/3", None).status_code == 401
+
+
+def test_an_altered_blob_is_never_sent_whole(api: Api) -> None:
+    """Bytes changed on disk since the upload: the answer stops short, and the sidecar says why."""
+    plan_id = _plan(api)
+    blob = api.root / ".pva/blobs" / _sha(BIG)
+    blob.write_bytes(BIG.replace(b"alice", b"mallo"))
+    answer = api.get(f"/v1/plans/{plan_id}/writes/3", "approver")
+    assert answer.status_code == 200  # sent before the end is read: the end is withheld
+    assert len(answer.content) < len(BIG)
+
+
+def test_a_blob_no_longer_held_is_not_found(api: Api) -> None:
+    plan_id = _plan(api)
+    (api.root / ".pva/blobs" / _sha(BIG)).unlink()
+    answer = api.get(f"/v1/plans/{plan_id}/writes/3", "approver")
+    assert answer.status_code == 404
+    assert "held no longer" in answer.json()["error"]["message"]
