@@ -98,6 +98,8 @@ def content_lines(found: Preview, *, limit: int = CONTENT_LINES) -> list[str]:
     lines += [_diff_line(line) for line in found.lines[:limit]]
     if len(found.lines) > limit:
         lines.append(f"... {len(found.lines) - limit} more lines (the approval page shows them all)")
+    if found.note or len(found.lines) > limit:
+        lines.append(f"(every byte it writes: pva plans content ID {found.index})")
     return lines
 
 

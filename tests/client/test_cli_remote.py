@@ -426,6 +426,10 @@ def test_plans_content_downloads_a_write_whole_or_leaves_no_file(
         ],
     }
     plan_id = submitted(server, tokens["agent"], document)[:8]
+    assert main(["plans", "show", plan_id, "--server", server, "--token", tokens["alice"]]) == 0
+    shown = capsysbinary.readouterr().out.decode()
+    assert "too large to show here" in shown
+    assert "        (every byte it writes: pva plans content ID 1)\n" in shown
     assert main(["plans", "content", plan_id, "1", "--server", server, "--token", tokens["alice"]]) == 0
     assert capsysbinary.readouterr().out == log
     downloads = tmp_path / "downloads"
