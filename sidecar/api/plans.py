@@ -188,7 +188,9 @@ def get_write_content(
     plan_id: PlanId,
     index: Annotated[int, Path(ge=0, le=1_000_000, description="The write op's 0-based index in the plan")],
 ) -> StreamingResponse:
-    return download(app_state(request).services.plans.write_content(plan_id, who, index))
+    services = app_state(request).services
+    stream = services.plans.write_content(plan_id, who, index)
+    return download(stream, lambda: services.reads.served(who, stream.entry, stream.entry.size or 0, None))
 
 
 @router.post(

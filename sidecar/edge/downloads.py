@@ -8,7 +8,7 @@ session. So they go as ``application/octet-stream``, an attachment, with
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from urllib.parse import quote
 
 from fastapi.responses import StreamingResponse
@@ -23,10 +23,19 @@ HEADERS = {
 }
 
 
-def download(stream: FileStream) -> StreamingResponse:
-    """The whole of ``stream`` as an attachment named after its path's last segment; closed at the end."""
+def download(stream: FileStream, served: Callable[[], None]) -> StreamingResponse:
+    """The whole of ``stream`` as an attachment named after its path's last segment; closed at the end.
+
+    ``served`` runs first (the read's audit event, durable before the first
+    byte is sent, as for ``GET /v1/files``); if it fails, nothing is sent.
+    """
     entry = stream.entry
     size = entry.size or 0
+    try:
+        served()
+    except BaseException:
+        stream.close()
+        raise
     headers = {
         **HEADERS,
         "Content-Length": str(size),

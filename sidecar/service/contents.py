@@ -126,11 +126,11 @@ def write_content(plan: Plan, index: int, backend: Backend, audit: AuditLog) -> 
     data = op.data()
     if data is not None:
         sha256 = hashlib.sha256(data).hexdigest()
-        return Checked(_Bytes(Entry(op.path, "file", len(data), sha256), data), sha256)
+        return Checked(_Bytes(Entry(op.path, "file", len(data), sha256), data), op.path, sha256)
     assert op.content_ref is not None
     for where in _held_at(op.content_ref, audit, plan.scope):
         try:
-            return Checked(backend.open_stored(where), op.content_ref)
+            return Checked(backend.open_stored(where), op.path, op.content_ref)
         except (TreeError, StoreError):
             continue
     raise NotInStore(op.path, f"op {index}'s content ({op.content_ref}) is held no longer: {_NO_BLOB}")
@@ -141,13 +141,14 @@ class Checked:
 
     So a stored copy altered since it was hashed is never sent whole: the
     stream stops short of its length (the client sees a cut-off answer)
-    and the sidecar logs it.
+    and the sidecar logs it. Its entry names ``path``, where the write puts
+    the content, not where the sidecar keeps it.
     """
 
-    def __init__(self, stream: FileStream, sha256: str) -> None:
+    def __init__(self, stream: FileStream, path: str, sha256: str) -> None:
         self._stream, self.sha256 = stream, sha256
         found = stream.entry
-        self.entry = Entry(found.path, "file", found.size, sha256, found.generation, found.mtime)
+        self.entry = Entry(path, "file", found.size, sha256, found.generation, found.mtime)
 
     def chunks(self, start: int, stop: int) -> Iterator[bytes]:
         """The whole content (only ``[0, size)`` can be checked)."""
@@ -160,9 +161,8 @@ class Checked:
                 yield held
             held = chunk
         if digest.hexdigest() != self.sha256:
-            log.error(
-                "INCIDENT: %s does not hold the content %s any more; not sent", self.entry.path, self.sha256
-            )
+            where = self._stream.entry.path  # where the sidecar keeps it: for the operator's log only
+            log.error("INCIDENT: %s does not hold the content %s any more; not sent", where, self.sha256)
             raise StoreFault(
                 self.entry.path, f"{self.entry.path!r} no longer holds the content {self.sha256}"
             )

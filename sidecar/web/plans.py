@@ -244,7 +244,9 @@ def write_content(
     request: Request, who: Viewer, plan_id: PlanId, index: Annotated[int, Path(ge=0, le=1_000_000)]
 ) -> Response:
     """What write op ``index`` puts in the store, whole, as a download (``sidecar.edge.downloads``)."""
-    return download(app_state(request).services.plans.write_content(plan_id, who.principal, index))
+    services, reader = app_state(request).services, who.principal
+    stream = services.plans.write_content(plan_id, reader, index)
+    return download(stream, lambda: services.reads.served(reader, stream.entry, stream.entry.size or 0, None))
 
 
 @router.post("/{plan_id}/apply")

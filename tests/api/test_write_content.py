@@ -11,7 +11,7 @@ import hashlib
 
 import pytest
 
-from tests.api.support import Api
+from tests.api.support import Api, MakeApi
 from tests.support.plans import plan_doc
 
 BIG = b"custodian,document\n" + b"alice,DOC-0001.pdf\n" * 40_000  # 760 KB: over the 256 KB preview
@@ -114,3 +114,19 @@ def test_a_blob_no_longer_held_is_not_found(api: Api) -> None:
     answer = api.get(f"/v1/plans/{plan_id}/writes/3", "approver")
     assert answer.status_code == 404
     assert "held no longer" in answer.json()["error"]["message"]
+
+
+def test_a_download_is_a_read_in_the_audit_as_the_setting_says(make_api: MakeApi) -> None:
+    """Who downloaded which content is recorded as a whole-file read of the write's path and sha256."""
+    api = make_api()
+    plan_id = _plan(api)
+    assert api.get(f"/v1/plans/{plan_id}/writes/3", "approver").status_code == 200
+    events = api.get("/v1/audit", "auditor", params={"limit": 1000}).json()["events"]
+    reads = [(e["actor"], e["payload"]) for e in events if e["kind"] == "read"]
+    assert reads == [
+        ("approver", {"path": "matters/acme/privilege-log.csv", "version": _sha(BIG), "size": len(BIG)})
+    ]
+    quiet = make_api(audit_reads="off")
+    assert quiet.get(f"/v1/plans/{plan_id}/writes/1", "approver").status_code == 200
+    events = quiet.get("/v1/audit", "auditor", params={"limit": 1000}).json()["events"]
+    assert [(e["actor"], e["payload"]) for e in events if e["kind"] == "read"] == reads  # the first's only
