@@ -2,8 +2,10 @@
 
 The approval page and ``pva plans show`` (through the API's plan view) show
 the same ``Preview``: built here from bytes the caller read, never from a
-file name. Text is UTF-8 without NUL and with few control characters; anything
-else is binary and shows its type, size and sha256. Content over
+file name. Text is what decodes exactly, as UTF-8 or as UTF-16 behind its
+byte-order mark (the text exports of Windows tools), without NUL and with
+few control characters; anything else is binary and shows its type, size
+and sha256. Content over
 ``MAX_SHOWN_BYTES`` shows its facts only: a diff of a larger file is not
 something a person reads, and computing it would cost the sidecar more than
 the page is worth. Nothing here escapes: the page's templates escape
@@ -114,18 +116,30 @@ def facts(version: Version) -> Facts:
     """The facts of ``version``: its kind is known only when its bytes were read."""
     if version.data is None:
         return Facts(version.size, version.sha256, "unknown", "")
-    if is_text(version.data):
-        return Facts(version.size, version.sha256, "text", "UTF-8 text")
+    found = text_of(version.data)
+    if found is not None:
+        return Facts(version.size, version.sha256, "text", found[1])
     return Facts(version.size, version.sha256, "binary", media_type(version.data))
 
 
 def is_text(data: bytes) -> bool:
-    """True for UTF-8 without NUL whose other control characters are rare (not a binary format)."""
+    """True for content ``text_of`` reads as text."""
+    return text_of(data) is not None
+
+
+def text_of(data: bytes) -> tuple[str, str] | None:
+    """``data`` decoded exactly, and its encoding in words; None for binary or undecodable content.
+
+    UTF-16 only behind its byte-order mark, which names its byte order: a
+    diff needs the very characters, so nothing is guessed or replaced.
+    """
+    utf16 = data[:2] in (b"\xff\xfe", b"\xfe\xff")
     try:
-        text = data.decode("utf-8")
+        text = data.decode("utf-16") if utf16 else data.decode("utf-8")
     except UnicodeDecodeError:
-        return False
-    return _reads_as_text(text)
+        return None
+    text = text.removeprefix("\ufeff")
+    return (text, "UTF-16 text" if utf16 else "UTF-8 text") if _reads_as_text(text) else None
 
 
 def readable_text(data: bytes, *, cut: bool = False) -> str | None:
@@ -160,8 +174,10 @@ def media_type(data: bytes) -> str:
 
 
 def lines_of(data: bytes) -> list[str]:
-    """The lines of text content (a byte-order mark dropped; CR LF, CR and LF all end a line)."""
-    return data.decode("utf-8").removeprefix("\ufeff").splitlines()
+    """The lines of text content (``text_of``; CR LF, CR and LF all end a line)."""
+    found = text_of(data)
+    assert found is not None, "not text"
+    return found[0].splitlines()
 
 
 def preview(index: int, path: str, new: Version, old: Version | None) -> Preview:
@@ -181,6 +197,9 @@ def preview(index: int, path: str, new: Version, old: Version | None) -> Preview
     if old.data == new.data:
         return Preview(index, path, new_facts, old_facts, note="the content does not change")
     shown = diff(lines_of(old.data), lines_of(new.data))
+    if not shown:
+        same = "its text does not change, its bytes do: the encoding or the line endings"
+        return Preview(index, path, new_facts, old_facts, note=same)
     changed = sum(1 for line in shown if line.kind in ("added", "removed"))
     return Preview(index, path, new_facts, old_facts, shown, changed=changed)
 

@@ -20,6 +20,7 @@ from planner.core.preview import (
     preview_from_json,
     readable_text,
     terminal_safe,
+    text_of,
     version_of,
 )
 
@@ -77,10 +78,13 @@ def test_binary_content_shows_its_type_size_and_sha256_only() -> None:
 
 
 def test_text_detection_refuses_nul_invalid_utf8_and_many_controls() -> None:
-    """Text is UTF-8 without NUL whose control characters are rare."""
+    """Text is UTF-8 (or UTF-16 behind its byte-order mark) without NUL whose control characters are rare."""
     assert is_text("Grüße, 東京\n\ttab".encode())
+    assert is_text("Grüße\r\n".encode("utf-16"))
     assert not is_text(b"a\x00b")
-    assert not is_text(b"\xff\xfe")
+    assert not is_text(b"caf\xe9")  # Latin-1: no exact decoding
+    assert not is_text(b"\xff\xfeab\x00")  # a byte-order mark, then an odd byte: not UTF-16
+    assert not is_text("no mark".encode("utf-16-le"))  # UTF-16 without its mark: NUL bytes, binary
     assert not is_text(b"\x1b\x1b\x1bab")
     assert media_type(b"PK\x03\x04rest").startswith("ZIP archive")
     assert media_type(b"\x01\x02") == "binary data"
@@ -109,9 +113,9 @@ def test_a_cut_read_ends_on_a_whole_character(text: str, encoding: str, cut: int
 @given(st.binary(max_size=64) | st.text(max_size=64).map(str.encode))
 def test_readable_text_agrees_with_is_text(data: bytes) -> None:
     """Bytes the review calls text read as that text; bytes a reader is refused are never text."""
-    shown = readable_text(data)
-    if is_text(data):
-        assert shown == data.decode("utf-8").removeprefix("\ufeff")
+    shown, review = readable_text(data), text_of(data)
+    if review is not None:
+        assert shown == review[0]
     if shown is None:
         assert not is_text(data)
 
@@ -150,3 +154,25 @@ def test_in_stored_order_shows_reordering_controls_and_keeps_joiners_and_markup(
     shown = in_stored_order(Markup("<b>\u202ex</b>"))
     assert isinstance(shown, Markup)
     assert shown == Markup("<b>\\u202ex</b>")
+
+
+def test_an_overwrite_of_a_utf16_file_is_a_diff_and_an_encoding_change_says_so() -> None:
+    """Excel's 'Unicode text' is UTF-16: its overwrite is diffed; a change of encoding alone is named."""
+    old = "file\tcustodian\r\n0001.pdf\talice\r\n".encode("utf-16")
+    found = preview(
+        0,
+        "m/index.txt",
+        version_of("file\tcustodian\r\n0001.pdf\tcarol\r\n".encode("utf-16")),
+        version_of(old),
+    )
+    assert found.old is not None
+    assert (found.old.kind, found.old.media) == ("text", "UTF-16 text")
+    assert found.new.media == "UTF-16 text"
+    assert [(line.kind, line.text) for line in found.lines if line.kind in ("added", "removed")] == [
+        ("removed", "0001.pdf\talice"),
+        ("added", "0001.pdf\tcarol"),
+    ]
+    recoded = preview(0, "m/index.txt", version_of(b"file\tcustodian\n0001.pdf\talice\n"), version_of(old))
+    assert recoded.lines == ()
+    assert recoded.note == "its text does not change, its bytes do: the encoding or the line endings"
+    assert (recoded.old.media if recoded.old else None, recoded.new.media) == ("UTF-16 text", "UTF-8 text")
