@@ -55,6 +55,10 @@ OUT_DIR = "/pva/out"  # the only folder the agent may write
 PLAN_PATH = f"{OUT_DIR}/plan.json"
 AGENT_USER = "pva-agent"
 MAX_PLAN_BYTES = 16 * 1024 * 1024
+# Characters of manifest the lazy view sends inside the devbox's create request; a longer one (a
+# subtree of some 30,000 files and more) goes as a storage object, as the copy does: RunLoop
+# documents no limit on a request's size, and tens of MB is what API gateways start refusing.
+MANIFEST_INLINE = 4 * 1024 * 1024
 MAX_KEEP_ALIVE = 172_800  # RunLoop's ceiling: 48 hours
 CHUNK = 1024 * 1024
 View = Literal["lazy", "copy"]
@@ -112,6 +116,7 @@ class RunSpec:
     poll: float = 1.0
     max_plan_bytes: int = MAX_PLAN_BYTES
     view: View = "copy"  # lazy: the manifest and a read-only token; copy: every byte of the subtree
+    manifest_inline: int = MANIFEST_INLINE  # the lazy view's manifest, inline up to this; else an object
 
     @property
     def lifetime(self) -> float:
@@ -166,12 +171,17 @@ def write_snapshot(store: Path, subtree: str, target: IO[bytes]) -> int:
                 entries.append(Entry(path, "dir"))
             else:
                 entries.append(_add_file(archive, store / path, path))
-        lines = "".join(f"{line}\n" for line in manifest_lines(entries, subtree, hashed=True)).encode()
-        info = tarfile.TarInfo("manifest.jsonl")
-        info.size = len(lines)
-        info.mode = 0o444
-        archive.addfile(info, _BytesReader(lines))
+        _add_manifest(archive, "".join(f"{line}\n" for line in manifest_lines(entries, subtree, hashed=True)))
     return sum(1 for entry in entries if not entry.is_dir)
+
+
+def _add_manifest(archive: tarfile.TarFile, text: str) -> None:
+    """``manifest.jsonl``, read-only, at the archive's top (the devbox's SNAPSHOT_DIR)."""
+    data = text.encode()
+    info = tarfile.TarInfo("manifest.jsonl")
+    info.size = len(data)
+    info.mode = 0o444
+    archive.addfile(info, _BytesReader(data))
 
 
 def _dir_info(name: str) -> tarfile.TarInfo:
@@ -286,11 +296,32 @@ def run_lazy(
     token = client.sandbox_token([spec.subtree], ttl=spec.lifetime)
     say(f"read-only token {token['id']} for {spec.subtree}, until {token['expires']}")
     try:
-        mounts = [{"type": "file_mount", "target": f"{SNAPSHOT_DIR}/manifest.jsonl", "content": manifest}]
-        return _in_devbox(runloop, spec, mounts, say, token=str(token["secret"]))
+        with _manifest_mounts(runloop, spec, manifest, say) as mounts:
+            return _in_devbox(runloop, spec, mounts, say, token=str(token["secret"]))
     finally:
         with contextlib.suppress(PvaError):  # it expires with the run anyway
             client.revoke_token(str(token["id"]))
+
+
+@contextlib.contextmanager
+def _manifest_mounts(
+    runloop: Runloop, spec: RunSpec, manifest: str, say: Callable[[str], None]
+) -> Iterator[list[dict[str, Any]]]:
+    """The manifest at SNAPSHOT_DIR/manifest.jsonl: inline when short, else a storage object deleted after."""
+    if len(manifest) <= spec.manifest_inline:
+        yield [{"type": "file_mount", "target": f"{SNAPSHOT_DIR}/manifest.jsonl", "content": manifest}]
+        return
+    with tempfile.SpooledTemporaryFile(max_size=64 * CHUNK) as archive:
+        with tarfile.open(fileobj=archive, mode="w:gz") as packed:
+            _add_manifest(packed, manifest)
+        size = archive.tell()
+        archive.seek(0)
+        stored = _upload(runloop, archive, size, spec)
+    say(f"the manifest is long ({len(manifest)} characters): uploaded as storage object {stored.id}")
+    try:
+        yield [{"type": "object_mount", "object_id": stored.id, "object_path": SNAPSHOT_DIR}]
+    finally:
+        _quietly(lambda: runloop.objects.delete(stored.id))
 
 
 def run_view(

@@ -8,7 +8,9 @@ examples/custodians/agent.py --blueprint <an image with pva installed>``
 
 from __future__ import annotations
 
+import io
 import json
+import tarfile
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -199,6 +201,39 @@ def test_the_lazy_view_sends_no_document_and_the_agent_reads_through_the_sidecar
         gone.list_folder(MATTER)
     assert revoked.value.status == 401  # revoked when the run ended
     _finished_cleanly(fake)
+
+
+def test_a_long_manifest_goes_as_a_storage_object_holding_nothing_else(
+    store: Path, server: str, as_: dict[str, PvaClient]
+) -> None:
+    """Over the inline limit, the manifest is an object mounted where the file was; no document in it."""
+    fake = FakeRunLoop()
+    seen: dict[str, Any] = {}
+
+    def agent(env: dict[str, str], mounts: list[dict[str, Any]]) -> bytes:
+        (mount,) = mounts
+        assert mount == {
+            "type": "object_mount",
+            "object_id": mount["object_id"],
+            "object_path": "/pva/snapshot",
+        }
+        with tarfile.open(fileobj=io.BytesIO(fake.uploads[mount["object_id"]])) as archive:
+            seen["members"] = archive.getnames()
+            manifest = archive.extractfile("manifest.jsonl")
+            assert manifest is not None
+            text = manifest.read().decode()
+        files = [e.path for e in read_entries(text.splitlines()) if e.kind == "file"]
+        with PvaClient(env["PVA_URL"], env["PVA_TOKEN"]) as client:
+            seen["read"] = client.read(files[0])
+        return json.dumps(PLAN).encode()
+
+    fake.scenario = Scenario(agent=agent)
+    spec = _spec(store, view="lazy", sidecar_url=server, manifest_inline=100, files={})
+    result, status = run_and_submit(fake.client(), spec, as_["agent"])
+    assert seen["members"] == ["manifest.jsonl"]
+    assert seen["read"] != b""
+    assert status.id == result.plan().digest()
+    _finished_cleanly(fake)  # the object deleted with the run
 
 
 def test_the_lazy_token_is_limited_to_the_subtree(
