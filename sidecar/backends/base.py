@@ -82,6 +82,21 @@ class FileStream(Protocol):
     def close(self) -> None: ...
 
 
+class BytesStream:
+    """Bytes held in memory as a ``FileStream`` (the memory backend's files, a write's inline content)."""
+
+    def __init__(self, entry: Entry, data: bytes) -> None:
+        self.entry, self._data = entry, data
+
+    def chunks(self, start: int, stop: int | None) -> Iterator[bytes]:
+        end = len(self._data) if stop is None else min(stop, len(self._data))
+        for offset in range(start, end, CHUNK):
+            yield self._data[offset : min(end, offset + CHUNK)]
+
+    def close(self) -> None:
+        """Nothing is held open."""
+
+
 class Backend(Protocol):
     """A store the apply engine changes crash-safely."""
 

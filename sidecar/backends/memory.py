@@ -15,7 +15,7 @@ from planner.core.errors import AlreadyExists, IsADirectory, NotADirectory, NotF
 from planner.core.footprint import Read, TreeSource, read
 from planner.core.paths import fold, is_strictly_inside, split
 from planner.core.tree import Tree
-from sidecar.backends.base import CHUNK, RESERVED, STAGING, FileStream, listed_after
+from sidecar.backends.base import RESERVED, STAGING, BytesStream, FileStream, listed_after
 from sidecar.errors import Refused, StoreError
 
 
@@ -70,14 +70,14 @@ class MemoryBackend:
             raise NotFound(path, f"{path!r} does not exist")
         if entry.is_dir:
             raise IsADirectory(path, f"{path!r} is a folder")
-        return _MemoryStream(entry, self.read_bytes(path))
+        return BytesStream(entry, self.read_bytes(path))
 
     def open_stored(self, path: str) -> FileStream:
         _reserved_only(path)
         entry = self.tree.stat(path)
         if entry is None or entry.is_dir:
             raise NotFound(path, f"{path!r} is not a file")
-        return _MemoryStream(entry, self.read_bytes(path))
+        return BytesStream(entry, self.read_bytes(path))
 
     def read_file(self, path: str, limit: int) -> bytes:
         return self.read_bytes(path)[: limit + 1]
@@ -164,21 +164,6 @@ class MemoryBackend:
         digest = hashlib.sha256(data).hexdigest()
         self.tree.put_file(path, len(data), digest)
         self.contents[digest] = data
-
-
-class _MemoryStream:
-    """A file's bytes held in memory (``FileStream``)."""
-
-    def __init__(self, entry: Entry, data: bytes) -> None:
-        self.entry, self._data = entry, data
-
-    def chunks(self, start: int, stop: int | None) -> Iterator[bytes]:
-        end = len(self._data) if stop is None else min(stop, len(self._data))
-        for offset in range(start, end, CHUNK):
-            yield self._data[offset : min(end, offset + CHUNK)]
-
-    def close(self) -> None:
-        """Nothing is held open."""
 
 
 def _plain(path: str) -> None:

@@ -29,7 +29,7 @@ from planner.core.plan import Plan, Write
 from planner.core.preview import MAX_SHOWN_BYTES, Preview, Version, preview, version_of
 from planner.core.verify import simulate
 from sidecar.audit.log import AuditLog
-from sidecar.backends.base import BLOBS, CHUNK, Backend, FileStream
+from sidecar.backends.base import BLOBS, Backend, BytesStream, FileStream
 from sidecar.errors import NotInStore, StoreError, StoreFault
 from sidecar.service.codec import base_changes, base_from
 
@@ -126,7 +126,7 @@ def write_content(plan: Plan, index: int, backend: Backend, audit: AuditLog) -> 
     data = op.data()
     if data is not None:
         sha256 = hashlib.sha256(data).hexdigest()
-        return Checked(_Bytes(Entry(op.path, "file", len(data), sha256), data), op.path, sha256)
+        return Checked(BytesStream(Entry(op.path, "file", len(data), sha256), data), op.path, sha256)
     assert op.content_ref is not None
     for where in _held_at(op.content_ref, audit, plan.scope):
         try:
@@ -171,17 +171,3 @@ class Checked:
 
     def close(self) -> None:
         self._stream.close()
-
-
-class _Bytes:
-    """Content held in memory (``FileStream``): a write's inline bytes."""
-
-    def __init__(self, entry: Entry, data: bytes) -> None:
-        self.entry, self._data = entry, data
-
-    def chunks(self, start: int, stop: int) -> Iterator[bytes]:
-        for offset in range(start, min(stop, len(self._data)), CHUNK):
-            yield self._data[offset : min(stop, offset + CHUNK)]
-
-    def close(self) -> None:
-        """Nothing is held open."""
