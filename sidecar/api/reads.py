@@ -17,7 +17,6 @@ from typing import Annotated
 
 from fastapi import APIRouter, Header, Path, Query, Request, Response
 from fastapi.responses import StreamingResponse
-from starlette.background import BackgroundTask
 
 from planner.core.errors import PvaError
 from sidecar.api.models import ErrorBody, EventList, HistoryOut, TreeOut, event_out, history_out, tree_out
@@ -220,12 +219,10 @@ def _file_response(
             raise StoreFault(entry.path, f"{entry.path!r} changed while it was read: ask again")
         metrics.read_bytes.inc(len(body))
         return Response(body, status_code=status, media_type="application/octet-stream", headers=headers)
+    chunks = _counted(metrics, stream, start, stop)
+    weakref.finalize(chunks, stream.close)  # a body never started (the client left) runs no finally
     return StreamingResponse(
-        _counted(metrics, stream, start, stop),
-        status_code=status,
-        media_type="application/octet-stream",
-        headers=headers,
-        background=BackgroundTask(stream.close),
+        chunks, status_code=status, media_type="application/octet-stream", headers=headers
     )
 
 

@@ -8,6 +8,7 @@ session. So they go as ``application/octet-stream``, an attachment, with
 
 from __future__ import annotations
 
+import weakref
 from collections.abc import Callable, Iterator
 from urllib.parse import quote
 
@@ -42,7 +43,9 @@ def download(stream: FileStream, served: Callable[[], None]) -> StreamingRespons
         "ETag": etag(entry),
         "Content-Disposition": disposition(entry.path.rpartition("/")[2]),
     }
-    return StreamingResponse(_sent(stream, size), media_type="application/octet-stream", headers=headers)
+    body = _sent(stream, size)
+    weakref.finalize(body, stream.close)  # a body never started runs no finally: its collection closes
+    return StreamingResponse(body, media_type="application/octet-stream", headers=headers)
 
 
 def disposition(name: str) -> str:

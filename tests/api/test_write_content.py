@@ -7,7 +7,12 @@ against the sha256 the plan names as they are sent.
 
 from __future__ import annotations
 
+import asyncio
+import gc
 import hashlib
+import os
+from collections.abc import MutableMapping
+from typing import Any
 
 import pytest
 
@@ -130,3 +135,47 @@ def test_a_download_is_a_read_in_the_audit_as_the_setting_says(make_api: MakeApi
     assert quiet.get(f"/v1/plans/{plan_id}/writes/1", "approver").status_code == 200
     events = quiet.get("/v1/audit", "auditor", params={"limit": 1000}).json()["events"]
     assert [(e["actor"], e["payload"]) for e in events if e["kind"] == "read"] == reads  # the first's only
+
+
+def _open_fds() -> int:
+    return len(os.listdir("/proc/self/fd"))
+
+
+@pytest.mark.parametrize("route", ["/v1/plans/{plan_id}/writes/3", "/v1/files/matters/acme/big.bin"])
+def test_a_client_gone_before_the_answer_starts_leaves_no_file_open(api: Api, route: str) -> None:
+    """A streamed file whose answer never starts (the client left first) is closed, not left open."""
+    plan_id = _plan(api)
+    (api.root / "matters/acme/big.bin").write_bytes(BIG)  # over the size a read sends whole
+    path = route.format(plan_id=plan_id)
+    auth = f"Bearer {api.secrets['auditor']}".encode()
+    scope = {
+        "type": "http",
+        "asgi": {"version": "3.0", "spec_version": "2.3"},  # as uvicorn serves it
+        "http_version": "1.1",
+        "method": "GET",
+        "scheme": "http",
+        "path": path,
+        "raw_path": path.encode(),
+        "query_string": b"",
+        "root_path": "",
+        "headers": [(b"host", b"testserver"), (b"authorization", auth)],
+        "client": ("127.0.0.1", 50000),
+        "server": ("testserver", 80),
+    }
+    sent: list[str] = []
+
+    async def receive() -> dict[str, Any]:
+        return {"type": "http.disconnect"}  # gone before the answer starts
+
+    async def send(message: MutableMapping[str, Any]) -> None:
+        sent.append(message["type"])  # to a gone client, uvicorn sends nothing and says nothing
+
+    async def request() -> None:
+        await api.client.app(scope, receive, send)
+
+    before = _open_fds()
+    for _ in range(3):
+        asyncio.run(request())
+    gc.collect()
+    assert "http.response.body" not in sent  # the body never started
+    assert _open_fds() == before
