@@ -86,8 +86,12 @@ def write_atomically(target: Path, chunks: Iterable[bytes]) -> None:
     """Write ``chunks`` to ``target`` through a temporary file, fsynced and renamed into place.
 
     If anything fails on the way (a cut-off download), ``target`` is as it was.
+    A folder it cannot write in is an OSError naming ``target``, not the temporary file.
     """
-    fd, temporary = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.", suffix=".tmp")
+    try:
+        fd, temporary = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.", suffix=".tmp")
+    except OSError as error:
+        raise OSError(error.errno, error.strerror, str(target)) from None
     try:
         with os.fdopen(fd, "wb") as handle:
             handle.writelines(chunks)

@@ -8,7 +8,7 @@ import json
 import os
 import subprocess
 import sys
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from pathlib import Path
 
 import pytest
@@ -17,7 +17,7 @@ from planner import Entry, Plan, parse_plan, tree_of, verify
 from planner.agent.snapshot import ScanStats
 from planner.cli.main import main
 from planner.cli.progress import Progress
-from planner.cli.shell import ONE_SHOT_COLLECTION, one_shot_collection
+from planner.cli.shell import ONE_SHOT_COLLECTION, one_shot_collection, write_atomically
 from planner.cli.views import report_json
 from planner.core.schema import plan_json_schema
 
@@ -258,3 +258,28 @@ def test_manifest_that_is_not_utf8_exits_two(tmp_path: Path, capsys: pytest.Capt
     code = main(["verify", str(write_plan(tmp_path, *GOOD)), "--manifest", str(manifest)])
     assert code == 2
     assert "not UTF-8" in capsys.readouterr().err
+
+
+def test_an_output_into_a_missing_folder_is_named_as_the_user_gave_it(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """-o into a folder that is not there: exit 2, naming the file asked for, not a temporary one."""
+    (tmp_path / "store").mkdir()
+    target = tmp_path / "missing" / "snapshot.jsonl"
+    assert main(["snapshot", str(tmp_path / "store"), "-o", str(target)]) == 2
+    assert capsys.readouterr().err.strip() == f"pva: No such file or directory: {target}"
+
+
+def test_an_output_cut_off_midway_leaves_the_file_as_it_was(tmp_path: Path) -> None:
+    """A failure while writing -o (a download cut off) keeps the old file and leaves no temporary one."""
+    target = tmp_path / "log.csv"
+    target.write_bytes(b"the old log")
+
+    def cut_off() -> Iterator[bytes]:
+        yield b"half of the new"
+        raise ConnectionError("the sidecar went away")
+
+    with pytest.raises(ConnectionError):
+        write_atomically(target, cut_off())
+    assert target.read_bytes() == b"the old log"
+    assert sorted(tmp_path.iterdir()) == [target]
